@@ -1,0 +1,373 @@
+//! The JSON-RPC layer over a transport: correlates our requests with their responses
+//! (with timeouts), and hands app-server's own requests and notifications up in order.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::AppServerError;
+use super::transport::{Incoming, Outgoing, RawConnection};
+use crate::protocol::{ErrorResponse, method};
+use crate::protocol::{Message, Notification, Request, RequestId, Response, RpcError};
+
+/// Bound on inbound messages waiting for the bridge.
+const INBOUND_CAPACITY: usize = 1024;
+
+/// Which way a protocol line went, for the protocol log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// From app-server to Switchboard.
+    In,
+    /// From Switchboard to app-server.
+    Out,
+}
+
+/// One raw line of the protocol, as the console's protocol log shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProtocolLine {
+    pub at_ms: i64,
+    pub generation: u64,
+    pub direction: Direction,
+    pub text: Arc<str>,
+}
+
+/// Subscribers to raw protocol lines. Lines are copied only while someone listens.
+#[derive(Clone)]
+pub struct ProtocolTap {
+    sender: broadcast::Sender<ProtocolLine>,
+}
+
+impl Default for ProtocolTap {
+    fn default() -> Self {
+        ProtocolTap {
+            sender: broadcast::channel(4096).0,
+        }
+    }
+}
+
+impl ProtocolTap {
+    pub fn subscribe(&self) -> broadcast::Receiver<ProtocolLine> {
+        self.sender.subscribe()
+    }
+
+    fn record(&self, generation: u64, direction: Direction, text: &str) {
+        if self.sender.receiver_count() > 0 {
+            let _ = self.sender.send(ProtocolLine {
+                at_ms: crate::util::now_ms(),
+                generation,
+                direction,
+                text: Arc::from(text),
+            });
+        }
+    }
+}
+
+/// What app-server sent that is not a reply to us.
+#[derive(Debug)]
+pub enum Inbound {
+    Request(Request),
+    Notification(Notification),
+    /// A line that is not JSON-RPC. Logged and counted; the connection stays up.
+    Junk {
+        line: String,
+        error: String,
+    },
+    /// The connection is gone. Sent exactly once, last.
+    Closed {
+        reason: String,
+    },
+}
+
+type ReplySender = oneshot::Sender<Result<Value, RpcError>>;
+
+#[derive(Default)]
+struct Pending {
+    waiting: HashMap<i64, ReplySender>,
+    /// Set once the connection closed, so late requests fail at once instead of timing out.
+    closed: Option<String>,
+}
+
+/// A cloneable handle for sending requests, notifications and answers.
+#[derive(Clone)]
+pub struct ConnectionHandle {
+    outgoing: mpsc::Sender<Outgoing>,
+    /// Requests we sent that await a reply, shared with the reader task.
+    pending: Arc<Mutex<Pending>>,
+    next_id: Arc<AtomicI64>,
+    junk_lines: Arc<AtomicU64>,
+    tap: ProtocolTap,
+    generation: u64,
+    request_timeout: Duration,
+}
+
+/// Starts the reader for a transport. The returned receiver yields inbound messages in
+/// the order app-server sent them.
+pub fn start(
+    raw: RawConnection,
+    generation: u64,
+    tap: ProtocolTap,
+    request_timeout: Duration,
+) -> (ConnectionHandle, mpsc::Receiver<Inbound>) {
+    let pending = Arc::new(Mutex::new(Pending::default()));
+    let junk_lines = Arc::new(AtomicU64::new(0));
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_CAPACITY);
+    let handle = ConnectionHandle {
+        outgoing: raw.outgoing,
+        pending: pending.clone(),
+        next_id: Arc::new(AtomicI64::new(1)),
+        junk_lines: junk_lines.clone(),
+        tap: tap.clone(),
+        generation,
+        request_timeout,
+    };
+    tokio::spawn(read_loop(
+        raw.incoming,
+        inbound_tx,
+        pending,
+        junk_lines,
+        tap,
+        generation,
+    ));
+    (handle, inbound_rx)
+}
+
+async fn read_loop(
+    mut incoming: mpsc::Receiver<Incoming>,
+    inbound: mpsc::Sender<Inbound>,
+    pending: Arc<Mutex<Pending>>,
+    junk_lines: Arc<AtomicU64>,
+    tap: ProtocolTap,
+    generation: u64,
+) {
+    let reason = loop {
+        let Some(item) = incoming.recv().await else {
+            break "app-server transport ended".to_string();
+        };
+        let line = match item {
+            Incoming::Line(line) => line,
+            Incoming::Closed { reason } => break reason,
+        };
+        tap.record(generation, Direction::In, &line);
+        tracing::trace!(target: "appserver::wire", "< {line}");
+        let message = match Message::decode(&line) {
+            Ok(message) => message,
+            Err(e) => {
+                junk_lines.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(target: "appserver", "ignoring a line that is not JSON-RPC ({e}): {}", crate::protocol::truncate_chars(&line, 200));
+                let junk = Inbound::Junk {
+                    line,
+                    error: e.to_string(),
+                };
+                if inbound.send(junk).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let forward = match message {
+            Message::Response(Response { id, result }) => {
+                deliver(&pending, &id, Ok(result));
+                None
+            }
+            Message::Error(ErrorResponse { id, error }) => {
+                deliver(&pending, &id, Err(error));
+                None
+            }
+            Message::Request(request) => Some(Inbound::Request(request)),
+            Message::Notification(notification) => Some(Inbound::Notification(notification)),
+        };
+        if let Some(forward) = forward
+            && inbound.send(forward).await.is_err()
+        {
+            return;
+        }
+    };
+    let waiting = match pending.lock() {
+        Ok(mut p) => {
+            p.closed = Some(reason.clone());
+            std::mem::take(&mut p.waiting)
+        }
+        Err(_) => HashMap::new(),
+    };
+    for (_, reply) in waiting {
+        let _ = reply.send(Err(RpcError {
+            code: CLOSED_CODE,
+            message: reason.clone(),
+            data: None,
+        }));
+    }
+    let _ = inbound.send(Inbound::Closed { reason }).await;
+}
+
+/// Internal marker code for "the connection closed before a reply came".
+const CLOSED_CODE: i64 = i64::MIN;
+
+fn deliver(pending: &Mutex<Pending>, id: &RequestId, reply: Result<Value, RpcError>) {
+    let sender = match (id, pending.lock()) {
+        (RequestId::Integer(n), Ok(mut p)) => p.waiting.remove(n),
+        _ => None,
+    };
+    match sender {
+        Some(sender) => {
+            let _ = sender.send(reply);
+        }
+        None => tracing::warn!(target: "appserver", "reply for unknown request id {id}"),
+    }
+}
+
+impl ConnectionHandle {
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn junk_lines(&self) -> u64 {
+        self.junk_lines.load(Ordering::Relaxed)
+    }
+
+    /// Sends a request and waits for its reply, up to the request timeout.
+    pub async fn request(&self, method: &str, params: Value) -> Result<Value, AppServerError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = self.pending.lock().map_err(|_| AppServerError::Closed {
+                reason: "connection state poisoned".to_string(),
+            })?;
+            if let Some(reason) = &pending.closed {
+                return Err(AppServerError::Closed {
+                    reason: reason.clone(),
+                });
+            }
+            pending.waiting.insert(id, tx);
+        }
+        let message = Message::Request(Request {
+            id: RequestId::Integer(id),
+            method: method.to_string(),
+            params: Some(params),
+        });
+        if let Err(e) = self.send(message, None).await {
+            self.forget(id);
+            return Err(e);
+        }
+        match tokio::time::timeout(self.request_timeout, rx).await {
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(error))) if error.code == CLOSED_CODE => Err(AppServerError::Closed {
+                reason: error.message,
+            }),
+            Ok(Ok(Err(error))) => Err(AppServerError::Rpc {
+                method: method.to_string(),
+                error,
+            }),
+            Ok(Err(_)) => Err(AppServerError::Closed {
+                reason: "connection reader stopped".to_string(),
+            }),
+            Err(_) => {
+                self.forget(id);
+                Err(AppServerError::Timeout {
+                    method: method.to_string(),
+                    after: self.request_timeout,
+                })
+            }
+        }
+    }
+
+    fn forget(&self, id: i64) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.waiting.remove(&id);
+        }
+    }
+
+    pub async fn notify(&self, method: &str, params: Option<Value>) -> Result<(), AppServerError> {
+        let message = Message::Notification(Notification {
+            method: method.to_string(),
+            params,
+            emitted_at_ms: None,
+        });
+        self.send(message, None).await
+    }
+
+    /// Answers a server request and returns once the answer is written to app-server.
+    pub async fn respond(&self, id: RequestId, result: Value) -> Result<(), AppServerError> {
+        self.send_acked(Message::Response(Response { id, result }))
+            .await
+    }
+
+    /// Refuses a server request with a JSON-RPC error, once written.
+    pub async fn respond_error(
+        &self,
+        id: RequestId,
+        error: RpcError,
+    ) -> Result<(), AppServerError> {
+        self.send_acked(Message::Error(ErrorResponse { id, error }))
+            .await
+    }
+
+    async fn send_acked(&self, message: Message) -> Result<(), AppServerError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(message, Some(tx)).await?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(AppServerError::Write { reason }),
+            Err(_) => Err(AppServerError::Closed {
+                reason: "the transport stopped before the answer was written".to_string(),
+            }),
+        }
+    }
+
+    async fn send(
+        &self,
+        message: Message,
+        written: Option<oneshot::Sender<Result<(), String>>>,
+    ) -> Result<(), AppServerError> {
+        let line = message.encode();
+        self.tap.record(self.generation, Direction::Out, &line);
+        tracing::trace!(target: "appserver::wire", "> {line}");
+        self.outgoing
+            .send(Outgoing { line, written })
+            .await
+            .map_err(|_| AppServerError::Closed {
+                reason: "the transport is closed".to_string(),
+            })
+    }
+
+    /// `initialize` then `initialized`: the handshake app-server requires before anything
+    /// else. Returns app-server's user agent, which carries its version.
+    pub async fn initialize(&self, client_version: &str) -> Result<InitializeInfo, AppServerError> {
+        let params = crate::protocol::initialize_params("switchboard", client_version);
+        let result = self.request(method::INITIALIZE, params).await?;
+        self.notify(method::INITIALIZED, None).await?;
+        let user_agent = result
+            .get("userAgent")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        Ok(InitializeInfo {
+            server_version: version_from_user_agent(&user_agent),
+            user_agent,
+            codex_home: result
+                .get("codexHome")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeInfo {
+    pub user_agent: String,
+    /// The version app-server reports, e.g. `0.169.0`, when the user agent carries one.
+    pub server_version: Option<String>,
+    pub codex_home: Option<String>,
+}
+
+/// `switchboard/0.169.0 (Debian 12; x86_64) ...` → `0.169.0`.
+pub fn version_from_user_agent(user_agent: &str) -> Option<String> {
+    let first = user_agent.split_whitespace().next()?;
+    let (_, version) = first.split_once('/')?;
+    (!version.is_empty()).then(|| version.to_string())
+}

@@ -1,0 +1,356 @@
+//! Byte-level transports to app-server: a child process over stdio (one JSON message per
+//! line), a websocket (one message per text frame), or an in-memory pair for tests and
+//! the synthetic peer. Each is hidden behind the same two channels, so nothing above this
+//! module knows which one it talks to.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+
+use super::AppServerError;
+
+/// Bound on queued outgoing lines; a full queue makes senders wait, which is the
+/// back-pressure we want when app-server reads slowly.
+const OUTGOING_CAPACITY: usize = 1024;
+/// Bound on inbound lines not yet handled by the connection reader.
+const INCOMING_CAPACITY: usize = 1024;
+
+/// How to reach app-server.
+#[derive(Debug, Clone)]
+pub enum TransportSpec {
+    /// Spawn `program args...` (normally `codex app-server ...`) and talk over stdio.
+    Stdio {
+        program: PathBuf,
+        args: Vec<String>,
+        /// Extra environment on top of the inherited one (e.g. `CODEX_HOME`).
+        env: Vec<(String, String)>,
+    },
+    /// Attach to `codex app-server --listen ws://...`.
+    WebSocket { url: String, bearer: Option<String> },
+}
+
+impl TransportSpec {
+    pub fn describe(&self) -> String {
+        match self {
+            TransportSpec::Stdio { program, .. } => format!("stdio ({})", program.display()),
+            TransportSpec::WebSocket { url, .. } => format!("websocket ({url})"),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TransportSpec::Stdio { .. } => "stdio",
+            TransportSpec::WebSocket { .. } => "websocket",
+        }
+    }
+}
+
+/// One line to send, with an optional acknowledgement once it is written and flushed.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub line: String,
+    pub written: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+/// What the transport hands up.
+#[derive(Debug)]
+pub enum Incoming {
+    Line(String),
+    /// The peer is gone; no more lines will come. Sent exactly once, last.
+    Closed {
+        reason: String,
+    },
+}
+
+/// Channels of an open transport. Dropping it closes the transport; dropping the stdio
+/// variant also kills the child (`kill_on_drop`).
+pub struct RawConnection {
+    pub outgoing: mpsc::Sender<Outgoing>,
+    pub incoming: mpsc::Receiver<Incoming>,
+    /// The child's process id, for fault injection and diagnostics.
+    pub child_pid: Option<u32>,
+    /// Fires when the child should be killed now (bridge shutdown or restart).
+    pub kill: Option<oneshot::Sender<()>>,
+}
+
+pub async fn connect(spec: &TransportSpec) -> Result<RawConnection, AppServerError> {
+    match spec {
+        TransportSpec::Stdio { program, args, env } => spawn_stdio(program, args, env),
+        TransportSpec::WebSocket { url, bearer } => connect_websocket(url, bearer.as_deref()).await,
+    }
+}
+
+fn spawn_stdio(
+    program: &PathBuf,
+    args: &[String],
+    env: &[(String, String)],
+) -> Result<RawConnection, AppServerError> {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|source| AppServerError::Spawn {
+        program: program.display().to_string(),
+        source,
+    })?;
+    let child_pid = child.id();
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(AppServerError::Closed {
+            reason: "app-server started without stdio pipes".to_string(),
+        });
+    };
+
+    let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(OUTGOING_CAPACITY);
+    let (in_tx, in_rx) = mpsc::channel::<Incoming>(INCOMING_CAPACITY);
+    let (kill_tx, kill_rx) = oneshot::channel::<()>();
+    let (exit_tx, exit_rx) = oneshot::channel::<String>();
+
+    tokio::spawn(async move {
+        let mut writer = BufWriter::new(stdin);
+        while let Some(first) = out_rx.recv().await {
+            // Batch whatever is already queued into one flush: cheap under load, and a
+            // lone message still goes out at once.
+            let mut batch = vec![first];
+            while batch.len() < 256 {
+                match out_rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let mut result = Ok(());
+            for item in &batch {
+                if let Err(e) = write_line(&mut writer, &item.line).await {
+                    result = Err(e.to_string());
+                    break;
+                }
+            }
+            if result.is_ok() {
+                result = writer.flush().await.map_err(|e| e.to_string());
+            }
+            let failed = result.is_err();
+            for item in batch {
+                if let Some(ack) = item.written {
+                    let _ = ack.send(result.clone());
+                }
+            }
+            if failed {
+                break;
+            }
+        }
+    });
+
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::info!(target: "appserver::stderr", "{line}");
+        }
+    });
+
+    tokio::spawn(watch_child(child, kill_rx, exit_tx));
+
+    tokio::spawn(async move {
+        let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+        let mut buf = Vec::with_capacity(4096);
+        let reason = loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf).await {
+                Ok(0) => break None,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&buf);
+                    let line = text.trim_end_matches(['\n', '\r']);
+                    if line.is_empty() {
+                        continue;
+                    }
+                    if in_tx.send(Incoming::Line(line.to_string())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => break Some(format!("reading app-server stdout failed: {e}")),
+            }
+        };
+        // The exit status usually lands right after EOF; wait briefly so the reason
+        // can say how app-server ended.
+        let exit = tokio::time::timeout(Duration::from_secs(2), exit_rx)
+            .await
+            .ok()
+            .and_then(Result::ok);
+        let reason = match (reason, exit) {
+            (Some(read_error), _) => read_error,
+            (None, Some(status)) => format!("app-server exited ({status})"),
+            (None, None) => "app-server closed its stdout".to_string(),
+        };
+        let _ = in_tx.send(Incoming::Closed { reason }).await;
+    });
+
+    Ok(RawConnection {
+        outgoing: out_tx,
+        incoming: in_rx,
+        child_pid,
+        kill: Some(kill_tx),
+    })
+}
+
+async fn write_line<W: tokio::io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    line: &str,
+) -> std::io::Result<()> {
+    writer.write_all(line.as_bytes()).await?;
+    writer.write_all(b"\n").await
+}
+
+/// Owns the child: reports how it exited, and kills it on request or when dropped.
+async fn watch_child(mut child: Child, kill: oneshot::Receiver<()>, exit: oneshot::Sender<String>) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = kill => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    let text = match status {
+        Ok(status) => describe_exit(status),
+        Err(e) => format!("wait failed: {e}"),
+    };
+    tracing::warn!(target: "appserver", "app-server process ended: {text}");
+    let _ = exit.send(text);
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => status.to_string(),
+    }
+}
+
+async fn connect_websocket(
+    url: &str,
+    bearer: Option<&str>,
+) -> Result<RawConnection, AppServerError> {
+    let connect_error = |message: String| AppServerError::Connect {
+        url: url.to_string(),
+        message,
+    };
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| connect_error(e.to_string()))?;
+    if let Some(token) = bearer {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| connect_error("the bearer token is not a valid header value".into()))?;
+        request.headers_mut().insert("authorization", value);
+    }
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| connect_error(e.to_string()))?;
+    let (mut sink, mut stream) = socket.split();
+
+    let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(OUTGOING_CAPACITY);
+    let (in_tx, in_rx) = mpsc::channel::<Incoming>(INCOMING_CAPACITY);
+    let (kill_tx, kill_rx) = oneshot::channel::<()>();
+
+    tokio::spawn(async move {
+        let mut kill_rx = kill_rx;
+        loop {
+            let item = tokio::select! {
+                item = out_rx.recv() => item,
+                _ = &mut kill_rx => None,
+            };
+            let Some(item) = item else {
+                let _ = sink.close().await;
+                break;
+            };
+            let result = sink
+                .send(WsMessage::text(item.line))
+                .await
+                .map_err(|e| e.to_string());
+            let failed = result.is_err();
+            if let Some(ack) = item.written {
+                let _ = ack.send(result);
+            }
+            if failed {
+                break;
+            }
+        }
+    });
+
+    tokio::spawn(async move {
+        let reason = loop {
+            match stream.next().await {
+                Some(Ok(WsMessage::Text(text))) => {
+                    if in_tx.send(Incoming::Line(text.to_string())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    if in_tx.send(Incoming::Line(text)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(WsMessage::Close(frame))) => {
+                    break match frame {
+                        Some(f) => {
+                            format!("websocket closed by app-server: {} {}", f.code, f.reason)
+                        }
+                        None => "websocket closed by app-server".to_string(),
+                    };
+                }
+                Some(Ok(_)) => {}
+                Some(Err(tungstenite::Error::ConnectionClosed)) | None => {
+                    break "websocket connection closed".to_string();
+                }
+                Some(Err(e)) => break format!("websocket error: {e}"),
+            }
+        };
+        let _ = in_tx.send(Incoming::Closed { reason }).await;
+    });
+
+    Ok(RawConnection {
+        outgoing: out_tx,
+        incoming: in_rx,
+        child_pid: None,
+        kill: Some(kill_tx),
+    })
+}
+
+/// The far end of an in-memory transport: what a test or the synthetic peer holds.
+pub struct MemoryPeer {
+    /// Lines the client wrote.
+    pub from_client: mpsc::Receiver<Outgoing>,
+    /// Send lines (or a close) to the client.
+    pub to_client: mpsc::Sender<Incoming>,
+}
+
+/// An in-memory transport pair. Outgoing acks are the peer's business: the synthetic
+/// peer acknowledges each line as it reads it.
+pub fn memory() -> (RawConnection, MemoryPeer) {
+    let (out_tx, out_rx) = mpsc::channel(OUTGOING_CAPACITY);
+    let (in_tx, in_rx) = mpsc::channel(INCOMING_CAPACITY);
+    (
+        RawConnection {
+            outgoing: out_tx,
+            incoming: in_rx,
+            child_pid: None,
+            kill: None,
+        },
+        MemoryPeer {
+            from_client: out_rx,
+            to_client: in_tx,
+        },
+    )
+}

@@ -1,0 +1,189 @@
+//! What the bridge tells its consumers (console, service, `exec`): a typed event stream.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::pending::PendingCallView;
+use super::session::SessionSummary;
+use super::transcript::TranscriptRow;
+use crate::protocol::{ToolCallResult, TurnStatus};
+
+/// Who answered a tool call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Responder {
+    /// A catalog handler answered on its own.
+    Handler { name: String },
+    /// A person in the console.
+    Operator,
+    /// A client of the service API (a remote handler, the CLI, a worker).
+    Remote { client: String },
+    /// A bridge policy answered, e.g. a manual tool in headless mode.
+    Policy { reason: String },
+}
+
+impl Responder {
+    pub fn label(&self) -> String {
+        match self {
+            Responder::Handler { name } => format!("handler {name}"),
+            Responder::Operator => "operator".to_string(),
+            Responder::Remote { client } => format!("remote {client}"),
+            Responder::Policy { reason } => format!("policy ({reason})"),
+        }
+    }
+
+    /// Answers given without a person or remote client count as automatic.
+    pub fn is_automatic(&self) -> bool {
+        matches!(self, Responder::Handler { .. } | Responder::Policy { .. })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallEnd {
+    Resolved,
+    Expired,
+}
+
+/// How a tool call ended; the payload of `tool_call_resolved`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedCall {
+    pub request_id: String,
+    pub thread_id: String,
+    pub turn_id: String,
+    pub call_id: String,
+    pub tool: String,
+    pub status: CallEnd,
+    pub success: bool,
+    pub answered_by: Option<Responder>,
+    /// Why an expired call expired.
+    pub reason: Option<String>,
+    pub latency_ms: u64,
+    pub result: Option<ToolCallResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionState {
+    Connecting,
+    Connected {
+        server_version: Option<String>,
+        user_agent: String,
+        /// The app-server child's process id, when Switchboard spawned it.
+        pid: Option<u32>,
+    },
+    Disconnected {
+        reason: String,
+    },
+}
+
+/// One event of the bridge. Serialised with a `type` tag for `exec --json` and the API.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BridgeEvent {
+    Connection {
+        transport: String,
+        #[serde(flatten)]
+        state: ConnectionState,
+    },
+    SessionStarted {
+        session: SessionSummary,
+    },
+    SessionUpdated {
+        session: SessionSummary,
+    },
+    SessionClosed {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        reason: String,
+    },
+    TurnStarted {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        #[serde(rename = "turnId")]
+        turn_id: String,
+    },
+    TurnCompleted {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        #[serde(rename = "turnId")]
+        turn_id: String,
+        status: TurnStatus,
+        error: Option<String>,
+    },
+    AgentMessageDelta {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        #[serde(rename = "turnId")]
+        turn_id: String,
+        #[serde(rename = "itemId")]
+        item_id: String,
+        delta: String,
+    },
+    AgentMessageCompleted {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        #[serde(rename = "turnId")]
+        turn_id: String,
+        #[serde(rename = "itemId")]
+        item_id: String,
+        text: String,
+    },
+    ToolCallRequested {
+        call: PendingCallView,
+    },
+    ToolCallResolved {
+        call: ResolvedCall,
+    },
+    TranscriptAppended {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        row: TranscriptRow,
+    },
+    /// Every app-server notification, raw, for consumers that mirror app-server.
+    AppServerNotification {
+        #[serde(rename = "threadId")]
+        thread_id: Option<String>,
+        method: String,
+        params: Value,
+    },
+    /// A server request other than a tool call, answered by the documented policy.
+    ServerRequestRefused {
+        #[serde(rename = "threadId")]
+        thread_id: Option<String>,
+        method: String,
+        answer: String,
+    },
+    Error {
+        #[serde(rename = "threadId")]
+        thread_id: Option<String>,
+        message: String,
+    },
+    /// This subscriber fell behind and missed events; re-read state from the handle.
+    Lagged {
+        skipped: u64,
+    },
+}
+
+impl BridgeEvent {
+    pub fn thread_id(&self) -> Option<&str> {
+        match self {
+            BridgeEvent::Connection { .. } | BridgeEvent::Lagged { .. } => None,
+            BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
+                Some(&session.thread_id)
+            }
+            BridgeEvent::SessionClosed { thread_id, .. }
+            | BridgeEvent::TurnStarted { thread_id, .. }
+            | BridgeEvent::TurnCompleted { thread_id, .. }
+            | BridgeEvent::AgentMessageDelta { thread_id, .. }
+            | BridgeEvent::AgentMessageCompleted { thread_id, .. }
+            | BridgeEvent::TranscriptAppended { thread_id, .. } => Some(thread_id),
+            BridgeEvent::ToolCallRequested { call } => Some(&call.thread_id),
+            BridgeEvent::ToolCallResolved { call } => Some(&call.thread_id),
+            BridgeEvent::AppServerNotification { thread_id, .. }
+            | BridgeEvent::ServerRequestRefused { thread_id, .. }
+            | BridgeEvent::Error { thread_id, .. } => thread_id.as_deref(),
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! The bridge core: sessions, pending tool calls, transcripts, events and respond
+//! outcomes, over one app-server connection. One actor task owns all state; the
+//! cloneable [`BridgeHandle`] talks to it through commands with one-shot replies.
+
+mod actor;
+pub mod dispatch;
+pub mod events;
+pub mod pending;
+pub mod session;
+pub mod transcript;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::appserver::{AppServerError, ConnectionHandle, ProtocolTap, TransportSpec};
+use crate::catalog::Catalog;
+use crate::protocol::{DynamicToolSpec, ThreadInfo, ToolCallResult};
+
+pub use dispatch::{Decision, ManualPolicy};
+pub use events::{BridgeEvent, CallEnd, ConnectionState, ResolvedCall, Responder};
+pub use pending::{Answerer, PendingCallView};
+pub use session::{SessionSnapshot, SessionStatus, SessionSummary, TurnRecord};
+pub use transcript::{TranscriptEntry, TranscriptRow};
+
+/// Queued commands per bridge; a full queue makes callers wait.
+const COMMAND_CAPACITY: usize = 1024;
+/// Events buffered per subscriber before it is told it lagged.
+const EVENT_CAPACITY: usize = 8192;
+
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    pub transport: TransportSpec,
+    /// Where transcripts are written (`<dir>/sessions/<thread>.jsonl`); `None` keeps
+    /// them in memory only.
+    pub data_dir: Option<PathBuf>,
+    pub catalog: Arc<Catalog>,
+    pub manual_policy: ManualPolicy,
+    /// How long to wait for app-server to answer one of our requests.
+    pub request_timeout: Duration,
+    /// Handler runs allowed at once; more wait in a queue.
+    pub max_concurrent_handlers: usize,
+}
+
+impl BridgeConfig {
+    pub fn new(transport: TransportSpec, catalog: Arc<Catalog>) -> BridgeConfig {
+        BridgeConfig {
+            transport,
+            data_dir: None,
+            catalog,
+            manual_policy: ManualPolicy::Wait,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_handlers: 64,
+        }
+    }
+}
+
+/// Options of a new session; unset fields fall back to codex's own configuration.
+#[derive(Debug, Clone, Default)]
+pub struct CreateSession {
+    pub cwd: Option<String>,
+    pub model: Option<String>,
+    pub approval_policy: Option<String>,
+    pub sandbox: Option<String>,
+    /// The tools to declare. `None` declares the bridge's catalog.
+    pub tools: Option<Vec<DynamicToolSpec>>,
+}
+
+/// The outcome of answering a pending call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RespondOutcome {
+    /// Written to app-server; the call is resolved.
+    Accepted,
+    /// No such pending call: unknown, already answered or expired.
+    NotFound,
+    /// Another answer for this call is being written right now.
+    InFlight,
+    /// Writing failed; the call is pending again and may be answered again.
+    UpstreamError { message: String },
+}
+
+/// Counts for the console header and `/api/health`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    pub sessions: usize,
+    pub pending: usize,
+    pub waiting_on_person: usize,
+    pub answered_automatically: u64,
+    pub answered_by_hand: u64,
+    pub answered_remotely: u64,
+    pub expired: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BridgeStatus {
+    pub transport: String,
+    pub connection: ConnectionState,
+    pub junk_lines: u64,
+    pub totals: Totals,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    #[error(transparent)]
+    AppServer(#[from] AppServerError),
+    #[error("no session {thread_id}")]
+    UnknownSession { thread_id: String },
+    #[error("session {thread_id} is closed")]
+    SessionClosed { thread_id: String },
+    #[error("session {thread_id} has no running turn")]
+    NoActiveTurn { thread_id: String },
+    #[error("not connected to app-server: {reason}")]
+    Disconnected { reason: String },
+    #[error("app-server sent an unexpected reply to `{method}`: {message}")]
+    UnexpectedReply { method: String, message: String },
+    #[error("the bridge has stopped")]
+    Stopped,
+}
+
+pub type Result<T> = std::result::Result<T, BridgeError>;
+
+type Reply<T> = oneshot::Sender<T>;
+
+/// Requests to the actor. Those that talk to app-server first run in the caller's task
+/// (see [`BridgeHandle`]) and only hand the outcome to the actor, so a slow app-server
+/// reply never holds up tool calls.
+enum Command {
+    Connection {
+        reply: Reply<Result<ConnectionHandle>>,
+    },
+    CheckSession {
+        thread_id: String,
+        reply: Reply<Result<Option<String>>>,
+    },
+    RegisterSession {
+        thread: serde_json::Value,
+        tools: Vec<DynamicToolSpec>,
+        reply: Reply<Result<SessionSummary>>,
+    },
+    RecordTurn {
+        thread_id: String,
+        turn_id: String,
+    },
+    CloseSession {
+        thread_id: String,
+        reason: String,
+        reply: Reply<Result<()>>,
+    },
+    ListPending {
+        thread_id: Option<String>,
+        reply: Reply<Vec<PendingCallView>>,
+    },
+    Respond {
+        request_id: String,
+        result: ToolCallResult,
+        by: Responder,
+        reply: Option<Reply<RespondOutcome>>,
+    },
+    WriteDone {
+        request_id: String,
+        result: ToolCallResult,
+        by: Responder,
+        written: std::result::Result<(), AppServerError>,
+        reply: Option<Reply<RespondOutcome>>,
+    },
+    Sessions {
+        reply: Reply<Vec<SessionSummary>>,
+    },
+    Session {
+        thread_id: String,
+        reply: Reply<Option<SessionSnapshot>>,
+    },
+    WaitTurn {
+        thread_id: String,
+        turn_id: String,
+        reply: Reply<Result<TurnRecord>>,
+    },
+    Status {
+        reply: Reply<BridgeStatus>,
+    },
+    Shutdown {
+        reply: Reply<()>,
+    },
+}
+
+/// A cloneable handle on a running bridge.
+#[derive(Clone)]
+pub struct BridgeHandle {
+    commands: mpsc::Sender<Command>,
+    events: broadcast::Sender<BridgeEvent>,
+    tap: ProtocolTap,
+    catalog: Arc<Catalog>,
+}
+
+/// Starts the bridge: connects to app-server, runs the handshake, and spawns the actor.
+/// Fails if app-server cannot be reached or refuses the handshake.
+pub async fn start(config: BridgeConfig) -> Result<BridgeHandle> {
+    let (commands, command_rx) = mpsc::channel(COMMAND_CAPACITY);
+    let (events, _) = broadcast::channel(EVENT_CAPACITY);
+    let tap = ProtocolTap::default();
+    let catalog = config.catalog.clone();
+    actor::spawn(
+        config,
+        commands.downgrade(),
+        command_rx,
+        events.clone(),
+        tap.clone(),
+    )
+    .await?;
+    Ok(BridgeHandle {
+        commands,
+        events,
+        tap,
+        catalog,
+    })
+}
+
+/// Receives bridge events; lag becomes a [`BridgeEvent::Lagged`] instead of an error.
+pub struct EventReceiver {
+    inner: broadcast::Receiver<BridgeEvent>,
+}
+
+impl EventReceiver {
+    /// The next event, or `None` once the bridge has stopped.
+    pub async fn recv(&mut self) -> Option<BridgeEvent> {
+        match self.inner.recv().await {
+            Ok(event) => Some(event),
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                Some(BridgeEvent::Lagged { skipped })
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+impl BridgeHandle {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| BridgeError::Stopped)?;
+        rx.await.map_err(|_| BridgeError::Stopped)
+    }
+
+    pub fn subscribe(&self) -> EventReceiver {
+        EventReceiver {
+            inner: self.events.subscribe(),
+        }
+    }
+
+    pub fn protocol_tap(&self) -> &ProtocolTap {
+        &self.tap
+    }
+
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    async fn connection(&self) -> Result<ConnectionHandle> {
+        self.ask(|reply| Command::Connection { reply }).await?
+    }
+
+    /// `thread/start` with the catalog's (or the given) dynamic tools.
+    pub async fn create_session(&self, options: CreateSession) -> Result<SessionSummary> {
+        let conn = self.connection().await?;
+        let tools = options
+            .tools
+            .clone()
+            .unwrap_or_else(|| self.catalog.dynamic_tools());
+        let mut params = serde_json::Map::new();
+        let mut put = |key: &str, value: Option<String>| {
+            if let Some(v) = value {
+                params.insert(key.to_string(), serde_json::Value::String(v));
+            }
+        };
+        put("cwd", options.cwd);
+        put("model", options.model);
+        put("approvalPolicy", options.approval_policy);
+        put("sandbox", options.sandbox);
+        if !tools.is_empty() {
+            params.insert(
+                "dynamicTools".to_string(),
+                serde_json::to_value(&tools).map_err(|e| BridgeError::UnexpectedReply {
+                    method: "thread/start".to_string(),
+                    message: e.to_string(),
+                })?,
+            );
+        }
+        let result = conn
+            .request(
+                crate::protocol::method::THREAD_START,
+                serde_json::Value::Object(params),
+            )
+            .await?;
+        let thread = result
+            .get("thread")
+            .cloned()
+            .ok_or_else(|| BridgeError::UnexpectedReply {
+                method: "thread/start".to_string(),
+                message: "no `thread` in the reply".to_string(),
+            })?;
+        self.ask(|reply| Command::RegisterSession {
+            thread,
+            tools,
+            reply,
+        })
+        .await?
+    }
+
+    /// `thread/resume`: takes over a thread app-server knows (its tools come back with
+    /// it) and re-registers it as a session.
+    pub async fn resume_session(&self, thread_id: &str) -> Result<SessionSummary> {
+        let conn = self.connection().await?;
+        let result = conn
+            .request(
+                crate::protocol::method::THREAD_RESUME,
+                serde_json::json!({ "threadId": thread_id }),
+            )
+            .await?;
+        let thread = result
+            .get("thread")
+            .cloned()
+            .ok_or_else(|| BridgeError::UnexpectedReply {
+                method: "thread/resume".to_string(),
+                message: "no `thread` in the reply".to_string(),
+            })?;
+        self.ask(|reply| Command::RegisterSession {
+            thread,
+            tools: Vec::new(),
+            reply,
+        })
+        .await?
+    }
+
+    /// `thread/list`: threads app-server has on disk, newest first.
+    pub async fn list_threads(&self) -> Result<Vec<ThreadInfo>> {
+        let conn = self.connection().await?;
+        let result = conn
+            .request(crate::protocol::method::THREAD_LIST, serde_json::json!({}))
+            .await?;
+        let data = result
+            .get("data")
+            .cloned()
+            .unwrap_or(serde_json::Value::Array(Vec::new()));
+        serde_json::from_value(data).map_err(|e| BridgeError::UnexpectedReply {
+            method: "thread/list".to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// `turn/start` with one text item, the message verbatim. Returns the turn id.
+    pub async fn send_message(&self, thread_id: &str, text: &str) -> Result<String> {
+        self.ask(|reply| Command::CheckSession {
+            thread_id: thread_id.to_string(),
+            reply,
+        })
+        .await??;
+        let conn = self.connection().await?;
+        let result = conn
+            .request(
+                crate::protocol::method::TURN_START,
+                serde_json::json!({
+                    "threadId": thread_id,
+                    "input": [{ "type": "text", "text": text }],
+                }),
+            )
+            .await?;
+        let turn_id = result
+            .pointer("/turn/id")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| BridgeError::UnexpectedReply {
+                method: "turn/start".to_string(),
+                message: "no `turn.id` in the reply".to_string(),
+            })?;
+        self.commands
+            .send(Command::RecordTurn {
+                thread_id: thread_id.to_string(),
+                turn_id: turn_id.clone(),
+            })
+            .await
+            .map_err(|_| BridgeError::Stopped)?;
+        Ok(turn_id)
+    }
+
+    /// `turn/interrupt` on the session's running turn. Its pending calls expire when
+    /// app-server reports the turn interrupted. Returns the interrupted turn's id.
+    pub async fn interrupt(&self, thread_id: &str) -> Result<String> {
+        let active = self
+            .ask(|reply| Command::CheckSession {
+                thread_id: thread_id.to_string(),
+                reply,
+            })
+            .await??;
+        let turn_id = active.ok_or_else(|| BridgeError::NoActiveTurn {
+            thread_id: thread_id.to_string(),
+        })?;
+        let conn = self.connection().await?;
+        conn.request(
+            crate::protocol::method::TURN_INTERRUPT,
+            serde_json::json!({ "threadId": thread_id, "turnId": turn_id }),
+        )
+        .await?;
+        Ok(turn_id)
+    }
+
+    /// Closes a session: its pending calls expire, app-server stops sending its events.
+    pub async fn close_session(&self, thread_id: &str) -> Result<()> {
+        self.ask(|reply| Command::CloseSession {
+            thread_id: thread_id.to_string(),
+            reason: "session closed".to_string(),
+            reply,
+        })
+        .await??;
+        // Best effort: the session is closed on our side whatever app-server says.
+        if let Ok(conn) = self.connection().await
+            && let Err(e) = conn
+                .request(
+                    crate::protocol::method::THREAD_UNSUBSCRIBE,
+                    serde_json::json!({ "threadId": thread_id }),
+                )
+                .await
+        {
+            tracing::info!(target: "bridge", "thread/unsubscribe for {thread_id} failed: {e}");
+        }
+        Ok(())
+    }
+
+    /// Pending calls, oldest first; all sessions or one.
+    pub async fn pending_calls(&self, thread_id: Option<&str>) -> Result<Vec<PendingCallView>> {
+        self.ask(|reply| Command::ListPending {
+            thread_id: thread_id.map(str::to_string),
+            reply,
+        })
+        .await
+    }
+
+    /// Answers a pending call. Exactly one answer is ever written per call.
+    pub async fn respond(
+        &self,
+        request_id: &str,
+        result: ToolCallResult,
+        by: Responder,
+    ) -> Result<RespondOutcome> {
+        self.ask(|reply| Command::Respond {
+            request_id: request_id.to_string(),
+            result,
+            by,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    pub async fn sessions(&self) -> Result<Vec<SessionSummary>> {
+        self.ask(|reply| Command::Sessions { reply }).await
+    }
+
+    pub async fn session(&self, thread_id: &str) -> Result<Option<SessionSnapshot>> {
+        self.ask(|reply| Command::Session {
+            thread_id: thread_id.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// Waits until the turn ends; fails if the session closes or app-server goes away
+    /// first.
+    pub async fn wait_turn(&self, thread_id: &str, turn_id: &str) -> Result<TurnRecord> {
+        self.ask(|reply| Command::WaitTurn {
+            thread_id: thread_id.to_string(),
+            turn_id: turn_id.to_string(),
+            reply,
+        })
+        .await?
+    }
+
+    pub async fn status(&self) -> Result<BridgeStatus> {
+        self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// Stops the bridge and app-server. Pending calls expire.
+    pub async fn shutdown(&self) {
+        let _ = self.ask(|reply| Command::Shutdown { reply }).await;
+    }
+}

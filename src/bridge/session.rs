@@ -1,0 +1,160 @@
+//! Sessions: one per app-server thread the bridge drives, with its turns and transcript.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::transcript::{Transcript, TranscriptRow};
+use crate::protocol::{DynamicToolSpec, TurnStatus};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Idle,
+    Running,
+    /// The last turn failed.
+    Failed,
+    /// The app-server connection that carried it is gone.
+    Disconnected,
+    Closed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Idle => "idle",
+            SessionStatus::Running => "running",
+            SessionStatus::Failed => "failed",
+            SessionStatus::Disconnected => "disconnected",
+            SessionStatus::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnRecord {
+    pub id: String,
+    pub status: TurnStatus,
+    pub started_at_ms: i64,
+    pub completed_at_ms: Option<i64>,
+    pub error: Option<String>,
+    /// The last completed agent message of the turn.
+    pub assistant_reply: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSummary {
+    pub thread_id: String,
+    pub title: String,
+    pub status: SessionStatus,
+    pub cwd: Option<String>,
+    pub model: Option<String>,
+    pub model_provider: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub turn_count: usize,
+    pub active_turn_id: Option<String>,
+    pub tools: Vec<String>,
+    pub transcript_path: Option<String>,
+}
+
+/// A session's state read in one step, so turns and transcript always agree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSnapshot {
+    pub summary: SessionSummary,
+    pub turns: Vec<TurnRecord>,
+    pub transcript: Vec<TranscriptRow>,
+    /// Agent messages still streaming, by item id.
+    pub streaming: Vec<(String, String)>,
+    /// The raw thread object app-server returned when the session started.
+    pub thread: serde_json::Value,
+}
+
+pub struct Session {
+    pub thread_id: String,
+    pub title: String,
+    pub status: SessionStatus,
+    pub cwd: Option<String>,
+    pub model: Option<String>,
+    pub model_provider: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub tools: Vec<DynamicToolSpec>,
+    pub turns: Vec<TurnRecord>,
+    pub transcript: Transcript,
+    /// Agent message text received so far, by item id, until the item completes.
+    pub streaming: HashMap<String, String>,
+    pub thread: serde_json::Value,
+}
+
+impl Session {
+    pub fn active_turn(&self) -> Option<&TurnRecord> {
+        self.turns.iter().rev().find(|t| !t.status.is_terminal())
+    }
+
+    pub fn turn_mut(&mut self, turn_id: &str) -> Option<&mut TurnRecord> {
+        self.turns.iter_mut().rev().find(|t| t.id == turn_id)
+    }
+
+    /// Records a turn once, whichever of the `turn/start` reply and the `turn/started`
+    /// notification the bridge sees first.
+    pub fn ensure_turn(&mut self, turn_id: &str, at_ms: i64) -> bool {
+        if self.turns.iter().any(|t| t.id == turn_id) {
+            return false;
+        }
+        self.turns.push(TurnRecord {
+            id: turn_id.to_string(),
+            status: TurnStatus::InProgress,
+            started_at_ms: at_ms,
+            completed_at_ms: None,
+            error: None,
+            assistant_reply: None,
+        });
+        if self.status != SessionStatus::Closed {
+            self.status = SessionStatus::Running;
+        }
+        true
+    }
+
+    pub fn has_tool(&self, namespace: Option<&str>, name: &str) -> bool {
+        self.tools
+            .iter()
+            .any(|t| t.name == name && t.namespace.as_deref() == namespace)
+    }
+
+    pub fn summary(&self) -> SessionSummary {
+        SessionSummary {
+            thread_id: self.thread_id.clone(),
+            title: self.title.clone(),
+            status: self.status,
+            cwd: self.cwd.clone(),
+            model: self.model.clone(),
+            model_provider: self.model_provider.clone(),
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
+            turn_count: self.turns.len(),
+            active_turn_id: self.active_turn().map(|t| t.id.clone()),
+            tools: self.tools.iter().map(|t| t.name.clone()).collect(),
+            transcript_path: self.transcript.path().map(|p| p.display().to_string()),
+        }
+    }
+
+    pub fn snapshot(&self) -> SessionSnapshot {
+        let mut streaming: Vec<(String, String)> = self
+            .streaming
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        streaming.sort();
+        SessionSnapshot {
+            summary: self.summary(),
+            turns: self.turns.clone(),
+            transcript: self.transcript.rows().cloned().collect(),
+            streaming,
+            thread: self.thread.clone(),
+        }
+    }
+}

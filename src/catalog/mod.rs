@@ -1,0 +1,367 @@
+//! The tool catalog file: a TOML list of dynamic tools and how each one is answered.
+//!
+//! Loading collects every problem of the file at once (with its line and tool) instead of
+//! stopping at the first, because a catalog is edited by hand and a fix-one-rerun loop is
+//! slow. Things codex accepts but handles surprisingly are warnings, not errors.
+//!
+//! The catalog produces the exact `thread/start.dynamicTools` payload, a deterministic
+//! instruction text for the prompt, and checks a call's arguments against the tool's input
+//! schema (codex itself never does).
+
+mod parse;
+mod render;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::protocol::{DynamicToolSpec, ToolCallResult};
+
+/// How long a command or http handler may run when the catalog does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(30_000);
+
+/// Tool names that codex 0.169.0 already uses for its own tools. A dynamic tool with one
+/// of these names is accepted at `thread/start` but never called: the built-in wins.
+pub const CODEX_BUILTIN_TOOLS: &[&str] = &[
+    "exec_command",
+    "write_stdin",
+    "shell",
+    "local_shell",
+    "apply_patch",
+    "update_plan",
+    "view_image",
+    "request_user_input",
+    "web_search",
+    "image_generation",
+    "read_file",
+    "list_dir",
+    "grep_files",
+    "spawn_agent",
+    "send_input",
+    "wait",
+    "close_agent",
+];
+
+/// The built-in namespace that codex merges dynamic tools into.
+pub const CODEX_MULTI_AGENT_NAMESPACE: &str = "multi_agent_v1";
+
+/// The most argument-validation messages reported for one call; the rest are counted.
+const MAX_ARGUMENT_MESSAGES: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("could not read tool catalog {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("tool catalog {} is not valid TOML: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("{}", invalid_summary(path, problems))]
+    Invalid {
+        path: PathBuf,
+        /// One entry per problem, each `FILE:LINE: tool `x`: what is wrong and how to fix it`.
+        problems: Vec<String>,
+    },
+}
+
+fn invalid_summary(path: &Path, problems: &[String]) -> String {
+    let count = problems.len();
+    let noun = if count == 1 { "problem" } else { "problems" };
+    let mut out = format!("tool catalog {} has {count} {noun}:", path.display());
+    for problem in problems {
+        out.push_str("\n  ");
+        out.push_str(problem);
+    }
+    out
+}
+
+pub type Result<T> = std::result::Result<T, CatalogError>;
+
+/// A loaded, fully validated catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    /// The file it came from, made absolute; `None` for [`Catalog::empty`].
+    pub path: Option<PathBuf>,
+    /// The folder of the catalog file, absolute: relative handler paths resolve here.
+    pub dir: PathBuf,
+    /// Optional preamble of the instruction text.
+    pub instructions: Option<String>,
+    /// In file order, which is also the order of `dynamicTools`.
+    pub tools: Vec<ToolDef>,
+    pub warnings: Vec<CatalogWarning>,
+}
+
+/// One tool of the catalog.
+#[derive(Clone)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    /// Sent to codex unchanged.
+    pub input_schema: Value,
+    /// Only rendered in the instruction text; codex has no field for it.
+    pub output_schema: Option<Value>,
+    pub namespace: Option<String>,
+    pub defer_loading: Option<bool>,
+    /// `None` for a manual tool: an operator or a remote client answers its calls.
+    pub handler: Option<HandlerSpec>,
+    /// The compiled argument validator. Filled at load time so a call never pays for
+    /// compiling; lazily for tools built in code. It reflects `input_schema` as it was when
+    /// first filled, so changing `input_schema` afterwards needs a new `ToolDef`.
+    validator: OnceLock<std::result::Result<Arc<jsonschema::Validator>, String>>,
+}
+
+impl ToolDef {
+    /// A manual tool in no namespace; set the public fields to refine it.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        input_schema: Value,
+    ) -> ToolDef {
+        ToolDef {
+            name: name.into(),
+            description: description.into(),
+            input_schema,
+            output_schema: None,
+            namespace: None,
+            defer_loading: None,
+            handler: None,
+            validator: OnceLock::new(),
+        }
+    }
+
+    /// `namespace.name`, or `name` without a namespace. Names cannot contain dots, so this
+    /// is unambiguous; it is only for display and lookups, never sent to codex.
+    pub fn qualified_name(&self) -> String {
+        qualified_name(self.namespace.as_deref(), &self.name)
+    }
+
+    pub fn is_manual(&self) -> bool {
+        self.handler.is_none()
+    }
+
+    /// What codex gets for this tool in `thread/start.dynamicTools`.
+    pub fn dynamic_tool(&self) -> DynamicToolSpec {
+        DynamicToolSpec {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            input_schema: self.input_schema.clone(),
+            namespace: self.namespace.clone(),
+            defer_loading: self.defer_loading,
+        }
+    }
+
+    /// Messages saying how `arguments` miss the input schema; empty when they match.
+    /// Codex forwards whatever the model produced, so this is the only check there is.
+    pub fn validate_arguments(&self, arguments: &Value) -> Vec<String> {
+        let compiled = self.validator.get_or_init(|| {
+            let (sanitized, _) = schema::sanitize_property_types(&self.input_schema, "");
+            schema::compile(&sanitized, "input_schema")
+                .map(Arc::new)
+                .map_err(|problems| problems.join("; "))
+        });
+        let validator = match compiled {
+            Ok(validator) => validator,
+            Err(problem) => {
+                return vec![format!(
+                    "the input schema of tool `{}` cannot be used to check arguments: {problem}",
+                    self.qualified_name()
+                )];
+            }
+        };
+        let mut messages = Vec::new();
+        let mut more = 0usize;
+        for error in validator.iter_errors(arguments) {
+            if messages.len() == MAX_ARGUMENT_MESSAGES {
+                more += 1;
+                continue;
+            }
+            messages.push(format!("arguments{}: {error}", error.instance_path()));
+        }
+        if more > 0 {
+            messages.push(format!("and {more} more argument problems"));
+        }
+        messages
+    }
+
+    /// Used by the parser, which has already compiled the schema to check it.
+    fn with_validator(mut self, validator: jsonschema::Validator) -> ToolDef {
+        self.validator = OnceLock::from(Ok(Arc::new(validator)));
+        self
+    }
+}
+
+impl fmt::Debug for ToolDef {
+    // The compiled validator is large and says nothing the schema does not.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolDef")
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .field("input_schema", &self.input_schema)
+            .field("output_schema", &self.output_schema)
+            .field("namespace", &self.namespace)
+            .field("defer_loading", &self.defer_loading)
+            .field("handler", &self.handler)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for ToolDef {
+    // The validator is derived from `input_schema`, so it takes no part in equality.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.description == other.description
+            && self.input_schema == other.input_schema
+            && self.output_schema == other.output_schema
+            && self.namespace == other.namespace
+            && self.defer_loading == other.defer_loading
+            && self.handler == other.handler
+    }
+}
+
+pub(crate) fn qualified_name(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(namespace) => format!("{namespace}.{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// How a tool's calls are answered automatically.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HandlerSpec {
+    Command(CommandSpec),
+    Http(HttpSpec),
+    Static(ToolCallResult),
+}
+
+impl HandlerSpec {
+    /// The catalog word for this kind of handler, for listings and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HandlerSpec::Command(_) => "command",
+            HandlerSpec::Http(_) => "http",
+            HandlerSpec::Static(_) => "static",
+        }
+    }
+}
+
+/// A program run once per call, fed the call as JSON on stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// As written in the catalog; `argv[0]` is the program.
+    pub argv: Vec<String>,
+    /// `argv[0]` resolved: a relative path with a `/` is joined to `cwd`, so it does not
+    /// depend on the directory Switchboard was started in; a bare name is left for a PATH
+    /// lookup.
+    pub program: PathBuf,
+    pub timeout: Duration,
+    /// Added to the inherited environment.
+    pub env: BTreeMap<String, String>,
+    /// Absolute working directory: the catalog folder, or `cwd` resolved against it.
+    pub cwd: PathBuf,
+}
+
+/// A URL that receives the call as a JSON POST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSpec {
+    pub url: String,
+    pub timeout: Duration,
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Worth knowing, nothing to fix (a manual tool).
+    Info,
+    /// Accepted, but codex will not behave as the author probably expects.
+    Warning,
+}
+
+/// Something accepted that deserves a look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogWarning {
+    /// The tool's qualified name; `None` for the catalog as a whole.
+    pub tool: Option<String>,
+    /// Line in the catalog file, when known.
+    pub line: Option<usize>,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl fmt::Display for CatalogWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.tool {
+            Some(tool) => write!(f, "tool `{tool}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl Catalog {
+    /// Reads and validates a catalog file.
+    pub fn load(path: &Path) -> Result<Catalog> {
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Catalog::parse(&text, path)
+    }
+
+    /// Validates catalog text; `path` is used in messages and to find the catalog folder.
+    /// Nothing is read from disk except to warn about missing handler programs.
+    pub fn parse(text: &str, path: &Path) -> Result<Catalog> {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let dir = match absolute.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let parsed = parse::parse_catalog(text, path, &dir)?;
+        Ok(Catalog {
+            path: Some(absolute),
+            dir,
+            instructions: parsed.instructions,
+            tools: parsed.tools,
+            warnings: parsed.warnings,
+        })
+    }
+
+    /// No tools: every call is unknown. Used when no catalog file is configured.
+    pub fn empty() -> Catalog {
+        Catalog {
+            path: None,
+            dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            instructions: None,
+            tools: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The tool an `item/tool/call` names; `namespace` as the call carries it.
+    pub fn tool(&self, namespace: Option<&str>, name: &str) -> Option<&ToolDef> {
+        self.tools
+            .iter()
+            .find(|tool| tool.name == name && tool.namespace.as_deref() == namespace)
+    }
+
+    /// The `thread/start.dynamicTools` payload, in file order.
+    pub fn dynamic_tools(&self) -> Vec<DynamicToolSpec> {
+        self.tools.iter().map(ToolDef::dynamic_tool).collect()
+    }
+
+    /// Prompt text describing the tools. Same catalog, byte-identical text.
+    pub fn instruction_text(&self) -> String {
+        render::instruction_text(self.instructions.as_deref(), &self.tools)
+    }
+
+    /// Messages saying how `arguments` miss `tool`'s input schema; empty when they match.
+    pub fn validate_arguments(&self, tool: &ToolDef, arguments: &Value) -> Vec<String> {
+        tool.validate_arguments(arguments)
+    }
+}
+
+#[cfg(test)]
+#[path = "catalog_tests.rs"]
+mod tests;

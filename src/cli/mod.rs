@@ -1,0 +1,187 @@
+//! The command line: argument types, logging set-up and dispatch. Commands print here
+//! and nowhere else; the layers below only return values and errors.
+
+mod catalog_cmd;
+mod exec;
+pub mod paths;
+pub mod scripted;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::appserver::TransportSpec;
+use crate::appserver::locate;
+
+/// Exit statuses shared by every command, so scripts can tell outcomes apart.
+pub mod exit {
+    /// The turn completed / the command did what was asked.
+    pub const OK: u8 = 0;
+    /// The turn ended without completing (failed, interrupted, timed out).
+    pub const TURN_NOT_COMPLETED: u8 = 1;
+    /// Bad input: an invalid catalog, scenario or argument. Nothing was started.
+    pub const INVALID_INPUT: u8 = 2;
+    /// app-server could not be started, or was lost.
+    pub const APP_SERVER: u8 = 3;
+    /// Interrupted by Ctrl-C.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Operator console and bridge for codex app-server dynamic tool calls"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one prompt headless: create a session with the catalog, answer tool calls with
+    /// its handlers, wait for the turn, print the assistant reply.
+    Exec(Box<exec::ExecArgs>),
+    /// Work with catalog files.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Validate a catalog; print its warnings, the `dynamicTools` payload exactly as it
+    /// is sent, and the instruction text.
+    Check(catalog_cmd::CheckArgs),
+}
+
+/// How to reach app-server; shared by every command that starts a bridge.
+#[derive(Debug, Clone, Args)]
+pub struct AppServerArgs {
+    /// The codex binary (default: $SWITCHBOARD_CODEX_BIN, then `codex` on PATH, then
+    /// the pinned copy installed by scripts/setup.sh).
+    #[arg(long, value_name = "PATH")]
+    pub codex_bin: Option<PathBuf>,
+    /// Attach to a running `codex app-server --listen ws://HOST:PORT` instead of
+    /// spawning one.
+    #[arg(long, value_name = "URL")]
+    pub connect: Option<String>,
+    /// Bearer token for an app-server started with `--ws-auth`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_WS_TOKEN",
+        value_name = "TOKEN",
+        requires = "connect"
+    )]
+    pub ws_token: Option<String>,
+    /// An extra argument for `codex app-server` (repeat for several).
+    #[arg(
+        long = "app-server-arg",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    pub app_server_args: Vec<String>,
+    /// Where transcripts and logs are kept (default: $SWITCHBOARD_DATA_DIR, else
+    /// $XDG_DATA_HOME/switchboard or ~/.local/share/switchboard).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl AppServerArgs {
+    /// The transport to use; `extra_env` goes to a spawned app-server only.
+    pub fn transport(
+        &self,
+        extra_env: Vec<(String, String)>,
+    ) -> Result<TransportSpec, locate::LocateError> {
+        if let Some(url) = &self.connect {
+            return Ok(TransportSpec::WebSocket {
+                url: url.clone(),
+                bearer: self.ws_token.clone(),
+            });
+        }
+        let codex = locate::locate_codex(self.codex_bin.as_deref())?;
+        tracing::info!(target: "cli", "using codex at {} (from {})", codex.path.display(), codex.source);
+        let mut args = vec!["app-server".to_string()];
+        args.extend(self.app_server_args.iter().cloned());
+        Ok(TransportSpec::Stdio {
+            program: codex.path,
+            args,
+            env: extra_env,
+        })
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        paths::data_dir(self.data_dir.as_deref())
+    }
+}
+
+/// Runs a parsed command line and maps the outcome to an exit status.
+pub fn run(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            report_error(&format!("could not start the async runtime: {e}"));
+            return ExitCode::from(exit::APP_SERVER);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Exec(args) => exec::run(*args).await,
+            Command::Catalog(CatalogCommand::Check(args)) => catalog_cmd::check(args),
+        }
+    });
+    // Handler processes and app-server are killed with the runtime's tasks.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    ExitCode::from(code)
+}
+
+/// Writes a line to stdout; a closed pipe (e.g. `| head`) is not an error worth a panic.
+pub(crate) fn out(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+}
+
+/// Writes an error line to stderr, prefixed so it stands out among other output.
+pub(crate) fn report_error(message: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "switchboard: error: {message}");
+}
+
+/// Writes a progress/status line to stderr (stdout stays clean for results).
+pub(crate) fn note(message: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{message}");
+}
+
+/// Logs go to a file under the data directory; never to the terminal. The guard must
+/// live until the program ends, or the last lines are lost.
+pub(crate) fn init_file_logging(
+    data_dir: &std::path::Path,
+    file_name: &str,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::EnvFilter;
+    let dir = data_dir.join("logs");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return None;
+    }
+    let path = dir.join(file_name);
+    let file = crate::util::open_private_append(&path).ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = std::env::var("SWITCHBOARD_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let installed = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_target(true)
+        .with_env_filter(filter)
+        .try_init()
+        .is_ok();
+    installed.then_some(guard)
+}

@@ -1,0 +1,21 @@
+//! Switchboard: an operator console and bridge for codex app-server dynamic tool calls.
+//!
+//! Layers, lowest first (see docs/ARCHITECTURE.md):
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+/// Transports to app-server (child stdio, websocket, in-memory) and the JSON-RPC connection.
+pub mod appserver;
+/// The bridge core: sessions, pending calls, transcripts, events, respond outcomes.
+pub mod bridge;
+/// The tool catalog file: load, validate, `dynamicTools` payload, instruction text.
+pub mod catalog;
+/// Command-line faces: `exec`, `catalog check`.
+pub mod cli;
+/// Handlers that answer tool calls: command, http, static.
+pub mod handlers;
+/// The embedded scripted model: a local Responses-API server for demos and tests.
+pub mod model;
+/// Wire types: the JSON-RPC envelope and typed app-server messages. No I/O.
+pub mod protocol;
+/// Small shared helpers.
+pub mod util;

@@ -1,0 +1,9 @@
+//! One integration-test binary, so the suite links once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+mod suite;

@@ -1,0 +1,206 @@
+//! The bridge core against the real codex app-server and the scripted model.
+
+use switchboard::bridge::{
+    BridgeEvent, CallEnd, CreateSession, ManualPolicy, PendingCallView, RespondOutcome, Responder,
+};
+use switchboard::protocol::{ToolCallResult, TurnStatus};
+
+use super::support::{CodexBridge, WAIT};
+
+async fn start_manual_call(harness: &mut CodexBridge) -> (String, String, PendingCallView) {
+    let session = harness
+        .bridge
+        .create_session(CreateSession::default())
+        .await
+        .unwrap();
+    let turn_id = harness
+        .bridge
+        .send_message(
+            &session.thread_id,
+            "please call:approve_refund for order 17",
+        )
+        .await
+        .unwrap();
+    let call = harness
+        .next_matching(|e| match e {
+            BridgeEvent::ToolCallRequested { call } => Some(call.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(call.tool, "approve_refund");
+    assert_eq!(call.turn_id, turn_id);
+    (session.thread_id, turn_id, call)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_expires_a_pending_manual_call() {
+    let mut h = CodexBridge::start(
+        "tests/fixtures/catalogs/manual.toml",
+        "auto",
+        ManualPolicy::Wait,
+    )
+    .await;
+    let (thread_id, turn_id, call) = start_manual_call(&mut h).await;
+
+    let listed = h.bridge.pending_calls(Some(&thread_id)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].request_id, call.request_id);
+
+    let interrupted = h.bridge.interrupt(&thread_id).await.unwrap();
+    assert_eq!(interrupted, turn_id);
+    let ended = h
+        .next_matching(|e| match e {
+            BridgeEvent::ToolCallResolved { call } => Some(call.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(ended.request_id, call.request_id);
+    assert_eq!(ended.status, CallEnd::Expired);
+    assert!(!ended.success);
+
+    let turn = tokio::time::timeout(WAIT, h.bridge.wait_turn(&thread_id, &turn_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(turn.status, TurnStatus::Interrupted);
+
+    let late = h
+        .bridge
+        .respond(
+            &call.request_id,
+            ToolCallResult::text(true, "too late"),
+            Responder::Operator,
+        )
+        .await
+        .unwrap();
+    assert_eq!(late, RespondOutcome::NotFound);
+    assert!(h.bridge.pending_calls(None).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_responds_write_exactly_one_answer() {
+    let mut h = CodexBridge::start(
+        "tests/fixtures/catalogs/manual.toml",
+        "auto",
+        ManualPolicy::Wait,
+    )
+    .await;
+    let (thread_id, turn_id, call) = start_manual_call(&mut h).await;
+
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let bridge = h.bridge.clone();
+        let request_id = call.request_id.clone();
+        tasks.push(tokio::spawn(async move {
+            bridge
+                .respond(
+                    &request_id,
+                    ToolCallResult::text(true, format!("refund approved by responder {i}")),
+                    Responder::Remote {
+                        client: format!("r{i}"),
+                    },
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let accepted = outcomes
+        .iter()
+        .filter(|o| **o == RespondOutcome::Accepted)
+        .count();
+    assert_eq!(accepted, 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| matches!(
+        o,
+        RespondOutcome::Accepted | RespondOutcome::InFlight | RespondOutcome::NotFound
+    )));
+
+    let turn = tokio::time::timeout(WAIT, h.bridge.wait_turn(&thread_id, &turn_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(turn.status, TurnStatus::Completed);
+    let reply = turn.assistant_reply.unwrap();
+    assert!(reply.contains("refund approved by responder"), "{reply}");
+
+    // The transcript holds one request row and one resolved row for the call.
+    let snapshot = h.bridge.session(&thread_id).await.unwrap().unwrap();
+    let kinds: Vec<String> = snapshot
+        .transcript
+        .iter()
+        .map(|r| {
+            serde_json::to_value(&r.entry).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "tool_call.request").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "tool_call.resolved").count(),
+        1,
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transcript_is_written_to_disk_as_it_happens() {
+    let h = CodexBridge::start(
+        "tests/fixtures/catalogs/manual.toml",
+        "auto",
+        ManualPolicy::Wait,
+    )
+    .await;
+    let session = h
+        .bridge
+        .create_session(CreateSession::default())
+        .await
+        .unwrap();
+    let turn_id = h
+        .bridge
+        .send_message(&session.thread_id, "call:echo_args now")
+        .await
+        .unwrap();
+    let turn = tokio::time::timeout(WAIT, h.bridge.wait_turn(&session.thread_id, &turn_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(turn.status, TurnStatus::Completed);
+
+    let path = session.transcript_path.expect("persisted transcript");
+    let (rows, bad) =
+        switchboard::bridge::transcript::read_transcript(std::path::Path::new(&path)).unwrap();
+    assert_eq!(bad, 0);
+    let kinds: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            serde_json::to_value(&r.entry).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "session.started",
+            "turn.started",
+            "user_message",
+            "tool_call.request",
+            "tool_call.resolved",
+            "agent_message",
+            "turn.completed"
+        ],
+        "{kinds:?}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

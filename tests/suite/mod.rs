@@ -1,0 +1,4 @@
+mod bridge_codex;
+mod exec_cli;
+mod protocol_fixtures;
+mod support;
