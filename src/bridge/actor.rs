@@ -28,17 +28,13 @@ use crate::util::now_ms;
 /// `Shutdown`; app-server is killed with it.
 pub(super) async fn spawn(
     config: BridgeConfig,
+    raw: appserver::RawConnection,
     self_tx: mpsc::WeakSender<Command>,
     commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<BridgeEvent>,
     tap: ProtocolTap,
 ) -> Result<()> {
     let transport_label = config.transport.describe();
-    let _ = events.send(BridgeEvent::Connection {
-        transport: transport_label.clone(),
-        state: ConnectionState::Connecting,
-    });
-    let raw = appserver::transport::connect(&config.transport).await?;
     let kill = raw.kill;
     let pid = raw.child_pid;
     let raw = appserver::RawConnection { kill: None, ..raw };

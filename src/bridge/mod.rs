@@ -202,12 +202,24 @@ pub struct BridgeHandle {
 /// Starts the bridge: connects to app-server, runs the handshake, and spawns the actor.
 /// Fails if app-server cannot be reached or refuses the handshake.
 pub async fn start(config: BridgeConfig) -> Result<BridgeHandle> {
+    let raw = crate::appserver::transport::connect(&config.transport).await?;
+    start_on(config, raw).await
+}
+
+/// Starts the bridge on a transport that is already open: the in-memory transport of
+/// tests and benchmarks (see `appserver::transport::memory`), or one made by
+/// [`crate::appserver::transport::connect`]. `config.transport` only labels it.
+pub async fn start_on(
+    config: BridgeConfig,
+    raw: crate::appserver::RawConnection,
+) -> Result<BridgeHandle> {
     let (commands, command_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
     let tap = ProtocolTap::default();
     let catalog = config.catalog.clone();
     actor::spawn(
         config,
+        raw,
         commands.downgrade(),
         command_rx,
         events.clone(),
@@ -491,3 +503,7 @@ impl BridgeHandle {
         let _ = self.ask(|reply| Command::Shutdown { reply }).await;
     }
 }
+
+#[cfg(test)]
+#[path = "bridge_tests.rs"]
+mod tests;

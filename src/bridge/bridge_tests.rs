@@ -1,0 +1,402 @@
+//! Bridge behaviour that the real codex cannot be made to produce on demand (approvals
+//! with tools disabled, junk lines, string request ids, failed writes, replays), driven
+//! through the in-memory transport by a scripted stand-in for app-server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::appserver::transport::{Incoming, Outgoing, memory};
+use crate::catalog::Catalog;
+use crate::protocol::ToolCallResult;
+
+const CATALOG: &str = r#"
+[[tools]]
+name = "manual_tool"
+description = "answered by a person"
+input_schema = { type = "object", properties = { n = { type = "integer" } }, required = ["n"] }
+
+[[tools]]
+name = "fixed"
+description = "answered by a static handler"
+input_schema = { type = "object" }
+handler = { static_text = "fixed answer" }
+"#;
+
+/// The app-server end of the in-memory transport.
+struct FakeAppServer {
+    from_bridge: mpsc::Receiver<Outgoing>,
+    to_bridge: mpsc::Sender<Incoming>,
+}
+
+impl FakeAppServer {
+    /// The next line the bridge wrote, acknowledged with `ack`.
+    async fn next_acked(&mut self, ack: std::result::Result<(), String>) -> Value {
+        let out = tokio::time::timeout(Duration::from_secs(10), self.from_bridge.recv())
+            .await
+            .expect("the bridge wrote nothing")
+            .expect("the bridge closed the transport");
+        if let Some(written) = out.written {
+            let _ = written.send(ack);
+        }
+        serde_json::from_str(&out.line).unwrap()
+    }
+
+    async fn next(&mut self) -> Value {
+        self.next_acked(Ok(())).await
+    }
+
+    async fn send(&self, value: Value) {
+        self.to_bridge
+            .send(Incoming::Line(value.to_string()))
+            .await
+            .unwrap();
+    }
+
+    async fn send_raw(&self, line: &str) {
+        self.to_bridge
+            .send(Incoming::Line(line.to_string()))
+            .await
+            .unwrap();
+    }
+
+    async fn reply(&mut self, method: &str, result: Value) {
+        let request = self.next().await;
+        assert_eq!(request["method"], method, "{request}");
+        self.send(json!({ "id": request["id"], "result": result }))
+            .await;
+    }
+}
+
+async fn start(policy: ManualPolicy) -> (BridgeHandle, EventReceiver, FakeAppServer, String) {
+    let catalog = Catalog::parse(CATALOG, std::path::Path::new("/tmp/catalog.toml")).unwrap();
+    let (raw, peer) = memory();
+    let mut fake = FakeAppServer {
+        from_bridge: peer.from_client,
+        to_bridge: peer.to_client,
+    };
+    let mut config = BridgeConfig::new(
+        crate::appserver::TransportSpec::WebSocket {
+            url: "memory".to_string(),
+            bearer: None,
+        },
+        Arc::new(catalog),
+    );
+    config.manual_policy = policy;
+    let starting = tokio::spawn(start_on(config, raw));
+    fake.reply("initialize", json!({ "userAgent": "fake/0.169.0 (test)" }))
+        .await;
+    assert_eq!(fake.next().await["method"], "initialized");
+    let bridge = starting.await.unwrap().unwrap();
+    let events = bridge.subscribe();
+
+    let creating = {
+        let bridge = bridge.clone();
+        tokio::spawn(async move { bridge.create_session(CreateSession::default()).await })
+    };
+    let start = fake.next().await;
+    assert_eq!(start["method"], "thread/start");
+    assert_eq!(start["params"]["dynamicTools"][0]["name"], "manual_tool");
+    fake.send(
+        json!({ "id": start["id"], "result": { "thread": { "id": "thread-1", "preview": "" } } }),
+    )
+    .await;
+    let session = creating.await.unwrap().unwrap();
+    (bridge, events, fake, session.thread_id)
+}
+
+fn tool_call(id: Value, call_id: &str, tool: &str) -> Value {
+    json!({ "id": id, "method": "item/tool/call", "params": {
+        "threadId": "thread-1", "turnId": "turn-1", "callId": call_id, "namespace": null,
+        "tool": tool, "arguments": { "n": 1 } } })
+}
+
+async fn next_event(
+    events: &mut EventReceiver,
+    pick: impl Fn(&BridgeEvent) -> bool,
+) -> BridgeEvent {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = events.recv().await.unwrap();
+            if pick(&event) {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("no such event")
+}
+
+async fn requested(events: &mut EventReceiver) -> PendingCallView {
+    match next_event(events, |e| {
+        matches!(e, BridgeEvent::ToolCallRequested { .. })
+    })
+    .await
+    {
+        BridgeEvent::ToolCallRequested { call } => call,
+        _ => unreachable!(),
+    }
+}
+
+async fn resolved(events: &mut EventReceiver) -> ResolvedCall {
+    match next_event(events, |e| {
+        matches!(e, BridgeEvent::ToolCallResolved { .. })
+    })
+    .await
+    {
+        BridgeEvent::ToolCallResolved { call } => call,
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn approvals_are_declined_and_other_requests_refused() {
+    let (_bridge, mut events, mut fake, _) = start(ManualPolicy::Wait).await;
+    fake.send(
+        json!({ "id": 5, "method": "item/commandExecution/requestApproval",
+        "params": { "threadId": "thread-1", "turnId": "turn-1", "itemId": "i" } }),
+    )
+    .await;
+    assert_eq!(
+        fake.next().await,
+        json!({ "id": 5, "result": { "decision": "decline" } })
+    );
+    fake.send(json!({ "id": 6, "method": "currentTime/read", "params": {} }))
+        .await;
+    let refused = fake.next().await;
+    assert_eq!(refused["id"], 6);
+    assert_eq!(refused["error"]["code"], -32601);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("currentTime/read")
+    );
+    let event = next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::ServerRequestRefused { .. })
+    })
+    .await;
+    let BridgeEvent::ServerRequestRefused {
+        method, thread_id, ..
+    } = event
+    else {
+        unreachable!()
+    };
+    assert_eq!(method, "item/commandExecution/requestApproval");
+    assert_eq!(thread_id.as_deref(), Some("thread-1"));
+}
+
+#[tokio::test]
+async fn junk_lines_are_counted_and_the_connection_stays_up() {
+    let (bridge, mut events, mut fake, _) = start(ManualPolicy::Wait).await;
+    fake.send_raw("this is not json").await;
+    fake.send_raw("{\"neither\": \"id nor method\"}").await;
+    fake.send(json!({ "method": "some/futureNotification", "params": { "x": 1 } }))
+        .await;
+    fake.send(tool_call(json!(0), "c1", "fixed")).await;
+    // The static handler answers; the answer proves the bridge kept reading.
+    assert_eq!(
+        fake.next().await,
+        json!({ "id": 0, "result": { "contentItems": [{ "type": "inputText", "text": "fixed answer" }], "success": true } })
+    );
+    let ended = resolved(&mut events).await;
+    assert_eq!(
+        ended.answered_by,
+        Some(Responder::Handler {
+            name: "fixed".to_string()
+        })
+    );
+    let status = bridge.status().await.unwrap();
+    assert_eq!(status.junk_lines, 2);
+    assert!(matches!(
+        status.connection,
+        ConnectionState::Connected { .. }
+    ));
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_with_their_json_type() {
+    let (bridge, mut events, mut fake, _) = start(ManualPolicy::Wait).await;
+    fake.send(tool_call(json!("7"), "c1", "manual_tool")).await;
+    let call = requested(&mut events).await;
+    assert_eq!(call.answerer, Answerer::Person);
+    let answering = {
+        let bridge = bridge.clone();
+        let id = call.request_id.clone();
+        tokio::spawn(async move {
+            bridge
+                .respond(&id, ToolCallResult::text(true, "ok"), Responder::Operator)
+                .await
+        })
+    };
+    let answer = fake.next().await;
+    assert_eq!(answer["id"], json!("7"), "a string id must stay a string");
+    assert_eq!(answering.await.unwrap().unwrap(), RespondOutcome::Accepted);
+}
+
+#[tokio::test]
+async fn a_failed_write_leaves_the_call_pending_and_answerable() {
+    let (bridge, mut events, mut fake, thread) = start(ManualPolicy::Wait).await;
+    fake.send(tool_call(json!(3), "c1", "manual_tool")).await;
+    let call = requested(&mut events).await;
+    let first = {
+        let bridge = bridge.clone();
+        let id = call.request_id.clone();
+        tokio::spawn(async move {
+            bridge
+                .respond(&id, ToolCallResult::text(true, "a"), Responder::Operator)
+                .await
+        })
+    };
+    fake.next_acked(Err("broken pipe".to_string())).await;
+    let outcome = first.await.unwrap().unwrap();
+    assert!(
+        matches!(&outcome, RespondOutcome::UpstreamError { message } if message.contains("broken pipe")),
+        "{outcome:?}"
+    );
+    let listed = bridge.pending_calls(Some(&thread)).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].in_flight);
+
+    let second = {
+        let bridge = bridge.clone();
+        let id = call.request_id.clone();
+        tokio::spawn(async move {
+            bridge
+                .respond(&id, ToolCallResult::text(true, "b"), Responder::Operator)
+                .await
+        })
+    };
+    assert_eq!(fake.next().await["result"]["contentItems"][0]["text"], "b");
+    assert_eq!(second.await.unwrap().unwrap(), RespondOutcome::Accepted);
+    assert!(bridge.pending_calls(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_replayed_call_keeps_its_request_id_and_takes_the_new_rpc_id() {
+    let (bridge, mut events, mut fake, _) = start(ManualPolicy::Wait).await;
+    fake.send(tool_call(json!(1), "c1", "manual_tool")).await;
+    let call = requested(&mut events).await;
+    // app-server re-sends a pending call with the same call id after a resume.
+    fake.send(tool_call(json!(9), "c1", "manual_tool")).await;
+    let listed = bridge.pending_calls(None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].request_id, call.request_id);
+    let answering = {
+        let bridge = bridge.clone();
+        let id = call.request_id.clone();
+        tokio::spawn(async move {
+            bridge
+                .respond(&id, ToolCallResult::text(true, "ok"), Responder::Operator)
+                .await
+        })
+    };
+    assert_eq!(fake.next().await["id"], 9);
+    assert_eq!(answering.await.unwrap().unwrap(), RespondOutcome::Accepted);
+}
+
+#[tokio::test]
+async fn calls_expire_when_their_item_or_turn_ends_without_an_answer() {
+    let (bridge, mut events, fake, _) = start(ManualPolicy::Wait).await;
+    fake.send(tool_call(json!(1), "c1", "manual_tool")).await;
+    fake.send(tool_call(json!(2), "c2", "manual_tool")).await;
+    let first = requested(&mut events).await;
+    let _second = requested(&mut events).await;
+    fake.send(json!({ "method": "item/completed", "params": { "threadId": "thread-1", "turnId": "turn-1",
+        "item": { "type": "dynamicToolCall", "id": "c1", "tool": "manual_tool", "status": "completed",
+                  "success": true, "contentItems": [] } } }))
+        .await;
+    let ended = resolved(&mut events).await;
+    assert_eq!(
+        (ended.request_id.as_str(), ended.status),
+        (first.request_id.as_str(), CallEnd::Expired)
+    );
+    assert!(ended.reason.unwrap().contains("without our answer"));
+
+    fake.send(
+        json!({ "method": "turn/completed", "params": { "threadId": "thread-1",
+        "turn": { "id": "turn-1", "status": "interrupted", "error": null } } }),
+    )
+    .await;
+    let ended = resolved(&mut events).await;
+    assert_eq!(ended.status, CallEnd::Expired);
+    assert_eq!(ended.reason.as_deref(), Some("turn interrupted"));
+    assert!(bridge.pending_calls(None).await.unwrap().is_empty());
+    let totals = bridge.status().await.unwrap().totals;
+    assert_eq!(totals.expired, 2);
+}
+
+#[tokio::test]
+async fn unknown_tools_and_headless_manual_calls_are_refused_with_a_reason() {
+    let (_bridge, mut events, mut fake, _) = start(ManualPolicy::Fail {
+        message: "nobody for {tool}".to_string(),
+    })
+    .await;
+    fake.send(tool_call(json!(1), "c1", "not_in_catalog")).await;
+    let answer = fake.next().await;
+    assert_eq!(answer["result"]["success"], false);
+    assert_eq!(
+        answer["result"]["contentItems"][0]["text"],
+        "no handler registered for not_in_catalog"
+    );
+    fake.send(tool_call(json!(2), "c2", "manual_tool")).await;
+    let answer = fake.next().await;
+    assert_eq!(
+        answer["result"]["contentItems"][0]["text"],
+        "nobody for manual_tool"
+    );
+    let first = resolved(&mut events).await;
+    assert!(matches!(first.answered_by, Some(Responder::Policy { .. })));
+}
+
+#[tokio::test]
+async fn schema_problems_are_flagged_on_the_pending_call() {
+    let (_bridge, mut events, fake, _) = start(ManualPolicy::Wait).await;
+    fake.send(json!({ "id": 1, "method": "item/tool/call", "params": {
+        "threadId": "thread-1", "turnId": "turn-1", "callId": "c1", "tool": "manual_tool",
+        "arguments": { "n": "not a number" } } }))
+        .await;
+    let call = requested(&mut events).await;
+    assert_eq!(call.schema_problems.len(), 1, "{:?}", call.schema_problems);
+    assert!(
+        call.schema_problems[0].contains("n"),
+        "{:?}",
+        call.schema_problems
+    );
+}
+
+#[tokio::test]
+async fn losing_the_connection_expires_every_call_and_fails_turn_waiters() {
+    let (bridge, mut events, fake, thread) = start(ManualPolicy::Wait).await;
+    fake.send(
+        json!({ "method": "turn/started", "params": { "threadId": "thread-1",
+        "turn": { "id": "turn-1", "status": "inProgress" } } }),
+    )
+    .await;
+    fake.send(tool_call(json!(1), "c1", "manual_tool")).await;
+    requested(&mut events).await;
+    let waiting = {
+        let bridge = bridge.clone();
+        let thread = thread.clone();
+        tokio::spawn(async move { bridge.wait_turn(&thread, "turn-1").await })
+    };
+    fake.to_bridge
+        .send(Incoming::Closed {
+            reason: "app-server exited (killed by signal 9)".to_string(),
+        })
+        .await
+        .unwrap();
+    let ended = resolved(&mut events).await;
+    assert_eq!(ended.status, CallEnd::Expired);
+    assert!(ended.reason.unwrap().contains("app-server exited"));
+    let waited = waiting.await.unwrap();
+    assert!(
+        matches!(waited, Err(BridgeError::Disconnected { .. })),
+        "{waited:?}"
+    );
+    let sessions = bridge.sessions().await.unwrap();
+    assert_eq!(sessions[0].status, SessionStatus::Disconnected);
+}
