@@ -291,6 +291,16 @@ pub struct CatalogWarning {
     pub message: String,
 }
 
+impl CatalogWarning {
+    /// `warning` or `note`, for the line prefix.
+    pub fn label(&self) -> &'static str {
+        match self.severity {
+            Severity::Info => "note",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
 impl fmt::Display for CatalogWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.tool {

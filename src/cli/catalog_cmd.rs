@@ -31,7 +31,18 @@ pub fn check(args: CheckArgs) -> u8 {
     let tools = catalog.dynamic_tools();
     let instructions = catalog.instruction_text();
     if args.json {
-        let warnings: Vec<String> = catalog.warnings.iter().map(ToString::to_string).collect();
+        let warnings: Vec<serde_json::Value> = catalog
+            .warnings
+            .iter()
+            .map(|w| {
+                serde_json::json!({
+                    "severity": w.label(),
+                    "tool": w.tool,
+                    "line": w.line,
+                    "message": w.message,
+                })
+            })
+            .collect();
         out(&serde_json::json!({
             "ok": true,
             "warnings": warnings,
@@ -53,7 +64,7 @@ pub fn check(args: CheckArgs) -> u8 {
     if !catalog.warnings.is_empty() {
         out("# warnings");
         for warning in &catalog.warnings {
-            out(&format!("warning: {warning}"));
+            out(&format!("{}: {warning}", warning.label()));
         }
         out("");
     }

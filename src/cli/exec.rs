@@ -89,7 +89,7 @@ pub async fn run(args: ExecArgs) -> u8 {
     let catalog = Arc::new(catalog);
     if !args.json {
         for warning in &catalog.warnings {
-            note(&format!("warning: {warning}"));
+            note(&format!("{}: {warning}", warning.label()));
         }
     }
 
