@@ -9,12 +9,13 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::dispatch::{self, Decision};
-use super::events::{BridgeEvent, CallEnd, ConnectionState, ResolvedCall, Responder};
+use super::events::{BridgeEvent, CallEnd, ConnectionState, HoldState, ResolvedCall, Responder};
 use super::pending::{Answerer, CallState, PendingCall, PendingStore};
 use super::session::{Session, SessionStatus, TurnRecord};
 use super::transcript::{Transcript, TranscriptEntry};
 use super::{
-    BridgeConfig, BridgeError, BridgeStatus, Command, Reply, RespondOutcome, Result, Totals,
+    BridgeConfig, BridgeError, BridgeStatus, Command, HoldChange, PreparedHandler, Reply,
+    RespondOutcome, Result, Totals,
 };
 use crate::appserver::{self, ConnectionHandle, Inbound, ProtocolTap};
 use crate::handlers::{HandlerInput, HandlerRunner};
@@ -73,6 +74,7 @@ pub(super) async fn spawn(
         pending: PendingStore::default(),
         turn_waiters: HashMap::new(),
         totals: Totals::default(),
+        hold: HoldState::default(),
         id_prefix: crate::util::base36(u64::try_from(now_ms()).unwrap_or(0)),
         next_call: 0,
     };
@@ -96,6 +98,7 @@ struct Actor {
     pending: PendingStore,
     turn_waiters: HashMap<(String, String), Vec<Reply<Result<TurnRecord>>>>,
     totals: Totals,
+    hold: HoldState,
     handlers: Arc<HandlerRunner>,
     /// Request ids are `<prefix>-<n>`: the prefix (start time, base 36) keeps them
     /// unique across restarts of app-server and of Switchboard.
@@ -282,7 +285,9 @@ impl Actor {
         let schema_problems = tool_def
             .map(|def| catalog.validate_arguments(def, &params.arguments))
             .unwrap_or_default();
+        let held = self.hold.holds(&params.tool);
         let answerer = match &decision {
+            Decision::RunHandler { name, .. } if held => Answerer::Review { name: name.clone() },
             Decision::RunHandler { name, .. } => Answerer::Handler { name: name.clone() },
             Decision::WaitForPerson | Decision::Refuse { .. } => Answerer::Person,
         };
@@ -302,6 +307,7 @@ impl Actor {
             schema_problems,
             state: CallState::Waiting,
             completed_upstream: false,
+            proposed: None,
         };
         let view = call.view();
         // Registered before anyone can see it: a responder never races the store.
@@ -338,14 +344,20 @@ impl Actor {
                     if let Some(failure) = &outcome.failure {
                         tracing::info!(target: "bridge", "handler {name} failed for {request_id}: {failure}");
                     }
-                    let _ = tx
-                        .send(Command::Respond {
+                    let command = if held {
+                        Command::Propose {
+                            request_id,
+                            result: outcome.result,
+                        }
+                    } else {
+                        Command::Respond {
                             request_id,
                             result: outcome.result,
                             by: Responder::Handler { name },
                             reply: None,
-                        })
-                        .await;
+                        }
+                    };
+                    let _ = tx.send(command).await;
                 });
             }
             Decision::WaitForPerson => {}
@@ -648,11 +660,65 @@ impl Actor {
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
             }
+            Command::SetHold { change, reply } => {
+                match change {
+                    HoldChange::All(held) => self.hold.all = held,
+                    HoldChange::Tool { tool, held: true } => {
+                        self.hold.tools.insert(tool);
+                    }
+                    HoldChange::Tool { tool, held: false } => {
+                        self.hold.tools.remove(&tool);
+                    }
+                }
+                self.emit(BridgeEvent::HoldChanged {
+                    hold: self.hold.clone(),
+                });
+                let _ = reply.send(self.hold.clone());
+            }
+            Command::Propose { request_id, result } => {
+                if let Some(call) = self.pending.get_mut(&request_id) {
+                    call.proposed = Some(result);
+                    let view = call.view();
+                    self.emit(BridgeEvent::ToolCallProposed { call: view });
+                }
+            }
+            Command::PrepareHandler { request_id, reply } => {
+                let _ = reply.send(self.prepare_handler(&request_id));
+            }
             Command::Shutdown { reply } => {
                 // Handled in the run loop, which must stop after it.
                 let _ = reply.send(());
             }
         }
+    }
+
+    fn prepare_handler(&self, request_id: &str) -> Result<PreparedHandler> {
+        let call = self
+            .pending
+            .get(request_id)
+            .ok_or_else(|| BridgeError::CallEnded {
+                request_id: request_id.to_string(),
+            })?;
+        let spec = self
+            .config
+            .catalog
+            .tool(call.namespace.as_deref(), &call.tool)
+            .and_then(|t| t.handler.clone())
+            .ok_or_else(|| BridgeError::NoHandler {
+                tool: call.tool.clone(),
+            })?;
+        Ok(PreparedHandler {
+            runner: self.handlers.clone(),
+            spec,
+            input: HandlerInput {
+                tool: call.tool.clone(),
+                arguments: call.arguments.clone(),
+                call_id: call.call_id.clone(),
+                thread_id: call.thread_id.clone(),
+                turn_id: call.turn_id.clone(),
+                request_id: call.request_id.clone(),
+            },
+        })
     }
 
     fn status(&self) -> BridgeStatus {
@@ -662,13 +728,14 @@ impl Actor {
         totals.waiting_on_person = self
             .pending
             .iter()
-            .filter(|c| c.answerer == Answerer::Person)
+            .filter(|c| c.answerer.needs_person())
             .count();
         BridgeStatus {
             transport: self.transport_label.clone(),
             connection: self.connection.clone(),
             junk_lines: self.conn.as_ref().map(|c| c.junk_lines()).unwrap_or(0),
             totals,
+            hold: self.hold.clone(),
         }
     }
 

@@ -400,3 +400,81 @@ async fn losing_the_connection_expires_every_call_and_fails_turn_waiters() {
     let sessions = bridge.sessions().await.unwrap();
     assert_eq!(sessions[0].status, SessionStatus::Disconnected);
 }
+
+#[tokio::test]
+async fn held_handlers_propose_and_a_person_sends() {
+    let (bridge, mut events, mut fake, _) = start(ManualPolicy::Wait).await;
+    let hold = bridge
+        .set_hold(HoldChange::Tool {
+            tool: "fixed".to_string(),
+            held: true,
+        })
+        .await
+        .unwrap();
+    assert!(hold.holds("fixed") && !hold.holds("manual_tool"));
+    fake.send(tool_call(json!(1), "c1", "fixed")).await;
+    let call = requested(&mut events).await;
+    assert_eq!(
+        call.answerer,
+        Answerer::Review {
+            name: "fixed".to_string()
+        }
+    );
+    let proposed = match next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::ToolCallProposed { .. })
+    })
+    .await
+    {
+        BridgeEvent::ToolCallProposed { call } => call,
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        proposed.proposed,
+        Some(ToolCallResult::text(true, "fixed answer"))
+    );
+    // Nothing was written while the proposal waits for review.
+    assert!(fake.from_bridge.try_recv().is_err());
+    let status = bridge.status().await.unwrap();
+    assert_eq!(status.totals.waiting_on_person, 1);
+
+    // Running the handler on demand returns its answer without sending it.
+    let outcome = bridge.run_handler(&call.request_id).await.unwrap();
+    assert_eq!(outcome.result, ToolCallResult::text(true, "fixed answer"));
+    assert!(fake.from_bridge.try_recv().is_err());
+
+    let sending = {
+        let bridge = bridge.clone();
+        let id = call.request_id.clone();
+        tokio::spawn(async move {
+            bridge
+                .respond(
+                    &id,
+                    ToolCallResult::text(true, "edited"),
+                    Responder::Operator,
+                )
+                .await
+        })
+    };
+    assert_eq!(
+        fake.next().await["result"]["contentItems"][0]["text"],
+        "edited"
+    );
+    assert_eq!(sending.await.unwrap().unwrap(), RespondOutcome::Accepted);
+    let ended = resolved(&mut events).await;
+    assert_eq!(ended.answered_by, Some(Responder::Operator));
+    assert_eq!(bridge.status().await.unwrap().totals.answered_by_hand, 1);
+}
+
+#[tokio::test]
+async fn running_a_handler_needs_a_live_call_with_a_handler() {
+    let (bridge, mut events, fake, _) = start(ManualPolicy::Wait).await;
+    fake.send(tool_call(json!(1), "c1", "manual_tool")).await;
+    let call = requested(&mut events).await;
+    let err = bridge.run_handler(&call.request_id).await.unwrap_err();
+    assert!(
+        matches!(err, BridgeError::NoHandler { ref tool } if tool == "manual_tool"),
+        "{err}"
+    );
+    let err = bridge.run_handler("no-such-call").await.unwrap_err();
+    assert!(matches!(err, BridgeError::CallEnded { .. }), "{err}");
+}

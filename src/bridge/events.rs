@@ -63,6 +63,22 @@ pub struct ResolvedCall {
     pub result: Option<ToolCallResult>,
 }
 
+/// Which handlers are held for review instead of answering on their own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldState {
+    /// Every handler is held.
+    pub all: bool,
+    /// These tools' handlers are held.
+    pub tools: std::collections::BTreeSet<String>,
+}
+
+impl HoldState {
+    pub fn holds(&self, tool: &str) -> bool {
+        self.all || self.tools.contains(tool)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
@@ -136,6 +152,13 @@ pub enum BridgeEvent {
     ToolCallResolved {
         call: ResolvedCall,
     },
+    /// A held handler answered; its answer waits on the call for a person to review.
+    ToolCallProposed {
+        call: PendingCallView,
+    },
+    HoldChanged {
+        hold: HoldState,
+    },
     TranscriptAppended {
         #[serde(rename = "threadId")]
         thread_id: String,
@@ -169,7 +192,9 @@ pub enum BridgeEvent {
 impl BridgeEvent {
     pub fn thread_id(&self) -> Option<&str> {
         match self {
-            BridgeEvent::Connection { .. } | BridgeEvent::Lagged { .. } => None,
+            BridgeEvent::Connection { .. }
+            | BridgeEvent::Lagged { .. }
+            | BridgeEvent::HoldChanged { .. } => None,
             BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
                 Some(&session.thread_id)
             }
@@ -179,7 +204,9 @@ impl BridgeEvent {
             | BridgeEvent::AgentMessageDelta { thread_id, .. }
             | BridgeEvent::AgentMessageCompleted { thread_id, .. }
             | BridgeEvent::TranscriptAppended { thread_id, .. } => Some(thread_id),
-            BridgeEvent::ToolCallRequested { call } => Some(&call.thread_id),
+            BridgeEvent::ToolCallRequested { call } | BridgeEvent::ToolCallProposed { call } => {
+                Some(&call.thread_id)
+            }
             BridgeEvent::ToolCallResolved { call } => Some(&call.thread_id),
             BridgeEvent::AppServerNotification { thread_id, .. }
             | BridgeEvent::ServerRequestRefused { thread_id, .. }

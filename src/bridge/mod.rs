@@ -21,7 +21,7 @@ use crate::catalog::Catalog;
 use crate::protocol::{DynamicToolSpec, ThreadInfo, ToolCallResult};
 
 pub use dispatch::{Decision, ManualPolicy};
-pub use events::{BridgeEvent, CallEnd, ConnectionState, ResolvedCall, Responder};
+pub use events::{BridgeEvent, CallEnd, ConnectionState, HoldState, ResolvedCall, Responder};
 pub use pending::{Answerer, PendingCallView};
 pub use session::{SessionSnapshot, SessionStatus, SessionSummary, TurnRecord};
 pub use transcript::{TranscriptEntry, TranscriptRow};
@@ -104,6 +104,14 @@ pub struct BridgeStatus {
     pub connection: ConnectionState,
     pub junk_lines: u64,
     pub totals: Totals,
+    pub hold: HoldState,
+}
+
+/// A change to which handlers are held for review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldChange {
+    All(bool),
+    Tool { tool: String, held: bool },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +128,10 @@ pub enum BridgeError {
     Disconnected { reason: String },
     #[error("app-server sent an unexpected reply to `{method}`: {message}")]
     UnexpectedReply { method: String, message: String },
+    #[error("call {request_id} already ended")]
+    CallEnded { request_id: String },
+    #[error("tool {tool} has no handler to run")]
+    NoHandler { tool: String },
     #[error("the bridge has stopped")]
     Stopped,
 }
@@ -185,9 +197,28 @@ enum Command {
     Status {
         reply: Reply<BridgeStatus>,
     },
+    SetHold {
+        change: HoldChange,
+        reply: Reply<HoldState>,
+    },
+    Propose {
+        request_id: String,
+        result: ToolCallResult,
+    },
+    PrepareHandler {
+        request_id: String,
+        reply: Reply<Result<PreparedHandler>>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
+}
+
+/// What running a call's handler on demand needs; run in the caller's task.
+struct PreparedHandler {
+    runner: Arc<crate::handlers::HandlerRunner>,
+    spec: crate::catalog::HandlerSpec,
+    input: crate::handlers::HandlerInput,
 }
 
 /// A cloneable handle on a running bridge.
@@ -496,6 +527,24 @@ impl BridgeHandle {
 
     pub async fn status(&self) -> Result<BridgeStatus> {
         self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// Holds handlers for review (all, or one tool's): their answers wait on the call
+    /// as a proposal instead of being sent. Calls already pending are not changed.
+    pub async fn set_hold(&self, change: HoldChange) -> Result<HoldState> {
+        self.ask(|reply| Command::SetHold { change, reply }).await
+    }
+
+    /// Runs the handler of a pending call's tool and returns what it answered, without
+    /// sending anything: the operator reviews it first.
+    pub async fn run_handler(&self, request_id: &str) -> Result<crate::handlers::HandlerOutcome> {
+        let prepared = self
+            .ask(|reply| Command::PrepareHandler {
+                request_id: request_id.to_string(),
+                reply,
+            })
+            .await??;
+        Ok(prepared.runner.run(&prepared.spec, &prepared.input).await)
     }
 
     /// Stops the bridge and app-server. Pending calls expire.

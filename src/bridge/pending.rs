@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::events::Responder;
-use crate::protocol::RequestId;
+use crate::protocol::{RequestId, ToolCallResult};
 
 /// Who is expected to answer a waiting call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -18,14 +18,21 @@ pub enum Answerer {
     Handler { name: String },
     /// Nobody automatic: an operator or a remote client.
     Person,
+    /// A handler is held for review: it runs, and a person sends (or edits) its answer.
+    Review { name: String },
 }
 
 impl Answerer {
     pub fn label(&self) -> &str {
         match self {
             Answerer::Handler { name } => name,
-            Answerer::Person => "you",
+            Answerer::Person | Answerer::Review { .. } => "you",
         }
+    }
+
+    /// Whether a person (or a remote client) has to act for the call to end.
+    pub fn needs_person(&self) -> bool {
+        matches!(self, Answerer::Person | Answerer::Review { .. })
     }
 }
 
@@ -59,6 +66,8 @@ pub struct PendingCall {
     pub state: CallState,
     /// app-server reported the call's item completed while our answer was being written.
     pub completed_upstream: bool,
+    /// A held handler's answer, waiting for a person to review and send it.
+    pub proposed: Option<ToolCallResult>,
 }
 
 /// What consumers see of a pending call. Field names follow codex-manager's pending-call
@@ -77,6 +86,8 @@ pub struct PendingCallView {
     pub answerer: Answerer,
     pub schema_problems: Vec<String>,
     pub in_flight: bool,
+    /// A held handler's answer, ready for review.
+    pub proposed: Option<ToolCallResult>,
 }
 
 impl PendingCall {
@@ -93,6 +104,7 @@ impl PendingCall {
             answerer: self.answerer.clone(),
             schema_problems: self.schema_problems.clone(),
             in_flight: matches!(self.state, CallState::Writing { .. }),
+            proposed: self.proposed.clone(),
         }
     }
 }
