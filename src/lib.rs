@@ -9,8 +9,10 @@ pub mod appserver;
 pub mod bridge;
 /// The tool catalog file: load, validate, `dynamicTools` payload, instruction text.
 pub mod catalog;
-/// Command-line faces: `exec`, `catalog check`.
+/// Command-line faces: the console, `demo`, `exec`, `catalog check`.
 pub mod cli;
+/// The operator console (ratatui): the only module that draws to a terminal.
+pub mod console;
 /// Handlers that answer tool calls: command, http, static.
 pub mod handlers;
 /// The embedded scripted model: a local Responses-API server for demos and tests.

@@ -10,6 +10,16 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// The last `n` characters of an id. codex ids are UUIDv7, whose first characters are a
+/// timestamp shared by a thread and its turns; the tail tells them apart.
+pub fn id_tail(id: &str, n: usize) -> &str {
+    let count = id.chars().count();
+    match id.char_indices().nth(count.saturating_sub(n)) {
+        Some((start, _)) => &id[start..],
+        None => id,
+    }
+}
+
 /// Lower-case base-36 digits of `n`: short, URL-safe identifiers.
 pub fn base36(mut n: u64) -> String {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -39,6 +49,16 @@ pub fn open_private_append(path: &std::path::Path) -> std::io::Result<std::fs::F
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_tails() {
+        assert_eq!(
+            id_tail("01a1fe0b-14b9-7a61-9e00-4f08468a89a1", 8),
+            "468a89a1"
+        );
+        assert_eq!(id_tail("short", 8), "short");
+        assert_eq!(id_tail("", 8), "");
+    }
 
     #[test]
     fn base36_digits() {

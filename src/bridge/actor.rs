@@ -779,7 +779,7 @@ impl Actor {
         };
         let now = now_ms();
         let title = if info.preview.is_empty() {
-            format!("session {}", crate::protocol::truncate_chars(&thread_id, 8))
+            format!("session {}", crate::util::id_tail(&thread_id, 8))
         } else {
             crate::protocol::truncate_chars(&info.preview, 60).to_string()
         };

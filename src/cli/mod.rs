@@ -2,9 +2,11 @@
 //! and nowhere else; the layers below only return values and errors.
 
 mod catalog_cmd;
+mod console_cmd;
 mod exec;
 pub mod paths;
 pub mod scripted;
+pub mod start;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,15 +35,22 @@ pub mod exit {
 #[command(
     name = "switchboard",
     version,
-    about = "Operator console and bridge for codex app-server dynamic tool calls"
+    about = "Operator console and bridge for codex app-server dynamic tool calls",
+    long_about = "Operator console and bridge for codex app-server dynamic tool calls.\n\nWith no command, opens the console. `switchboard demo` opens it on the embedded scripted model with the example catalog.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub console: console_cmd::ConsoleArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the console on the embedded scripted model with the example catalog: some
+    /// tools answered by script handlers, one waiting for you.
+    Demo(console_cmd::DemoArgs),
     /// Run one prompt headless: create a session with the catalog, answer tool calls with
     /// its handlers, wait for the turn, print the assistant reply.
     Exec(Box<exec::ExecArgs>),
@@ -131,8 +140,10 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Exec(args) => exec::run(*args).await,
-            Command::Catalog(CatalogCommand::Check(args)) => catalog_cmd::check(args),
+            None => console_cmd::run(cli.console).await,
+            Some(Command::Demo(args)) => console_cmd::demo(args).await,
+            Some(Command::Exec(args)) => exec::run(*args).await,
+            Some(Command::Catalog(CatalogCommand::Check(args))) => catalog_cmd::check(args),
         }
     });
     // Handler processes and app-server are killed with the runtime's tasks.

@@ -1,0 +1,65 @@
+//! Starting a bridge the way every command does: catalog, optional scripted model,
+//! transport, data directory.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::scripted::ScriptedModel;
+use super::{AppServerArgs, exit, report_error};
+use crate::bridge::{self, BridgeConfig, BridgeHandle, ManualPolicy};
+use crate::catalog::Catalog;
+
+/// A started bridge and what must live as long as it does.
+pub struct Started {
+    pub bridge: BridgeHandle,
+    /// The scripted model and its temporary CODEX_HOME, when used.
+    pub scripted: Option<ScriptedModel>,
+}
+
+/// Loads the catalog, or says what is wrong with it (exit status 2).
+pub fn load_catalog(path: Option<&Path>) -> Result<Arc<Catalog>, u8> {
+    match path {
+        Some(path) => Catalog::load(path).map(Arc::new).map_err(|e| {
+            report_error(&e.to_string());
+            exit::INVALID_INPUT
+        }),
+        None => Ok(Arc::new(Catalog::empty())),
+    }
+}
+
+/// Starts the scripted model (if asked), app-server and the bridge. Errors are reported
+/// here; the returned status is the exit status to use.
+pub async fn start_bridge(
+    app_server: &AppServerArgs,
+    catalog: Arc<Catalog>,
+    scripted_model: Option<&str>,
+    manual_policy: ManualPolicy,
+) -> Result<Started, u8> {
+    let scripted = match scripted_model {
+        Some(spec) => Some(
+            ScriptedModel::start(Some(spec), &catalog)
+                .await
+                .map_err(|e| {
+                    report_error(&e.to_string());
+                    exit::INVALID_INPUT
+                })?,
+        ),
+        None => None,
+    };
+    let env = scripted
+        .as_ref()
+        .map(ScriptedModel::env)
+        .unwrap_or_default();
+    let transport = app_server.transport(env).map_err(|e| {
+        report_error(&e.to_string());
+        exit::APP_SERVER
+    })?;
+    let mut config = BridgeConfig::new(transport, catalog);
+    config.data_dir = Some(app_server.data_dir());
+    config.manual_policy = manual_policy;
+    let bridge = bridge::start(config).await.map_err(|e| {
+        report_error(&format!("could not start app-server: {e}"));
+        exit::APP_SERVER
+    })?;
+    Ok(Started { bridge, scripted })
+}

@@ -1,0 +1,531 @@
+//! The key binding table. Dispatch, the footer hints and the help overlay all read it, so
+//! they cannot drift apart.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where keyboard input goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    Sessions,
+    Transcript,
+    Queue,
+    Composer,
+    Editor,
+    Inspector,
+    ProtocolLog,
+    LogFilter,
+    Help,
+    Picker,
+    Confirm,
+}
+
+impl Context {
+    /// Contexts where plain keys are text, so single-letter bindings do not apply.
+    pub fn takes_text(self) -> bool {
+        matches!(
+            self,
+            Context::Composer | Context::Editor | Context::LogFilter
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Quit,
+    Help,
+    FocusNext,
+    FocusPrev,
+    NewSession,
+    Compose,
+    SendMessage,
+    LeaveComposer,
+    Interrupt,
+    CloseSession,
+    ResumeThread,
+    OpenCall,
+    ToggleHoldAll,
+    ToggleHoldTool,
+    Inspector,
+    ProtocolLog,
+    Back,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Expand,
+    FilterLog,
+    EditorSend,
+    EditorCancel,
+    EditorToggleMode,
+    EditorToggleSuccess,
+    EditorFail,
+    EditorRunHandler,
+    Confirm,
+    Decline,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub modifiers: KeyModifiers,
+}
+
+const fn plain(code: KeyCode) -> Key {
+    Key {
+        code,
+        modifiers: KeyModifiers::NONE,
+    }
+}
+
+const fn ctrl(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::CONTROL,
+    }
+}
+
+const fn ch(c: char) -> Key {
+    plain(KeyCode::Char(c))
+}
+
+pub struct Binding {
+    pub keys: &'static [Key],
+    /// How the key is written in hints, e.g. `^S`.
+    pub label: &'static str,
+    pub action: Action,
+    /// Short hint for the footer; empty when the binding is only listed in help.
+    pub hint: &'static str,
+    /// The help overlay's description.
+    pub help: &'static str,
+    /// Where it applies; empty means everywhere outside overlays.
+    pub contexts: &'static [Context],
+}
+
+use Context as C;
+
+const MAIN: &[Context] = &[C::Sessions, C::Transcript, C::Queue];
+const LISTS: &[Context] = &[
+    C::Sessions,
+    C::Transcript,
+    C::Queue,
+    C::Inspector,
+    C::ProtocolLog,
+    C::Picker,
+    C::Help,
+];
+
+/// Every binding, in the order the help overlay lists them. The first binding that
+/// matches the key in the current context wins.
+pub const BINDINGS: &[Binding] = &[
+    // Overlays first: they get keys before anything else.
+    Binding {
+        keys: &[ctrl('s')],
+        label: "^S",
+        action: Action::EditorSend,
+        hint: "send",
+        help: "send the answer (invalid input is never sent)",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::EditorCancel,
+        hint: "cancel",
+        help: "close the editor without answering",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ctrl('t')],
+        label: "^T",
+        action: Action::EditorToggleMode,
+        hint: "text/raw",
+        help: "switch between text mode (one inputText item) and raw mode (the whole result JSON)",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ctrl('o')],
+        label: "^O",
+        action: Action::EditorToggleSuccess,
+        hint: "success",
+        help: "toggle success true/false (text mode)",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ctrl('f')],
+        label: "^F",
+        action: Action::EditorFail,
+        hint: "fail",
+        help: "fail the call: type the reason, then ^S",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ctrl('r')],
+        label: "^R",
+        action: Action::EditorRunHandler,
+        hint: "run handler",
+        help: "run the tool's handler and load its answer for review",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ch('y'), plain(KeyCode::Enter)],
+        label: "y",
+        action: Action::Confirm,
+        hint: "yes",
+        help: "confirm",
+        contexts: &[C::Confirm],
+    },
+    Binding {
+        keys: &[ch('n'), plain(KeyCode::Esc)],
+        label: "n",
+        action: Action::Decline,
+        hint: "no",
+        help: "cancel",
+        contexts: &[C::Confirm],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::SendMessage,
+        hint: "send",
+        help: "send the message to the selected session",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::LeaveComposer,
+        hint: "leave",
+        help: "leave the composer (the draft stays)",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::OpenCall,
+        hint: "answer",
+        help: "open the response editor on the selected call",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::ResumeThread,
+        hint: "resume",
+        help: "resume the selected thread",
+        contexts: &[C::Picker],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter), ch(' ')],
+        label: "Enter",
+        action: Action::Expand,
+        hint: "expand",
+        help: "expand or fold the selected transcript row (full JSON)",
+        contexts: &[C::Transcript],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter), plain(KeyCode::Esc)],
+        label: "Enter",
+        action: Action::Back,
+        hint: "apply",
+        help: "apply the filter",
+        contexts: &[C::LogFilter],
+    },
+    Binding {
+        keys: &[ch('/')],
+        label: "/",
+        action: Action::FilterLog,
+        hint: "filter",
+        help: "filter protocol lines (substring)",
+        contexts: &[C::ProtocolLog],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc), ch('q'), ch('?')],
+        label: "Esc",
+        action: Action::Back,
+        hint: "close",
+        help: "close the help",
+        contexts: &[C::Help],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc), ch('q')],
+        label: "Esc",
+        action: Action::Back,
+        hint: "back",
+        help: "close this view",
+        contexts: &[C::Picker, C::Inspector, C::ProtocolLog],
+    },
+    // Lists.
+    Binding {
+        keys: &[plain(KeyCode::Up), ch('k')],
+        label: "↑/k",
+        action: Action::Up,
+        hint: "",
+        help: "move up / scroll up",
+        contexts: LISTS,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Down), ch('j')],
+        label: "↓/j",
+        action: Action::Down,
+        hint: "",
+        help: "move down / scroll down",
+        contexts: LISTS,
+    },
+    Binding {
+        keys: &[plain(KeyCode::PageUp)],
+        label: "PgUp",
+        action: Action::PageUp,
+        hint: "",
+        help: "page up",
+        contexts: LISTS,
+    },
+    Binding {
+        keys: &[plain(KeyCode::PageDown)],
+        label: "PgDn",
+        action: Action::PageDown,
+        hint: "",
+        help: "page down",
+        contexts: LISTS,
+    },
+    Binding {
+        keys: &[plain(KeyCode::Home), ch('g')],
+        label: "Home",
+        action: Action::Top,
+        hint: "",
+        help: "go to the top",
+        contexts: LISTS,
+    },
+    Binding {
+        keys: &[plain(KeyCode::End), ch('G')],
+        label: "End",
+        action: Action::Bottom,
+        hint: "",
+        help: "go to the end (the transcript follows the tail again)",
+        contexts: LISTS,
+    },
+    // Main view.
+    Binding {
+        keys: &[plain(KeyCode::Tab)],
+        label: "Tab",
+        action: Action::FocusNext,
+        hint: "focus",
+        help: "focus the next pane",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[plain(KeyCode::BackTab)],
+        label: "S-Tab",
+        action: Action::FocusPrev,
+        hint: "",
+        help: "focus the previous pane",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('n')],
+        label: "n",
+        action: Action::NewSession,
+        hint: "new",
+        help: "create a session with the catalog's tools",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('i')],
+        label: "i",
+        action: Action::Compose,
+        hint: "message",
+        help: "type a message to the selected session",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('a')],
+        label: "a",
+        action: Action::OpenCall,
+        hint: "answer",
+        help: "answer the oldest (or selected) call waiting on you",
+        contexts: &[C::Sessions, C::Transcript],
+    },
+    Binding {
+        keys: &[ch('x')],
+        label: "x",
+        action: Action::Interrupt,
+        hint: "interrupt",
+        help: "interrupt the selected session's running turn",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('c')],
+        label: "c",
+        action: Action::CloseSession,
+        hint: "close",
+        help: "close the selected session (its pending calls expire)",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('r')],
+        label: "r",
+        action: Action::ResumeThread,
+        hint: "resume",
+        help: "list app-server's threads and resume one",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('h')],
+        label: "h",
+        action: Action::ToggleHoldAll,
+        hint: "hold",
+        help: "hold every handler: answers wait for your review",
+        contexts: &[C::Sessions, C::Transcript, C::Queue, C::Inspector],
+    },
+    Binding {
+        keys: &[ch('H')],
+        label: "H",
+        action: Action::ToggleHoldTool,
+        hint: "",
+        help: "hold the selected call's (or tool's) handler",
+        contexts: &[C::Queue, C::Inspector],
+    },
+    Binding {
+        keys: &[ch('t')],
+        label: "t",
+        action: Action::Inspector,
+        hint: "tools",
+        help: "catalog inspector: schemas, handlers, statistics, warnings",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('l')],
+        label: "l",
+        action: Action::ProtocolLog,
+        hint: "log",
+        help: "protocol log: raw JSON-RPC lines both ways",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('?')],
+        label: "?",
+        action: Action::Help,
+        hint: "help",
+        help: "show this help",
+        contexts: &[
+            C::Sessions,
+            C::Transcript,
+            C::Queue,
+            C::Inspector,
+            C::ProtocolLog,
+        ],
+    },
+    Binding {
+        keys: &[ch('q'), ctrl('c')],
+        label: "q",
+        action: Action::Quit,
+        hint: "quit",
+        help: "quit (asks first when calls wait on you)",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ctrl('c')],
+        label: "^C",
+        action: Action::Quit,
+        hint: "",
+        help: "quit from anywhere",
+        contexts: &[
+            C::Composer,
+            C::Editor,
+            C::Inspector,
+            C::ProtocolLog,
+            C::LogFilter,
+            C::Help,
+            C::Picker,
+        ],
+    },
+];
+
+fn matches(key: &Key, event: &KeyEvent) -> bool {
+    if key.code != event.code {
+        return false;
+    }
+    // Shift is part of the character for letters ('G', 'H'), so only compare the rest.
+    let wanted = key.modifiers - KeyModifiers::SHIFT;
+    let got = event.modifiers - KeyModifiers::SHIFT;
+    wanted == got
+}
+
+/// The action bound to `event` in `context`, if any.
+pub fn lookup(context: Context, event: &KeyEvent) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.contexts.contains(&context))
+        .find(|b| b.keys.iter().any(|k| matches(k, event)))
+        .map(|b| b.action)
+}
+
+/// `(label, hint)` pairs for the footer in `context`.
+pub fn hints(context: Context) -> impl Iterator<Item = (&'static str, &'static str)> {
+    BINDINGS
+        .iter()
+        .filter(move |b| !b.hint.is_empty() && b.contexts.contains(&context))
+        .map(|b| (b.label, b.hint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, modifiers)
+    }
+
+    #[test]
+    fn letters_are_text_in_the_composer_but_commands_elsewhere() {
+        let q = key(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(lookup(Context::Queue, &q), Some(Action::Quit));
+        assert_eq!(lookup(Context::Composer, &q), None);
+        assert_eq!(lookup(Context::Editor, &q), None);
+        let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(lookup(Context::Composer, &ctrl_c), Some(Action::Quit));
+    }
+
+    #[test]
+    fn context_bindings_win_over_general_ones() {
+        let enter = key(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(lookup(Context::Queue, &enter), Some(Action::OpenCall));
+        assert_eq!(lookup(Context::Composer, &enter), Some(Action::SendMessage));
+        assert_eq!(lookup(Context::Transcript, &enter), Some(Action::Expand));
+        let esc = key(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(lookup(Context::Editor, &esc), Some(Action::EditorCancel));
+        assert_eq!(lookup(Context::Help, &esc), Some(Action::Back));
+    }
+
+    #[test]
+    fn shifted_letters_match_with_or_without_the_shift_flag() {
+        let with_shift = key(KeyCode::Char('H'), KeyModifiers::SHIFT);
+        let without = key(KeyCode::Char('H'), KeyModifiers::NONE);
+        assert_eq!(
+            lookup(Context::Queue, &with_shift),
+            Some(Action::ToggleHoldTool)
+        );
+        assert_eq!(
+            lookup(Context::Queue, &without),
+            Some(Action::ToggleHoldTool)
+        );
+    }
+
+    #[test]
+    fn every_action_reachable_from_main_has_a_help_line() {
+        for binding in BINDINGS {
+            assert!(!binding.help.is_empty(), "{:?} has no help", binding.action);
+            assert!(
+                !binding.contexts.is_empty(),
+                "{:?} applies nowhere",
+                binding.action
+            );
+        }
+        let footer: Vec<_> = hints(Context::Queue).map(|(_, h)| h).collect();
+        assert!(
+            footer.contains(&"answer") && footer.contains(&"quit"),
+            "{footer:?}"
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! The operator console: a full-screen ratatui face over a running bridge. It holds a
+//! `BridgeHandle` and receives `BridgeEvent`s; it never touches app-server or a handler
+//! process itself.
+//!
+//! The loop is event-driven: terminal input, bridge events, protocol lines and the
+//! outcomes of bridge requests all feed one `select!`, and a frame is drawn only when
+//! something changed, at most once per frame interval. While calls wait, a one-second
+//! tick keeps their timers current; with nothing pending there is no tick at all.
+
+pub mod app;
+pub mod editor;
+pub mod keys;
+mod terminal;
+pub mod ui;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::bridge::{BridgeHandle, Responder};
+use app::{App, Effect, ListenInfo, Outcome, Request};
+
+/// The shortest time between two frames; events in between share one frame.
+const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("terminal error: {0}")]
+    Terminal(#[from] std::io::Error),
+    #[error(transparent)]
+    Bridge(#[from] crate::bridge::BridgeError),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleOptions {
+    /// Where the API is served, shown in the header.
+    pub listen: Option<ListenInfo>,
+    /// Create a session at start and put this message in the composer (demo mode).
+    pub first_message: Option<String>,
+}
+
+/// Runs the console until the operator quits. The terminal is restored on every exit
+/// path, panics included.
+pub async fn run(bridge: BridgeHandle, options: ConsoleOptions) -> Result<(), ConsoleError> {
+    let mut terminal = terminal::Terminal::enter()?;
+    let result = event_loop(&bridge, &mut terminal, options).await;
+    drop(terminal);
+    result
+}
+
+async fn event_loop(
+    bridge: &BridgeHandle,
+    terminal: &mut terminal::Terminal,
+    options: ConsoleOptions,
+) -> Result<(), ConsoleError> {
+    let mut events = bridge.subscribe();
+    let mut protocol = bridge.protocol_tap().subscribe();
+    let mut app = App::new(bridge.catalog().clone(), bridge.status().await?);
+    app.listen = options.listen.clone();
+    let (outcomes_tx, mut outcomes) = mpsc::channel::<Outcome>(256);
+    let initial = load(bridge).await?;
+    let mut effects = app.on_outcome(initial);
+    if let Some(message) = &options.first_message {
+        app.composer.insert_str(message);
+        effects.push(Effect::Bridge(Request::CreateSession));
+    }
+    let mut input = EventStream::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut dirty = true;
+    let mut last_frame = Instant::now() - FRAME_INTERVAL;
+
+    loop {
+        for effect in effects.drain(..) {
+            apply(effect, bridge, &outcomes_tx, terminal);
+        }
+        if app.quit {
+            return Ok(());
+        }
+        let frame_due = dirty && last_frame.elapsed() >= FRAME_INTERVAL;
+        if frame_due {
+            app.now_ms = crate::util::now_ms();
+            terminal.draw(&app)?;
+            dirty = false;
+            last_frame = Instant::now();
+        }
+        let wait_for_frame = tokio::time::sleep_until((last_frame + FRAME_INTERVAL).into());
+        tokio::select! {
+            input_event = input.next() => {
+                match input_event {
+                    Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                        effects = app.on_key(key);
+                        dirty = true;
+                    }
+                    Some(Ok(Event::Paste(text))) => {
+                        app.on_paste(&text);
+                        dirty = true;
+                    }
+                    Some(Ok(Event::Mouse(mouse))) => {
+                        effects = app.on_mouse(mouse, terminal.area()?);
+                        dirty = true;
+                    }
+                    Some(Ok(Event::Resize(_, _))) => dirty = true,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                    None => return Ok(()),
+                }
+            }
+            event = events.recv() => match event {
+                Some(event) => {
+                    effects = app.on_bridge_event(event);
+                    dirty = true;
+                }
+                None => return Ok(()),
+            },
+            line = protocol.recv() => match line {
+                Ok(line) => {
+                    app.on_protocol_line(line);
+                    dirty |= app.view == app::View::ProtocolLog;
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => {}
+            },
+            Some(outcome) = outcomes.recv() => {
+                effects = app.on_outcome(outcome);
+                dirty = true;
+            }
+            _ = ticker.tick(), if app.needs_ticks() => dirty = true,
+            _ = wait_for_frame, if dirty => {}
+        }
+    }
+}
+
+/// Reads everything the console shows from the bridge in one go.
+async fn load(bridge: &BridgeHandle) -> Result<Outcome, ConsoleError> {
+    let status = bridge.status().await?;
+    let mut snapshots = Vec::new();
+    for summary in bridge.sessions().await? {
+        if let Some(snapshot) = bridge.session(&summary.thread_id).await? {
+            snapshots.push(snapshot);
+        }
+    }
+    let pending = bridge.pending_calls(None).await?;
+    Ok(Outcome::Loaded(Box::new((status, snapshots, pending))))
+}
+
+fn apply(
+    effect: Effect,
+    bridge: &BridgeHandle,
+    outcomes: &mpsc::Sender<Outcome>,
+    terminal: &mut terminal::Terminal,
+) {
+    match effect {
+        Effect::Bell => terminal.bell(),
+        Effect::Title(title) => terminal.set_title(&title),
+        Effect::Resync => {
+            let bridge = bridge.clone();
+            let outcomes = outcomes.clone();
+            tokio::spawn(async move {
+                if let Ok(loaded) = load(&bridge).await {
+                    let _ = outcomes.send(loaded).await;
+                }
+            });
+        }
+        Effect::Bridge(request) => {
+            let bridge = bridge.clone();
+            let outcomes = outcomes.clone();
+            // Requests run beside the loop: the console never waits on app-server.
+            tokio::spawn(async move {
+                let outcome = perform(&bridge, request).await;
+                let _ = outcomes.send(outcome).await;
+            });
+        }
+    }
+}
+
+async fn perform(bridge: &BridgeHandle, request: Request) -> Outcome {
+    let text = |e: crate::bridge::BridgeError| e.to_string();
+    match request {
+        Request::CreateSession => Outcome::SessionCreated(
+            bridge
+                .create_session(crate::bridge::CreateSession {
+                    cwd: std::env::current_dir()
+                        .ok()
+                        .map(|p| p.display().to_string()),
+                    ..Default::default()
+                })
+                .await
+                .map_err(text),
+        ),
+        Request::Send {
+            thread_id,
+            text: message,
+        } => Outcome::Sent(
+            bridge
+                .send_message(&thread_id, &message)
+                .await
+                .map_err(text),
+        ),
+        Request::Interrupt { thread_id } => {
+            Outcome::Interrupted(bridge.interrupt(&thread_id).await.map_err(text))
+        }
+        Request::Close { thread_id } => {
+            Outcome::Closed(bridge.close_session(&thread_id).await.map_err(text))
+        }
+        Request::Respond { request_id, result } => Outcome::Responded {
+            result: bridge
+                .respond(&request_id, result, Responder::Operator)
+                .await
+                .map_err(text),
+            request_id,
+        },
+        Request::RunHandler { request_id } => Outcome::HandlerRan {
+            result: bridge
+                .run_handler(&request_id)
+                .await
+                .map(|o| (o.result, o.failure))
+                .map_err(text),
+            request_id,
+        },
+        Request::Hold(change) => Outcome::Hold(bridge.set_hold(change).await.map_err(text)),
+        Request::ListThreads => Outcome::Threads(bridge.list_threads().await.map_err(text)),
+        Request::Resume { thread_id } => {
+            Outcome::Resumed(bridge.resume_session(&thread_id).await.map_err(text))
+        }
+    }
+}
+
+/// Writes raw bytes to the terminal (the bell).
+fn write_raw(bytes: &[u8]) {
+    let mut out = std::io::stdout();
+    let _ = out.write_all(bytes);
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod test_support;

@@ -1,0 +1,225 @@
+//! Overlays drawn over the current view: help, the response editor, confirmations and
+//! the thread picker.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
+
+use super::{centered, pane};
+use crate::console::app::{App, Overlay, short};
+use crate::console::editor::{EditorMode, EditorState, ResponseEditor};
+use crate::console::keys::{self, BINDINGS, Context};
+
+pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
+    match &app.overlay {
+        None => {}
+        Some(Overlay::Help { scroll }) => render_help(frame, screen, *scroll),
+        Some(Overlay::Editor(editor)) => render_editor(editor, frame, screen),
+        Some(Overlay::ConfirmQuit { waiting }) => render_confirm(
+            frame,
+            screen,
+            " Quit? ",
+            &format!(
+                "{waiting} call(s) still wait on you. Quitting ends Switchboard and app-server; those calls expire."
+            ),
+        ),
+        Some(Overlay::ConfirmClose { thread_id }) => render_confirm(
+            frame,
+            screen,
+            " Close session? ",
+            &format!(
+                "Close session {}? Its pending calls expire.",
+                short(thread_id)
+            ),
+        ),
+        Some(Overlay::Threads { threads, selected }) => {
+            let area = centered(screen, 80, 70, 40, 8);
+            frame.render_widget(Clear, area);
+            let items: Vec<ListItem> = threads
+                .iter()
+                .map(|t| {
+                    let preview = if t.preview.is_empty() {
+                        "(no messages)"
+                    } else {
+                        t.preview.as_str()
+                    };
+                    ListItem::new(Line::from(vec![
+                        Span::raw(format!("{}  ", short(&t.id))).dim(),
+                        Span::raw(preview.replace('\n', " ")),
+                    ]))
+                })
+                .collect();
+            let list = List::new(items)
+                .block(pane(" Resume a thread (Enter resumes, Esc closes) ", true))
+                .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+            let mut state = ListState::default().with_selected(Some(*selected));
+            frame.render_stateful_widget(list, area, &mut state);
+        }
+    }
+}
+
+fn render_confirm(frame: &mut Frame, screen: Rect, title: &str, text: &str) {
+    let area = centered(screen, 50, 20, 40, 6);
+    frame.render_widget(Clear, area);
+    let body = Paragraph::new(vec![
+        Line::from(text.to_string()),
+        Line::from(""),
+        Line::from(vec![
+            "y".cyan().bold(),
+            " yes   ".into(),
+            "n".cyan().bold(),
+            " no".into(),
+        ]),
+    ])
+    .wrap(Wrap { trim: true })
+    .block(pane(title.to_string(), true));
+    frame.render_widget(body, area);
+}
+
+/// Help sections; a binding is listed under the first section it applies to.
+const HELP_SECTIONS: &[(&str, &[Context])] = &[
+    ("Main view", &[Context::Sessions]),
+    ("Pending calls", &[Context::Queue]),
+    ("Transcript", &[Context::Transcript]),
+    ("Composer", &[Context::Composer]),
+    ("Response editor", &[Context::Editor]),
+    ("Catalog inspector", &[Context::Inspector]),
+    ("Protocol log", &[Context::ProtocolLog, Context::LogFilter]),
+    (
+        "Dialogs",
+        &[Context::Picker, Context::Confirm, Context::Help],
+    ),
+];
+
+fn render_help(frame: &mut Frame, screen: Rect, scroll: u16) {
+    let area = centered(screen, 80, 90, 60, 12);
+    frame.render_widget(Clear, area);
+    let mut listed = vec![false; BINDINGS.len()];
+    let mut lines: Vec<Line> = Vec::new();
+    for (title, contexts) in HELP_SECTIONS {
+        let mut section = Vec::new();
+        for (index, binding) in BINDINGS.iter().enumerate() {
+            if !listed[index] && binding.contexts.iter().any(|c| contexts.contains(c)) {
+                listed[index] = true;
+                section.push(Line::from(vec![
+                    Span::styled(
+                        format!("  {:<7}", binding.label),
+                        Style::new().cyan().bold(),
+                    ),
+                    Span::raw(binding.help.to_string()),
+                ]));
+            }
+        }
+        if !section.is_empty() {
+            lines.push(Line::from(title.to_string()).bold());
+            lines.extend(section);
+        }
+    }
+    let help = Paragraph::new(lines)
+        .scroll((scroll, 0))
+        .block(pane(" Keys (↑/↓ scroll, Esc closes) ", true));
+    frame.render_widget(help, area);
+}
+
+fn render_editor(editor: &ResponseEditor, frame: &mut Frame, screen: Rect) {
+    let area = centered(screen, 92, 92, 60, 20);
+    frame.render_widget(Clear, area);
+    let block = pane(
+        format!(
+            " Answer {} · call {} · session {} ",
+            editor.call.tool,
+            short(&editor.call.call_id),
+            short(&editor.call.thread_id)
+        ),
+        true,
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [context, input, status, hints] = Layout::vertical([
+        Constraint::Percentage(38),
+        Constraint::Min(4),
+        Constraint::Length(2),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+
+    let [arguments, schema] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(context);
+    let mut argument_lines: Vec<Line> = serde_json::to_string_pretty(&editor.call.arguments)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| Line::from(l.to_string()))
+        .collect();
+    for problem in &editor.call.schema_problems {
+        argument_lines.push(Line::from(format!("⚠ {problem}")).yellow());
+    }
+    frame.render_widget(
+        Paragraph::new(argument_lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Arguments ")
+                .dim(),
+        ),
+        arguments,
+    );
+    let schema_text = editor
+        .input_schema
+        .as_ref()
+        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
+        .unwrap_or_else(|| "(tool not in the catalog)".to_string());
+    frame.render_widget(
+        Paragraph::new(schema_text).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Input schema ")
+                .dim(),
+        ),
+        schema,
+    );
+
+    let mode = match editor.mode {
+        EditorMode::Text => format!(" Text answer · success {} (^O) ", editor.success),
+        EditorMode::Raw => " Raw result JSON {\"contentItems\":[..],\"success\":..} ".to_string(),
+        EditorMode::Fail => " Reason for failing the call ".to_string(),
+    };
+    let mut textarea = editor.textarea.clone();
+    let border = if editor.mode == EditorMode::Fail {
+        Style::new().red()
+    } else {
+        Style::new().cyan()
+    };
+    textarea.set_block(
+        Block::default()
+            .borders(Borders::ALL)
+            .title(mode)
+            .border_style(border),
+    );
+    frame.render_widget(&textarea, input);
+
+    let validity = match (&editor.state, editor.validate()) {
+        (EditorState::Ended(why), _) => Line::from(format!("✘ {why}: nothing will be sent"))
+            .red()
+            .bold(),
+        (EditorState::Sending, _) => Line::from("sending…").cyan(),
+        (EditorState::RunningHandler, _) => Line::from("running the handler…").cyan(),
+        (EditorState::Editing, Ok(result)) => Line::from(format!(
+            "✔ valid: {} item(s), success {}",
+            result.content_items.len(),
+            result.success
+        ))
+        .green(),
+        (EditorState::Editing, Err(e)) => Line::from(format!("✘ {e}")).red(),
+    };
+    let mut status_lines = vec![validity];
+    if let Some(message) = &editor.message {
+        status_lines.push(Line::from(message.clone()).yellow());
+    }
+    frame.render_widget(Paragraph::new(status_lines), status);
+
+    let spans: Vec<Span> = keys::hints(Context::Editor)
+        .flat_map(|(label, hint)| [label.cyan().bold(), format!(" {hint}  ").into()])
+        .collect();
+    frame.render_widget(Paragraph::new(Line::from(spans)), hints);
+}
