@@ -19,6 +19,17 @@ have_version() {
   [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "codex-cli $CODEX_VERSION"
 }
 
+# tmux runs the console's end-to-end test; Debian has it.
+if ! command -v tmux >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing tmux" >&2
+    (apt-get install -y -qq tmux >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq tmux; }) >&2
+  else
+    echo "setup: tmux is needed for the console's end-to-end test; install it (apt-get install tmux)" >&2
+    exit 1
+  fi
+fi
+
 if ! have_version; then
   for tool in node npm; do
     command -v "$tool" >/dev/null || { echo "setup: $tool is required to install codex" >&2; exit 1; }

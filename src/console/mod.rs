@@ -13,7 +13,6 @@ pub mod keys;
 mod terminal;
 pub mod ui;
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
@@ -46,16 +45,41 @@ pub struct ConsoleOptions {
 /// path, panics included.
 pub async fn run(bridge: BridgeHandle, options: ConsoleOptions) -> Result<(), ConsoleError> {
     let mut terminal = terminal::Terminal::enter()?;
-    let result = event_loop(&bridge, &mut terminal, options).await;
+    let input = EventStream::new();
+    let result = event_loop(&bridge, &mut terminal, input, options).await;
     drop(terminal);
-    result
+    result.map(|_| ())
 }
 
-async fn event_loop(
+/// Where the loop draws, and the terminal features beside drawing. The real terminal
+/// rings the bell and sets the title; a test screen only counts.
+pub trait Screen {
+    fn draw(&mut self, app: &App) -> std::io::Result<()>;
+    fn area(&self) -> std::io::Result<ratatui::layout::Rect>;
+    fn bell(&mut self);
+    fn set_title(&mut self, title: &str);
+}
+
+/// What a run of the loop did, for tests and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoopStats {
+    pub frames: u64,
+    pub bells: u64,
+}
+
+/// The console's event loop, generic over where it draws and where input comes from so
+/// that tests drive it with a `TestBackend` and a scripted key stream.
+pub async fn event_loop<S, I>(
     bridge: &BridgeHandle,
-    terminal: &mut terminal::Terminal,
+    screen: &mut S,
+    mut input: I,
     options: ConsoleOptions,
-) -> Result<(), ConsoleError> {
+) -> Result<LoopStats, ConsoleError>
+where
+    S: Screen,
+    I: futures_util::Stream<Item = std::io::Result<Event>> + Unpin,
+{
+    let mut stats = LoopStats::default();
     let mut events = bridge.subscribe();
     let mut protocol = bridge.protocol_tap().subscribe();
     let mut app = App::new(bridge.catalog().clone(), bridge.status().await?);
@@ -67,7 +91,6 @@ async fn event_loop(
         app.composer.insert_str(message);
         effects.push(Effect::Bridge(Request::CreateSession));
     }
-    let mut input = EventStream::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
@@ -75,15 +98,19 @@ async fn event_loop(
 
     loop {
         for effect in effects.drain(..) {
-            apply(effect, bridge, &outcomes_tx, terminal);
+            if effect == Effect::Bell {
+                stats.bells += 1;
+            }
+            apply(effect, bridge, &outcomes_tx, screen);
         }
         if app.quit {
-            return Ok(());
+            return Ok(stats);
         }
         let frame_due = dirty && last_frame.elapsed() >= FRAME_INTERVAL;
         if frame_due {
             app.now_ms = crate::util::now_ms();
-            terminal.draw(&app)?;
+            screen.draw(&app)?;
+            stats.frames += 1;
             dirty = false;
             last_frame = Instant::now();
         }
@@ -100,13 +127,13 @@ async fn event_loop(
                         dirty = true;
                     }
                     Some(Ok(Event::Mouse(mouse))) => {
-                        effects = app.on_mouse(mouse, terminal.area()?);
+                        effects = app.on_mouse(mouse, screen.area()?);
                         dirty = true;
                     }
                     Some(Ok(Event::Resize(_, _))) => dirty = true,
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(e.into()),
-                    None => return Ok(()),
+                    None => return Ok(stats),
                 }
             }
             event = events.recv() => match event {
@@ -114,7 +141,7 @@ async fn event_loop(
                     effects = app.on_bridge_event(event);
                     dirty = true;
                 }
-                None => return Ok(()),
+                None => return Ok(stats),
             },
             line = protocol.recv() => match line {
                 Ok(line) => {
@@ -151,11 +178,11 @@ fn apply(
     effect: Effect,
     bridge: &BridgeHandle,
     outcomes: &mpsc::Sender<Outcome>,
-    terminal: &mut terminal::Terminal,
+    screen: &mut impl Screen,
 ) {
     match effect {
-        Effect::Bell => terminal.bell(),
-        Effect::Title(title) => terminal.set_title(&title),
+        Effect::Bell => screen.bell(),
+        Effect::Title(title) => screen.set_title(&title),
         Effect::Resync => {
             let bridge = bridge.clone();
             let outcomes = outcomes.clone();
@@ -227,13 +254,6 @@ async fn perform(bridge: &BridgeHandle, request: Request) -> Outcome {
             Outcome::Resumed(bridge.resume_session(&thread_id).await.map_err(text))
         }
     }
-}
-
-/// Writes raw bytes to the terminal (the bell).
-fn write_raw(bytes: &[u8]) {
-    let mut out = std::io::stdout();
-    let _ = out.write_all(bytes);
-    let _ = out.flush();
 }
 
 #[cfg(test)]

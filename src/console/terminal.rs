@@ -2,7 +2,7 @@
 //! dropped, and ratatui's panic hook restores it on a panic, so no exit path leaves the
 //! user's shell in raw mode.
 
-use std::io::stdout;
+use std::io::{Write, stdout};
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
@@ -25,22 +25,26 @@ impl Terminal {
         crossterm::execute!(stdout(), EnableMouseCapture, EnableBracketedPaste)?;
         Ok(Terminal { inner })
     }
+}
 
-    pub fn draw(&mut self, app: &App) -> std::io::Result<()> {
+impl super::Screen for Terminal {
+    fn draw(&mut self, app: &App) -> std::io::Result<()> {
         self.inner.draw(|frame| super::ui::render(app, frame))?;
         Ok(())
     }
 
-    pub fn area(&self) -> std::io::Result<Rect> {
+    fn area(&self) -> std::io::Result<Rect> {
         let size = self.inner.size()?;
         Ok(Rect::new(0, 0, size.width, size.height))
     }
 
-    pub fn bell(&mut self) {
-        super::write_raw(b"\x07");
+    fn bell(&mut self) {
+        let mut out = stdout();
+        let _ = out.write_all(b"\x07");
+        let _ = out.flush();
     }
 
-    pub fn set_title(&mut self, title: &str) {
+    fn set_title(&mut self, title: &str) {
         let _ = crossterm::execute!(stdout(), SetTitle(title));
     }
 }

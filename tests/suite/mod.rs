@@ -1,4 +1,5 @@
 mod bridge_codex;
+mod console_tmux;
 mod exec_cli;
 mod protocol_fixtures;
 mod support;
