@@ -204,3 +204,78 @@ async fn transcript_is_written_to_disk_as_it_happens() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_can_be_listed_and_resumed_by_a_new_app_server() {
+    use std::sync::Arc;
+    use switchboard::appserver::TransportSpec;
+    use switchboard::bridge::{self, BridgeConfig};
+    use switchboard::catalog::Catalog;
+
+    let h = CodexBridge::start(
+        "tests/fixtures/catalogs/manual.toml",
+        "auto",
+        ManualPolicy::Wait,
+    )
+    .await;
+    let session = h
+        .bridge
+        .create_session(CreateSession::default())
+        .await
+        .unwrap();
+    let turn_id = h
+        .bridge
+        .send_message(&session.thread_id, "call:echo_args first")
+        .await
+        .unwrap();
+    let turn = tokio::time::timeout(WAIT, h.bridge.wait_turn(&session.thread_id, &turn_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(turn.status, TurnStatus::Completed);
+    h.bridge.shutdown().await;
+
+    // A second app-server on the same CODEX_HOME knows the thread from disk.
+    let codex_home = h._home.path().join("codex");
+    let transport = TransportSpec::Stdio {
+        program: super::support::codex_bin(),
+        args: vec!["app-server".to_string()],
+        env: vec![("CODEX_HOME".to_string(), codex_home.display().to_string())],
+    };
+    let catalog = Arc::new(
+        Catalog::load(&super::support::repo_path(
+            "tests/fixtures/catalogs/manual.toml",
+        ))
+        .unwrap(),
+    );
+    let mut config = BridgeConfig::new(transport, catalog);
+    config.manual_policy = ManualPolicy::Wait;
+    let second = bridge::start(config).await.unwrap();
+    let threads = second.list_threads().await.unwrap();
+    let listed = threads
+        .iter()
+        .find(|t| t.id == session.thread_id)
+        .expect("thread listed");
+    assert!(
+        listed.preview.contains("call:echo_args first"),
+        "{listed:?}"
+    );
+
+    let resumed = second.resume_session(&session.thread_id).await.unwrap();
+    assert_eq!(resumed.thread_id, session.thread_id);
+    // The tools came back with the thread: a new turn calls the catalog handler again.
+    let turn_id = second
+        .send_message(&session.thread_id, "call:echo_args again")
+        .await
+        .unwrap();
+    let turn = tokio::time::timeout(WAIT, second.wait_turn(&session.thread_id, &turn_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(turn.status, TurnStatus::Completed);
+    assert!(
+        turn.assistant_reply.unwrap().contains("echo_args: {"),
+        "the resumed thread kept its tools"
+    );
+    second.shutdown().await;
+}
