@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod locate;
+pub mod synthetic;
 pub mod transport;
 
 use std::time::Duration;

@@ -159,12 +159,12 @@ fn broken_catalogs_name_file_line_tool_and_problem() {
         (
             "handler that is not a table",
             "[[tools]]\nname = \"a\"\ndescription = \"d\"\ninput_schema = { type = \"object\" }\nhandler = \"python3 a.py\"\n",
-            "/srv/switchboard/catalog.toml:5: tool `a`: handler must be a table such as { command = [...] }, { url = \"...\" }, { static_text = \"...\" } or { static_result = { ... } }, not a string; leave handler out for a manual tool",
+            "/srv/switchboard/catalog.toml:5: tool `a`: handler must be a table such as { command = [...] }, { worker = [...] }, { url = \"...\" }, { static_text = \"...\" } or { static_result = { ... } }, not a string; leave handler out for a manual tool",
         ),
         (
             "handler with no kind",
             "[[tools]]\nname = \"a\"\ndescription = \"d\"\ninput_schema = { type = \"object\" }\nhandler = { timeout_ms = 5 }\n",
-            "/srv/switchboard/catalog.toml:5: tool `a`: handler has none of command, url, static_text or static_result: give exactly one, or leave handler out for a manual tool",
+            "/srv/switchboard/catalog.toml:5: tool `a`: handler has none of command, worker, url, static_text or static_result: give exactly one, or leave handler out for a manual tool",
         ),
         (
             "handler with two kinds",
@@ -902,4 +902,40 @@ fn tool_defs_compare_and_print_without_the_validator() {
     );
     assert!(!printed.contains("Validator"), "{printed}");
     assert_eq!(loaded.qualified_name(), "lookup_ticket");
+}
+
+#[test]
+fn worker_handlers_parse_like_commands_and_reject_command_only_mistakes() {
+    let catalog = parse_ok(
+        r#"
+[[tools]]
+name = "fast"
+description = "d"
+input_schema = { type = "object" }
+handler = { worker = ["python3", "workers/fast.py"], timeout_ms = 2000, env = { MODE = "x" } }
+"#,
+    );
+    let Some(HandlerSpec::Worker(spec)) = &catalog.tools[0].handler else {
+        panic!("not a worker: {:?}", catalog.tools[0].handler)
+    };
+    assert_eq!(spec.argv, ["python3", "workers/fast.py"]);
+    assert_eq!(spec.timeout, std::time::Duration::from_millis(2000));
+    assert_eq!(
+        catalog.tools[0].handler.as_ref().map(HandlerSpec::kind),
+        Some("worker")
+    );
+
+    let err = parse(
+        r#"
+[[tools]]
+name = "both"
+description = "d"
+input_schema = { type = "object" }
+handler = { worker = [], headers = { A = "b" } }
+"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("handler.worker is empty"), "{err}");
+    assert!(err.contains("does not apply to a worker handler"), "{err}");
 }

@@ -233,6 +233,8 @@ pub(crate) fn qualified_name(namespace: Option<&str>, name: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HandlerSpec {
     Command(CommandSpec),
+    /// One long-lived process answering calls as JSON lines (see `handlers::worker`).
+    Worker(CommandSpec),
     Http(HttpSpec),
     Static(ToolCallResult),
 }
@@ -242,6 +244,7 @@ impl HandlerSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             HandlerSpec::Command(_) => "command",
+            HandlerSpec::Worker(_) => "worker",
             HandlerSpec::Http(_) => "http",
             HandlerSpec::Static(_) => "static",
         }

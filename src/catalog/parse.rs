@@ -29,13 +29,15 @@ const TOOL_KEYS: &[&str] = &[
     "defer_loading",
     "handler",
 ];
-const HANDLER_KINDS: &[&str] = &["command", "url", "static_text", "static_result"];
+const HANDLER_KINDS: &[&str] = &["command", "worker", "url", "static_text", "static_result"];
 const COMMAND_KEYS: &[&str] = &["command", "timeout_ms", "env", "cwd"];
+const WORKER_KEYS: &[&str] = &["worker", "timeout_ms", "env", "cwd"];
 const HTTP_KEYS: &[&str] = &["url", "timeout_ms", "headers"];
 const STATIC_TEXT_KEYS: &[&str] = &["static_text", "success"];
 const STATIC_RESULT_KEYS: &[&str] = &["static_result"];
 const HANDLER_KEYS: &[&str] = &[
     "command",
+    "worker",
     "url",
     "static_text",
     "static_result",
@@ -675,7 +677,7 @@ fn parse_handler(
             line,
             who,
             format!(
-                "handler must be a table such as {{ command = [...] }}, {{ url = \"...\" }}, {{ static_text = \"...\" }} or {{ static_result = {{ ... }} }}, not {}; leave handler out for a manual tool",
+                "handler must be a table such as {{ command = [...] }}, {{ worker = [...] }}, {{ url = \"...\" }}, {{ static_text = \"...\" }} or {{ static_result = {{ ... }} }}, not {}; leave handler out for a manual tool",
                 toml_kind(raw)
             ),
         );
@@ -693,7 +695,7 @@ fn parse_handler(
             report.problem(
                 line,
                 who,
-                "handler has none of command, url, static_text or static_result: give exactly one, or leave handler out for a manual tool",
+                "handler has none of command, worker, url, static_text or static_result: give exactly one, or leave handler out for a manual tool",
             );
             None
         }
@@ -713,6 +715,7 @@ fn parse_handler(
     };
     let (allowed, kind_name) = match kind {
         Some("command") => (COMMAND_KEYS, "a command handler"),
+        Some("worker") => (WORKER_KEYS, "a worker handler"),
         Some("url") => (HTTP_KEYS, "an http handler"),
         Some("static_text") => (STATIC_TEXT_KEYS, "a static_text handler"),
         Some(_) => (STATIC_RESULT_KEYS, "a static_result handler"),
@@ -738,9 +741,10 @@ fn parse_handler(
         }
     }
     let spec = match kind? {
-        "command" => {
-            parse_command(table, line, who, dir, tool_name, report).map(HandlerSpec::Command)
-        }
+        "command" => parse_command("command", table, line, who, dir, tool_name, report)
+            .map(HandlerSpec::Command),
+        "worker" => parse_command("worker", table, line, who, dir, tool_name, report)
+            .map(HandlerSpec::Worker),
         "url" => parse_http(table, line, who, report).map(HandlerSpec::Http),
         "static_text" => parse_static_text(table, line, who, report).map(HandlerSpec::Static),
         _ => parse_static_result(table, line, who, report).map(HandlerSpec::Static),
@@ -823,6 +827,7 @@ fn string_map(
 }
 
 fn parse_command(
+    key: &str,
     table: &toml::Table,
     line: Option<usize>,
     who: &str,
@@ -831,12 +836,12 @@ fn parse_command(
     report: &mut Report,
 ) -> Option<CommandSpec> {
     let before = report.count();
-    let argv: Vec<String> = match table.get("command") {
+    let argv: Vec<String> = match table.get(key) {
         Some(Toml::Array(items)) if items.is_empty() => {
             report.problem(
                 line,
                 who,
-                "handler.command is empty: give the program and its arguments, e.g. [\"python3\", \"handlers/tool.py\"]",
+                format!("handler.{key} is empty: give the program and its arguments, e.g. [\"python3\", \"handlers/tool.py\"]"),
             );
             Vec::new()
         }
@@ -850,7 +855,7 @@ fn parse_command(
                         line,
                         who,
                         format!(
-                            "handler.command[{index}] must be a string, not {}",
+                            "handler.{key}[{index}] must be a string, not {}",
                             toml_kind(other)
                         ),
                     );
@@ -863,7 +868,7 @@ fn parse_command(
                 line,
                 who,
                 format!(
-                    "handler.command must be an array of strings such as [\"python3\", \"handlers/tool.py\"], not {}",
+                    "handler.{key} must be an array of strings such as [\"python3\", \"handlers/tool.py\"], not {}",
                     toml_kind(other)
                 ),
             );
@@ -878,7 +883,7 @@ fn parse_command(
         report.problem(
             line,
             who,
-            "handler.command[0] (the program) is empty: name the program to run",
+            format!("handler.{key}[0] (the program) is empty: name the program to run"),
         );
     }
     let timeout = parse_timeout(table, line, who, report);

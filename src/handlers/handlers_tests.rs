@@ -629,3 +629,111 @@ async fn http_handler_that_cannot_be_reached_is_a_failure() {
     );
     assert!(text.contains("onnection refused"), "{text}");
 }
+
+/// A python worker: answers each call with its ticket id, `exit` makes it quit after
+/// answering, `slow` makes it never answer that call.
+const PY_WORKER: &str = r#"
+import json, sys
+for line in sys.stdin:
+    call = json.loads(line)
+    args = call["arguments"]
+    if args.get("slow"):
+        continue
+    print(json.dumps({"id": call["id"], "text": "worker saw " + str(args.get("ticket_id")) + " in " + call["requestId"]}), flush=True)
+    if args.get("exit"):
+        sys.exit(0)
+"#;
+
+fn worker(dir: &Path, timeout_ms: u64) -> HandlerSpec {
+    std::fs::write(dir.join("worker.py"), PY_WORKER).unwrap();
+    HandlerSpec::Worker(CommandSpec {
+        argv: vec!["python3".to_string(), "worker.py".to_string()],
+        program: PathBuf::from("python3"),
+        timeout: Duration::from_millis(timeout_ms),
+        env: BTreeMap::new(),
+        cwd: dir.to_path_buf(),
+    })
+}
+
+fn call_with(arguments: serde_json::Value, request_id: &str) -> HandlerInput {
+    HandlerInput {
+        arguments,
+        request_id: request_id.to_string(),
+        ..input()
+    }
+}
+
+#[tokio::test]
+async fn a_worker_answers_many_calls_from_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = worker(dir.path(), 5_000);
+    let runner = HandlerRunner::new(1);
+    let calls: Vec<_> = (0..20)
+        .map(|i| call_with(json!({ "ticket_id": format!("T-{i}") }), &format!("r{i}")))
+        .collect();
+    // Concurrent calls share the process; the one-slot cap does not apply to workers.
+    let outcomes = futures_util::future::join_all(calls.iter().map(|c| runner.run(&spec, c))).await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        assert_eq!(outcome.failure, None);
+        assert_eq!(
+            outcome.result,
+            ToolCallResult::text(true, format!("worker saw T-{i} in r{i}"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_exits_is_started_again_and_a_silent_call_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = worker(dir.path(), 400);
+    let runner = HandlerRunner::new(4);
+    let first = runner
+        .run(
+            &spec,
+            &call_with(json!({ "ticket_id": "A", "exit": true }), "r1"),
+        )
+        .await;
+    assert_eq!(
+        first.result,
+        ToolCallResult::text(true, "worker saw A in r1")
+    );
+    // The process is gone now; the next call starts a new one (or, if it raced the exit,
+    // fails saying the worker exited).
+    let mut second = runner
+        .run(&spec, &call_with(json!({ "ticket_id": "B" }), "r2"))
+        .await;
+    if second.failure.is_some() {
+        assert!(
+            second.result.joined_text().contains("exited"),
+            "{:?}",
+            second.result
+        );
+        second = runner
+            .run(&spec, &call_with(json!({ "ticket_id": "B" }), "r2"))
+            .await;
+    }
+    assert_eq!(
+        second.result,
+        ToolCallResult::text(true, "worker saw B in r2")
+    );
+    let silent = runner
+        .run(&spec, &call_with(json!({ "slow": true }), "r3"))
+        .await;
+    assert!(!silent.result.success);
+    assert!(
+        silent
+            .result
+            .joined_text()
+            .contains("did not answer within 400 ms"),
+        "{:?}",
+        silent.result
+    );
+    // The worker is still there for the next call.
+    let after = runner
+        .run(&spec, &call_with(json!({ "ticket_id": "C" }), "r4"))
+        .await;
+    assert_eq!(
+        after.result,
+        ToolCallResult::text(true, "worker saw C in r4")
+    );
+}

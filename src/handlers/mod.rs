@@ -8,6 +8,7 @@
 mod command;
 mod http;
 pub mod output;
+mod worker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,6 +60,8 @@ pub struct HandlerRunner {
     max_concurrent: usize,
     /// Calls waiting for a slot, for status displays.
     waiting: AtomicUsize,
+    /// Long-lived worker processes, started on their first call.
+    workers: worker::Workers,
 }
 
 impl HandlerRunner {
@@ -70,6 +73,7 @@ impl HandlerRunner {
             slots: Arc::new(Semaphore::new(max_concurrent)),
             max_concurrent,
             waiting: AtomicUsize::new(0),
+            workers: worker::Workers::default(),
         }
     }
 
@@ -96,6 +100,8 @@ impl HandlerRunner {
         let (result, failure) = match spec {
             // Static answers cost nothing, so they never wait for a slot.
             HandlerSpec::Static(result) => (result.clone(), None),
+            // A worker is one process whatever the number of calls: no slot either.
+            HandlerSpec::Worker(spec) => self.workers.run(spec, input).await,
             HandlerSpec::Command(command) => match self.acquire().await {
                 Ok(_slot) => {
                     started = Instant::now();

@@ -20,6 +20,11 @@ fn handler_text(spec: Option<&HandlerSpec>) -> String {
             c.timeout.as_millis(),
             c.cwd.display()
         ),
+        Some(HandlerSpec::Worker(c)) => format!(
+            "worker {} (one process, JSON lines; timeout {} ms)",
+            serde_json::to_string(&c.argv).unwrap_or_default(),
+            c.timeout.as_millis()
+        ),
         Some(HandlerSpec::Http(h)) => {
             format!("POST {} (timeout {} ms)", h.url, h.timeout.as_millis())
         }

@@ -1,0 +1,400 @@
+//! The synthetic app-server: a stand-in for `codex app-server`, used ONLY by benchmarks,
+//! fault injection and the soak test. Real codex cannot raise tool calls at a chosen
+//! rate or by the million, so this peer speaks the same wire format (JSON lines on
+//! stdio, or the in-memory transport) and floods `item/tool/call` requests. End-to-end
+//! tests use the real codex, never this.
+//!
+//! Per turn it raises `calls_per_turn` calls, either at a fixed rate or as fast as the
+//! answers come back (`concurrency` calls outstanding), times each call from request
+//! written to answer read, completes the call's item like codex does, and ends the turn.
+//! When a turn ends it sends a `synthetic/report` notification with the timings.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+use super::transport::{Incoming, Outgoing, RawConnection};
+
+/// The notification carrying a turn's timings.
+pub const REPORT_METHOD: &str = "synthetic/report";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyntheticConfig {
+    /// Calls raised per turn.
+    pub calls_per_turn: u64,
+    /// Calls per second; `None` raises the next call as soon as one is answered.
+    pub rate: Option<f64>,
+    /// Calls outstanding at once when there is no rate.
+    pub concurrency: usize,
+    /// The tool every call names.
+    pub tool: String,
+    pub arguments: Value,
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        SyntheticConfig {
+            calls_per_turn: 1_000,
+            rate: None,
+            concurrency: 64,
+            tool: "bench_tool".to_string(),
+            arguments: json!({ "n": 1 }),
+        }
+    }
+}
+
+/// Timings of one turn, as `synthetic/report` carries them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyntheticReport {
+    pub thread_id: String,
+    pub turn_id: String,
+    pub calls: u64,
+    pub answered: u64,
+    pub failed_answers: u64,
+    pub elapsed_us: u64,
+    /// Request written to answer read, per call, in microseconds.
+    pub latencies_us: Vec<u32>,
+}
+
+/// One line in, one line out: stdio or the in-memory transport.
+trait Wire {
+    async fn recv(&mut self) -> Option<String>;
+    async fn send(&mut self, line: String) -> bool;
+}
+
+struct StdioWire<R, W> {
+    reader: R,
+    writer: W,
+    buf: String,
+}
+
+impl<R, W> Wire for StdioWire<R, W>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    async fn recv(&mut self) -> Option<String> {
+        loop {
+            self.buf.clear();
+            match self.reader.read_line(&mut self.buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {
+                    let line = self.buf.trim_end();
+                    if !line.is_empty() {
+                        return Some(line.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, mut line: String) -> bool {
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).await.is_ok() && self.writer.flush().await.is_ok()
+    }
+}
+
+struct MemoryWire {
+    from_client: mpsc::Receiver<Outgoing>,
+    to_client: mpsc::Sender<Incoming>,
+}
+
+impl Wire for MemoryWire {
+    async fn recv(&mut self) -> Option<String> {
+        let out = self.from_client.recv().await?;
+        if let Some(written) = out.written {
+            let _ = written.send(Ok(()));
+        }
+        Some(out.line)
+    }
+
+    async fn send(&mut self, line: String) -> bool {
+        self.to_client.send(Incoming::Line(line)).await.is_ok()
+    }
+}
+
+/// Runs the synthetic app-server on this process's stdin and stdout until stdin closes.
+pub async fn serve_stdio(config: SyntheticConfig) {
+    let wire = StdioWire {
+        reader: BufReader::with_capacity(64 * 1024, tokio::io::stdin()),
+        writer: tokio::io::BufWriter::new(tokio::io::stdout()),
+        buf: String::new(),
+    };
+    Peer::new(config).run(wire).await;
+}
+
+/// A synthetic app-server on the in-memory transport, running as a task: the returned
+/// connection is what a bridge is started on.
+pub fn spawn_memory(config: SyntheticConfig) -> RawConnection {
+    let (raw, peer) = super::transport::memory();
+    let wire = MemoryWire {
+        from_client: peer.from_client,
+        to_client: peer.to_client,
+    };
+    tokio::spawn(Peer::new(config).run(wire));
+    raw
+}
+
+struct Turn {
+    thread_id: String,
+    turn_id: String,
+    raised: u64,
+    answered: u64,
+    failed_answers: u64,
+    started: Instant,
+    latencies_us: Vec<u32>,
+}
+
+struct Peer {
+    config: SyntheticConfig,
+    next_request: i64,
+    next_thread: u64,
+    next_turn: u64,
+    /// Calls waiting for an answer: request id → (turn key, call id, sent at).
+    outstanding: HashMap<i64, (String, String, Instant)>,
+    turns: HashMap<String, Turn>,
+}
+
+impl Peer {
+    fn new(config: SyntheticConfig) -> Peer {
+        Peer {
+            config,
+            next_request: 0,
+            next_thread: 0,
+            next_turn: 0,
+            outstanding: HashMap::new(),
+            turns: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self, mut wire: impl Wire) {
+        let mut ticker = self.config.rate.map(|rate| {
+            let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+            let mut ticker = tokio::time::interval(period);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            ticker
+        });
+        loop {
+            let paced = ticker.is_some()
+                && self
+                    .turns
+                    .values()
+                    .any(|t| t.raised < self.config.calls_per_turn);
+            let line = tokio::select! {
+                line = wire.recv() => line,
+                _ = async {
+                    match ticker.as_mut() {
+                        Some(t) => { t.tick().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                }, if paced => {
+                    if let Some(key) = self.turns.iter().find(|(_, t)| t.raised < self.config.calls_per_turn).map(|(k, _)| k.clone())
+                        && !self.raise(&key, &mut wire).await
+                    {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let Some(line) = line else { return };
+            let Ok(message) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if !self.handle(message, &mut wire).await {
+                return;
+            }
+        }
+    }
+
+    async fn reply(&self, wire: &mut impl Wire, id: &Value, result: Value) -> bool {
+        wire.send(json!({ "id": id, "result": result }).to_string())
+            .await
+    }
+
+    async fn notify(&self, wire: &mut impl Wire, method: &str, params: Value) -> bool {
+        wire.send(json!({ "method": method, "params": params }).to_string())
+            .await
+    }
+
+    async fn handle(&mut self, message: Value, wire: &mut impl Wire) -> bool {
+        let id = message.get("id").cloned();
+        let method = message
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        match (id, method.as_deref()) {
+            (Some(id), Some("initialize")) => {
+                self.reply(wire, &id, json!({ "userAgent": "synthetic/0.169.0 (synthetic app-server for benchmarks)" })).await
+            }
+            (None, Some(_)) => true,
+            (Some(id), Some("thread/start")) => {
+                self.next_thread += 1;
+                let thread = format!("synthetic-thread-{}", self.next_thread);
+                self.reply(wire, &id, json!({ "thread": { "id": thread, "preview": "", "modelProvider": "synthetic", "model": "synthetic" } })).await
+            }
+            (Some(id), Some("turn/start")) => {
+                let thread_id = message
+                    .pointer("/params/threadId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                self.next_turn += 1;
+                let turn_id = format!("synthetic-turn-{}", self.next_turn);
+                let turn = json!({ "id": turn_id, "status": "inProgress" });
+                if !self.reply(wire, &id, json!({ "turn": turn })).await
+                    || !self.notify(wire, "turn/started", json!({ "threadId": thread_id, "turn": turn })).await
+                {
+                    return false;
+                }
+                self.turns.insert(
+                    turn_id.clone(),
+                    Turn {
+                        thread_id,
+                        turn_id: turn_id.clone(),
+                        raised: 0,
+                        answered: 0,
+                        failed_answers: 0,
+                        started: Instant::now(),
+                        latencies_us: Vec::with_capacity(usize::try_from(self.config.calls_per_turn.min(10_000_000)).unwrap_or(0)),
+                    },
+                );
+                if self.config.rate.is_none() {
+                    for _ in 0..self.config.concurrency.max(1) {
+                        if !self.raise(&turn_id, wire).await {
+                            return false;
+                        }
+                    }
+                }
+                self.maybe_finish(&turn_id, wire).await
+            }
+            (Some(id), Some("turn/interrupt")) => {
+                let turn_id = message.pointer("/params/turnId").and_then(Value::as_str).unwrap_or_default().to_string();
+                let ids: Vec<i64> = self.outstanding.iter().filter(|(_, (t, _, _))| *t == turn_id).map(|(k, _)| *k).collect();
+                for request in ids {
+                    if let Some((_, call_id, _)) = self.outstanding.remove(&request)
+                        && !self.complete_item(wire, &turn_id, &call_id, false).await
+                    {
+                        return false;
+                    }
+                }
+                if !self.reply(wire, &id, json!({})).await {
+                    return false;
+                }
+                if let Some(turn) = self.turns.get_mut(&turn_id) {
+                    turn.raised = self.config.calls_per_turn;
+                }
+                self.end_turn(&turn_id, "interrupted", wire).await
+            }
+            (Some(id), Some(_)) => {
+                self.reply(wire, &id, json!({})).await
+            }
+            (Some(id), None) => {
+                // An answer to one of our tool calls.
+                let Some(request) = id.as_i64() else { return true };
+                let Some((turn_key, call_id, sent)) = self.outstanding.remove(&request) else {
+                    return true;
+                };
+                let success = message.pointer("/result/success").and_then(Value::as_bool).unwrap_or(false);
+                if let Some(turn) = self.turns.get_mut(&turn_key) {
+                    turn.answered += 1;
+                    if !success {
+                        turn.failed_answers += 1;
+                    }
+                    turn.latencies_us.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                }
+                if !self.complete_item(wire, &turn_key, &call_id, success).await {
+                    return false;
+                }
+                if self.config.rate.is_none() && !self.raise(&turn_key, wire).await {
+                    return false;
+                }
+                self.maybe_finish(&turn_key, wire).await
+            }
+            (None, None) => true,
+        }
+    }
+
+    async fn raise(&mut self, turn_key: &str, wire: &mut impl Wire) -> bool {
+        let Some(turn) = self.turns.get_mut(turn_key) else {
+            return true;
+        };
+        if turn.raised >= self.config.calls_per_turn {
+            return true;
+        }
+        turn.raised += 1;
+        let request = self.next_request;
+        self.next_request += 1;
+        let call_id = format!("call_{request}");
+        let line = json!({
+            "id": request,
+            "method": "item/tool/call",
+            "params": {
+                "threadId": turn.thread_id, "turnId": turn.turn_id, "callId": call_id,
+                "namespace": null, "tool": self.config.tool, "arguments": self.config.arguments,
+            }
+        })
+        .to_string();
+        self.outstanding
+            .insert(request, (turn_key.to_string(), call_id, Instant::now()));
+        wire.send(line).await
+    }
+
+    async fn complete_item(
+        &self,
+        wire: &mut impl Wire,
+        turn_key: &str,
+        call_id: &str,
+        success: bool,
+    ) -> bool {
+        let Some(turn) = self.turns.get(turn_key) else {
+            return true;
+        };
+        let params = json!({
+            "threadId": turn.thread_id, "turnId": turn.turn_id,
+            "item": { "type": "dynamicToolCall", "id": call_id, "tool": self.config.tool,
+                      "status": if success { "completed" } else { "failed" }, "success": success }
+        });
+        self.notify(wire, "item/completed", params).await
+    }
+
+    async fn maybe_finish(&mut self, turn_key: &str, wire: &mut impl Wire) -> bool {
+        let done = self
+            .turns
+            .get(turn_key)
+            .is_some_and(|t| t.raised >= self.config.calls_per_turn && t.answered >= t.raised);
+        if done {
+            return self.end_turn(turn_key, "completed", wire).await;
+        }
+        true
+    }
+
+    async fn end_turn(&mut self, turn_key: &str, status: &str, wire: &mut impl Wire) -> bool {
+        let Some(turn) = self.turns.remove(turn_key) else {
+            return true;
+        };
+        let report = SyntheticReport {
+            thread_id: turn.thread_id.clone(),
+            turn_id: turn.turn_id.clone(),
+            calls: turn.raised,
+            answered: turn.answered,
+            failed_answers: turn.failed_answers,
+            elapsed_us: u64::try_from(turn.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            latencies_us: turn.latencies_us,
+        };
+        let report = serde_json::to_value(&report).unwrap_or(Value::Null);
+        self.notify(wire, REPORT_METHOD, report).await
+            && self
+                .notify(
+                    wire,
+                    "turn/completed",
+                    json!({ "threadId": turn.thread_id, "turn": { "id": turn.turn_id, "status": status } }),
+                )
+                .await
+    }
+}
