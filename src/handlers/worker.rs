@@ -42,10 +42,13 @@ struct Waiting {
     exited: Option<String>,
 }
 
+/// What identifies a worker: the argv and the folder it runs in.
+type WorkerKey = (Vec<String>, std::path::PathBuf);
+
 /// Live workers, by the argv and folder that started them.
 #[derive(Default)]
 pub(super) struct Workers {
-    running: Mutex<HashMap<(Vec<String>, std::path::PathBuf), Arc<Worker>>>,
+    running: Mutex<HashMap<WorkerKey, Arc<Worker>>>,
 }
 
 impl std::fmt::Debug for Workers {
