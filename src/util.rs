@@ -46,6 +46,16 @@ pub fn open_private_append(path: &std::path::Path) -> std::io::Result<std::fs::F
         .open(path)
 }
 
+/// Creates a folder (and its missing parents) that only its owner can enter: the data
+/// directory holds transcripts and logs. Folders that already exist keep their mode.
+pub fn create_private_dir_all(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

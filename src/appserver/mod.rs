@@ -11,7 +11,7 @@ use std::time::Duration;
 pub use connection::{
     ConnectionHandle, Direction, Inbound, InitializeInfo, ProtocolLine, ProtocolTap,
 };
-pub use transport::{MemoryPeer, RawConnection, TransportSpec};
+pub use transport::{Connector, MemoryPeer, RawConnection, TransportSpec};
 
 use crate::protocol::RpcError;
 

@@ -80,6 +80,24 @@ pub struct RawConnection {
     pub kill: Option<oneshot::Sender<()>>,
 }
 
+/// Opens a fresh transport each time it is called. The bridge calls it once at start and
+/// again for every reconnect, so a spawned app-server is started anew and a websocket is
+/// dialled again.
+pub type Connector = std::sync::Arc<
+    dyn Fn() -> futures_util::future::BoxFuture<'static, Result<RawConnection, AppServerError>>
+        + Send
+        + Sync,
+>;
+
+/// The connector for a transport spec: spawns or dials what the spec describes.
+pub fn connector(spec: &TransportSpec) -> Connector {
+    let spec = spec.clone();
+    std::sync::Arc::new(move || {
+        let spec = spec.clone();
+        Box::pin(async move { connect(&spec).await })
+    })
+}
+
 pub async fn connect(spec: &TransportSpec) -> Result<RawConnection, AppServerError> {
     match spec {
         TransportSpec::Stdio { program, args, env } => spawn_stdio(program, args, env),

@@ -17,7 +17,8 @@ use super::{
     BridgeConfig, BridgeError, BridgeStatus, Command, HoldChange, PreparedHandler, Reply,
     RespondOutcome, Result, Totals,
 };
-use crate::appserver::{self, ConnectionHandle, Inbound, ProtocolTap};
+use recovery::RecoveryState;
+use crate::appserver::{self, ConnectionHandle, Connector, Inbound, ProtocolTap};
 use crate::handlers::{HandlerInput, HandlerRunner};
 use crate::protocol::{
     DynamicToolCallParams, Request, RpcError, ServerNotification, ServerRequest, ThreadItem,
@@ -25,11 +26,17 @@ use crate::protocol::{
 };
 use crate::util::now_ms;
 
+/// Reconnecting, resuming and restoring sessions: a child module so that it works on the
+/// actor's state directly, kept apart because it is a subject of its own.
+#[path = "recovery.rs"]
+pub(super) mod recovery;
+
 /// Connects and spawns the actor. The actor stops when every handle is dropped or on
 /// `Shutdown`; app-server is killed with it.
 pub(super) async fn spawn(
     config: BridgeConfig,
     raw: appserver::RawConnection,
+    connector: Option<Connector>,
     self_tx: mpsc::WeakSender<Command>,
     commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<BridgeEvent>,
@@ -39,7 +46,8 @@ pub(super) async fn spawn(
     let kill = raw.kill;
     let pid = raw.child_pid;
     let raw = appserver::RawConnection { kill: None, ..raw };
-    let (conn, inbound) = appserver::connection::start(raw, 1, tap, config.request_timeout);
+    let (conn, inbound) =
+        appserver::connection::start(raw, 1, tap.clone(), config.request_timeout);
     let info = match conn.initialize(env!("CARGO_PKG_VERSION")).await {
         Ok(info) => info,
         Err(e) => {
@@ -60,7 +68,7 @@ pub(super) async fn spawn(
         state: connection.clone(),
     });
     let sessions_dir = config.data_dir.as_ref().map(|d| d.join("sessions"));
-    let actor = Actor {
+    let mut actor = Actor {
         handlers: Arc::new(HandlerRunner::new(config.max_concurrent_handlers)),
         config,
         sessions_dir,
@@ -77,7 +85,14 @@ pub(super) async fn spawn(
         hold: HoldState::default(),
         id_prefix: crate::util::base36(u64::try_from(now_ms()).unwrap_or(0)),
         next_call: 0,
+        connector,
+        generation: 1,
+        recovery: RecoveryState::default(),
+        tap,
     };
+    if actor.config.restore_sessions {
+        actor.restore_sessions();
+    }
     tokio::spawn(actor.run(commands, inbound));
     Ok(())
 }
@@ -104,6 +119,15 @@ struct Actor {
     /// unique across restarts of app-server and of Switchboard.
     id_prefix: String,
     next_call: u64,
+    /// Opens a new transport to reconnect; `None` when the bridge was started on a
+    /// transport it cannot open again.
+    connector: Option<Connector>,
+    /// The generation of the current (or last) connection; each reconnect adds one.
+    generation: u64,
+    /// Reconnect progress, calls restored from transcripts, answers kept for replays.
+    recovery: RecoveryState,
+    /// Shared with every connection, so the protocol log spans reconnects.
+    tap: ProtocolTap,
 }
 
 impl Actor {
@@ -120,7 +144,7 @@ impl Actor {
                     Some(message) => self.on_inbound(message),
                     None => {
                         inbound_open = false;
-                        self.on_disconnect("app-server connection reader stopped".to_string());
+                        self.on_connection_lost("app-server connection reader stopped".to_string());
                     }
                 },
                 command = commands.recv() => match command {
@@ -128,6 +152,12 @@ impl Actor {
                         self.stop("switchboard shut down");
                         let _ = reply.send(());
                         return;
+                    }
+                    Some(Command::Recovery(progress)) => {
+                        if let Some(next) = self.on_recovery(progress) {
+                            inbound = next;
+                            inbound_open = true;
+                        }
                     }
                     Some(command) => self.on_command(command),
                     None => {
@@ -146,6 +176,14 @@ impl Actor {
     fn disconnected_reason(&self) -> Option<String> {
         match &self.connection {
             ConnectionState::Disconnected { reason } => Some(reason.clone()),
+            ConnectionState::Reconnecting {
+                attempt,
+                max_attempts,
+                reason,
+                ..
+            } => Some(format!(
+                "reconnecting to app-server (attempt {attempt} of {max_attempts}) after: {reason}"
+            )),
             ConnectionState::Connecting | ConnectionState::Connected { .. } => None,
         }
     }
@@ -176,7 +214,7 @@ impl Actor {
                 }
             }
             Inbound::Junk { .. } => {}
-            Inbound::Closed { reason } => self.on_disconnect(reason),
+            Inbound::Closed { reason } => self.on_connection_lost(reason),
         }
     }
 
@@ -267,8 +305,19 @@ impl Actor {
             tracing::info!(target: "bridge", "app-server re-sent pending call {}", existing.request_id);
             return;
         }
-        let request_id = format!("{}-{}", self.id_prefix, self.next_call);
-        self.next_call += 1;
+        if self.resend_kept_answer(&request, &params) {
+            return;
+        }
+        // A call read back from the transcript keeps its id and its request row.
+        let restored = self.take_restored_call(&params.thread_id, &params.call_id);
+        let request_id = match &restored {
+            Some(call) => call.request_id.clone(),
+            None => {
+                let id = format!("{}-{}", self.id_prefix, self.next_call);
+                self.next_call += 1;
+                id
+            }
+        };
         let catalog = self.config.catalog.clone();
         let tool_def = catalog.tool(params.namespace.as_deref(), &params.tool);
         let declared = self
@@ -312,7 +361,8 @@ impl Actor {
         let view = call.view();
         // Registered before anyone can see it: a responder never races the store.
         self.pending.insert(call);
-        self.append_row(
+        if restored.is_none() {
+            self.append_row(
             &params.thread_id,
             Some(params.turn_id.clone()),
             TranscriptEntry::ToolCallRequest {
@@ -324,6 +374,7 @@ impl Actor {
                 answerer: answerer.label().to_string(),
             },
         );
+        }
         self.emit(BridgeEvent::ToolCallRequested { call: view });
         match decision {
             Decision::RunHandler { name, spec } => {
@@ -523,11 +574,12 @@ impl Actor {
         }
         tracing::warn!(target: "bridge", "app-server connection lost: {reason}");
         self.conn = None;
-        let reason = if reason.starts_with("app-server") {
-            reason
-        } else {
-            format!("app-server connection lost: {reason}")
-        };
+        self.lose_for_good(loss_reason(reason));
+    }
+
+    /// Ends everything that depended on app-server: pending calls expire, sessions show
+    /// disconnected, turn waiters hear why. Also where a reconnect that gave up ends.
+    fn lose_for_good(&mut self, reason: String) {
         self.connection = ConnectionState::Disconnected {
             reason: reason.clone(),
         };
@@ -564,8 +616,12 @@ impl Actor {
     }
 
     fn stop(&mut self, reason: &str) {
-        for request_id in self.pending.ids_where(|_| true) {
-            self.expire(&request_id, reason.to_string());
+        // A websocket app-server keeps waiting on these calls after we leave; their
+        // transcript stays open so a restarted Switchboard can pick them up again.
+        if !self.app_server_keeps_calls() {
+            for request_id in self.pending.ids_where(|_| true) {
+                self.expire(&request_id, reason.to_string());
+            }
         }
         for (_, waiters) in self.turn_waiters.drain() {
             for waiter in waiters {
@@ -596,6 +652,17 @@ impl Actor {
                     None => Err(BridgeError::UnknownSession { thread_id }),
                     Some(s) if s.status == SessionStatus::Closed => {
                         Err(BridgeError::SessionClosed { thread_id })
+                    }
+                    Some(s)
+                        if matches!(
+                            s.status,
+                            SessionStatus::Restored | SessionStatus::ResumeFailed
+                        ) =>
+                    {
+                        Err(BridgeError::NotAttached {
+                            thread_id,
+                            status: s.status.as_str().to_string(),
+                        })
                     }
                     Some(s) => Ok(s.active_turn().map(|t| t.id.clone())),
                 };
@@ -689,6 +756,9 @@ impl Actor {
                 // Handled in the run loop, which must stop after it.
                 let _ = reply.send(());
             }
+            Command::Recovery(_) => {
+                // Handled in the run loop, which may have to swap its inbound receiver.
+            }
         }
     }
 
@@ -733,7 +803,8 @@ impl Actor {
         BridgeStatus {
             transport: self.transport_label.clone(),
             connection: self.connection.clone(),
-            junk_lines: self.conn.as_ref().map(|c| c.junk_lines()).unwrap_or(0),
+            junk_lines: self.recovery.junk_lines_before
+                + self.conn.as_ref().map(|c| c.junk_lines()).unwrap_or(0),
             totals,
             hold: self.hold.clone(),
         }
@@ -752,12 +823,18 @@ impl Actor {
         let thread_id = info.id.clone();
         if let Some(existing) = self.sessions.get_mut(&thread_id) {
             // A resume of a session we already track: it is live again.
+            let was = existing.status;
             existing.status = SessionStatus::Idle;
             existing.thread = thread;
             if !tools.is_empty() {
                 existing.tools = tools;
             }
-            let summary = existing.summary();
+            self.reconcile_resumed(&thread_id, &info, was);
+            let summary = self.sessions.get(&thread_id).map(Session::summary).ok_or(
+                BridgeError::UnknownSession {
+                    thread_id: thread_id.clone(),
+                },
+            )?;
             self.emit(BridgeEvent::SessionUpdated {
                 session: summary.clone(),
             });
@@ -853,6 +930,7 @@ impl Actor {
         }) {
             self.expire(&request_id, reason.clone());
         }
+        self.expire_restored_calls(thread_id, Some(turn_id), &reason);
         let Some(session) = self.sessions.get_mut(thread_id) else {
             return;
         };
@@ -866,8 +944,13 @@ impl Actor {
             }
             _ => return,
         };
-        if session.status != SessionStatus::Closed && session.status != SessionStatus::Disconnected
-        {
+        if !matches!(
+            session.status,
+            SessionStatus::Closed
+                | SessionStatus::Disconnected
+                | SessionStatus::Restored
+                | SessionStatus::ResumeFailed
+        ) {
             session.status = if status == TurnStatus::Failed {
                 SessionStatus::Failed
             } else {
@@ -916,8 +999,11 @@ impl Actor {
             let _ = reply.send(Err(BridgeError::SessionClosed { thread_id }));
             return;
         }
-        if let Some(reason) = self.disconnected_reason() {
-            let _ = reply.send(Err(BridgeError::Disconnected { reason }));
+        // While reconnecting the turn may still end: the waiter stays.
+        if let ConnectionState::Disconnected { reason } = &self.connection {
+            let _ = reply.send(Err(BridgeError::Disconnected {
+                reason: reason.clone(),
+            }));
             return;
         }
         self.turn_waiters
@@ -930,6 +1016,7 @@ impl Actor {
         for request_id in self.pending.ids_where(|c| c.thread_id == thread_id) {
             self.expire(&request_id, reason.to_string());
         }
+        self.expire_restored_calls(thread_id, None, reason);
         let Some(session) = self.sessions.get_mut(thread_id) else {
             return;
         };
@@ -938,6 +1025,13 @@ impl Actor {
         }
         session.status = SessionStatus::Closed;
         session.updated_at_ms = now_ms();
+        self.append_row(
+            thread_id,
+            None,
+            TranscriptEntry::SessionClosed {
+                reason: reason.to_string(),
+            },
+        );
         let waiting: Vec<_> = self
             .turn_waiters
             .keys()
@@ -1089,6 +1183,9 @@ impl Actor {
         if end == CallEnd::Resolved && !success {
             self.totals.failed += 1;
         }
+        if let (CallEnd::Resolved, Some(result)) = (&end, &result) {
+            self.keep_answer(&call, result);
+        }
         self.append_row(
             &call.thread_id,
             Some(call.turn_id.clone()),
@@ -1137,5 +1234,14 @@ impl Actor {
             thread_id: thread_id.to_string(),
             row,
         });
+    }
+}
+
+/// The reason given for a lost connection, saying that it is app-server's.
+fn loss_reason(reason: String) -> String {
+    if reason.starts_with("app-server") {
+        reason
+    } else {
+        format!("app-server connection lost: {reason}")
     }
 }

@@ -478,3 +478,6 @@ async fn running_a_handler_needs_a_live_call_with_a_handler() {
     let err = bridge.run_handler("no-such-call").await.unwrap_err();
     assert!(matches!(err, BridgeError::CallEnded { .. }), "{err}");
 }
+
+#[path = "recovery_tests.rs"]
+mod recovery;

@@ -89,9 +89,43 @@ pub enum ConnectionState {
         /// The app-server child's process id, when Switchboard spawned it.
         pid: Option<u32>,
     },
+    /// The connection was lost and the bridge is restarting or redialling app-server:
+    /// attempt `attempt` of `max_attempts` starts after `delay_ms`.
+    Reconnecting {
+        attempt: u32,
+        max_attempts: u32,
+        delay_ms: u64,
+        /// Why the connection was lost, or why the previous attempt failed.
+        reason: String,
+    },
+    /// Lost for good: no reconnect is configured, or every attempt failed.
     Disconnected {
         reason: String,
     },
+}
+
+/// A step in bringing a session back after a reconnect or a Switchboard restart.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum RecoveryStep {
+    /// Read back from its transcript at start; `resume_session` re-attaches it.
+    Restored {
+        rows: u64,
+        /// Calls with a request row and no end row: app-server may still wait on them.
+        #[serde(rename = "unfinishedCalls")]
+        unfinished_calls: usize,
+    },
+    /// `thread/resume` succeeded: the session goes on with its history.
+    Resumed {
+        /// Calls app-server still waits on; it sends them again to be answered.
+        #[serde(rename = "callsKept")]
+        calls_kept: usize,
+        /// Calls that ended while the connection was down.
+        #[serde(rename = "callsExpired")]
+        calls_expired: usize,
+    },
+    /// `thread/resume` failed: the session cannot go on.
+    ResumeFailed { reason: String },
 }
 
 /// One event of the bridge. Serialised with a `type` tag for `exec --json` and the API.
@@ -183,6 +217,13 @@ pub enum BridgeEvent {
         thread_id: Option<String>,
         message: String,
     },
+    /// A session was restored, resumed after a reconnect, or could not be resumed.
+    SessionRecovery {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        #[serde(flatten)]
+        step: RecoveryStep,
+    },
     /// This subscriber fell behind and missed events; re-read state from the handle.
     Lagged {
         skipped: u64,
@@ -203,7 +244,8 @@ impl BridgeEvent {
             | BridgeEvent::TurnCompleted { thread_id, .. }
             | BridgeEvent::AgentMessageDelta { thread_id, .. }
             | BridgeEvent::AgentMessageCompleted { thread_id, .. }
-            | BridgeEvent::TranscriptAppended { thread_id, .. } => Some(thread_id),
+            | BridgeEvent::TranscriptAppended { thread_id, .. }
+            | BridgeEvent::SessionRecovery { thread_id, .. } => Some(thread_id),
             BridgeEvent::ToolCallRequested { call } | BridgeEvent::ToolCallProposed { call } => {
                 Some(&call.thread_id)
             }

@@ -16,12 +16,14 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::appserver::{AppServerError, ConnectionHandle, ProtocolTap, TransportSpec};
+use crate::appserver::{AppServerError, ConnectionHandle, Connector, ProtocolTap, TransportSpec};
 use crate::catalog::Catalog;
 use crate::protocol::{DynamicToolSpec, ThreadInfo, ToolCallResult};
 
 pub use dispatch::{Decision, ManualPolicy};
-pub use events::{BridgeEvent, CallEnd, ConnectionState, HoldState, ResolvedCall, Responder};
+pub use events::{
+    BridgeEvent, CallEnd, ConnectionState, HoldState, RecoveryStep, ResolvedCall, Responder,
+};
 pub use pending::{Answerer, PendingCallView};
 pub use session::{SessionSnapshot, SessionStatus, SessionSummary, TurnRecord};
 pub use transcript::{TranscriptEntry, TranscriptRow};
@@ -43,6 +45,51 @@ pub struct BridgeConfig {
     pub request_timeout: Duration,
     /// Handler runs allowed at once; more wait in a queue.
     pub max_concurrent_handlers: usize,
+    /// What to do when the app-server connection is lost: give up at once (the default,
+    /// what `exec` wants) or restart/redial with back-off and resume every session.
+    pub reconnect: ReconnectPolicy,
+    /// Bring back the sessions whose transcripts are in `data_dir` at start, as
+    /// [`SessionStatus::Restored`] sessions that `resume_session` re-attaches.
+    pub restore_sessions: bool,
+}
+
+/// Reconnecting after the app-server connection is lost: attempt `n` waits
+/// `initial_delay * 2^(n-1)`, capped at `max_delay`, and there are at most
+/// `max_attempts` attempts before the bridge gives up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    pub enabled: bool,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    pub max_attempts: u32,
+}
+
+impl ReconnectPolicy {
+    /// No reconnect: a lost connection ends every pending call and turn at once.
+    pub fn off() -> ReconnectPolicy {
+        ReconnectPolicy {
+            enabled: false,
+            ..ReconnectPolicy::standard()
+        }
+    }
+
+    /// Reconnect with back-off from 0.25 s doubling to 10 s, 10 attempts (about a minute).
+    pub fn standard() -> ReconnectPolicy {
+        ReconnectPolicy {
+            enabled: true,
+            initial_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+            max_attempts: 10,
+        }
+    }
+
+    /// How long to wait before attempt `attempt` (counted from 1).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(31);
+        self.initial_delay
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_delay)
+    }
 }
 
 impl BridgeConfig {
@@ -54,6 +101,8 @@ impl BridgeConfig {
             manual_policy: ManualPolicy::Wait,
             request_timeout: Duration::from_secs(30),
             max_concurrent_handlers: 64,
+            reconnect: ReconnectPolicy::off(),
+            restore_sessions: false,
         }
     }
 }
@@ -122,6 +171,8 @@ pub enum BridgeError {
     UnknownSession { thread_id: String },
     #[error("session {thread_id} is closed")]
     SessionClosed { thread_id: String },
+    #[error("session {thread_id} is not attached to app-server ({status}): resume it first")]
+    NotAttached { thread_id: String, status: String },
     #[error("session {thread_id} has no running turn")]
     NoActiveTurn { thread_id: String },
     #[error("not connected to app-server: {reason}")]
@@ -212,6 +263,8 @@ enum Command {
     Shutdown {
         reply: Reply<()>,
     },
+    /// Progress of a reconnect or of resuming sessions after one (see `recovery.rs`).
+    Recovery(actor::recovery::Progress),
 }
 
 /// What running a call's handler on demand needs; run in the caller's task.
@@ -231,18 +284,35 @@ pub struct BridgeHandle {
 }
 
 /// Starts the bridge: connects to app-server, runs the handshake, and spawns the actor.
-/// Fails if app-server cannot be reached or refuses the handshake.
+/// Fails if app-server cannot be reached or refuses the handshake. Reconnects (when
+/// `config.reconnect` allows) spawn or dial `config.transport` again.
 pub async fn start(config: BridgeConfig) -> Result<BridgeHandle> {
-    let raw = crate::appserver::transport::connect(&config.transport).await?;
-    start_on(config, raw).await
+    let connector = crate::appserver::transport::connector(&config.transport);
+    start_with(config, connector).await
+}
+
+/// Starts the bridge on transports made by `connector`: called once now and again for
+/// every reconnect. Tests and the soak run use it with in-memory transports.
+pub async fn start_with(config: BridgeConfig, connector: Connector) -> Result<BridgeHandle> {
+    let raw = connector().await?;
+    launch(config, raw, Some(connector)).await
 }
 
 /// Starts the bridge on a transport that is already open: the in-memory transport of
 /// tests and benchmarks (see `appserver::transport::memory`), or one made by
 /// [`crate::appserver::transport::connect`]. `config.transport` only labels it.
+/// There is no way to reconnect: a lost connection is final.
 pub async fn start_on(
     config: BridgeConfig,
     raw: crate::appserver::RawConnection,
+) -> Result<BridgeHandle> {
+    launch(config, raw, None).await
+}
+
+async fn launch(
+    config: BridgeConfig,
+    raw: crate::appserver::RawConnection,
+    connector: Option<Connector>,
 ) -> Result<BridgeHandle> {
     let (commands, command_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
@@ -251,6 +321,7 @@ pub async fn start_on(
     actor::spawn(
         config,
         raw,
+        connector,
         commands.downgrade(),
         command_rx,
         events.clone(),

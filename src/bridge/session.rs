@@ -16,6 +16,11 @@ pub enum SessionStatus {
     Failed,
     /// The app-server connection that carried it is gone.
     Disconnected,
+    /// Read back from its transcript when Switchboard started; not attached to
+    /// app-server until it is resumed.
+    Restored,
+    /// `thread/resume` failed after a reconnect; the transcript says why.
+    ResumeFailed,
     Closed,
 }
 
@@ -26,6 +31,8 @@ impl SessionStatus {
             SessionStatus::Running => "running",
             SessionStatus::Failed => "failed",
             SessionStatus::Disconnected => "disconnected",
+            SessionStatus::Restored => "restored",
+            SessionStatus::ResumeFailed => "resume_failed",
             SessionStatus::Closed => "closed",
         }
     }

@@ -78,6 +78,12 @@ pub enum TranscriptEntry {
     },
     #[serde(rename = "error")]
     Error { message: String },
+    /// What the bridge did for the session: resumed it after a reconnect or a restart.
+    #[serde(rename = "notice")]
+    Notice { message: String },
+    /// The session was closed; a restarted Switchboard shows it as closed.
+    #[serde(rename = "session.closed")]
+    SessionClosed { reason: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +111,7 @@ impl Transcript {
     /// A transcript persisted to `dir/<thread id>.jsonl` (created 0600).
     pub fn persisted(dir: &Path, thread_id: &str) -> Result<Transcript, TranscriptError> {
         let path = dir.join(format!("{thread_id}.jsonl"));
-        std::fs::create_dir_all(dir).map_err(|source| TranscriptError::Open {
+        crate::util::create_private_dir_all(dir).map_err(|source| TranscriptError::Open {
             path: path.clone(),
             source,
         })?;
@@ -119,6 +125,35 @@ impl Transcript {
             next_seq: 0,
             file: Some((path, file)),
         })
+    }
+
+    /// Opens an existing transcript to append to it after `rows` (what
+    /// [`read_transcript`] read from it): numbering goes on after the last row, and the
+    /// last rows are kept in memory as if they had just been written.
+    pub fn reopen(
+        dir: &Path,
+        thread_id: &str,
+        rows: &[TranscriptRow],
+    ) -> Result<Transcript, TranscriptError> {
+        let mut transcript = Transcript::persisted(dir, thread_id)?;
+        if let Some((path, file)) = &mut transcript.file {
+            // A crash mid-write can leave a last line without its newline; end it, or the
+            // next row would be glued to it and both would be unreadable.
+            let unterminated = std::fs::read(path.as_path())
+                .map(|bytes| bytes.last().is_some_and(|b| *b != b'\n'))
+                .unwrap_or(false);
+            if unterminated {
+                file.write_all(b"\n")
+                    .map_err(|source| TranscriptError::Write {
+                        path: path.clone(),
+                        source,
+                    })?;
+            }
+        }
+        transcript.next_seq = rows.last().map_or(0, |r| r.seq + 1);
+        let keep_from = rows.len().saturating_sub(MEMORY_WINDOW);
+        transcript.rows = rows[keep_from..].iter().cloned().collect();
+        Ok(transcript)
     }
 
     pub fn in_memory() -> Transcript {

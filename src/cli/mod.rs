@@ -177,7 +177,7 @@ pub(crate) fn init_file_logging(
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::EnvFilter;
     let dir = data_dir.join("logs");
-    if std::fs::create_dir_all(&dir).is_err() {
+    if crate::util::create_private_dir_all(&dir).is_err() {
         return None;
     }
     let path = dir.join(file_name);

@@ -20,6 +20,27 @@ use crate::bridge::{
 use crate::catalog::Catalog;
 use crate::protocol::{ThreadInfo, ToolCallResult};
 
+/// The notice line for a step of bringing a session back.
+fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> String {
+    let session = short(thread_id);
+    match step {
+        crate::bridge::RecoveryStep::Restored {
+            unfinished_calls, ..
+        } => format!(
+            "session {session} restored from its transcript ({unfinished_calls} unfinished call(s)): r resumes it"
+        ),
+        crate::bridge::RecoveryStep::Resumed {
+            calls_kept,
+            calls_expired,
+        } => format!(
+            "session {session} resumed: {calls_kept} call(s) still waiting, {calls_expired} ended meanwhile"
+        ),
+        crate::bridge::RecoveryStep::ResumeFailed { reason } => {
+            format!("session {session}: {reason}")
+        }
+    }
+}
+
 /// Transcript rows kept per session in the console; older rows stay on disk.
 pub const TRANSCRIPT_WINDOW: usize = 10_000;
 /// Protocol lines kept for the protocol log.
@@ -351,6 +372,8 @@ impl App {
         match session.status {
             SessionStatus::Closed => "closed",
             SessionStatus::Disconnected => "disconnected",
+            SessionStatus::Restored => "restored",
+            SessionStatus::ResumeFailed => "not resumable",
             _ if waiting => "waiting on you",
             SessionStatus::Failed => "failed",
             SessionStatus::Running => "running",
@@ -515,6 +538,9 @@ impl App {
             }
             BridgeEvent::HoldChanged { hold } => self.hold = hold,
             BridgeEvent::Error { message, .. } => self.notice = Some(message),
+            BridgeEvent::SessionRecovery { thread_id, step } => {
+                self.notice = Some(recovery_notice(&thread_id, &step));
+            }
             BridgeEvent::Lagged { .. } => return vec![Effect::Resync],
         }
         Vec::new()

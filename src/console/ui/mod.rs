@@ -117,6 +117,18 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let (state, state_style) = match &app.connection {
         ConnectionState::Connected { .. } => ("connected".to_string(), Style::new().green()),
         ConnectionState::Connecting => ("connecting".to_string(), Style::new().yellow()),
+        ConnectionState::Reconnecting {
+            attempt,
+            max_attempts,
+            delay_ms,
+            reason,
+        } => (
+            format!(
+                "reconnecting (attempt {attempt}/{max_attempts} in {:.2} s): {reason}",
+                *delay_ms as f64 / 1000.0
+            ),
+            Style::new().yellow().bold(),
+        ),
         ConnectionState::Disconnected { reason } => {
             (format!("disconnected: {reason}"), Style::new().red().bold())
         }

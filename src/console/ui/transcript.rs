@@ -290,6 +290,13 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
         TranscriptEntry::Error { message } => {
             message_lines("error ▸ ", Style::new().red().bold(), message, width, fold)
         }
+        TranscriptEntry::Notice { message } => wrap(&format!("· {message}"), width)
+            .into_iter()
+            .map(|l| Line::styled(l, Style::new().yellow()))
+            .collect(),
+        TranscriptEntry::SessionClosed { reason } => {
+            vec![Line::from(format!("· session closed: {reason}")).dim()]
+        }
     }
 }
 

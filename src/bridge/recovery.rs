@@ -1,0 +1,987 @@
+//! Recovery: what the bridge does when app-server is lost, and when Switchboard starts
+//! again over transcripts it wrote before.
+//!
+//! - **Lost connection** (`on_connection_lost`): with a reconnect policy, the bridge
+//!   restarts (stdio) or redials (websocket) app-server with back-off in a task of its
+//!   own, initializes it, and resumes every session that was attached (`thread/resume`).
+//!   A stdio child takes its pending requests with it, so those calls expire at once; a
+//!   websocket app-server keeps them and sends them again after the resume, so they stay
+//!   pending and are reconciled against the resumed thread.
+//! - **Restart** (`restore_sessions`): sessions come back from their JSONL transcripts as
+//!   `Restored`; their unfinished calls are remembered so that a replay after
+//!   `resume_session` keeps the call's id and request row.
+//!
+//! Every step is an event (`Connection { Reconnecting | Connected | Disconnected }`,
+//! `SessionRecovery`) and a transcript row, so the console and the API can show it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::super::events::{
+    BridgeEvent, CallEnd, ConnectionState, RecoveryStep, ResolvedCall,
+};
+use super::super::pending::PendingCall;
+use super::super::session::{Session, SessionStatus, TurnRecord};
+use super::super::transcript::{Transcript, TranscriptEntry, TranscriptRow, read_transcript};
+use super::super::{Command, ReconnectPolicy};
+use super::{Actor, loss_reason};
+use crate::appserver::{
+    self, ConnectionHandle, Connector, Inbound, InitializeInfo, ProtocolTap, RawConnection,
+    TransportSpec,
+};
+use crate::catalog::Catalog;
+use crate::protocol::{
+    DynamicToolCallParams, Request, ThreadInfo, ThreadItem, ToolCallResult, TurnInfo,
+    TurnStatus, method,
+};
+use crate::util::now_ms;
+
+/// Answers kept for calls app-server may send again after a reconnect.
+const KEPT_ANSWERS: usize = 1024;
+
+/// What the reconnect and resume tasks report to the actor.
+pub(in crate::bridge) enum Progress {
+    /// Attempt `attempt` (2 and up; the first is announced on the loss) starts after
+    /// its back-off delay; `reason` is why the previous one failed.
+    Attempt {
+        epoch: u64,
+        attempt: u32,
+        reason: String,
+    },
+    /// A new connection is open and initialized.
+    Connected { epoch: u64, link: Box<Link> },
+    /// Every attempt failed.
+    GaveUp { epoch: u64, reason: String },
+    /// The outcome of `thread/resume` for one session after a reconnect.
+    Resumed {
+        generation: u64,
+        thread_id: String,
+        result: Result<Value, String>,
+    },
+}
+
+/// A new, initialized connection to app-server.
+pub(in crate::bridge) struct Link {
+    conn: ConnectionHandle,
+    inbound: mpsc::Receiver<Inbound>,
+    info: InitializeInfo,
+    /// Dropping or firing it kills a spawned app-server.
+    kill: Option<oneshot::Sender<()>>,
+    pid: Option<u32>,
+    generation: u64,
+}
+
+#[derive(Default)]
+pub(super) struct RecoveryState {
+    /// Counts connection losses, so progress from the reconnect task of an earlier loss
+    /// is recognised and ignored.
+    epoch: u64,
+    /// Sessions to resume once a new connection is up.
+    to_resume: HashSet<String>,
+    /// Junk lines counted by connections that are gone, for the status total.
+    pub(super) junk_lines_before: u64,
+    /// Calls read back from transcripts with no end row, by (thread, callId).
+    restored_calls: HashMap<(String, String), RestoredCall>,
+    kept_answers: KeptAnswers,
+}
+
+/// A call whose request row has no end row in a restored transcript: app-server may
+/// still be waiting on it.
+#[derive(Debug, Clone)]
+pub(super) struct RestoredCall {
+    pub(super) request_id: String,
+    thread_id: String,
+    turn_id: String,
+    call_id: String,
+    tool: String,
+    received_at_ms: i64,
+}
+
+/// The last answers written, by (thread, callId), with the connection they went to.
+/// When a websocket drops just after an answer was written, app-server may never have
+/// read it and sends the call again on resume: the same answer goes again (app-server
+/// takes the first answer it gets, so this is never a second answer).
+#[derive(Default)]
+struct KeptAnswers {
+    order: VecDeque<(String, String)>,
+    answers: HashMap<(String, String), KeptAnswer>,
+}
+
+struct KeptAnswer {
+    request_id: String,
+    result: ToolCallResult,
+    generation: u64,
+}
+
+impl KeptAnswers {
+    fn keep(&mut self, key: (String, String), answer: KeptAnswer) {
+        if self.answers.insert(key.clone(), answer).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > KEPT_ANSWERS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.answers.remove(&oldest);
+            }
+        }
+    }
+}
+
+/// Where app-server stands with a call after a resume: still waiting, or ended (why).
+enum Upstream {
+    Waiting,
+    Ended(String),
+}
+
+impl Actor {
+    /// A websocket app-server outlives its connection and keeps the calls it sent; a
+    /// child on stdio is gone with its pipes, and its calls with it.
+    pub(super) fn app_server_keeps_calls(&self) -> bool {
+        matches!(self.config.transport, TransportSpec::WebSocket { .. })
+    }
+
+    /// The connection is gone. Without a reconnect policy (or a way to reconnect) this
+    /// is final; otherwise sessions wait while a task restarts or redials app-server.
+    pub(super) fn on_connection_lost(&mut self, reason: String) {
+        if self.conn.is_none() {
+            return;
+        }
+        let policy = self.config.reconnect.clone();
+        let connector = match &self.connector {
+            Some(connector) if policy.enabled && policy.max_attempts > 0 => connector.clone(),
+            _ => return self.on_disconnect(reason),
+        };
+        let reason = loss_reason(reason);
+        tracing::warn!(target: "bridge", "{reason}; reconnecting");
+        if let Some(conn) = self.conn.take() {
+            self.recovery.junk_lines_before += conn.junk_lines();
+        }
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+        if !self.app_server_keeps_calls() {
+            // The process is gone, and every request it sent with it.
+            for request_id in self.pending.ids_where(|_| true) {
+                self.expire(&request_id, reason.clone());
+            }
+        }
+        let mut detached = Vec::new();
+        for session in self.sessions.values_mut() {
+            if is_attached(session.status) || session.status == SessionStatus::Disconnected {
+                session.status = SessionStatus::Disconnected;
+                session.updated_at_ms = now_ms();
+                detached.push(session.thread_id.clone());
+            }
+        }
+        detached.sort();
+        for thread_id in &detached {
+            self.recovery.to_resume.insert(thread_id.clone());
+            self.append_row(
+                thread_id,
+                None,
+                TranscriptEntry::Error {
+                    message: format!("{reason}; reconnecting"),
+                },
+            );
+            self.emit_session(thread_id);
+        }
+        self.recovery.epoch += 1;
+        self.connection = reconnecting(&policy, 1, reason.clone());
+        self.emit(BridgeEvent::Connection {
+            transport: self.transport_label.clone(),
+            state: self.connection.clone(),
+        });
+        self.emit(BridgeEvent::Error {
+            thread_id: None,
+            message: format!("{reason}; reconnecting"),
+        });
+        tokio::spawn(reconnect(Reconnect {
+            connector,
+            policy,
+            commands: self.self_tx.clone(),
+            epoch: self.recovery.epoch,
+            generation: self.generation + 1,
+            tap: self.tap.clone(),
+            request_timeout: self.config.request_timeout,
+            reason,
+        }));
+    }
+
+    /// Applies what the reconnect and resume tasks report. Returns the inbound receiver
+    /// of a new connection, which the run loop reads from then on.
+    pub(super) fn on_recovery(&mut self, progress: Progress) -> Option<mpsc::Receiver<Inbound>> {
+        match progress {
+            Progress::Attempt {
+                epoch,
+                attempt,
+                reason,
+            } => {
+                if epoch == self.recovery.epoch && self.conn.is_none() {
+                    self.connection = reconnecting(&self.config.reconnect, attempt, reason);
+                    self.emit(BridgeEvent::Connection {
+                        transport: self.transport_label.clone(),
+                        state: self.connection.clone(),
+                    });
+                }
+                None
+            }
+            Progress::Connected { epoch, link } => self.on_reconnected(epoch, *link),
+            Progress::GaveUp { epoch, reason } => {
+                if epoch == self.recovery.epoch && self.conn.is_none() {
+                    tracing::error!(target: "bridge", "{reason}");
+                    self.recovery.to_resume.clear();
+                    self.lose_for_good(reason);
+                }
+                None
+            }
+            Progress::Resumed {
+                generation,
+                thread_id,
+                result,
+            } => {
+                self.on_resumed(generation, &thread_id, result);
+                None
+            }
+        }
+    }
+
+    fn on_reconnected(&mut self, epoch: u64, link: Link) -> Option<mpsc::Receiver<Inbound>> {
+        if epoch != self.recovery.epoch || self.conn.is_some() {
+            if let Some(kill) = link.kill {
+                let _ = kill.send(());
+            }
+            return None;
+        }
+        tracing::info!(target: "bridge", "reconnected to app-server {} (connection {})", link.info.user_agent, link.generation);
+        self.generation = link.generation;
+        self.kill = link.kill;
+        self.conn = Some(link.conn.clone());
+        self.connection = ConnectionState::Connected {
+            server_version: link.info.server_version,
+            user_agent: link.info.user_agent,
+            pid: link.pid,
+        };
+        self.emit(BridgeEvent::Connection {
+            transport: self.transport_label.clone(),
+            state: self.connection.clone(),
+        });
+        let mut threads: Vec<String> = self.recovery.to_resume.drain().collect();
+        threads.sort();
+        for thread_id in threads {
+            let conn = link.conn.clone();
+            let commands = self.self_tx.clone();
+            let generation = link.generation;
+            tokio::spawn(async move {
+                let result = conn
+                    .request(
+                        method::THREAD_RESUME,
+                        serde_json::json!({ "threadId": thread_id }),
+                    )
+                    .await
+                    .map_err(|e| e.to_string());
+                report(
+                    &commands,
+                    Progress::Resumed {
+                        generation,
+                        thread_id,
+                        result,
+                    },
+                )
+                .await;
+            });
+        }
+        Some(link.inbound)
+    }
+
+    fn on_resumed(&mut self, generation: u64, thread_id: &str, result: Result<Value, String>) {
+        // Lost again meanwhile: the next reconnect resumes the session again.
+        if generation != self.generation || self.conn.is_none() {
+            return;
+        }
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        if session.status != SessionStatus::Disconnected {
+            return;
+        }
+        let parsed = result.and_then(|reply| {
+            let thread = reply
+                .get("thread")
+                .cloned()
+                .ok_or_else(|| "no `thread` in the reply".to_string())?;
+            let info: ThreadInfo =
+                serde_json::from_value(thread.clone()).map_err(|e| e.to_string())?;
+            Ok((thread, info))
+        });
+        match parsed {
+            Ok((thread, info)) => {
+                session.thread = thread;
+                session.status = SessionStatus::Idle;
+                self.reconcile_resumed(thread_id, &info, SessionStatus::Disconnected);
+                self.emit_session(thread_id);
+            }
+            Err(reason) => self.resume_failed(thread_id, &reason),
+        }
+    }
+
+    /// Brings a resumed session in line with what app-server reports of its thread:
+    /// calls and turns that ended while we were away end here too, the rest go on.
+    pub(super) fn reconcile_resumed(
+        &mut self,
+        thread_id: &str,
+        info: &ThreadInfo,
+        was: SessionStatus,
+    ) {
+        let resuming = matches!(
+            was,
+            SessionStatus::Disconnected | SessionStatus::Restored | SessionStatus::ResumeFailed
+        );
+        if !resuming {
+            return;
+        }
+        let turns = thread_turns(info);
+        let active = info.status.as_ref().is_some_and(|s| s.kind == "active");
+        let generation = self.generation;
+        let left_behind: Vec<(String, String, String)> = self
+            .pending
+            .iter()
+            .filter(|c| c.thread_id == thread_id && c.generation != generation)
+            .map(|c| (c.request_id.clone(), c.turn_id.clone(), c.call_id.clone()))
+            .collect();
+        let (mut kept, mut expired) = (0, 0);
+        for (request_id, turn_id, call_id) in left_behind {
+            match upstream(&turns, &turn_id, &call_id, active) {
+                Upstream::Waiting => kept += 1,
+                Upstream::Ended(reason) => {
+                    self.expire(&request_id, reason);
+                    expired += 1;
+                }
+            }
+        }
+        let restored: Vec<RestoredCall> = self
+            .recovery
+            .restored_calls
+            .values()
+            .filter(|c| c.thread_id == thread_id)
+            .cloned()
+            .collect();
+        for call in restored {
+            match upstream(&turns, &call.turn_id, &call.call_id, active) {
+                Upstream::Waiting => kept += 1,
+                Upstream::Ended(reason) => {
+                    self.recovery
+                        .restored_calls
+                        .remove(&(call.thread_id.clone(), call.call_id.clone()));
+                    self.expire_restored(call, reason);
+                    expired += 1;
+                }
+            }
+        }
+        let running: Vec<String> = self
+            .sessions
+            .get(thread_id)
+            .map(|s| {
+                s.turns
+                    .iter()
+                    .filter(|t| !t.status.is_terminal())
+                    .map(|t| t.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for turn_id in running {
+            match turns.iter().find(|(turn, _)| turn.id == turn_id) {
+                Some((turn, _)) if turn.status.is_terminal() => self.complete_turn(
+                    thread_id,
+                    &turn_id,
+                    turn.status,
+                    turn.error.as_ref().map(|e| e.message.clone()),
+                ),
+                Some(_) => {}
+                None if active => {}
+                None => self.complete_turn(
+                    thread_id,
+                    &turn_id,
+                    TurnStatus::Interrupted,
+                    Some("app-server no longer knows this turn".to_string()),
+                ),
+            }
+        }
+        if let Some(session) = self.sessions.get_mut(thread_id) {
+            session.status = if active {
+                SessionStatus::Running
+            } else {
+                SessionStatus::Idle
+            };
+            session.updated_at_ms = now_ms();
+        }
+        let after = match was {
+            SessionStatus::Restored => "after Switchboard restarted",
+            _ => "after the app-server connection came back",
+        };
+        self.append_row(
+            thread_id,
+            None,
+            TranscriptEntry::Notice {
+                message: format!(
+                    "resumed {after}: {kept} call(s) still waiting, {expired} ended meanwhile"
+                ),
+            },
+        );
+        self.emit(BridgeEvent::SessionRecovery {
+            thread_id: thread_id.to_string(),
+            step: RecoveryStep::Resumed {
+                calls_kept: kept,
+                calls_expired: expired,
+            },
+        });
+    }
+
+    /// `thread/resume` failed after a reconnect: the session cannot go on. Its calls and
+    /// turns end with the reason, which the transcript keeps.
+    fn resume_failed(&mut self, thread_id: &str, reason: &str) {
+        let reason = if reason.contains("no rollout found") {
+            format!(
+                "could not resume the session: app-server keeps no record of a thread before its first turn ({reason})"
+            )
+        } else {
+            format!("could not resume the session: {reason}")
+        };
+        tracing::warn!(target: "bridge", "{thread_id}: {reason}");
+        let running: Vec<String> = match self.sessions.get_mut(thread_id) {
+            Some(session) => {
+                session.status = SessionStatus::ResumeFailed;
+                session.updated_at_ms = now_ms();
+                session
+                    .turns
+                    .iter()
+                    .filter(|t| !t.status.is_terminal())
+                    .map(|t| t.id.clone())
+                    .collect()
+            }
+            None => return,
+        };
+        for request_id in self.pending.ids_where(|c| c.thread_id == thread_id) {
+            self.expire(&request_id, reason.clone());
+        }
+        self.expire_restored_calls(thread_id, None, &reason);
+        for turn_id in running {
+            self.complete_turn(thread_id, &turn_id, TurnStatus::Failed, Some(reason.clone()));
+        }
+        self.append_row(
+            thread_id,
+            None,
+            TranscriptEntry::Error {
+                message: reason.clone(),
+            },
+        );
+        self.emit_session(thread_id);
+        self.emit(BridgeEvent::SessionRecovery {
+            thread_id: thread_id.to_string(),
+            step: RecoveryStep::ResumeFailed { reason },
+        });
+    }
+
+    fn emit_session(&self, thread_id: &str) {
+        if let Some(session) = self.sessions.get(thread_id) {
+            self.emit(BridgeEvent::SessionUpdated {
+                session: session.summary(),
+            });
+        }
+    }
+
+    // ----- answers app-server may ask for again ----------------------------------------
+
+    pub(super) fn keep_answer(&mut self, call: &PendingCall, result: &ToolCallResult) {
+        self.recovery.kept_answers.keep(
+            (call.thread_id.clone(), call.call_id.clone()),
+            KeptAnswer {
+                request_id: call.request_id.clone(),
+                result: result.clone(),
+                generation: call.generation,
+            },
+        );
+    }
+
+    /// A call we already answered came again. On the connection that got the answer it
+    /// is a duplicate, ignored; on a newer connection app-server never read the answer,
+    /// so it is written again. Returns whether the request was taken care of.
+    pub(super) fn resend_kept_answer(
+        &mut self,
+        request: &Request,
+        params: &DynamicToolCallParams,
+    ) -> bool {
+        let key = (params.thread_id.clone(), params.call_id.clone());
+        let Some(kept) = self.recovery.kept_answers.answers.get(&key) else {
+            return false;
+        };
+        let Some(conn) = self.conn.clone() else {
+            return true;
+        };
+        if kept.generation == conn.generation() {
+            tracing::info!(target: "bridge", "ignoring app-server's duplicate of answered call {}", kept.request_id);
+            return true;
+        }
+        let request_id = kept.request_id.clone();
+        let value = match serde_json::to_value(&kept.result) {
+            Ok(value) => value,
+            Err(e) => {
+                tracing::warn!(target: "bridge", "could not encode the kept answer of {request_id}: {e}");
+                return true;
+            }
+        };
+        if let Some(kept) = self.recovery.kept_answers.answers.get_mut(&key) {
+            kept.generation = conn.generation();
+        }
+        let rpc_id = request.id.clone();
+        let label = request_id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = conn.respond(rpc_id, value).await {
+                tracing::warn!(target: "bridge", "could not send the answer of {label} again: {e}");
+            }
+        });
+        self.append_row(
+            &params.thread_id,
+            Some(params.turn_id.clone()),
+            TranscriptEntry::Notice {
+                message: format!(
+                    "app-server asked for call {request_id} again after the reconnect: its answer had not arrived, so it was sent again"
+                ),
+            },
+        );
+        true
+    }
+
+    // ----- sessions read back from transcripts ------------------------------------------
+
+    /// Reads every transcript in the data directory back as a `Restored` session (or a
+    /// `Closed` one). Files that cannot be read are logged and left alone.
+    pub(super) fn restore_sessions(&mut self) {
+        let Some(dir) = self.sessions_dir.clone() else {
+            return;
+        };
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                tracing::warn!(target: "bridge", "could not list {}: {e}", dir.display());
+                return;
+            }
+        };
+        let mut paths: Vec<_> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            match restore_session(&dir, &path, &self.config.catalog) {
+                Ok((session, calls, rows)) => {
+                    let thread_id = session.thread_id.clone();
+                    if self.sessions.contains_key(&thread_id) {
+                        continue;
+                    }
+                    let unfinished = calls.len();
+                    for call in calls {
+                        self.recovery
+                            .restored_calls
+                            .insert((call.thread_id.clone(), call.call_id.clone()), call);
+                    }
+                    let summary = session.summary();
+                    self.sessions.insert(thread_id.clone(), session);
+                    tracing::info!(target: "bridge", "restored session {thread_id} ({rows} rows, {unfinished} unfinished calls)");
+                    self.emit(BridgeEvent::SessionStarted { session: summary });
+                    self.emit(BridgeEvent::SessionRecovery {
+                        thread_id,
+                        step: RecoveryStep::Restored {
+                            rows,
+                            unfinished_calls: unfinished,
+                        },
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(target: "bridge", "not restoring {}: {e}", path.display());
+                }
+            }
+        }
+    }
+
+    /// The restored call app-server sent again, if it is one: it becomes live under its
+    /// old id.
+    pub(super) fn take_restored_call(
+        &mut self,
+        thread_id: &str,
+        call_id: &str,
+    ) -> Option<RestoredCall> {
+        self.recovery
+            .restored_calls
+            .remove(&(thread_id.to_string(), call_id.to_string()))
+    }
+
+    /// Ends restored calls of a session (or of one of its turns) that app-server will
+    /// not send again.
+    pub(super) fn expire_restored_calls(
+        &mut self,
+        thread_id: &str,
+        turn_id: Option<&str>,
+        reason: &str,
+    ) {
+        if self.recovery.restored_calls.is_empty() {
+            return;
+        }
+        let keys: Vec<(String, String)> = self
+            .recovery
+            .restored_calls
+            .iter()
+            .filter(|(_, c)| c.thread_id == thread_id && turn_id.is_none_or(|t| t == c.turn_id))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(call) = self.recovery.restored_calls.remove(&key) {
+                self.expire_restored(call, reason.to_string());
+            }
+        }
+    }
+
+    fn expire_restored(&mut self, call: RestoredCall, reason: String) {
+        let latency_ms = u64::try_from(now_ms().saturating_sub(call.received_at_ms)).unwrap_or(0);
+        self.totals.expired += 1;
+        self.append_row(
+            &call.thread_id,
+            Some(call.turn_id.clone()),
+            TranscriptEntry::ToolCallResolved {
+                request_id: call.request_id.clone(),
+                call_id: call.call_id.clone(),
+                tool: call.tool.clone(),
+                status: CallEnd::Expired,
+                success: false,
+                answered_by: None,
+                latency_ms,
+                content: None,
+                reason: Some(reason.clone()),
+            },
+        );
+        self.emit(BridgeEvent::ToolCallResolved {
+            call: ResolvedCall {
+                request_id: call.request_id,
+                thread_id: call.thread_id,
+                turn_id: call.turn_id,
+                call_id: call.call_id,
+                tool: call.tool,
+                status: CallEnd::Expired,
+                success: false,
+                answered_by: None,
+                reason: Some(reason),
+                latency_ms,
+                result: None,
+            },
+        });
+    }
+}
+
+/// Sessions that were talking to app-server when the connection went.
+fn is_attached(status: SessionStatus) -> bool {
+    match status {
+        SessionStatus::Idle | SessionStatus::Running | SessionStatus::Failed => true,
+        SessionStatus::Disconnected
+        | SessionStatus::Restored
+        | SessionStatus::ResumeFailed
+        | SessionStatus::Closed => false,
+    }
+}
+
+fn reconnecting(policy: &ReconnectPolicy, attempt: u32, reason: String) -> ConnectionState {
+    ConnectionState::Reconnecting {
+        attempt,
+        max_attempts: policy.max_attempts,
+        delay_ms: u64::try_from(policy.delay(attempt).as_millis()).unwrap_or(u64::MAX),
+        reason,
+    }
+}
+
+/// A resumed thread's turns with their items.
+fn thread_turns(info: &ThreadInfo) -> Vec<(TurnInfo, Vec<ThreadItem>)> {
+    info.turns
+        .iter()
+        .filter_map(|value| {
+            let turn: TurnInfo = serde_json::from_value(value.clone()).ok()?;
+            let items = value
+                .get("items")
+                .and_then(Value::as_array)
+                .map(|items| items.iter().map(ThreadItem::from_value).collect())
+                .unwrap_or_default();
+            Some((turn, items))
+        })
+        .collect()
+}
+
+/// Whether app-server still waits on a call, judged from the resumed thread.
+fn upstream(
+    turns: &[(TurnInfo, Vec<ThreadItem>)],
+    turn_id: &str,
+    call_id: &str,
+    thread_active: bool,
+) -> Upstream {
+    let Some((turn, items)) = turns.iter().find(|(turn, _)| turn.id == turn_id) else {
+        return if thread_active {
+            Upstream::Waiting
+        } else {
+            Upstream::Ended("app-server no longer runs the call's turn".to_string())
+        };
+    };
+    let item_status = items.iter().find_map(|item| match item {
+        ThreadItem::DynamicToolCall { id, status, .. } if id == call_id => Some(status.as_str()),
+        _ => None,
+    });
+    match item_status {
+        Some(status) if status != "inProgress" => Upstream::Ended(format!(
+            "app-server ended the call while Switchboard was away (item {status})"
+        )),
+        _ if turn.status.is_terminal() => Upstream::Ended(format!(
+            "turn {} while Switchboard was away",
+            turn.status.as_str()
+        )),
+        _ => Upstream::Waiting,
+    }
+}
+
+/// What a reconnect task needs.
+struct Reconnect {
+    connector: Connector,
+    policy: ReconnectPolicy,
+    /// Weak, like the actor's own sender: a reconnect never keeps a stopped bridge alive.
+    commands: mpsc::WeakSender<Command>,
+    epoch: u64,
+    generation: u64,
+    tap: ProtocolTap,
+    request_timeout: Duration,
+    reason: String,
+}
+
+/// Tries to open and initialize a new connection with back-off, and reports each step.
+async fn reconnect(task: Reconnect) {
+    let mut reason = task.reason;
+    for attempt in 1..=task.policy.max_attempts {
+        if attempt > 1
+            && !report(
+                &task.commands,
+                Progress::Attempt {
+                    epoch: task.epoch,
+                    attempt,
+                    reason: reason.clone(),
+                },
+            )
+            .await
+        {
+            return;
+        }
+        tokio::time::sleep(task.policy.delay(attempt)).await;
+        match open(
+            &task.connector,
+            task.generation,
+            &task.tap,
+            task.request_timeout,
+        )
+        .await
+        {
+            Ok(link) => {
+                // If the bridge stopped meanwhile, dropping the link kills the child.
+                report(
+                    &task.commands,
+                    Progress::Connected {
+                        epoch: task.epoch,
+                        link: Box::new(link),
+                    },
+                )
+                .await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(target: "bridge", "reconnect attempt {attempt} failed: {e}");
+                reason = e.to_string();
+            }
+        }
+    }
+    report(
+        &task.commands,
+        Progress::GaveUp {
+            epoch: task.epoch,
+            reason: format!(
+                "gave up reconnecting to app-server after {} attempts; the last one failed with: {reason}",
+                task.policy.max_attempts
+            ),
+        },
+    )
+    .await;
+}
+
+async fn open(
+    connector: &Connector,
+    generation: u64,
+    tap: &ProtocolTap,
+    request_timeout: Duration,
+) -> Result<Link, appserver::AppServerError> {
+    let RawConnection {
+        outgoing,
+        incoming,
+        child_pid,
+        kill,
+    } = connector().await?;
+    // The kill switch stays with us: the connection must not kill the child when its
+    // reader ends, only the bridge decides that.
+    let raw = RawConnection {
+        outgoing,
+        incoming,
+        child_pid,
+        kill: None,
+    };
+    let (conn, inbound) = appserver::connection::start(raw, generation, tap.clone(), request_timeout);
+    match conn.initialize(env!("CARGO_PKG_VERSION")).await {
+        Ok(info) => Ok(Link {
+            conn,
+            inbound,
+            info,
+            kill,
+            pid: child_pid,
+            generation,
+        }),
+        Err(e) => {
+            if let Some(kill) = kill {
+                let _ = kill.send(());
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Sends progress to the actor; false once the bridge has stopped.
+async fn report(commands: &mpsc::WeakSender<Command>, progress: Progress) -> bool {
+    let Some(tx) = commands.upgrade() else {
+        return false;
+    };
+    tx.send(Command::Recovery(progress)).await.is_ok()
+}
+
+/// Reads one transcript back into a session, its unfinished calls and its row count.
+fn restore_session(
+    dir: &Path,
+    path: &Path,
+    catalog: &Catalog,
+) -> Result<(Session, Vec<RestoredCall>, u64), String> {
+    let (rows, bad) = read_transcript(path).map_err(|e| e.to_string())?;
+    if bad > 0 {
+        tracing::warn!(target: "bridge", "{}: skipped {bad} unreadable line(s)", path.display());
+    }
+    let Some(first) = rows.first() else {
+        return Err("the transcript is empty".to_string());
+    };
+    let TranscriptEntry::SessionStarted {
+        thread_id,
+        cwd,
+        model,
+        tools,
+    } = &first.entry
+    else {
+        return Err("the first row is not `session.started`".to_string());
+    };
+    let mut turns: Vec<TurnRecord> = Vec::new();
+    let mut calls: HashMap<String, RestoredCall> = HashMap::new();
+    let mut title = None;
+    let mut closed = false;
+    for row in &rows {
+        let turn_id = row.turn_id.clone().unwrap_or_default();
+        match &row.entry {
+            TranscriptEntry::TurnStarted => {
+                if !turns.iter().any(|t| t.id == turn_id) {
+                    turns.push(TurnRecord {
+                        id: turn_id,
+                        status: TurnStatus::InProgress,
+                        started_at_ms: row.at_ms,
+                        completed_at_ms: None,
+                        error: None,
+                        assistant_reply: None,
+                    });
+                }
+            }
+            TranscriptEntry::TurnCompleted { status, error } => {
+                if let Some(turn) = turns.iter_mut().find(|t| t.id == turn_id) {
+                    turn.status = *status;
+                    turn.completed_at_ms = Some(row.at_ms);
+                    turn.error = error.clone();
+                }
+            }
+            TranscriptEntry::AgentMessage { text, .. } => {
+                if let Some(turn) = turns.iter_mut().find(|t| t.id == turn_id) {
+                    turn.assistant_reply = Some(text.clone());
+                }
+            }
+            TranscriptEntry::UserMessage { text } => {
+                if title.is_none() {
+                    title = Some(crate::protocol::truncate_chars(text, 60).to_string());
+                }
+            }
+            TranscriptEntry::ToolCallRequest {
+                request_id,
+                call_id,
+                tool,
+                ..
+            } => {
+                calls.insert(
+                    request_id.clone(),
+                    RestoredCall {
+                        request_id: request_id.clone(),
+                        thread_id: thread_id.clone(),
+                        turn_id,
+                        call_id: call_id.clone(),
+                        tool: tool.clone(),
+                        received_at_ms: row.at_ms,
+                    },
+                );
+            }
+            TranscriptEntry::ToolCallResolved { request_id, .. } => {
+                calls.remove(request_id);
+            }
+            TranscriptEntry::SessionClosed { .. } => closed = true,
+            TranscriptEntry::SessionStarted { .. }
+            | TranscriptEntry::Error { .. }
+            | TranscriptEntry::Notice { .. } => {}
+        }
+    }
+    let transcript = Transcript::reopen(dir, thread_id, &rows).map_err(|e| e.to_string())?;
+    let declared: Vec<_> = catalog
+        .dynamic_tools()
+        .into_iter()
+        .filter(|t| tools.contains(&t.name))
+        .collect();
+    let row_count = rows.last().map_or(0, |r| r.seq + 1);
+    let session = Session {
+        thread_id: thread_id.clone(),
+        title: title
+            .unwrap_or_else(|| format!("session {}", crate::util::id_tail(thread_id, 8))),
+        status: if closed {
+            SessionStatus::Closed
+        } else {
+            SessionStatus::Restored
+        },
+        cwd: cwd.clone(),
+        model: model.clone(),
+        model_provider: None,
+        created_at_ms: first.at_ms,
+        updated_at_ms: rows.last().map_or(first.at_ms, |r: &TranscriptRow| r.at_ms),
+        tools: declared,
+        turns,
+        transcript,
+        streaming: HashMap::new(),
+        thread: Value::Null,
+    };
+    // A closed session's calls ended with it, whatever its transcript lacks.
+    let calls = if closed {
+        Vec::new()
+    } else {
+        let mut calls: Vec<RestoredCall> = calls.into_values().collect();
+        calls.sort_by_key(|c| c.received_at_ms);
+        calls
+    };
+    Ok((session, calls, row_count))
+}
