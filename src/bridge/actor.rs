@@ -439,7 +439,8 @@ impl Actor {
                         _ if session.status == SessionStatus::Failed => SessionStatus::Failed,
                         _ => SessionStatus::Idle,
                     };
-                    if session.status != SessionStatus::Closed && session.status != next {
+                    // Sessions not attached (yet) take their status from their resume.
+                    if recovery::is_attached(session.status) && session.status != next {
                         session.status = next;
                         session.updated_at_ms = now_ms();
                         let summary = session.summary();

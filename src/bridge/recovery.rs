@@ -82,8 +82,13 @@ pub(super) struct RecoveryState {
     epoch: u64,
     /// Sessions to resume once a new connection is up.
     to_resume: HashSet<String>,
+    /// Sessions whose `thread/resume` is under way on the current connection.
+    resuming: HashSet<String>,
     /// Junk lines counted by connections that are gone, for the status total.
     pub(super) junk_lines_before: u64,
+    /// Calls kept over a lost connection (or restored from a transcript and sent again),
+    /// so a resume counts those app-server sent again before its reply was handled.
+    carried: HashSet<String>,
     /// Calls read back from transcripts with no end row, by (thread, callId).
     restored_calls: HashMap<(String, String), RestoredCall>,
     kept_answers: KeptAnswers,
@@ -162,12 +167,18 @@ impl Actor {
         if let Some(kill) = self.kill.take() {
             let _ = kill.send(());
         }
-        if !self.app_server_keeps_calls() {
+        if self.app_server_keeps_calls() {
+            self.recovery
+                .carried
+                .extend(self.pending.ids_where(|_| true));
+        } else {
             // The process is gone, and every request it sent with it.
             for request_id in self.pending.ids_where(|_| true) {
                 self.expire(&request_id, reason.clone());
             }
         }
+        let interrupted: Vec<String> = self.recovery.resuming.drain().collect();
+        self.recovery.to_resume.extend(interrupted);
         let mut detached = Vec::new();
         for session in self.sessions.values_mut() {
             if is_attached(session.status) || session.status == SessionStatus::Disconnected {
@@ -270,6 +281,7 @@ impl Actor {
         });
         let mut threads: Vec<String> = self.recovery.to_resume.drain().collect();
         threads.sort();
+        self.recovery.resuming = threads.iter().cloned().collect();
         for thread_id in threads {
             let conn = link.conn.clone();
             let commands = self.self_tx.clone();
@@ -301,9 +313,13 @@ impl Actor {
         if generation != self.generation || self.conn.is_none() {
             return;
         }
+        if !self.recovery.resuming.remove(thread_id) {
+            return;
+        }
         let Some(session) = self.sessions.get_mut(thread_id) else {
             return;
         };
+        // Closed meanwhile, or resumed by hand.
         if session.status != SessionStatus::Disconnected {
             return;
         }
@@ -345,14 +361,25 @@ impl Actor {
         let turns = thread_turns(info);
         let active = info.status.as_ref().is_some_and(|s| s.kind == "active");
         let generation = self.generation;
+        let (mut kept, mut expired) = (0, 0);
+        // Sent again before this reply was handled: app-server still waits on them.
+        let carried = &mut self.recovery.carried;
+        for call in self.pending.iter() {
+            if call.thread_id == thread_id
+                && call.generation == generation
+                && carried.remove(&call.request_id)
+            {
+                kept += 1;
+            }
+        }
         let left_behind: Vec<(String, String, String)> = self
             .pending
             .iter()
             .filter(|c| c.thread_id == thread_id && c.generation != generation)
             .map(|c| (c.request_id.clone(), c.turn_id.clone(), c.call_id.clone()))
             .collect();
-        let (mut kept, mut expired) = (0, 0);
         for (request_id, turn_id, call_id) in left_behind {
+            self.recovery.carried.remove(&request_id);
             match upstream(&turns, &turn_id, &call_id, active) {
                 Upstream::Waiting => kept += 1,
                 Upstream::Ended(reason) => {
@@ -614,9 +641,12 @@ impl Actor {
         thread_id: &str,
         call_id: &str,
     ) -> Option<RestoredCall> {
-        self.recovery
+        let call = self
+            .recovery
             .restored_calls
-            .remove(&(thread_id.to_string(), call_id.to_string()))
+            .remove(&(thread_id.to_string(), call_id.to_string()))?;
+        self.recovery.carried.insert(call.request_id.clone());
+        Some(call)
     }
 
     /// Ends restored calls of a session (or of one of its turns) that app-server will
@@ -681,7 +711,7 @@ impl Actor {
 }
 
 /// Sessions that were talking to app-server when the connection went.
-fn is_attached(status: SessionStatus) -> bool {
+pub(super) fn is_attached(status: SessionStatus) -> bool {
     match status {
         SessionStatus::Idle | SessionStatus::Running | SessionStatus::Failed => true,
         SessionStatus::Disconnected

@@ -45,7 +45,10 @@ pub fn demo_catalog() -> PathBuf {
 
 pub async fn run(args: ConsoleArgs) -> u8 {
     let options = ConsoleOptions::default();
-    start_and_run(args, options).await
+    // Earlier sessions can only be resumed from a CODEX_HOME that outlives the run; the
+    // scripted model's is temporary.
+    let restore = args.scripted_model.is_none();
+    start_and_run(args, options, restore).await
 }
 
 pub async fn demo(args: DemoArgs) -> u8 {
@@ -58,10 +61,10 @@ pub async fn demo(args: DemoArgs) -> u8 {
         first_message: Some(DEMO_MESSAGE.to_string()),
         ..ConsoleOptions::default()
     };
-    start_and_run(console_args, options).await
+    start_and_run(console_args, options, false).await
 }
 
-async fn start_and_run(args: ConsoleArgs, options: ConsoleOptions) -> u8 {
+async fn start_and_run(args: ConsoleArgs, options: ConsoleOptions, restore_sessions: bool) -> u8 {
     let data_dir = args.app_server.data_dir();
     let _log_guard = super::init_file_logging(&data_dir, "console.log");
     let catalog = match load_catalog(args.catalog.as_deref()) {
@@ -73,6 +76,7 @@ async fn start_and_run(args: ConsoleArgs, options: ConsoleOptions) -> u8 {
         catalog,
         args.scripted_model.as_deref(),
         ManualPolicy::Wait,
+        restore_sessions,
     )
     .await
     {

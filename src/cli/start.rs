@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::scripted::ScriptedModel;
 use super::{AppServerArgs, exit, report_error};
-use crate::bridge::{self, BridgeConfig, BridgeHandle, ManualPolicy};
+use crate::bridge::{self, BridgeConfig, BridgeHandle, ManualPolicy, ReconnectPolicy};
 use crate::catalog::Catalog;
 
 /// A started bridge and what must live as long as it does.
@@ -28,12 +28,15 @@ pub fn load_catalog(path: Option<&Path>) -> Result<Arc<Catalog>, u8> {
 }
 
 /// Starts the scripted model (if asked), app-server and the bridge. Errors are reported
-/// here; the returned status is the exit status to use.
+/// here; the returned status is the exit status to use. The bridge reconnects with
+/// back-off when app-server is lost; `restore_sessions` brings back the sessions of
+/// earlier runs from their transcripts.
 pub async fn start_bridge(
     app_server: &AppServerArgs,
     catalog: Arc<Catalog>,
     scripted_model: Option<&str>,
     manual_policy: ManualPolicy,
+    restore_sessions: bool,
 ) -> Result<Started, u8> {
     let scripted = match scripted_model {
         Some(spec) => Some(
@@ -57,6 +60,8 @@ pub async fn start_bridge(
     let mut config = BridgeConfig::new(transport, catalog);
     config.data_dir = Some(app_server.data_dir());
     config.manual_policy = manual_policy;
+    config.reconnect = ReconnectPolicy::standard();
+    config.restore_sessions = restore_sessions;
     let bridge = bridge::start(config).await.map_err(|e| {
         report_error(&format!("could not start app-server: {e}"));
         exit::APP_SERVER

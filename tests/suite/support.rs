@@ -43,6 +43,16 @@ pub struct CodexBridge {
 
 impl CodexBridge {
     pub async fn start(catalog: &str, scenario: &str, policy: ManualPolicy) -> CodexBridge {
+        CodexBridge::start_configured(catalog, scenario, policy, |_| {}).await
+    }
+
+    /// Like [`CodexBridge::start`], with a last say on the bridge's configuration.
+    pub async fn start_configured(
+        catalog: &str,
+        scenario: &str,
+        policy: ManualPolicy,
+        configure: impl FnOnce(&mut BridgeConfig),
+    ) -> CodexBridge {
         let catalog = Arc::new(Catalog::load(&repo_path(catalog)).unwrap());
         let model = ModelServer::start(
             Scenario::load(scenario).unwrap(),
@@ -62,6 +72,7 @@ impl CodexBridge {
         let mut config = BridgeConfig::new(transport, catalog);
         config.data_dir = Some(home.path().join("data"));
         config.manual_policy = policy;
+        configure(&mut config);
         let bridge = bridge::start(config).await.unwrap();
         let events = bridge.subscribe();
         CodexBridge {

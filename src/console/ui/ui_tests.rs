@@ -198,3 +198,58 @@ fn the_transcript_renders_only_what_fits() {
     assert!(screen.contains("message 9999"), "{screen}");
     assert!(!screen.contains("message 9980"), "only the tail is shown");
 }
+
+/// What the operator sees while the bridge brings app-server back: the header shows the
+/// attempt and its delay, the sessions their state, the transcript each step.
+#[test]
+fn reconnecting_after_app_server_exited() {
+    use crate::bridge::{BridgeEvent, ConnectionState, RecoveryStep, SessionStatus};
+    let mut app = busy_app();
+    let reason = "app-server exited (killed by signal 9)".to_string();
+    feed(
+        &mut app,
+        [
+            BridgeEvent::Connection {
+                transport: "stdio (/usr/bin/codex)".to_string(),
+                state: ConnectionState::Reconnecting {
+                    attempt: 2,
+                    max_attempts: 10,
+                    delay_ms: 500,
+                    reason: reason.clone(),
+                },
+            },
+            BridgeEvent::SessionUpdated {
+                session: session(1, SessionStatus::Disconnected),
+            },
+            BridgeEvent::SessionUpdated {
+                session: session(2, SessionStatus::Restored),
+            },
+            BridgeEvent::TranscriptAppended {
+                thread_id: thread(1),
+                row: row(
+                    8,
+                    crate::bridge::TranscriptEntry::Error {
+                        message: format!("{reason}; reconnecting"),
+                    },
+                ),
+            },
+            BridgeEvent::TranscriptAppended {
+                thread_id: thread(1),
+                row: row(
+                    9,
+                    crate::bridge::TranscriptEntry::Notice {
+                        message: "resumed after the app-server connection came back: 0 call(s) still waiting, 1 ended meanwhile".to_string(),
+                    },
+                ),
+            },
+            BridgeEvent::SessionRecovery {
+                thread_id: thread(2),
+                step: RecoveryStep::ResumeFailed {
+                    reason: "could not resume the session: no rollout found".to_string(),
+                },
+            },
+        ],
+    );
+    assert_eq!(app.session_badge(&app.sessions[1]), "restored");
+    snapshot("reconnecting", &app);
+}
