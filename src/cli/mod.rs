@@ -1,8 +1,9 @@
 //! The command line: argument types, logging set-up and dispatch. Commands print here
 //! and nowhere else; the layers below only return values and errors.
 
+mod bench;
 mod catalog_cmd;
-mod console_cmd;
+pub mod console_cmd;
 mod exec;
 pub mod paths;
 pub mod scripted;
@@ -57,6 +58,21 @@ pub enum Command {
     /// Work with catalog files.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Benchmarks: the bridge core, handlers, real codex turns, the console, memory and
+    /// start-up, each against a baseline measured in the same run.
+    Bench(bench::BenchArgs),
+    /// A synthetic app-server on stdin/stdout, for benchmarks and fault injection only:
+    /// it floods `item/tool/call` requests (see docs/PERFORMANCE.md).
+    #[command(hide = true)]
+    SyntheticAppServer(SyntheticArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyntheticArgs {
+    /// The synthetic peer's settings as JSON (see `appserver::synthetic::SyntheticConfig`);
+    /// each turn's message may override them.
+    #[arg(long, value_name = "JSON")]
+    pub config: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +160,19 @@ pub fn run(cli: Cli) -> ExitCode {
             Some(Command::Demo(args)) => console_cmd::demo(args).await,
             Some(Command::Exec(args)) => exec::run(*args).await,
             Some(Command::Catalog(CatalogCommand::Check(args))) => catalog_cmd::check(args),
+            Some(Command::Bench(args)) => bench::run(args).await,
+            Some(Command::SyntheticAppServer(args)) => {
+                let config = match args.config.as_deref().map(serde_json::from_str) {
+                    None => crate::appserver::synthetic::SyntheticConfig::default(),
+                    Some(Ok(config)) => config,
+                    Some(Err(e)) => {
+                        report_error(&format!("--config is not a synthetic app-server config: {e}"));
+                        return exit::INVALID_INPUT;
+                    }
+                };
+                crate::appserver::synthetic::serve_stdio(config).await;
+                exit::OK
+            }
         }
     });
     // Handler processes and app-server are killed with the runtime's tasks.
