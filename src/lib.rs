@@ -17,5 +17,7 @@ pub mod handlers;
 pub mod model;
 /// Wire types: the JSON-RPC envelope and typed app-server messages. No I/O.
 pub mod protocol;
+/// The HTTP + websocket API over a bridge (codex-manager compatible), with its OpenAPI.
+pub mod service;
 /// Small shared helpers.
 pub mod util;
