@@ -1,10 +1,14 @@
 //! The command line: argument types, logging set-up and dispatch. Commands print here
 //! and nowhere else; the layers below only return values and errors.
 
+pub mod api_client;
 mod catalog_cmd;
+pub mod client;
 mod exec;
 pub mod paths;
 pub mod scripted;
+mod serve;
+mod worker;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,6 +29,18 @@ pub mod exit {
     pub const INVALID_INPUT: u8 = 2;
     /// app-server could not be started, or was lost.
     pub const APP_SERVER: u8 = 3;
+    /// API client: the server answered 404 (no such session or pending call).
+    pub const NOT_FOUND: u8 = 4;
+    /// API client: 409 (another answer is being written, no running turn).
+    pub const CONFLICT: u8 = 5;
+    /// API client: 410 (the session was deleted).
+    pub const GONE: u8 = 6;
+    /// API client: 401 or 403 (missing or wrong token, refused origin).
+    pub const UNAUTHORIZED: u8 = 7;
+    /// API client: the server could not be reached.
+    pub const UNREACHABLE: u8 = 8;
+    /// API client: the server failed (5xx other than 503) or did not answer JSON.
+    pub const SERVER_ERROR: u8 = 9;
     /// Interrupted by Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -48,6 +64,21 @@ pub enum Command {
     /// Work with catalog files.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Run the bridge headless behind the HTTP + websocket API (codex-manager compatible).
+    Serve(Box<serve::ServeArgs>),
+    /// Sessions on a running server.
+    Sessions(client::SessionsArgs),
+    /// Pending tool calls on a running server, and answering them.
+    #[command(name = "tool-calls")]
+    ToolCalls(client::ToolCallsArgs),
+    /// Print a running server's event stream.
+    Stream(client::StreamArgs),
+    /// Check a running server.
+    Health(client::PlainArgs),
+    /// Print the API's OpenAPI document.
+    Openapi(client::OpenapiArgs),
+    /// Answer a server's tool calls with a catalog's handlers (a remote handler process).
+    Worker(Box<worker::WorkerArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +164,13 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Exec(args) => exec::run(*args).await,
             Command::Catalog(CatalogCommand::Check(args)) => catalog_cmd::check(args),
+            Command::Serve(args) => serve::run(*args).await,
+            Command::Sessions(args) => client::sessions(args).await,
+            Command::ToolCalls(args) => client::tool_calls(args).await,
+            Command::Stream(args) => client::stream(args).await,
+            Command::Health(args) => client::health(args).await,
+            Command::Openapi(args) => client::openapi(args).await,
+            Command::Worker(args) => worker::run(*args).await,
         }
     });
     // Handler processes and app-server are killed with the runtime's tasks.

@@ -512,7 +512,7 @@ fn bearer_token_and_origin_checks() {
         Ok(())
     );
     assert_eq!(
-        auth::check(&headers(&[host.clone()]), Some("s3cret")),
+        auth::check(&headers(std::slice::from_ref(&host)), Some("s3cret")),
         Err(Refusal::Unauthorized)
     );
     assert_eq!(
