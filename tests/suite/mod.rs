@@ -2,6 +2,8 @@ mod api_support;
 mod bridge_codex;
 mod exec_cli;
 mod protocol_fixtures;
+mod serve_support;
 mod service_api;
+mod service_cli;
 mod support;
 mod websocket;
