@@ -5,5 +5,6 @@ mod protocol_fixtures;
 mod serve_support;
 mod service_api;
 mod service_cli;
+mod service_python;
 mod support;
 mod websocket;
