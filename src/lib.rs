@@ -9,7 +9,7 @@ pub mod appserver;
 pub mod bridge;
 /// The tool catalog file: load, validate, `dynamicTools` payload, instruction text.
 pub mod catalog;
-/// Command-line faces: `exec`, `catalog check`.
+/// Command-line faces: `exec`, `catalog check`, `serve`, the API client commands, `worker`.
 pub mod cli;
 /// Handlers that answer tool calls: command, http, static.
 pub mod handlers;
