@@ -12,11 +12,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use super::exit;
 use super::paths;
 use crate::service::DEFAULT_LISTEN;
-use crate::service::auth::TOKEN_ENV;
+use crate::service::auth::{SWITCHBOARD_TOKEN_ENV, TOKEN_ENV};
 use crate::service::routes::CLIENT_HEADER;
 
 pub const URL_ENV: &str = "SWITCHBOARD_URL";
-pub const SWITCHBOARD_TOKEN_ENV: &str = "SWITCHBOARD_TOKEN";
 pub const CODEX_MANAGER_BASE_ENV: &str = "CODEX_MANAGER_API_BASE";
 pub const CODEX_MANAGER_PREFIX_ENV: &str = "CODEX_MANAGER_API_PREFIX";
 

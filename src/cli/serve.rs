@@ -10,7 +10,7 @@ use super::scripted::{ScriptedModel, model_options};
 use super::{AppServerArgs, exit, note, paths, report_error};
 use crate::bridge::{self, BridgeConfig, BridgeEvent, ConnectionState, ManualPolicy};
 use crate::catalog::Catalog;
-use crate::service::auth::{self, TOKEN_ENV};
+use crate::service::auth;
 use crate::service::{self, DEFAULT_LISTEN, ServeConfig};
 
 #[derive(Debug, Args)]
@@ -42,17 +42,9 @@ fn resolve_token(args: &ServeArgs) -> Result<Option<(String, String)>, String> {
     if args.no_auth {
         return Ok(None);
     }
-    for key in [TOKEN_ENV, super::api_client::SWITCHBOARD_TOKEN_ENV] {
-        if let Ok(token) = std::env::var(key)
-            && !token.trim().is_empty()
-        {
-            return Ok(Some((token.trim().to_string(), format!("from ${key}"))));
-        }
-    }
     let path = args.token_file.clone().unwrap_or_else(paths::token_path);
-    let (token, created) = auth::load_or_create_token(&path).map_err(|e| e.to_string())?;
-    let how = if created { "generated into" } else { "in" };
-    Ok(Some((token, format!("{how} {}", path.display()))))
+    let (token, source) = auth::server_token(&path).map_err(|e| e.to_string())?;
+    Ok(Some((token, source.to_string())))
 }
 
 pub async fn run(args: ServeArgs) -> u8 {

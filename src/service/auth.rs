@@ -16,6 +16,52 @@ use super::error::{error_body, json_reply};
 /// setting serves both ends.
 pub const TOKEN_ENV: &str = "CODEX_MANAGER_BEARER_TOKEN";
 
+/// Also accepted by the server, for symmetry with the client's `$SWITCHBOARD_TOKEN`.
+pub const SWITCHBOARD_TOKEN_ENV: &str = "SWITCHBOARD_TOKEN";
+
+/// Where a server's token came from, for the start-up message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Env(&'static str),
+    File { path: PathBuf, created: bool },
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Env(key) => write!(f, "from ${key}"),
+            TokenSource::File {
+                path,
+                created: true,
+            } => write!(f, "generated into {}", path.display()),
+            TokenSource::File {
+                path,
+                created: false,
+            } => write!(f, "in {}", path.display()),
+        }
+    }
+}
+
+/// The token a server requires: `$CODEX_MANAGER_BEARER_TOKEN`, else `$SWITCHBOARD_TOKEN`,
+/// else the file at `path` (created when missing). `serve` and the console share this.
+pub fn server_token(path: &Path) -> Result<(String, TokenSource), TokenError> {
+    for key in [TOKEN_ENV, SWITCHBOARD_TOKEN_ENV] {
+        if let Ok(token) = std::env::var(key)
+            && !token.trim().is_empty()
+        {
+            return Ok((token.trim().to_string(), TokenSource::Env(key)));
+        }
+    }
+    let (token, created) = load_or_create_token(path)?;
+    Ok((
+        token,
+        TokenSource::File {
+            path: path.to_path_buf(),
+            created,
+        },
+    ))
+}
+
 /// Random bytes in a generated token (hex-encoded, so twice as many characters).
 const TOKEN_BYTES: usize = 32;
 
