@@ -43,13 +43,25 @@ pub struct CodexBridge {
 
 impl CodexBridge {
     pub async fn start(catalog: &str, scenario: &str, policy: ManualPolicy) -> CodexBridge {
+        CodexBridge::start_with(catalog, scenario, policy, false).await
+    }
+
+    /// `open_tools`: the model may call any tool a session declares, not only the
+    /// catalog's (sessions created through the API declare their own).
+    pub async fn start_with(
+        catalog: &str,
+        scenario: &str,
+        policy: ManualPolicy,
+        open_tools: bool,
+    ) -> CodexBridge {
         let catalog = Arc::new(Catalog::load(&repo_path(catalog)).unwrap());
-        let model = ModelServer::start(
-            Scenario::load(scenario).unwrap(),
-            switchboard::cli::scripted::model_options(&catalog),
-        )
-        .await
-        .unwrap();
+        let mut options = switchboard::cli::scripted::model_options(&catalog);
+        if open_tools {
+            options.tool_names = None;
+        }
+        let model = ModelServer::start(Scenario::load(scenario).unwrap(), options)
+            .await
+            .unwrap();
         let home = tempfile::tempdir().unwrap();
         let codex_home = home.path().join("codex");
         std::fs::create_dir_all(&codex_home).unwrap();

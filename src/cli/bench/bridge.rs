@@ -73,7 +73,9 @@ pub async fn start_bridge(
 ) -> Result<BridgeHandle> {
     let mut config = BridgeConfig::new(transport, static_catalog()?);
     config.data_dir = persist.map(std::path::Path::to_path_buf);
-    bridge::start(config).await.map_err(BenchError::from("starting the bridge"))
+    bridge::start(config)
+        .await
+        .map_err(BenchError::from("starting the bridge"))
 }
 
 /// Runs one turn of `overrides` on a bridge and returns the synthetic peer's report.
@@ -132,18 +134,33 @@ pub async fn direct_turn(overrides: Value) -> Result<SyntheticReport> {
     let send = async |writer: &mut BufWriter<_>, value: Value| -> Result<()> {
         let mut line = value.to_string();
         line.push('\n');
-        writer.write_all(line.as_bytes()).await.map_err(BenchError::from("write"))?;
+        writer
+            .write_all(line.as_bytes())
+            .await
+            .map_err(BenchError::from("write"))?;
         writer.flush().await.map_err(BenchError::from("flush"))
     };
-    send(&mut writer, json!({"id": 1, "method": "initialize", "params": {}})).await?;
-    send(&mut writer, json!({"id": 2, "method": "thread/start", "params": {}})).await?;
+    send(
+        &mut writer,
+        json!({"id": 1, "method": "initialize", "params": {}}),
+    )
+    .await?;
+    send(
+        &mut writer,
+        json!({"id": 2, "method": "thread/start", "params": {}}),
+    )
+    .await?;
     send(
         &mut writer,
         json!({"id": 3, "method": "turn/start", "params": {"threadId": "synthetic-thread-1", "input": [{"type": "text", "text": overrides.to_string()}]}}),
     )
     .await?;
     let answer = json!({"contentItems": [{"type": "inputText", "text": "ok"}], "success": true});
-    while let Some(line) = lines.next_line().await.map_err(BenchError::from("direct client read"))? {
+    while let Some(line) = lines
+        .next_line()
+        .await
+        .map_err(BenchError::from("direct client read"))?
+    {
         let message: Value = serde_json::from_str(&line).map_err(BenchError::from("peer line"))?;
         match message.get("method").and_then(Value::as_str) {
             Some("item/tool/call") => {
@@ -152,12 +169,15 @@ pub async fn direct_turn(overrides: Value) -> Result<SyntheticReport> {
             }
             Some(REPORT_METHOD) => {
                 let params = message.get("params").cloned().unwrap_or(Value::Null);
-                return serde_json::from_value(params).map_err(BenchError::from("synthetic report"));
+                return serde_json::from_value(params)
+                    .map_err(BenchError::from("synthetic report"));
             }
             _ => {}
         }
     }
-    Err(BenchError("the synthetic app-server closed before reporting".to_string()))
+    Err(BenchError(
+        "the synthetic app-server closed before reporting".to_string(),
+    ))
 }
 
 pub async fn run(args: &BridgeArgs, runs: usize) -> Result<Vec<Figure>> {
@@ -204,27 +224,56 @@ pub async fn run(args: &BridgeArgs, runs: usize) -> Result<Vec<Figure>> {
     let added_p50 = added(&p50, &direct_p50);
     let added_p99 = added(&p99, &direct_p99);
     Ok(vec![
-        Figure::new("added latency at the paced rate, p50 (bridge minus direct)", "us", &added_p50)
-            .target("< 50 us"),
-        Figure::new("added latency at the paced rate, p99 (bridge minus direct)", "us", &added_p99)
-            .target("< 500 us"),
-        Figure::new("bridge throughput, stdio, static answer, transcripts on", "calls/s", &through_bridge)
-            .against(direct_name, &direct)
-            .target(">= 20,000 calls/s sustained"),
-        Figure::new("bridge throughput, in-memory transport, transcripts on", "calls/s", &through_memory)
-            .against(direct_name, &direct)
-            .note("no pipe or child process: the bridge's own ceiling"),
-        Figure::new(&format!("round trip at {} calls/s through the bridge, p50", args.rate), "us", &p50)
-            .against(&format!("{direct_name}, p50"), &direct_p50)
-            .target("bridge adds p50 < 50 us (difference to the baseline)"),
-        Figure::new(&format!("round trip at {} calls/s through the bridge, p99", args.rate), "us", &p99)
-            .against(&format!("{direct_name}, p99"), &direct_p99)
-            .target("bridge adds p99 < 500 us (difference to the baseline)"),
+        Figure::new(
+            "added latency at the paced rate, p50 (bridge minus direct)",
+            "us",
+            &added_p50,
+        )
+        .target("< 50 us"),
+        Figure::new(
+            "added latency at the paced rate, p99 (bridge minus direct)",
+            "us",
+            &added_p99,
+        )
+        .target("< 500 us"),
+        Figure::new(
+            "bridge throughput, stdio, static answer, transcripts on",
+            "calls/s",
+            &through_bridge,
+        )
+        .against(direct_name, &direct)
+        .target(">= 20,000 calls/s sustained"),
+        Figure::new(
+            "bridge throughput, in-memory transport, transcripts on",
+            "calls/s",
+            &through_memory,
+        )
+        .against(direct_name, &direct)
+        .note("no pipe or child process: the bridge's own ceiling"),
+        Figure::new(
+            &format!(
+                "round trip at {} calls/s through the bridge, p50",
+                args.rate
+            ),
+            "us",
+            &p50,
+        )
+        .against(&format!("{direct_name}, p50"), &direct_p50)
+        .target("bridge adds p50 < 50 us (difference to the baseline)"),
+        Figure::new(
+            &format!(
+                "round trip at {} calls/s through the bridge, p99",
+                args.rate
+            ),
+            "us",
+            &p99,
+        )
+        .against(&format!("{direct_name}, p99"), &direct_p99)
+        .target("bridge adds p99 < 500 us (difference to the baseline)"),
     ])
 }
 
 pub fn tempdir() -> Result<crate::cli::scripted::TempDir> {
-    crate::cli::scripted::TempDir::new("switchboard-bench").map_err(|(path, e)| {
-        BenchError(format!("cannot create {}: {e}", path.display()))
-    })
+    crate::cli::scripted::TempDir::new("switchboard-bench")
+        .map_err(|(path, e)| BenchError(format!("cannot create {}: {e}", path.display())))
 }

@@ -55,7 +55,10 @@ async fn direct(codex: &std::path::Path, home: &std::path::Path, turns: usize) -
     let mut next_id = 10;
     async fn send(writer: &mut BufWriter<tokio::process::ChildStdin>, value: Value) -> Result<()> {
         let line = value.to_string() + "\n";
-        writer.write_all(line.as_bytes()).await.map_err(BenchError::from("write"))?;
+        writer
+            .write_all(line.as_bytes())
+            .await
+            .map_err(BenchError::from("write"))?;
         writer.flush().await.map_err(BenchError::from("flush"))
     }
     // Reads until the reply to `id`, answering tool calls on the way; returns the reply.
@@ -65,9 +68,11 @@ async fn direct(codex: &std::path::Path, home: &std::path::Path, turns: usize) -
         id: Option<i64>,
         turn_end: bool,
     ) -> Result<Value> {
-        let answer = json!({"contentItems": [{"type": "inputText", "text": "ok"}], "success": true});
+        let answer =
+            json!({"contentItems": [{"type": "inputText", "text": "ok"}], "success": true});
         while let Some(line) = lines.next_line().await.map_err(BenchError::from("read"))? {
-            let message: Value = serde_json::from_str(&line).map_err(BenchError::from("codex line"))?;
+            let message: Value =
+                serde_json::from_str(&line).map_err(BenchError::from("codex line"))?;
             match message.get("method").and_then(Value::as_str) {
                 Some("item/tool/call") => {
                     let rpc = message.get("id").cloned().unwrap_or(Value::Null);
@@ -75,7 +80,9 @@ async fn direct(codex: &std::path::Path, home: &std::path::Path, turns: usize) -
                 }
                 Some("turn/completed") if turn_end => return Ok(message),
                 Some(_) => {}
-                None if !turn_end && message.get("id").and_then(Value::as_i64) == id => return Ok(message),
+                None if !turn_end && message.get("id").and_then(Value::as_i64) == id => {
+                    return Ok(message);
+                }
                 None => {}
             }
         }
@@ -84,8 +91,13 @@ async fn direct(codex: &std::path::Path, home: &std::path::Path, turns: usize) -
     send(&mut writer, json!({"id": 1, "method": "initialize", "params": crate::protocol::initialize_params("bench", "0")})).await?;
     until_reply(&mut lines, &mut writer, Some(1), false).await?;
     send(&mut writer, json!({"method": "initialized"})).await?;
-    let tools = serde_json::to_value(static_catalog()?.dynamic_tools()).map_err(BenchError::from("tools"))?;
-    send(&mut writer, json!({"id": 2, "method": "thread/start", "params": {"cwd": home, "dynamicTools": tools}})).await?;
+    let tools = serde_json::to_value(static_catalog()?.dynamic_tools())
+        .map_err(BenchError::from("tools"))?;
+    send(
+        &mut writer,
+        json!({"id": 2, "method": "thread/start", "params": {"cwd": home, "dynamicTools": tools}}),
+    )
+    .await?;
     let started = until_reply(&mut lines, &mut writer, Some(2), false).await?;
     let thread = started
         .pointer("/result/thread/id")
@@ -108,7 +120,11 @@ async fn direct(codex: &std::path::Path, home: &std::path::Path, turns: usize) -
 }
 
 /// The same turns through the bridge, answered by its static handler.
-async fn through_bridge(codex: &std::path::Path, home: &std::path::Path, turns: usize) -> Result<f64> {
+async fn through_bridge(
+    codex: &std::path::Path,
+    home: &std::path::Path,
+    turns: usize,
+) -> Result<f64> {
     let transport = TransportSpec::Stdio {
         program: codex.to_path_buf(),
         args: vec!["app-server".to_string()],
@@ -117,7 +133,9 @@ async fn through_bridge(codex: &std::path::Path, home: &std::path::Path, turns: 
     let data = tempdir()?;
     let mut config = BridgeConfig::new(transport, static_catalog()?);
     config.data_dir = Some(data.path().to_path_buf());
-    let bridge = bridge::start(config).await.map_err(BenchError::from("bridge"))?;
+    let bridge = bridge::start(config)
+        .await
+        .map_err(BenchError::from("bridge"))?;
     let session = bridge
         .create_session(CreateSession {
             cwd: Some(home.display().to_string()),
@@ -132,12 +150,18 @@ async fn through_bridge(codex: &std::path::Path, home: &std::path::Path, turns: 
             .send_message(&session.thread_id, PROMPT)
             .await
             .map_err(BenchError::from("turn/start"))?;
-        let record = tokio::time::timeout(Duration::from_secs(60), bridge.wait_turn(&session.thread_id, &turn))
-            .await
-            .map_err(BenchError::from("turn"))?
-            .map_err(BenchError::from("turn"))?;
+        let record = tokio::time::timeout(
+            Duration::from_secs(60),
+            bridge.wait_turn(&session.thread_id, &turn),
+        )
+        .await
+        .map_err(BenchError::from("turn"))?
+        .map_err(BenchError::from("turn"))?;
         if record.status != crate::protocol::TurnStatus::Completed {
-            return Err(BenchError(format!("bridge turn ended {}", record.status.as_str())));
+            return Err(BenchError(format!(
+                "bridge turn ended {}",
+                record.status.as_str()
+            )));
         }
         if n >= WARM_UP {
             times.push(begin.elapsed().as_secs_f64() * 1e3);
@@ -157,16 +181,27 @@ pub async fn run(args: &CodexArgs, runs: usize) -> Result<Vec<Figure>> {
     .await
     .map_err(BenchError::from("scripted model"))?;
     let home = tempdir()?;
-    crate::model::write_codex_home(home.path(), &model.base_url()).map_err(BenchError::from("CODEX_HOME"))?;
+    crate::model::write_codex_home(home.path(), &model.base_url())
+        .map_err(BenchError::from("CODEX_HOME"))?;
     let (mut direct_ms, mut bridge_ms) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         direct_ms.push(direct(&codex, home.path(), args.turns).await?);
         bridge_ms.push(through_bridge(&codex, home.path(), args.turns).await?);
     }
     Ok(vec![
-        Figure::new("one-call turn through the bridge (handler answers), median", "ms", &bridge_ms)
-            .against("minimal direct client on codex app-server, median", &direct_ms)
-            .target("within 1.05x of the direct client")
-            .note(format!("real codex, scripted model, warm thread, {} timed turns per run", args.turns)),
+        Figure::new(
+            "one-call turn through the bridge (handler answers), median",
+            "ms",
+            &bridge_ms,
+        )
+        .against(
+            "minimal direct client on codex app-server, median",
+            &direct_ms,
+        )
+        .target("within 1.05x of the direct client")
+        .note(format!(
+            "real codex, scripted model, warm thread, {} timed turns per run",
+            args.turns
+        )),
     ])
 }

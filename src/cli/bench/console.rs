@@ -95,7 +95,12 @@ pub fn loaded_app(sessions: usize, rows: u64, pending: usize) -> Result<App> {
         for seq in 0..rows {
             app.on_bridge_event(BridgeEvent::TranscriptAppended {
                 thread_id: thread.clone(),
-                row: TranscriptRow { seq, at_ms: 0, turn_id: Some("turn".to_string()), entry: sample_row(seq) },
+                row: TranscriptRow {
+                    seq,
+                    at_ms: 0,
+                    turn_id: Some("turn".to_string()),
+                    entry: sample_row(seq),
+                },
             });
         }
     }
@@ -121,7 +126,8 @@ pub fn loaded_app(sessions: usize, rows: u64, pending: usize) -> Result<App> {
 }
 
 fn frame_times(app: &App, width: u16, height: u16) -> Result<Vec<u32>> {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).map_err(BenchError::from("terminal"))?;
+    let mut terminal =
+        Terminal::new(TestBackend::new(width, height)).map_err(BenchError::from("terminal"))?;
     let mut times = Vec::with_capacity(FRAMES);
     for _ in 0..FRAMES {
         let started = Instant::now();
@@ -143,7 +149,9 @@ struct RecordingScreen {
 
 impl Screen for RecordingScreen {
     fn draw(&mut self, app: &App) -> std::io::Result<()> {
-        let _ = self.terminal.draw(|frame| crate::console::ui::render(app, frame));
+        let _ = self
+            .terminal
+            .draw(|frame| crate::console::ui::render(app, frame));
         let now = Instant::now();
         if let Ok(mut draws) = self.draws.lock() {
             draws.push(now);
@@ -163,7 +171,9 @@ struct Running {
     drawn: tokio::sync::Mutex<mpsc::UnboundedReceiver<Instant>>,
     draws: Arc<Mutex<Vec<Instant>>>,
     started: Instant,
-    task: tokio::task::JoinHandle<std::result::Result<crate::console::LoopStats, crate::console::ConsoleError>>,
+    task: tokio::task::JoinHandle<
+        std::result::Result<crate::console::LoopStats, crate::console::ConsoleError>,
+    >,
 }
 
 fn start_console(bridge: &BridgeHandle) -> Result<Running> {
@@ -179,7 +189,13 @@ fn start_console(bridge: &BridgeHandle) -> Result<Running> {
     let bridge = bridge.clone();
     let started = Instant::now();
     let task = tokio::spawn(async move {
-        event_loop(&bridge, &mut screen, Box::pin(input), ConsoleOptions::default()).await
+        event_loop(
+            &bridge,
+            &mut screen,
+            Box::pin(input),
+            ConsoleOptions::default(),
+        )
+        .await
     });
     Ok(Running {
         keys,
@@ -191,11 +207,17 @@ fn start_console(bridge: &BridgeHandle) -> Result<Running> {
 }
 
 fn key(c: char) -> std::io::Result<Event> {
-    Ok(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)))
+    Ok(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
 }
 
 fn draws_since(draws: &Mutex<Vec<Instant>>, since: Instant) -> Vec<Instant> {
-    draws.lock().map(|d| d.iter().copied().filter(|t| *t >= since).collect()).unwrap_or_default()
+    draws
+        .lock()
+        .map(|d| d.iter().copied().filter(|t| *t >= since).collect())
+        .unwrap_or_default()
 }
 
 async fn stop(running: Running) -> Result<()> {
@@ -216,7 +238,11 @@ async fn key_latencies(running: &Running, presses: usize) -> Result<Vec<u32>> {
         tokio::time::sleep(Duration::from_millis(100)).await;
         while drawn.try_recv().is_ok() {}
         let sent = Instant::now();
-        running.keys.send(key('j')).await.map_err(BenchError::from("key"))?;
+        running
+            .keys
+            .send(key('j'))
+            .await
+            .map_err(BenchError::from("key"))?;
         let frame = tokio::time::timeout(Duration::from_secs(2), drawn.recv())
             .await
             .map_err(BenchError::from("no frame within 2 s of a key"))?
@@ -236,17 +262,24 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
         empty_160.push(quantile(&frame_times(&empty, 160, 48)?, 0.5));
     }
 
-    let (mut idle_frames, mut first_frame, mut quiet_keys, mut loaded_keys) = (vec![], vec![], vec![], vec![]);
+    let (mut idle_frames, mut first_frame, mut quiet_keys, mut loaded_keys) =
+        (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         let config = BridgeConfig::new(synthetic_stdio()?, static_catalog()?);
-        let bridge = bridge::start_on(config, synthetic::spawn_memory(synthetic::SyntheticConfig::default()))
-            .await
-            .map_err(BenchError::from("bridge"))?;
+        let bridge = bridge::start_on(
+            config,
+            synthetic::spawn_memory(synthetic::SyntheticConfig::default()),
+        )
+        .await
+        .map_err(BenchError::from("bridge"))?;
         let running = start_console(&bridge)?;
         // First frame: from the loop's start to its first draw.
         let deadline = Instant::now() + Duration::from_secs(5);
         let first = loop {
-            if let Some(first) = draws_since(&running.draws, running.started).first().copied() {
+            if let Some(first) = draws_since(&running.draws, running.started)
+                .first()
+                .copied()
+            {
                 break first;
             }
             if Instant::now() > deadline {
@@ -268,7 +301,10 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
             .await
             .map_err(BenchError::from("session"))?;
         bridge
-            .send_message(&session.thread_id, &json!({"callsPerTurn": 400, "rate": 100.0}).to_string())
+            .send_message(
+                &session.thread_id,
+                &json!({"callsPerTurn": 400, "rate": 100.0}).to_string(),
+            )
             .await
             .map_err(BenchError::from("turn"))?;
         loaded_keys.push(quantile(&key_latencies(&running, 30).await?, 0.99));
@@ -277,16 +313,32 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
     }
     let _ = STATIC_CATALOG;
     Ok(vec![
-        Figure::new("frame with 10,000 rows and 1,000 pending calls, 160x48, p50", "us", &full_160)
-            .against("frame of an empty console, 160x48, p50", &empty_160)
-            .target("< 5 ms"),
-        Figure::new("frame with 10,000 rows and 1,000 pending calls, 80x24, p50", "us", &full_80)
-            .target("< 5 ms"),
+        Figure::new(
+            "frame with 10,000 rows and 1,000 pending calls, 160x48, p50",
+            "us",
+            &full_160,
+        )
+        .against("frame of an empty console, 160x48, p50", &empty_160)
+        .target("< 5 ms"),
+        Figure::new(
+            "frame with 10,000 rows and 1,000 pending calls, 80x24, p50",
+            "us",
+            &full_80,
+        )
+        .target("< 5 ms"),
         Figure::new("frames drawn in 3 s of idle", "frames", &idle_frames).target("0"),
-        Figure::new("first frame after the console starts (bridge already up)", "ms", &first_frame)
-            .target("< 100 ms"),
-        Figure::new("key to frame while 100 calls/s arrive, p99", "us", &loaded_keys)
-            .against("key to frame with nothing arriving, p50", &quiet_keys)
-            .target("input stays responsive"),
+        Figure::new(
+            "first frame after the console starts (bridge already up)",
+            "ms",
+            &first_frame,
+        )
+        .target("< 100 ms"),
+        Figure::new(
+            "key to frame while 100 calls/s arrive, p99",
+            "us",
+            &loaded_keys,
+        )
+        .against("key to frame with nothing arriving, p50", &quiet_keys)
+        .target("input stays responsive"),
     ])
 }

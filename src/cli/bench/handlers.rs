@@ -74,7 +74,10 @@ async fn pipe_round_trips(calls: usize) -> Result<Vec<u32>> {
     let line = serde_json::to_string(&input(0)).unwrap_or_default() + "\n";
     for _ in 0..calls {
         let started = Instant::now();
-        stdin.write_all(line.as_bytes()).await.map_err(BenchError::from("write"))?;
+        stdin
+            .write_all(line.as_bytes())
+            .await
+            .map_err(BenchError::from("write"))?;
         stdin.flush().await.map_err(BenchError::from("flush"))?;
         lines.next_line().await.map_err(BenchError::from("read"))?;
         latencies.push(micros(started.elapsed()));
@@ -103,13 +106,20 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
     let worker = HandlerSpec::Worker(spec(&["python3", "echo_worker.py"], dir.path()));
     let command = HandlerSpec::Command(spec(&["sh", "-c", "read -r line; echo ok"], dir.path()));
     let runner = HandlerRunner::new(64);
-    let (mut worker_p50, mut pipe_p50, mut command_p50, mut spawn_p50) = (vec![], vec![], vec![], vec![]);
+    let (mut worker_p50, mut pipe_p50, mut command_p50, mut spawn_p50) =
+        (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         // The first call starts the worker; warm it before timing.
         runner.run(&worker, &input(0)).await;
-        worker_p50.push(quantile(&handler_latencies(&runner, &worker, CALLS).await, 0.5));
+        worker_p50.push(quantile(
+            &handler_latencies(&runner, &worker, CALLS).await,
+            0.5,
+        ));
         pipe_p50.push(quantile(&pipe_round_trips(CALLS).await?, 0.5));
-        command_p50.push(quantile(&handler_latencies(&runner, &command, COMMAND_CALLS).await, 0.5));
+        command_p50.push(quantile(
+            &handler_latencies(&runner, &command, COMMAND_CALLS).await,
+            0.5,
+        ));
         spawn_p50.push(quantile(&spawn_floor(COMMAND_CALLS).await?, 0.5));
     }
 
@@ -136,21 +146,30 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
         quiet_p99.push(quantile(&report.latencies_us, 0.99));
         quiet.shutdown().await;
 
-        let loaded = bridge::start(BridgeConfig::new(synthetic_stdio()?, std::sync::Arc::new(catalog.clone())))
-            .await
-            .map_err(BenchError::from("bridge"))?;
+        let loaded = bridge::start(BridgeConfig::new(
+            synthetic_stdio()?,
+            std::sync::Arc::new(catalog.clone()),
+        ))
+        .await
+        .map_err(BenchError::from("bridge"))?;
         let mut events = loaded.subscribe();
         let slow = {
             let loaded = loaded.clone();
             tokio::spawn(async move {
-                bridge_turn(&loaded, json!({"callsPerTurn": 1000, "concurrency": 1000, "tool": "slow_tool"})).await
+                bridge_turn(
+                    &loaded,
+                    json!({"callsPerTurn": 1000, "concurrency": 1000, "tool": "slow_tool"}),
+                )
+                .await
             })
         };
         // Time the static calls only once all 1,000 slow calls are in flight.
         let mut in_flight = 0;
         while in_flight < 1000 {
             match events.recv().await {
-                Some(crate::bridge::BridgeEvent::ToolCallRequested { call }) if call.tool == "slow_tool" => {
+                Some(crate::bridge::BridgeEvent::ToolCallRequested { call })
+                    if call.tool == "slow_tool" =>
+                {
                     in_flight += 1;
                 }
                 Some(_) => {}
@@ -161,20 +180,38 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
         loaded_p99.push(quantile(&report.latencies_us, 0.99));
         let slow_report = slow.await.map_err(BenchError::from("slow turn"))??;
         if slow_report.answered != 1000 {
-            return Err(BenchError(format!("only {} of 1000 slow calls answered", slow_report.answered)));
+            return Err(BenchError(format!(
+                "only {} of 1000 slow calls answered",
+                slow_report.answered
+            )));
         }
         loaded.shutdown().await;
     }
     Ok(vec![
-        Figure::new("worker handler (python, JSON lines), p50 per call", "us", &worker_p50)
-            .against("a line through `cat` and back, p50", &pipe_p50)
-            .target("p50 < 300 us"),
-        Figure::new("command handler (sh, a process per call), p50 per call", "us", &command_p50)
-            .against("spawning and reaping `true`, p50", &spawn_p50)
-            .target("p50 < 3 ms"),
-        Figure::new("static calls' p99 while 1,000 slow calls are in flight", "us", &loaded_p99)
-            .against("the same static calls with nothing else in flight, p99", &quiet_p99)
-            .target("1,000 handler calls in flight never stall the bridge")
-            .note("the slow calls sit in a worker for 2 s each; all 1,000 are checked answered"),
+        Figure::new(
+            "worker handler (python, JSON lines), p50 per call",
+            "us",
+            &worker_p50,
+        )
+        .against("a line through `cat` and back, p50", &pipe_p50)
+        .target("p50 < 300 us"),
+        Figure::new(
+            "command handler (sh, a process per call), p50 per call",
+            "us",
+            &command_p50,
+        )
+        .against("spawning and reaping `true`, p50", &spawn_p50)
+        .target("p50 < 3 ms"),
+        Figure::new(
+            "static calls' p99 while 1,000 slow calls are in flight",
+            "us",
+            &loaded_p99,
+        )
+        .against(
+            "the same static calls with nothing else in flight, p99",
+            &quiet_p99,
+        )
+        .target("1,000 handler calls in flight never stall the bridge")
+        .note("the slow calls sit in a worker for 2 s each; all 1,000 are checked answered"),
     ])
 }

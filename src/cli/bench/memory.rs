@@ -40,14 +40,18 @@ pub async fn run(args: &MemoryArgs) -> Result<Vec<Figure>> {
     let data = tempdir()?;
     let mut config = BridgeConfig::new(synthetic_stdio()?, static_catalog()?);
     config.data_dir = Some(data.path().to_path_buf());
-    let bridge = bridge::start_on(config, synthetic::spawn_memory(synthetic::SyntheticConfig::default()))
-        .await
-        .map_err(BenchError::from("bridge"))?;
+    let bridge = bridge::start_on(
+        config,
+        synthetic::spawn_memory(synthetic::SyntheticConfig::default()),
+    )
+    .await
+    .map_err(BenchError::from("bridge"))?;
     let turns = (args.calls / 100_000).max(1);
     let mut samples = Vec::new();
     let mut answered = 0;
     for _ in 0..turns {
-        let report = bridge_turn(&bridge, json!({"callsPerTurn": 100_000, "concurrency": 64})).await?;
+        let report =
+            bridge_turn(&bridge, json!({"callsPerTurn": 100_000, "concurrency": 64})).await?;
         answered += report.answered;
         samples.push(mib(rss_bytes()));
     }
@@ -56,12 +60,24 @@ pub async fn run(args: &MemoryArgs) -> Result<Vec<Figure>> {
     let last = samples.last().copied().unwrap_or(0.0);
     let peak = samples.iter().copied().fold(0.0, f64::max);
     Ok(vec![
-        Figure::new("console app with 100 sessions and 100,000 rows: RSS added", "MiB", &[mib(with_app.saturating_sub(before))])
-            .note(format!("process RSS {:.1} MiB with the app, {:.1} MiB before", mib(with_app), mib(before)))
-            .target("the console holds it in < 64 MB RSS"),
-        Figure::new(&format!("bridge RSS after {answered} calls (sampled every 100,000)"), "MiB", &[last])
-            .against("RSS after the first 100,000 calls", &[first])
-            .note(format!("peak {peak:.1} MiB; samples {samples:.1?}"))
-            .target("flat over 1,000,000 calls"),
+        Figure::new(
+            "console app with 100 sessions and 100,000 rows: RSS added",
+            "MiB",
+            &[mib(with_app.saturating_sub(before))],
+        )
+        .note(format!(
+            "process RSS {:.1} MiB with the app, {:.1} MiB before",
+            mib(with_app),
+            mib(before)
+        ))
+        .target("the console holds it in < 64 MB RSS"),
+        Figure::new(
+            &format!("bridge RSS after {answered} calls (sampled every 100,000)"),
+            "MiB",
+            &[last],
+        )
+        .against("RSS after the first 100,000 calls", &[first])
+        .note(format!("peak {peak:.1} MiB; samples {samples:.1?}"))
+        .target("flat over 1,000,000 calls"),
     ])
 }

@@ -161,7 +161,13 @@ fn print(figure: &Figure, json: bool) {
     if let (Some(baseline), Some(base), Some(ratio)) =
         (&figure.baseline, figure.baseline_median, figure.ratio)
     {
-        line.push_str(&format!("\n{:<58} {:>12.3} {:<8} ratio {:.3}", format!("  baseline: {baseline}"), base, figure.unit, ratio));
+        line.push_str(&format!(
+            "\n{:<58} {:>12.3} {:<8} ratio {:.3}",
+            format!("  baseline: {baseline}"),
+            base,
+            figure.unit,
+            ratio
+        ));
     }
     if let Some(target) = &figure.target {
         line.push_str(&format!("\n  target: {target}"));
@@ -189,7 +195,9 @@ pub async fn run(args: BenchArgs) -> u8 {
         out(&format!(
             "switchboard {} bench on {} core(s); medians over {runs} run(s)",
             env!("CARGO_PKG_VERSION"),
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         ));
     }
     for which in which {

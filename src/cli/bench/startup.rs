@@ -19,7 +19,10 @@ fn median_process_ms(args: &[&str]) -> Result<f64> {
             .status()
             .map_err(BenchError::from("running switchboard"))?;
         if !status.success() {
-            return Err(BenchError(format!("switchboard {} failed: {status}", args.join(" "))));
+            return Err(BenchError(format!(
+                "switchboard {} failed: {status}",
+                args.join(" ")
+            )));
         }
         times.push(started.elapsed().as_secs_f64() * 1e3);
     }
@@ -36,8 +39,12 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
         version.push(median_process_ms(&["--version"])?);
     }
     Ok(vec![
-        Figure::new("`switchboard catalog check assets/support.toml`, whole process", "ms", &check)
-            .against("`switchboard --version`, whole process", &version)
-            .target("< 20 ms"),
+        Figure::new(
+            "`switchboard catalog check assets/support.toml`, whole process",
+            "ms",
+            &check,
+        )
+        .against("`switchboard --version`, whole process", &version)
+        .target("< 20 ms"),
     ])
 }
