@@ -9,7 +9,7 @@ pub mod console_cmd;
 mod exec;
 pub mod paths;
 pub mod scripted;
-mod serve;
+pub(crate) mod serve;
 pub mod start;
 mod worker;
 

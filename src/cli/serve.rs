@@ -38,37 +38,52 @@ pub struct ServeArgs {
 }
 
 /// The token and a sentence saying where it comes from.
-fn resolve_token(args: &ServeArgs) -> Result<Option<(String, String)>, String> {
-    if args.no_auth {
+fn resolve_token(
+    no_auth: bool,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<(String, String)>, String> {
+    if no_auth {
         return Ok(None);
     }
-    let path = args.token_file.clone().unwrap_or_else(paths::token_path);
+    let path = token_file
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(paths::token_path);
     let (token, source) = auth::server_token(&path).map_err(|e| e.to_string())?;
     Ok(Some((token, source.to_string())))
+}
+
+/// Checks what may be served where and finds the token; shared by `serve` and the
+/// console's `--listen`. Errors are reported; the value is the exit status.
+pub(super) fn listen_token(
+    listen: SocketAddr,
+    no_auth: bool,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<(String, String)>, u8> {
+    if no_auth && !listen.ip().is_loopback() {
+        report_error(&format!(
+            "--no-auth is allowed only on loopback addresses, not {listen}"
+        ));
+        return Err(exit::INVALID_INPUT);
+    }
+    let token = resolve_token(no_auth, token_file).map_err(|message| {
+        report_error(&message);
+        exit::INVALID_INPUT
+    })?;
+    if let Err(e) = service::check_exposure(listen, token.as_ref().map(|(t, _)| t.as_str())) {
+        report_error(&e.to_string());
+        return Err(exit::INVALID_INPUT);
+    }
+    Ok(token)
 }
 
 pub async fn run(args: ServeArgs) -> u8 {
     let data_dir = args.app_server.data_dir();
     let _log_guard = super::init_file_logging(&data_dir, "serve.log");
 
-    if args.no_auth && !args.listen.ip().is_loopback() {
-        report_error(&format!(
-            "--no-auth is allowed only on loopback addresses, not {}",
-            args.listen
-        ));
-        return exit::INVALID_INPUT;
-    }
-    let token = match resolve_token(&args) {
+    let token = match listen_token(args.listen, args.no_auth, args.token_file.as_deref()) {
         Ok(token) => token,
-        Err(message) => {
-            report_error(&message);
-            return exit::INVALID_INPUT;
-        }
+        Err(code) => return code,
     };
-    if let Err(e) = service::check_exposure(args.listen, token.as_ref().map(|(t, _)| t.as_str())) {
-        report_error(&e.to_string());
-        return exit::INVALID_INPUT;
-    }
     let catalog = match &args.catalog {
         Some(path) => match Catalog::load(path) {
             Ok(catalog) => catalog,
