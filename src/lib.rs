@@ -9,7 +9,8 @@ pub mod appserver;
 pub mod bridge;
 /// The tool catalog file: load, validate, `dynamicTools` payload, instruction text.
 pub mod catalog;
-/// Command-line faces: the console, `demo`, `exec`, `catalog check`.
+/// Command-line faces: the console, `demo`, `exec`, `catalog check`, `serve`, the API
+/// client commands, `worker`, `bench`.
 pub mod cli;
 /// The operator console (ratatui): the only module that draws to a terminal.
 pub mod console;
@@ -19,5 +20,7 @@ pub mod handlers;
 pub mod model;
 /// Wire types: the JSON-RPC envelope and typed app-server messages. No I/O.
 pub mod protocol;
+/// The HTTP + websocket API over a bridge (codex-manager compatible), with its OpenAPI.
+pub mod service;
 /// Small shared helpers.
 pub mod util;

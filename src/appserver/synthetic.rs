@@ -141,7 +141,26 @@ pub fn spawn_memory(config: SyntheticConfig) -> RawConnection {
     raw
 }
 
+/// A turn's message may be a JSON object overriding the peer's settings for that turn,
+/// e.g. `{"callsPerTurn": 100, "tool": "slow_tool", "concurrency": 1}`.
+fn turn_config(base: &SyntheticConfig, turn_start: &Value) -> SyntheticConfig {
+    let text = turn_start
+        .pointer("/params/input/0/text")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Ok(Value::Object(overrides)) = serde_json::from_str::<Value>(text) else {
+        return base.clone();
+    };
+    let Ok(Value::Object(mut merged)) = serde_json::to_value(base) else {
+        return base.clone();
+    };
+    merged.extend(overrides);
+    serde_json::from_value(Value::Object(merged)).unwrap_or_else(|_| base.clone())
+}
+
 struct Turn {
+    /// This turn's settings: the peer's, with overrides from the turn's message.
+    config: SyntheticConfig,
     thread_id: String,
     turn_id: String,
     raised: u64,
@@ -174,28 +193,34 @@ impl Peer {
     }
 
     async fn run(mut self, mut wire: impl Wire) {
-        let mut ticker = self.config.rate.map(|rate| {
-            let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
-            let mut ticker = tokio::time::interval(period);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            ticker
-        });
+        // The pacing timer of the turn being raised at a fixed rate, if any.
+        let mut ticker: Option<(f64, tokio::time::Interval)> = None;
         loop {
-            let paced = ticker.is_some()
-                && self
-                    .turns
-                    .values()
-                    .any(|t| t.raised < self.config.calls_per_turn);
+            let paced = self
+                .turns
+                .iter()
+                .find(|(_, t)| t.config.rate.is_some() && t.raised < t.config.calls_per_turn)
+                .and_then(|(key, t)| t.config.rate.map(|rate| (key.clone(), rate)));
+            match (&paced, &ticker) {
+                (Some((_, rate)), Some((current, _))) if rate == current => {}
+                (Some((_, rate)), _) => {
+                    let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+                    let mut interval = tokio::time::interval(period);
+                    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                    ticker = Some((*rate, interval));
+                }
+                (None, _) => ticker = None,
+            }
             let line = tokio::select! {
                 line = wire.recv() => line,
                 _ = async {
                     match ticker.as_mut() {
-                        Some(t) => { t.tick().await; }
+                        Some((_, t)) => { t.tick().await; }
                         None => std::future::pending::<()>().await,
                     }
-                }, if paced => {
-                    if let Some(key) = self.turns.iter().find(|(_, t)| t.raised < self.config.calls_per_turn).map(|(k, _)| k.clone())
-                        && !self.raise(&key, &mut wire).await
+                }, if paced.is_some() => {
+                    if let Some((key, _)) = &paced
+                        && !self.raise(key, &mut wire).await
                     {
                         return;
                     }
@@ -246,26 +271,30 @@ impl Peer {
                     .to_string();
                 self.next_turn += 1;
                 let turn_id = format!("synthetic-turn-{}", self.next_turn);
+                let config = turn_config(&self.config, &message);
                 let turn = json!({ "id": turn_id, "status": "inProgress" });
                 if !self.reply(wire, &id, json!({ "turn": turn })).await
                     || !self.notify(wire, "turn/started", json!({ "threadId": thread_id, "turn": turn })).await
                 {
                     return false;
                 }
+                let concurrency = config.concurrency;
+                let closed_loop = config.rate.is_none();
                 self.turns.insert(
                     turn_id.clone(),
                     Turn {
+                        config,
                         thread_id,
                         turn_id: turn_id.clone(),
                         raised: 0,
                         answered: 0,
                         failed_answers: 0,
                         started: Instant::now(),
-                        latencies_us: Vec::with_capacity(usize::try_from(self.config.calls_per_turn.min(10_000_000)).unwrap_or(0)),
+                        latencies_us: Vec::new(),
                     },
                 );
-                if self.config.rate.is_none() {
-                    for _ in 0..self.config.concurrency.max(1) {
+                if closed_loop {
+                    for _ in 0..concurrency.max(1) {
                         if !self.raise(&turn_id, wire).await {
                             return false;
                         }
@@ -287,7 +316,7 @@ impl Peer {
                     return false;
                 }
                 if let Some(turn) = self.turns.get_mut(&turn_id) {
-                    turn.raised = self.config.calls_per_turn;
+                    turn.raised = turn.config.calls_per_turn;
                 }
                 self.end_turn(&turn_id, "interrupted", wire).await
             }
@@ -311,7 +340,8 @@ impl Peer {
                 if !self.complete_item(wire, &turn_key, &call_id, success).await {
                     return false;
                 }
-                if self.config.rate.is_none() && !self.raise(&turn_key, wire).await {
+                let closed_loop = self.turns.get(&turn_key).is_some_and(|t| t.config.rate.is_none());
+                if closed_loop && !self.raise(&turn_key, wire).await {
                     return false;
                 }
                 self.maybe_finish(&turn_key, wire).await
@@ -336,7 +366,7 @@ impl Peer {
             "method": "item/tool/call",
             "params": {
                 "threadId": turn.thread_id, "turnId": turn.turn_id, "callId": call_id,
-                "namespace": null, "tool": self.config.tool, "arguments": self.config.arguments,
+                "namespace": null, "tool": turn.config.tool, "arguments": turn.config.arguments,
             }
         })
         .to_string();
@@ -357,7 +387,7 @@ impl Peer {
         };
         let params = json!({
             "threadId": turn.thread_id, "turnId": turn.turn_id,
-            "item": { "type": "dynamicToolCall", "id": call_id, "tool": self.config.tool,
+            "item": { "type": "dynamicToolCall", "id": call_id, "tool": turn.config.tool,
                       "status": if success { "completed" } else { "failed" }, "success": success }
         });
         self.notify(wire, "item/completed", params).await
@@ -367,7 +397,7 @@ impl Peer {
         let done = self
             .turns
             .get(turn_key)
-            .is_some_and(|t| t.raised >= self.config.calls_per_turn && t.answered >= t.raised);
+            .is_some_and(|t| t.raised >= t.config.calls_per_turn && t.answered >= t.raised);
         if done {
             return self.end_turn(turn_key, "completed", wire).await;
         }

@@ -671,12 +671,20 @@ impl Actor {
             }
             Command::RegisterSession {
                 thread,
+                settings,
                 tools,
                 reply,
             } => {
-                let _ = reply.send(self.register_session(thread, tools));
+                let _ = reply.send(self.register_session(thread, settings, tools));
             }
-            Command::RecordTurn { thread_id, turn_id } => self.record_turn(&thread_id, &turn_id),
+            Command::RecordTurn {
+                thread_id,
+                turn_id,
+                options,
+            } => {
+                self.apply_turn_options(&thread_id, options);
+                self.record_turn(&thread_id, &turn_id);
+            }
             Command::CloseSession {
                 thread_id,
                 reason,
@@ -719,6 +727,9 @@ impl Actor {
             }
             Command::Session { thread_id, reply } => {
                 let _ = reply.send(self.sessions.get(&thread_id).map(Session::snapshot));
+            }
+            Command::SessionSetup { thread_id, reply } => {
+                let _ = reply.send(self.sessions.get(&thread_id).map(Session::setup));
             }
             Command::WaitTurn {
                 thread_id,
@@ -814,6 +825,7 @@ impl Actor {
     fn register_session(
         &mut self,
         thread: Value,
+        settings: super::SessionSettings,
         tools: Vec<crate::protocol::DynamicToolSpec>,
     ) -> Result<super::SessionSummary> {
         let info: crate::protocol::ThreadInfo =
@@ -827,6 +839,7 @@ impl Actor {
             let was = existing.status;
             existing.status = SessionStatus::Idle;
             existing.thread = thread;
+            existing.settings = settings;
             if !tools.is_empty() {
                 existing.tools = tools;
             }
@@ -871,6 +884,7 @@ impl Actor {
             created_at_ms: now,
             updated_at_ms: now,
             tools,
+            settings,
             turns: Vec::new(),
             transcript,
             streaming: HashMap::new(),
@@ -897,6 +911,26 @@ impl Actor {
             session: summary.clone(),
         });
         Ok(summary)
+    }
+
+    /// app-server keeps a turn's overrides for the turns after it; so does the session.
+    fn apply_turn_options(&mut self, thread_id: &str, options: super::TurnOptions) {
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        let settings = &mut session.settings;
+        if let Some(model) = options.model {
+            settings.model = Some(model);
+        }
+        if let Some(effort) = options.effort {
+            settings.reasoning_effort = Some(effort);
+        }
+        if let Some(policy) = options.approval_policy {
+            settings.approval_policy = Some(Value::String(policy));
+        }
+        if let Some(sandbox) = options.sandbox_policy {
+            settings.sandbox = Some(sandbox);
+        }
     }
 
     fn record_turn(&mut self, thread_id: &str, turn_id: &str) {

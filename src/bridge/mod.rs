@@ -25,7 +25,9 @@ pub use events::{
     BridgeEvent, CallEnd, ConnectionState, HoldState, RecoveryStep, ResolvedCall, Responder,
 };
 pub use pending::{Answerer, PendingCallView};
-pub use session::{SessionSnapshot, SessionStatus, SessionSummary, TurnRecord};
+pub use session::{
+    SessionSettings, SessionSetup, SessionSnapshot, SessionStatus, SessionSummary, TurnRecord,
+};
 pub use transcript::{TranscriptEntry, TranscriptRow};
 
 /// Queued commands per bridge; a full queue makes callers wait.
@@ -116,6 +118,26 @@ pub struct CreateSession {
     pub sandbox: Option<String>,
     /// The tools to declare. `None` declares the bridge's catalog.
     pub tools: Option<Vec<DynamicToolSpec>>,
+    /// Network access under the `workspace-write` sandbox (codex's
+    /// `sandbox_workspace_write.network_access` setting).
+    pub network_access: Option<bool>,
+}
+
+/// Overrides for one turn; app-server keeps them for the turns after it. Unset fields
+/// leave the session's settings alone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TurnOptions {
+    pub model: Option<String>,
+    pub effort: Option<String>,
+    pub approval_policy: Option<String>,
+    /// A `SandboxPolicy` object as `turn/start` takes it.
+    pub sandbox_policy: Option<serde_json::Value>,
+}
+
+impl TurnOptions {
+    pub fn is_empty(&self) -> bool {
+        *self == TurnOptions::default()
+    }
 }
 
 /// The outcome of answering a pending call.
@@ -204,12 +226,14 @@ enum Command {
     },
     RegisterSession {
         thread: serde_json::Value,
+        settings: SessionSettings,
         tools: Vec<DynamicToolSpec>,
         reply: Reply<Result<SessionSummary>>,
     },
     RecordTurn {
         thread_id: String,
         turn_id: String,
+        options: TurnOptions,
     },
     CloseSession {
         thread_id: String,
@@ -239,6 +263,10 @@ enum Command {
     Session {
         thread_id: String,
         reply: Reply<Option<SessionSnapshot>>,
+    },
+    SessionSetup {
+        thread_id: String,
+        reply: Reply<Option<SessionSetup>>,
     },
     WaitTurn {
         thread_id: String,
@@ -399,6 +427,12 @@ impl BridgeHandle {
         put("model", options.model);
         put("approvalPolicy", options.approval_policy);
         put("sandbox", options.sandbox);
+        if let Some(allowed) = options.network_access {
+            params.insert(
+                "config".to_string(),
+                serde_json::json!({ "sandbox_workspace_write": { "network_access": allowed } }),
+            );
+        }
         if !tools.is_empty() {
             params.insert(
                 "dynamicTools".to_string(),
@@ -421,8 +455,10 @@ impl BridgeHandle {
                 method: "thread/start".to_string(),
                 message: "no `thread` in the reply".to_string(),
             })?;
+        let settings = SessionSettings::from_thread_result(&result);
         self.ask(|reply| Command::RegisterSession {
             thread,
+            settings,
             tools,
             reply,
         })
@@ -446,8 +482,10 @@ impl BridgeHandle {
                 method: "thread/resume".to_string(),
                 message: "no `thread` in the reply".to_string(),
             })?;
+        let settings = SessionSettings::from_thread_result(&result);
         self.ask(|reply| Command::RegisterSession {
             thread,
+            settings,
             tools: Vec::new(),
             reply,
         })
@@ -472,20 +510,52 @@ impl BridgeHandle {
 
     /// `turn/start` with one text item, the message verbatim. Returns the turn id.
     pub async fn send_message(&self, thread_id: &str, text: &str) -> Result<String> {
+        self.send_message_with(thread_id, text, TurnOptions::default())
+            .await
+    }
+
+    /// [`BridgeHandle::send_message`] with overrides for this turn and the next ones.
+    pub async fn send_message_with(
+        &self,
+        thread_id: &str,
+        text: &str,
+        options: TurnOptions,
+    ) -> Result<String> {
         self.ask(|reply| Command::CheckSession {
             thread_id: thread_id.to_string(),
             reply,
         })
         .await??;
         let conn = self.connection().await?;
+        let mut params = serde_json::json!({
+            "threadId": thread_id,
+            "input": [{ "type": "text", "text": text }],
+        });
+        let overrides = [
+            (
+                "model",
+                options.model.clone().map(serde_json::Value::String),
+            ),
+            (
+                "effort",
+                options.effort.clone().map(serde_json::Value::String),
+            ),
+            (
+                "approvalPolicy",
+                options
+                    .approval_policy
+                    .clone()
+                    .map(serde_json::Value::String),
+            ),
+            ("sandboxPolicy", options.sandbox_policy.clone()),
+        ];
+        for (key, value) in overrides {
+            if let Some(value) = value {
+                params[key] = value;
+            }
+        }
         let result = conn
-            .request(
-                crate::protocol::method::TURN_START,
-                serde_json::json!({
-                    "threadId": thread_id,
-                    "input": [{ "type": "text", "text": text }],
-                }),
-            )
+            .request(crate::protocol::method::TURN_START, params)
             .await?;
         let turn_id = result
             .pointer("/turn/id")
@@ -499,6 +569,7 @@ impl BridgeHandle {
             .send(Command::RecordTurn {
                 thread_id: thread_id.to_string(),
                 turn_id: turn_id.clone(),
+                options,
             })
             .await
             .map_err(|_| BridgeError::Stopped)?;
@@ -579,6 +650,15 @@ impl BridgeHandle {
 
     pub async fn session(&self, thread_id: &str) -> Result<Option<SessionSnapshot>> {
         self.ask(|reply| Command::Session {
+            thread_id: thread_id.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// The session's settings and declared tools.
+    pub async fn session_setup(&self, thread_id: &str) -> Result<Option<SessionSetup>> {
+        self.ask(|reply| Command::SessionSetup {
             thread_id: thread_id.to_string(),
             reply,
         })

@@ -324,6 +324,7 @@ impl Actor {
             return;
         }
         let parsed = result.and_then(|reply| {
+            session.settings = super::super::SessionSettings::from_thread_result(&reply);
             let thread = reply
                 .get("thread")
                 .cloned()
@@ -1000,6 +1001,7 @@ fn restore_session(
         created_at_ms: first.at_ms,
         updated_at_ms: rows.last().map_or(first.at_ms, |r: &TranscriptRow| r.at_ms),
         tools: declared,
+        settings: super::super::SessionSettings::default(),
         turns,
         transcript,
         streaming: HashMap::new(),

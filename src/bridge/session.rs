@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::transcript::{Transcript, TranscriptRow};
 use crate::protocol::{DynamicToolSpec, TurnStatus};
@@ -67,6 +68,43 @@ pub struct SessionSummary {
     pub transcript_path: Option<String>,
 }
 
+/// The session's policies as app-server reported them at `thread/start` (or resume),
+/// updated by the overrides of later turns. Raw JSON where app-server's shape is richer
+/// than a string (a granular approval policy, a sandbox policy object).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSettings {
+    pub model: Option<String>,
+    pub approval_policy: Option<Value>,
+    /// A `SandboxPolicy` object, e.g. `{"type":"workspaceWrite","networkAccess":false}`.
+    pub sandbox: Option<Value>,
+    pub reasoning_effort: Option<String>,
+}
+
+impl SessionSettings {
+    /// Reads the settings from a `thread/start` or `thread/resume` result.
+    pub fn from_thread_result(result: &Value) -> SessionSettings {
+        let text = |key: &str| result.get(key).and_then(Value::as_str).map(str::to_string);
+        let raw = |key: &str| result.get(key).filter(|v| !v.is_null()).cloned();
+        SessionSettings {
+            model: text("model"),
+            approval_policy: raw("approvalPolicy"),
+            sandbox: raw("sandbox"),
+            reasoning_effort: text("reasoningEffort"),
+        }
+    }
+}
+
+/// What a session was set up with: its settings, the tools it declared and the raw
+/// thread object app-server returned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSetup {
+    pub settings: SessionSettings,
+    pub tools: Vec<DynamicToolSpec>,
+    pub thread: Value,
+}
+
 /// A session's state read in one step, so turns and transcript always agree.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,6 +128,7 @@ pub struct Session {
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub tools: Vec<DynamicToolSpec>,
+    pub settings: SessionSettings,
     pub turns: Vec<TurnRecord>,
     pub transcript: Transcript,
     /// Agent message text received so far, by item id, until the item completes.
@@ -146,6 +185,14 @@ impl Session {
             active_turn_id: self.active_turn().map(|t| t.id.clone()),
             tools: self.tools.iter().map(|t| t.name.clone()).collect(),
             transcript_path: self.transcript.path().map(|p| p.display().to_string()),
+        }
+    }
+
+    pub fn setup(&self) -> SessionSetup {
+        SessionSetup {
+            settings: self.settings.clone(),
+            tools: self.tools.clone(),
+            thread: self.thread.clone(),
         }
     }
 

@@ -7,6 +7,7 @@ use clap::Args;
 use super::start::{load_catalog, start_bridge};
 use super::{AppServerArgs, exit, report_error};
 use crate::bridge::ManualPolicy;
+use crate::console::app::ListenInfo;
 use crate::console::{self, ConsoleOptions};
 
 #[derive(Debug, Clone, Args)]
@@ -19,7 +20,29 @@ pub struct ConsoleArgs {
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
     pub scripted_model: Option<String>,
     #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
     pub app_server: AppServerArgs,
+}
+
+/// Serving the API from the console.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListenArgs {
+    /// Also serve the HTTP + websocket API here (as `switchboard serve` does), so remote
+    /// handlers and the CLI can answer this console's calls.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Serve the API without a bearer token; only allowed on a loopback address.
+    #[arg(long, requires = "listen")]
+    pub no_auth: bool,
+    /// Where the API token is kept (default: $XDG_CONFIG_HOME/switchboard/token).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "listen",
+        conflicts_with = "no_auth"
+    )]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -30,6 +53,8 @@ pub struct DemoArgs {
     /// The catalog to demonstrate (default: the example in assets/).
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    #[command(flatten)]
+    pub listen: ListenArgs,
     #[command(flatten)]
     pub app_server: AppServerArgs,
 }
@@ -44,17 +69,17 @@ pub fn demo_catalog() -> PathBuf {
 }
 
 pub async fn run(args: ConsoleArgs) -> u8 {
-    let options = ConsoleOptions::default();
     // Earlier sessions can only be resumed from a CODEX_HOME that outlives the run; the
     // scripted model's is temporary.
     let restore = args.scripted_model.is_none();
-    start_and_run(args, options, restore).await
+    start_and_run(args, ConsoleOptions::default(), restore).await
 }
 
 pub async fn demo(args: DemoArgs) -> u8 {
     let console_args = ConsoleArgs {
         catalog: Some(args.catalog.unwrap_or_else(demo_catalog)),
         scripted_model: Some(args.scenario),
+        listen: args.listen,
         app_server: args.app_server,
     };
     let options = ConsoleOptions {
@@ -64,9 +89,25 @@ pub async fn demo(args: DemoArgs) -> u8 {
     start_and_run(console_args, options, false).await
 }
 
-async fn start_and_run(args: ConsoleArgs, options: ConsoleOptions, restore_sessions: bool) -> u8 {
+async fn start_and_run(
+    args: ConsoleArgs,
+    mut options: ConsoleOptions,
+    restore_sessions: bool,
+) -> u8 {
     let data_dir = args.app_server.data_dir();
     let _log_guard = super::init_file_logging(&data_dir, "console.log");
+    // Checked before anything starts, so a refused address costs nothing.
+    let token = match args.listen.listen {
+        Some(addr) => match super::serve::listen_token(
+            addr,
+            args.listen.no_auth,
+            args.listen.token_file.as_deref(),
+        ) {
+            Ok(token) => Some(token.map(|(token, _)| token)),
+            Err(code) => return code,
+        },
+        None => None,
+    };
     let catalog = match load_catalog(args.catalog.as_deref()) {
         Ok(catalog) => catalog,
         Err(code) => return code,
@@ -83,7 +124,30 @@ async fn start_and_run(args: ConsoleArgs, options: ConsoleOptions, restore_sessi
         Ok(started) => started,
         Err(code) => return code,
     };
+    let server = match (args.listen.listen, token) {
+        (Some(addr), Some(token)) => {
+            let config = crate::service::ServeConfig::new(addr, token.clone());
+            match crate::service::serve(started.bridge.clone(), config).await {
+                Ok(server) => {
+                    options.listen = Some(ListenInfo {
+                        url: server.url(),
+                        token: token.unwrap_or_else(|| "none (--no-auth)".to_string()),
+                    });
+                    Some(server)
+                }
+                Err(e) => {
+                    report_error(&format!("could not serve the API: {e}"));
+                    started.bridge.shutdown().await;
+                    return exit::INVALID_INPUT;
+                }
+            }
+        }
+        _ => None,
+    };
     let result = console::run(started.bridge.clone(), options).await;
+    if let Some(server) = server {
+        server.shutdown().await;
+    }
     started.bridge.shutdown().await;
     drop(started);
     match result {

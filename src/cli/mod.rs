@@ -1,12 +1,17 @@
 //! The command line: argument types, logging set-up and dispatch. Commands print here
 //! and nowhere else; the layers below only return values and errors.
 
+pub mod api_client;
+mod bench;
 mod catalog_cmd;
-mod console_cmd;
+pub mod client;
+pub mod console_cmd;
 mod exec;
 pub mod paths;
 pub mod scripted;
+pub(crate) mod serve;
 pub mod start;
+mod worker;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,6 +32,18 @@ pub mod exit {
     pub const INVALID_INPUT: u8 = 2;
     /// app-server could not be started, or was lost.
     pub const APP_SERVER: u8 = 3;
+    /// API client: the server answered 404 (no such session or pending call).
+    pub const NOT_FOUND: u8 = 4;
+    /// API client: 409 (another answer is being written, no running turn).
+    pub const CONFLICT: u8 = 5;
+    /// API client: 410 (the session was deleted).
+    pub const GONE: u8 = 6;
+    /// API client: 401 or 403 (missing or wrong token, refused origin).
+    pub const UNAUTHORIZED: u8 = 7;
+    /// API client: the server could not be reached.
+    pub const UNREACHABLE: u8 = 8;
+    /// API client: the server failed (5xx other than 503) or did not answer JSON.
+    pub const SERVER_ERROR: u8 = 9;
     /// Interrupted by Ctrl-C.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -57,6 +74,36 @@ pub enum Command {
     /// Work with catalog files.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Run the bridge headless behind the HTTP + websocket API (codex-manager compatible).
+    Serve(Box<serve::ServeArgs>),
+    /// Sessions on a running server.
+    Sessions(client::SessionsArgs),
+    /// Pending tool calls on a running server, and answering them.
+    #[command(name = "tool-calls")]
+    ToolCalls(client::ToolCallsArgs),
+    /// Print a running server's event stream.
+    Stream(client::StreamArgs),
+    /// Check a running server.
+    Health(client::PlainArgs),
+    /// Print the API's OpenAPI document.
+    Openapi(client::OpenapiArgs),
+    /// Answer a server's tool calls with a catalog's handlers (a remote handler process).
+    Worker(Box<worker::WorkerArgs>),
+    /// Benchmarks: the bridge core, handlers, real codex turns, the console, memory and
+    /// start-up, each against a baseline measured in the same run.
+    Bench(bench::BenchArgs),
+    /// A synthetic app-server on stdin/stdout, for benchmarks and fault injection only:
+    /// it floods `item/tool/call` requests (see docs/PERFORMANCE.md).
+    #[command(hide = true)]
+    SyntheticAppServer(SyntheticArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyntheticArgs {
+    /// The synthetic peer's settings as JSON (see `appserver::synthetic::SyntheticConfig`);
+    /// each turn's message may override them.
+    #[arg(long, value_name = "JSON")]
+    pub config: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +191,28 @@ pub fn run(cli: Cli) -> ExitCode {
             Some(Command::Demo(args)) => console_cmd::demo(args).await,
             Some(Command::Exec(args)) => exec::run(*args).await,
             Some(Command::Catalog(CatalogCommand::Check(args))) => catalog_cmd::check(args),
+            Some(Command::Bench(args)) => bench::run(args).await,
+            Some(Command::SyntheticAppServer(args)) => {
+                let config = match args.config.as_deref().map(serde_json::from_str) {
+                    None => crate::appserver::synthetic::SyntheticConfig::default(),
+                    Some(Ok(config)) => config,
+                    Some(Err(e)) => {
+                        report_error(&format!(
+                            "--config is not a synthetic app-server config: {e}"
+                        ));
+                        return exit::INVALID_INPUT;
+                    }
+                };
+                crate::appserver::synthetic::serve_stdio(config).await;
+                exit::OK
+            }
+            Some(Command::Serve(args)) => serve::run(*args).await,
+            Some(Command::Sessions(args)) => client::sessions(args).await,
+            Some(Command::ToolCalls(args)) => client::tool_calls(args).await,
+            Some(Command::Stream(args)) => client::stream(args).await,
+            Some(Command::Health(args)) => client::health(args).await,
+            Some(Command::Openapi(args)) => client::openapi(args).await,
+            Some(Command::Worker(args)) => worker::run(*args).await,
         }
     });
     // Handler processes and app-server are killed with the runtime's tasks.

@@ -29,11 +29,20 @@ impl ScriptedModel {
         scenario: Option<&str>,
         catalog: &Catalog,
     ) -> Result<ScriptedModel, ScriptedError> {
+        ScriptedModel::start_with(scenario, model_options(catalog)).await
+    }
+
+    /// [`ScriptedModel::start`] with explicit model options (`serve`, whose sessions
+    /// declare tools of their own, lets the model use every tool a request offers).
+    pub async fn start_with(
+        scenario: Option<&str>,
+        options: ModelOptions,
+    ) -> Result<ScriptedModel, ScriptedError> {
         let scenario = match scenario {
             Some(spec) => Scenario::load(spec)?,
             None => Scenario::load("auto")?,
         };
-        let server = ModelServer::start(scenario, model_options(catalog)).await?;
+        let server = ModelServer::start(scenario, options).await?;
         let codex_home = TempDir::new("switchboard-codex-home")
             .map_err(|(path, source)| ScriptedError::CodexHome { path, source })?;
         crate::model::write_codex_home(codex_home.path(), &server.base_url()).map_err(

@@ -14,7 +14,9 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str, width: u16, height: u16) -> Tmux {
-        let name = format!("switchboard-test-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("switchboard-test-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args([
                 "new-session",
@@ -48,6 +50,15 @@ impl Tmux {
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// Leaves the composer and waits until the main keys apply: a key sent right after
+    /// Escape would reach the console as Alt+key.
+    fn leave_composer(&self) {
+        self.keys(&["Escape"]);
+        self.wait_for("the main view's keys", |s| {
+            s.lines().last().is_some_and(|l| l.contains("Tab focus"))
+        });
     }
 
     fn screen(&self) -> String {
@@ -101,7 +112,7 @@ fn an_operator_answers_a_manual_call_in_the_demo() {
     });
 
     // 2. Create a session and send a message.
-    tmux.keys(&["Escape"]);
+    tmux.leave_composer();
     tmux.keys(&["n"]);
     tmux.wait_for("a second session", |s| {
         s.contains("Sessions (2)") && s.contains("session ready")
@@ -116,7 +127,7 @@ fn an_operator_answers_a_manual_call_in_the_demo() {
     assert!(screen.contains("escalate_ticket"), "{screen}");
 
     // 4. Open the editor, type an answer, send it.
-    tmux.keys(&["Escape"]);
+    tmux.leave_composer();
     tmux.keys(&["a"]);
     tmux.wait_for("the response editor", |s| {
         s.contains("Answer escalate_ticket")
@@ -136,6 +147,66 @@ fn an_operator_answers_a_manual_call_in_the_demo() {
     assert!(screen.contains("by hand 1"), "{screen}");
 
     // 6. Quit cleanly: nothing waits, so no question is asked.
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
+}
+
+#[test]
+fn a_remote_client_answers_a_call_shown_in_the_console() {
+    let data = tempfile::tempdir().unwrap();
+    let command = format!(
+        "SWITCHBOARD_CODEX_BIN='{}' SWITCHBOARD_DATA_DIR='{}' '{}' demo --listen 127.0.0.1:0 --no-auth; echo switchboard-exited-$?; sleep 60",
+        codex_bin().display(),
+        data.path().display(),
+        env!("CARGO_BIN_EXE_switchboard"),
+    );
+    let tmux = Tmux::start(&command, 120, 36);
+    let screen = tmux.wait_for("the API address in the header", |s| {
+        s.contains("API http://127.0.0.1:")
+    });
+    let url = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap()
+        .to_string();
+    tmux.wait_for("the demo session", |s| s.contains("session ready"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the manual call", |s| s.contains("waiting on you 1"));
+
+    let listed = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["tool-calls", "list", "--json", "--url", &url])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{listed:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let call = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["tool"] == "escalate_ticket")
+        .expect("the console's call is listed by the API");
+    let request_id = call["requestId"].as_str().unwrap();
+    let answered = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "tool-calls",
+            "respond",
+            request_id,
+            "--text",
+            "escalated from another terminal",
+            "--url",
+            &url,
+        ])
+        .status()
+        .unwrap();
+    assert!(answered.success());
+
+    let screen = tmux.wait_for("the remote answer in the transcript", |s| {
+        s.contains("escalate_ticket answered by remote")
+            && s.contains("- escalate_ticket: escalated from another terminal")
+    });
+    assert!(screen.contains("waiting on you 0"), "{screen}");
+    // The composer still has focus after sending: leave it, then quit.
+    tmux.leave_composer();
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
 }

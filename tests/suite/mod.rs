@@ -1,7 +1,12 @@
+mod api_support;
 mod bridge_codex;
 mod console_tmux;
 mod exec_cli;
 mod protocol_fixtures;
 mod recovery;
+mod serve_support;
+mod service_api;
+mod service_cli;
+mod service_python;
 mod support;
 mod websocket;

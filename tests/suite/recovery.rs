@@ -63,7 +63,7 @@ async fn answer_replayed(bridge: &BridgeHandle, request_id: &str, text: &str) {
 /// interrupted), and the session goes on with its history in the same transcript.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_app_server_is_restarted_and_the_session_goes_on() {
-    let mut h = CodexBridge::start_configured(MANUAL_CATALOG, "auto", ManualPolicy::Wait, |c| {
+    let mut h = CodexBridge::start_configured(MANUAL_CATALOG, "auto", ManualPolicy::Wait, false, |c| {
         c.reconnect = quick_reconnect();
     })
     .await;

@@ -43,23 +43,36 @@ pub struct CodexBridge {
 
 impl CodexBridge {
     pub async fn start(catalog: &str, scenario: &str, policy: ManualPolicy) -> CodexBridge {
-        CodexBridge::start_configured(catalog, scenario, policy, |_| {}).await
+        CodexBridge::start_with(catalog, scenario, policy, false).await
     }
 
-    /// Like [`CodexBridge::start`], with a last say on the bridge's configuration.
+    /// `open_tools`: the model may call any tool a session declares, not only the
+    /// catalog's (sessions created through the API declare their own).
+    pub async fn start_with(
+        catalog: &str,
+        scenario: &str,
+        policy: ManualPolicy,
+        open_tools: bool,
+    ) -> CodexBridge {
+        CodexBridge::start_configured(catalog, scenario, policy, open_tools, |_| {}).await
+    }
+
+    /// Like [`CodexBridge::start_with`], with a last say on the bridge's configuration.
     pub async fn start_configured(
         catalog: &str,
         scenario: &str,
         policy: ManualPolicy,
+        open_tools: bool,
         configure: impl FnOnce(&mut BridgeConfig),
     ) -> CodexBridge {
         let catalog = Arc::new(Catalog::load(&repo_path(catalog)).unwrap());
-        let model = ModelServer::start(
-            Scenario::load(scenario).unwrap(),
-            switchboard::cli::scripted::model_options(&catalog),
-        )
-        .await
-        .unwrap();
+        let mut options = switchboard::cli::scripted::model_options(&catalog);
+        if open_tools {
+            options.tool_names = None;
+        }
+        let model = ModelServer::start(Scenario::load(scenario).unwrap(), options)
+            .await
+            .unwrap();
         let home = tempfile::tempdir().unwrap();
         let codex_home = home.path().join("codex");
         std::fs::create_dir_all(&codex_home).unwrap();

@@ -1,0 +1,344 @@
+//! The console: frame time with a full screen of data, redraws while idle, time to the
+//! first frame, and key-to-frame latency while calls stream in.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::bridge::{STATIC_CATALOG, static_catalog, synthetic_stdio};
+use super::{BenchError, Figure, Result, quantile};
+use crate::appserver::synthetic;
+use crate::bridge::{
+    self, Answerer, BridgeConfig, BridgeEvent, BridgeHandle, BridgeStatus, ConnectionState,
+    HoldState, PendingCallView, SessionStatus, SessionSummary, Totals, TranscriptEntry,
+    TranscriptRow,
+};
+use crate::console::app::App;
+use crate::console::{ConsoleOptions, Screen, event_loop};
+
+const FRAMES: usize = 200;
+
+fn status() -> BridgeStatus {
+    BridgeStatus {
+        transport: "stdio (codex)".to_string(),
+        connection: ConnectionState::Connected {
+            server_version: Some("0.169.0".to_string()),
+            user_agent: "bench".to_string(),
+            pid: None,
+        },
+        junk_lines: 0,
+        totals: Totals::default(),
+        hold: HoldState::default(),
+    }
+}
+
+fn session(n: usize) -> SessionSummary {
+    SessionSummary {
+        thread_id: format!("thread-{n:08}"),
+        title: format!("session {n}"),
+        status: SessionStatus::Running,
+        cwd: None,
+        model: None,
+        model_provider: None,
+        created_at_ms: 0,
+        updated_at_ms: 0,
+        turn_count: 1,
+        active_turn_id: None,
+        tools: Vec::new(),
+        transcript_path: None,
+    }
+}
+
+/// Rows of every kind, as a long-running session has them.
+pub fn sample_row(seq: u64) -> TranscriptEntry {
+    match seq % 5 {
+        0 => TranscriptEntry::UserMessage { text: format!("please look up ticket T-{seq} and tell me who owns it") },
+        1 => TranscriptEntry::ToolCallRequest {
+            request_id: format!("r-{seq}"),
+            call_id: format!("c-{seq}"),
+            tool: "lookup_ticket".to_string(),
+            namespace: None,
+            arguments: json!({"ticket_id": format!("T-{seq}")}),
+            answerer: "lookup_ticket".to_string(),
+        },
+        2 => TranscriptEntry::ToolCallResolved {
+            request_id: format!("r-{seq}"),
+            call_id: format!("c-{seq}"),
+            tool: "lookup_ticket".to_string(),
+            status: crate::bridge::CallEnd::Resolved,
+            success: true,
+            answered_by: Some(crate::bridge::Responder::Handler { name: "lookup_ticket".to_string() }),
+            latency_ms: 3,
+            content: Some(crate::protocol::ToolCallResult::text(true, "ticket open, owner dana")),
+            reason: None,
+        },
+        3 => TranscriptEntry::AgentMessage {
+            item_id: format!("m-{seq}"),
+            text: "The ticket is open and owned by Dana. She was assigned yesterday and has not replied yet; I escalated it.".to_string(),
+        },
+        _ => TranscriptEntry::TurnCompleted { status: crate::protocol::TurnStatus::Completed, error: None },
+    }
+}
+
+/// An app with `sessions` sessions of `rows` rows each and `pending` calls waiting.
+pub fn loaded_app(sessions: usize, rows: u64, pending: usize) -> Result<App> {
+    let mut app = App::new(static_catalog()?, status());
+    for n in 0..sessions {
+        let summary = session(n);
+        let thread = summary.thread_id.clone();
+        app.on_bridge_event(BridgeEvent::SessionStarted { session: summary });
+        for seq in 0..rows {
+            app.on_bridge_event(BridgeEvent::TranscriptAppended {
+                thread_id: thread.clone(),
+                row: TranscriptRow {
+                    seq,
+                    at_ms: 0,
+                    turn_id: Some("turn".to_string()),
+                    entry: sample_row(seq),
+                },
+            });
+        }
+    }
+    for n in 0..pending {
+        app.on_bridge_event(BridgeEvent::ToolCallRequested {
+            call: PendingCallView {
+                request_id: format!("req-{n}"),
+                thread_id: format!("thread-{:08}", n % sessions.max(1)),
+                turn_id: "turn".to_string(),
+                call_id: format!("call-{n}"),
+                namespace: None,
+                tool: "escalate_ticket".to_string(),
+                arguments: json!({"ticket_id": format!("T-{n}"), "reason": "customer waiting"}),
+                received_at_ms: 0,
+                answerer: Answerer::Person,
+                schema_problems: Vec::new(),
+                in_flight: false,
+                proposed: None,
+            },
+        });
+    }
+    Ok(app)
+}
+
+fn frame_times(app: &App, width: u16, height: u16) -> Result<Vec<u32>> {
+    let mut terminal =
+        Terminal::new(TestBackend::new(width, height)).map_err(BenchError::from("terminal"))?;
+    let mut times = Vec::with_capacity(FRAMES);
+    for _ in 0..FRAMES {
+        let started = Instant::now();
+        terminal
+            .draw(|frame| crate::console::ui::render(app, frame))
+            .map_err(BenchError::from("draw"))?;
+        times.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+    }
+    Ok(times)
+}
+
+/// A screen that draws into a test buffer and records when each frame was drawn.
+struct RecordingScreen {
+    terminal: Terminal<TestBackend>,
+    draws: Arc<Mutex<Vec<Instant>>>,
+    /// Each frame's time, as it is drawn.
+    drawn: mpsc::UnboundedSender<Instant>,
+}
+
+impl Screen for RecordingScreen {
+    fn draw(&mut self, app: &App) -> std::io::Result<()> {
+        let _ = self
+            .terminal
+            .draw(|frame| crate::console::ui::render(app, frame));
+        let now = Instant::now();
+        if let Ok(mut draws) = self.draws.lock() {
+            draws.push(now);
+        }
+        let _ = self.drawn.send(now);
+        Ok(())
+    }
+    fn area(&self) -> std::io::Result<ratatui::layout::Rect> {
+        Ok(ratatui::layout::Rect::new(0, 0, 120, 40))
+    }
+    fn bell(&mut self) {}
+    fn set_title(&mut self, _title: &str) {}
+}
+
+struct Running {
+    keys: mpsc::Sender<std::io::Result<Event>>,
+    drawn: tokio::sync::Mutex<mpsc::UnboundedReceiver<Instant>>,
+    draws: Arc<Mutex<Vec<Instant>>>,
+    started: Instant,
+    task: tokio::task::JoinHandle<
+        std::result::Result<crate::console::LoopStats, crate::console::ConsoleError>,
+    >,
+}
+
+fn start_console(bridge: &BridgeHandle) -> Result<Running> {
+    let draws = Arc::new(Mutex::new(Vec::new()));
+    let (drawn_tx, drawn) = mpsc::unbounded_channel();
+    let mut screen = RecordingScreen {
+        terminal: Terminal::new(TestBackend::new(120, 40)).map_err(BenchError::from("terminal"))?,
+        draws: draws.clone(),
+        drawn: drawn_tx,
+    };
+    let (keys, mut key_rx) = mpsc::channel::<std::io::Result<Event>>(64);
+    let input = futures_util::stream::poll_fn(move |cx| key_rx.poll_recv(cx));
+    let bridge = bridge.clone();
+    let started = Instant::now();
+    let task = tokio::spawn(async move {
+        event_loop(
+            &bridge,
+            &mut screen,
+            Box::pin(input),
+            ConsoleOptions::default(),
+        )
+        .await
+    });
+    Ok(Running {
+        keys,
+        drawn: tokio::sync::Mutex::new(drawn),
+        draws,
+        started,
+        task,
+    })
+}
+
+fn key(c: char) -> std::io::Result<Event> {
+    Ok(Event::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
+}
+
+fn draws_since(draws: &Mutex<Vec<Instant>>, since: Instant) -> Vec<Instant> {
+    draws
+        .lock()
+        .map(|d| d.iter().copied().filter(|t| *t >= since).collect())
+        .unwrap_or_default()
+}
+
+async fn stop(running: Running) -> Result<()> {
+    let _ = running.keys.send(key('q')).await;
+    running
+        .task
+        .await
+        .map_err(BenchError::from("console task"))?
+        .map_err(BenchError::from("console"))?;
+    Ok(())
+}
+
+/// Key-to-frame latencies for `presses` keys, one every 100 ms.
+async fn key_latencies(running: &Running, presses: usize) -> Result<Vec<u32>> {
+    let mut drawn = running.drawn.lock().await;
+    let mut latencies = Vec::new();
+    for _ in 0..presses {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while drawn.try_recv().is_ok() {}
+        let sent = Instant::now();
+        running
+            .keys
+            .send(key('j'))
+            .await
+            .map_err(BenchError::from("key"))?;
+        let frame = tokio::time::timeout(Duration::from_secs(2), drawn.recv())
+            .await
+            .map_err(BenchError::from("no frame within 2 s of a key"))?
+            .ok_or_else(|| BenchError("the console stopped".to_string()))?;
+        latencies.push(u32::try_from((frame - sent).as_micros()).unwrap_or(u32::MAX));
+    }
+    Ok(latencies)
+}
+
+pub async fn run(runs: usize) -> Result<Vec<Figure>> {
+    let full = loaded_app(1, 10_000, 1_000)?;
+    let empty = App::new(static_catalog()?, status());
+    let (mut full_80, mut full_160, mut empty_160) = (vec![], vec![], vec![]);
+    for _ in 0..runs {
+        full_80.push(quantile(&frame_times(&full, 80, 24)?, 0.5));
+        full_160.push(quantile(&frame_times(&full, 160, 48)?, 0.5));
+        empty_160.push(quantile(&frame_times(&empty, 160, 48)?, 0.5));
+    }
+
+    let (mut idle_frames, mut first_frame, mut quiet_keys, mut loaded_keys) =
+        (vec![], vec![], vec![], vec![]);
+    for _ in 0..runs {
+        let config = BridgeConfig::new(synthetic_stdio()?, static_catalog()?);
+        let bridge = bridge::start_on(
+            config,
+            synthetic::spawn_memory(synthetic::SyntheticConfig::default()),
+        )
+        .await
+        .map_err(BenchError::from("bridge"))?;
+        let running = start_console(&bridge)?;
+        // First frame: from the loop's start to its first draw.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let first = loop {
+            if let Some(first) = draws_since(&running.draws, running.started)
+                .first()
+                .copied()
+            {
+                break first;
+            }
+            if Instant::now() > deadline {
+                return Err(BenchError("no first frame".to_string()));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        first_frame.push((first - running.started).as_secs_f64() * 1e3);
+        // Idle: nothing happens for 3 s; count the frames drawn.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let quiet_from = Instant::now();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        idle_frames.push(draws_since(&running.draws, quiet_from).len() as f64);
+        quiet_keys.push(quantile(&key_latencies(&running, 20).await?, 0.5));
+
+        // 100 calls per second stream in while keys are pressed.
+        let session = bridge
+            .create_session(crate::bridge::CreateSession::default())
+            .await
+            .map_err(BenchError::from("session"))?;
+        bridge
+            .send_message(
+                &session.thread_id,
+                &json!({"callsPerTurn": 400, "rate": 100.0}).to_string(),
+            )
+            .await
+            .map_err(BenchError::from("turn"))?;
+        loaded_keys.push(quantile(&key_latencies(&running, 30).await?, 0.99));
+        stop(running).await?;
+        bridge.shutdown().await;
+    }
+    let _ = STATIC_CATALOG;
+    Ok(vec![
+        Figure::new(
+            "frame with 10,000 rows and 1,000 pending calls, 160x48, p50",
+            "us",
+            &full_160,
+        )
+        .against("frame of an empty console, 160x48, p50", &empty_160)
+        .target("< 5 ms"),
+        Figure::new(
+            "frame with 10,000 rows and 1,000 pending calls, 80x24, p50",
+            "us",
+            &full_80,
+        )
+        .target("< 5 ms"),
+        Figure::new("frames drawn in 3 s of idle", "frames", &idle_frames).target("0"),
+        Figure::new(
+            "first frame after the console starts (bridge already up)",
+            "ms",
+            &first_frame,
+        )
+        .target("< 100 ms"),
+        Figure::new(
+            "key to frame while 100 calls/s arrive, p99",
+            "us",
+            &loaded_keys,
+        )
+        .against("key to frame with nothing arriving, p50", &quiet_keys)
+        .target("input stays responsive"),
+    ])
+}

@@ -1,0 +1,675 @@
+//! Client commands: every API route has one (see [`ROUTE_COMMANDS`]). Text output by
+//! default, the server's JSON with `--json`; the exit status tells outcomes apart.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use super::api_client::{Api, ClientArgs, Reply};
+use super::{exit, note, out, report_error};
+use crate::catalog::Catalog;
+
+/// Each API route and the command that calls it; a test checks this table against the
+/// OpenAPI document and the command-line parser, so a new route needs a command.
+pub const ROUTE_COMMANDS: &[(&str, &str, &str)] = &[
+    ("post", "/api/sessions", "sessions create"),
+    ("get", "/api/sessions", "sessions list"),
+    ("get", "/api/sessions/{sessionId}", "sessions get SESSION"),
+    (
+        "delete",
+        "/api/sessions/{sessionId}",
+        "sessions delete SESSION",
+    ),
+    (
+        "post",
+        "/api/sessions/{sessionId}/messages",
+        "sessions send SESSION TEXT",
+    ),
+    (
+        "post",
+        "/api/sessions/{sessionId}/interrupt",
+        "sessions interrupt SESSION",
+    ),
+    (
+        "get",
+        "/api/sessions/{sessionId}/tool-calls",
+        "sessions tool-calls list SESSION",
+    ),
+    ("get", "/api/tool-calls", "tool-calls list"),
+    (
+        "post",
+        "/api/tool-calls/{requestId}/response",
+        "tool-calls respond REQUEST --text T",
+    ),
+    ("get", "/api/health", "health"),
+    ("get", "/api/openapi.json", "openapi"),
+    ("get", "/api/stream", "stream"),
+];
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: SessionsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List open sessions.
+    List,
+    /// Create a session; prints its id.
+    Create(CreateArgs),
+    /// Show a session: its turns and transcript.
+    Get { session: String },
+    /// Delete (close) a session; its pending calls expire.
+    Delete { session: String },
+    /// Send a message (a new turn); prints the turn id, or with --wait the reply.
+    Send(SendArgs),
+    /// Interrupt the running turn; its pending calls expire.
+    Interrupt { session: String },
+    /// A session's pending tool calls.
+    #[command(subcommand, name = "tool-calls")]
+    ToolCalls(SessionToolCallsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionToolCallsCommand {
+    /// List the session's pending tool calls, oldest first.
+    List { session: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The session's folder; relative paths are resolved by the server.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    #[arg(long)]
+    pub model: Option<String>,
+    /// untrusted, on-failure, on-request or never.
+    #[arg(long, value_name = "POLICY")]
+    pub approval_policy: Option<String>,
+    /// restricted or enabled.
+    #[arg(long, value_name = "ACCESS")]
+    pub network_access: Option<String>,
+    /// read-only, workspace-write or danger-full-access.
+    #[arg(long, value_name = "MODE")]
+    pub sandbox: Option<String>,
+    /// Declare this catalog's tools (default: the server's catalog).
+    #[arg(long, value_name = "FILE", conflicts_with = "tools")]
+    pub catalog: Option<PathBuf>,
+    /// Declare these tools: a JSON array of {name, description, inputSchema}, or @FILE.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub tools: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    pub session: String,
+    /// The user message, sent verbatim.
+    pub text: String,
+    /// Wait for the turn to end and print the assistant's reply (exit 1 if the turn did
+    /// not complete).
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ToolCallsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: ToolCallsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolCallsCommand {
+    /// Pending tool calls of every session, oldest first.
+    List,
+    /// Answer a pending tool call.
+    Respond(RespondArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RespondArgs {
+    pub request_id: String,
+    /// Whether the call succeeded (default true).
+    #[arg(long, value_name = "BOOL")]
+    pub success: Option<bool>,
+    /// The answer as one text item.
+    #[arg(long, conflicts_with_all = ["content_items", "response"])]
+    pub text: Option<String>,
+    /// The answer's content items: a JSON array, or @FILE.
+    #[arg(long, value_name = "JSON|@FILE", conflicts_with = "response")]
+    pub content_items: Option<String>,
+    /// The whole result, {contentItems, success}: JSON, or @FILE.
+    #[arg(long, value_name = "JSON|@FILE", conflicts_with = "success")]
+    pub response: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Only this session's events.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlainArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenapiArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Print the document built into this binary instead of asking a server.
+    #[arg(long)]
+    pub local: bool,
+}
+
+/// Reads `@FILE` or takes the text itself, then parses it as JSON.
+fn json_arg(flag: &str, text: &str) -> Result<Value, String> {
+    let source = match text.strip_prefix('@') {
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| format!("{flag}: cannot read {path}: {e}"))?
+        }
+        None => text.to_string(),
+    };
+    serde_json::from_str(&source).map_err(|e| format!("{flag}: not valid JSON: {e}"))
+}
+
+fn api(client: &ClientArgs) -> Result<Api, u8> {
+    Api::new(client.endpoint(), "cli").map_err(|e| {
+        report_error(&e.to_string());
+        e.exit_code()
+    })
+}
+
+/// Sends one request. With `--json` the body is printed whatever the status; a failure
+/// is reported on stderr and becomes the exit status.
+async fn request(
+    api: &Api,
+    json: bool,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Reply, u8> {
+    let reply = api.call(method, path, body).await.map_err(|e| {
+        report_error(&e.to_string());
+        e.exit_code()
+    })?;
+    if json {
+        out(&reply.body.to_string());
+    }
+    if reply.ok() {
+        Ok(reply)
+    } else {
+        let what = match reply.status {
+            404 => "not found: ",
+            409 => "conflict: ",
+            410 => "gone: ",
+            _ => "",
+        };
+        if json {
+            note(&format!("{what}{}", reply.message()));
+        } else {
+            report_error(&format!("{what}{}", reply.message()));
+        }
+        Err(reply.exit_code())
+    }
+}
+
+fn code(result: Result<(), u8>) -> u8 {
+    result.err().unwrap_or(exit::OK)
+}
+
+fn text_of<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn print_call(call: &Value) {
+    out(&format!(
+        "{}  {}  {}  (session {}, turn {})",
+        text_of(call, "requestId"),
+        text_of(call, "tool"),
+        call.get("arguments")
+            .map(Value::to_string)
+            .unwrap_or_default(),
+        text_of(call, "threadId"),
+        text_of(call, "turnId"),
+    ));
+}
+
+fn print_calls(reply: &Reply) {
+    let calls = reply
+        .body
+        .get("data")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if calls.is_empty() {
+        note("no pending tool calls");
+    }
+    for call in &calls {
+        print_call(call);
+    }
+}
+
+pub async fn health(args: PlainArgs) -> u8 {
+    code(
+        async {
+            let api = api(&args.client)?;
+            let reply = request(&api, args.client.json, Method::GET, "/health", None).await?;
+            if !args.client.json {
+                let totals = &reply.body["totals"];
+                out(&format!(
+                    "{}: switchboard {} over {}; {} sessions, {} pending calls",
+                    text_of(&reply.body, "status"),
+                    text_of(&reply.body, "version"),
+                    text_of(&reply.body, "transport"),
+                    totals["sessions"],
+                    totals["pending"],
+                ));
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+pub async fn openapi(args: OpenapiArgs) -> u8 {
+    if args.local {
+        out(crate::service::openapi::document_text().trim_end());
+        return exit::OK;
+    }
+    code(
+        async {
+            let api = api(&args.client)?;
+            let reply = request(&api, false, Method::GET, "/openapi.json", None).await?;
+            out(&serde_json::to_string_pretty(&reply.body).unwrap_or_default());
+            Ok(())
+        }
+        .await,
+    )
+}
+
+pub async fn sessions(args: SessionsArgs) -> u8 {
+    let json = args.client.json;
+    code(
+        async {
+            let api = api(&args.client)?;
+            match args.command {
+                SessionsCommand::List => {
+                    let reply = request(&api, json, Method::GET, "/sessions", None).await?;
+                    if !json {
+                        let sessions = reply.body["data"].as_array().cloned().unwrap_or_default();
+                        if sessions.is_empty() {
+                            note("no open sessions");
+                        }
+                        for s in &sessions {
+                            out(&format!(
+                                "{}  {:<12} turns={:<3} {}",
+                                text_of(s, "sessionId"),
+                                text_of(s, "status"),
+                                s["turnCount"],
+                                text_of(s, "title")
+                            ));
+                        }
+                    }
+                }
+                SessionsCommand::Create(create) => {
+                    let body = create_body(&create).map_err(|message| {
+                        report_error(&message);
+                        exit::INVALID_INPUT
+                    })?;
+                    let reply = request(&api, json, Method::POST, "/sessions", Some(&body)).await?;
+                    if !json {
+                        out(text_of(&reply.body["session"], "sessionId"));
+                    }
+                }
+                SessionsCommand::Get { session } => {
+                    let reply = request(
+                        &api,
+                        json,
+                        Method::GET,
+                        &format!("/sessions/{session}"),
+                        None,
+                    )
+                    .await?;
+                    if !json {
+                        print_session(&reply.body);
+                    }
+                }
+                SessionsCommand::Delete { session } => {
+                    request(
+                        &api,
+                        json,
+                        Method::DELETE,
+                        &format!("/sessions/{session}"),
+                        None,
+                    )
+                    .await?;
+                    if !json {
+                        out(&format!("deleted {session}"));
+                    }
+                }
+                SessionsCommand::Send(send) => {
+                    return match send_message(&api, json, send).await {
+                        exit::OK => Ok(()),
+                        code => Err(code),
+                    };
+                }
+                SessionsCommand::Interrupt { session } => {
+                    let path = format!("/sessions/{session}/interrupt");
+                    let reply = request(&api, json, Method::POST, &path, None).await?;
+                    if !json {
+                        out(&format!(
+                            "interrupted turn {}",
+                            text_of(&reply.body, "turnId")
+                        ));
+                    }
+                }
+                SessionsCommand::ToolCalls(SessionToolCallsCommand::List { session }) => {
+                    let path = format!("/sessions/{session}/tool-calls");
+                    let reply = request(&api, json, Method::GET, &path, None).await?;
+                    if !json {
+                        print_calls(&reply);
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+fn create_body(create: &CreateArgs) -> Result<Value, String> {
+    let mut body = serde_json::Map::new();
+    let fields = [
+        ("cwd", &create.cwd),
+        ("model", &create.model),
+        ("approvalPolicy", &create.approval_policy),
+        ("networkAccess", &create.network_access),
+        ("filesystemSandbox", &create.sandbox),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            body.insert(key.to_string(), json!(value));
+        }
+    }
+    if let Some(path) = &create.catalog {
+        let catalog = Catalog::load(path).map_err(|e| e.to_string())?;
+        body.insert("dynamicTools".to_string(), json!(catalog.dynamic_tools()));
+    }
+    if let Some(tools) = &create.tools {
+        body.insert("dynamicTools".to_string(), json_arg("--tools", tools)?);
+    }
+    Ok(Value::Object(body))
+}
+
+fn print_session(detail: &Value) {
+    let session = &detail["session"];
+    out(&format!(
+        "session {}  {}  {}",
+        text_of(session, "sessionId"),
+        text_of(session, "status"),
+        text_of(session, "title")
+    ));
+    for turn in detail["thread"]["turns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        out(&format!(
+            "turn {}  {}",
+            text_of(&turn, "id"),
+            text_of(&turn, "status")
+        ));
+    }
+    for entry in detail["transcript"].as_array().cloned().unwrap_or_default() {
+        out(&format!(
+            "  [{}] {}",
+            text_of(&entry, "role"),
+            text_of(&entry, "content").replace('\n', "\n      ")
+        ));
+    }
+}
+
+async fn send_message(api: &Api, json: bool, send: SendArgs) -> u8 {
+    let path = format!("/sessions/{}/messages", send.session);
+    let body = json!({ "text": send.text });
+    let reply = match request(api, json && !send.wait, Method::POST, &path, Some(&body)).await {
+        Ok(reply) => reply,
+        Err(code) => return code,
+    };
+    let turn_id = text_of(&reply.body, "turnId").to_string();
+    if !send.wait {
+        if !json {
+            out(&turn_id);
+        }
+        return exit::OK;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(send.timeout);
+    let detail_path = format!("/sessions/{}", send.session);
+    loop {
+        let detail = match request(api, false, Method::GET, &detail_path, None).await {
+            Ok(reply) => reply.body,
+            Err(code) => return code,
+        };
+        let status = detail["thread"]["turns"]
+            .as_array()
+            .and_then(|turns| turns.iter().find(|t| t["id"] == turn_id.as_str()))
+            .map(|t| text_of(t, "status").to_string())
+            .unwrap_or_default();
+        if !status.is_empty() && status != "inProgress" {
+            let reply_text = detail["transcript"]
+                .as_array()
+                .and_then(|entries| {
+                    entries.iter().rev().find(|e| {
+                        e["turnId"] == turn_id.as_str()
+                            && e["role"] == "assistant"
+                            && e["status"] == "complete"
+                    })
+                })
+                .map(|e| text_of(e, "content").to_string());
+            if json {
+                out(&json!({ "sessionId": send.session, "turnId": turn_id, "turnStatus": status, "assistantReply": reply_text }).to_string());
+            } else if let Some(text) = &reply_text {
+                out(text);
+            }
+            if status == "completed" {
+                return exit::OK;
+            }
+            report_error(&format!("turn {turn_id} ended {status}"));
+            return exit::TURN_NOT_COMPLETED;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            report_error(&format!(
+                "turn {turn_id} did not end within {} s",
+                send.timeout
+            ));
+            return exit::TURN_NOT_COMPLETED;
+        }
+        // The poll interval of codex-manager's SDK.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub async fn tool_calls(args: ToolCallsArgs) -> u8 {
+    let json = args.client.json;
+    code(
+        async {
+            let api = api(&args.client)?;
+            match args.command {
+                ToolCallsCommand::List => {
+                    let reply = request(&api, json, Method::GET, "/tool-calls", None).await?;
+                    if !json {
+                        print_calls(&reply);
+                    }
+                }
+                ToolCallsCommand::Respond(respond) => {
+                    let body = respond_body(&respond).map_err(|message| {
+                        report_error(&message);
+                        exit::INVALID_INPUT
+                    })?;
+                    let path = format!("/tool-calls/{}/response", respond.request_id);
+                    let reply = api
+                        .call(Method::POST, &path, Some(&body))
+                        .await
+                        .map_err(|e| {
+                            report_error(&e.to_string());
+                            e.exit_code()
+                        })?;
+                    if json {
+                        out(&reply.body.to_string());
+                    }
+                    match reply.status {
+                        200..=299 => {
+                            if !json {
+                                out(&format!("answered {}", respond.request_id));
+                            }
+                        }
+                        // Not failures of this command: someone else answered, or it ended.
+                        404 => {
+                            note(&format!(
+                                "{} is not pending: already answered, expired, or unknown",
+                                respond.request_id
+                            ));
+                            return Err(exit::NOT_FOUND);
+                        }
+                        409 => {
+                            note(&format!(
+                                "another answer for {} is being written",
+                                respond.request_id
+                            ));
+                            return Err(exit::CONFLICT);
+                        }
+                        _ => {
+                            report_error(&reply.message());
+                            return Err(reply.exit_code());
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+fn respond_body(respond: &RespondArgs) -> Result<Value, String> {
+    let mut body = serde_json::Map::new();
+    if let Some(success) = respond.success {
+        body.insert("success".to_string(), json!(success));
+    }
+    if let Some(text) = &respond.text {
+        body.insert("text".to_string(), json!(text));
+    }
+    if let Some(items) = &respond.content_items {
+        body.insert(
+            "contentItems".to_string(),
+            json_arg("--content-items", items)?,
+        );
+    }
+    if let Some(response) = &respond.response {
+        body.insert("response".to_string(), json_arg("--response", response)?);
+    }
+    Ok(Value::Object(body))
+}
+
+/// A frame in one line for people.
+fn describe_frame(frame: &Value) -> String {
+    let kind = text_of(frame, "type");
+    let payload = &frame["payload"];
+    let thread = frame
+        .get("threadId")
+        .and_then(Value::as_str)
+        .map(|t| format!(" [{t}]"))
+        .unwrap_or_default();
+    let detail = match kind {
+        "tool_call_requested" => format!(
+            "{} {} {}",
+            text_of(payload, "requestId"),
+            text_of(payload, "tool"),
+            payload
+                .get("arguments")
+                .map(Value::to_string)
+                .unwrap_or_default()
+        ),
+        "tool_call_resolved" => format!(
+            "{} {} success={}",
+            text_of(payload, "requestId"),
+            text_of(payload, "status"),
+            payload["success"]
+        ),
+        "transcript_updated" => format!(
+            "{}: {}",
+            text_of(&payload["entry"], "role"),
+            crate::protocol::truncate_chars(text_of(&payload["entry"], "content"), 120)
+        ),
+        "error" => text_of(frame, "message").to_string(),
+        _ => String::new(),
+    };
+    format!("{kind}{thread} {detail}").trim_end().to_string()
+}
+
+/// Prints the event stream until it closes or Ctrl-C.
+pub async fn stream(args: StreamArgs) -> u8 {
+    let api = match api(&args.client) {
+        Ok(api) => api,
+        Err(code) => return code,
+    };
+    let mut socket = match api.connect_stream(args.session.as_deref()).await {
+        Ok(socket) => socket,
+        Err(e) => {
+            report_error(&e.to_string());
+            return e.exit_code();
+        }
+    };
+    let mut keepalive = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        let message = tokio::select! {
+            message = socket.next() => message,
+            _ = keepalive.tick() => {
+                let _ = socket.send(WsMessage::text(r#"{"type":"ping"}"#)).await;
+                continue;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                let _ = socket.close(None).await;
+                return exit::OK;
+            }
+        };
+        match message {
+            Some(Ok(WsMessage::Text(text))) => {
+                if args.client.json {
+                    out(text.as_str());
+                } else if let Ok(frame) = serde_json::from_str::<Value>(text.as_str())
+                    && frame["type"] != "pong"
+                {
+                    out(&describe_frame(&frame));
+                }
+            }
+            Some(Ok(WsMessage::Close(_))) | None => {
+                note("the stream closed");
+                return exit::OK;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                report_error(&format!("the stream failed: {e}"));
+                return exit::UNREACHABLE;
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! `switchboard serve`: the bridge, headless, behind the HTTP + websocket API.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::scripted::{ScriptedModel, model_options};
+use super::{AppServerArgs, exit, note, paths, report_error};
+use crate::bridge::{self, BridgeConfig, BridgeEvent, ConnectionState, ManualPolicy};
+use crate::catalog::Catalog;
+use crate::service::auth;
+use crate::service::{self, DEFAULT_LISTEN, ServeConfig};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The tool catalog (TOML): its handlers answer their tools' calls; sessions created
+    /// without `dynamicTools` declare its tools.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+    /// Where to listen; port 0 picks a free one (the address is printed).
+    #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Serve without a bearer token; only allowed on a loopback address.
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Where the token is kept (default: $XDG_CONFIG_HOME/switchboard/token, else
+    /// ~/.config/switchboard/token); created with a random token when missing.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_auth")]
+    pub token_file: Option<PathBuf>,
+    /// Run codex against the embedded scripted model: a built-in scenario name (auto,
+    /// single, parallel, multi-round, model-error, fail-stream) or a scenario file.
+    #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
+    pub scripted_model: Option<String>,
+    #[command(flatten)]
+    pub app_server: AppServerArgs,
+}
+
+/// The token and a sentence saying where it comes from.
+fn resolve_token(
+    no_auth: bool,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<(String, String)>, String> {
+    if no_auth {
+        return Ok(None);
+    }
+    let path = token_file
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(paths::token_path);
+    let (token, source) = auth::server_token(&path).map_err(|e| e.to_string())?;
+    Ok(Some((token, source.to_string())))
+}
+
+/// Checks what may be served where and finds the token; shared by `serve` and the
+/// console's `--listen`. Errors are reported; the value is the exit status.
+pub(super) fn listen_token(
+    listen: SocketAddr,
+    no_auth: bool,
+    token_file: Option<&std::path::Path>,
+) -> Result<Option<(String, String)>, u8> {
+    if no_auth && !listen.ip().is_loopback() {
+        report_error(&format!(
+            "--no-auth is allowed only on loopback addresses, not {listen}"
+        ));
+        return Err(exit::INVALID_INPUT);
+    }
+    let token = resolve_token(no_auth, token_file).map_err(|message| {
+        report_error(&message);
+        exit::INVALID_INPUT
+    })?;
+    if let Err(e) = service::check_exposure(listen, token.as_ref().map(|(t, _)| t.as_str())) {
+        report_error(&e.to_string());
+        return Err(exit::INVALID_INPUT);
+    }
+    Ok(token)
+}
+
+pub async fn run(args: ServeArgs) -> u8 {
+    let data_dir = args.app_server.data_dir();
+    let _log_guard = super::init_file_logging(&data_dir, "serve.log");
+
+    let token = match listen_token(args.listen, args.no_auth, args.token_file.as_deref()) {
+        Ok(token) => token,
+        Err(code) => return code,
+    };
+    let catalog = match &args.catalog {
+        Some(path) => match Catalog::load(path) {
+            Ok(catalog) => catalog,
+            Err(e) => {
+                report_error(&e.to_string());
+                return exit::INVALID_INPUT;
+            }
+        },
+        None => Catalog::empty(),
+    };
+    for warning in &catalog.warnings {
+        note(&format!("{}: {warning}", warning.label()));
+    }
+    let catalog = Arc::new(catalog);
+    let scripted = match &args.scripted_model {
+        Some(spec) => {
+            // Sessions declare their own tools: the model may call any tool it is offered.
+            let options = crate::model::ModelOptions {
+                tool_names: None,
+                ..model_options(&catalog)
+            };
+            match ScriptedModel::start_with(Some(spec), options).await {
+                Ok(model) => Some(model),
+                Err(e) => {
+                    report_error(&e.to_string());
+                    return exit::INVALID_INPUT;
+                }
+            }
+        }
+        None => None,
+    };
+    let env = scripted
+        .as_ref()
+        .map(ScriptedModel::env)
+        .unwrap_or_default();
+    let transport = match args.app_server.transport(env) {
+        Ok(t) => t,
+        Err(e) => {
+            report_error(&e.to_string());
+            return exit::APP_SERVER;
+        }
+    };
+    let mut config = BridgeConfig::new(transport, catalog);
+    config.data_dir = Some(data_dir);
+    config.manual_policy = ManualPolicy::Wait;
+    // A service rides out an app-server crash or a dropped websocket; it stops only
+    // when reconnecting gives up (a `Disconnected` event).
+    config.reconnect = crate::bridge::ReconnectPolicy::standard();
+    // Earlier sessions can be resumed only from a CODEX_HOME that outlives the run.
+    config.restore_sessions = args.scripted_model.is_none();
+    let bridge = match bridge::start(config).await {
+        Ok(bridge) => bridge,
+        Err(e) => {
+            report_error(&format!("could not start app-server: {e}"));
+            return exit::APP_SERVER;
+        }
+    };
+    let mut events = bridge.subscribe();
+    let serve_config = ServeConfig::new(args.listen, token.as_ref().map(|(t, _)| t.clone()));
+    let server = match service::serve(bridge.clone(), serve_config).await {
+        Ok(server) => server,
+        Err(e) => {
+            report_error(&e.to_string());
+            bridge.shutdown().await;
+            return exit::INVALID_INPUT;
+        }
+    };
+    note(&format!("listening on {}", server.url()));
+    match &token {
+        Some((_, source)) => note(&format!("bearer token: {source}")),
+        None => note("no bearer token (--no-auth): any local process may use the API"),
+    }
+    note("press Ctrl-C to stop");
+
+    let code = wait_for_stop(&mut events).await;
+    server.shutdown().await;
+    bridge.shutdown().await;
+    drop(scripted);
+    code
+}
+
+/// Runs until Ctrl-C or SIGTERM (exit 0), or until app-server is lost (exit 3).
+async fn wait_for_stop(events: &mut bridge::EventReceiver) -> u8 {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => Some(signal),
+            Err(e) => {
+                report_error(&format!("cannot watch for SIGTERM: {e}"));
+                None
+            }
+        };
+    let terminated = async {
+        match terminate.as_mut() {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::pin!(terminated);
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return exit::OK,
+            _ = &mut terminated => return exit::OK,
+            event = events.recv() => match event {
+                Some(BridgeEvent::Connection { state: ConnectionState::Disconnected { reason }, .. }) => {
+                    report_error(&reason);
+                    return exit::APP_SERVER;
+                }
+                Some(_) => {}
+                None => {
+                    report_error("the bridge stopped");
+                    return exit::APP_SERVER;
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! The HTTP routes. Each handler reads its body, checks it completely, then asks the
+//! bridge; the replies are the codex-manager shapes of `wire.rs`.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::convert;
+use super::error::{ApiError, error_body, json_reply};
+use super::validate::{self, BodyProblem};
+use super::wire::{
+    AcceptedStatus, CreatedSession, ErrorBody, FilesystemSandbox, Health, Interrupted, Issue,
+    MessageAccepted, NetworkAccess, OkStatus, PendingCallList, RespondAccepted, SessionDeleted,
+    SessionDetail, SessionList,
+};
+use crate::bridge::{
+    BridgeError, CreateSession, RespondOutcome, Responder, SessionStatus, SessionSummary,
+    TurnOptions,
+};
+
+/// Header a client may set to name itself in "answered by remote ..." records.
+pub const CLIENT_HEADER: &str = "x-switchboard-client";
+
+type ApiResult = Result<Response, ApiError>;
+
+fn body_value(
+    body: Result<Bytes, BytesRejection>,
+    empty_is_object: bool,
+) -> Result<Value, ApiError> {
+    let bytes = body.map_err(|rejection| {
+        let status = rejection.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "request_failed"
+        };
+        ApiError::request(status, code, rejection.body_text())
+    })?;
+    validate::parse_json(&bytes, empty_is_object).map_err(problem)
+}
+
+fn problem(problem: BodyProblem) -> ApiError {
+    match problem {
+        BodyProblem::NotJson(message) => {
+            ApiError::request(StatusCode::BAD_REQUEST, "request_failed", message)
+        }
+        BodyProblem::Invalid(issues) => ApiError::Invalid { issues },
+    }
+}
+
+fn bridge_error(error: BridgeError) -> ApiError {
+    ApiError::from_bridge(error)
+}
+
+/// A session the API may act on: 404 if unknown, 410 (deleted payload) if closed.
+async fn live_session(state: &AppState, session_id: &str) -> Result<SessionSummary, ApiError> {
+    let sessions = state.bridge.sessions().await.map_err(bridge_error)?;
+    let summary = sessions
+        .into_iter()
+        .find(|s| s.thread_id == session_id)
+        .ok_or_else(|| ApiError::SessionNotFound {
+            session_id: session_id.to_string(),
+        })?;
+    if summary.status == SessionStatus::Closed {
+        return Err(ApiError::SessionDeleted(convert::deleted_body(&summary)));
+    }
+    Ok(summary)
+}
+
+/// Maps a bridge error about one session, with the deleted payload for a closed one.
+async fn session_error(state: &AppState, session_id: &str, error: BridgeError) -> ApiError {
+    match error {
+        BridgeError::SessionClosed { .. } => match live_session(state, session_id).await {
+            Err(e) => e,
+            Ok(_) => ApiError::from_bridge(error),
+        },
+        other => ApiError::from_bridge(other),
+    }
+}
+
+/// `cwd` as given, made absolute against the server's folder; `.` is that folder.
+pub fn resolve_cwd(base: &Path, cwd: Option<&str>) -> String {
+    let path = match cwd {
+        Some(cwd) if Path::new(cwd).is_absolute() => PathBuf::from(cwd),
+        Some(cwd) => base.join(cwd),
+        None => base.to_path_buf(),
+    };
+    let cleaned: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    cleaned.display().to_string()
+}
+
+fn sandbox_policy(filesystem: FilesystemSandbox, network: Option<NetworkAccess>) -> Value {
+    match (filesystem, network) {
+        (FilesystemSandbox::DangerFullAccess, _) | (_, None) => {
+            json!({ "type": filesystem.policy_type() })
+        }
+        (_, Some(network)) => json!({
+            "type": filesystem.policy_type(),
+            "networkAccess": network == NetworkAccess::Enabled,
+        }),
+    }
+}
+
+/// The filesystem part of a session's current sandbox policy.
+fn current_filesystem(policy: Option<&Value>) -> FilesystemSandbox {
+    match policy.and_then(|p| p.get("type")).and_then(Value::as_str) {
+        Some("readOnly") => FilesystemSandbox::ReadOnly,
+        Some("workspaceWrite") => FilesystemSandbox::WorkspaceWrite,
+        _ => FilesystemSandbox::DangerFullAccess,
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/sessions",
+    tag = "sessions",
+    request_body = super::wire::CreateSessionRequest,
+    responses(
+        (status = 200, description = "The session was created", body = CreatedSession),
+        (status = 400, description = "Invalid body, or app-server refused the options", body = ErrorBody),
+        (status = 503, description = "app-server is not available", body = ErrorBody),
+    )
+)]
+pub async fn create_session(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let request = validate::create_session(body_value(body, true)?).map_err(problem)?;
+    let options = CreateSession {
+        cwd: Some(resolve_cwd(&state.base_dir, request.cwd.as_deref())),
+        model: request.model,
+        approval_policy: request.approval_policy.map(|p| p.codex_value().to_string()),
+        sandbox: request.filesystem_sandbox.map(|s| s.as_str().to_string()),
+        tools: request
+            .dynamic_tools
+            .map(|tools| tools.into_iter().map(validate::tool_spec).collect()),
+        network_access: request.network_access.map(|n| n == NetworkAccess::Enabled),
+    };
+    let summary = state
+        .bridge
+        .create_session(options)
+        .await
+        .map_err(bridge_error)?;
+    let detail = detail(&state, &summary.thread_id).await?;
+    Ok(json_reply(
+        StatusCode::OK,
+        &CreatedSession {
+            session: detail.session,
+            thread: detail.thread,
+        },
+    ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/sessions",
+    tag = "sessions",
+    responses((status = 200, description = "Open sessions, oldest first", body = SessionList))
+)]
+pub async fn list_sessions(State(state): State<AppState>) -> ApiResult {
+    let sessions = state.bridge.sessions().await.map_err(bridge_error)?;
+    let mut data = Vec::new();
+    for summary in sessions
+        .iter()
+        .filter(|s| s.status != SessionStatus::Closed)
+    {
+        let setup = state
+            .bridge
+            .session_setup(&summary.thread_id)
+            .await
+            .map_err(bridge_error)?;
+        data.push(convert::session_info(summary, setup.as_ref()));
+    }
+    Ok(json_reply(StatusCode::OK, &SessionList { data }))
+}
+
+async fn detail(state: &AppState, session_id: &str) -> Result<SessionDetail, ApiError> {
+    // One snapshot for turns and transcript: a terminal turn always comes with its reply.
+    let snapshot = state
+        .bridge
+        .session(session_id)
+        .await
+        .map_err(bridge_error)?
+        .ok_or_else(|| ApiError::SessionNotFound {
+            session_id: session_id.to_string(),
+        })?;
+    if snapshot.summary.status == SessionStatus::Closed {
+        return Err(ApiError::SessionDeleted(convert::deleted_body(
+            &snapshot.summary,
+        )));
+    }
+    let setup = state
+        .bridge
+        .session_setup(session_id)
+        .await
+        .map_err(bridge_error)?;
+    Ok(SessionDetail {
+        session: convert::session_info(&snapshot.summary, setup.as_ref()),
+        thread: convert::thread_view(&snapshot),
+        transcript: convert::transcript(&snapshot),
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{sessionId}",
+    tag = "sessions",
+    params(("sessionId" = String, Path, description = "The session (codex thread) id")),
+    responses(
+        (status = 200, description = "The session with its turns and transcript", body = SessionDetail),
+        (status = 404, description = "No such session", body = super::wire::SessionNotFoundBody),
+        (status = 410, description = "The session was deleted", body = super::wire::DeletedSessionBody),
+    )
+)]
+pub async fn get_session(
+    State(state): State<AppState>,
+    UrlPath(session_id): UrlPath<String>,
+) -> ApiResult {
+    let detail = detail(&state, &session_id).await?;
+    Ok(json_reply(StatusCode::OK, &detail))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/sessions/{sessionId}",
+    tag = "sessions",
+    params(("sessionId" = String, Path, description = "The session (codex thread) id")),
+    responses(
+        (status = 200, description = "Closed: its pending calls expired; later requests get 410", body = SessionDeleted),
+        (status = 404, description = "No such session", body = super::wire::SessionNotFoundBody),
+        (status = 410, description = "Already deleted", body = super::wire::DeletedSessionBody),
+    )
+)]
+pub async fn delete_session(
+    State(state): State<AppState>,
+    UrlPath(session_id): UrlPath<String>,
+) -> ApiResult {
+    let summary = live_session(&state, &session_id).await?;
+    if let Err(e) = state.bridge.close_session(&session_id).await {
+        return Err(session_error(&state, &session_id, e).await);
+    }
+    Ok(json_reply(
+        StatusCode::OK,
+        &SessionDeleted {
+            status: OkStatus::Ok,
+            session_id,
+            title: summary.title,
+            deleted_file_count: 0,
+        },
+    ))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{sessionId}/messages",
+    tag = "sessions",
+    params(("sessionId" = String, Path, description = "The session (codex thread) id")),
+    request_body = super::wire::SendMessageRequest,
+    responses(
+        (status = 202, description = "The turn started; it runs on", body = MessageAccepted),
+        (status = 400, description = "Invalid body, different tools, or refused by app-server", body = ErrorBody),
+        (status = 404, description = "No such session", body = super::wire::SessionNotFoundBody),
+        (status = 410, description = "The session was deleted", body = super::wire::DeletedSessionBody),
+    )
+)]
+pub async fn send_message(
+    State(state): State<AppState>,
+    UrlPath(session_id): UrlPath<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let request = validate::send_message(body_value(body, false)?).map_err(problem)?;
+    live_session(&state, &session_id).await?;
+    let setup = state
+        .bridge
+        .session_setup(&session_id)
+        .await
+        .map_err(bridge_error)?
+        .ok_or_else(|| ApiError::SessionNotFound {
+            session_id: session_id.clone(),
+        })?;
+    if let Some(tools) = request.dynamic_tools {
+        let sent: Vec<_> = tools.into_iter().map(validate::tool_spec).collect();
+        if !validate::same_tools(&setup.tools, &sent) {
+            let declared: Vec<_> = setup.tools.iter().map(|t| t.name.as_str()).collect();
+            return Err(ApiError::Invalid {
+                issues: vec![Issue {
+                    code: "custom".to_string(),
+                    path: vec![json!("dynamicTools")],
+                    message: format!(
+                        "a session's tools are fixed when it is created; this one declares [{}]. Send the same dynamicTools or none, or create a new session",
+                        declared.join(", ")
+                    ),
+                }],
+            });
+        }
+    }
+    let sandbox = match (request.filesystem_sandbox, request.network_access) {
+        (None, None) => None,
+        (Some(filesystem), network) => Some(sandbox_policy(filesystem, network)),
+        (None, network) => Some(sandbox_policy(
+            current_filesystem(setup.settings.sandbox.as_ref()),
+            network,
+        )),
+    };
+    let options = TurnOptions {
+        model: request.model,
+        effort: request.effort.map(|e| e.as_str().to_string()),
+        approval_policy: request.approval_policy.map(|p| p.codex_value().to_string()),
+        sandbox_policy: sandbox,
+    };
+    match state
+        .bridge
+        .send_message_with(&session_id, &request.text, options)
+        .await
+    {
+        Ok(turn_id) => Ok(json_reply(
+            StatusCode::ACCEPTED,
+            &MessageAccepted {
+                status: AcceptedStatus::Accepted,
+                session_id,
+                turn_id,
+            },
+        )),
+        Err(e) => Err(session_error(&state, &session_id, e).await),
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{sessionId}/interrupt",
+    tag = "sessions",
+    params(("sessionId" = String, Path, description = "The session (codex thread) id")),
+    responses(
+        (status = 200, description = "The running turn was interrupted; its pending calls expire", body = Interrupted),
+        (status = 404, description = "No such session", body = super::wire::SessionNotFoundBody),
+        (status = 409, description = "No turn is running", body = super::wire::NoActiveTurnBody),
+        (status = 410, description = "The session was deleted", body = super::wire::DeletedSessionBody),
+    )
+)]
+pub async fn interrupt(
+    State(state): State<AppState>,
+    UrlPath(session_id): UrlPath<String>,
+) -> ApiResult {
+    match state.bridge.interrupt(&session_id).await {
+        Ok(turn_id) => Ok(json_reply(
+            StatusCode::OK,
+            &Interrupted {
+                status: OkStatus::Ok,
+                session_id,
+                turn_id,
+            },
+        )),
+        Err(e) => Err(session_error(&state, &session_id, e).await),
+    }
+}
+
+async fn pending(state: &AppState, session_id: Option<&str>) -> ApiResult {
+    let calls = state
+        .bridge
+        .pending_calls(session_id)
+        .await
+        .map_err(bridge_error)?;
+    // A call whose answer is being written is answered as far as clients are concerned:
+    // listing it would make the SDK run its handler again.
+    let data = calls
+        .iter()
+        .filter(|c| !c.in_flight)
+        .map(convert::pending_record)
+        .collect();
+    Ok(json_reply(StatusCode::OK, &PendingCallList { data }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{sessionId}/tool-calls",
+    tag = "tool-calls",
+    params(("sessionId" = String, Path, description = "The session (codex thread) id")),
+    responses(
+        (status = 200, description = "The session's pending calls, oldest first", body = PendingCallList),
+        (status = 404, description = "No such session", body = super::wire::SessionNotFoundBody),
+        (status = 410, description = "The session was deleted", body = super::wire::DeletedSessionBody),
+    )
+)]
+pub async fn session_tool_calls(
+    State(state): State<AppState>,
+    UrlPath(session_id): UrlPath<String>,
+) -> ApiResult {
+    live_session(&state, &session_id).await?;
+    pending(&state, Some(&session_id)).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/tool-calls",
+    tag = "tool-calls",
+    responses((status = 200, description = "Pending calls of every session, oldest first", body = PendingCallList))
+)]
+pub async fn all_tool_calls(State(state): State<AppState>) -> ApiResult {
+    pending(&state, None).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/tool-calls/{requestId}/response",
+    tag = "tool-calls",
+    params(("requestId" = String, Path, description = "The pending call's requestId")),
+    request_body = super::wire::RespondRequest,
+    responses(
+        (status = 200, description = "Written to app-server; the call left the pending list", body = RespondAccepted),
+        (status = 400, description = "Invalid body (checked before the lookup); the call stays pending", body = ErrorBody),
+        (status = 404, description = "Unknown, already answered, or expired", body = super::wire::CallNotFoundBody),
+        (status = 409, description = "Another answer is being written right now", body = super::wire::CallInFlightBody),
+        (status = 500, description = "Writing failed; the call is pending again", body = super::wire::RespondFailedBody),
+    )
+)]
+pub async fn respond(
+    State(state): State<AppState>,
+    UrlPath(request_id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let result = validate::respond(body_value(body, false)?).map_err(problem)?;
+    let calls = state
+        .bridge
+        .pending_calls(None)
+        .await
+        .map_err(bridge_error)?;
+    let Some(call) = calls.into_iter().find(|c| c.request_id == request_id) else {
+        return Err(ApiError::CallNotFound { request_id });
+    };
+    let client = headers
+        .get(CLIENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| crate::protocol::truncate_chars(v.trim(), 80).to_string())
+        .unwrap_or_else(|| "api client".to_string());
+    let outcome = state
+        .bridge
+        .respond(&request_id, result, Responder::Remote { client })
+        .await
+        .map_err(bridge_error)?;
+    match outcome {
+        RespondOutcome::Accepted => Ok(json_reply(
+            StatusCode::OK,
+            &RespondAccepted {
+                status: OkStatus::Ok,
+                request_id,
+                thread_id: call.thread_id,
+            },
+        )),
+        RespondOutcome::NotFound => Err(ApiError::CallNotFound { request_id }),
+        RespondOutcome::InFlight => Err(ApiError::CallInFlight { request_id }),
+        RespondOutcome::UpstreamError { message } => Err(ApiError::AnswerNotWritten {
+            request_id,
+            message,
+        }),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    tag = "service",
+    responses(
+        (status = 200, description = "Connected to app-server", body = Health),
+        (status = 503, description = "app-server is gone", body = Health),
+    )
+)]
+pub async fn health(State(state): State<AppState>) -> ApiResult {
+    let status = state.bridge.status().await.map_err(bridge_error)?;
+    let connected = matches!(
+        status.connection,
+        crate::bridge::ConnectionState::Connected { .. }
+    );
+    let body = Health {
+        status: if connected { "ok" } else { "disconnected" }.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        transport: status.transport.clone(),
+        connection: serde_json::to_value(&status.connection).unwrap_or(Value::Null),
+        totals: serde_json::to_value(&status.totals).unwrap_or(Value::Null),
+    };
+    let code = if connected {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok(json_reply(code, &body))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "service",
+    responses((status = 200, description = "This document", content_type = "application/json", body = Object))
+)]
+pub async fn openapi() -> Response {
+    json_reply(StatusCode::OK, super::openapi::document())
+}
+
+pub async fn no_route(method: Method, uri: Uri) -> Response {
+    json_reply(
+        StatusCode::NOT_FOUND,
+        &error_body("not_found", format!("no route for {method} {}", uri.path())),
+    )
+}
+
+pub async fn wrong_method(method: Method, uri: Uri) -> Response {
+    json_reply(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &error_body(
+            "method_not_allowed",
+            format!("{} does not take {method}", uri.path()),
+        ),
+    )
+}
