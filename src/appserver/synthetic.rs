@@ -19,6 +19,10 @@ use tokio::sync::mpsc;
 
 use super::transport::{Incoming, Outgoing, RawConnection};
 
+/// Seeded fault injection on top of this peer, for the soak run.
+#[path = "synthetic_faults.rs"]
+pub mod faults;
+
 /// The notification carrying a turn's timings.
 pub const REPORT_METHOD: &str = "synthetic/report";
 

@@ -303,6 +303,11 @@ impl Actor {
             existing.rpc_id = request.id;
             existing.generation = generation;
             tracing::info!(target: "bridge", "app-server re-sent pending call {}", existing.request_id);
+            // A handler's answer that the lost connection did not carry goes now.
+            if let Some((result, by)) = existing.stashed.take() {
+                let request_id = existing.request_id.clone();
+                self.start_write(request_id, result, by, None);
+            }
             return;
         }
         if self.resend_kept_answer(&request, &params) {
@@ -357,6 +362,7 @@ impl Actor {
             state: CallState::Waiting,
             completed_upstream: false,
             proposed: None,
+            stashed: None,
         };
         let view = call.view();
         // Registered before anyone can see it: a responder never races the store.
@@ -1102,6 +1108,7 @@ impl Actor {
                 let _ = reply.send(outcome);
             }
         };
+        let keeps_calls = self.app_server_keeps_calls();
         let Some(call) = self.pending.get_mut(&request_id) else {
             send(reply, RespondOutcome::NotFound);
             return;
@@ -1112,6 +1119,11 @@ impl Actor {
         }
         let conn = match &self.conn {
             Some(conn) if conn.generation() == call.generation => conn.clone(),
+            // Nobody waits on an automatic answer: keep it for when the call comes again.
+            _ if reply.is_none() && keeps_calls => {
+                call.stashed = Some((result, by));
+                return;
+            }
             _ => {
                 send(
                     reply,
@@ -1168,9 +1180,15 @@ impl Actor {
             }
             Err(e) => {
                 let message = e.to_string();
+                let keep = reply.is_none() && self.app_server_keeps_calls();
                 let completed_upstream = match self.pending.get_mut(&request_id) {
                     Some(call) => {
                         call.state = CallState::Waiting;
+                        if keep {
+                            // An automatic answer lost with the connection goes again
+                            // when app-server sends the call again.
+                            call.stashed = Some((result, by));
+                        }
                         call.completed_upstream
                     }
                     None => false,

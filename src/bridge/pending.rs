@@ -68,6 +68,9 @@ pub struct PendingCall {
     pub completed_upstream: bool,
     /// A held handler's answer, waiting for a person to review and send it.
     pub proposed: Option<ToolCallResult>,
+    /// An automatic answer (handler, policy) that could not be written because the
+    /// connection was lost: written as soon as app-server sends the call again.
+    pub stashed: Option<(ToolCallResult, Responder)>,
 }
 
 /// What consumers see of a pending call. Field names follow codex-manager's pending-call

@@ -10,6 +10,7 @@ mod exec;
 pub mod paths;
 pub mod scripted;
 pub(crate) mod serve;
+mod soak_cmd;
 pub mod start;
 mod worker;
 
@@ -92,6 +93,10 @@ pub enum Command {
     /// Benchmarks: the bridge core, handlers, real codex turns, the console, memory and
     /// start-up, each against a baseline measured in the same run.
     Bench(bench::BenchArgs),
+    /// The soak run: a million calls (by default) through a bridge on the synthetic
+    /// app-server with injected faults; prints a JSON summary, exits 1 if a call was
+    /// lost or answered twice.
+    Soak(soak_cmd::SoakArgs),
     /// A synthetic app-server on stdin/stdout, for benchmarks and fault injection only:
     /// it floods `item/tool/call` requests (see docs/PERFORMANCE.md).
     #[command(hide = true)]
@@ -192,6 +197,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Some(Command::Exec(args)) => exec::run(*args).await,
             Some(Command::Catalog(CatalogCommand::Check(args))) => catalog_cmd::check(args),
             Some(Command::Bench(args)) => bench::run(args).await,
+            Some(Command::Soak(args)) => soak_cmd::run_soak(args).await,
             Some(Command::SyntheticAppServer(args)) => {
                 let config = match args.config.as_deref().map(serde_json::from_str) {
                     None => crate::appserver::synthetic::SyntheticConfig::default(),

@@ -8,5 +8,6 @@ mod serve_support;
 mod service_api;
 mod service_cli;
 mod service_python;
+mod soak;
 mod support;
 mod websocket;

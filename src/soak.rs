@@ -1,0 +1,696 @@
+//! The soak run: a bridge on the faulty synthetic app-server (see
+//! `appserver::synthetic::faults`) answers calls by the hundred thousand while the peer
+//! injects faults, and the run checks what reliability promises:
+//!
+//! - every call ends exactly once, resolved or expired: the bridge's end count equals
+//!   the calls raised, every `tool_call_requested` event has exactly one
+//!   `tool_call_resolved`, and nothing is pending at the end;
+//! - no answer is ever written twice: the peer counts answers per request id;
+//! - memory stays flat: the process's resident size is sampled as the run goes.
+//!
+//! Calls are answered by a static handler (most), by a "remote" responder that is slow,
+//! fails some answers, sends duplicate answers and late ones (a person's or a client's
+//! behaviour), and, rarely, by a command handler that crashes, fails, hangs, prints
+//! invalid UTF-8 or nothing at all. The run is bounded in calls and in time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::appserver::TransportSpec;
+use crate::appserver::synthetic::faults::{FaultCounts, FaultPlan, ToolMix, spawn_faulty};
+use crate::bridge::{
+    self, Answerer, BridgeConfig, BridgeError, BridgeEvent, BridgeHandle, ConnectionState,
+    CreateSession, ManualPolicy, ReconnectPolicy, RecoveryStep, RespondOutcome, Responder,
+};
+use crate::catalog::{Catalog, CatalogError};
+use crate::protocol::ToolCallResult;
+
+/// The tools of the soak: one static, one answered remotely, one flaky command.
+const SOAK_CATALOG: &str = r#"
+[[tools]]
+name = "instant"
+description = "answered at once by a static handler"
+input_schema = { type = "object" }
+handler = { static_text = "instant answer" }
+
+[[tools]]
+name = "remote"
+description = "answered by a remote client: slow, sometimes failing, sometimes twice"
+input_schema = { type = "object" }
+
+[[tools]]
+name = "flaky"
+description = "a command handler that misbehaves as its arguments say"
+input_schema = { type = "object", properties = { mode = { type = "string" } } }
+handler = { command = ["sh", "-c", "read -r call; case \"$call\" in *'\"crash\"'*) kill -9 $$ ;; *'\"fail\"'*) echo 'handler failed' >&2; exit 3 ;; *'\"garbage\"'*) printf '\\377\\376' ;; *'\"hang\"'*) sleep 5 ;; *'\"silent\"'*) exit 0 ;; *) echo flaky ok ;; esac"], timeout_ms = 300 }
+"#;
+
+/// What to run. `SoakConfig::new` gives the documented defaults.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SoakConfig {
+    pub calls: u64,
+    pub seed: u64,
+    /// Sessions driving turns at once.
+    pub sessions: usize,
+    pub calls_per_turn: u64,
+    /// Calls outstanding at once per turn.
+    pub concurrency: usize,
+    /// One call in this many goes to the flaky command handler (0: none).
+    pub flaky_every: u32,
+    /// Share of calls answered by the remote responder, in percent.
+    pub remote_percent: u32,
+    pub duplicate_request: f64,
+    pub early_completion: f64,
+    pub interrupt_turn: f64,
+    pub junk_line: f64,
+    pub drop_connection: f64,
+    pub restart: f64,
+    /// Remote answers that are sent twice at once, and sent again after the call ended.
+    pub duplicate_answer: f64,
+    pub late_answer: f64,
+    /// Remote answers with `success: false`.
+    pub failed_answer: f64,
+    /// The remote responder waits up to this many microseconds before answering.
+    pub max_answer_delay_us: u64,
+}
+
+impl SoakConfig {
+    pub fn new(calls: u64, seed: u64) -> SoakConfig {
+        SoakConfig {
+            calls,
+            seed,
+            sessions: 4,
+            calls_per_turn: 500,
+            concurrency: 32,
+            flaky_every: 2_000,
+            remote_percent: 35,
+            duplicate_request: 0.002,
+            early_completion: 0.002,
+            interrupt_turn: 0.05,
+            junk_line: 0.0005,
+            drop_connection: 0.0002,
+            restart: 0.00005,
+            duplicate_answer: 0.02,
+            late_answer: 0.01,
+            failed_answer: 0.1,
+            max_answer_delay_us: 2_000,
+        }
+    }
+
+    fn plan(&self) -> FaultPlan {
+        // Weights per million calls.
+        let flaky = 1_000_000u32.checked_div(self.flaky_every).unwrap_or(0);
+        let remote = self.remote_percent.min(100) * 10_000;
+        let instant = 1_000_000u32.saturating_sub(remote).saturating_sub(flaky);
+        let modes = ["ok", "crash", "fail", "garbage", "hang", "silent"];
+        FaultPlan {
+            seed: self.seed,
+            total_calls: self.calls,
+            calls_per_turn: self.calls_per_turn,
+            concurrency: self.concurrency,
+            tools: vec![
+                ToolMix {
+                    tool: "instant".to_string(),
+                    weight: instant,
+                    arguments: vec![json!({})],
+                },
+                ToolMix {
+                    tool: "remote".to_string(),
+                    weight: remote,
+                    arguments: vec![json!({ "question": "may I?" })],
+                },
+                ToolMix {
+                    tool: "flaky".to_string(),
+                    weight: flaky,
+                    arguments: modes.iter().map(|m| json!({ "mode": m })).collect(),
+                },
+            ],
+            duplicate_request: self.duplicate_request,
+            early_completion: self.early_completion,
+            interrupt_turn: self.interrupt_turn,
+            junk_line: self.junk_line,
+            drop_connection: self.drop_connection,
+            restart: self.restart,
+        }
+    }
+
+    /// The whole run stops by itself after this long, finished or not.
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(120) + Duration::from_millis(self.calls / 5)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SoakError {
+    #[error("the soak catalog is invalid: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("the bridge could not start on the synthetic app-server: {0}")]
+    Bridge(#[from] BridgeError),
+}
+
+/// What the bridge saw, from its event stream and its totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BridgeTally {
+    pub calls_requested: u64,
+    pub calls_ended: u64,
+    pub answered_by_handlers: u64,
+    pub answered_remotely: u64,
+    pub expired: u64,
+    pub failed_answers: u64,
+    pub junk_lines: u64,
+    pub reconnects: u64,
+    pub sessions_resumed: u64,
+    pub sessions_not_resumable: u64,
+    pub turns: u64,
+    pub pending_at_end: u64,
+    pub events_lagged: u64,
+}
+
+/// What the remote responder did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponderTally {
+    pub answers_sent: u64,
+    pub accepted: u64,
+    pub in_flight: u64,
+    pub not_found: u64,
+    pub upstream_errors_retried: u64,
+    pub duplicate_answers: u64,
+    pub late_answers: u64,
+}
+
+/// Resident memory in KiB over the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryTally {
+    pub start_kib: u64,
+    /// After a tenth of the calls, once the transcript windows and queues are full.
+    pub warm_kib: u64,
+    pub peak_kib: u64,
+    pub end_kib: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SoakReport {
+    pub config: SoakConfig,
+    pub elapsed_ms: u64,
+    pub calls_per_second: u64,
+    /// Faults the synthetic app-server injected, and what it counted.
+    pub app_server: FaultCounts,
+    pub bridge: BridgeTally,
+    pub responder: ResponderTally,
+    /// Calls raised that did not end exactly once.
+    pub calls_lost: u64,
+    pub memory: MemoryTally,
+    /// Broken promises; empty when the run passed.
+    pub violations: Vec<String>,
+}
+
+impl SoakReport {
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// Counters shared by the run's tasks.
+#[derive(Default)]
+struct Counters {
+    requested: AtomicU64,
+    ended: AtomicU64,
+    ended_twice: AtomicU64,
+    lagged: AtomicU64,
+    reconnects: AtomicU64,
+    resumed: AtomicU64,
+    not_resumable: AtomicU64,
+    turns: AtomicU64,
+    stalled_turns: AtomicU64,
+    answers_sent: AtomicU64,
+    accepted: AtomicU64,
+    accepted_twice: AtomicU64,
+    late_accepted: AtomicU64,
+    in_flight: AtomicU64,
+    not_found: AtomicU64,
+    upstream_retried: AtomicU64,
+    duplicate_answers: AtomicU64,
+    late_answers: AtomicU64,
+}
+
+fn add(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// SplitMix64 for the responder's choices, seeded from the run's seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+}
+
+/// The process's resident set size in KiB, from /proc/self/status.
+pub fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("VmRSS:")
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|kib| kib.parse().ok())
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// Runs the soak to its end and reports; `Err` only if the bridge cannot start.
+pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
+    let started = Instant::now();
+    let deadline = started + config.deadline();
+    let start_kib = resident_kib();
+    let catalog = Arc::new(Catalog::parse(
+        SOAK_CATALOG,
+        std::path::Path::new("soak-catalog.toml"),
+    )?);
+    let peer = Arc::new(spawn_faulty(config.plan()));
+    let mut bridge_config = BridgeConfig::new(
+        // Labelled websocket: a dropped connection keeps its calls for replay, as a
+        // websocket app-server does; injected restarts lose them, as a crash does.
+        TransportSpec::WebSocket {
+            url: "synthetic://faulty".to_string(),
+            bearer: None,
+        },
+        catalog,
+    );
+    bridge_config.manual_policy = ManualPolicy::Wait;
+    bridge_config.request_timeout = Duration::from_secs(10);
+    bridge_config.reconnect = ReconnectPolicy {
+        enabled: true,
+        initial_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(50),
+        max_attempts: 50,
+    };
+    let bridge = bridge::start_with(bridge_config, peer.connector()).await?;
+    let counters = Arc::new(Counters::default());
+
+    let memory = Arc::new(std::sync::Mutex::new(MemoryTally {
+        start_kib,
+        ..MemoryTally::default()
+    }));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = tokio::spawn(sample_memory(
+        peer.clone(),
+        config.calls,
+        memory.clone(),
+        sampling.clone(),
+    ));
+    let (stop_watching, watching) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(watch_events(
+        bridge.clone(),
+        counters.clone(),
+        config.clone(),
+        watching,
+    ));
+
+    let mut drivers = Vec::new();
+    for _ in 0..config.sessions.max(1) {
+        drivers.push(tokio::spawn(drive_session(
+            bridge.clone(),
+            peer.clone(),
+            counters.clone(),
+            deadline,
+        )));
+    }
+    for driver in drivers {
+        let _ = driver.await;
+    }
+    // The last calls end as their turns do; wait for them, bounded.
+    let mut pending = bridge.pending_calls(None).await.map(|p| p.len()).unwrap_or(0);
+    while pending > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        pending = bridge.pending_calls(None).await.map(|p| p.len()).unwrap_or(0);
+    }
+    let status = bridge.status().await?;
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.await;
+    // The watcher's handle keeps the event stream open: let it catch up, then stop it.
+    let ends = totals_ended(&status.totals);
+    while get(&counters.ended) < ends && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = stop_watching.send(());
+    let _ = watcher.await;
+    bridge.shutdown().await;
+    drop(bridge);
+
+    let elapsed = started.elapsed();
+    let app_server = peer.counts();
+    let totals = &status.totals;
+    let calls_ended = totals_ended(totals);
+    let c = &counters;
+    let bridge_tally = BridgeTally {
+        calls_requested: get(&c.requested),
+        calls_ended,
+        answered_by_handlers: totals.answered_automatically,
+        answered_remotely: totals.answered_remotely + totals.answered_by_hand,
+        expired: totals.expired,
+        failed_answers: totals.failed,
+        junk_lines: status.junk_lines,
+        reconnects: get(&c.reconnects),
+        sessions_resumed: get(&c.resumed),
+        sessions_not_resumable: get(&c.not_resumable),
+        turns: get(&c.turns),
+        pending_at_end: u64::try_from(pending).unwrap_or(u64::MAX),
+        events_lagged: get(&c.lagged),
+    };
+    let responder = ResponderTally {
+        answers_sent: get(&c.answers_sent),
+        accepted: get(&c.accepted),
+        in_flight: get(&c.in_flight),
+        not_found: get(&c.not_found),
+        upstream_errors_retried: get(&c.upstream_retried),
+        duplicate_answers: get(&c.duplicate_answers),
+        late_answers: get(&c.late_answers),
+    };
+    let mut violations = Vec::new();
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            violations.push(what);
+        }
+    };
+    let raised = app_server.calls_raised;
+    check(
+        raised == config.calls,
+        format!("{raised} calls raised of {} planned (the run stalled)", config.calls),
+    );
+    check(
+        calls_ended == raised,
+        format!("{calls_ended} calls ended for {raised} raised"),
+    );
+    check(pending == 0, format!("{pending} calls still pending at the end"));
+    check(
+        app_server.double_answers == 0,
+        format!("{} answers written twice", app_server.double_answers),
+    );
+    check(
+        app_server.unknown_answers == 0,
+        format!("{} answers to unknown request ids", app_server.unknown_answers),
+    );
+    check(
+        get(&c.lagged) == 0,
+        format!("the event watcher lagged by {} events", get(&c.lagged)),
+    );
+    check(
+        get(&c.requested) == raised && get(&c.ended) == raised,
+        format!(
+            "events: {} calls requested and {} ended for {raised} raised",
+            get(&c.requested),
+            get(&c.ended)
+        ),
+    );
+    check(
+        get(&c.ended_twice) == 0,
+        format!("{} calls ended twice or ended unrequested", get(&c.ended_twice)),
+    );
+    check(
+        get(&c.accepted_twice) == 0,
+        format!("{} calls accepted two answers", get(&c.accepted_twice)),
+    );
+    check(
+        get(&c.late_accepted) == 0,
+        format!("{} answers accepted after their call ended", get(&c.late_accepted)),
+    );
+    check(
+        get(&c.stalled_turns) == 0,
+        format!("{} turns did not end within a minute", get(&c.stalled_turns)),
+    );
+    let memory = memory.lock().map(|m| m.clone()).unwrap_or_default();
+    let calls_lost = raised.saturating_sub(calls_ended.min(raised)) + calls_ended.saturating_sub(raised);
+    let seconds = elapsed.as_secs_f64().max(0.001);
+    Ok(SoakReport {
+        config,
+        elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        calls_per_second: (raised as f64 / seconds) as u64,
+        app_server,
+        bridge: bridge_tally,
+        responder,
+        calls_lost,
+        memory,
+        violations,
+    })
+}
+
+fn totals_ended(totals: &crate::bridge::Totals) -> u64 {
+    totals.answered_automatically + totals.answered_by_hand + totals.answered_remotely + totals.expired
+}
+
+/// Samples resident memory until told to stop: the warm figure once a tenth of the
+/// calls are raised, the peak after that, and the last one.
+async fn sample_memory(
+    peer: Arc<crate::appserver::synthetic::faults::FaultySynthetic>,
+    calls: u64,
+    memory: Arc<std::sync::Mutex<MemoryTally>>,
+    running: Arc<AtomicBool>,
+) {
+    let mut ticker = tokio::time::interval(Duration::from_millis(50));
+    while running.load(Ordering::Relaxed) {
+        ticker.tick().await;
+        let kib = resident_kib();
+        let raised = peer.counts().calls_raised;
+        if let Ok(mut m) = memory.lock() {
+            if m.warm_kib == 0 && raised >= calls / 10 {
+                m.warm_kib = kib;
+            }
+            if m.warm_kib > 0 {
+                m.peak_kib = m.peak_kib.max(kib);
+            }
+            m.end_kib = kib;
+        }
+    }
+}
+
+/// Follows the bridge's events: checks that every call is requested once and ends
+/// once, and answers the remote tool's calls as a slow, unreliable client would.
+async fn watch_events(
+    bridge: BridgeHandle,
+    counters: Arc<Counters>,
+    config: SoakConfig,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut events = bridge.subscribe();
+    let mut rng = Rng(config.seed ^ 0x5EED);
+    // Calls seen requested and not yet ended: whether the remote responder answers it.
+    let mut open: HashMap<String, bool> = HashMap::new();
+    let mut connected_once = false;
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = &mut stop => None,
+        };
+        let Some(event) = event else {
+            break;
+        };
+        match event {
+            BridgeEvent::ToolCallRequested { call } => {
+                add(&counters.requested);
+                let remote = call.answerer == Answerer::Person;
+                if open.insert(call.request_id.clone(), remote).is_some() {
+                    add(&counters.ended_twice);
+                }
+                if remote {
+                    let plan = Answer {
+                        delay: Duration::from_micros(
+                            rng.next() % (config.max_answer_delay_us + 1),
+                        ),
+                        success: !rng.chance(config.failed_answer),
+                        twice: rng.chance(config.duplicate_answer),
+                    };
+                    tokio::spawn(answer_remotely(
+                        bridge.clone(),
+                        call.request_id,
+                        plan,
+                        counters.clone(),
+                    ));
+                }
+            }
+            BridgeEvent::ToolCallResolved { call } => {
+                add(&counters.ended);
+                match open.remove(&call.request_id) {
+                    None => add(&counters.ended_twice),
+                    Some(true) if rng.chance(config.late_answer) => {
+                        add(&counters.late_answers);
+                        let bridge = bridge.clone();
+                        let counters = counters.clone();
+                        tokio::spawn(async move {
+                            let late = bridge
+                                .respond(
+                                    &call.request_id,
+                                    ToolCallResult::text(true, "too late"),
+                                    Responder::Remote {
+                                        client: "soak".to_string(),
+                                    },
+                                )
+                                .await;
+                            if matches!(late, Ok(RespondOutcome::Accepted)) {
+                                add(&counters.late_accepted);
+                            }
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+            BridgeEvent::Connection {
+                state: ConnectionState::Connected { .. },
+                ..
+            } => {
+                if connected_once {
+                    add(&counters.reconnects);
+                }
+                connected_once = true;
+            }
+            BridgeEvent::SessionRecovery { step, .. } => match step {
+                RecoveryStep::Resumed { .. } => add(&counters.resumed),
+                RecoveryStep::ResumeFailed { .. } => add(&counters.not_resumable),
+                RecoveryStep::Restored { .. } => {}
+            },
+            BridgeEvent::Lagged { skipped } => {
+                counters.lagged.fetch_add(skipped, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+}
+
+struct Answer {
+    delay: Duration,
+    success: bool,
+    twice: bool,
+}
+
+/// Answers one remote call after a delay, sometimes twice at once. An answer that
+/// comes while the call waits to be sent again after a reconnect is retried.
+async fn answer_remotely(
+    bridge: BridgeHandle,
+    request_id: String,
+    plan: Answer,
+    counters: Arc<Counters>,
+) {
+    tokio::time::sleep(plan.delay).await;
+    let result = ToolCallResult::text(
+        plan.success,
+        if plan.success { "approved" } else { "the remote client failed" },
+    );
+    let attempt = |bridge: BridgeHandle, request_id: String, result: ToolCallResult, counters: Arc<Counters>| async move {
+        // Bounded: a call that cannot be answered for this long ends by expiry anyway.
+        for _ in 0..6_000 {
+            add(&counters.answers_sent);
+            let outcome = bridge
+                .respond(
+                    &request_id,
+                    result.clone(),
+                    Responder::Remote {
+                        client: "soak".to_string(),
+                    },
+                )
+                .await;
+            match outcome {
+                Ok(RespondOutcome::Accepted) => {
+                    add(&counters.accepted);
+                    return true;
+                }
+                Ok(RespondOutcome::InFlight) => {
+                    add(&counters.in_flight);
+                    return false;
+                }
+                Ok(RespondOutcome::NotFound) | Err(_) => {
+                    add(&counters.not_found);
+                    return false;
+                }
+                Ok(RespondOutcome::UpstreamError { .. }) => {
+                    add(&counters.upstream_retried);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+        false
+    };
+    let accepted = if plan.twice {
+        add(&counters.duplicate_answers);
+        let (a, b) = tokio::join!(
+            attempt(bridge.clone(), request_id.clone(), result.clone(), counters.clone()),
+            attempt(bridge, request_id, result, counters.clone())
+        );
+        u8::from(a) + u8::from(b)
+    } else {
+        u8::from(attempt(bridge, request_id, result, counters.clone()).await)
+    };
+    if accepted > 1 {
+        add(&counters.accepted_twice);
+    }
+}
+
+/// Runs turns on one session until the calls are all raised; a session that can no
+/// longer go on is replaced by a new one.
+async fn drive_session(
+    bridge: BridgeHandle,
+    peer: Arc<crate::appserver::synthetic::faults::FaultySynthetic>,
+    counters: Arc<Counters>,
+    deadline: Instant,
+) {
+    let mut thread: Option<String> = None;
+    while !peer.budget_spent() && Instant::now() < deadline {
+        let thread_id = match &thread {
+            Some(thread_id) => thread_id.clone(),
+            None => match bridge.create_session(CreateSession::default()).await {
+                Ok(session) => {
+                    thread = Some(session.thread_id.clone());
+                    session.thread_id
+                }
+                Err(_) => {
+                    // Reconnecting: try again shortly.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+            },
+        };
+        match bridge.send_message(&thread_id, "soak").await {
+            Ok(turn_id) => {
+                match tokio::time::timeout(
+                    Duration::from_secs(60),
+                    bridge.wait_turn(&thread_id, &turn_id),
+                )
+                .await
+                {
+                    Ok(_) => add(&counters.turns),
+                    Err(_) => {
+                        add(&counters.stalled_turns);
+                        return;
+                    }
+                }
+            }
+            Err(BridgeError::NotAttached { .. } | BridgeError::SessionClosed { .. }) => {
+                thread = None;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+}
