@@ -8,3 +8,7 @@ pub use jsonrpc::{
     ErrorResponse, Message, Notification, Request, RequestId, Response, RpcError, codes,
 };
 pub use types::*;
+
+#[cfg(test)]
+#[path = "fuzz_tests.rs"]
+pub(crate) mod fuzz_tests;
