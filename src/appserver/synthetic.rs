@@ -358,7 +358,7 @@ impl Peer {
         let Some(turn) = self.turns.get_mut(turn_key) else {
             return true;
         };
-        if turn.raised >= self.config.calls_per_turn {
+        if turn.raised >= turn.config.calls_per_turn {
             return true;
         }
         turn.raised += 1;

@@ -939,3 +939,42 @@ handler = { worker = [], headers = { A = "b" } }
     assert!(err.contains("handler.worker is empty"), "{err}");
     assert!(err.contains("does not apply to a worker handler"), "{err}");
 }
+
+/// Files that are not catalog text at all: each error names the file and says why.
+#[test]
+fn unreadable_and_malformed_files_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("binary.toml");
+    std::fs::write(&binary, [0xff, 0xfe, b'\n', 0x00]).unwrap();
+    let cases: Vec<(&str, std::path::PathBuf, &str)> = vec![
+        ("not UTF-8", binary, "valid UTF-8"),
+        ("a folder", dir.path().to_path_buf(), "directory"),
+    ];
+    for (what, path, expected) in cases {
+        let shown = Catalog::load(&path).unwrap_err().to_string();
+        assert!(
+            shown.starts_with(&format!("could not read tool catalog {}: ", path.display()))
+                && shown.contains(expected),
+            "case {what:?}: {shown}"
+        );
+    }
+    let texts: &[(&str, &str, &str)] = &[
+        (
+            "a key given twice",
+            "[[tools]]\nname = \"a\"\nname = \"b\"\n",
+            "line 3",
+        ),
+        ("an unclosed string", "[[tools]]\nname = \"a\n", "line 2"),
+        ("an unclosed table header", "[[tools\nname = \"a\"\n", "line 1"),
+        ("a NUL byte", "[[tools]]\nname = \"a\u{0}\"\n", "line 2"),
+    ];
+    for (what, text, line) in texts {
+        let error = parse(text).unwrap_err();
+        let shown = error.to_string();
+        assert!(
+            matches!(error, CatalogError::Syntax { .. })
+                && shown.starts_with(&format!("tool catalog {FILE} is not valid TOML: {line}")),
+            "case {what:?}: {shown}"
+        );
+    }
+}

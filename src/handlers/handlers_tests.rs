@@ -737,3 +737,40 @@ async fn a_worker_that_exits_is_started_again_and_a_silent_call_times_out() {
         ToolCallResult::text(true, "worker saw C in r4")
     );
 }
+
+/// The model's arguments reach a command handler only as JSON on stdin: never in its
+/// argv or environment, and never through a shell, whatever they contain.
+#[tokio::test]
+async fn hostile_arguments_never_reach_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pwned");
+    let hostile = json!({
+        "path": "; rm -rf / #",
+        "subst": format!("$(touch {})", marker.display()),
+        "backticks": format!("`touch {}`", marker.display()),
+        "quotes": "' \" \\ \n --help",
+        "flag": "--output=/etc/passwd",
+    });
+    let script = "tr '\\0' '\\n' < /proc/$$/cmdline > argv.txt; \
+                  tr '\\0' '\\n' < /proc/$$/environ > env.txt; \
+                  cat > stdin.json; echo done";
+    let call = HandlerInput {
+        arguments: hostile.clone(),
+        ..input()
+    };
+    let outcome = HandlerRunner::new(1)
+        .run(&sh(dir.path(), script, 5000), &call)
+        .await;
+    assert_eq!(outcome.result, ToolCallResult::text(true, "done"));
+    let argv = std::fs::read_to_string(dir.path().join("argv.txt")).unwrap();
+    assert_eq!(argv.lines().collect::<Vec<_>>(), ["sh", "-c", script]);
+    let env = std::fs::read_to_string(dir.path().join("env.txt")).unwrap();
+    for text in ["rm -rf", "touch", "--output", "passwd"] {
+        assert!(!argv.contains(text) && !env.contains(text), "{text} leaked");
+    }
+    let stdin: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("stdin.json")).unwrap())
+            .unwrap();
+    assert_eq!(stdin["arguments"], hostile);
+    assert!(!marker.exists(), "an argument was run by a shell");
+}

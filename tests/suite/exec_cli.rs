@@ -309,3 +309,34 @@ fn catalog_check_prints_payload_and_instructions() {
         .unwrap();
     assert_eq!(broken.status.code(), Some(2));
 }
+
+/// What Switchboard writes holds what the model and the handlers said: the data
+/// directory and its folders are created 0700, transcripts and logs 0600.
+#[test]
+fn the_data_directory_transcripts_and_logs_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("fresh").join("data");
+    let output = switchboard()
+        .args(["exec", "--scripted-model", "--catalog"])
+        .arg(repo_path("assets/support.toml"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("please call:lookup_ticket")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    };
+    for dir in [data.clone(), data.join("logs"), data.join("sessions")] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    assert_eq!(mode(&data.join("logs").join("exec.log")), 0o600);
+    let transcripts: Vec<_> = std::fs::read_dir(data.join("sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(transcripts.len(), 1);
+    assert_eq!(mode(&transcripts[0]), 0o600);
+}

@@ -2,6 +2,7 @@ mod api_support;
 mod bridge_codex;
 mod console_tmux;
 mod exec_cli;
+mod handler_load;
 mod protocol_fixtures;
 mod recovery;
 mod serve_support;
