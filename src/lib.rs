@@ -20,10 +20,10 @@ pub mod handlers;
 pub mod model;
 /// Wire types: the JSON-RPC envelope and typed app-server messages. No I/O.
 pub mod protocol;
+/// The HTTP + websocket API over a bridge (codex-manager compatible), with its OpenAPI.
+pub mod service;
 /// The soak run: a bridge on the faulty synthetic app-server, checked for lost calls,
 /// double answers and memory growth.
 pub mod soak;
-/// The HTTP + websocket API over a bridge (codex-manager compatible), with its OpenAPI.
-pub mod service;
 /// Small shared helpers.
 pub mod util;

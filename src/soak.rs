@@ -344,10 +344,18 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         let _ = driver.await;
     }
     // The last calls end as their turns do; wait for them, bounded.
-    let mut pending = bridge.pending_calls(None).await.map(|p| p.len()).unwrap_or(0);
+    let mut pending = bridge
+        .pending_calls(None)
+        .await
+        .map(|p| p.len())
+        .unwrap_or(0);
     while pending > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        pending = bridge.pending_calls(None).await.map(|p| p.len()).unwrap_or(0);
+        pending = bridge
+            .pending_calls(None)
+            .await
+            .map(|p| p.len())
+            .unwrap_or(0);
     }
     let status = bridge.status().await?;
     sampling.store(false, Ordering::Relaxed);
@@ -400,20 +408,29 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
     let raised = app_server.calls_raised;
     check(
         raised == config.calls,
-        format!("{raised} calls raised of {} planned (the run stalled)", config.calls),
+        format!(
+            "{raised} calls raised of {} planned (the run stalled)",
+            config.calls
+        ),
     );
     check(
         calls_ended == raised,
         format!("{calls_ended} calls ended for {raised} raised"),
     );
-    check(pending == 0, format!("{pending} calls still pending at the end"));
+    check(
+        pending == 0,
+        format!("{pending} calls still pending at the end"),
+    );
     check(
         app_server.double_answers == 0,
         format!("{} answers written twice", app_server.double_answers),
     );
     check(
         app_server.unknown_answers == 0,
-        format!("{} answers to unknown request ids", app_server.unknown_answers),
+        format!(
+            "{} answers to unknown request ids",
+            app_server.unknown_answers
+        ),
     );
     check(
         get(&c.lagged) == 0,
@@ -429,7 +446,10 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
     );
     check(
         get(&c.ended_twice) == 0,
-        format!("{} calls ended twice or ended unrequested", get(&c.ended_twice)),
+        format!(
+            "{} calls ended twice or ended unrequested",
+            get(&c.ended_twice)
+        ),
     );
     check(
         get(&c.accepted_twice) == 0,
@@ -437,14 +457,21 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
     );
     check(
         get(&c.late_accepted) == 0,
-        format!("{} answers accepted after their call ended", get(&c.late_accepted)),
+        format!(
+            "{} answers accepted after their call ended",
+            get(&c.late_accepted)
+        ),
     );
     check(
         get(&c.stalled_turns) == 0,
-        format!("{} turns did not end within a minute", get(&c.stalled_turns)),
+        format!(
+            "{} turns did not end within a minute",
+            get(&c.stalled_turns)
+        ),
     );
     let memory = memory.lock().map(|m| m.clone()).unwrap_or_default();
-    let calls_lost = raised.saturating_sub(calls_ended.min(raised)) + calls_ended.saturating_sub(raised);
+    let calls_lost =
+        raised.saturating_sub(calls_ended.min(raised)) + calls_ended.saturating_sub(raised);
     let seconds = elapsed.as_secs_f64().max(0.001);
     Ok(SoakReport {
         config,
@@ -460,7 +487,10 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
 }
 
 fn totals_ended(totals: &crate::bridge::Totals) -> u64 {
-    totals.answered_automatically + totals.answered_by_hand + totals.answered_remotely + totals.expired
+    totals.answered_automatically
+        + totals.answered_by_hand
+        + totals.answered_remotely
+        + totals.expired
 }
 
 /// Samples resident memory until told to stop: the warm figure once a tenth of the
@@ -518,9 +548,7 @@ async fn watch_events(
                 }
                 if remote {
                     let plan = Answer {
-                        delay: Duration::from_micros(
-                            rng.next() % (config.max_answer_delay_us + 1),
-                        ),
+                        delay: Duration::from_micros(rng.next() % (config.max_answer_delay_us + 1)),
                         success: !rng.chance(config.failed_answer),
                         twice: rng.chance(config.duplicate_answer),
                     };
@@ -597,9 +625,16 @@ async fn answer_remotely(
     tokio::time::sleep(plan.delay).await;
     let result = ToolCallResult::text(
         plan.success,
-        if plan.success { "approved" } else { "the remote client failed" },
+        if plan.success {
+            "approved"
+        } else {
+            "the remote client failed"
+        },
     );
-    let attempt = |bridge: BridgeHandle, request_id: String, result: ToolCallResult, counters: Arc<Counters>| async move {
+    let attempt = |bridge: BridgeHandle,
+                   request_id: String,
+                   result: ToolCallResult,
+                   counters: Arc<Counters>| async move {
         // Bounded: a call that cannot be answered for this long ends by expiry anyway.
         for _ in 0..6_000 {
             add(&counters.answers_sent);
@@ -636,7 +671,12 @@ async fn answer_remotely(
     let accepted = if plan.twice {
         add(&counters.duplicate_answers);
         let (a, b) = tokio::join!(
-            attempt(bridge.clone(), request_id.clone(), result.clone(), counters.clone()),
+            attempt(
+                bridge.clone(),
+                request_id.clone(),
+                result.clone(),
+                counters.clone()
+            ),
             attempt(bridge, request_id, result, counters.clone())
         );
         u8::from(a) + u8::from(b)

@@ -339,9 +339,12 @@ impl FaultyPeer {
         };
         match (id, method.as_deref()) {
             (Some(id), Some("initialize")) => {
-                self.send(wire, json!({ "id": id, "result": {
-                    "userAgent": "synthetic/0.169.0 (faulty synthetic app-server)" } }))
-                    .await
+                self.send(
+                    wire,
+                    json!({ "id": id, "result": {
+                    "userAgent": "synthetic/0.169.0 (faulty synthetic app-server)" } }),
+                )
+                .await
             }
             (None, Some(_)) | (None, None) => Flow::Continue,
             (Some(id), Some("thread/start")) => {
@@ -349,9 +352,12 @@ impl FaultyPeer {
                 let thread_id = format!("faulty-thread-{}", self.next_thread);
                 self.threads
                     .insert(thread_id.clone(), ThreadState::default());
-                self.send(wire, json!({ "id": id, "result": { "thread": {
-                    "id": thread_id, "preview": "", "status": { "type": "idle" } } } }))
-                    .await
+                self.send(
+                    wire,
+                    json!({ "id": id, "result": { "thread": {
+                    "id": thread_id, "preview": "", "status": { "type": "idle" } } } }),
+                )
+                .await
             }
             (Some(id), Some("turn/start")) => self.start_turn(id, &text("threadId"), wire).await,
             (Some(id), Some("turn/interrupt")) => {
@@ -376,8 +382,11 @@ impl FaultyPeer {
     async fn start_turn(&mut self, id: Value, thread_id: &str, wire: &mut MemoryWire) -> Flow {
         let Some(thread) = self.threads.get_mut(thread_id) else {
             return self
-                .send(wire, json!({ "id": id, "error": { "code": -32600,
-                    "message": format!("thread not found: {thread_id}") } }))
+                .send(
+                    wire,
+                    json!({ "id": id, "error": { "code": -32600,
+                    "message": format!("thread not found: {thread_id}") } }),
+                )
                 .await;
         };
         self.next_turn += 1;
@@ -407,8 +416,11 @@ impl FaultyPeer {
             .await
             != Flow::Continue
             || self
-                .send(wire, json!({ "method": "turn/started", "params": {
-                    "threadId": thread_id, "turn": turn } }))
+                .send(
+                    wire,
+                    json!({ "method": "turn/started", "params": {
+                    "threadId": thread_id, "turn": turn } }),
+                )
                 .await
                 != Flow::Continue
         {
@@ -540,11 +552,14 @@ impl FaultyPeer {
         success: bool,
         wire: &mut MemoryWire,
     ) -> Flow {
-        self.send(wire, json!({ "method": "item/completed", "params": {
+        self.send(
+            wire,
+            json!({ "method": "item/completed", "params": {
             "threadId": call.thread_id, "turnId": call.turn_id,
             "item": { "type": "dynamicToolCall", "id": call.call_id, "tool": call.tool,
-                      "status": status, "success": success } } }))
-            .await
+                      "status": status, "success": success } } }),
+        )
+        .await
     }
 
     async fn on_answer(&mut self, id: &Value, success: bool, wire: &mut MemoryWire) -> Flow {
@@ -584,7 +599,12 @@ impl FaultyPeer {
         Flow::Continue
     }
 
-    async fn end_turn(&mut self, turn_id: &str, status: &'static str, wire: &mut MemoryWire) -> Flow {
+    async fn end_turn(
+        &mut self,
+        turn_id: &str,
+        status: &'static str,
+        wire: &mut MemoryWire,
+    ) -> Flow {
         let Some(turn) = self.turns.remove(turn_id) else {
             return Flow::Continue;
         };
@@ -592,9 +612,12 @@ impl FaultyPeer {
             thread.last_turn = Some((turn_id.to_string(), status));
         }
         self.count(|c| c.turns_ended += 1);
-        self.send(wire, json!({ "method": "turn/completed", "params": {
-            "threadId": turn.thread_id, "turn": { "id": turn_id, "status": status } } }))
-            .await
+        self.send(
+            wire,
+            json!({ "method": "turn/completed", "params": {
+            "threadId": turn.thread_id, "turn": { "id": turn_id, "status": status } } }),
+        )
+        .await
     }
 
     /// Like `turn/interrupt` in codex: waiting calls end failed, then the turn.
@@ -623,8 +646,11 @@ impl FaultyPeer {
         let Some(thread) = self.threads.get(thread_id).filter(|t| t.has_rollout) else {
             self.count(|c| c.resumes_refused += 1);
             return self
-                .send(wire, json!({ "id": id, "error": { "code": -32600,
-                    "message": format!("no rollout found for thread id {thread_id}") } }))
+                .send(
+                    wire,
+                    json!({ "id": id, "error": { "code": -32600,
+                    "message": format!("no rollout found for thread id {thread_id}") } }),
+                )
                 .await;
         };
         let running = self.turns.values().any(|t| t.thread_id == thread_id);
@@ -636,8 +662,10 @@ impl FaultyPeer {
                     .outstanding
                     .values()
                     .filter(|c| &c.turn_id == turn_id)
-                    .map(|c| json!({ "type": "dynamicToolCall", "id": c.call_id,
-                        "tool": c.tool, "status": "inProgress" }))
+                    .map(|c| {
+                        json!({ "type": "dynamicToolCall", "id": c.call_id,
+                        "tool": c.tool, "status": "inProgress" })
+                    })
                     .collect();
                 json!({ "id": turn_id, "status": status, "items": items })
             })
@@ -648,8 +676,11 @@ impl FaultyPeer {
             json!({ "type": "idle" })
         };
         let flow = self
-            .send(wire, json!({ "id": id, "result": { "thread": {
-                "id": thread_id, "preview": "", "status": status, "turns": turns } } }))
+            .send(
+                wire,
+                json!({ "id": id, "result": { "thread": {
+                "id": thread_id, "preview": "", "status": status, "turns": turns } } }),
+            )
             .await;
         if flow != Flow::Continue {
             return flow;

@@ -17,7 +17,6 @@ use super::{
     BridgeConfig, BridgeError, BridgeStatus, Command, HoldChange, PreparedHandler, Reply,
     RespondOutcome, Result, Totals,
 };
-use recovery::RecoveryState;
 use crate::appserver::{self, ConnectionHandle, Connector, Inbound, ProtocolTap};
 use crate::handlers::{HandlerInput, HandlerRunner};
 use crate::protocol::{
@@ -25,6 +24,7 @@ use crate::protocol::{
     ToolCallResult, TurnStatus, codes,
 };
 use crate::util::now_ms;
+use recovery::RecoveryState;
 
 /// Reconnecting, resuming and restoring sessions: a child module so that it works on the
 /// actor's state directly, kept apart because it is a subject of its own.
@@ -46,8 +46,7 @@ pub(super) async fn spawn(
     let kill = raw.kill;
     let pid = raw.child_pid;
     let raw = appserver::RawConnection { kill: None, ..raw };
-    let (conn, inbound) =
-        appserver::connection::start(raw, 1, tap.clone(), config.request_timeout);
+    let (conn, inbound) = appserver::connection::start(raw, 1, tap.clone(), config.request_timeout);
     let info = match conn.initialize(env!("CARGO_PKG_VERSION")).await {
         Ok(info) => info,
         Err(e) => {
@@ -369,17 +368,17 @@ impl Actor {
         self.pending.insert(call);
         if restored.is_none() {
             self.append_row(
-            &params.thread_id,
-            Some(params.turn_id.clone()),
-            TranscriptEntry::ToolCallRequest {
-                request_id: request_id.clone(),
-                call_id: params.call_id.clone(),
-                tool: params.tool.clone(),
-                namespace: params.namespace.clone(),
-                arguments: params.arguments.clone(),
-                answerer: answerer.label().to_string(),
-            },
-        );
+                &params.thread_id,
+                Some(params.turn_id.clone()),
+                TranscriptEntry::ToolCallRequest {
+                    request_id: request_id.clone(),
+                    call_id: params.call_id.clone(),
+                    tool: params.tool.clone(),
+                    namespace: params.namespace.clone(),
+                    arguments: params.arguments.clone(),
+                    answerer: answerer.label().to_string(),
+                },
+            );
         }
         self.emit(BridgeEvent::ToolCallRequested { call: view });
         match decision {

@@ -21,9 +21,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::super::events::{
-    BridgeEvent, CallEnd, ConnectionState, RecoveryStep, ResolvedCall,
-};
+use super::super::events::{BridgeEvent, CallEnd, ConnectionState, RecoveryStep, ResolvedCall};
 use super::super::pending::PendingCall;
 use super::super::session::{Session, SessionStatus, TurnRecord};
 use super::super::transcript::{Transcript, TranscriptEntry, TranscriptRow, read_transcript};
@@ -35,8 +33,8 @@ use crate::appserver::{
 };
 use crate::catalog::Catalog;
 use crate::protocol::{
-    DynamicToolCallParams, Request, ThreadInfo, ThreadItem, ToolCallResult, TurnInfo,
-    TurnStatus, method,
+    DynamicToolCallParams, Request, ThreadInfo, ThreadItem, ToolCallResult, TurnInfo, TurnStatus,
+    method,
 };
 use crate::util::now_ms;
 
@@ -496,7 +494,12 @@ impl Actor {
         }
         self.expire_restored_calls(thread_id, None, &reason);
         for turn_id in running {
-            self.complete_turn(thread_id, &turn_id, TurnStatus::Failed, Some(reason.clone()));
+            self.complete_turn(
+                thread_id,
+                &turn_id,
+                TurnStatus::Failed,
+                Some(reason.clone()),
+            );
         }
         self.append_row(
             thread_id,
@@ -867,7 +870,8 @@ async fn open(
         child_pid,
         kill: None,
     };
-    let (conn, inbound) = appserver::connection::start(raw, generation, tap.clone(), request_timeout);
+    let (conn, inbound) =
+        appserver::connection::start(raw, generation, tap.clone(), request_timeout);
     match conn.initialize(env!("CARGO_PKG_VERSION")).await {
         Ok(info) => Ok(Link {
             conn,
@@ -988,8 +992,7 @@ fn restore_session(
     let row_count = rows.last().map_or(0, |r| r.seq + 1);
     let session = Session {
         thread_id: thread_id.clone(),
-        title: title
-            .unwrap_or_else(|| format!("session {}", crate::util::id_tail(thread_id, 8))),
+        title: title.unwrap_or_else(|| format!("session {}", crate::util::id_tail(thread_id, 8))),
         status: if closed {
             SessionStatus::Closed
         } else {

@@ -112,8 +112,10 @@ impl Recovering {
 
     async fn turn_started(&self) {
         self.fake
-            .send(json!({ "method": "turn/started", "params": { "threadId": "thread-1",
-                "turn": { "id": "turn-1", "status": "inProgress" } } }))
+            .send(
+                json!({ "method": "turn/started", "params": { "threadId": "thread-1",
+                "turn": { "id": "turn-1", "status": "inProgress" } } }),
+            )
             .await;
     }
 
@@ -138,10 +140,14 @@ impl Recovering {
         fake
     }
 
-    async fn connection_state(&mut self, pick: impl Fn(&ConnectionState) -> bool) -> ConnectionState {
-        match next_event(&mut self.events, |e| {
-            matches!(e, BridgeEvent::Connection { state, .. } if pick(state))
-        })
+    async fn connection_state(
+        &mut self,
+        pick: impl Fn(&ConnectionState) -> bool,
+    ) -> ConnectionState {
+        match next_event(
+            &mut self.events,
+            |e| matches!(e, BridgeEvent::Connection { state, .. } if pick(state)),
+        )
         .await
         {
             BridgeEvent::Connection { state, .. } => state,
@@ -194,7 +200,11 @@ fn back_off_doubles_up_to_the_cap() {
     assert_eq!(delays, [250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
     assert_eq!(policy.delay(u32::MAX), Duration::from_secs(10));
     assert!(!ReconnectPolicy::off().enabled);
-    assert!(!BridgeConfig::new(websocket_spec(), Arc::new(Catalog::empty())).reconnect.enabled);
+    assert!(
+        !BridgeConfig::new(websocket_spec(), Arc::new(Catalog::empty()))
+            .reconnect
+            .enabled
+    );
 }
 
 /// A spawned app-server that dies takes its pending calls with it: they expire with the
@@ -297,7 +307,10 @@ async fn a_dropped_websocket_keeps_calls_and_a_replay_is_the_same_call() {
         )
         .await
         .unwrap();
-    assert!(matches!(early, RespondOutcome::UpstreamError { .. }), "{early:?}");
+    assert!(
+        matches!(early, RespondOutcome::UpstreamError { .. }),
+        "{early:?}"
+    );
 
     let mut next = r.reconnected().await;
     let resume = next.next().await;
@@ -329,7 +342,11 @@ async fn a_dropped_websocket_keeps_calls_and_a_replay_is_the_same_call() {
         let id = first.request_id.clone();
         tokio::spawn(async move {
             bridge
-                .respond(&id, ToolCallResult::text(true, "approved"), Responder::Operator)
+                .respond(
+                    &id,
+                    ToolCallResult::text(true, "approved"),
+                    Responder::Operator,
+                )
                 .await
         })
     };
@@ -376,7 +393,7 @@ async fn an_answer_lost_in_a_drop_is_sent_again_on_replay() {
         "turns": [{ "id": "turn-1", "status": "inProgress", "items": [
             { "type": "dynamicToolCall", "id": "c1", "tool": "fixed", "status": "inProgress" }
         ] }] } } }))
-        .await;
+    .await;
     next.send(tool_call(json!(0), "c1", "fixed")).await;
     let answer = next.next().await;
     assert_eq!(answer["id"], 0);
@@ -388,7 +405,15 @@ async fn an_answer_lost_in_a_drop_is_sent_again_on_replay() {
         1,
         "{kinds:?}"
     );
-    assert_eq!(r.bridge.status().await.unwrap().totals.answered_automatically, 1);
+    assert_eq!(
+        r.bridge
+            .status()
+            .await
+            .unwrap()
+            .totals
+            .answered_automatically,
+        1
+    );
 }
 
 /// Reconnecting is bounded: when every attempt fails, the loss is final, and the calls
@@ -452,7 +477,10 @@ async fn reconnecting_gives_up_after_the_last_attempt() {
     assert!(bridge.pending_calls(None).await.unwrap().is_empty());
     assert_eq!(bridge.status().await.unwrap().totals.expired, 1);
     let waited = bridge.wait_turn(&thread, "turn-1").await;
-    assert!(matches!(waited, Err(BridgeError::Disconnected { .. })), "{waited:?}");
+    assert!(
+        matches!(waited, Err(BridgeError::Disconnected { .. })),
+        "{waited:?}"
+    );
 }
 
 /// A thread that never had a turn has no rollout, so app-server cannot resume it: the
@@ -549,10 +577,19 @@ async fn sessions_are_restored_from_their_transcripts() {
     let (rows, bad) = transcript::read_transcript(&path).unwrap();
     assert_eq!(bad, 0);
     let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
-    assert_eq!(seqs, (0..rows.len() as u64).collect::<Vec<_>>(), "numbering goes on");
+    assert_eq!(
+        seqs,
+        (0..rows.len() as u64).collect::<Vec<_>>(),
+        "numbering goes on"
+    );
     let kinds: Vec<String> = rows
         .iter()
-        .map(|r| serde_json::to_value(&r.entry).unwrap()["type"].as_str().unwrap().to_string())
+        .map(|r| {
+            serde_json::to_value(&r.entry).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(
         kinds,
@@ -575,28 +612,40 @@ async fn restored_calls_of_finished_turns_expire_on_resume() {
     let dir = data.path().join("sessions");
     let mut written = transcript::Transcript::persisted(&dir, "thread-1").unwrap();
     let rows = [
-        (None, TranscriptEntry::SessionStarted {
-            thread_id: "thread-1".to_string(),
-            cwd: None,
-            model: None,
-            tools: vec!["manual_tool".to_string()],
-        }),
+        (
+            None,
+            TranscriptEntry::SessionStarted {
+                thread_id: "thread-1".to_string(),
+                cwd: None,
+                model: None,
+                tools: vec!["manual_tool".to_string()],
+            },
+        ),
         (Some("turn-1"), TranscriptEntry::TurnStarted),
-        (Some("turn-1"), TranscriptEntry::ToolCallRequest {
-            request_id: "old-0".to_string(),
-            call_id: "c1".to_string(),
-            tool: "manual_tool".to_string(),
-            namespace: None,
-            arguments: json!({ "n": 1 }),
-            answerer: "you".to_string(),
-        }),
+        (
+            Some("turn-1"),
+            TranscriptEntry::ToolCallRequest {
+                request_id: "old-0".to_string(),
+                call_id: "c1".to_string(),
+                tool: "manual_tool".to_string(),
+                namespace: None,
+                arguments: json!({ "n": 1 }),
+                answerer: "you".to_string(),
+            },
+        ),
     ];
     for (turn, entry) in rows {
-        written.append(1, turn.map(str::to_string), entry).1.unwrap();
+        written
+            .append(1, turn.map(str::to_string), entry)
+            .1
+            .unwrap();
     }
     drop(written);
     let path = dir.join("thread-1.jsonl");
-    let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     std::io::Write::write_all(&mut file, b"{\"seq\":99,\"atMs\":").unwrap();
 
     let mut second = start_recovering(stdio_spec(), Some(data.path()), true).await;
@@ -618,7 +667,10 @@ async fn restored_calls_of_finished_turns_expire_on_resume() {
     assert!(ended.reason.unwrap().contains("turn interrupted"));
     let (rows, bad) = transcript::read_transcript(&path).unwrap();
     assert_eq!(bad, 1, "only the torn line is lost");
-    assert!(rows.iter().any(|r| matches!(r.entry, TranscriptEntry::ToolCallResolved { .. })));
+    assert!(
+        rows.iter()
+            .any(|r| matches!(r.entry, TranscriptEntry::ToolCallResolved { .. }))
+    );
 
     let closing = {
         let bridge = second.bridge.clone();

@@ -965,7 +965,11 @@ fn unreadable_and_malformed_files_say_why() {
             "line 3",
         ),
         ("an unclosed string", "[[tools]]\nname = \"a\n", "line 2"),
-        ("an unclosed table header", "[[tools\nname = \"a\"\n", "line 1"),
+        (
+            "an unclosed table header",
+            "[[tools\nname = \"a\"\n",
+            "line 1",
+        ),
         ("a NUL byte", "[[tools]]\nname = \"a\u{0}\"\n", "line 2"),
     ];
     for (what, text, line) in texts {

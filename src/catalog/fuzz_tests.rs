@@ -44,8 +44,18 @@ fn scalar() -> impl Strategy<Value = toml::Value> {
     prop_oneof![
         "[a-zA-Z0-9_ ./:-]{0,12}".prop_map(toml::Value::String),
         prop::sample::select(vec![
-            "object", "string", "integer", "lookup", "functions", "http://h/", "ftp://x",
-            "sh", "inputText", "{\"type\":\"object\"}", "[1]", "",
+            "object",
+            "string",
+            "integer",
+            "lookup",
+            "functions",
+            "http://h/",
+            "ftp://x",
+            "sh",
+            "inputText",
+            "{\"type\":\"object\"}",
+            "[1]",
+            "",
         ])
         .prop_map(|s| toml::Value::String(s.to_string())),
         any::<i64>().prop_map(toml::Value::Integer),
@@ -63,12 +73,7 @@ fn value() -> impl Strategy<Value = toml::Value> {
             prop::collection::vec(inner.clone(), 0..4).prop_map(toml::Value::Array),
             prop::collection::vec((prop::sample::select(HANDLER_KEYS), inner), 0..5).prop_map(
                 |pairs| {
-                    toml::Value::Table(
-                        pairs
-                            .into_iter()
-                            .map(|(k, v)| (k.to_string(), v))
-                            .collect(),
-                    )
+                    toml::Value::Table(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
                 }
             ),
         ]

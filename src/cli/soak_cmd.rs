@@ -30,7 +30,10 @@ pub async fn run_soak(args: SoakArgs) -> u8 {
             if report.passed() {
                 exit::OK
             } else {
-                report_error(&format!("the soak run broke: {}", report.violations.join("; ")));
+                report_error(&format!(
+                    "the soak run broke: {}",
+                    report.violations.join("; ")
+                ));
                 exit::TURN_NOT_COMPLETED
             }
         }

@@ -56,7 +56,8 @@ fn message_like() -> impl Strategy<Value = Value> {
         prop::option::of(json_value()),
         prop::option::of(json_value()),
         prop::option::of(prop_oneof![
-            (any::<i64>(), ".{0,12}").prop_map(|(code, message)| json!({ "code": code, "message": message })),
+            (any::<i64>(), ".{0,12}")
+                .prop_map(|(code, message)| json!({ "code": code, "message": message })),
             json_value()
         ]),
         prop::option::of(json_value()),

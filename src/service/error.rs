@@ -98,9 +98,11 @@ impl ApiError {
             BridgeError::NoHandler { .. } => {
                 upstream(StatusCode::CONFLICT, "no_handler", error.to_string())
             }
-            BridgeError::NotAttached { .. } => {
-                upstream(StatusCode::CONFLICT, "session_not_attached", error.to_string())
-            }
+            BridgeError::NotAttached { .. } => upstream(
+                StatusCode::CONFLICT,
+                "session_not_attached",
+                error.to_string(),
+            ),
             BridgeError::AppServer(AppServerError::Timeout { .. }) => upstream(
                 StatusCode::GATEWAY_TIMEOUT,
                 "app_server_timeout",

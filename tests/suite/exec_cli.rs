@@ -326,9 +326,8 @@ fn the_data_directory_transcripts_and_logs_are_private() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    let mode = |path: &std::path::Path| {
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-    };
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
     for dir in [data.clone(), data.join("logs"), data.join("sessions")] {
         assert_eq!(mode(&dir), 0o700, "{}", dir.display());
     }

@@ -44,7 +44,10 @@ async fn hundreds_of_slow_handlers_queue_while_other_calls_are_answered() {
     let raw = spawn_memory(SyntheticConfig::default());
     let bridge = bridge::start_on(config, raw).await.unwrap();
 
-    let slow_session = bridge.create_session(CreateSession::default()).await.unwrap();
+    let slow_session = bridge
+        .create_session(CreateSession::default())
+        .await
+        .unwrap();
     let slow_turn = bridge
         .send_message(
             &slow_session.thread_id,
@@ -55,11 +58,17 @@ async fn hundreds_of_slow_handlers_queue_while_other_calls_are_answered() {
     // Bounded poll until the slow calls are all waiting on the handler queue.
     let deadline = tokio::time::Instant::now() + WAIT;
     while bridge.pending_calls(None).await.unwrap().len() < 250 {
-        assert!(tokio::time::Instant::now() < deadline, "the slow calls never arrived");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow calls never arrived"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    let quick_session = bridge.create_session(CreateSession::default()).await.unwrap();
+    let quick_session = bridge
+        .create_session(CreateSession::default())
+        .await
+        .unwrap();
     let quick_turn = bridge
         .send_message(
             &quick_session.thread_id,
@@ -75,7 +84,10 @@ async fn hundreds_of_slow_handlers_queue_while_other_calls_are_answered() {
     .expect("the static handler's turn waited behind the slow handlers")
     .unwrap();
     assert_eq!(quick.status, TurnStatus::Completed);
-    let still_slow = bridge.pending_calls(Some(&slow_session.thread_id)).await.unwrap();
+    let still_slow = bridge
+        .pending_calls(Some(&slow_session.thread_id))
+        .await
+        .unwrap();
     assert!(
         still_slow.len() > 100,
         "the slow calls were still queued while the quick turn completed ({} left)",

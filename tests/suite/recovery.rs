@@ -45,7 +45,11 @@ async fn answer_replayed(bridge: &BridgeHandle, request_id: &str, text: &str) {
     let deadline = Instant::now() + WAIT;
     loop {
         let outcome = bridge
-            .respond(request_id, ToolCallResult::text(true, text), Responder::Operator)
+            .respond(
+                request_id,
+                ToolCallResult::text(true, text),
+                Responder::Operator,
+            )
             .await
             .unwrap();
         match outcome {
@@ -63,17 +67,22 @@ async fn answer_replayed(bridge: &BridgeHandle, request_id: &str, text: &str) {
 /// interrupted), and the session goes on with its history in the same transcript.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_app_server_is_restarted_and_the_session_goes_on() {
-    let mut h = CodexBridge::start_configured(MANUAL_CATALOG, "auto", ManualPolicy::Wait, false, |c| {
-        c.reconnect = quick_reconnect();
-    })
-    .await;
+    let mut h =
+        CodexBridge::start_configured(MANUAL_CATALOG, "auto", ManualPolicy::Wait, false, |c| {
+            c.reconnect = quick_reconnect();
+        })
+        .await;
     let session = h
         .bridge
         .create_session(CreateSession::default())
         .await
         .unwrap();
     let thread = session.thread_id.clone();
-    let first = h.bridge.send_message(&thread, "call:echo_args first").await.unwrap();
+    let first = h
+        .bridge
+        .send_message(&thread, "call:echo_args first")
+        .await
+        .unwrap();
     let turn = tokio::time::timeout(WAIT, h.bridge.wait_turn(&thread, &first))
         .await
         .unwrap()
@@ -93,8 +102,9 @@ async fn a_killed_app_server_is_restarted_and_the_session_goes_on() {
             _ => None,
         })
         .await;
-    let ConnectionState::Connected { pid: Some(old_pid), .. } =
-        h.bridge.status().await.unwrap().connection
+    let ConnectionState::Connected {
+        pid: Some(old_pid), ..
+    } = h.bridge.status().await.unwrap().connection
     else {
         panic!("no app-server pid");
     };
@@ -113,19 +123,33 @@ async fn a_killed_app_server_is_restarted_and_the_session_goes_on() {
         })
         .await;
     assert_eq!(ended.status, CallEnd::Expired);
-    assert!(ended.reason.as_deref().unwrap().contains("app-server exited"), "{ended:?}");
+    assert!(
+        ended
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("app-server exited"),
+        "{ended:?}"
+    );
     let reconnecting = h
         .next_matching(|e| match e {
-            BridgeEvent::Connection { state: s @ ConnectionState::Reconnecting { .. }, .. } => {
-                Some(s.clone())
-            }
+            BridgeEvent::Connection {
+                state: s @ ConnectionState::Reconnecting { .. },
+                ..
+            } => Some(s.clone()),
             _ => None,
         })
         .await;
-    assert!(matches!(reconnecting, ConnectionState::Reconnecting { attempt: 1, .. }));
+    assert!(matches!(
+        reconnecting,
+        ConnectionState::Reconnecting { attempt: 1, .. }
+    ));
     let new_pid = h
         .next_matching(|e| match e {
-            BridgeEvent::Connection { state: ConnectionState::Connected { pid, .. }, .. } => *pid,
+            BridgeEvent::Connection {
+                state: ConnectionState::Connected { pid, .. },
+                ..
+            } => *pid,
             _ => None,
         })
         .await;
@@ -141,10 +165,18 @@ async fn a_killed_app_server_is_restarted_and_the_session_goes_on() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(cut.status, TurnStatus::Interrupted, "codex reports the cut turn interrupted");
+    assert_eq!(
+        cut.status,
+        TurnStatus::Interrupted,
+        "codex reports the cut turn interrupted"
+    );
 
     // The same thread goes on over the new app-server, tools and all.
-    let again = h.bridge.send_message(&thread, "call:echo_args again").await.unwrap();
+    let again = h
+        .bridge
+        .send_message(&thread, "call:echo_args again")
+        .await
+        .unwrap();
     let turn = tokio::time::timeout(WAIT, h.bridge.wait_turn(&thread, &again))
         .await
         .unwrap()
@@ -159,9 +191,20 @@ async fn a_killed_app_server_is_restarted_and_the_session_goes_on() {
     let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (0..rows.len() as u64).collect::<Vec<_>>());
     let kinds = entry_kinds(&rows);
-    assert_eq!(kinds.iter().filter(|k| *k == "session.started").count(), 1, "{kinds:?}");
-    assert!(kinds.contains(&"error".to_string()) && kinds.contains(&"notice".to_string()), "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| *k == "turn.completed").count(), 3, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "session.started").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"error".to_string()) && kinds.contains(&"notice".to_string()),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "turn.completed").count(),
+        3,
+        "{kinds:?}"
+    );
     h.bridge.shutdown().await;
 }
 
@@ -238,9 +281,7 @@ async fn next_event<T>(
     .expect("timed out waiting for a bridge event")
 }
 
-async fn model_and_codex(
-    home: &std::path::Path,
-) -> (ModelServer, tokio::process::Child, String) {
+async fn model_and_codex(home: &std::path::Path) -> (ModelServer, tokio::process::Child, String) {
     let catalog = Catalog::load(&repo_path(MANUAL_CATALOG)).unwrap();
     let model = ModelServer::start(
         Scenario::load("auto").unwrap(),
@@ -288,7 +329,10 @@ async fn a_cut_websocket_is_redialled_and_the_pending_call_answered() {
     assert_eq!(proxy.cut(), 1);
     next_event(&mut events, |e| match e {
         BridgeEvent::ToolCallResolved { call } => panic!("a call ended on the drop: {call:?}"),
-        BridgeEvent::Connection { state: ConnectionState::Reconnecting { .. }, .. } => Some(()),
+        BridgeEvent::Connection {
+            state: ConnectionState::Reconnecting { .. },
+            ..
+        } => Some(()),
         _ => None,
     })
     .await;
@@ -298,24 +342,48 @@ async fn a_cut_websocket_is_redialled_and_the_pending_call_answered() {
         _ => None,
     })
     .await;
-    assert_eq!(step, RecoveryStep::Resumed { calls_kept: 1, calls_expired: 0 });
+    assert_eq!(
+        step,
+        RecoveryStep::Resumed {
+            calls_kept: 1,
+            calls_expired: 0
+        }
+    );
 
-    answer_replayed(&bridge, &call.request_id, "refund approved after the reconnect").await;
+    answer_replayed(
+        &bridge,
+        &call.request_id,
+        "refund approved after the reconnect",
+    )
+    .await;
     let turn = tokio::time::timeout(WAIT, bridge.wait_turn(&thread, &turn_id))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(turn.status, TurnStatus::Completed);
     assert!(
-        turn.assistant_reply.unwrap().contains("refund approved after the reconnect"),
+        turn.assistant_reply
+            .unwrap()
+            .contains("refund approved after the reconnect"),
         "the model got the answer given after the reconnect"
     );
     let snapshot = bridge.session(&thread).await.unwrap().unwrap();
     let kinds = entry_kinds(&snapshot.transcript);
-    assert_eq!(kinds.iter().filter(|k| *k == "tool_call.request").count(), 1, "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| *k == "tool_call.resolved").count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "tool_call.request").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "tool_call.resolved").count(),
+        1,
+        "{kinds:?}"
+    );
     let status = bridge.status().await.unwrap();
-    assert_eq!((status.totals.answered_by_hand, status.totals.expired), (1, 0));
+    assert_eq!(
+        (status.totals.answered_by_hand, status.totals.expired),
+        (1, 0)
+    );
     bridge.shutdown().await;
 }
 
@@ -364,7 +432,10 @@ async fn a_restarted_switchboard_answers_a_call_left_pending() {
         _ => None,
     })
     .await;
-    assert_eq!(replayed.request_id, call.request_id, "the call keeps its id");
+    assert_eq!(
+        replayed.request_id, call.request_id,
+        "the call keeps its id"
+    );
     let outcome = second
         .respond(
             &call.request_id,
@@ -379,15 +450,31 @@ async fn a_restarted_switchboard_answers_a_call_left_pending() {
         .unwrap()
         .unwrap();
     assert_eq!(turn.status, TurnStatus::Completed);
-    assert!(turn.assistant_reply.unwrap().contains("approved by the second switchboard"));
+    assert!(
+        turn.assistant_reply
+            .unwrap()
+            .contains("approved by the second switchboard")
+    );
 
     let path = session.transcript_path.unwrap();
     let (rows, bad) =
         switchboard::bridge::transcript::read_transcript(std::path::Path::new(&path)).unwrap();
     assert_eq!(bad, 0);
     let kinds = entry_kinds(&rows);
-    assert_eq!(kinds.iter().filter(|k| *k == "session.started").count(), 1, "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| *k == "tool_call.request").count(), 1, "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| *k == "tool_call.resolved").count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "session.started").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "tool_call.request").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "tool_call.resolved").count(),
+        1,
+        "{kinds:?}"
+    );
     second.shutdown().await;
 }

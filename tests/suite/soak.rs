@@ -18,9 +18,15 @@ async fn a_short_soak_loses_no_call_and_writes_no_answer_twice() {
     assert_eq!(report.calls_lost, 0, "{text}");
     let faults = &report.app_server;
     assert!(faults.connection_drops > 0 && faults.restarts > 0, "{text}");
-    assert!(faults.duplicate_requests > 0 && faults.early_completions > 0, "{text}");
+    assert!(
+        faults.duplicate_requests > 0 && faults.early_completions > 0,
+        "{text}"
+    );
     assert!(faults.interrupted_turns > 0 && faults.replays > 0, "{text}");
-    assert!(report.responder.duplicate_answers > 0 && report.responder.late_answers > 0, "{text}");
+    assert!(
+        report.responder.duplicate_answers > 0 && report.responder.late_answers > 0,
+        "{text}"
+    );
     assert_eq!(report.bridge.junk_lines, faults.junk_lines, "{text}");
     // Flat: no growth worth the name once warm (transcript windows, queues).
     let memory = &report.memory;
