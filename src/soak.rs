@@ -470,8 +470,8 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         ),
     );
     let memory = memory.lock().map(|m| m.clone()).unwrap_or_default();
-    let calls_lost =
-        raised.saturating_sub(calls_ended.min(raised)) + calls_ended.saturating_sub(raised);
+    // Calls that did not end, or ended more than once.
+    let calls_lost = raised.abs_diff(calls_ended) + u64::try_from(pending).unwrap_or(u64::MAX);
     let seconds = elapsed.as_secs_f64().max(0.001);
     Ok(SoakReport {
         config,
