@@ -65,18 +65,23 @@ pub struct SyntheticReport {
 /// One line in, one line out: stdio or the in-memory transport.
 trait Wire {
     async fn recv(&mut self) -> Option<String>;
+    /// Queues a line; it goes out at the next `flush` at the latest.
     async fn send(&mut self, line: String) -> bool;
+    /// Called before waiting for input, so lines written in a burst share one write.
+    async fn flush(&mut self) -> bool;
+    /// Whether input is already buffered, so waiting would not block.
+    fn has_buffered_input(&self) -> bool;
 }
 
 struct StdioWire<R, W> {
-    reader: R,
+    reader: BufReader<R>,
     writer: W,
     buf: String,
 }
 
 impl<R, W> Wire for StdioWire<R, W>
 where
-    R: tokio::io::AsyncBufRead + Unpin,
+    R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
 {
     async fn recv(&mut self) -> Option<String> {
@@ -96,7 +101,15 @@ where
 
     async fn send(&mut self, mut line: String) -> bool {
         line.push('\n');
-        self.writer.write_all(line.as_bytes()).await.is_ok() && self.writer.flush().await.is_ok()
+        self.writer.write_all(line.as_bytes()).await.is_ok()
+    }
+
+    async fn flush(&mut self) -> bool {
+        self.writer.flush().await.is_ok()
+    }
+
+    fn has_buffered_input(&self) -> bool {
+        !self.reader.buffer().is_empty()
     }
 }
 
@@ -117,13 +130,21 @@ impl Wire for MemoryWire {
     async fn send(&mut self, line: String) -> bool {
         self.to_client.send(Incoming::Line(line)).await.is_ok()
     }
+
+    async fn flush(&mut self) -> bool {
+        true
+    }
+
+    fn has_buffered_input(&self) -> bool {
+        !self.from_client.is_empty()
+    }
 }
 
 /// Runs the synthetic app-server on this process's stdin and stdout until stdin closes.
 pub async fn serve_stdio(config: SyntheticConfig) {
     let wire = StdioWire {
         reader: BufReader::with_capacity(64 * 1024, tokio::io::stdin()),
-        writer: tokio::io::BufWriter::new(tokio::io::stdout()),
+        writer: tokio::io::BufWriter::with_capacity(64 * 1024, tokio::io::stdout()),
         buf: String::new(),
     };
     Peer::new(config).run(wire).await;
@@ -210,6 +231,9 @@ impl Peer {
                     ticker = Some((*rate, interval));
                 }
                 (None, _) => ticker = None,
+            }
+            if !wire.has_buffered_input() && !wire.flush().await {
+                return;
             }
             let line = tokio::select! {
                 line = wire.recv() => line,
@@ -354,7 +378,7 @@ impl Peer {
         let Some(turn) = self.turns.get_mut(turn_key) else {
             return true;
         };
-        if turn.raised >= self.config.calls_per_turn {
+        if turn.raised >= turn.config.calls_per_turn {
             return true;
         }
         turn.raised += 1;
@@ -426,5 +450,27 @@ impl Peer {
                     json!({ "threadId": turn.thread_id, "turn": { "id": turn.turn_id, "status": status } }),
                 )
                 .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_message_overrides_the_settings() {
+        let base = SyntheticConfig::default();
+        let turn_start = json!({"params": {"input": [{"type": "text", "text": "{\"callsPerTurn\": 5, \"tool\": \"x\"}"}]}});
+        let config = turn_config(&base, &turn_start);
+        assert_eq!(
+            (
+                config.calls_per_turn,
+                config.tool.as_str(),
+                config.concurrency
+            ),
+            (5, "x", 64)
+        );
+        let plain = json!({"params": {"input": [{"type": "text", "text": "hello"}]}});
+        assert_eq!(turn_config(&base, &plain), base);
     }
 }
