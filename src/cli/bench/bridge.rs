@@ -89,15 +89,20 @@ pub async fn bridge_turn(bridge: &BridgeHandle, overrides: Value) -> Result<Synt
         .send_message(&session.thread_id, &overrides.to_string())
         .await
         .map_err(BenchError::from("turn/start"))?;
-    wait_report(&mut events).await
+    wait_report(&mut events, &session.thread_id).await
 }
 
-pub async fn wait_report(events: &mut crate::bridge::EventReceiver) -> Result<SyntheticReport> {
+/// The synthetic report of `thread_id`'s turn.
+pub async fn wait_report(
+    events: &mut crate::bridge::EventReceiver,
+    thread_id: &str,
+) -> Result<SyntheticReport> {
     let wait = async {
         loop {
             match events.recv().await {
                 Some(BridgeEvent::AppServerNotification { method, params, .. })
-                    if method == REPORT_METHOD =>
+                    if method == REPORT_METHOD
+                        && params.get("threadId").and_then(Value::as_str) == Some(thread_id) =>
                 {
                     return serde_json::from_value(params)
                         .map_err(BenchError::from("synthetic report"));
