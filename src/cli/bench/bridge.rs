@@ -78,18 +78,27 @@ pub async fn start_bridge(
         .map_err(BenchError::from("starting the bridge"))
 }
 
-/// Runs one turn of `overrides` on a bridge and returns the synthetic peer's report.
+/// Runs one turn of `overrides` in a new session and returns the synthetic report.
 pub async fn bridge_turn(bridge: &BridgeHandle, overrides: Value) -> Result<SyntheticReport> {
-    let mut events = bridge.subscribe();
     let session = bridge
         .create_session(CreateSession::default())
         .await
         .map_err(BenchError::from("thread/start"))?;
+    session_turn(bridge, &session.thread_id, overrides).await
+}
+
+/// Runs one turn of `overrides` in an existing session.
+pub async fn session_turn(
+    bridge: &BridgeHandle,
+    thread_id: &str,
+    overrides: Value,
+) -> Result<SyntheticReport> {
+    let mut events = bridge.subscribe();
     bridge
-        .send_message(&session.thread_id, &overrides.to_string())
+        .send_message(thread_id, &overrides.to_string())
         .await
         .map_err(BenchError::from("turn/start"))?;
-    wait_report(&mut events, &session.thread_id).await
+    wait_report(&mut events, thread_id).await
 }
 
 /// The synthetic report of `thread_id`'s turn.
