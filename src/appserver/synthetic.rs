@@ -34,6 +34,18 @@ pub struct SyntheticConfig {
     /// The tool every call names.
     pub tool: String,
     pub arguments: Value,
+    /// Add `sentAtUs` (see [`monotonic_us`]) to each call's arguments, so a consumer in
+    /// the same process can time the call's way through the bridge.
+    #[serde(default)]
+    pub stamp_arguments: bool,
+}
+
+/// Microseconds since the first call in this process: a clock shared by the in-memory
+/// synthetic peer and whatever it is measured against.
+pub fn monotonic_us() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 impl Default for SyntheticConfig {
@@ -44,6 +56,7 @@ impl Default for SyntheticConfig {
             concurrency: 64,
             tool: "bench_tool".to_string(),
             arguments: json!({ "n": 1 }),
+            stamp_arguments: false,
         }
     }
 }
@@ -385,12 +398,18 @@ impl Peer {
         let request = self.next_request;
         self.next_request += 1;
         let call_id = format!("call_{request}");
+        let mut arguments = turn.config.arguments.clone();
+        if turn.config.stamp_arguments
+            && let Value::Object(map) = &mut arguments
+        {
+            map.insert("sentAtUs".to_string(), Value::from(monotonic_us()));
+        }
         let line = json!({
             "id": request,
             "method": "item/tool/call",
             "params": {
                 "threadId": turn.thread_id, "turnId": turn.turn_id, "callId": call_id,
-                "namespace": null, "tool": turn.config.tool, "arguments": turn.config.arguments,
+                "namespace": null, "tool": turn.config.tool, "arguments": arguments,
             }
         })
         .to_string();

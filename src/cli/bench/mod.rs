@@ -2,6 +2,7 @@
 //! in the same run and printed with its ratio; `--json` prints one JSON object per
 //! figure. docs/PERFORMANCE.md records the results and the commands.
 
+mod api;
 mod bridge;
 mod codex;
 mod console;
@@ -42,6 +43,8 @@ pub enum Which {
     Memory(memory::MemoryArgs),
     /// Start-up: `switchboard catalog check`.
     Startup,
+    /// The API: respond round trip, stream event delay, listing 1,000 pending calls.
+    Api,
 }
 
 /// One measured figure.
@@ -185,6 +188,7 @@ pub async fn run(args: BenchArgs) -> u8 {
             Which::Startup,
             Which::Bridge(bridge::BridgeArgs::default()),
             Which::Handlers,
+            Which::Api,
             Which::Console,
             Which::Memory(memory::MemoryArgs::default()),
             Which::Codex(codex::CodexArgs::default()),
@@ -209,6 +213,7 @@ pub async fn run(args: BenchArgs) -> u8 {
             Which::Console => console::run(runs).await,
             Which::Memory(a) => memory::run(&a).await,
             Which::Startup => startup::run(runs).await,
+            Which::Api => api::run(runs).await,
         };
         match figures {
             Ok(figures) => {
