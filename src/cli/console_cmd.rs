@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::start::{load_catalog, start_bridge};
+use super::start::{ScriptedChoice, load_catalog, start_bridge};
 use super::{AppServerArgs, exit, report_error};
 use crate::bridge::ManualPolicy;
 use crate::console::app::ListenInfo;
@@ -105,13 +105,14 @@ async fn start_and_run(args: ConsoleArgs, mut options: ConsoleOptions) -> u8 {
         Ok(catalog) => catalog,
         Err(code) => return code,
     };
-    let started = match start_bridge(
-        &args.app_server,
-        catalog,
-        args.scripted_model.as_deref(),
-        ManualPolicy::Wait,
-    )
-    .await
+    let scripted = args
+        .scripted_model
+        .as_deref()
+        .map(|scenario| ScriptedChoice {
+            scenario,
+            options: super::scripted::model_options(&catalog),
+        });
+    let started = match start_bridge(&args.app_server, catalog, scripted, ManualPolicy::Wait).await
     {
         Ok(started) => started,
         Err(code) => return code,

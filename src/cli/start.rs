@@ -16,6 +16,12 @@ pub struct Started {
     pub scripted: Option<ScriptedModel>,
 }
 
+/// The scripted model to start: its scenario, and what it is told of the tools.
+pub struct ScriptedChoice<'a> {
+    pub scenario: &'a str,
+    pub options: crate::model::ModelOptions,
+}
+
 /// Loads the catalog, or says what is wrong with it (exit status 2).
 pub fn load_catalog(path: Option<&Path>) -> Result<Arc<Catalog>, u8> {
     match path {
@@ -32,12 +38,12 @@ pub fn load_catalog(path: Option<&Path>) -> Result<Arc<Catalog>, u8> {
 pub async fn start_bridge(
     app_server: &AppServerArgs,
     catalog: Arc<Catalog>,
-    scripted_model: Option<&str>,
+    scripted_model: Option<ScriptedChoice<'_>>,
     manual_policy: ManualPolicy,
 ) -> Result<Started, u8> {
     let scripted = match scripted_model {
-        Some(spec) => Some(
-            ScriptedModel::start(Some(spec), &catalog)
+        Some(choice) => Some(
+            ScriptedModel::start_with(Some(choice.scenario), choice.options)
                 .await
                 .map_err(|e| {
                     report_error(&e.to_string());
