@@ -37,6 +37,12 @@ pub struct ExecArgs {
     /// The model slug to ask codex for.
     #[arg(long)]
     pub model: Option<String>,
+    /// codex's approval policy for the session (untrusted, on-request, never).
+    #[arg(long, value_name = "POLICY", value_parser = ["untrusted", "on-request", "never"])]
+    pub approval_policy: Option<String>,
+    /// codex's sandbox for the session (read-only, workspace-write, danger-full-access).
+    #[arg(long, value_name = "MODE", value_parser = ["read-only", "workspace-write", "danger-full-access"])]
+    pub sandbox: Option<String>,
     /// Run codex against the embedded scripted model: a built-in scenario name (auto,
     /// single, parallel, multi-round, model-error, fail-stream) or a scenario file.
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
@@ -139,6 +145,8 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
         .create_session(CreateSession {
             cwd,
             model: args.model.clone(),
+            approval_policy: args.approval_policy.clone(),
+            sandbox: args.sandbox.clone(),
             ..CreateSession::default()
         })
         .await
