@@ -38,6 +38,18 @@ pub struct SyntheticConfig {
     /// The tool every call names.
     pub tool: String,
     pub arguments: Value,
+    /// Add `sentAtUs` (see [`monotonic_us`]) to each call's arguments, so a consumer in
+    /// the same process can time the call's way through the bridge.
+    #[serde(default)]
+    pub stamp_arguments: bool,
+}
+
+/// Microseconds since the first call in this process: a clock shared by the in-memory
+/// synthetic peer and whatever it is measured against.
+pub fn monotonic_us() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 impl Default for SyntheticConfig {
@@ -48,6 +60,7 @@ impl Default for SyntheticConfig {
             concurrency: 64,
             tool: "bench_tool".to_string(),
             arguments: json!({ "n": 1 }),
+            stamp_arguments: false,
         }
     }
 }
@@ -69,18 +82,23 @@ pub struct SyntheticReport {
 /// One line in, one line out: stdio or the in-memory transport.
 trait Wire {
     async fn recv(&mut self) -> Option<String>;
+    /// Queues a line; it goes out at the next `flush` at the latest.
     async fn send(&mut self, line: String) -> bool;
+    /// Called before waiting for input, so lines written in a burst share one write.
+    async fn flush(&mut self) -> bool;
+    /// Whether input is already buffered, so waiting would not block.
+    fn has_buffered_input(&self) -> bool;
 }
 
 struct StdioWire<R, W> {
-    reader: R,
+    reader: BufReader<R>,
     writer: W,
     buf: String,
 }
 
 impl<R, W> Wire for StdioWire<R, W>
 where
-    R: tokio::io::AsyncBufRead + Unpin,
+    R: tokio::io::AsyncRead + Unpin,
     W: tokio::io::AsyncWrite + Unpin,
 {
     async fn recv(&mut self) -> Option<String> {
@@ -100,7 +118,15 @@ where
 
     async fn send(&mut self, mut line: String) -> bool {
         line.push('\n');
-        self.writer.write_all(line.as_bytes()).await.is_ok() && self.writer.flush().await.is_ok()
+        self.writer.write_all(line.as_bytes()).await.is_ok()
+    }
+
+    async fn flush(&mut self) -> bool {
+        self.writer.flush().await.is_ok()
+    }
+
+    fn has_buffered_input(&self) -> bool {
+        !self.reader.buffer().is_empty()
     }
 }
 
@@ -121,13 +147,21 @@ impl Wire for MemoryWire {
     async fn send(&mut self, line: String) -> bool {
         self.to_client.send(Incoming::Line(line)).await.is_ok()
     }
+
+    async fn flush(&mut self) -> bool {
+        true
+    }
+
+    fn has_buffered_input(&self) -> bool {
+        !self.from_client.is_empty()
+    }
 }
 
 /// Runs the synthetic app-server on this process's stdin and stdout until stdin closes.
 pub async fn serve_stdio(config: SyntheticConfig) {
     let wire = StdioWire {
         reader: BufReader::with_capacity(64 * 1024, tokio::io::stdin()),
-        writer: tokio::io::BufWriter::new(tokio::io::stdout()),
+        writer: tokio::io::BufWriter::with_capacity(64 * 1024, tokio::io::stdout()),
         buf: String::new(),
     };
     Peer::new(config).run(wire).await;
@@ -214,6 +248,9 @@ impl Peer {
                     ticker = Some((*rate, interval));
                 }
                 (None, _) => ticker = None,
+            }
+            if !wire.has_buffered_input() && !wire.flush().await {
+                return;
             }
             let line = tokio::select! {
                 line = wire.recv() => line,
@@ -365,12 +402,18 @@ impl Peer {
         let request = self.next_request;
         self.next_request += 1;
         let call_id = format!("call_{request}");
+        let mut arguments = turn.config.arguments.clone();
+        if turn.config.stamp_arguments
+            && let Value::Object(map) = &mut arguments
+        {
+            map.insert("sentAtUs".to_string(), Value::from(monotonic_us()));
+        }
         let line = json!({
             "id": request,
             "method": "item/tool/call",
             "params": {
                 "threadId": turn.thread_id, "turnId": turn.turn_id, "callId": call_id,
-                "namespace": null, "tool": turn.config.tool, "arguments": turn.config.arguments,
+                "namespace": null, "tool": turn.config.tool, "arguments": arguments,
             }
         })
         .to_string();
@@ -430,5 +473,27 @@ impl Peer {
                     json!({ "threadId": turn.thread_id, "turn": { "id": turn.turn_id, "status": status } }),
                 )
                 .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_turn_message_overrides_the_settings() {
+        let base = SyntheticConfig::default();
+        let turn_start = json!({"params": {"input": [{"type": "text", "text": "{\"callsPerTurn\": 5, \"tool\": \"x\"}"}]}});
+        let config = turn_config(&base, &turn_start);
+        assert_eq!(
+            (
+                config.calls_per_turn,
+                config.tool.as_str(),
+                config.concurrency
+            ),
+            (5, "x", 64)
+        );
+        let plain = json!({"params": {"input": [{"type": "text", "text": "hello"}]}});
+        assert_eq!(turn_config(&base, &plain), base);
     }
 }

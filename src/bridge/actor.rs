@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -82,6 +84,7 @@ pub(super) async fn spawn(
         turn_waiters: HashMap::new(),
         totals: Totals::default(),
         hold: HoldState::default(),
+        started_writes: Vec::new(),
         id_prefix: crate::util::base36(u64::try_from(now_ms()).unwrap_or(0)),
         next_call: 0,
         connector,
@@ -95,6 +98,9 @@ pub(super) async fn spawn(
     tokio::spawn(actor.run(commands, inbound));
     Ok(())
 }
+
+/// Writing one answer to app-server; yields the `WriteDone` to apply.
+type WriteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Command> + Send>>;
 
 struct Actor {
     config: BridgeConfig,
@@ -114,6 +120,8 @@ struct Actor {
     totals: Totals,
     hold: HoldState,
     handlers: Arc<HandlerRunner>,
+    /// Writes started since the run loop last looked; it moves them to its own set.
+    started_writes: Vec<WriteFuture>,
     /// Request ids are `<prefix>-<n>`: the prefix (start time, base 36) keeps them
     /// unique across restarts of app-server and of Switchboard.
     id_prefix: String,
@@ -136,9 +144,13 @@ impl Actor {
         mut inbound: mpsc::Receiver<Inbound>,
     ) {
         let mut inbound_open = true;
+        // Answers being written; polled here rather than spawned, one task fewer per call.
+        let mut writes: FuturesUnordered<WriteFuture> = FuturesUnordered::new();
         loop {
+            writes.extend(self.started_writes.drain(..));
             tokio::select! {
                 biased;
+                Some(done) = writes.next(), if !writes.is_empty() => self.on_command(done),
                 message = inbound.recv(), if inbound_open => match message {
                     Some(message) => self.on_inbound(message),
                     None => {
@@ -382,6 +394,17 @@ impl Actor {
         }
         self.emit(BridgeEvent::ToolCallRequested { call: view });
         match decision {
+            // A fixed answer needs no task: send it (or propose it) right away.
+            Decision::RunHandler {
+                name,
+                spec: crate::catalog::HandlerSpec::Static(result),
+            } => {
+                if held {
+                    self.propose(&request_id, result);
+                } else {
+                    self.start_write(request_id, result, Responder::Handler { name }, None);
+                }
+            }
             Decision::RunHandler { name, spec } => {
                 let Some(tx) = self.self_tx.upgrade() else {
                     return;
@@ -759,13 +782,7 @@ impl Actor {
                 });
                 let _ = reply.send(self.hold.clone());
             }
-            Command::Propose { request_id, result } => {
-                if let Some(call) = self.pending.get_mut(&request_id) {
-                    call.proposed = Some(result);
-                    let view = call.view();
-                    self.emit(BridgeEvent::ToolCallProposed { call: view });
-                }
-            }
+            Command::Propose { request_id, result } => self.propose(&request_id, result),
             Command::PrepareHandler { request_id, reply } => {
                 let _ = reply.send(self.prepare_handler(&request_id));
             }
@@ -776,6 +793,15 @@ impl Actor {
             Command::Recovery(_) => {
                 // Handled in the run loop, which may have to swap its inbound receiver.
             }
+        }
+    }
+
+    /// A held handler's answer waits on the call for a person to review.
+    fn propose(&mut self, request_id: &str, result: ToolCallResult) {
+        if let Some(call) = self.pending.get_mut(request_id) {
+            call.proposed = Some(result);
+            let view = call.view();
+            self.emit(BridgeEvent::ToolCallProposed { call: view });
         }
     }
 
@@ -1147,21 +1173,16 @@ impl Actor {
         };
         call.state = CallState::Writing { by: by.clone() };
         let rpc_id = call.rpc_id.clone();
-        let Some(tx) = self.self_tx.upgrade() else {
-            return;
-        };
-        tokio::spawn(async move {
+        self.started_writes.push(Box::pin(async move {
             let written = conn.respond(rpc_id, value).await;
-            let _ = tx
-                .send(Command::WriteDone {
-                    request_id,
-                    result,
-                    by,
-                    written,
-                    reply,
-                })
-                .await;
-        });
+            Command::WriteDone {
+                request_id,
+                result,
+                by,
+                written,
+                reply,
+            }
+        }));
     }
 
     fn finish_write(

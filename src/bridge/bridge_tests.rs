@@ -479,5 +479,53 @@ async fn running_a_handler_needs_a_live_call_with_a_handler() {
     assert!(matches!(err, BridgeError::CallEnded { .. }), "{err}");
 }
 
+/// The synthetic app-server (benchmarks and fault injection only) drives a whole turn
+/// through the bridge and reports every call answered once.
+#[tokio::test]
+async fn the_synthetic_app_server_floods_a_turn_through_the_bridge() {
+    use crate::appserver::synthetic::{self, REPORT_METHOD, SyntheticConfig, SyntheticReport};
+    let catalog = Catalog::parse(CATALOG, std::path::Path::new("/tmp/catalog.toml")).unwrap();
+    let config = BridgeConfig::new(
+        crate::appserver::TransportSpec::WebSocket {
+            url: "memory".to_string(),
+            bearer: None,
+        },
+        Arc::new(catalog),
+    );
+    let raw = synthetic::spawn_memory(SyntheticConfig {
+        tool: "fixed".to_string(),
+        ..SyntheticConfig::default()
+    });
+    let bridge = start_on(config, raw).await.unwrap();
+    let mut events = bridge.subscribe();
+    let session = bridge
+        .create_session(CreateSession::default())
+        .await
+        .unwrap();
+    bridge
+        .send_message(
+            &session.thread_id,
+            &json!({"callsPerTurn": 500, "concurrency": 8}).to_string(),
+        )
+        .await
+        .unwrap();
+    let report = match next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::AppServerNotification { method, .. } if method == REPORT_METHOD)
+    })
+    .await
+    {
+        BridgeEvent::AppServerNotification { params, .. } => serde_json::from_value::<SyntheticReport>(params).unwrap(),
+        _ => unreachable!(),
+    };
+    assert_eq!(
+        (report.calls, report.answered, report.failed_answers),
+        (500, 500, 0)
+    );
+    assert_eq!(report.latencies_us.len(), 500);
+    let status = bridge.status().await.unwrap();
+    assert_eq!(status.totals.answered_automatically, 500);
+    assert!(bridge.pending_calls(None).await.unwrap().is_empty());
+}
+
 #[path = "recovery_tests.rs"]
 mod recovery;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::start::{load_catalog, start_bridge};
+use super::start::{Recovery, ScriptedChoice, load_catalog, start_bridge};
 use super::{AppServerArgs, exit, report_error};
 use crate::bridge::ManualPolicy;
 use crate::console::app::ListenInfo;
@@ -112,12 +112,20 @@ async fn start_and_run(
         Ok(catalog) => catalog,
         Err(code) => return code,
     };
+    let scripted = args
+        .scripted_model
+        .as_deref()
+        .map(|scenario| ScriptedChoice {
+            scenario,
+            options: super::scripted::model_options(&catalog),
+        });
+    let recovery = Recovery::attended(restore_sessions);
     let started = match start_bridge(
         &args.app_server,
         catalog,
-        args.scripted_model.as_deref(),
+        scripted,
         ManualPolicy::Wait,
-        restore_sessions,
+        recovery,
     )
     .await
     {

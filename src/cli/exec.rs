@@ -2,19 +2,16 @@
 //! `send_and_handle(require_assistant_reply=True)`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::scripted::ScriptedModel;
+use super::start::{Recovery, ScriptedChoice, start_bridge};
 use super::{AppServerArgs, exit, note, out, report_error};
 use crate::bridge::{
-    self, BridgeConfig, BridgeEvent, BridgeHandle, CallEnd, ConnectionState, CreateSession,
-    ManualPolicy, ResolvedCall,
+    BridgeEvent, BridgeHandle, CallEnd, ConnectionState, CreateSession, ManualPolicy, ResolvedCall,
 };
-use crate::catalog::Catalog;
 use crate::protocol::TurnStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -40,6 +37,12 @@ pub struct ExecArgs {
     /// The model slug to ask codex for.
     #[arg(long)]
     pub model: Option<String>,
+    /// codex's approval policy for the session (untrusted, on-request, never).
+    #[arg(long, value_name = "POLICY", value_parser = ["untrusted", "on-request", "never"])]
+    pub approval_policy: Option<String>,
+    /// codex's sandbox for the session (read-only, workspace-write, danger-full-access).
+    #[arg(long, value_name = "MODE", value_parser = ["read-only", "workspace-write", "danger-full-access"])]
+    pub sandbox: Option<String>,
     /// Run codex against the embedded scripted model: a built-in scenario name (auto,
     /// single, parallel, multi-round, model-error, fail-stream) or a scenario file.
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
@@ -76,44 +79,15 @@ pub async fn run(args: ExecArgs) -> u8 {
     let data_dir = args.app_server.data_dir();
     let _log_guard = super::init_file_logging(&data_dir, "exec.log");
 
-    let catalog = match &args.catalog {
-        Some(path) => match Catalog::load(path) {
-            Ok(catalog) => catalog,
-            Err(e) => {
-                report_error(&e.to_string());
-                return exit::INVALID_INPUT;
-            }
-        },
-        None => Catalog::empty(),
+    let catalog = match super::start::load_catalog(args.catalog.as_deref()) {
+        Ok(catalog) => catalog,
+        Err(code) => return code,
     };
-    let catalog = Arc::new(catalog);
     if !args.json {
         for warning in &catalog.warnings {
             note(&format!("{}: {warning}", warning.label()));
         }
     }
-
-    let scripted = match &args.scripted_model {
-        Some(spec) => match ScriptedModel::start(Some(spec), &catalog).await {
-            Ok(model) => Some(model),
-            Err(e) => {
-                report_error(&e.to_string());
-                return exit::INVALID_INPUT;
-            }
-        },
-        None => None,
-    };
-    let env = scripted
-        .as_ref()
-        .map(ScriptedModel::env)
-        .unwrap_or_default();
-    let transport = match args.app_server.transport(env) {
-        Ok(t) => t,
-        Err(e) => {
-            report_error(&e.to_string());
-            return exit::APP_SERVER;
-        }
-    };
     let manual_policy = match (args.manual, &args.manual_message) {
         (ManualMode::Wait, _) => ManualPolicy::Wait,
         (ManualMode::Fail, Some(message)) => ManualPolicy::Fail {
@@ -121,20 +95,30 @@ pub async fn run(args: ExecArgs) -> u8 {
         },
         (ManualMode::Fail, None) => ManualPolicy::headless_default(),
     };
-    let mut config = BridgeConfig::new(transport, catalog);
-    config.data_dir = Some(data_dir);
-    config.manual_policy = manual_policy;
-
-    let bridge = match bridge::start(config).await {
-        Ok(bridge) => bridge,
-        Err(e) => {
-            report_error(&format!("could not start app-server: {e}"));
-            return exit::APP_SERVER;
-        }
+    let scripted = args
+        .scripted_model
+        .as_deref()
+        .map(|scenario| ScriptedChoice {
+            scenario,
+            options: super::scripted::model_options(&catalog),
+        });
+    // No reconnect: a lost app-server ends the run with exit status 3.
+    let started = match start_bridge(
+        &args.app_server,
+        catalog,
+        scripted,
+        manual_policy,
+        Recovery::none(),
+    )
+    .await
+    {
+        Ok(started) => started,
+        Err(code) => return code,
     };
+    let bridge = started.bridge.clone();
     let code = drive(&bridge, &args).await;
     bridge.shutdown().await;
-    drop(scripted);
+    drop(started);
     code
 }
 
@@ -170,6 +154,8 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
         .create_session(CreateSession {
             cwd,
             model: args.model.clone(),
+            approval_policy: args.approval_policy.clone(),
+            sandbox: args.sandbox.clone(),
             ..CreateSession::default()
         })
         .await

@@ -2,7 +2,7 @@
 //! and nowhere else; the layers below only return values and errors.
 
 pub mod api_client;
-mod bench;
+pub mod bench;
 mod catalog_cmd;
 pub mod client;
 pub mod console_cmd;

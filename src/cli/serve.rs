@@ -2,14 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 
-use super::scripted::{ScriptedModel, model_options};
+use super::scripted::model_options;
+use super::start::{Recovery, ScriptedChoice, start_bridge};
 use super::{AppServerArgs, exit, note, paths, report_error};
-use crate::bridge::{self, BridgeConfig, BridgeEvent, ConnectionState, ManualPolicy};
-use crate::catalog::Catalog;
+use crate::bridge::{self, BridgeEvent, ConnectionState, ManualPolicy};
 use crate::service::auth;
 use crate::service::{self, DEFAULT_LISTEN, ServeConfig};
 
@@ -84,63 +83,41 @@ pub async fn run(args: ServeArgs) -> u8 {
         Ok(token) => token,
         Err(code) => return code,
     };
-    let catalog = match &args.catalog {
-        Some(path) => match Catalog::load(path) {
-            Ok(catalog) => catalog,
-            Err(e) => {
-                report_error(&e.to_string());
-                return exit::INVALID_INPUT;
-            }
-        },
-        None => Catalog::empty(),
+    let catalog = match super::start::load_catalog(args.catalog.as_deref()) {
+        Ok(catalog) => catalog,
+        Err(code) => return code,
     };
     for warning in &catalog.warnings {
         note(&format!("{}: {warning}", warning.label()));
     }
-    let catalog = Arc::new(catalog);
-    let scripted = match &args.scripted_model {
-        Some(spec) => {
-            // Sessions declare their own tools: the model may call any tool it is offered.
-            let options = crate::model::ModelOptions {
+    // Sessions declare their own tools: the model may call any tool it is offered.
+    let scripted = args
+        .scripted_model
+        .as_deref()
+        .map(|scenario| ScriptedChoice {
+            scenario,
+            options: crate::model::ModelOptions {
                 tool_names: None,
                 ..model_options(&catalog)
-            };
-            match ScriptedModel::start_with(Some(spec), options).await {
-                Ok(model) => Some(model),
-                Err(e) => {
-                    report_error(&e.to_string());
-                    return exit::INVALID_INPUT;
-                }
-            }
-        }
-        None => None,
+            },
+        });
+    // A service rides out an app-server crash or a dropped websocket; it stops only when
+    // reconnecting gives up. Earlier sessions can be resumed only from a CODEX_HOME that
+    // outlives the run, which the scripted model's does not.
+    let recovery = Recovery::attended(args.scripted_model.is_none());
+    let started = match start_bridge(
+        &args.app_server,
+        catalog,
+        scripted,
+        ManualPolicy::Wait,
+        recovery,
+    )
+    .await
+    {
+        Ok(started) => started,
+        Err(code) => return code,
     };
-    let env = scripted
-        .as_ref()
-        .map(ScriptedModel::env)
-        .unwrap_or_default();
-    let transport = match args.app_server.transport(env) {
-        Ok(t) => t,
-        Err(e) => {
-            report_error(&e.to_string());
-            return exit::APP_SERVER;
-        }
-    };
-    let mut config = BridgeConfig::new(transport, catalog);
-    config.data_dir = Some(data_dir);
-    config.manual_policy = ManualPolicy::Wait;
-    // A service rides out an app-server crash or a dropped websocket; it stops only
-    // when reconnecting gives up (a `Disconnected` event).
-    config.reconnect = crate::bridge::ReconnectPolicy::standard();
-    // Earlier sessions can be resumed only from a CODEX_HOME that outlives the run.
-    config.restore_sessions = args.scripted_model.is_none();
-    let bridge = match bridge::start(config).await {
-        Ok(bridge) => bridge,
-        Err(e) => {
-            report_error(&format!("could not start app-server: {e}"));
-            return exit::APP_SERVER;
-        }
-    };
+    let bridge = started.bridge.clone();
     let mut events = bridge.subscribe();
     let serve_config = ServeConfig::new(args.listen, token.as_ref().map(|(t, _)| t.clone()));
     let server = match service::serve(bridge.clone(), serve_config).await {
@@ -161,7 +138,7 @@ pub async fn run(args: ServeArgs) -> u8 {
     let code = wait_for_stop(&mut events).await;
     server.shutdown().await;
     bridge.shutdown().await;
-    drop(scripted);
+    drop(started);
     code
 }
 

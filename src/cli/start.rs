@@ -16,6 +16,12 @@ pub struct Started {
     pub scripted: Option<ScriptedModel>,
 }
 
+/// The scripted model to start: its scenario, and what it is told of the tools.
+pub struct ScriptedChoice<'a> {
+    pub scenario: &'a str,
+    pub options: crate::model::ModelOptions,
+}
+
 /// Loads the catalog, or says what is wrong with it (exit status 2).
 pub fn load_catalog(path: Option<&Path>) -> Result<Arc<Catalog>, u8> {
     match path {
@@ -27,20 +33,45 @@ pub fn load_catalog(path: Option<&Path>) -> Result<Arc<Catalog>, u8> {
     }
 }
 
+/// How a command rides out a lost app-server and what it brings back from earlier runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recovery {
+    pub reconnect: ReconnectPolicy,
+    /// Bring back earlier sessions from their transcripts.
+    pub restore_sessions: bool,
+}
+
+impl Recovery {
+    /// `exec`: a lost app-server ends the run (exit status 3), nothing is restored.
+    pub fn none() -> Recovery {
+        Recovery {
+            reconnect: ReconnectPolicy::off(),
+            restore_sessions: false,
+        }
+    }
+
+    /// The console and `serve`: reconnect with back-off; restore earlier sessions when
+    /// their threads can be resumed (a CODEX_HOME that outlives the run).
+    pub fn attended(restore_sessions: bool) -> Recovery {
+        Recovery {
+            reconnect: ReconnectPolicy::standard(),
+            restore_sessions,
+        }
+    }
+}
+
 /// Starts the scripted model (if asked), app-server and the bridge. Errors are reported
-/// here; the returned status is the exit status to use. The bridge reconnects with
-/// back-off when app-server is lost; `restore_sessions` brings back the sessions of
-/// earlier runs from their transcripts.
+/// here; the returned status is the exit status to use.
 pub async fn start_bridge(
     app_server: &AppServerArgs,
     catalog: Arc<Catalog>,
-    scripted_model: Option<&str>,
+    scripted_model: Option<ScriptedChoice<'_>>,
     manual_policy: ManualPolicy,
-    restore_sessions: bool,
+    recovery: Recovery,
 ) -> Result<Started, u8> {
     let scripted = match scripted_model {
-        Some(spec) => Some(
-            ScriptedModel::start(Some(spec), &catalog)
+        Some(choice) => Some(
+            ScriptedModel::start_with(Some(choice.scenario), choice.options)
                 .await
                 .map_err(|e| {
                     report_error(&e.to_string());
@@ -60,8 +91,8 @@ pub async fn start_bridge(
     let mut config = BridgeConfig::new(transport, catalog);
     config.data_dir = Some(app_server.data_dir());
     config.manual_policy = manual_policy;
-    config.reconnect = ReconnectPolicy::standard();
-    config.restore_sessions = restore_sessions;
+    config.reconnect = recovery.reconnect;
+    config.restore_sessions = recovery.restore_sessions;
     let bridge = bridge::start(config).await.map_err(|e| {
         report_error(&format!("could not start app-server: {e}"));
         exit::APP_SERVER

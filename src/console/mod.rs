@@ -4,7 +4,8 @@
 //!
 //! The loop is event-driven: terminal input, bridge events, protocol lines and the
 //! outcomes of bridge requests all feed one `select!`, and a frame is drawn only when
-//! something changed, at most once per frame interval. While calls wait, a one-second
+//! something changed: at once after input, and at most once per frame interval for
+//! bursts of bridge events. While calls wait, a one-second
 //! tick keeps their timers current; with nothing pending there is no tick at all.
 
 pub mod app;
@@ -94,6 +95,8 @@ where
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = true;
+    // Input is drawn at once; only bursts of bridge events wait for the frame interval.
+    let mut urgent = false;
     let mut last_frame = Instant::now() - FRAME_INTERVAL;
 
     loop {
@@ -106,12 +109,13 @@ where
         if app.quit {
             return Ok(stats);
         }
-        let frame_due = dirty && last_frame.elapsed() >= FRAME_INTERVAL;
+        let frame_due = dirty && (urgent || last_frame.elapsed() >= FRAME_INTERVAL);
         if frame_due {
             app.now_ms = crate::util::now_ms();
             screen.draw(&app)?;
             stats.frames += 1;
             dirty = false;
+            urgent = false;
             last_frame = Instant::now();
         }
         let wait_for_frame = tokio::time::sleep_until((last_frame + FRAME_INTERVAL).into());
@@ -120,17 +124,17 @@ where
                 match input_event {
                     Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
                         effects = app.on_key(key);
-                        dirty = true;
+                        (dirty, urgent) = (true, true);
                     }
                     Some(Ok(Event::Paste(text))) => {
                         app.on_paste(&text);
-                        dirty = true;
+                        (dirty, urgent) = (true, true);
                     }
                     Some(Ok(Event::Mouse(mouse))) => {
                         effects = app.on_mouse(mouse, screen.area()?);
-                        dirty = true;
+                        (dirty, urgent) = (true, true);
                     }
-                    Some(Ok(Event::Resize(_, _))) => dirty = true,
+                    Some(Ok(Event::Resize(_, _))) => (dirty, urgent) = (true, true),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(e.into()),
                     None => return Ok(stats),

@@ -477,12 +477,17 @@ pub async fn respond(
 )]
 pub async fn health(State(state): State<AppState>) -> ApiResult {
     let status = state.bridge.status().await.map_err(bridge_error)?;
-    let connected = matches!(
-        status.connection,
-        crate::bridge::ConnectionState::Connected { .. }
-    );
+    use crate::bridge::ConnectionState;
+    let (connected, word) = match &status.connection {
+        ConnectionState::Connected { .. } => (true, "ok"),
+        // Still unavailable, but on its way back: a monitor can tell the two apart.
+        ConnectionState::Reconnecting { .. } => (false, "reconnecting"),
+        ConnectionState::Connecting | ConnectionState::Disconnected { .. } => {
+            (false, "disconnected")
+        }
+    };
     let body = Health {
-        status: if connected { "ok" } else { "disconnected" }.to_string(),
+        status: word.to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         transport: status.transport.clone(),
         connection: serde_json::to_value(&status.connection).unwrap_or(Value::Null),

@@ -78,26 +78,40 @@ pub async fn start_bridge(
         .map_err(BenchError::from("starting the bridge"))
 }
 
-/// Runs one turn of `overrides` on a bridge and returns the synthetic peer's report.
+/// Runs one turn of `overrides` in a new session and returns the synthetic report.
 pub async fn bridge_turn(bridge: &BridgeHandle, overrides: Value) -> Result<SyntheticReport> {
-    let mut events = bridge.subscribe();
     let session = bridge
         .create_session(CreateSession::default())
         .await
         .map_err(BenchError::from("thread/start"))?;
-    bridge
-        .send_message(&session.thread_id, &overrides.to_string())
-        .await
-        .map_err(BenchError::from("turn/start"))?;
-    wait_report(&mut events).await
+    session_turn(bridge, &session.thread_id, overrides).await
 }
 
-pub async fn wait_report(events: &mut crate::bridge::EventReceiver) -> Result<SyntheticReport> {
+/// Runs one turn of `overrides` in an existing session.
+pub async fn session_turn(
+    bridge: &BridgeHandle,
+    thread_id: &str,
+    overrides: Value,
+) -> Result<SyntheticReport> {
+    let mut events = bridge.subscribe();
+    bridge
+        .send_message(thread_id, &overrides.to_string())
+        .await
+        .map_err(BenchError::from("turn/start"))?;
+    wait_report(&mut events, thread_id).await
+}
+
+/// The synthetic report of `thread_id`'s turn.
+pub async fn wait_report(
+    events: &mut crate::bridge::EventReceiver,
+    thread_id: &str,
+) -> Result<SyntheticReport> {
     let wait = async {
         loop {
             match events.recv().await {
                 Some(BridgeEvent::AppServerNotification { method, params, .. })
-                    if method == REPORT_METHOD =>
+                    if method == REPORT_METHOD
+                        && params.get("threadId").and_then(Value::as_str) == Some(thread_id) =>
                 {
                     return serde_json::from_value(params)
                         .map_err(BenchError::from("synthetic report"));

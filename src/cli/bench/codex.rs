@@ -171,6 +171,138 @@ async fn through_bridge(
     Ok(median_ms(&mut times))
 }
 
+/// Polling interval of the polling path: tight, so the figure shows the bridge's cost
+/// rather than the interval (codex-manager's SDK polls every 250 ms).
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The same turns answered by a remote client through the API: over the stream signal
+/// (`poll = false`) or by polling the pending list (`poll = true`).
+async fn through_api(
+    codex: &std::path::Path,
+    home: &std::path::Path,
+    turns: usize,
+    poll: bool,
+) -> Result<f64> {
+    use futures_util::SinkExt;
+    let transport = TransportSpec::Stdio {
+        program: codex.to_path_buf(),
+        args: vec!["app-server".to_string()],
+        env: vec![("CODEX_HOME".to_string(), home.display().to_string())],
+    };
+    let mut config = BridgeConfig::new(
+        transport,
+        std::sync::Arc::new(crate::catalog::Catalog::empty()),
+    );
+    config.manual_policy = crate::bridge::ManualPolicy::Wait;
+    let bridge = bridge::start(config)
+        .await
+        .map_err(BenchError::from("bridge"))?;
+    let server = super::api::serve(&bridge).await?;
+    let base = server.url();
+    let client = reqwest::Client::new();
+    let tools = serde_json::to_value(static_catalog()?.dynamic_tools())
+        .map_err(BenchError::from("tools"))?;
+    let created: Value = client
+        .post(format!("{base}/api/sessions"))
+        .json(&json!({"cwd": home, "dynamicTools": tools}))
+        .send()
+        .await
+        .map_err(BenchError::from("create"))?
+        .json()
+        .await
+        .map_err(BenchError::from("create body"))?;
+    let session = created["session"]["sessionId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut socket = super::api::stream(&server, &session).await?;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            json!({"type": "subscribe", "threadId": session}).to_string(),
+        ))
+        .await
+        .map_err(BenchError::from("subscribe"))?;
+    let mut times = Vec::new();
+    for n in 0..WARM_UP + turns {
+        let begin = Instant::now();
+        let sent: Value = client
+            .post(format!("{base}/api/sessions/{session}/messages"))
+            .json(&json!({"text": PROMPT}))
+            .send()
+            .await
+            .map_err(BenchError::from("message"))?
+            .json()
+            .await
+            .map_err(BenchError::from("message body"))?;
+        let turn = sent["turnId"].as_str().unwrap_or_default().to_string();
+        if poll {
+            loop {
+                let listed: Value = client
+                    .get(format!("{base}/api/sessions/{session}/tool-calls"))
+                    .send()
+                    .await
+                    .map_err(BenchError::from("list"))?
+                    .json()
+                    .await
+                    .map_err(BenchError::from("list body"))?;
+                for call in listed["data"].as_array().into_iter().flatten() {
+                    super::api::respond(
+                        &client,
+                        &base,
+                        call["requestId"].as_str().unwrap_or_default(),
+                    )
+                    .await?;
+                }
+                let detail: Value = client
+                    .get(format!("{base}/api/sessions/{session}"))
+                    .send()
+                    .await
+                    .map_err(BenchError::from("detail"))?
+                    .json()
+                    .await
+                    .map_err(BenchError::from("detail body"))?;
+                let status = detail["thread"]["turns"]
+                    .as_array()
+                    .and_then(|turns| turns.iter().find(|t| t["id"] == turn.as_str()))
+                    .and_then(|t| t["status"].as_str())
+                    .unwrap_or("inProgress")
+                    .to_string();
+                if status != "inProgress" {
+                    if status != "completed" {
+                        return Err(BenchError(format!("polled turn ended {status}")));
+                    }
+                    break;
+                }
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        } else {
+            loop {
+                let frame = super::api::next_of_any(
+                    &mut socket,
+                    &[super::api::SIGNAL, "app_server.turn.completed"],
+                )
+                .await?;
+                if frame["type"] == super::api::SIGNAL {
+                    super::api::respond(
+                        &client,
+                        &base,
+                        frame["payload"]["requestId"].as_str().unwrap_or_default(),
+                    )
+                    .await?;
+                } else if frame["payload"]["params"]["turn"]["id"] == turn.as_str() {
+                    break;
+                }
+            }
+        }
+        if n >= WARM_UP {
+            times.push(begin.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    server.shutdown().await;
+    bridge.shutdown().await;
+    Ok(median_ms(&mut times))
+}
+
 pub async fn run(args: &CodexArgs, runs: usize) -> Result<Vec<Figure>> {
     let codex = locate_codex(None).map_err(BenchError::from("codex"))?.path;
     let catalog = static_catalog()?;
@@ -183,12 +315,30 @@ pub async fn run(args: &CodexArgs, runs: usize) -> Result<Vec<Figure>> {
     let home = tempdir()?;
     crate::model::write_codex_home(home.path(), &model.base_url())
         .map_err(BenchError::from("CODEX_HOME"))?;
-    let (mut direct_ms, mut bridge_ms) = (Vec::new(), Vec::new());
+    let (mut direct_ms, mut bridge_ms, mut signal_ms, mut polling_ms) =
+        (vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
         direct_ms.push(direct(&codex, home.path(), args.turns).await?);
         bridge_ms.push(through_bridge(&codex, home.path(), args.turns).await?);
+        signal_ms.push(through_api(&codex, home.path(), args.turns, false).await?);
+        polling_ms.push(through_api(&codex, home.path(), args.turns, true).await?);
     }
+    let direct_name = "minimal direct client on codex app-server, median";
     Ok(vec![
+        Figure::new(
+            "one-call turn, remote handler on the API stream signal, median",
+            "ms",
+            &signal_ms,
+        )
+        .against(direct_name, &direct_ms)
+        .target("within 1.10x of the direct client (codex-manager: 130 to 150 ms)"),
+        Figure::new(
+            "one-call turn, remote handler polling the API every 10 ms, median",
+            "ms",
+            &polling_ms,
+        )
+        .against(direct_name, &direct_ms)
+        .note("codex-manager's SDK polls every 250 ms; its polling path takes about 640 ms a turn"),
         Figure::new(
             "one-call turn through the bridge (handler answers), median",
             "ms",

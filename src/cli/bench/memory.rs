@@ -4,7 +4,7 @@
 use clap::Args;
 use serde_json::json;
 
-use super::bridge::{bridge_turn, static_catalog, synthetic_stdio, tempdir};
+use super::bridge::{session_turn, static_catalog, synthetic_stdio, tempdir};
 use super::console::loaded_app;
 use super::{BenchError, Figure, Result, rss_bytes};
 use crate::appserver::synthetic;
@@ -49,9 +49,14 @@ pub async fn run(args: &MemoryArgs) -> Result<Vec<Figure>> {
     let turns = (args.calls / 100_000).max(1);
     let mut samples = Vec::new();
     let mut answered = 0;
+    // One session for every turn: what grows with sessions is not what is measured here.
+    let session = bridge
+        .create_session(crate::bridge::CreateSession::default())
+        .await
+        .map_err(BenchError::from("session"))?;
     for _ in 0..turns {
-        let report =
-            bridge_turn(&bridge, json!({"callsPerTurn": 100_000, "concurrency": 64})).await?;
+        let overrides = json!({"callsPerTurn": 100_000, "concurrency": 64});
+        let report = session_turn(&bridge, &session.thread_id, overrides).await?;
         answered += report.answered;
         samples.push(mib(rss_bytes()));
     }

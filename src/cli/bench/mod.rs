@@ -2,9 +2,12 @@
 //! in the same run and printed with its ratio; `--json` prints one JSON object per
 //! figure. docs/PERFORMANCE.md records the results and the commands.
 
+mod api;
 mod bridge;
 mod codex;
 mod console;
+
+pub use console::loaded_app;
 mod handlers;
 mod memory;
 mod startup;
@@ -42,6 +45,8 @@ pub enum Which {
     Memory(memory::MemoryArgs),
     /// Start-up: `switchboard catalog check`.
     Startup,
+    /// The API: respond round trip, stream event delay, listing 1,000 pending calls.
+    Api,
 }
 
 /// One measured figure.
@@ -185,6 +190,7 @@ pub async fn run(args: BenchArgs) -> u8 {
             Which::Startup,
             Which::Bridge(bridge::BridgeArgs::default()),
             Which::Handlers,
+            Which::Api,
             Which::Console,
             Which::Memory(memory::MemoryArgs::default()),
             Which::Codex(codex::CodexArgs::default()),
@@ -209,6 +215,7 @@ pub async fn run(args: BenchArgs) -> u8 {
             Which::Console => console::run(runs).await,
             Which::Memory(a) => memory::run(&a).await,
             Which::Startup => startup::run(runs).await,
+            Which::Api => api::run(runs).await,
         };
         match figures {
             Ok(figures) => {
