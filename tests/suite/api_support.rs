@@ -132,6 +132,17 @@ pub async fn next_frame(socket: &mut Socket) -> Value {
     .expect("no frame")
 }
 
+/// The next reply to a socket command, skipping events: on an unfiltered socket the
+/// notifications of a session created just before may still be arriving.
+pub async fn next_reply(socket: &mut Socket) -> Value {
+    loop {
+        let frame = next_frame(socket).await;
+        if !frame["threadId"].is_string() || frame["type"] == "subscribed" {
+            return frame;
+        }
+    }
+}
+
 /// Frames up to and including the first of type `kind`.
 pub async fn frames_until(socket: &mut Socket, kind: &str) -> Vec<Value> {
     let mut seen = Vec::new();

@@ -7,7 +7,7 @@ use switchboard::service::{self, ServeConfig, ServiceError};
 
 use super::api_support::{
     ApiHarness, FakeAppServer, TOKEN, fake_bridge, frames_until, json_reply, next_frame,
-    send_command, tool_decl,
+    next_reply, send_command, tool_decl,
 };
 
 fn text(value: &Value) -> &str {
@@ -391,10 +391,10 @@ async fn stream_commands_and_event_order() {
         json!({ "type": "ready", "threadId": null })
     );
     send_command(&mut socket, r#"{"type":"ping"}"#).await;
-    assert_eq!(next_frame(&mut socket).await, json!({ "type": "pong" }));
+    assert_eq!(next_reply(&mut socket).await, json!({ "type": "pong" }));
     send_command(&mut socket, r#"{"type":"shout"}"#).await;
     assert_eq!(
-        next_frame(&mut socket).await,
+        next_reply(&mut socket).await,
         json!({ "type": "error", "message": "invalid websocket command" })
     );
     send_command(
@@ -403,7 +403,7 @@ async fn stream_commands_and_event_order() {
     )
     .await;
     assert_eq!(
-        next_frame(&mut socket).await,
+        next_reply(&mut socket).await,
         json!({ "type": "subscribed", "threadId": sid })
     );
 
