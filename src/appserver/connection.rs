@@ -249,9 +249,21 @@ impl ConnectionHandle {
             method: method.to_string(),
             params: Some(params),
         });
-        if let Err(e) = self.send(message, None).await {
-            self.forget(id);
-            return Err(e);
+        // The time limit covers queueing the request as well as waiting for the reply.
+        let queued = tokio::time::timeout(self.request_timeout, self.send(message, None)).await;
+        match queued {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.forget(id);
+                return Err(e);
+            }
+            Err(_) => {
+                self.forget(id);
+                return Err(AppServerError::Timeout {
+                    method: method.to_string(),
+                    after: self.request_timeout,
+                });
+            }
         }
         match tokio::time::timeout(self.request_timeout, rx).await {
             Ok(Ok(Ok(value))) => Ok(value),
@@ -308,8 +320,19 @@ impl ConnectionHandle {
 
     async fn send_acked(&self, message: Message) -> Result<(), AppServerError> {
         let (tx, rx) = oneshot::channel();
-        self.send(message, Some(tx)).await?;
-        match rx.await {
+        // An app-server that stops reading its input must not hold an answer forever.
+        let written = tokio::time::timeout(self.request_timeout, async {
+            self.send(message, Some(tx)).await?;
+            Ok::<_, AppServerError>(rx.await)
+        })
+        .await
+        .map_err(|_| AppServerError::Write {
+            reason: format!(
+                "app-server did not take the answer within {:?}",
+                self.request_timeout
+            ),
+        })??;
+        match written {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(AppServerError::Write { reason }),
             Err(_) => Err(AppServerError::Closed {

@@ -292,15 +292,16 @@ async fn connect_websocket(
                 let _ = sink.close().await;
                 break;
             };
-            let result = sink
-                .send(WsMessage::text(item.line))
-                .await
-                .map_err(|e| e.to_string());
+            // A send stuck on a half-dead socket must not outlive the connection.
+            let (result, killed) = tokio::select! {
+                sent = sink.send(WsMessage::text(item.line)) => (sent.map_err(|e| e.to_string()), false),
+                _ = &mut kill_rx => (Err("the connection was closed".to_string()), true),
+            };
             let failed = result.is_err();
             if let Some(ack) = item.written {
                 let _ = ack.send(result);
             }
-            if failed {
+            if failed || killed {
                 break;
             }
         }

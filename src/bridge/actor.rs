@@ -374,6 +374,7 @@ impl Actor {
             completed_upstream: false,
             proposed: None,
             stashed: None,
+            handler_task: None,
         };
         let view = call.view();
         // Registered before anyone can see it: a responder never races the store.
@@ -418,7 +419,8 @@ impl Actor {
                     turn_id: params.turn_id,
                     request_id: request_id.clone(),
                 };
-                tokio::spawn(async move {
+                let key = request_id.clone();
+                let task = tokio::spawn(async move {
                     let outcome = runner.run(&spec, &input).await;
                     if let Some(failure) = &outcome.failure {
                         tracing::info!(target: "bridge", "handler {name} failed for {request_id}: {failure}");
@@ -438,6 +440,11 @@ impl Actor {
                     };
                     let _ = tx.send(command).await;
                 });
+                // Ending the call aborts the run: a dead call's handler frees its slot
+                // (and its process group) at once.
+                if let Some(call) = self.pending.get_mut(&key) {
+                    call.handler_task = Some(task.abort_handle());
+                }
             }
             Decision::WaitForPerson => {}
             Decision::Refuse { text, reason } => {
@@ -745,9 +752,26 @@ impl Actor {
                 request_id,
                 result,
                 by,
+                generation,
                 written,
                 reply,
-            } => self.finish_write(request_id, result, by, written, reply),
+            } => {
+                let replayed = self
+                    .pending
+                    .get(&request_id)
+                    .is_some_and(|call| call.generation != generation);
+                if replayed {
+                    // app-server sent the call again on a newer connection while this
+                    // write went to the old one: whatever became of it, the live
+                    // connection still waits for an answer, so write it there.
+                    if let Some(call) = self.pending.get_mut(&request_id) {
+                        call.state = CallState::Waiting;
+                    }
+                    self.start_write(request_id, result, by, reply);
+                } else {
+                    self.finish_write(request_id, result, by, written, reply);
+                }
+            }
             Command::Sessions { reply } => {
                 let mut list: Vec<_> = self.sessions.values().map(Session::summary).collect();
                 list.sort_by_key(|s| s.created_at_ms);
@@ -1000,6 +1024,8 @@ impl Actor {
         let Some(session) = self.sessions.get_mut(thread_id) else {
             return;
         };
+        // An agent message cut off with its turn never completes: drop its partial text.
+        session.streaming.clear();
         session.ensure_turn(turn_id, now_ms());
         let record = match session.turn_mut(turn_id) {
             Some(turn) if !turn.status.is_terminal() => {
@@ -1173,12 +1199,14 @@ impl Actor {
         };
         call.state = CallState::Writing { by: by.clone() };
         let rpc_id = call.rpc_id.clone();
+        let generation = call.generation;
         self.started_writes.push(Box::pin(async move {
             let written = conn.respond(rpc_id, value).await;
             Command::WriteDone {
                 request_id,
                 result,
                 by,
+                generation,
                 written,
                 reply,
             }
@@ -1194,6 +1222,9 @@ impl Actor {
         reply: Option<Reply<RespondOutcome>>,
     ) {
         let outcome = match written {
+            // The call ended while its answer was being written (its session closed,
+            // the connection was given up): the caller hears what the store says.
+            _ if self.pending.get(&request_id).is_none() => RespondOutcome::NotFound,
             Ok(()) => {
                 self.finish(&request_id, CallEnd::Resolved, Some(by), Some(result), None);
                 RespondOutcome::Accepted
@@ -1243,6 +1274,10 @@ impl Actor {
         let Some(call) = self.pending.remove(request_id) else {
             return;
         };
+        if let Some(task) = &call.handler_task {
+            task.abort();
+        }
+        self.recovery.carried.remove(request_id);
         let latency_ms = u64::try_from(call.received_at.elapsed().as_millis()).unwrap_or(u64::MAX);
         let success = end == CallEnd::Resolved && result.as_ref().is_some_and(|r| r.success);
         match (&end, &by) {

@@ -254,6 +254,8 @@ enum Command {
         request_id: String,
         result: ToolCallResult,
         by: Responder,
+        /// The connection the answer went to: a result from an older one is stale.
+        generation: u64,
         written: std::result::Result<(), AppServerError>,
         reply: Option<Reply<RespondOutcome>>,
     },
@@ -306,7 +308,9 @@ struct PreparedHandler {
 #[derive(Clone)]
 pub struct BridgeHandle {
     commands: mpsc::Sender<Command>,
-    events: broadcast::Sender<BridgeEvent>,
+    /// Weak, so that subscribers see the stream end when the actor stops, even while
+    /// they hold a handle.
+    events: broadcast::WeakSender<BridgeEvent>,
     tap: ProtocolTap,
     catalog: Arc<Catalog>,
 }
@@ -358,7 +362,7 @@ async fn launch(
     .await?;
     Ok(BridgeHandle {
         commands,
-        events,
+        events: events.downgrade(),
         tap,
         catalog,
     })
@@ -394,7 +398,11 @@ impl BridgeHandle {
 
     pub fn subscribe(&self) -> EventReceiver {
         EventReceiver {
-            inner: self.events.subscribe(),
+            // A stopped bridge gives a stream that has already ended.
+            inner: match self.events.upgrade() {
+                Some(events) => events.subscribe(),
+                None => broadcast::channel(1).1,
+            },
         }
     }
 

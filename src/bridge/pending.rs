@@ -71,6 +71,8 @@ pub struct PendingCall {
     /// An automatic answer (handler, policy) that could not be written because the
     /// connection was lost: written as soon as app-server sends the call again.
     pub stashed: Option<(ToolCallResult, Responder)>,
+    /// The handler running for this call, aborted when the call ends.
+    pub handler_task: Option<tokio::task::AbortHandle>,
 }
 
 /// What consumers see of a pending call. Field names follow codex-manager's pending-call

@@ -86,7 +86,8 @@ pub(super) struct RecoveryState {
     pub(super) junk_lines_before: u64,
     /// Calls kept over a lost connection (or restored from a transcript and sent again),
     /// so a resume counts those app-server sent again before its reply was handled.
-    carried: HashSet<String>,
+    /// A call leaves it when it ends (`Actor::finish`).
+    pub(super) carried: HashSet<String>,
     /// Calls read back from transcripts with no end row, by (thread, callId).
     restored_calls: HashMap<(String, String), RestoredCall>,
     kept_answers: KeptAnswers,

@@ -439,8 +439,13 @@ impl App {
                     session.status = SessionStatus::Closed;
                 }
             }
+            BridgeEvent::TurnCompleted { thread_id, .. } => {
+                // A message cut off with its turn never completes.
+                if let Some(view) = self.transcripts.get_mut(&thread_id) {
+                    view.streaming.clear();
+                }
+            }
             BridgeEvent::TurnStarted { .. }
-            | BridgeEvent::TurnCompleted { .. }
             | BridgeEvent::AppServerNotification { .. }
             | BridgeEvent::ServerRequestRefused { .. } => {}
             BridgeEvent::AgentMessageDelta {

@@ -98,12 +98,7 @@ pub fn load_or_create_token(path: &Path) -> Result<(String, bool), TokenError> {
         source,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(create_error)?;
+        crate::util::create_private_dir_all(dir).map_err(create_error)?;
     }
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()

@@ -380,8 +380,12 @@ fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
 
 /// A rectangle of `percent_x` × `percent_y` of `area`, centred, at least `min` in size.
 fn centered(area: Rect, percent_x: u16, percent_y: u16, min_w: u16, min_h: u16) -> Rect {
-    let width = (area.width * percent_x / 100).max(min_w).min(area.width);
-    let height = (area.height * percent_y / 100).max(min_h).min(area.height);
+    // In u32: a wide terminal times a percentage overflows u16.
+    let scale = |size: u16, percent: u16| {
+        u16::try_from(u32::from(size) * u32::from(percent) / 100).unwrap_or(size)
+    };
+    let width = scale(area.width, percent_x).max(min_w).min(area.width);
+    let height = scale(area.height, percent_y).max(min_h).min(area.height);
     Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
