@@ -72,7 +72,14 @@ impl FakeAppServer {
 }
 
 async fn start(policy: ManualPolicy) -> (BridgeHandle, EventReceiver, FakeAppServer, String) {
-    let catalog = Catalog::parse(CATALOG, std::path::Path::new("/tmp/catalog.toml")).unwrap();
+    start_catalog(CATALOG, policy).await
+}
+
+async fn start_catalog(
+    catalog_text: &str,
+    policy: ManualPolicy,
+) -> (BridgeHandle, EventReceiver, FakeAppServer, String) {
+    let catalog = Catalog::parse(catalog_text, std::path::Path::new("/tmp/catalog.toml")).unwrap();
     let (raw, peer) = memory();
     let mut fake = FakeAppServer {
         from_bridge: peer.from_client,
@@ -529,3 +536,75 @@ async fn the_synthetic_app_server_floods_a_turn_through_the_bridge() {
 
 #[path = "recovery_tests.rs"]
 mod recovery;
+
+#[tokio::test]
+async fn a_call_that_ends_stops_its_running_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let catalog = format!(
+        r#"
+[[tools]]
+name = "manual_tool"
+description = "declared so the session starts"
+input_schema = {{ type = "object" }}
+
+[[tools]]
+name = "slow"
+description = "a handler that outlives its call"
+input_schema = {{ type = "object" }}
+handler = {{ command = ["sh", "-c", "echo $$ > {}; exec sleep 60"], timeout_ms = 120000 }}
+"#,
+        pid_file.display()
+    );
+    let (bridge, mut events, fake, _) = start_catalog(&catalog, ManualPolicy::Wait).await;
+    fake.send(tool_call(json!(1), "c1", "slow")).await;
+    requested(&mut events).await;
+    // Wait (bounded) for the handler to write its pid: it is running now.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the handler never started"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    fake.send(
+        json!({ "method": "turn/completed", "params": { "threadId": "thread-1",
+        "turn": { "id": "turn-1", "status": "interrupted", "error": null } } }),
+    )
+    .await;
+    let ended = resolved(&mut events).await;
+    assert_eq!(ended.status, CallEnd::Expired);
+    // Expiry aborts the run, which kills the handler's process group.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "handler {pid} still runs after its call ended"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(bridge.pending_calls(None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn subscribers_see_the_stream_end_when_the_bridge_stops() {
+    let (bridge, mut events, _fake, _) = start(ManualPolicy::Wait).await;
+    bridge.shutdown().await;
+    // The handle is still held, yet the stream ends instead of waiting forever.
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        while events.recv().await.is_some() {}
+    })
+    .await;
+    assert!(end.is_ok(), "the event stream did not end");
+    assert!(bridge.subscribe().recv().await.is_none());
+}
