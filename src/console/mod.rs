@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod editor;
+pub mod headless;
 pub mod keys;
 mod terminal;
 pub mod ui;

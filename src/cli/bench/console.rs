@@ -4,9 +4,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -19,7 +16,7 @@ use crate::bridge::{
     TranscriptRow,
 };
 use crate::console::app::App;
-use crate::console::{ConsoleOptions, Screen, event_loop};
+use crate::console::{ConsoleOptions, event_loop, headless};
 
 const FRAMES: usize = 200;
 
@@ -126,48 +123,11 @@ pub fn loaded_app(sessions: usize, rows: u64, pending: usize) -> Result<App> {
 }
 
 fn frame_times(app: &App, width: u16, height: u16) -> Result<Vec<u32>> {
-    let mut terminal =
-        Terminal::new(TestBackend::new(width, height)).map_err(BenchError::from("terminal"))?;
-    let mut times = Vec::with_capacity(FRAMES);
-    for _ in 0..FRAMES {
-        let started = Instant::now();
-        terminal
-            .draw(|frame| crate::console::ui::render(app, frame))
-            .map_err(BenchError::from("draw"))?;
-        times.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
-    }
-    Ok(times)
-}
-
-/// A screen that draws into a test buffer and records when each frame was drawn.
-struct RecordingScreen {
-    terminal: Terminal<TestBackend>,
-    draws: Arc<Mutex<Vec<Instant>>>,
-    /// Each frame's time, as it is drawn.
-    drawn: mpsc::UnboundedSender<Instant>,
-}
-
-impl Screen for RecordingScreen {
-    fn draw(&mut self, app: &App) -> std::io::Result<()> {
-        let _ = self
-            .terminal
-            .draw(|frame| crate::console::ui::render(app, frame));
-        let now = Instant::now();
-        if let Ok(mut draws) = self.draws.lock() {
-            draws.push(now);
-        }
-        let _ = self.drawn.send(now);
-        Ok(())
-    }
-    fn area(&self) -> std::io::Result<ratatui::layout::Rect> {
-        Ok(ratatui::layout::Rect::new(0, 0, 120, 40))
-    }
-    fn bell(&mut self) {}
-    fn set_title(&mut self, _title: &str) {}
+    headless::frame_times(app, width, height, FRAMES).map_err(BenchError::from("draw"))
 }
 
 struct Running {
-    keys: mpsc::Sender<std::io::Result<Event>>,
+    keys: mpsc::Sender<headless::Input>,
     drawn: tokio::sync::Mutex<mpsc::UnboundedReceiver<Instant>>,
     draws: Arc<Mutex<Vec<Instant>>>,
     started: Instant,
@@ -177,14 +137,10 @@ struct Running {
 }
 
 fn start_console(bridge: &BridgeHandle) -> Result<Running> {
-    let draws = Arc::new(Mutex::new(Vec::new()));
-    let (drawn_tx, drawn) = mpsc::unbounded_channel();
-    let mut screen = RecordingScreen {
-        terminal: Terminal::new(TestBackend::new(120, 40)).map_err(BenchError::from("terminal"))?,
-        draws: draws.clone(),
-        drawn: drawn_tx,
-    };
-    let (keys, mut key_rx) = mpsc::channel::<std::io::Result<Event>>(64);
+    let (mut screen, drawn) =
+        headless::RecordingScreen::new(120, 40).map_err(BenchError::from("screen"))?;
+    let draws = screen.draws.clone();
+    let (keys, mut key_rx) = mpsc::channel::<headless::Input>(64);
     let input = futures_util::stream::poll_fn(move |cx| key_rx.poll_recv(cx));
     let bridge = bridge.clone();
     let started = Instant::now();
@@ -206,11 +162,8 @@ fn start_console(bridge: &BridgeHandle) -> Result<Running> {
     })
 }
 
-fn key(c: char) -> std::io::Result<Event> {
-    Ok(Event::Key(KeyEvent::new(
-        KeyCode::Char(c),
-        KeyModifiers::NONE,
-    )))
+fn key(c: char) -> headless::Input {
+    headless::char_key(c)
 }
 
 fn draws_since(draws: &Mutex<Vec<Instant>>, since: Instant) -> Vec<Instant> {
