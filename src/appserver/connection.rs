@@ -72,11 +72,6 @@ impl ProtocolTap {
 pub enum Inbound {
     Request(Request),
     Notification(Notification),
-    /// A line that is not JSON-RPC. Logged and counted; the connection stays up.
-    Junk {
-        line: String,
-        error: String,
-    },
     /// The connection is gone. Sent exactly once, last.
     Closed {
         reason: String,
@@ -159,13 +154,7 @@ async fn read_loop(
             Err(e) => {
                 junk_lines.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(target: "appserver", "ignoring a line that is not JSON-RPC ({e}): {}", crate::protocol::truncate_chars(&line, 200));
-                let junk = Inbound::Junk {
-                    line,
-                    error: e.to_string(),
-                };
-                if inbound.send(junk).await.is_err() {
-                    return;
-                }
+                // Logged and counted here; the bridge reads the count from the handle.
                 continue;
             }
         };

@@ -224,7 +224,6 @@ impl Actor {
                     }
                 }
             }
-            Inbound::Junk { .. } => {}
             Inbound::Closed { reason } => self.on_connection_lost(reason),
         }
     }

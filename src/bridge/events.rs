@@ -31,11 +31,6 @@ impl Responder {
             Responder::Policy { reason } => format!("policy ({reason})"),
         }
     }
-
-    /// Answers given without a person or remote client count as automatic.
-    pub fn is_automatic(&self) -> bool {
-        matches!(self, Responder::Handler { .. } | Responder::Policy { .. })
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -155,13 +155,6 @@ impl PendingStore {
         self.calls.get_mut(order)
     }
 
-    pub fn find_by_call(&self, thread_id: &str, call_id: &str) -> Option<&PendingCall> {
-        let key = (thread_id.to_string(), call_id.to_string());
-        self.by_call
-            .get(&key)
-            .and_then(|order| self.calls.get(order))
-    }
-
     pub fn find_by_call_mut(&mut self, thread_id: &str, call_id: &str) -> Option<&mut PendingCall> {
         let key = (thread_id.to_string(), call_id.to_string());
         let order = self.by_call.get(&key)?;

@@ -19,16 +19,6 @@ pub enum Context {
     Confirm,
 }
 
-impl Context {
-    /// Contexts where plain keys are text, so single-letter bindings do not apply.
-    pub fn takes_text(self) -> bool {
-        matches!(
-            self,
-            Context::Composer | Context::Editor | Context::LogFilter
-        )
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Quit,
