@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// The codex version the project pins, tests against, and installs.
-pub const PINNED_CODEX_VERSION: &str = "0.169.0";
+pub const PINNED_CODEX_VERSION: &str = "0.171.0";
 
 /// Environment variable naming the codex binary.
 pub const CODEX_BIN_ENV: &str = "SWITCHBOARD_CODEX_BIN";
