@@ -231,9 +231,7 @@ impl Actor {
     fn on_server_request(&mut self, request: Request) {
         match ServerRequest::from_request(&request) {
             Ok(ServerRequest::ToolCall(params)) => self.on_tool_call(request, params),
-            Ok(ServerRequest::Other { method, params }) => {
-                self.refuse_server_request(request, method, params)
-            }
+            Ok(other) => self.refuse_server_request(request, &other),
             Err(e) => {
                 let message = format!("could not read `{}` params: {e}", request.method);
                 tracing::warn!(target: "bridge", "{message}");
@@ -245,18 +243,14 @@ impl Actor {
     /// The documented policy for server requests other than tool calls: approvals are
     /// declined (the turn goes on without the action); anything else is refused with
     /// JSON-RPC error -32601. Nothing is ever left hanging.
-    fn refuse_server_request(&mut self, request: Request, method: String, params: Value) {
-        let thread_id = params
-            .get("threadId")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let decline = match method.as_str() {
-            "item/commandExecution/requestApproval" | "item/fileChange/requestApproval" => {
+    fn refuse_server_request(&mut self, request: Request, typed: &ServerRequest) {
+        let thread_id = typed.thread_id().map(str::to_string);
+        let method = typed.method().to_string();
+        let decline = match typed {
+            ServerRequest::CommandApproval(_) | ServerRequest::FileChangeApproval(_) => {
                 Some(serde_json::json!({ "decision": "decline" }))
             }
-            "applyPatchApproval" | "execCommandApproval" => {
-                Some(serde_json::json!({ "decision": "denied" }))
-            }
+            ServerRequest::LegacyApproval(_) => Some(serde_json::json!({ "decision": "denied" })),
             _ => None,
         };
         let answer = match &decline {
@@ -464,6 +458,7 @@ impl Actor {
         match notification {
             ServerNotification::ThreadStarted { .. }
             | ServerNotification::Warning { .. }
+            | ServerNotification::ServerRequestResolved { .. }
             | ServerNotification::Other { .. } => {}
             ServerNotification::ThreadStatusChanged { thread_id, status } => {
                 if let Some(session) = self.sessions.get_mut(&thread_id) {
@@ -597,7 +592,7 @@ impl Actor {
                     }
                 }
             }
-            ThreadItem::Other { .. } => {}
+            ThreadItem::FileChange { .. } | ThreadItem::Other { .. } => {}
         }
     }
 

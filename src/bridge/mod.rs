@@ -18,7 +18,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::appserver::{AppServerError, ConnectionHandle, Connector, ProtocolTap, TransportSpec};
 use crate::catalog::Catalog;
-use crate::protocol::{DynamicToolSpec, ThreadInfo, ToolCallResult};
+use crate::protocol::{
+    DynamicToolSpec, ThreadIdParams, ThreadInfo, ThreadStartParams, ThreadStartResponse,
+    ToolCallResult, TurnInput, TurnInterruptParams, TurnStartParams, TurnStartResponse, method,
+};
+use serde_json::Value;
 
 pub use dispatch::{Decision, ManualPolicy};
 pub use events::{
@@ -368,6 +372,22 @@ async fn launch(
     })
 }
 
+/// Sends a typed request and reads its typed reply; a reply of the wrong shape is an
+/// `UnexpectedReply` naming the method.
+async fn request_typed<R: serde::de::DeserializeOwned>(
+    conn: &ConnectionHandle,
+    method: &str,
+    params: &impl Serialize,
+) -> Result<R> {
+    let unexpected = |message: String| BridgeError::UnexpectedReply {
+        method: method.to_string(),
+        message,
+    };
+    let params = serde_json::to_value(params).map_err(|e| unexpected(e.to_string()))?;
+    let result = conn.request(method, params).await?;
+    serde_json::from_value(result).map_err(|e| unexpected(e.to_string()))
+}
+
 /// Receives bridge events; lag becomes a [`BridgeEvent::Lagged`] instead of an error.
 pub struct EventReceiver {
     inner: broadcast::Receiver<BridgeEvent>,
@@ -425,50 +445,24 @@ impl BridgeHandle {
             .tools
             .clone()
             .unwrap_or_else(|| self.catalog.dynamic_tools());
-        let mut params = serde_json::Map::new();
-        let mut put = |key: &str, value: Option<String>| {
-            if let Some(v) = value {
-                params.insert(key.to_string(), serde_json::Value::String(v));
-            }
+        let params = ThreadStartParams {
+            cwd: options.cwd,
+            model: options.model,
+            approval_policy: options.approval_policy,
+            sandbox: options.sandbox,
+            config: options.network_access.map(|allowed| {
+                serde_json::json!({ "sandbox_workspace_write": { "network_access": allowed } })
+            }),
+            dynamic_tools: (!tools.is_empty()).then(|| tools.clone()),
         };
-        put("cwd", options.cwd);
-        put("model", options.model);
-        put("approvalPolicy", options.approval_policy);
-        put("sandbox", options.sandbox);
-        if let Some(allowed) = options.network_access {
-            params.insert(
-                "config".to_string(),
-                serde_json::json!({ "sandbox_workspace_write": { "network_access": allowed } }),
-            );
-        }
-        if !tools.is_empty() {
-            params.insert(
-                "dynamicTools".to_string(),
-                serde_json::to_value(&tools).map_err(|e| BridgeError::UnexpectedReply {
-                    method: "thread/start".to_string(),
-                    message: e.to_string(),
-                })?,
-            );
-        }
-        let result = conn
-            .request(
-                crate::protocol::method::THREAD_START,
-                serde_json::Value::Object(params),
-            )
-            .await?;
-        let thread = result
-            .get("thread")
-            .cloned()
-            .ok_or_else(|| BridgeError::UnexpectedReply {
-                method: "thread/start".to_string(),
-                message: "no `thread` in the reply".to_string(),
-            })?;
-        let settings = SessionSettings::from_thread_result(&result);
-        self.ask(|reply| Command::RegisterSession {
-            thread,
+        let reply: ThreadStartResponse =
+            request_typed(&conn, method::THREAD_START, &params).await?;
+        let settings = SessionSettings::from_response(&reply);
+        self.ask(|reply_to| Command::RegisterSession {
+            thread: reply.thread,
             settings,
             tools,
-            reply,
+            reply: reply_to,
         })
         .await?
     }
@@ -477,25 +471,17 @@ impl BridgeHandle {
     /// it) and re-registers it as a session.
     pub async fn resume_session(&self, thread_id: &str) -> Result<SessionSummary> {
         let conn = self.connection().await?;
-        let result = conn
-            .request(
-                crate::protocol::method::THREAD_RESUME,
-                serde_json::json!({ "threadId": thread_id }),
-            )
-            .await?;
-        let thread = result
-            .get("thread")
-            .cloned()
-            .ok_or_else(|| BridgeError::UnexpectedReply {
-                method: "thread/resume".to_string(),
-                message: "no `thread` in the reply".to_string(),
-            })?;
-        let settings = SessionSettings::from_thread_result(&result);
-        self.ask(|reply| Command::RegisterSession {
-            thread,
+        let params = ThreadIdParams {
+            thread_id: thread_id.to_string(),
+        };
+        let reply: ThreadStartResponse =
+            request_typed(&conn, method::THREAD_RESUME, &params).await?;
+        let settings = SessionSettings::from_response(&reply);
+        self.ask(|reply_to| Command::RegisterSession {
+            thread: reply.thread,
             settings,
             tools: Vec::new(),
-            reply,
+            reply: reply_to,
         })
         .await?
     }
@@ -535,44 +521,18 @@ impl BridgeHandle {
         })
         .await??;
         let conn = self.connection().await?;
-        let mut params = serde_json::json!({
-            "threadId": thread_id,
-            "input": [{ "type": "text", "text": text }],
-        });
-        let overrides = [
-            (
-                "model",
-                options.model.clone().map(serde_json::Value::String),
-            ),
-            (
-                "effort",
-                options.effort.clone().map(serde_json::Value::String),
-            ),
-            (
-                "approvalPolicy",
-                options
-                    .approval_policy
-                    .clone()
-                    .map(serde_json::Value::String),
-            ),
-            ("sandboxPolicy", options.sandbox_policy.clone()),
-        ];
-        for (key, value) in overrides {
-            if let Some(value) = value {
-                params[key] = value;
-            }
-        }
-        let result = conn
-            .request(crate::protocol::method::TURN_START, params)
-            .await?;
-        let turn_id = result
-            .pointer("/turn/id")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| BridgeError::UnexpectedReply {
-                method: "turn/start".to_string(),
-                message: "no `turn.id` in the reply".to_string(),
-            })?;
+        let params = TurnStartParams {
+            thread_id: thread_id.to_string(),
+            input: vec![TurnInput::Text {
+                text: text.to_string(),
+            }],
+            model: options.model.clone(),
+            effort: options.effort.clone(),
+            approval_policy: options.approval_policy.clone(),
+            sandbox_policy: options.sandbox_policy.clone(),
+        };
+        let reply: TurnStartResponse = request_typed(&conn, method::TURN_START, &params).await?;
+        let turn_id = reply.turn.id;
         self.commands
             .send(Command::RecordTurn {
                 thread_id: thread_id.to_string(),
@@ -597,11 +557,11 @@ impl BridgeHandle {
             thread_id: thread_id.to_string(),
         })?;
         let conn = self.connection().await?;
-        conn.request(
-            crate::protocol::method::TURN_INTERRUPT,
-            serde_json::json!({ "threadId": thread_id, "turnId": turn_id }),
-        )
-        .await?;
+        let params = TurnInterruptParams {
+            thread_id: thread_id.to_string(),
+            turn_id: turn_id.clone(),
+        };
+        let _: Value = request_typed(&conn, method::TURN_INTERRUPT, &params).await?;
         Ok(turn_id)
     }
 
@@ -615,12 +575,14 @@ impl BridgeHandle {
         .await??;
         // Best effort: the session is closed on our side whatever app-server says.
         if let Ok(conn) = self.connection().await
-            && let Err(e) = conn
-                .request(
-                    crate::protocol::method::THREAD_UNSUBSCRIBE,
-                    serde_json::json!({ "threadId": thread_id }),
-                )
-                .await
+            && let Err(e) = request_typed::<Value>(
+                &conn,
+                method::THREAD_UNSUBSCRIBE,
+                &ThreadIdParams {
+                    thread_id: thread_id.to_string(),
+                },
+            )
+            .await
         {
             tracing::info!(target: "bridge", "thread/unsubscribe for {thread_id} failed: {e}");
         }

@@ -83,6 +83,15 @@ pub struct SessionSettings {
 
 impl SessionSettings {
     /// Reads the settings from a `thread/start` or `thread/resume` result.
+    pub fn from_response(reply: &crate::protocol::ThreadStartResponse) -> SessionSettings {
+        SessionSettings {
+            model: reply.model.clone(),
+            approval_policy: reply.approval_policy.clone().filter(|v| !v.is_null()),
+            sandbox: reply.sandbox.clone().filter(|v| !v.is_null()),
+            reasoning_effort: reply.reasoning_effort.clone(),
+        }
+    }
+
     pub fn from_thread_result(result: &Value) -> SessionSettings {
         let text = |key: &str| result.get(key).and_then(Value::as_str).map(str::to_string);
         let raw = |key: &str| result.get(key).filter(|v| !v.is_null()).cloned();

@@ -170,3 +170,19 @@ impl Message {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_of_different_json_types_never_look_alike() {
+        let number = RequestId::Integer(1);
+        let text = RequestId::String("1".to_string());
+        assert_eq!(number.to_string(), "1");
+        assert_eq!(text.to_string(), "\"1\"");
+        assert_ne!(number, text);
+        assert_eq!(serde_json::to_string(&number).unwrap(), "1");
+        assert_eq!(serde_json::to_string(&text).unwrap(), "\"1\"");
+    }
+}

@@ -1,0 +1,306 @@
+//! Threads and turns: the `thread/start`, `thread/resume` and `turn/start` params and
+//! replies, and the parts of app-server's `Thread`, `Turn` and items the bridge tracks.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A tool as declared to app-server in `thread/start.dynamicTools`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamicToolSpec {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defer_loading: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnError {
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_details: Option<String>,
+}
+
+/// The parts of app-server's `Turn` that the bridge tracks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnInfo {
+    pub id: String,
+    pub status: TurnStatus,
+    #[serde(default)]
+    pub error: Option<TurnError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TurnStatus {
+    InProgress,
+    Completed,
+    Interrupted,
+    Failed,
+}
+
+impl TurnStatus {
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, TurnStatus::InProgress)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnStatus::InProgress => "inProgress",
+            TurnStatus::Completed => "completed",
+            TurnStatus::Interrupted => "interrupted",
+            TurnStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The parts of app-server's `Thread` that the bridge tracks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadInfo {
+    pub id: String,
+    #[serde(default)]
+    pub preview: String,
+    #[serde(default)]
+    pub model_provider: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub updated_at: Option<i64>,
+    #[serde(default)]
+    pub status: Option<ThreadStatus>,
+    #[serde(default)]
+    pub turns: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadStatus {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// One user-visible item of a thread, reduced to what a transcript needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ThreadItem {
+    UserMessage {
+        id: String,
+        text: String,
+    },
+    AgentMessage {
+        id: String,
+        text: String,
+    },
+    DynamicToolCall {
+        id: String,
+        tool: String,
+        status: String,
+        success: Option<bool>,
+        content_items: Option<Value>,
+    },
+    /// A patch codex is about to apply (on `item/started`) or applied (`item/completed`):
+    /// `changes` is `[{path, kind: {type: add|delete|update, move_path?}, diff}]`.
+    FileChange {
+        id: String,
+        status: String,
+        changes: Value,
+    },
+    Other {
+        kind: String,
+        id: String,
+    },
+}
+
+impl ThreadItem {
+    pub fn from_value(value: &Value) -> ThreadItem {
+        let text_of = |key: &str| {
+            value
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let id = text_of("id");
+        match value
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
+            "userMessage" => {
+                let text = value
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .map(|parts| {
+                        parts
+                            .iter()
+                            .filter_map(|p| p.get("text").and_then(Value::as_str))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                    .unwrap_or_default();
+                ThreadItem::UserMessage { id, text }
+            }
+            "agentMessage" => ThreadItem::AgentMessage {
+                id,
+                text: text_of("text"),
+            },
+            "dynamicToolCall" => ThreadItem::DynamicToolCall {
+                id,
+                tool: text_of("tool"),
+                status: text_of("status"),
+                success: value.get("success").and_then(Value::as_bool),
+                content_items: value.get("contentItems").filter(|v| !v.is_null()).cloned(),
+            },
+            "fileChange" => ThreadItem::FileChange {
+                id,
+                status: text_of("status"),
+                changes: value.get("changes").cloned().unwrap_or(Value::Null),
+            },
+            other => ThreadItem::Other {
+                kind: other.to_string(),
+                id,
+            },
+        }
+    }
+}
+
+/// `initialize` params: dynamic tools need `experimentalApi`.
+pub fn initialize_params(client_name: &str, client_version: &str) -> Value {
+    serde_json::json!({
+        "clientInfo": { "name": client_name, "title": "Switchboard", "version": client_version },
+        "capabilities": { "experimentalApi": true },
+    })
+}
+
+/// `thread/start` params. Unset fields fall back to codex's own configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadStartParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// `untrusted`, `on-failure`, `on-request` or `never`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<String>,
+    /// `read-only`, `workspace-write` or `danger-full-access`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    /// codex configuration overrides, e.g. `sandbox_workspace_write.network_access`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic_tools: Option<Vec<DynamicToolSpec>>,
+}
+
+/// The reply to `thread/start` and `thread/resume`: the thread and the settings it runs
+/// with. The raw thread object is kept for consumers that show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadStartResponse {
+    pub thread: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One input item of a turn; Switchboard sends text only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum TurnInput {
+    Text { text: String },
+}
+
+/// `turn/start` params. The overrides apply to this turn and the ones after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnStartParams {
+    pub thread_id: String,
+    pub input: Vec<TurnInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<String>,
+    /// A `SandboxPolicy` object: `{"type":"readOnly"|"workspaceWrite"|"dangerFullAccess",..}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_policy: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnStartResponse {
+    pub turn: TurnInfo,
+}
+
+/// `turn/interrupt` params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnInterruptParams {
+    pub thread_id: String,
+    pub turn_id: String,
+}
+
+/// Params naming one thread: `thread/resume`, `thread/unsubscribe`, `thread/read`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadIdParams {
+    pub thread_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn thread_and_turn_params_write_what_app_server_reads() {
+        let params = ThreadStartParams {
+            cwd: Some("/w".to_string()),
+            approval_policy: Some("untrusted".to_string()),
+            dynamic_tools: Some(vec![DynamicToolSpec {
+                name: "t".to_string(),
+                description: "d".to_string(),
+                input_schema: json!({"type":"object"}),
+                namespace: None,
+                defer_loading: None,
+            }]),
+            ..ThreadStartParams::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&params).unwrap(),
+            json!({"cwd":"/w","approvalPolicy":"untrusted",
+                   "dynamicTools":[{"name":"t","description":"d","inputSchema":{"type":"object"}}]})
+        );
+        let turn = TurnStartParams {
+            thread_id: "T".to_string(),
+            input: vec![TurnInput::Text {
+                text: "hi".to_string(),
+            }],
+            model: None,
+            effort: None,
+            approval_policy: Some("never".to_string()),
+            sandbox_policy: Some(json!({"type":"dangerFullAccess"})),
+        };
+        assert_eq!(
+            serde_json::to_value(&turn).unwrap(),
+            json!({"threadId":"T","input":[{"type":"text","text":"hi"}],"approvalPolicy":"never",
+                   "sandboxPolicy":{"type":"dangerFullAccess"}})
+        );
+    }
+}
