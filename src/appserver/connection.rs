@@ -67,6 +67,18 @@ impl ProtocolTap {
     }
 }
 
+/// Which connection to app-server something came from or goes to: one per transport
+/// opened, counted from 1 (a reconnect opens a new one). app-server's request ids are only
+/// unique within one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+pub struct ConnectionId(pub u64);
+
+impl std::fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connection {}", self.0)
+    }
+}
+
 /// What app-server sent that is not a reply to us.
 #[derive(Debug)]
 pub enum Inbound {
@@ -212,6 +224,10 @@ fn deliver(pending: &Mutex<Pending>, id: &RequestId, reply: Result<Value, RpcErr
 impl ConnectionHandle {
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    pub fn id(&self) -> ConnectionId {
+        ConnectionId(self.generation)
     }
 
     pub fn junk_lines(&self) -> u64 {

@@ -9,7 +9,7 @@ pub mod transport;
 use std::time::Duration;
 
 pub use connection::{
-    ConnectionHandle, Direction, Inbound, InitializeInfo, ProtocolLine, ProtocolTap,
+    ConnectionHandle, ConnectionId, Direction, Inbound, InitializeInfo, ProtocolLine, ProtocolTap,
 };
 pub use transport::{Connector, MemoryPeer, RawConnection, TransportSpec};
 

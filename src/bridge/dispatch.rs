@@ -1,7 +1,8 @@
-//! Who answers a tool call: a pure decision, kept apart from the actor that applies it
-//! so the rules are tested without sockets or processes.
+//! Who answers a request: a pure routing decision, kept apart from the actor that
+//! applies it so the rules are tested without sockets or processes.
 
 use crate::catalog::{Catalog, HandlerSpec};
+use crate::protocol::{Answer, RequestKind};
 
 /// What to do with headless calls that nobody is there to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +21,29 @@ impl ManualPolicy {
     }
 }
 
+/// What to do with approvals, questions and elicitations that nobody here can answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestPolicy {
+    /// Keep them pending for a person (the console) or a remote client (the API).
+    Ask,
+    /// Answer at once with the kind's refusal (declined, nothing granted, no answers),
+    /// saying why in the transcript and the event: what `exec` needs, where nobody
+    /// watches. `{method}` in the reason is replaced by the request's method.
+    Decline { reason: String },
+}
+
+impl RequestPolicy {
+    /// The headless default: decline, and say so.
+    pub fn headless_default() -> RequestPolicy {
+        RequestPolicy::Decline {
+            reason: "declined by Switchboard: nobody can answer `{method}` here (request policy `decline`)".to_string(),
+        }
+    }
+}
+
+/// Where a tool call goes.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
+pub enum Route {
     /// Run this catalog handler and send what it answers.
     RunHandler { name: String, spec: HandlerSpec },
     /// Leave the call for a person or a remote client.
@@ -38,29 +60,76 @@ pub fn decide(
     tool: &str,
     declared_by_session: bool,
     policy: &ManualPolicy,
-) -> Decision {
+) -> Route {
     match catalog.tool(namespace, tool) {
         Some(def) => match &def.handler {
-            Some(spec) => Decision::RunHandler {
+            Some(spec) => Route::RunHandler {
                 name: def.name.clone(),
                 spec: spec.clone(),
             },
             None => manual(tool, policy),
         },
         None if declared_by_session => manual(tool, policy),
-        None => Decision::Refuse {
+        None => Route::Refuse {
             text: format!("no handler registered for {tool}"),
             reason: "unknown tool",
         },
     }
 }
 
-fn manual(tool: &str, policy: &ManualPolicy) -> Decision {
+fn manual(tool: &str, policy: &ManualPolicy) -> Route {
     match policy {
-        ManualPolicy::Wait => Decision::WaitForPerson,
-        ManualPolicy::Fail { message } => Decision::Refuse {
+        ManualPolicy::Wait => Route::WaitForPerson,
+        ManualPolicy::Fail { message } => Route::Refuse {
             text: message.replace("{tool}", tool),
             reason: "manual tool in headless mode",
         },
+    }
+}
+
+/// Where an approval, a question or an elicitation goes: to a person, or answered at once
+/// by the policy with the kind's refusal and the reason.
+pub fn route_request(kind: RequestKind, method: &str, policy: &RequestPolicy) -> RequestRoute {
+    match policy {
+        RequestPolicy::Ask => RequestRoute::WaitForPerson,
+        RequestPolicy::Decline { reason } => {
+            let reason = reason.replace("{method}", method);
+            RequestRoute::Refuse {
+                answer: Answer::decline(kind, &reason),
+                reason,
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestRoute {
+    WaitForPerson,
+    Refuse { answer: Answer, reason: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_headless_policy_declines_each_kind_with_a_reason_that_says_why() {
+        let route = route_request(
+            RequestKind::CommandApproval,
+            "item/commandExecution/requestApproval",
+            &RequestPolicy::headless_default(),
+        );
+        let RequestRoute::Refuse { answer, reason } = route else {
+            panic!("{route:?}")
+        };
+        assert_eq!(answer.to_value(), serde_json::json!({"decision":"decline"}));
+        assert!(
+            reason.contains("nobody can answer `item/commandExecution/requestApproval` here"),
+            "{reason}"
+        );
+        assert_eq!(
+            route_request(RequestKind::UserInput, "m", &RequestPolicy::Ask),
+            RequestRoute::WaitForPerson
+        );
     }
 }

@@ -3,10 +3,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::pending::PendingCallView;
+use super::pending::{PendingCallView, PendingRequestView};
 use super::session::SessionSummary;
 use super::transcript::TranscriptRow;
-use crate::protocol::{ToolCallResult, TurnStatus};
+use crate::protocol::{RequestKind, ToolCallResult, TurnStatus};
 
 /// Who answered a tool call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -56,6 +56,27 @@ pub struct ResolvedCall {
     pub reason: Option<String>,
     pub latency_ms: u64,
     pub result: Option<ToolCallResult>,
+}
+
+/// How an approval, a question or an elicitation ended; the payload of `request_resolved`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedRequest {
+    pub request_id: String,
+    pub kind: RequestKind,
+    pub method: String,
+    pub thread_id: String,
+    pub turn_id: Option<String>,
+    pub item_id: Option<String>,
+    pub status: CallEnd,
+    pub answered_by: Option<Responder>,
+    /// The decision in a word or two (`accept`, `decline`, `1 answer(s)`).
+    pub decision: Option<String>,
+    /// The answer written, as app-server received it.
+    pub answer: Option<Value>,
+    /// Why it was answered by a policy, or why it expired.
+    pub reason: Option<String>,
+    pub latency_ms: u64,
 }
 
 /// Which handlers are held for review instead of answering on their own.
@@ -188,6 +209,14 @@ pub enum BridgeEvent {
     HoldChanged {
         hold: HoldState,
     },
+    /// An approval, a question or an elicitation is pending: registered, answerable.
+    RequestOpened {
+        request: PendingRequestView,
+    },
+    /// It ended: answered (by whom, what) or expired (why). Exactly once per request.
+    RequestResolved {
+        request: ResolvedRequest,
+    },
     TranscriptAppended {
         #[serde(rename = "threadId")]
         thread_id: String,
@@ -200,7 +229,8 @@ pub enum BridgeEvent {
         method: String,
         params: Value,
     },
-    /// A server request other than a tool call, answered by the documented policy.
+    /// A server request Switchboard cannot serve (token refresh, attestation, anything
+    /// unknown), refused with JSON-RPC error -32601, or one whose params could not be read.
     ServerRequestRefused {
         #[serde(rename = "threadId")]
         thread_id: Option<String>,
@@ -245,6 +275,8 @@ impl BridgeEvent {
                 Some(&call.thread_id)
             }
             BridgeEvent::ToolCallResolved { call } => Some(&call.thread_id),
+            BridgeEvent::RequestOpened { request } => Some(&request.thread_id),
+            BridgeEvent::RequestResolved { request } => Some(&request.thread_id),
             BridgeEvent::AppServerNotification { thread_id, .. }
             | BridgeEvent::ServerRequestRefused { thread_id, .. }
             | BridgeEvent::Error { thread_id, .. } => thread_id.as_deref(),

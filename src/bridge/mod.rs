@@ -1,5 +1,5 @@
-//! The bridge core: sessions, pending tool calls, transcripts, events and respond
-//! outcomes, over one app-server connection. One actor task owns all state; the
+//! The bridge core: sessions, pending requests (tool calls, approvals, questions,
+//! elicitations), transcripts, events and answer outcomes, over one app-server connection. One actor task owns all state; the
 //! cloneable [`BridgeHandle`] talks to it through commands with one-shot replies.
 
 mod actor;
@@ -19,16 +19,17 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::appserver::{AppServerError, ConnectionHandle, Connector, ProtocolTap, TransportSpec};
 use crate::catalog::Catalog;
 use crate::protocol::{
-    DynamicToolSpec, ThreadIdParams, ThreadInfo, ThreadStartParams, ThreadStartResponse,
+    Answer, DynamicToolSpec, ThreadIdParams, ThreadInfo, ThreadStartParams, ThreadStartResponse,
     ToolCallResult, TurnInput, TurnInterruptParams, TurnStartParams, TurnStartResponse, method,
 };
 use serde_json::Value;
 
-pub use dispatch::{Decision, ManualPolicy};
+pub use dispatch::{ManualPolicy, RequestPolicy, Route};
 pub use events::{
-    BridgeEvent, CallEnd, ConnectionState, HoldState, RecoveryStep, ResolvedCall, Responder,
+    BridgeEvent, CallEnd, ConnectionState, HoldState, RecoveryStep, ResolvedCall, ResolvedRequest,
+    Responder,
 };
-pub use pending::{Answerer, PendingCallView};
+pub use pending::{Answerer, PendingCallView, PendingRequestView};
 pub use session::{
     SessionSettings, SessionSetup, SessionSnapshot, SessionStatus, SessionSummary, TurnRecord,
 };
@@ -47,6 +48,10 @@ pub struct BridgeConfig {
     pub data_dir: Option<PathBuf>,
     pub catalog: Arc<Catalog>,
     pub manual_policy: ManualPolicy,
+    /// What happens to an approval, a question or an elicitation: kept for a person
+    /// (`Ask`), or declined at once with a reason (`Decline`, the default, so that
+    /// nothing headless ever hangs on one).
+    pub request_policy: RequestPolicy,
     /// How long to wait for app-server to answer one of our requests.
     pub request_timeout: Duration,
     /// Handler runs allowed at once; more wait in a queue.
@@ -105,6 +110,7 @@ impl BridgeConfig {
             data_dir: None,
             catalog,
             manual_policy: ManualPolicy::Wait,
+            request_policy: RequestPolicy::headless_default(),
             request_timeout: Duration::from_secs(30),
             max_concurrent_handlers: 64,
             reconnect: ReconnectPolicy::off(),
@@ -156,6 +162,74 @@ pub enum RespondOutcome {
     InFlight,
     /// Writing failed; the call is pending again and may be answered again.
     UpstreamError { message: String },
+}
+
+/// The outcome of answering any pending request (`BridgeHandle::answer_request`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AnswerOutcome {
+    /// Written to app-server; the request is resolved.
+    Accepted,
+    /// No such pending request: unknown, already answered or expired.
+    NotFound,
+    /// Another answer for this request is being written right now.
+    InFlight,
+    /// Writing failed; the request is pending again and may be answered again.
+    UpstreamError { message: String },
+    /// The answer does not fit the request (its shape, its kind, its question ids):
+    /// nothing was written, and the request is still pending.
+    Invalid { message: String },
+}
+
+impl AnswerOutcome {
+    /// As the tool-call route reports it: an answer that does not fit a tool call was
+    /// given for something that is not a pending tool call.
+    pub fn into_respond(self) -> RespondOutcome {
+        match self {
+            AnswerOutcome::Accepted => RespondOutcome::Accepted,
+            AnswerOutcome::NotFound | AnswerOutcome::Invalid { .. } => RespondOutcome::NotFound,
+            AnswerOutcome::InFlight => RespondOutcome::InFlight,
+            AnswerOutcome::UpstreamError { message } => RespondOutcome::UpstreamError { message },
+        }
+    }
+}
+
+/// An answer as a caller gives it: raw JSON (checked against the request's kind), or
+/// already typed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerInput {
+    Raw(serde_json::Value),
+    Typed(Answer),
+}
+
+/// How a request ended, as [`Totals::record`] counts it.
+#[derive(Debug, Clone, Copy)]
+pub struct EndedRequest<'a> {
+    pub status: CallEnd,
+    pub answered_by: Option<&'a Responder>,
+    /// Resolved with a successful answer (a tool call's `success`; always true for the
+    /// other kinds once answered).
+    pub success: bool,
+}
+
+impl<'a> From<&'a ResolvedCall> for EndedRequest<'a> {
+    fn from(call: &'a ResolvedCall) -> Self {
+        EndedRequest {
+            status: call.status,
+            answered_by: call.answered_by.as_ref(),
+            success: call.success,
+        }
+    }
+}
+
+impl<'a> From<&'a ResolvedRequest> for EndedRequest<'a> {
+    fn from(request: &'a ResolvedRequest) -> Self {
+        EndedRequest {
+            status: request.status,
+            answered_by: request.answered_by.as_ref(),
+            success: request.status == CallEnd::Resolved,
+        }
+    }
 }
 
 /// Counts for the console header and `/api/health`.
@@ -213,6 +287,22 @@ pub enum BridgeError {
     Stopped,
 }
 
+impl Totals {
+    /// Counts one ended request: the one place where the bridge (and any consumer that
+    /// keeps its own totals from events) adds it up.
+    pub fn record(&mut self, ended: EndedRequest<'_>) {
+        match (ended.status, ended.answered_by) {
+            (CallEnd::Expired, _) => self.expired += 1,
+            (CallEnd::Resolved, Some(Responder::Operator)) => self.answered_by_hand += 1,
+            (CallEnd::Resolved, Some(Responder::Remote { .. })) => self.answered_remotely += 1,
+            (CallEnd::Resolved, _) => self.answered_automatically += 1,
+        }
+        if ended.status == CallEnd::Resolved && !ended.success {
+            self.failed += 1;
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, BridgeError>;
 
 type Reply<T> = oneshot::Sender<T>;
@@ -248,20 +338,21 @@ enum Command {
         thread_id: Option<String>,
         reply: Reply<Vec<PendingCallView>>,
     },
+    ListRequests {
+        thread_id: Option<String>,
+        reply: Reply<Vec<PendingRequestView>>,
+    },
     Respond {
         request_id: String,
         result: ToolCallResult,
         by: Responder,
-        reply: Option<Reply<RespondOutcome>>,
+        reply: Reply<RespondOutcome>,
     },
-    WriteDone {
+    Answer {
         request_id: String,
-        result: ToolCallResult,
+        answer: AnswerInput,
         by: Responder,
-        /// The connection the answer went to: a result from an older one is stale.
-        generation: u64,
-        written: std::result::Result<(), AppServerError>,
-        reply: Option<Reply<RespondOutcome>>,
+        reply: Reply<AnswerOutcome>,
     },
     Sessions {
         reply: Reply<Vec<SessionSummary>>,
@@ -286,10 +377,6 @@ enum Command {
         change: HoldChange,
         reply: Reply<HoldState>,
     },
-    Propose {
-        request_id: String,
-        result: ToolCallResult,
-    },
     PrepareHandler {
         request_id: String,
         reply: Reply<Result<PreparedHandler>>,
@@ -297,8 +384,9 @@ enum Command {
     Shutdown {
         reply: Reply<()>,
     },
-    /// Progress of a reconnect or of resuming sessions after one (see `recovery.rs`).
-    Recovery(actor::recovery::Progress),
+    /// What the actor's own tasks report (writes, handlers, reconnects); never sent by
+    /// a handle.
+    Internal(actor::Internal),
 }
 
 /// What running a call's handler on demand needs; run in the caller's task.
@@ -609,7 +697,54 @@ impl BridgeHandle {
             request_id: request_id.to_string(),
             result,
             by,
-            reply: Some(reply),
+            reply,
+        })
+        .await
+    }
+
+    /// Pending approvals, questions and elicitations, oldest first; all sessions or one.
+    /// (Tool calls are listed by [`BridgeHandle::pending_calls`].)
+    pub async fn pending_requests(
+        &self,
+        thread_id: Option<&str>,
+    ) -> Result<Vec<PendingRequestView>> {
+        self.ask(|reply| Command::ListRequests {
+            thread_id: thread_id.map(str::to_string),
+            reply,
+        })
+        .await
+    }
+
+    /// Answers any pending request with the JSON `result` app-server gets. The answer is
+    /// checked against the request's kind first: one codex could not parse is refused
+    /// (`Invalid`, nothing written). Exactly one answer is ever written per request.
+    pub async fn answer_request(
+        &self,
+        request_id: &str,
+        answer: serde_json::Value,
+        by: Responder,
+    ) -> Result<AnswerOutcome> {
+        self.ask(|reply| Command::Answer {
+            request_id: request_id.to_string(),
+            answer: AnswerInput::Raw(answer),
+            by,
+            reply,
+        })
+        .await
+    }
+
+    /// [`BridgeHandle::answer_request`] with a typed answer (e.g. `Answer::decline`).
+    pub async fn decide_request(
+        &self,
+        request_id: &str,
+        answer: Answer,
+        by: Responder,
+    ) -> Result<AnswerOutcome> {
+        self.ask(|reply| Command::Answer {
+            request_id: request_id.to_string(),
+            answer: AnswerInput::Typed(answer),
+            by,
+            reply,
         })
         .await
     }

@@ -1,5 +1,6 @@
-//! The store of tool calls that app-server is waiting on. Pure data: the bridge actor
-//! owns it, so every transition happens in one place and exactly once.
+//! The store of requests app-server is waiting on: tool calls, approvals, questions and
+//! elicitations alike. Pure data: the bridge actor owns it, so every transition happens in
+//! one place and exactly once, whatever the kind of request.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -8,9 +9,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::events::Responder;
-use crate::protocol::{RequestId, ToolCallResult};
+use crate::appserver::ConnectionId;
+use crate::protocol::{
+    Answer, CommandApprovalParams, FileChangeApprovalParams, LegacyApprovalParams,
+    McpElicitationParams, PermissionsApprovalParams, RequestId, RequestKind, ToolCallResult,
+    UserInputParams,
+};
 
-/// Who is expected to answer a waiting call.
+/// Who is expected to answer a waiting request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Answerer {
@@ -30,53 +36,135 @@ impl Answerer {
         }
     }
 
-    /// Whether a person (or a remote client) has to act for the call to end.
+    /// Whether a person (or a remote client) has to act for the request to end.
     pub fn needs_person(&self) -> bool {
         matches!(self, Answerer::Person | Answerer::Review { .. })
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallState {
-    /// Waiting for an answer (a handler may be running for it).
+/// Where a request's one answer stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerState {
+    /// Nothing yet (a handler may be running for it).
     Waiting,
-    /// An answer is being written to app-server right now.
-    Writing { by: Responder },
+    /// A held handler's answer, waiting for a person to review and send it.
+    Proposed(Answer),
+    /// An automatic answer (handler, policy) that could not be written because the
+    /// connection was lost: written as soon as app-server sends the request again.
+    Stashed { answer: Answer, by: Responder },
+    /// An answer is being written to app-server right now; `proposed` comes back if the
+    /// write fails.
+    Writing {
+        by: Responder,
+        proposed: Option<Answer>,
+    },
 }
 
+impl AnswerState {
+    pub fn is_writing(&self) -> bool {
+        matches!(self, AnswerState::Writing { .. })
+    }
+
+    pub fn proposed(&self) -> Option<&Answer> {
+        match self {
+            AnswerState::Proposed(answer) => Some(answer),
+            AnswerState::Writing { proposed, .. } => proposed.as_ref(),
+            AnswerState::Waiting | AnswerState::Stashed { .. } => None,
+        }
+    }
+}
+
+/// What is particular to a pending tool call.
 #[derive(Debug, Clone)]
-pub struct PendingCall {
-    /// Ours: URL-safe, unique across app-server restarts.
-    pub request_id: String,
-    /// app-server's JSON-RPC id, echoed with its exact JSON type.
-    pub rpc_id: RequestId,
-    /// Which connection the rpc id belongs to; ids restart with each app-server process.
-    pub generation: u64,
-    pub thread_id: String,
-    pub turn_id: String,
+pub struct ToolCall {
     pub call_id: String,
     pub namespace: Option<String>,
     pub tool: String,
     pub arguments: Value,
-    pub received_at_ms: i64,
-    pub received_at: Instant,
-    pub answerer: Answerer,
     /// Where the arguments break the tool's `input_schema` (codex does not check).
     pub schema_problems: Vec<String>,
-    pub state: CallState,
-    /// app-server reported the call's item completed while our answer was being written.
-    pub completed_upstream: bool,
-    /// A held handler's answer, waiting for a person to review and send it.
-    pub proposed: Option<ToolCallResult>,
-    /// An automatic answer (handler, policy) that could not be written because the
-    /// connection was lost: written as soon as app-server sends the call again.
-    pub stashed: Option<(ToolCallResult, Responder)>,
     /// The handler running for this call, aborted when the call ends.
     pub handler_task: Option<tokio::task::AbortHandle>,
 }
 
-/// What consumers see of a pending call. Field names follow codex-manager's pending-call
-/// record so the service can pass it on unchanged.
+/// What a pending request is, with the params its answer is checked against.
+#[derive(Debug, Clone)]
+pub enum PendingKind {
+    ToolCall(ToolCall),
+    CommandApproval(Box<CommandApprovalParams>),
+    /// `changes` come from the `fileChange` item of the `item/started` before the request.
+    FileChangeApproval {
+        params: FileChangeApprovalParams,
+        changes: Option<Value>,
+    },
+    PermissionsApproval(PermissionsApprovalParams),
+    UserInput(UserInputParams),
+    McpElicitation(Box<McpElicitationParams>),
+    LegacyApproval(Box<LegacyApprovalParams>),
+}
+
+impl PendingKind {
+    pub fn request_kind(&self) -> RequestKind {
+        match self {
+            PendingKind::ToolCall(_) => RequestKind::ToolCall,
+            PendingKind::CommandApproval(_) => RequestKind::CommandApproval,
+            PendingKind::FileChangeApproval { .. } => RequestKind::FileChangeApproval,
+            PendingKind::PermissionsApproval(_) => RequestKind::PermissionsApproval,
+            PendingKind::UserInput(_) => RequestKind::UserInput,
+            PendingKind::McpElicitation(_) => RequestKind::McpElicitation,
+            PendingKind::LegacyApproval(_) => RequestKind::LegacyApproval,
+        }
+    }
+
+    /// What identifies the request within its thread across a reconnect (app-server sends
+    /// it again with a new rpc id): the call or item id, or the elicitation id.
+    pub fn item_key(&self) -> Option<String> {
+        match self {
+            PendingKind::ToolCall(call) => Some(call.call_id.clone()),
+            PendingKind::CommandApproval(p) => {
+                Some(p.approval_id.clone().unwrap_or_else(|| p.item_id.clone()))
+            }
+            PendingKind::FileChangeApproval { params, .. } => Some(params.item_id.clone()),
+            PendingKind::PermissionsApproval(p) => Some(p.item_id.clone()),
+            PendingKind::UserInput(p) => Some(p.item_id.clone()),
+            PendingKind::McpElicitation(p) => p.elicitation_id.clone(),
+            PendingKind::LegacyApproval(p) => Some(p.call_id.clone()),
+        }
+    }
+
+    pub fn tool_call(&self) -> Option<&ToolCall> {
+        match self {
+            PendingKind::ToolCall(call) => Some(call),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingRequest {
+    /// Ours: URL-safe, unique across app-server restarts.
+    pub key: String,
+    /// app-server's JSON-RPC id, echoed with its exact JSON type.
+    pub rpc: RequestId,
+    /// Which connection the rpc id belongs to; ids restart with each app-server process.
+    pub connection: ConnectionId,
+    pub method: String,
+    pub thread_id: String,
+    /// `None` only for an MCP elicitation app-server could not tie to a turn.
+    pub turn_id: Option<String>,
+    /// The request's params as app-server sent them, for consumers that show them.
+    pub params: Value,
+    pub received_at_ms: i64,
+    pub received_at: Instant,
+    pub answerer: Answerer,
+    pub kind: PendingKind,
+    pub answer: AnswerState,
+    /// app-server reported the request ended while our answer was being written.
+    pub completed_upstream: bool,
+}
+
+/// What consumers see of a pending tool call. Field names follow codex-manager's
+/// pending-call record so the service can pass it on unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingCallView {
@@ -95,91 +183,266 @@ pub struct PendingCallView {
     pub proposed: Option<ToolCallResult>,
 }
 
-impl PendingCall {
-    pub fn view(&self) -> PendingCallView {
-        PendingCallView {
-            request_id: self.request_id.clone(),
+/// What consumers see of a pending approval, question or elicitation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingRequestView {
+    /// Ours, as for tool calls: what the answer methods take.
+    pub request_id: String,
+    /// app-server's JSON-RPC id (codex-manager's `approvalId` / `requestId` is its decimal
+    /// text).
+    pub rpc_id: RequestId,
+    pub kind: RequestKind,
+    pub method: String,
+    pub thread_id: String,
+    pub turn_id: Option<String>,
+    /// The item the request is about (the model's call id), when it names one.
+    pub item_id: Option<String>,
+    /// One line saying what is asked.
+    pub summary: String,
+    /// The params as app-server sent them.
+    pub params: Value,
+    /// For a command or file-change approval: every decision codex accepts, those it
+    /// listed in `availableDecisions` first. Empty for the other kinds.
+    pub decisions: Vec<Value>,
+    /// For a file-change approval: the changes of its `fileChange` item, when seen.
+    pub changes: Option<Value>,
+    pub received_at_ms: i64,
+    pub answerer: Answerer,
+    pub in_flight: bool,
+}
+
+impl PendingRequest {
+    pub fn request_kind(&self) -> RequestKind {
+        self.kind.request_kind()
+    }
+
+    pub fn tool_call(&self) -> Option<&ToolCall> {
+        self.kind.tool_call()
+    }
+
+    /// The tool-call view, for a tool call.
+    pub fn call_view(&self) -> Option<PendingCallView> {
+        let call = self.tool_call()?;
+        Some(PendingCallView {
+            request_id: self.key.clone(),
             thread_id: self.thread_id.clone(),
-            turn_id: self.turn_id.clone(),
-            call_id: self.call_id.clone(),
-            namespace: self.namespace.clone(),
-            tool: self.tool.clone(),
-            arguments: self.arguments.clone(),
+            turn_id: self.turn_id.clone().unwrap_or_default(),
+            call_id: call.call_id.clone(),
+            namespace: call.namespace.clone(),
+            tool: call.tool.clone(),
+            arguments: call.arguments.clone(),
             received_at_ms: self.received_at_ms,
             answerer: self.answerer.clone(),
-            schema_problems: self.schema_problems.clone(),
-            in_flight: matches!(self.state, CallState::Writing { .. }),
-            proposed: self.proposed.clone(),
+            schema_problems: call.schema_problems.clone(),
+            in_flight: self.answer.is_writing(),
+            proposed: match self.answer.proposed() {
+                Some(Answer::ToolCall(result)) => Some(result.clone()),
+                _ => None,
+            },
+        })
+    }
+
+    /// The request view, for every kind but tool calls.
+    pub fn request_view(&self) -> Option<PendingRequestView> {
+        if self.tool_call().is_some() {
+            return None;
+        }
+        let (decisions, changes) = match &self.kind {
+            PendingKind::CommandApproval(p) => (
+                p.decisions()
+                    .iter()
+                    .filter_map(|d| serde_json::to_value(d).ok())
+                    .collect(),
+                None,
+            ),
+            PendingKind::FileChangeApproval { changes, .. } => (
+                crate::protocol::FileChangeDecision::ALL
+                    .iter()
+                    .filter_map(|d| serde_json::to_value(d).ok())
+                    .collect(),
+                changes.clone(),
+            ),
+            _ => (Vec::new(), None),
+        };
+        Some(PendingRequestView {
+            request_id: self.key.clone(),
+            rpc_id: self.rpc.clone(),
+            kind: self.request_kind(),
+            method: self.method.clone(),
+            thread_id: self.thread_id.clone(),
+            turn_id: self.turn_id.clone(),
+            item_id: self.item_id(),
+            summary: self.summary(),
+            params: self.params.clone(),
+            decisions,
+            changes,
+            received_at_ms: self.received_at_ms,
+            answerer: self.answerer.clone(),
+            in_flight: self.answer.is_writing(),
+        })
+    }
+
+    pub fn item_id(&self) -> Option<String> {
+        match &self.kind {
+            PendingKind::ToolCall(call) => Some(call.call_id.clone()),
+            PendingKind::CommandApproval(p) => Some(p.item_id.clone()),
+            PendingKind::FileChangeApproval { params, .. } => Some(params.item_id.clone()),
+            PendingKind::PermissionsApproval(p) => Some(p.item_id.clone()),
+            PendingKind::UserInput(p) => Some(p.item_id.clone()),
+            PendingKind::McpElicitation(_) => None,
+            PendingKind::LegacyApproval(p) => Some(p.call_id.clone()),
+        }
+    }
+
+    /// One line saying what is asked, like codex-manager's `summary`.
+    pub fn summary(&self) -> String {
+        let with = |head: &str, detail: Option<&str>| match detail {
+            Some(detail) if !detail.is_empty() => format!("{head}: {detail}"),
+            _ => head.to_string(),
+        };
+        match &self.kind {
+            PendingKind::ToolCall(call) => format!("Tool call: {}", call.tool),
+            PendingKind::CommandApproval(p) => with(
+                "Command approval required",
+                p.command.as_deref().or(p.reason.as_deref()),
+            ),
+            PendingKind::FileChangeApproval { params, .. } => {
+                with("File change approval required", params.reason.as_deref())
+            }
+            PendingKind::PermissionsApproval(p) => {
+                with("Permissions requested", p.reason.as_deref())
+            }
+            PendingKind::UserInput(p) => match p.questions.len() {
+                1 => "Tool input required (1 question)".to_string(),
+                n => format!("Tool input required ({n} questions)"),
+            },
+            PendingKind::McpElicitation(p) if p.is_tool_call_approval() => with(
+                &format!("MCP tool approval ({})", p.server_name),
+                p.message.as_deref(),
+            ),
+            PendingKind::McpElicitation(p) => with(
+                &format!("MCP server {} asks", p.server_name),
+                p.message.as_deref(),
+            ),
+            PendingKind::LegacyApproval(p) => {
+                with("Approval required (legacy)", p.reason.as_deref())
+            }
         }
     }
 }
 
-/// Pending calls with the indexes the bridge needs: by our id (ordered by arrival),
-/// by (thread, callId) to recognise a call app-server sends again after a reconnect,
-/// and by (generation, rpc id).
+/// Pending requests with the indexes the bridge needs: by our key (ordered by arrival),
+/// by (thread, kind, item) to recognise a request app-server sends again after a
+/// reconnect, and by (connection, rpc id) for `serverRequest/resolved`.
 #[derive(Default)]
 pub struct PendingStore {
     /// Keyed by arrival order so listing is oldest first without sorting.
-    calls: BTreeMap<u64, PendingCall>,
-    by_request_id: HashMap<String, u64>,
-    by_call: HashMap<(String, String), u64>,
+    requests: BTreeMap<u64, PendingRequest>,
+    by_key: HashMap<String, u64>,
+    by_item: HashMap<(String, RequestKind, String), u64>,
+    by_rpc: HashMap<(ConnectionId, RequestId), u64>,
     next_order: u64,
 }
 
 impl PendingStore {
     pub fn len(&self) -> usize {
-        self.calls.len()
+        self.requests.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.calls.is_empty()
+        self.requests.is_empty()
     }
 
-    pub fn insert(&mut self, call: PendingCall) {
+    pub fn insert(&mut self, request: PendingRequest) {
         let order = self.next_order;
         self.next_order += 1;
-        self.by_request_id.insert(call.request_id.clone(), order);
-        self.by_call
-            .insert((call.thread_id.clone(), call.call_id.clone()), order);
-        self.calls.insert(order, call);
+        self.by_key.insert(request.key.clone(), order);
+        if let Some(item) = request.kind.item_key() {
+            self.by_item.insert(
+                (request.thread_id.clone(), request.request_kind(), item),
+                order,
+            );
+        }
+        self.by_rpc
+            .insert((request.connection, request.rpc.clone()), order);
+        self.requests.insert(order, request);
     }
 
-    pub fn get(&self, request_id: &str) -> Option<&PendingCall> {
-        self.by_request_id
-            .get(request_id)
-            .and_then(|order| self.calls.get(order))
+    pub fn get(&self, key: &str) -> Option<&PendingRequest> {
+        self.by_key
+            .get(key)
+            .and_then(|order| self.requests.get(order))
     }
 
-    pub fn get_mut(&mut self, request_id: &str) -> Option<&mut PendingCall> {
-        let order = self.by_request_id.get(request_id)?;
-        self.calls.get_mut(order)
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut PendingRequest> {
+        let order = self.by_key.get(key)?;
+        self.requests.get_mut(order)
     }
 
-    pub fn find_by_call_mut(&mut self, thread_id: &str, call_id: &str) -> Option<&mut PendingCall> {
-        let key = (thread_id.to_string(), call_id.to_string());
-        let order = self.by_call.get(&key)?;
-        self.calls.get_mut(order)
+    /// The request of this thread, kind and item (call id, item id), if pending.
+    pub fn find_by_item_mut(
+        &mut self,
+        thread_id: &str,
+        kind: RequestKind,
+        item: &str,
+    ) -> Option<&mut PendingRequest> {
+        let order = self
+            .by_item
+            .get(&(thread_id.to_string(), kind, item.to_string()))?;
+        self.requests.get_mut(order)
     }
 
-    pub fn remove(&mut self, request_id: &str) -> Option<PendingCall> {
-        let order = self.by_request_id.remove(request_id)?;
-        let call = self.calls.remove(&order)?;
-        self.by_call
-            .remove(&(call.thread_id.clone(), call.call_id.clone()));
-        Some(call)
+    /// The pending tool call with this call id.
+    pub fn find_call_mut(&mut self, thread_id: &str, call_id: &str) -> Option<&mut PendingRequest> {
+        self.find_by_item_mut(thread_id, RequestKind::ToolCall, call_id)
+    }
+
+    /// The key of the request app-server knows by this rpc id on this connection.
+    pub fn key_of_rpc(&self, connection: ConnectionId, rpc: &RequestId) -> Option<String> {
+        let order = self.by_rpc.get(&(connection, rpc.clone()))?;
+        self.requests.get(order).map(|r| r.key.clone())
+    }
+
+    /// app-server sent the request again (after a reconnect) under a new rpc id.
+    pub fn rebind(&mut self, key: &str, rpc: RequestId, connection: ConnectionId) {
+        let Some(&order) = self.by_key.get(key) else {
+            return;
+        };
+        let Some(request) = self.requests.get_mut(&order) else {
+            return;
+        };
+        self.by_rpc
+            .remove(&(request.connection, request.rpc.clone()));
+        request.rpc = rpc;
+        request.connection = connection;
+        self.by_rpc
+            .insert((request.connection, request.rpc.clone()), order);
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<PendingRequest> {
+        let order = self.by_key.remove(key)?;
+        let request = self.requests.remove(&order)?;
+        if let Some(item) = request.kind.item_key() {
+            self.by_item
+                .remove(&(request.thread_id.clone(), request.request_kind(), item));
+        }
+        self.by_rpc
+            .remove(&(request.connection, request.rpc.clone()));
+        Some(request)
     }
 
     /// Oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &PendingCall> {
-        self.calls.values()
+    pub fn iter(&self) -> impl Iterator<Item = &PendingRequest> {
+        self.requests.values()
     }
 
-    /// Request ids of the calls matching `keep`, oldest first.
-    pub fn ids_where(&self, keep: impl Fn(&PendingCall) -> bool) -> Vec<String> {
-        self.calls
+    /// Keys of the requests matching `keep`, oldest first.
+    pub fn keys_where(&self, keep: impl Fn(&PendingRequest) -> bool) -> Vec<String> {
+        self.requests
             .values()
-            .filter(|c| keep(c))
-            .map(|c| c.request_id.clone())
+            .filter(|r| keep(r))
+            .map(|r| r.key.clone())
             .collect()
     }
 }

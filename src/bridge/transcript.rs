@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::events::{CallEnd, Responder};
-use crate::protocol::{ToolCallResult, TurnStatus};
+use crate::protocol::{RequestKind, ToolCallResult, TurnStatus};
 
 /// Rows kept in memory per session; older ones live only on disk.
 pub const MEMORY_WINDOW: usize = 5_000;
@@ -65,6 +65,44 @@ pub enum TranscriptEntry {
         latency_ms: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         content: Option<ToolCallResult>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// An approval, a question or an elicitation app-server waits on.
+    #[serde(rename = "request.opened", rename_all = "camelCase")]
+    RequestOpened {
+        request_id: String,
+        kind: RequestKind,
+        method: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<String>,
+        /// What recognises the request when app-server sends it again after a
+        /// reconnect or a restart (the item id, or the elicitation id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_key: Option<String>,
+        summary: String,
+        params: Value,
+        /// Who is expected to answer: "you", or the policy that answers at once.
+        answerer: String,
+    },
+    /// How it ended: who decided what, or why it expired.
+    #[serde(rename = "request.resolved", rename_all = "camelCase")]
+    RequestResolved {
+        request_id: String,
+        kind: RequestKind,
+        method: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item_id: Option<String>,
+        status: CallEnd,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answered_by: Option<Responder>,
+        /// The decision in a word or two (`accept`, `decline`, `1 answer(s)`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decision: Option<String>,
+        /// The answer written, as app-server received it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answer: Option<Value>,
+        latency_ms: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },

@@ -445,9 +445,13 @@ impl App {
                     view.streaming.clear();
                 }
             }
+            // Approvals, questions and elicitations get their cards later; the bridge's
+            // request policy answers them meanwhile.
             BridgeEvent::TurnStarted { .. }
             | BridgeEvent::AppServerNotification { .. }
-            | BridgeEvent::ServerRequestRefused { .. } => {}
+            | BridgeEvent::ServerRequestRefused { .. }
+            | BridgeEvent::RequestOpened { .. }
+            | BridgeEvent::RequestResolved { .. } => {}
             BridgeEvent::AgentMessageDelta {
                 thread_id,
                 item_id,

@@ -228,7 +228,9 @@ pub fn thread_view(snapshot: &SessionSnapshot) -> ThreadView {
             | TranscriptEntry::TurnCompleted { .. }
             | TranscriptEntry::Error { .. }
             | TranscriptEntry::Notice { .. }
-            | TranscriptEntry::SessionClosed { .. } => {}
+            | TranscriptEntry::SessionClosed { .. }
+            | TranscriptEntry::RequestOpened { .. }
+            | TranscriptEntry::RequestResolved { .. } => {}
         }
     }
     let turns = snapshot
@@ -292,7 +294,10 @@ pub fn transcript_entry(row: &TranscriptRow) -> Option<TranscriptEntryView> {
             status,
         };
     let view = match &row.entry {
-        TranscriptEntry::SessionStarted { .. } => return None,
+        // Approvals, questions and elicitations get their own rows with their routes.
+        TranscriptEntry::SessionStarted { .. }
+        | TranscriptEntry::RequestOpened { .. }
+        | TranscriptEntry::RequestResolved { .. } => return None,
         TranscriptEntry::UserMessage { text } => entry(
             row_id(row),
             TranscriptRole::User,
@@ -456,7 +461,9 @@ pub fn transcript(snapshot: &SessionSnapshot) -> Vec<TranscriptEntryView> {
             | TranscriptEntry::TurnCompleted { .. }
             | TranscriptEntry::Error { .. }
             | TranscriptEntry::Notice { .. }
-            | TranscriptEntry::SessionClosed { .. } => {}
+            | TranscriptEntry::SessionClosed { .. }
+            | TranscriptEntry::RequestOpened { .. }
+            | TranscriptEntry::RequestResolved { .. } => {}
         }
         out.push(entry);
     }

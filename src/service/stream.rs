@@ -219,6 +219,18 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
                 false,
             )]
         }
+        BridgeEvent::RequestOpened { request } => vec![frame(
+            "request_opened",
+            Some(&request.thread_id),
+            request,
+            false,
+        )],
+        BridgeEvent::RequestResolved { request } => vec![frame(
+            "request_resolved",
+            Some(&request.thread_id),
+            request,
+            false,
+        )],
         BridgeEvent::ServerRequestRefused {
             thread_id,
             method,

@@ -297,6 +297,41 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
         TranscriptEntry::SessionClosed { reason } => {
             vec![Line::from(format!("· session closed: {reason}")).dim()]
         }
+        TranscriptEntry::RequestOpened {
+            summary, answerer, ..
+        } => wrap(&format!("? {summary} → {answerer}"), width)
+            .into_iter()
+            .map(|l| Line::styled(l, Style::new().yellow()))
+            .collect(),
+        TranscriptEntry::RequestResolved {
+            kind,
+            status,
+            answered_by,
+            decision,
+            latency_ms,
+            reason,
+            ..
+        } => {
+            let by = answered_by
+                .as_ref()
+                .map(|r| format!(" by {}", r.label()))
+                .unwrap_or_default();
+            let what = match status {
+                CallEnd::Resolved => decision.clone().unwrap_or_default(),
+                CallEnd::Expired => "expired".to_string(),
+            };
+            let why = reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            wrap(
+                &format!("· {} {what}{by} in {latency_ms} ms{why}", kind.as_str()),
+                width,
+            )
+            .into_iter()
+            .map(|l| Line::styled(l, Style::new().dim()))
+            .collect()
+        }
     }
 }
 

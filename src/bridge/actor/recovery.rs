@@ -21,19 +21,19 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::super::events::{BridgeEvent, CallEnd, ConnectionState, RecoveryStep, ResolvedCall};
-use super::super::pending::PendingCall;
-use super::super::session::{Session, SessionStatus, TurnRecord};
-use super::super::transcript::{Transcript, TranscriptEntry, TranscriptRow, read_transcript};
-use super::super::{Command, ReconnectPolicy};
-use super::{Actor, loss_reason};
+use super::{Actor, Internal, loss_reason};
 use crate::appserver::{
-    self, ConnectionHandle, Connector, Inbound, InitializeInfo, ProtocolTap, RawConnection,
-    TransportSpec,
+    self, ConnectionHandle, ConnectionId, Connector, Inbound, InitializeInfo, ProtocolTap,
+    RawConnection, TransportSpec,
 };
+use crate::bridge::events::{BridgeEvent, ConnectionState, RecoveryStep};
+use crate::bridge::pending::PendingRequest;
+use crate::bridge::session::{Session, SessionStatus, TurnRecord};
+use crate::bridge::transcript::{Transcript, TranscriptEntry, TranscriptRow, read_transcript};
+use crate::bridge::{Command, ReconnectPolicy};
 use crate::catalog::Catalog;
 use crate::protocol::{
-    DynamicToolCallParams, Request, ThreadInfo, ThreadItem, ToolCallResult, TurnInfo, TurnStatus,
+    Answer, Request, RequestKind, ThreadIdParams, ThreadInfo, ThreadItem, TurnInfo, TurnStatus,
     method,
 };
 use crate::util::now_ms;
@@ -56,7 +56,7 @@ pub(in crate::bridge) enum Progress {
     GaveUp { epoch: u64, reason: String },
     /// The outcome of `thread/resume` for one session after a reconnect.
     Resumed {
-        generation: u64,
+        generation: ConnectionId,
         thread_id: String,
         result: Result<Value, String>,
     },
@@ -70,7 +70,7 @@ pub(in crate::bridge) struct Link {
     /// Dropping or firing it kills a spawned app-server.
     kill: Option<oneshot::Sender<()>>,
     pid: Option<u32>,
-    generation: u64,
+    generation: ConnectionId,
 }
 
 #[derive(Default)]
@@ -88,8 +88,8 @@ pub(super) struct RecoveryState {
     /// so a resume counts those app-server sent again before its reply was handled.
     /// A call leaves it when it ends (`Actor::finish`).
     pub(super) carried: HashSet<String>,
-    /// Calls read back from transcripts with no end row, by (thread, callId).
-    restored_calls: HashMap<(String, String), RestoredCall>,
+    /// Requests read back from transcripts with no end row, by (thread, kind, item).
+    restored_calls: HashMap<(String, RequestKind, String), RestoredCall>,
     kept_answers: KeptAnswers,
 }
 
@@ -98,11 +98,21 @@ pub(super) struct RecoveryState {
 #[derive(Debug, Clone)]
 pub(super) struct RestoredCall {
     pub(super) request_id: String,
-    thread_id: String,
-    turn_id: String,
-    call_id: String,
-    tool: String,
-    received_at_ms: i64,
+    pub(super) thread_id: String,
+    pub(super) turn_id: Option<String>,
+    pub(super) kind: RequestKind,
+    pub(super) method: String,
+    /// The call id of a tool call, the item id of an approval or question.
+    pub(super) item_id: String,
+    /// The tool of a tool call, empty for the other kinds.
+    pub(super) tool: String,
+    pub(super) received_at_ms: i64,
+}
+
+impl RestoredCall {
+    fn key(&self) -> (String, RequestKind, String) {
+        (self.thread_id.clone(), self.kind, self.item_id.clone())
+    }
 }
 
 /// The last answers written, by (thread, callId), with the connection they went to.
@@ -111,18 +121,18 @@ pub(super) struct RestoredCall {
 /// takes the first answer it gets, so this is never a second answer).
 #[derive(Default)]
 struct KeptAnswers {
-    order: VecDeque<(String, String)>,
-    answers: HashMap<(String, String), KeptAnswer>,
+    order: VecDeque<(String, RequestKind, String)>,
+    answers: HashMap<(String, RequestKind, String), KeptAnswer>,
 }
 
 struct KeptAnswer {
     request_id: String,
-    result: ToolCallResult,
-    generation: u64,
+    answer: Answer,
+    connection: ConnectionId,
 }
 
 impl KeptAnswers {
-    fn keep(&mut self, key: (String, String), answer: KeptAnswer) {
+    fn keep(&mut self, key: (String, RequestKind, String), answer: KeptAnswer) {
         if self.answers.insert(key.clone(), answer).is_none() {
             self.order.push_back(key);
         }
@@ -134,8 +144,8 @@ impl KeptAnswers {
     }
 }
 
-/// Where app-server stands with a call after a resume: still waiting, or ended (why).
-enum Upstream {
+/// Where app-server stands with a request after a resume: still waiting, or ended (why).
+enum Standing {
     Waiting,
     Ended(String),
 }
@@ -150,29 +160,29 @@ impl Actor {
     /// The connection is gone. Without a reconnect policy (or a way to reconnect) this
     /// is final; otherwise sessions wait while a task restarts or redials app-server.
     pub(super) fn on_connection_lost(&mut self, reason: String) {
-        if self.conn.is_none() {
+        if self.upstream.conn.is_none() {
             return;
         }
         let policy = self.config.reconnect.clone();
-        let connector = match &self.connector {
+        let connector = match &self.upstream.connector {
             Some(connector) if policy.enabled && policy.max_attempts > 0 => connector.clone(),
             _ => return self.on_disconnect(reason),
         };
         let reason = loss_reason(reason);
         tracing::warn!(target: "bridge", "{reason}; reconnecting");
-        if let Some(conn) = self.conn.take() {
+        if let Some(conn) = self.upstream.conn.take() {
             self.recovery.junk_lines_before += conn.junk_lines();
         }
-        if let Some(kill) = self.kill.take() {
+        if let Some(kill) = self.upstream.kill.take() {
             let _ = kill.send(());
         }
         if self.app_server_keeps_calls() {
             self.recovery
                 .carried
-                .extend(self.pending.ids_where(|_| true));
+                .extend(self.pending.keys_where(|_| true));
         } else {
             // The process is gone, and every request it sent with it.
-            for request_id in self.pending.ids_where(|_| true) {
+            for request_id in self.pending.keys_where(|_| true) {
                 self.expire(&request_id, reason.clone());
             }
         }
@@ -199,10 +209,10 @@ impl Actor {
             self.emit_session(thread_id);
         }
         self.recovery.epoch += 1;
-        self.connection = reconnecting(&policy, 1, reason.clone());
+        self.upstream.state = reconnecting(&policy, 1, reason.clone());
         self.emit(BridgeEvent::Connection {
-            transport: self.transport_label.clone(),
-            state: self.connection.clone(),
+            transport: self.upstream.label.clone(),
+            state: self.upstream.state.clone(),
         });
         self.emit(BridgeEvent::Error {
             thread_id: None,
@@ -213,7 +223,7 @@ impl Actor {
             policy,
             commands: self.self_tx.clone(),
             epoch: self.recovery.epoch,
-            generation: self.generation + 1,
+            generation: ConnectionId(self.upstream.id.0 + 1),
             tap: self.tap.clone(),
             request_timeout: self.config.request_timeout,
             reason,
@@ -229,18 +239,18 @@ impl Actor {
                 attempt,
                 reason,
             } => {
-                if epoch == self.recovery.epoch && self.conn.is_none() {
-                    self.connection = reconnecting(&self.config.reconnect, attempt, reason);
+                if epoch == self.recovery.epoch && self.upstream.conn.is_none() {
+                    self.upstream.state = reconnecting(&self.config.reconnect, attempt, reason);
                     self.emit(BridgeEvent::Connection {
-                        transport: self.transport_label.clone(),
-                        state: self.connection.clone(),
+                        transport: self.upstream.label.clone(),
+                        state: self.upstream.state.clone(),
                     });
                 }
                 None
             }
             Progress::Connected { epoch, link } => self.on_reconnected(epoch, *link),
             Progress::GaveUp { epoch, reason } => {
-                if epoch == self.recovery.epoch && self.conn.is_none() {
+                if epoch == self.recovery.epoch && self.upstream.conn.is_none() {
                     tracing::error!(target: "bridge", "{reason}");
                     self.recovery.to_resume.clear();
                     self.lose_for_good(reason);
@@ -259,24 +269,24 @@ impl Actor {
     }
 
     fn on_reconnected(&mut self, epoch: u64, link: Link) -> Option<mpsc::Receiver<Inbound>> {
-        if epoch != self.recovery.epoch || self.conn.is_some() {
+        if epoch != self.recovery.epoch || self.upstream.conn.is_some() {
             if let Some(kill) = link.kill {
                 let _ = kill.send(());
             }
             return None;
         }
         tracing::info!(target: "bridge", "reconnected to app-server {} (connection {})", link.info.user_agent, link.generation);
-        self.generation = link.generation;
-        self.kill = link.kill;
-        self.conn = Some(link.conn.clone());
-        self.connection = ConnectionState::Connected {
+        self.upstream.id = link.generation;
+        self.upstream.kill = link.kill;
+        self.upstream.conn = Some(link.conn.clone());
+        self.upstream.state = ConnectionState::Connected {
             server_version: link.info.server_version,
             user_agent: link.info.user_agent,
             pid: link.pid,
         };
         self.emit(BridgeEvent::Connection {
-            transport: self.transport_label.clone(),
-            state: self.connection.clone(),
+            transport: self.upstream.label.clone(),
+            state: self.upstream.state.clone(),
         });
         let mut threads: Vec<String> = self.recovery.to_resume.drain().collect();
         threads.sort();
@@ -286,13 +296,16 @@ impl Actor {
             let commands = self.self_tx.clone();
             let generation = link.generation;
             tokio::spawn(async move {
-                let result = conn
-                    .request(
-                        method::THREAD_RESUME,
-                        serde_json::json!({ "threadId": thread_id }),
-                    )
-                    .await
-                    .map_err(|e| e.to_string());
+                let params = ThreadIdParams {
+                    thread_id: thread_id.clone(),
+                };
+                let result = match serde_json::to_value(&params) {
+                    Ok(params) => conn
+                        .request(method::THREAD_RESUME, params)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
                 report(
                     &commands,
                     Progress::Resumed {
@@ -307,9 +320,14 @@ impl Actor {
         Some(link.inbound)
     }
 
-    fn on_resumed(&mut self, generation: u64, thread_id: &str, result: Result<Value, String>) {
+    fn on_resumed(
+        &mut self,
+        generation: ConnectionId,
+        thread_id: &str,
+        result: Result<Value, String>,
+    ) {
         // Lost again meanwhile: the next reconnect resumes the session again.
-        if generation != self.generation || self.conn.is_none() {
+        if generation != self.upstream.id || self.upstream.conn.is_none() {
             return;
         }
         if !self.recovery.resuming.remove(thread_id) {
@@ -323,7 +341,7 @@ impl Actor {
             return;
         }
         let parsed = result.and_then(|reply| {
-            session.settings = super::super::SessionSettings::from_thread_result(&reply);
+            session.settings = crate::bridge::SessionSettings::from_thread_result(&reply);
             let thread = reply
                 .get("thread")
                 .cloned()
@@ -360,14 +378,14 @@ impl Actor {
         }
         let turns = thread_turns(info);
         let active = info.status.as_ref().is_some_and(|s| s.kind == "active");
-        let generation = self.generation;
+        let generation = self.upstream.id;
         let (mut kept, mut expired) = (0, 0);
         // Sent again before this reply was handled: app-server still waits on them.
         let carried = &mut self.recovery.carried;
-        for call in self.pending.iter() {
-            if call.thread_id == thread_id
-                && call.generation == generation
-                && carried.remove(&call.request_id)
+        for request in self.pending.iter() {
+            if request.thread_id == thread_id
+                && request.connection == generation
+                && carried.remove(&request.key)
             {
                 kept += 1;
             }
@@ -375,14 +393,20 @@ impl Actor {
         let left_behind: Vec<(String, String, String)> = self
             .pending
             .iter()
-            .filter(|c| c.thread_id == thread_id && c.generation != generation)
-            .map(|c| (c.request_id.clone(), c.turn_id.clone(), c.call_id.clone()))
+            .filter(|r| r.thread_id == thread_id && r.connection != generation)
+            .map(|r| {
+                (
+                    r.key.clone(),
+                    r.turn_id.clone().unwrap_or_default(),
+                    r.item_id().unwrap_or_default(),
+                )
+            })
             .collect();
-        for (request_id, turn_id, call_id) in left_behind {
+        for (request_id, turn_id, item_id) in left_behind {
             self.recovery.carried.remove(&request_id);
-            match upstream(&turns, &turn_id, &call_id, active) {
-                Upstream::Waiting => kept += 1,
-                Upstream::Ended(reason) => {
+            match standing(&turns, &turn_id, &item_id, active) {
+                Standing::Waiting => kept += 1,
+                Standing::Ended(reason) => {
                     self.expire(&request_id, reason);
                     expired += 1;
                 }
@@ -396,13 +420,11 @@ impl Actor {
             .cloned()
             .collect();
         for call in restored {
-            match upstream(&turns, &call.turn_id, &call.call_id, active) {
-                Upstream::Waiting => kept += 1,
-                Upstream::Ended(reason) => {
-                    self.recovery
-                        .restored_calls
-                        .remove(&(call.thread_id.clone(), call.call_id.clone()));
-                    self.expire_restored(call, reason);
+            let turn_id = call.turn_id.clone().unwrap_or_default();
+            match standing(&turns, &turn_id, &call.item_id, active) {
+                Standing::Waiting => kept += 1,
+                Standing::Ended(reason) => {
+                    self.expire(&call.request_id, reason);
                     expired += 1;
                 }
             }
@@ -490,7 +512,7 @@ impl Actor {
             }
             None => return,
         };
-        for request_id in self.pending.ids_where(|c| c.thread_id == thread_id) {
+        for request_id in self.pending.keys_where(|r| r.thread_id == thread_id) {
             self.expire(&request_id, reason.clone());
         }
         self.expire_restored_calls(thread_id, None, &reason);
@@ -526,46 +548,46 @@ impl Actor {
 
     // ----- answers app-server may ask for again ----------------------------------------
 
-    pub(super) fn keep_answer(&mut self, call: &PendingCall, result: &ToolCallResult) {
+    pub(super) fn keep_answer(&mut self, request: &PendingRequest, answer: &Answer) {
+        let Some(item) = request.kind.item_key() else {
+            return;
+        };
         self.recovery.kept_answers.keep(
-            (call.thread_id.clone(), call.call_id.clone()),
+            (request.thread_id.clone(), request.request_kind(), item),
             KeptAnswer {
-                request_id: call.request_id.clone(),
-                result: result.clone(),
-                generation: call.generation,
+                request_id: request.key.clone(),
+                answer: answer.clone(),
+                connection: request.connection,
             },
         );
     }
 
-    /// A call we already answered came again. On the connection that got the answer it
-    /// is a duplicate, ignored; on a newer connection app-server never read the answer,
-    /// so it is written again. Returns whether the request was taken care of.
+    /// A request we already answered came again. On the connection that got the answer
+    /// it is a duplicate, ignored; on a newer connection app-server never read the
+    /// answer, so it is written again. Returns whether the request was taken care of.
     pub(super) fn resend_kept_answer(
         &mut self,
         request: &Request,
-        params: &DynamicToolCallParams,
+        thread_id: &str,
+        turn_id: &str,
+        kind: RequestKind,
+        item: &str,
     ) -> bool {
-        let key = (params.thread_id.clone(), params.call_id.clone());
+        let key = (thread_id.to_string(), kind, item.to_string());
         let Some(kept) = self.recovery.kept_answers.answers.get(&key) else {
             return false;
         };
-        let Some(conn) = self.conn.clone() else {
+        let Some(conn) = self.upstream.conn.clone() else {
             return true;
         };
-        if kept.generation == conn.generation() {
-            tracing::info!(target: "bridge", "ignoring app-server's duplicate of answered call {}", kept.request_id);
+        if kept.connection == conn.id() {
+            tracing::info!(target: "bridge", "ignoring app-server's duplicate of answered request {}", kept.request_id);
             return true;
         }
         let request_id = kept.request_id.clone();
-        let value = match serde_json::to_value(&kept.result) {
-            Ok(value) => value,
-            Err(e) => {
-                tracing::warn!(target: "bridge", "could not encode the kept answer of {request_id}: {e}");
-                return true;
-            }
-        };
+        let value = kept.answer.to_value();
         if let Some(kept) = self.recovery.kept_answers.answers.get_mut(&key) {
-            kept.generation = conn.generation();
+            kept.connection = conn.id();
         }
         let rpc_id = request.id.clone();
         let label = request_id.clone();
@@ -575,8 +597,8 @@ impl Actor {
             }
         });
         self.append_row(
-            &params.thread_id,
-            Some(params.turn_id.clone()),
+            thread_id,
+            Some(turn_id.to_string()),
             TranscriptEntry::Notice {
                 message: format!(
                     "app-server asked for call {request_id} again after the reconnect: its answer had not arrived, so it was sent again"
@@ -616,9 +638,7 @@ impl Actor {
                     }
                     let unfinished = calls.len();
                     for call in calls {
-                        self.recovery
-                            .restored_calls
-                            .insert((call.thread_id.clone(), call.call_id.clone()), call);
+                        self.recovery.restored_calls.insert(call.key(), call);
                     }
                     let summary = session.summary();
                     self.sessions.insert(thread_id.clone(), session);
@@ -639,22 +659,35 @@ impl Actor {
         }
     }
 
-    /// The restored call app-server sent again, if it is one: it becomes live under its
-    /// old id.
-    pub(super) fn take_restored_call(
+    /// The restored request app-server sent again, if it is one: it becomes live under
+    /// its old id, which is returned.
+    pub(super) fn take_restored_item(
         &mut self,
         thread_id: &str,
-        call_id: &str,
-    ) -> Option<RestoredCall> {
-        let call = self
-            .recovery
-            .restored_calls
-            .remove(&(thread_id.to_string(), call_id.to_string()))?;
+        kind: RequestKind,
+        item: &str,
+    ) -> Option<String> {
+        let call = self.recovery.restored_calls.remove(&(
+            thread_id.to_string(),
+            kind,
+            item.to_string(),
+        ))?;
         self.recovery.carried.insert(call.request_id.clone());
-        Some(call)
+        Some(call.request_id)
     }
 
-    /// Ends restored calls of a session (or of one of its turns) that app-server will
+    /// The restored request with this id, taken out to be ended (by `finish`).
+    pub(super) fn take_restored(&mut self, request_id: &str) -> Option<RestoredCall> {
+        let key = self
+            .recovery
+            .restored_calls
+            .iter()
+            .find(|(_, c)| c.request_id == request_id)
+            .map(|(k, _)| k.clone())?;
+        self.recovery.restored_calls.remove(&key)
+    }
+
+    /// Ends restored requests of a session (or of one of its turns) that app-server will
     /// not send again.
     pub(super) fn expire_restored_calls(
         &mut self,
@@ -665,53 +698,19 @@ impl Actor {
         if self.recovery.restored_calls.is_empty() {
             return;
         }
-        let keys: Vec<(String, String)> = self
+        let mut ids: Vec<(i64, String)> = self
             .recovery
             .restored_calls
-            .iter()
-            .filter(|(_, c)| c.thread_id == thread_id && turn_id.is_none_or(|t| t == c.turn_id))
-            .map(|(k, _)| k.clone())
+            .values()
+            .filter(|c| {
+                c.thread_id == thread_id && turn_id.is_none_or(|t| c.turn_id.as_deref() == Some(t))
+            })
+            .map(|c| (c.received_at_ms, c.request_id.clone()))
             .collect();
-        for key in keys {
-            if let Some(call) = self.recovery.restored_calls.remove(&key) {
-                self.expire_restored(call, reason.to_string());
-            }
+        ids.sort();
+        for (_, request_id) in ids {
+            self.expire(&request_id, reason.to_string());
         }
-    }
-
-    fn expire_restored(&mut self, call: RestoredCall, reason: String) {
-        let latency_ms = u64::try_from(now_ms().saturating_sub(call.received_at_ms)).unwrap_or(0);
-        self.totals.expired += 1;
-        self.append_row(
-            &call.thread_id,
-            Some(call.turn_id.clone()),
-            TranscriptEntry::ToolCallResolved {
-                request_id: call.request_id.clone(),
-                call_id: call.call_id.clone(),
-                tool: call.tool.clone(),
-                status: CallEnd::Expired,
-                success: false,
-                answered_by: None,
-                latency_ms,
-                content: None,
-                reason: Some(reason.clone()),
-            },
-        );
-        self.emit(BridgeEvent::ToolCallResolved {
-            call: ResolvedCall {
-                request_id: call.request_id,
-                thread_id: call.thread_id,
-                turn_id: call.turn_id,
-                call_id: call.call_id,
-                tool: call.tool,
-                status: CallEnd::Expired,
-                success: false,
-                answered_by: None,
-                reason: Some(reason),
-                latency_ms,
-                result: None,
-            },
-        });
     }
 }
 
@@ -752,17 +751,17 @@ fn thread_turns(info: &ThreadInfo) -> Vec<(TurnInfo, Vec<ThreadItem>)> {
 }
 
 /// Whether app-server still waits on a call, judged from the resumed thread.
-fn upstream(
+fn standing(
     turns: &[(TurnInfo, Vec<ThreadItem>)],
     turn_id: &str,
     call_id: &str,
     thread_active: bool,
-) -> Upstream {
+) -> Standing {
     let Some((turn, items)) = turns.iter().find(|(turn, _)| turn.id == turn_id) else {
         return if thread_active {
-            Upstream::Waiting
+            Standing::Waiting
         } else {
-            Upstream::Ended("app-server no longer runs the call's turn".to_string())
+            Standing::Ended("app-server no longer runs the call's turn".to_string())
         };
     };
     let item_status = items.iter().find_map(|item| match item {
@@ -770,14 +769,14 @@ fn upstream(
         _ => None,
     });
     match item_status {
-        Some(status) if status != "inProgress" => Upstream::Ended(format!(
+        Some(status) if status != "inProgress" => Standing::Ended(format!(
             "app-server ended the call while Switchboard was away (item {status})"
         )),
-        _ if turn.status.is_terminal() => Upstream::Ended(format!(
+        _ if turn.status.is_terminal() => Standing::Ended(format!(
             "turn {} while Switchboard was away",
             turn.status.as_str()
         )),
-        _ => Upstream::Waiting,
+        _ => Standing::Waiting,
     }
 }
 
@@ -788,7 +787,7 @@ struct Reconnect {
     /// Weak, like the actor's own sender: a reconnect never keeps a stopped bridge alive.
     commands: mpsc::WeakSender<Command>,
     epoch: u64,
-    generation: u64,
+    generation: ConnectionId,
     tap: ProtocolTap,
     request_timeout: Duration,
     reason: String,
@@ -853,7 +852,7 @@ async fn reconnect(task: Reconnect) {
 
 async fn open(
     connector: &Connector,
-    generation: u64,
+    generation: ConnectionId,
     tap: &ProtocolTap,
     request_timeout: Duration,
 ) -> Result<Link, appserver::AppServerError> {
@@ -872,7 +871,7 @@ async fn open(
         kill: None,
     };
     let (conn, inbound) =
-        appserver::connection::start(raw, generation, tap.clone(), request_timeout);
+        appserver::connection::start(raw, generation.0, tap.clone(), request_timeout);
     match conn.initialize(env!("CARGO_PKG_VERSION")).await {
         Ok(info) => Ok(Link {
             conn,
@@ -896,7 +895,9 @@ async fn report(commands: &mpsc::WeakSender<Command>, progress: Progress) -> boo
     let Some(tx) = commands.upgrade() else {
         return false;
     };
-    tx.send(Command::Recovery(progress)).await.is_ok()
+    tx.send(Command::Internal(Internal::Recovery(progress)))
+        .await
+        .is_ok()
 }
 
 /// Reads one transcript back into a session, its unfinished calls and its row count.
@@ -968,14 +969,41 @@ fn restore_session(
                     RestoredCall {
                         request_id: request_id.clone(),
                         thread_id: thread_id.clone(),
-                        turn_id,
-                        call_id: call_id.clone(),
+                        turn_id: row.turn_id.clone(),
+                        kind: RequestKind::ToolCall,
+                        method: method::TOOL_CALL.to_string(),
+                        item_id: call_id.clone(),
                         tool: tool.clone(),
                         received_at_ms: row.at_ms,
                     },
                 );
             }
-            TranscriptEntry::ToolCallResolved { request_id, .. } => {
+            TranscriptEntry::RequestOpened {
+                request_id,
+                kind,
+                method,
+                item_key,
+                ..
+            } => {
+                // One that cannot be recognised when it comes again is not kept.
+                if let Some(item_id) = item_key {
+                    calls.insert(
+                        request_id.clone(),
+                        RestoredCall {
+                            request_id: request_id.clone(),
+                            thread_id: thread_id.clone(),
+                            turn_id: row.turn_id.clone(),
+                            kind: *kind,
+                            method: method.clone(),
+                            item_id: item_id.clone(),
+                            tool: String::new(),
+                            received_at_ms: row.at_ms,
+                        },
+                    );
+                }
+            }
+            TranscriptEntry::ToolCallResolved { request_id, .. }
+            | TranscriptEntry::RequestResolved { request_id, .. } => {
                 calls.remove(request_id);
             }
             TranscriptEntry::SessionClosed { .. } => closed = true,
@@ -1005,7 +1033,7 @@ fn restore_session(
         created_at_ms: first.at_ms,
         updated_at_ms: rows.last().map_or(first.at_ms, |r: &TranscriptRow| r.at_ms),
         tools: declared,
-        settings: super::super::SessionSettings::default(),
+        settings: crate::bridge::SessionSettings::default(),
         turns,
         transcript,
         streaming: HashMap::new(),

@@ -1,0 +1,426 @@
+//! The bridge actor: the one task that owns sessions, pending requests and transcripts.
+//! It reacts to app-server messages, to commands from handles and to its own tasks'
+//! reports, in arrival order. By concern:
+//!
+//! - `intake`: what app-server sends (server requests, notifications);
+//! - `answers`: writing the one answer of a request, and ending it (`finish`);
+//! - `sessions`: sessions and turns, and what a lost connection ends;
+//! - `queries`: read-only commands;
+//! - `recovery`: reconnecting, resuming, restoring from transcripts.
+
+mod answers;
+mod intake;
+mod queries;
+pub(super) mod recovery;
+mod sessions;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::events::{BridgeEvent, ConnectionState, HoldState, Responder};
+use super::pending::PendingStore;
+use super::session::{Session, TurnRecord};
+use super::transcript::TranscriptEntry;
+use super::{
+    AnswerInput, AnswerOutcome, BridgeConfig, BridgeError, Command, HoldChange, Reply, Result,
+    Totals,
+};
+use crate::appserver::{self, ConnectionHandle, ConnectionId, Connector, Inbound, ProtocolTap};
+use crate::handlers::HandlerRunner;
+use crate::protocol::{Answer, ToolCallResult};
+use crate::util::now_ms;
+pub(super) use answers::Origin;
+use recovery::RecoveryState;
+
+/// What the actor's own tasks report back: never sent by a handle.
+pub(super) enum Internal {
+    /// An answer was written (or not) to app-server.
+    WriteDone(answers::WriteDone),
+    /// A handler finished for a call: send its answer, or propose it when held.
+    HandlerAnswered {
+        request_id: String,
+        result: ToolCallResult,
+        by: Responder,
+        held: bool,
+    },
+    /// Progress of a reconnect or of resuming sessions after one (see `recovery.rs`).
+    Recovery(recovery::Progress),
+}
+
+/// Connects and spawns the actor. The actor stops when every handle is dropped or on
+/// `Shutdown`; app-server is killed with it.
+pub(super) async fn spawn(
+    config: BridgeConfig,
+    raw: appserver::RawConnection,
+    connector: Option<Connector>,
+    self_tx: mpsc::WeakSender<Command>,
+    commands: mpsc::Receiver<Command>,
+    events: broadcast::Sender<BridgeEvent>,
+    tap: ProtocolTap,
+) -> Result<()> {
+    let transport_label = config.transport.describe();
+    let kill = raw.kill;
+    let pid = raw.child_pid;
+    let raw = appserver::RawConnection { kill: None, ..raw };
+    let (conn, inbound) = appserver::connection::start(raw, 1, tap.clone(), config.request_timeout);
+    let info = match conn.initialize(env!("CARGO_PKG_VERSION")).await {
+        Ok(info) => info,
+        Err(e) => {
+            if let Some(kill) = kill {
+                let _ = kill.send(());
+            }
+            return Err(e.into());
+        }
+    };
+    tracing::info!(target: "bridge", "connected to app-server {} over {}", info.user_agent, transport_label);
+    let state = ConnectionState::Connected {
+        server_version: info.server_version.clone(),
+        user_agent: info.user_agent,
+        pid,
+    };
+    let _ = events.send(BridgeEvent::Connection {
+        transport: transport_label.clone(),
+        state: state.clone(),
+    });
+    let sessions_dir = config.data_dir.as_ref().map(|d| d.join("sessions"));
+    let mut actor = Actor {
+        handlers: Arc::new(HandlerRunner::new(config.max_concurrent_handlers)),
+        config,
+        sessions_dir,
+        self_tx,
+        events,
+        upstream: Upstream {
+            id: conn.id(),
+            conn: Some(conn),
+            kill,
+            label: transport_label,
+            state,
+            connector,
+        },
+        sessions: HashMap::new(),
+        pending: PendingStore::default(),
+        turn_waiters: HashMap::new(),
+        totals: Totals::default(),
+        hold: HoldState::default(),
+        started_writes: Vec::new(),
+        id_prefix: crate::util::base36(u64::try_from(now_ms()).unwrap_or(0)),
+        next_request: 0,
+        recovery: RecoveryState::default(),
+        tap,
+    };
+    if actor.config.restore_sessions {
+        actor.restore_sessions();
+    }
+    tokio::spawn(actor.run(commands, inbound));
+    Ok(())
+}
+
+/// Writing one answer to app-server; yields the report to apply.
+type WriteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Internal> + Send>>;
+
+/// The connection to app-server and what belongs to it: one today; several upstreams
+/// later are a map of these by [`ConnectionId`].
+struct Upstream {
+    /// `None` while disconnected or reconnecting.
+    conn: Option<ConnectionHandle>,
+    /// The current (or last) connection; each reconnect opens a new one.
+    id: ConnectionId,
+    /// Dropping or firing this kills the app-server child.
+    kill: Option<oneshot::Sender<()>>,
+    /// How the transport is described to people (`stdio: codex app-server`, a URL).
+    label: String,
+    state: ConnectionState,
+    /// Opens a new transport to reconnect; `None` when the bridge was started on a
+    /// transport it cannot open again.
+    connector: Option<Connector>,
+}
+
+struct Actor {
+    config: BridgeConfig,
+    sessions_dir: Option<std::path::PathBuf>,
+    /// Weak, so that the actor's own sender does not keep its queue open after every
+    /// handle is gone; handler tasks upgrade it to post their answers.
+    self_tx: mpsc::WeakSender<Command>,
+    events: broadcast::Sender<BridgeEvent>,
+    upstream: Upstream,
+    sessions: HashMap<String, Session>,
+    pending: PendingStore,
+    turn_waiters: HashMap<(String, String), Vec<Reply<Result<TurnRecord>>>>,
+    totals: Totals,
+    hold: HoldState,
+    handlers: Arc<HandlerRunner>,
+    /// Writes started since the run loop last looked; it moves them to its own set.
+    started_writes: Vec<WriteFuture>,
+    /// Request ids are `<prefix>-<n>`: the prefix (start time, base 36) keeps them
+    /// unique across restarts of app-server and of Switchboard.
+    id_prefix: String,
+    next_request: u64,
+    /// Reconnect progress, requests restored from transcripts, answers kept for replays.
+    recovery: RecoveryState,
+    /// Shared with every connection, so the protocol log spans reconnects.
+    tap: ProtocolTap,
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut inbound: mpsc::Receiver<Inbound>,
+    ) {
+        let mut inbound_open = true;
+        // Answers being written; polled here rather than spawned, one task fewer per call.
+        let mut writes: FuturesUnordered<WriteFuture> = FuturesUnordered::new();
+        loop {
+            writes.extend(self.started_writes.drain(..));
+            tokio::select! {
+                biased;
+                Some(done) = writes.next(), if !writes.is_empty() => {
+                    if let Some(next) = self.on_internal(done) {
+                        inbound = next;
+                        inbound_open = true;
+                    }
+                }
+                message = inbound.recv(), if inbound_open => match message {
+                    Some(message) => self.on_inbound(message),
+                    None => {
+                        inbound_open = false;
+                        self.on_connection_lost("app-server connection reader stopped".to_string());
+                    }
+                },
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => {
+                        self.stop("switchboard shut down");
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(Command::Internal(internal)) => {
+                        if let Some(next) = self.on_internal(internal) {
+                            inbound = next;
+                            inbound_open = true;
+                        }
+                    }
+                    Some(command) => self.on_command(command),
+                    None => {
+                        self.stop("switchboard shut down");
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    fn emit(&self, event: BridgeEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn next_key(&mut self) -> String {
+        let key = format!("{}-{}", self.id_prefix, self.next_request);
+        self.next_request += 1;
+        key
+    }
+
+    fn disconnected_reason(&self) -> Option<String> {
+        match &self.upstream.state {
+            ConnectionState::Disconnected { reason } => Some(reason.clone()),
+            ConnectionState::Reconnecting {
+                attempt,
+                max_attempts,
+                reason,
+                ..
+            } => Some(format!(
+                "reconnecting to app-server (attempt {attempt} of {max_attempts}) after: {reason}"
+            )),
+            ConnectionState::Connecting | ConnectionState::Connected { .. } => None,
+        }
+    }
+
+    /// Applies a report of the actor's own tasks. Returns the inbound receiver of a new
+    /// connection, which the run loop reads from then on.
+    fn on_internal(&mut self, internal: Internal) -> Option<mpsc::Receiver<Inbound>> {
+        match internal {
+            Internal::WriteDone(done) => self.on_write_done(done),
+            Internal::HandlerAnswered {
+                request_id,
+                result,
+                by,
+                held,
+            } => {
+                if held {
+                    self.propose(&request_id, Answer::ToolCall(result));
+                } else {
+                    self.start_write(request_id, Answer::ToolCall(result), by, Origin::Automatic);
+                }
+            }
+            Internal::Recovery(progress) => return self.on_recovery(progress),
+        }
+        None
+    }
+
+    /// One method per command; the run loop handles `Shutdown` and `Internal` itself.
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Connection { reply } => {
+                let _ = reply.send(self.connection());
+            }
+            Command::CheckSession { thread_id, reply } => {
+                let _ = reply.send(self.check_session(thread_id));
+            }
+            Command::RegisterSession {
+                thread,
+                settings,
+                tools,
+                reply,
+            } => {
+                let _ = reply.send(self.register_session(thread, settings, tools));
+            }
+            Command::RecordTurn {
+                thread_id,
+                turn_id,
+                options,
+            } => {
+                self.apply_turn_options(&thread_id, options);
+                self.record_turn(&thread_id, &turn_id);
+            }
+            Command::CloseSession {
+                thread_id,
+                reason,
+                reply,
+            } => {
+                let result = if self.sessions.contains_key(&thread_id) {
+                    self.close_session(&thread_id, &reason);
+                    Ok(())
+                } else {
+                    Err(BridgeError::UnknownSession { thread_id })
+                };
+                let _ = reply.send(result);
+            }
+            Command::ListPending { thread_id, reply } => {
+                let _ = reply.send(self.list_pending_calls(thread_id.as_deref()));
+            }
+            Command::ListRequests { thread_id, reply } => {
+                let _ = reply.send(self.list_pending_requests(thread_id.as_deref()));
+            }
+            Command::Respond {
+                request_id,
+                result,
+                by,
+                reply,
+            } => self.start_write(
+                request_id,
+                Answer::ToolCall(result),
+                by,
+                Origin::ToolCaller(reply),
+            ),
+            Command::Answer {
+                request_id,
+                answer,
+                by,
+                reply,
+            } => self.answer_request(request_id, answer, by, reply),
+            Command::Sessions { reply } => {
+                let _ = reply.send(self.session_summaries());
+            }
+            Command::Session { thread_id, reply } => {
+                let _ = reply.send(self.sessions.get(&thread_id).map(Session::snapshot));
+            }
+            Command::SessionSetup { thread_id, reply } => {
+                let _ = reply.send(self.sessions.get(&thread_id).map(Session::setup));
+            }
+            Command::WaitTurn {
+                thread_id,
+                turn_id,
+                reply,
+            } => self.wait_turn(thread_id, turn_id, reply),
+            Command::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+            Command::SetHold { change, reply } => {
+                let _ = reply.send(self.set_hold(change));
+            }
+            Command::PrepareHandler { request_id, reply } => {
+                let _ = reply.send(self.prepare_handler(&request_id));
+            }
+            Command::Shutdown { reply } => {
+                // The run loop stops on it before it gets here.
+                let _ = reply.send(());
+            }
+            Command::Internal(internal) => {
+                // The run loop takes these first; kept total for the compiler.
+                let _ = self.on_internal(internal);
+            }
+        }
+    }
+
+    fn set_hold(&mut self, change: HoldChange) -> HoldState {
+        match change {
+            HoldChange::All(held) => self.hold.all = held,
+            HoldChange::Tool { tool, held: true } => {
+                self.hold.tools.insert(tool);
+            }
+            HoldChange::Tool { tool, held: false } => {
+                self.hold.tools.remove(&tool);
+            }
+        }
+        self.emit(BridgeEvent::HoldChanged {
+            hold: self.hold.clone(),
+        });
+        self.hold.clone()
+    }
+
+    /// Checks an answer against its request's kind, then writes it like any other.
+    fn answer_request(
+        &mut self,
+        request_id: String,
+        answer: AnswerInput,
+        by: Responder,
+        reply: Reply<AnswerOutcome>,
+    ) {
+        let Some(request) = self.pending.get(&request_id) else {
+            let _ = reply.send(AnswerOutcome::NotFound);
+            return;
+        };
+        let kind = request.request_kind();
+        let parsed = match answer {
+            AnswerInput::Raw(value) => Answer::parse(kind, value),
+            AnswerInput::Typed(answer) => Ok(answer),
+        }
+        .and_then(|answer| answers::check_answer(request, &answer).map(|()| answer));
+        match parsed {
+            Ok(answer) => self.start_write(request_id, answer, by, Origin::Caller(reply)),
+            Err(message) => {
+                let _ = reply.send(AnswerOutcome::Invalid { message });
+            }
+        }
+    }
+
+    fn append_row(&mut self, thread_id: &str, turn_id: Option<String>, entry: TranscriptEntry) {
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        let (row, written) = session.transcript.append(now_ms(), turn_id, entry);
+        if let Err(e) = written {
+            tracing::error!(target: "bridge", "{e}");
+            let _ = self.events.send(BridgeEvent::Error {
+                thread_id: Some(thread_id.to_string()),
+                message: e.to_string(),
+            });
+        }
+        self.emit(BridgeEvent::TranscriptAppended {
+            thread_id: thread_id.to_string(),
+            row,
+        });
+    }
+}
+
+/// The reason given for a lost connection, saying that it is app-server's.
+fn loss_reason(reason: String) -> String {
+    if reason.starts_with("app-server") {
+        reason
+    } else {
+        format!("app-server connection lost: {reason}")
+    }
+}

@@ -1,0 +1,361 @@
+//! Sessions and turns: registering, turn bookkeeping, closing, and what a lost
+//! connection or a shutdown ends.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::{Actor, loss_reason};
+use crate::bridge::events::{BridgeEvent, ConnectionState};
+use crate::bridge::session::{Session, SessionStatus, TurnRecord};
+use crate::bridge::transcript::{Transcript, TranscriptEntry};
+use crate::bridge::{BridgeError, Reply, Result};
+use crate::protocol::TurnStatus;
+use crate::util::now_ms;
+
+impl Actor {
+    /// The connection is gone: app-server forgets every pending request with it, so
+    /// they all expire now, and everyone waiting on a turn hears why.
+    pub(super) fn on_disconnect(&mut self, reason: String) {
+        if self.upstream.conn.is_none() {
+            return;
+        }
+        tracing::warn!(target: "bridge", "app-server connection lost: {reason}");
+        self.upstream.conn = None;
+        self.lose_for_good(loss_reason(reason));
+    }
+
+    /// Ends everything that depended on app-server: pending calls expire, sessions show
+    /// disconnected, turn waiters hear why. Also where a reconnect that gave up ends.
+    pub(super) fn lose_for_good(&mut self, reason: String) {
+        self.upstream.state = ConnectionState::Disconnected {
+            reason: reason.clone(),
+        };
+        // Expiries first: whoever reacts to the disconnect has already seen every call end.
+        for request_id in self.pending.keys_where(|_| true) {
+            self.expire(&request_id, reason.clone());
+        }
+        self.emit(BridgeEvent::Connection {
+            transport: self.upstream.label.clone(),
+            state: self.upstream.state.clone(),
+        });
+        let mut changed = Vec::new();
+        for session in self.sessions.values_mut() {
+            if session.status != SessionStatus::Closed {
+                session.status = SessionStatus::Disconnected;
+                session.updated_at_ms = now_ms();
+                changed.push(session.summary());
+            }
+        }
+        for summary in changed {
+            self.emit(BridgeEvent::SessionUpdated { session: summary });
+        }
+        for (_, waiters) in self.turn_waiters.drain() {
+            for waiter in waiters {
+                let _ = waiter.send(Err(BridgeError::Disconnected {
+                    reason: reason.clone(),
+                }));
+            }
+        }
+        self.emit(BridgeEvent::Error {
+            thread_id: None,
+            message: reason,
+        });
+    }
+
+    pub(super) fn stop(&mut self, reason: &str) {
+        // A websocket app-server keeps waiting on these calls after we leave; their
+        // transcript stays open so a restarted Switchboard can pick them up again.
+        if !self.app_server_keeps_calls() {
+            for request_id in self.pending.keys_where(|_| true) {
+                self.expire(&request_id, reason.to_string());
+            }
+        }
+        for (_, waiters) in self.turn_waiters.drain() {
+            for waiter in waiters {
+                let _ = waiter.send(Err(BridgeError::Stopped));
+            }
+        }
+        if let Some(kill) = self.upstream.kill.take() {
+            let _ = kill.send(());
+        }
+        self.upstream.conn = None;
+    }
+
+    pub(super) fn register_session(
+        &mut self,
+        thread: Value,
+        settings: crate::bridge::SessionSettings,
+        tools: Vec<crate::protocol::DynamicToolSpec>,
+    ) -> Result<crate::bridge::SessionSummary> {
+        let info: crate::protocol::ThreadInfo =
+            serde_json::from_value(thread.clone()).map_err(|e| BridgeError::UnexpectedReply {
+                method: "thread/start".to_string(),
+                message: e.to_string(),
+            })?;
+        let thread_id = info.id.clone();
+        if let Some(existing) = self.sessions.get_mut(&thread_id) {
+            // A resume of a session we already track: it is live again.
+            let was = existing.status;
+            existing.status = SessionStatus::Idle;
+            existing.thread = thread;
+            existing.settings = settings;
+            if !tools.is_empty() {
+                existing.tools = tools;
+            }
+            self.reconcile_resumed(&thread_id, &info, was);
+            let summary = self.sessions.get(&thread_id).map(Session::summary).ok_or(
+                BridgeError::UnknownSession {
+                    thread_id: thread_id.clone(),
+                },
+            )?;
+            self.emit(BridgeEvent::SessionUpdated {
+                session: summary.clone(),
+            });
+            return Ok(summary);
+        }
+        let transcript = match &self.sessions_dir {
+            Some(dir) => match Transcript::persisted(dir, &thread_id) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(target: "bridge", "{e}; keeping this transcript in memory only");
+                    self.emit(BridgeEvent::Error {
+                        thread_id: Some(thread_id.clone()),
+                        message: format!("{e}; the transcript is kept in memory only"),
+                    });
+                    Transcript::in_memory()
+                }
+            },
+            None => Transcript::in_memory(),
+        };
+        let now = now_ms();
+        let title = if info.preview.is_empty() {
+            format!("session {}", crate::util::id_tail(&thread_id, 8))
+        } else {
+            crate::protocol::truncate_chars(&info.preview, 60).to_string()
+        };
+        let session = Session {
+            thread_id: thread_id.clone(),
+            title,
+            status: SessionStatus::Idle,
+            cwd: info.cwd.clone(),
+            model: info.model.clone(),
+            model_provider: info.model_provider.clone(),
+            created_at_ms: now,
+            updated_at_ms: now,
+            tools,
+            settings,
+            turns: Vec::new(),
+            transcript,
+            streaming: HashMap::new(),
+            thread,
+        };
+        let tool_names = session.tools.iter().map(|t| t.name.clone()).collect();
+        self.sessions.insert(thread_id.clone(), session);
+        self.append_row(
+            &thread_id,
+            None,
+            TranscriptEntry::SessionStarted {
+                thread_id: thread_id.clone(),
+                cwd: info.cwd,
+                model: info.model,
+                tools: tool_names,
+            },
+        );
+        let summary = self.sessions.get(&thread_id).map(Session::summary).ok_or(
+            BridgeError::UnknownSession {
+                thread_id: thread_id.clone(),
+            },
+        )?;
+        self.emit(BridgeEvent::SessionStarted {
+            session: summary.clone(),
+        });
+        Ok(summary)
+    }
+
+    /// app-server keeps a turn's overrides for the turns after it; so does the session.
+    pub(super) fn apply_turn_options(
+        &mut self,
+        thread_id: &str,
+        options: crate::bridge::TurnOptions,
+    ) {
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        let settings = &mut session.settings;
+        if let Some(model) = options.model {
+            settings.model = Some(model);
+        }
+        if let Some(effort) = options.effort {
+            settings.reasoning_effort = Some(effort);
+        }
+        if let Some(policy) = options.approval_policy {
+            settings.approval_policy = Some(Value::String(policy));
+        }
+        if let Some(sandbox) = options.sandbox_policy {
+            settings.sandbox = Some(sandbox);
+        }
+    }
+
+    pub(super) fn record_turn(&mut self, thread_id: &str, turn_id: &str) {
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        if session.ensure_turn(turn_id, now_ms()) {
+            session.updated_at_ms = now_ms();
+            self.append_row(
+                thread_id,
+                Some(turn_id.to_string()),
+                TranscriptEntry::TurnStarted,
+            );
+            self.emit(BridgeEvent::TurnStarted {
+                thread_id: thread_id.to_string(),
+                turn_id: turn_id.to_string(),
+            });
+        }
+    }
+
+    pub(super) fn complete_turn(
+        &mut self,
+        thread_id: &str,
+        turn_id: &str,
+        status: TurnStatus,
+        error: Option<String>,
+    ) {
+        // Calls of a finished turn can no longer be answered; codex abandons them.
+        let reason = format!("turn {}", status.as_str());
+        for request_id in self.pending.keys_where(|r| {
+            r.thread_id == thread_id
+                && r.turn_id.as_deref() == Some(turn_id)
+                && !r.answer.is_writing()
+        }) {
+            self.expire(&request_id, reason.clone());
+        }
+        self.expire_restored_calls(thread_id, Some(turn_id), &reason);
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        // An agent message cut off with its turn never completes: drop its partial text.
+        session.streaming.clear();
+        session.ensure_turn(turn_id, now_ms());
+        let record = match session.turn_mut(turn_id) {
+            Some(turn) if !turn.status.is_terminal() => {
+                turn.status = status;
+                turn.completed_at_ms = Some(now_ms());
+                turn.error = error.clone();
+                turn.clone()
+            }
+            _ => return,
+        };
+        if !matches!(
+            session.status,
+            SessionStatus::Closed
+                | SessionStatus::Disconnected
+                | SessionStatus::Restored
+                | SessionStatus::ResumeFailed
+        ) {
+            session.status = if status == TurnStatus::Failed {
+                SessionStatus::Failed
+            } else {
+                SessionStatus::Idle
+            };
+        }
+        session.updated_at_ms = now_ms();
+        let summary = session.summary();
+        self.append_row(
+            thread_id,
+            Some(turn_id.to_string()),
+            TranscriptEntry::TurnCompleted {
+                status,
+                error: error.clone(),
+            },
+        );
+        self.emit(BridgeEvent::TurnCompleted {
+            thread_id: thread_id.to_string(),
+            turn_id: turn_id.to_string(),
+            status,
+            error,
+        });
+        self.emit(BridgeEvent::SessionUpdated { session: summary });
+        if let Some(waiters) = self
+            .turn_waiters
+            .remove(&(thread_id.to_string(), turn_id.to_string()))
+        {
+            for waiter in waiters {
+                let _ = waiter.send(Ok(record.clone()));
+            }
+        }
+    }
+
+    pub(super) fn wait_turn(
+        &mut self,
+        thread_id: String,
+        turn_id: String,
+        reply: Reply<Result<TurnRecord>>,
+    ) {
+        let Some(session) = self.sessions.get_mut(&thread_id) else {
+            let _ = reply.send(Err(BridgeError::UnknownSession { thread_id }));
+            return;
+        };
+        if let Some(turn) = session.turn_mut(&turn_id)
+            && turn.status.is_terminal()
+        {
+            let _ = reply.send(Ok(turn.clone()));
+            return;
+        }
+        if session.status == SessionStatus::Closed {
+            let _ = reply.send(Err(BridgeError::SessionClosed { thread_id }));
+            return;
+        }
+        // While reconnecting the turn may still end: the waiter stays.
+        if let ConnectionState::Disconnected { reason } = &self.upstream.state {
+            let _ = reply.send(Err(BridgeError::Disconnected {
+                reason: reason.clone(),
+            }));
+            return;
+        }
+        self.turn_waiters
+            .entry((thread_id, turn_id))
+            .or_default()
+            .push(reply);
+    }
+
+    pub(super) fn close_session(&mut self, thread_id: &str, reason: &str) {
+        for request_id in self.pending.keys_where(|r| r.thread_id == thread_id) {
+            self.expire(&request_id, reason.to_string());
+        }
+        self.expire_restored_calls(thread_id, None, reason);
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        if session.status == SessionStatus::Closed {
+            return;
+        }
+        session.status = SessionStatus::Closed;
+        session.updated_at_ms = now_ms();
+        self.append_row(
+            thread_id,
+            None,
+            TranscriptEntry::SessionClosed {
+                reason: reason.to_string(),
+            },
+        );
+        let waiting: Vec<_> = self
+            .turn_waiters
+            .keys()
+            .filter(|(t, _)| t == thread_id)
+            .cloned()
+            .collect();
+        for key in waiting {
+            for waiter in self.turn_waiters.remove(&key).unwrap_or_default() {
+                let _ = waiter.send(Err(BridgeError::SessionClosed {
+                    thread_id: thread_id.to_string(),
+                }));
+            }
+        }
+        self.emit(BridgeEvent::SessionClosed {
+            thread_id: thread_id.to_string(),
+            reason: reason.to_string(),
+        });
+    }
+}
