@@ -254,7 +254,7 @@ fn broken_catalogs_name_file_line_tool_and_problem() {
         (
             "a tool that is not a table",
             "tools = [\"lookup\"]\n",
-            "/srv/switchboard/catalog.toml: tools[0]: must be a table with name, description and input_schema, not a string: write it under a [[tools]] header",
+            "/srv/switchboard/catalog.toml:1: tools[0]: must be a table with name, description and input_schema, not a string: write it under a [[tools]] header",
         ),
         (
             "instructions not a string",

@@ -8,6 +8,8 @@
 //! instruction text for the prompt, and checks a call's arguments against the tool's input
 //! schema (codex itself never does).
 
+mod fields;
+mod handler;
 mod parse;
 mod render;
 mod schema;
