@@ -442,12 +442,10 @@ impl BridgeHandle {
             );
         }
         if !tools.is_empty() {
+            // The catalog picks the legacy or the canonical shape (see catalog.md).
             params.insert(
                 "dynamicTools".to_string(),
-                serde_json::to_value(&tools).map_err(|e| BridgeError::UnexpectedReply {
-                    method: "thread/start".to_string(),
-                    message: e.to_string(),
-                })?,
+                self.catalog.thread_start_tools(&tools),
             );
         }
         let result = conn

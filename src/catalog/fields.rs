@@ -239,6 +239,22 @@ impl<'a, 'r> Fields<'a, 'r> {
         }
     }
 
+    /// A reader for item `index` of the array of tables under `key`.
+    pub(super) fn nested_item<'s>(
+        &'s mut self,
+        key: &str,
+        index: usize,
+        table: &'a toml::Table,
+    ) -> Fields<'a, 's> {
+        Fields {
+            table,
+            place: self.place.key(key).index(index),
+            who: self.who.clone(),
+            prefix: format!("{}{key}[{index}].", self.prefix),
+            report: &mut *self.report,
+        }
+    }
+
     pub(super) fn get(&self, key: &str) -> Option<&'a Toml> {
         self.table.get(key)
     }
@@ -418,9 +434,20 @@ impl<'a, 'r> Fields<'a, 'r> {
 
     /// Every key not in `allowed` is a problem, with a likely fix.
     pub(super) fn unknown_keys(&mut self, allowed: &[&str], what: &str, takes: &str) {
+        self.unknown_keys_but(allowed, &[], what, takes);
+    }
+
+    /// [`Fields::unknown_keys`], leaving alone `skipped` keys that get a message of their own.
+    pub(super) fn unknown_keys_but(
+        &mut self,
+        allowed: &[&str],
+        skipped: &[&str],
+        what: &str,
+        takes: &str,
+    ) {
         let table = self.table;
         for key in table.keys() {
-            if !allowed.contains(&key.as_str()) {
+            if !allowed.contains(&key.as_str()) && !skipped.contains(&key.as_str()) {
                 self.problem(key, unknown_key(key, allowed, what, takes));
             }
         }

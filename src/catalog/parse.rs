@@ -7,15 +7,17 @@ use std::path::Path;
 use serde_json::Value as Json;
 use toml::Value as Toml;
 
+use super::examples::parse_examples;
 use super::fields::{Fields, Lines, Place, Read, Report, Reported, SpanTree, to_json, toml_kind};
 use super::handler::parse_handler;
 use super::schema;
 use super::{
-    CODEX_BUILTIN_TOOLS, CODEX_MULTI_AGENT_NAMESPACE, CatalogError, CatalogWarning, Severity,
-    ToolDef, qualified_name,
+    CODEX_BUILTIN_TOOLS, CODEX_MULTI_AGENT_NAMESPACE, CatalogError, CatalogWarning, NamespaceDef,
+    Severity, ToolDef, qualified_name,
 };
 
-const TOP_KEYS: &[&str] = &["instructions", "tools"];
+const TOP_KEYS: &[&str] = &["instructions", "tools", "namespaces"];
+const NAMESPACE_KEYS: &[&str] = &["name", "description", "tools"];
 const TOOL_KEYS: &[&str] = &[
     "name",
     "description",
@@ -24,13 +26,39 @@ const TOOL_KEYS: &[&str] = &[
     "namespace",
     "defer_loading",
     "handler",
+    "examples",
 ];
+/// A tool under `[[namespaces]]`: the same without `namespace`.
+const NAMESPACED_TOOL_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "input_schema",
+    "output_schema",
+    "defer_loading",
+    "handler",
+    "examples",
+];
+/// Namespaces codex keeps for its own tools and refuses at `thread/start`.
+pub(super) const RESERVED_NAMESPACES: &[&str] = &[
+    "functions",
+    "web",
+    "browser",
+    "python",
+    "tool_search",
+    "container",
+];
+/// The prefix of MCP servers' namespaces, refused too.
+pub(super) const MCP_PREFIX: &str = "mcp__";
+/// codex's own limits at `thread/start`.
+const MAX_CODEX_NAME_LEN: usize = 128;
+const MAX_NAMESPACE_LEN: usize = 64;
 
 /// The OpenAI API's documented limit on function names.
 const MAX_NAME_LEN: usize = 64;
 
 pub(super) struct Parsed {
     pub instructions: Option<String>,
+    pub namespaces: Vec<NamespaceDef>,
     pub tools: Vec<ToolDef>,
     pub warnings: Vec<CatalogWarning>,
 }
@@ -61,25 +89,29 @@ pub(super) fn parse_catalog(text: &str, path: &Path, dir: &Path) -> Result<Parse
         .flatten()
         .map(|text| text.trim().to_string())
         .filter(|text| !text.is_empty());
-    let raw_tools = tool_list(&mut top);
+    let canonical = top.get("namespaces").is_some();
+    let mut sources = tool_list(&mut top, canonical);
+    let namespaces = namespace_list(&mut top, &mut sources);
 
     let mut tools = Vec::new();
-    // (namespace, name) -> (index, line) of the first definition.
-    let mut seen: HashMap<(Option<String>, String), (usize, Option<usize>)> = HashMap::new();
-    for (index, raw) in raw_tools.iter().enumerate() {
-        let place = root.key("tools").index(index);
-        let Toml::Table(raw) = raw else {
+    // (namespace, name) -> (label, line) of the first definition.
+    let mut seen: HashMap<(Option<String>, String), (String, Option<usize>)> = HashMap::new();
+    for source in sources {
+        let place = source.place;
+        let Toml::Table(raw) = source.raw else {
             report.problem(
                 place.line(),
-                &format!("tools[{index}]"),
+                &source.label,
                 format!(
-                    "must be a table with name, description and input_schema, not {}: write it under a [[tools]] header",
-                    toml_kind(raw)
+                    "must be a table with name, description and input_schema, not {}: write it under a {} header",
+                    toml_kind(source.raw),
+                    source.header,
                 ),
             );
             continue;
         };
-        let parsed = parse_tool(index, raw, place, dir, &mut report);
+        let label = source.label.clone();
+        let parsed = parse_tool(&source, raw, canonical, dir, &mut report);
         if let Some(key) = parsed.key {
             let who = format!("tool `{}`", qualified_name(key.0.as_deref(), &key.1));
             match seen.get(&key) {
@@ -91,12 +123,12 @@ pub(super) fn parse_catalog(text: &str, path: &Path, dir: &Path) -> Result<Parse
                         place.of("name"),
                         &who,
                         format!(
-                            "is defined twice (first at {at}tools[{first}]): tool names must be unique within a namespace; rename or remove one"
+                            "is defined twice (first at {at}{first}): tool names must be unique within a namespace; rename or remove one"
                         ),
                     );
                 }
                 None => {
-                    seen.insert(key, (index, place.of("name")));
+                    seen.insert(key, (label, place.of("name")));
                 }
             }
         }
@@ -108,6 +140,7 @@ pub(super) fn parse_catalog(text: &str, path: &Path, dir: &Path) -> Result<Parse
     if report.problems.is_empty() {
         return Ok(Parsed {
             instructions,
+            namespaces,
             tools,
             warnings: report.warnings,
         });
@@ -120,8 +153,21 @@ pub(super) fn parse_catalog(text: &str, path: &Path, dir: &Path) -> Result<Parse
     })
 }
 
-/// The `tools` array; a warning when there is none.
-fn tool_list<'a>(top: &mut Fields<'a, '_>) -> &'a [Toml] {
+/// One tool table still to read, wherever it sits.
+struct ToolSource<'a> {
+    /// `tools[0]` or `namespaces[1].tools[0]`, for messages until the name is known.
+    label: String,
+    /// The header that makes such a table, for messages.
+    header: &'static str,
+    raw: &'a Toml,
+    place: Place<'a>,
+    /// `None` for a top-level `[[tools]]`; the enclosing namespace for one under
+    /// `[[namespaces]]` (`Err` when that namespace's name has a problem).
+    enclosing: Option<Result<String, Reported>>,
+}
+
+/// The top-level `tools` array; a warning when the catalog has no tools at all.
+fn tool_list<'a>(top: &mut Fields<'a, '_>, canonical: bool) -> Vec<ToolSource<'a>> {
     let tools: &'a [Toml] = match top.get("tools") {
         None => &[],
         Some(Toml::Array(items)) => items,
@@ -131,10 +177,10 @@ fn tool_list<'a>(top: &mut Fields<'a, '_>) -> &'a [Toml] {
                 toml_kind(other)
             );
             top.problem("tools", message);
-            return &[];
+            return Vec::new();
         }
     };
-    if tools.is_empty() {
+    if tools.is_empty() && !canonical {
         top.warn(
             None,
             "tools",
@@ -142,7 +188,162 @@ fn tool_list<'a>(top: &mut Fields<'a, '_>) -> &'a [Toml] {
             "the catalog declares no tools: add a [[tools]] table for each tool".to_string(),
         );
     }
+    let place = top.place.key("tools");
     tools
+        .iter()
+        .enumerate()
+        .map(|(index, raw)| ToolSource {
+            label: format!("tools[{index}]"),
+            header: "[[tools]]",
+            raw,
+            place: place.index(index),
+            enclosing: None,
+        })
+        .collect()
+}
+
+/// The canonical shape: `[[namespaces]]` with a name, a description and its tools (added
+/// to `sources`).
+fn namespace_list<'a>(
+    top: &mut Fields<'a, '_>,
+    sources: &mut Vec<ToolSource<'a>>,
+) -> Vec<NamespaceDef> {
+    let items: &'a [Toml] = match top.get("namespaces") {
+        None => return Vec::new(),
+        Some(Toml::Array(items)) => items,
+        Some(other) => {
+            let message = format!(
+                "namespaces must be an array of tables, not {}: write each namespace under a [[namespaces]] header",
+                toml_kind(other)
+            );
+            top.problem("namespaces", message);
+            return Vec::new();
+        }
+    };
+    let mut namespaces: Vec<NamespaceDef> = Vec::new();
+    for (index, raw) in items.iter().enumerate() {
+        let place = top.place.key("namespaces").index(index);
+        let label = format!("namespaces[{index}]");
+        let Toml::Table(table) = raw else {
+            top.report.problem(
+                place.line(),
+                &label,
+                format!(
+                    "must be a table with name, description and tools, not {}: write it under a [[namespaces]] header",
+                    toml_kind(raw)
+                ),
+            );
+            continue;
+        };
+        let mut fields = Fields::new(table, place, label.clone(), &mut *top.report);
+        fields.unknown_keys(NAMESPACE_KEYS, "key", "a namespace takes");
+        let name = namespace_name(&mut fields);
+        if let Ok(name) = &name {
+            fields.who = format!("namespace `{name}`");
+        }
+        let description = fields.non_empty_string(
+            "description",
+            "say what the tools of this namespace are for",
+        );
+        let description = fields.required(
+            "description",
+            description,
+            "add description = \"...\": codex shows it to the model with the namespace",
+        );
+        let tools: &'a [Toml] = match fields.get("tools") {
+            Some(Toml::Array(tools)) if !tools.is_empty() => tools,
+            Some(Toml::Array(_)) | None => {
+                fields.problem_here(
+                    "has no tools: add [[namespaces.tools]] tables under it, or remove it (codex refuses an empty namespace)",
+                );
+                &[]
+            }
+            Some(other) => {
+                fields.wrong_type(
+                    "tools",
+                    "an array of tables written under [[namespaces.tools]] headers",
+                    other,
+                );
+                &[]
+            }
+        };
+        let tools_place = place.key("tools");
+        for (position, raw) in tools.iter().enumerate() {
+            sources.push(ToolSource {
+                label: format!("{label}.tools[{position}]"),
+                header: "[[namespaces.tools]]",
+                raw,
+                place: tools_place.index(position),
+                enclosing: Some(name.clone()),
+            });
+        }
+        let (Ok(name), Some(description)) = (name, description) else {
+            continue;
+        };
+        if let Some(first) = namespaces.iter().find(|ns| ns.name == name) {
+            let at = first
+                .line
+                .map(|l| format!(" at line {l}"))
+                .unwrap_or_default();
+            fields.problem(
+                "name",
+                format!(
+                    "is declared twice (first{at}): put all its tools under one [[namespaces]]"
+                ),
+            );
+            continue;
+        }
+        let line = fields.line("name");
+        namespaces.push(NamespaceDef {
+            name,
+            description,
+            line,
+        });
+    }
+    namespaces
+}
+
+/// A `[[namespaces]]` entry's `name`.
+fn namespace_name(fields: &mut Fields<'_, '_>) -> Result<String, Reported> {
+    let name = fields.string("name");
+    let name = fields
+        .required(
+            "name",
+            name,
+            "add name = \"...\" using ASCII letters, digits, '_' and '-'",
+        )
+        .ok_or(Reported)?;
+    match namespace_problem(&name) {
+        Some(problem) => {
+            fields.problem("name", problem);
+            Err(Reported)
+        }
+        None => Ok(name),
+    }
+}
+
+/// What is wrong with a namespace name, as a sentence; `None` when codex accepts it.
+fn namespace_problem(namespace: &str) -> Option<String> {
+    if namespace.trim().is_empty() {
+        return Some("namespace is empty: remove it, or name the namespace".to_string());
+    }
+    if RESERVED_NAMESPACES.contains(&namespace) {
+        return Some(format!(
+            "namespace `{namespace}` is reserved by codex and refused: choose another name"
+        ));
+    }
+    if namespace.starts_with(MCP_PREFIX) {
+        return Some(format!(
+            "namespace `{namespace}` starts with `{MCP_PREFIX}`, which codex reserves for MCP servers and refuses: choose another name"
+        ));
+    }
+    if namespace.chars().count() > MAX_NAMESPACE_LEN {
+        return Some(format!(
+            "namespace is {} characters long: codex refuses namespaces over {MAX_NAMESPACE_LEN} at thread/start; shorten it",
+            namespace.chars().count()
+        ));
+    }
+    name_problem(namespace).map(|problem| format!("namespace {problem}"))
 }
 
 struct ParsedTool {
@@ -153,29 +354,24 @@ struct ParsedTool {
 }
 
 fn parse_tool(
-    index: usize,
+    source: &ToolSource<'_>,
     raw: &toml::Table,
-    place: Place<'_>,
+    canonical: bool,
     dir: &Path,
     report: &mut Report,
 ) -> ParsedTool {
     let before = report.count();
-    let mut fields = Fields::new(raw, place, format!("tools[{index}]"), report);
-    let name = tool_name(&mut fields);
-    if let Ok(Some(name)) = &name {
-        fields.who = format!("tool `{name}`");
-    }
-    let namespace = tool_namespace(&mut fields);
-    let qualified = match (&name, &namespace) {
-        (Ok(Some(name)), Ok(namespace)) => Some(qualified_name(namespace.as_deref(), name)),
-        (Ok(Some(name)), Err(Reported)) => Some(name.clone()),
-        _ => None,
-    };
-    if let Some(qualified) = &qualified {
-        fields.who = format!("tool `{qualified}`");
-    }
+    let mut fields = Fields::new(raw, source.place, source.label.clone(), report);
+    let (name, namespace) = tool_identity(&mut fields, source, canonical);
+    let qualified = name
+        .as_ref()
+        .map(|name| qualified_name(namespace.clone().ok().flatten().as_deref(), name));
     let tool_name = qualified.as_deref();
-    fields.unknown_keys(TOOL_KEYS, "key", "a tool takes");
+    let keys = match source.enclosing {
+        Some(_) => NAMESPACED_TOOL_KEYS,
+        None => TOOL_KEYS,
+    };
+    fields.unknown_keys_but(keys, &["namespace"], "key", "a tool takes");
     let description =
         fields.non_empty_string("description", "say what the tool does and when to use it");
     let description = fields.required(
@@ -184,7 +380,10 @@ fn parse_tool(
         "say what the tool does and when to use it",
     );
     let defer_loading = fields.bool("defer_loading").ok().flatten();
-    if defer_loading == Some(true) && fields.get("namespace").is_none() {
+    if defer_loading == Some(true)
+        && fields.get("namespace").is_none()
+        && source.enclosing.is_none()
+    {
         fields.problem(
             "defer_loading",
             "defer_loading = true needs a namespace (codex refuses it otherwise): add namespace = \"...\" or remove defer_loading",
@@ -195,9 +394,15 @@ fn parse_tool(
         check_schema(&mut fields, raw_schema, "output_schema", tool_name).map(|(schema, _)| schema)
     });
     let handler = parse_handler(&mut fields, dir, tool_name);
-    let name = name.ok().flatten();
+    let examples = parse_examples(&mut fields).unwrap_or_default();
+    if !examples.is_empty() && fields.get("handler").is_none() {
+        fields.problem(
+            "examples",
+            "has examples but no handler: `catalog test` runs examples against the handler; add one, or remove the examples",
+        );
+    }
     if let (Some(name), Ok(namespace)) = (&name, &namespace) {
-        builtin_warnings(&mut fields, name, namespace.as_deref(), tool_name);
+        name_warnings(&mut fields, name, namespace.as_deref(), tool_name);
     }
     if fields.get("handler").is_none() {
         let line = fields.place.line();
@@ -223,6 +428,7 @@ fn parse_tool(
             tool.namespace = namespace;
             tool.defer_loading = defer_loading;
             tool.handler = handler;
+            tool.examples = examples;
             Some(match validator {
                 Some(validator) => tool.with_validator(validator),
                 None => tool,
@@ -231,6 +437,23 @@ fn parse_tool(
         _ => None,
     };
     ParsedTool { key, tool }
+}
+
+/// The tool's name and namespace; `fields.who` names the tool from then on.
+fn tool_identity(
+    fields: &mut Fields<'_, '_>,
+    source: &ToolSource<'_>,
+    canonical: bool,
+) -> (Option<String>, Result<Option<String>, Reported>) {
+    let name = tool_name(fields).ok().flatten();
+    if let Some(name) = &name {
+        fields.who = format!("tool `{name}`");
+    }
+    let namespace = tool_namespace(fields, source.enclosing.as_ref(), canonical);
+    if let (Some(name), Ok(Some(namespace))) = (&name, &namespace) {
+        fields.who = format!("tool `{}`", qualified_name(Some(namespace), name));
+    }
+    (name, namespace)
 }
 
 /// `name`: present, a string, and a name codex accepts.
@@ -244,9 +467,17 @@ fn tool_name(fields: &mut Fields<'_, '_>) -> Read<String> {
     let Some(name) = name else {
         return Err(Reported);
     };
-    match name_problem(&name) {
+    let problem = name_problem(&name).map(|problem| format!("name {problem}")).or_else(|| {
+        (name.chars().count() > MAX_CODEX_NAME_LEN).then(|| {
+            format!(
+                "name is {} characters long: codex refuses tool names over {MAX_CODEX_NAME_LEN} at thread/start; shorten it",
+                name.chars().count()
+            )
+        })
+    });
+    match problem {
         Some(problem) => {
-            fields.problem("name", format!("name {problem}"));
+            fields.problem("name", problem);
             Err(Reported)
         }
         None => Ok(Some(name)),
@@ -254,21 +485,36 @@ fn tool_name(fields: &mut Fields<'_, '_>) -> Read<String> {
 }
 
 /// `Ok(None)` is "no namespace"; `Err` a namespace with a problem already reported.
-fn tool_namespace(fields: &mut Fields<'_, '_>) -> Result<Option<String>, Reported> {
-    let Some(namespace) = fields.string("namespace")? else {
+/// `enclosing` is the `[[namespaces]]` entry a tool sits under; `canonical` says the
+/// catalog has `[[namespaces]]`, where a legacy `namespace = ".."` key would mix shapes.
+fn tool_namespace(
+    fields: &mut Fields<'_, '_>,
+    enclosing: Option<&Result<String, Reported>>,
+    canonical: bool,
+) -> Result<Option<String>, Reported> {
+    let written = fields.string("namespace")?;
+    if let Some(enclosing) = enclosing {
+        if written.is_some() {
+            fields.problem(
+                "namespace",
+                "a tool under [[namespaces]] belongs to that namespace: remove its namespace key",
+            );
+        }
+        return enclosing.clone().map(Some);
+    }
+    let Some(namespace) = written else {
         return Ok(None);
     };
-    let problem = if namespace.trim().is_empty() {
-        Some("namespace is empty: remove it, or name the namespace".to_string())
-    } else if namespace == "functions" {
-        Some(
-            "namespace `functions` is reserved by codex and refused: choose another name"
-                .to_string(),
-        )
-    } else {
-        name_problem(&namespace).map(|problem| format!("namespace {problem}"))
-    };
-    match problem {
+    if canonical {
+        fields.problem(
+            "namespace",
+            format!(
+                "namespace = \"{namespace}\" is the legacy shape, but this catalog declares [[namespaces]] (the canonical shape), and codex refuses a mix of the two at thread/start: move the tool under [[namespaces.tools]] of a [[namespaces]] named `{namespace}`"
+            ),
+        );
+        return Err(Reported);
+    }
+    match namespace_problem(&namespace) {
         Some(problem) => {
             fields.problem("namespace", problem);
             Err(Reported)
@@ -298,7 +544,7 @@ fn input_schema(
 }
 
 /// Names codex accepts but treats in a way the author probably does not expect.
-fn builtin_warnings(
+fn name_warnings(
     fields: &mut Fields<'_, '_>,
     name: &str,
     namespace: Option<&str>,
