@@ -561,6 +561,97 @@ fn line_diff(old: &str, new: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    const CATALOG: &str = r#"
+[[tools]]
+name = "status"
+description = "d"
+input_schema = { type = "object" }
+handler = { static_text = "fine" }
+
+[[tools]]
+name = "ask"
+description = "d"
+input_schema = { type = "object" }
+handler = { static_text = "a handler answer" }
+"#;
+
+    /// A request row and its resolved row for `tool`, answered by `by` with `text`.
+    fn call_rows(n: u32, tool: &str, by: Value, text: &str) -> Vec<Value> {
+        vec![
+            json!({ "seq": n * 2, "atMs": 1, "type": "tool_call.request", "requestId": format!("r{n}"),
+                    "callId": format!("c{n}"), "tool": tool, "arguments": {}, "answerer": tool }),
+            json!({ "seq": n * 2 + 1, "atMs": 2, "type": "tool_call.resolved", "requestId": format!("r{n}"),
+                    "callId": format!("c{n}"), "tool": tool, "status": "resolved", "success": true,
+                    "answeredBy": by, "latencyMs": 3,
+                    "content": { "contentItems": [{ "type": "inputText", "text": text }], "success": true } }),
+        ]
+    }
+
+    #[tokio::test]
+    async fn calls_answered_by_a_person_are_listed_and_exec_json_is_read() {
+        let catalog = Catalog::parse(CATALOG, Path::new("c.toml")).unwrap();
+        let mut rows = call_rows(
+            0,
+            "status",
+            json!({ "kind": "handler", "name": "status" }),
+            "fine",
+        );
+        rows.extend(call_rows(
+            1,
+            "ask",
+            json!({ "kind": "operator" }),
+            "a person's answer",
+        ));
+        rows.extend(call_rows(
+            2,
+            "gone",
+            json!({ "kind": "handler", "name": "gone" }),
+            "x",
+        ));
+        // `exec --json` wraps each row in a transcript_appended event, among other events.
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                json!({ "type": "transcript_appended", "threadId": "t", "row": row }).to_string()
+            })
+            .chain([json!({ "type": "turn_started", "threadId": "t", "turnId": "u" }).to_string()])
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("exec.jsonl");
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        let calls = recorded_calls(&read_rows(&file).unwrap());
+        assert_eq!(calls.len(), 3);
+        let reports = replay_calls(&catalog, &calls).await;
+        let verdicts: Vec<(&str, Verdict)> = reports
+            .iter()
+            .map(|r| (r.tool.as_str(), r.verdict))
+            .collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                ("status", Verdict::Same),
+                ("ask", Verdict::NotRerun),
+                ("gone", Verdict::Changed),
+            ]
+        );
+        assert_eq!(
+            reports[1].note.as_deref(),
+            Some("not re-run: a person answered it")
+        );
+        assert_eq!(reports[1].replayed, None);
+        assert_eq!(
+            reports[2].note.as_deref(),
+            Some("the catalog has no tool `gone` any more")
+        );
+
+        std::fs::write(&file, "not a transcript\n").unwrap();
+        assert!(
+            read_rows(&file)
+                .unwrap_err()
+                .contains("has no transcript rows")
+        );
+    }
+
     #[test]
     fn line_diff_marks_changed_lines_only() {
         assert_eq!(
