@@ -199,14 +199,23 @@ pub fn differences(catalog: &Catalog, tools: &Value) -> Vec<Difference> {
         let Some(position) = position else {
             let shadowed =
                 tool.namespace.is_none() && CODEX_BUILTIN_TOOLS.contains(&tool.name.as_str());
+            let (kind, detail) = if shadowed {
+                (
+                    "shadowed",
+                    "absent: codex keeps the name for its built-in and drops this tool (even with the built-in turned off); rename it",
+                )
+            } else if tool.defer_loading == Some(true) {
+                (
+                    "deferred",
+                    "not in the model's first request: codex holds a defer_loading tool back until the model searches for it",
+                )
+            } else {
+                ("missing", "not offered to the model")
+            };
             found.push(Difference {
-                kind: if shadowed { "shadowed" } else { "missing" },
+                kind,
                 tool: qualified,
-                detail: if shadowed {
-                    "absent: codex keeps the name for its built-in and drops this tool (even with the built-in turned off); rename it".to_string()
-                } else {
-                    "not offered to the model".to_string()
-                },
+                detail: detail.to_string(),
             });
             continue;
         };
@@ -499,5 +508,80 @@ fn handler_timeout(handler: &crate::catalog::HandlerSpec) -> Duration {
         }
         crate::catalog::HandlerSpec::Http(spec) => spec.timeout,
         crate::catalog::HandlerSpec::Static(_) => Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_name_each_way_the_model_view_departs_from_the_catalog() {
+        let catalog = Catalog::parse(
+            r#"
+[[tools]]
+name = "view_image"
+description = "mine"
+input_schema = { type = "object" }
+
+[[tools]]
+name = "exec_command"
+description = "mine"
+input_schema = { type = "object" }
+
+[[tools]]
+name = "due"
+description = "d"
+input_schema = { type = "object", properties = { when = { type = "date" }, deep = { type = "object", properties = { at = { type = "time" } } } } }
+
+[[tools]]
+name = "lazy"
+description = "d"
+input_schema = { type = "object" }
+namespace = "crm"
+defer_loading = true
+
+[[tools]]
+name = "get"
+description = "d"
+input_schema = { type = "object" }
+namespace = "crm"
+
+[[tools]]
+name = "gone"
+description = "d"
+input_schema = { type = "object" }
+"#,
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let tools = json!([
+            { "type": "function", "name": "view_image", "description": "codex's viewer", "strict": false, "parameters": {} },
+            { "type": "function", "name": "due", "description": "d", "strict": false,
+              "parameters": { "type": "object", "properties": { "when": {}, "deep": { "type": "object", "properties": { "at": {} } } } } },
+            { "type": "namespace", "name": "crm", "description": "Tools in the crm namespace.", "tools": [
+                { "type": "function", "name": "get", "description": "d", "strict": false, "parameters": { "type": "object" } },
+                { "type": "function", "name": "own", "description": "codex's", "strict": false, "parameters": {} },
+            ] },
+        ]);
+        let found: Vec<(&str, String)> = differences(&catalog, &tools)
+            .into_iter()
+            .map(|d| (d.kind, d.tool))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("shadowed", "view_image".to_string()),
+                ("shadowed", "exec_command".to_string()),
+                ("sanitised", "due".to_string()),
+                ("sanitised", "due".to_string()),
+                ("deferred", "crm.lazy".to_string()),
+                ("missing", "gone".to_string()),
+                ("strict", "(every catalog tool)".to_string()),
+                ("namespace", "crm".to_string()),
+                ("merged", "crm.own".to_string()),
+            ]
+        );
     }
 }
