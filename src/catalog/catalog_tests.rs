@@ -1255,3 +1255,33 @@ fn a_test_file_names_its_catalog_and_tools() {
     let (_, none) = Catalog::load_tests(&dir.path().join("catalog.toml")).unwrap();
     assert!(none.is_empty());
 }
+
+#[test]
+fn changes_between_two_loads_say_which_apply_at_once() {
+    let old = parse_ok(CANONICAL);
+    let edited = CANONICAL
+        .replace("handler = { static_text = \"fine\" }", "handler = { static_text = \"better\" }")
+        .replace("description = \"Customer records\"", "description = \"Customer records, all of them\"")
+        .replace(
+            "[[namespaces.tools]]\nname = \"find\"\ndescription = \"Find records\"\ninput_schema = { type = \"object\" }\n",
+            "[[namespaces.tools]]\nname = \"search\"\ndescription = \"Search\"\ninput_schema = { type = \"object\" }\n",
+        );
+    let new = parse_ok(&edited);
+    let changes: Vec<(String, ChangeKind)> = old
+        .changes_to(&new)
+        .into_iter()
+        .map(|c| (c.tool, c.kind))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("status".to_string(), ChangeKind::Answering),
+            ("crm.get".to_string(), ChangeKind::Definition),
+            ("crm.search".to_string(), ChangeKind::Added),
+            ("crm.find".to_string(), ChangeKind::Removed),
+        ]
+    );
+    assert!(!ChangeKind::Answering.new_sessions_only());
+    assert!(ChangeKind::Definition.new_sessions_only());
+    assert!(old.changes_to(&parse_ok(CANONICAL)).is_empty());
+}

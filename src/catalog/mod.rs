@@ -295,6 +295,79 @@ pub(crate) fn qualified_name(namespace: Option<&str>, name: &str) -> String {
     }
 }
 
+/// How one tool differs between two loads of a catalog (for live reload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolChange {
+    /// The tool's qualified name.
+    pub tool: String,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Only in the new catalog: sessions started from now on get it.
+    Added,
+    /// Only in the old catalog: running sessions still declare it.
+    Removed,
+    /// Its description, schemas, `defer_loading` or namespace description changed: codex
+    /// fixes those at `thread/start`, so only new sessions see the change.
+    Definition,
+    /// Its handler or examples changed: applies to the next call at once.
+    Answering,
+}
+
+impl ChangeKind {
+    /// Whether running sessions see the change.
+    pub fn new_sessions_only(self) -> bool {
+        matches!(self, ChangeKind::Added | ChangeKind::Definition)
+    }
+}
+
+impl Catalog {
+    /// How the tools of `newer` differ from this catalog's, in `newer`'s order, then the
+    /// removed ones.
+    pub fn changes_to(&self, newer: &Catalog) -> Vec<ToolChange> {
+        let describe = |catalog: &Catalog, tool: &ToolDef| {
+            let namespace = tool.namespace.as_deref().and_then(|name| {
+                catalog
+                    .namespaces
+                    .iter()
+                    .find(|ns| ns.name == name)
+                    .map(|ns| ns.description.clone())
+            });
+            (tool.dynamic_tool(), tool.output_schema.clone(), namespace)
+        };
+        let mut changes = Vec::new();
+        for tool in &newer.tools {
+            let kind = match self.tool(tool.namespace.as_deref(), &tool.name) {
+                None => Some(ChangeKind::Added),
+                Some(old) if describe(self, old) != describe(newer, tool) => {
+                    Some(ChangeKind::Definition)
+                }
+                Some(old) if old.handler != tool.handler || old.examples != tool.examples => {
+                    Some(ChangeKind::Answering)
+                }
+                Some(_) => None,
+            };
+            if let Some(kind) = kind {
+                changes.push(ToolChange {
+                    tool: tool.qualified_name(),
+                    kind,
+                });
+            }
+        }
+        for tool in &self.tools {
+            if newer.tool(tool.namespace.as_deref(), &tool.name).is_none() {
+                changes.push(ToolChange {
+                    tool: tool.qualified_name(),
+                    kind: ChangeKind::Removed,
+                });
+            }
+        }
+        changes
+    }
+}
+
 /// How a tool's calls are answered automatically.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HandlerSpec {
