@@ -541,7 +541,8 @@ impl BridgeHandle {
             config: options.network_access.map(|allowed| {
                 serde_json::json!({ "sandbox_workspace_write": { "network_access": allowed } })
             }),
-            dynamic_tools: (!tools.is_empty()).then(|| tools.clone()),
+            // The catalog picks the legacy or the canonical shape (see catalog.md).
+            dynamic_tools: (!tools.is_empty()).then(|| self.catalog.thread_start_tools(&tools)),
         };
         let reply: ThreadStartResponse =
             request_typed(&conn, method::THREAD_START, &params).await?;

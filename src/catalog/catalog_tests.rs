@@ -154,7 +154,7 @@ fn broken_catalogs_name_file_line_tool_and_problem() {
         (
             "unknown tool key with a camelCase spelling",
             "[[tools]]\nname = \"a\"\ndescription = \"d\"\ninputSchema = { type = \"object\" }\ninput_schema = { type = \"object\" }\n",
-            "/srv/switchboard/catalog.toml:4: tool `a`: unknown key `inputSchema`: did you mean `input_schema`? (a tool takes: name, description, input_schema, output_schema, namespace, defer_loading, handler)",
+            "/srv/switchboard/catalog.toml:4: tool `a`: unknown key `inputSchema`: did you mean `input_schema`? (a tool takes: name, description, input_schema, output_schema, namespace, defer_loading, handler, examples)",
         ),
         (
             "handler that is not a table",
@@ -244,7 +244,7 @@ fn broken_catalogs_name_file_line_tool_and_problem() {
         (
             "a [[tool]] typo at the top level",
             "[[tool]]\nname = \"a\"\n",
-            "/srv/switchboard/catalog.toml:1: unknown top-level key `tool`: did you mean `tools`? (the top level takes: instructions, tools)",
+            "/srv/switchboard/catalog.toml:1: unknown top-level key `tool`: did you mean `tools`? (the top level takes: instructions, tools, namespaces)",
         ),
         (
             "tools not an array",
@@ -254,7 +254,7 @@ fn broken_catalogs_name_file_line_tool_and_problem() {
         (
             "a tool that is not a table",
             "tools = [\"lookup\"]\n",
-            "/srv/switchboard/catalog.toml: tools[0]: must be a table with name, description and input_schema, not a string: write it under a [[tools]] header",
+            "/srv/switchboard/catalog.toml:1: tools[0]: must be a table with name, description and input_schema, not a string: write it under a [[tools]] header",
         ),
         (
             "instructions not a string",
@@ -981,4 +981,307 @@ fn unreadable_and_malformed_files_say_why() {
             "case {what:?}: {shown}"
         );
     }
+}
+
+#[test]
+fn what_codex_refuses_at_thread_start_is_a_problem_naming_file_line_and_tool() {
+    let tool = |namespace: &str| {
+        format!(
+            "[[tools]]\nname = \"a\"\ndescription = \"d\"\ninput_schema = {{ type = \"object\" }}\nnamespace = \"{namespace}\"\n"
+        )
+    };
+    for reserved in [
+        "web",
+        "browser",
+        "python",
+        "tool_search",
+        "container",
+        "functions",
+    ] {
+        assert_eq!(
+            problems(&tool(reserved)),
+            vec![format!(
+                "{FILE}:5: tool `a`: namespace `{reserved}` is reserved by codex and refused: choose another name"
+            )]
+        );
+    }
+    assert_eq!(
+        problems(&tool("mcp__tickets")),
+        vec![format!(
+            "{FILE}:5: tool `a`: namespace `mcp__tickets` starts with `mcp__`, which codex reserves for MCP servers and refuses: choose another name"
+        )]
+    );
+    let long_namespace = "n".repeat(65);
+    assert_eq!(
+        problems(&tool(&long_namespace)),
+        vec![format!(
+            "{FILE}:5: tool `a`: namespace is 65 characters long: codex refuses namespaces over 64 at thread/start; shorten it"
+        )]
+    );
+    parse_ok(&tool(&"n".repeat(64)));
+    let long_name = "t".repeat(129);
+    assert_eq!(
+        problems(&format!(
+            "[[tools]]\nname = \"{long_name}\"\ndescription = \"d\"\ninput_schema = {{ type = \"object\" }}\n"
+        )),
+        vec![format!(
+            "{FILE}:2: tools[0]: name is 129 characters long: codex refuses tool names over 128 at thread/start; shorten it"
+        )]
+    );
+}
+
+const CANONICAL: &str = r#"
+[[tools]]
+name = "status"
+description = "Platform status"
+input_schema = { type = "object" }
+handler = { static_text = "fine" }
+
+[[namespaces]]
+name = "crm"
+description = "Customer records"
+
+[[namespaces.tools]]
+name = "get"
+description = "Get a record"
+input_schema = { type = "object", properties = { id = { type = "integer" } } }
+defer_loading = true
+handler = { static_text = "record" }
+
+[[namespaces.tools]]
+name = "find"
+description = "Find records"
+input_schema = { type = "object" }
+"#;
+
+#[test]
+fn namespaces_are_sent_in_the_canonical_shape() {
+    let catalog = parse_ok(CANONICAL);
+    assert_eq!(
+        catalog.namespaces,
+        vec![NamespaceDef {
+            name: "crm".into(),
+            description: "Customer records".into(),
+            line: Some(9),
+        }]
+    );
+    let names: Vec<String> = catalog.tools.iter().map(ToolDef::qualified_name).collect();
+    assert_eq!(names, vec!["status", "crm.get", "crm.find"]);
+    assert_eq!(
+        catalog.dynamic_tools_payload(),
+        json!([
+            { "type": "function", "name": "status", "description": "Platform status",
+              "inputSchema": { "type": "object" } },
+            { "type": "namespace", "name": "crm", "description": "Customer records", "tools": [
+                { "type": "function", "name": "get", "description": "Get a record",
+                  "inputSchema": { "type": "object", "properties": { "id": { "type": "integer" } } },
+                  "deferLoading": true },
+                { "type": "function", "name": "find", "description": "Find records",
+                  "inputSchema": { "type": "object" } },
+            ] },
+        ])
+    );
+}
+
+#[test]
+fn a_catalog_without_namespaces_keeps_the_legacy_payload() {
+    let catalog = parse_ok(GOOD_TOOL);
+    assert_eq!(
+        catalog.dynamic_tools_payload(),
+        serde_json::to_value(catalog.dynamic_tools()).unwrap()
+    );
+}
+
+#[test]
+fn a_mix_of_shapes_and_bad_namespaces_are_problems() {
+    let text = format!(
+        "{CANONICAL}\n[[tools]]\nname = \"legacy\"\ndescription = \"d\"\ninput_schema = {{ type = \"object\" }}\nnamespace = \"crm\"\n\n[[namespaces]]\nname = \"crm\"\ndescription = \"again\"\n[[namespaces.tools]]\nname = \"other\"\ndescription = \"d\"\ninput_schema = {{ type = \"object\" }}\nnamespace = \"crm\"\n\n[[namespaces]]\nname = \"empty\"\n"
+    );
+    assert_eq!(
+        problems(&text),
+        vec![
+            format!(
+                "{FILE}:28: tool `legacy`: namespace = \"crm\" is the legacy shape, but this catalog declares [[namespaces]] (the canonical shape), and codex refuses a mix of the two at thread/start: move the tool under [[namespaces.tools]] of a [[namespaces]] named `crm`"
+            ),
+            format!(
+                "{FILE}:31: namespace `crm`: is declared twice (first at line 9): put all its tools under one [[namespaces]]"
+            ),
+            format!(
+                "{FILE}:37: tool `other`: a tool under [[namespaces]] belongs to that namespace: remove its namespace key"
+            ),
+            format!(
+                "{FILE}:39: namespace `empty`: description is missing: add description = \"...\": codex shows it to the model with the namespace"
+            ),
+            format!(
+                "{FILE}:39: namespace `empty`: has no tools: add [[namespaces.tools]] tables under it, or remove it (codex refuses an empty namespace)"
+            ),
+        ]
+    );
+}
+
+const WITH_EXAMPLES: &str = r#"
+[[tools]]
+name = "lookup"
+description = "Look a ticket up"
+input_schema = { type = "object", properties = { id = { type = "string" } } }
+output_schema = { type = "object", required = ["status"] }
+handler = { static_text = "{\"status\": \"open\"}" }
+
+[[tools.examples]]
+name = "open"
+arguments = { id = "T-1" }
+expect = { success = true, text_contains = ["open", "status"], text_matches = "\"open\"\\}$", json_equals = { status = "open" }, json_schema = { type = "object" } }
+
+[[tools.examples]]
+"#;
+
+#[test]
+fn examples_are_read_and_checked() {
+    let catalog = parse_ok(WITH_EXAMPLES);
+    let tool = &catalog.tools[0];
+    assert_eq!(tool.examples.len(), 2);
+    let [open, bare] = [&tool.examples[0], &tool.examples[1]];
+    assert_eq!(open.label, "open");
+    assert_eq!(open.line, Some(9));
+    assert_eq!(open.arguments, json!({ "id": "T-1" }));
+    assert_eq!(bare.label, "#2");
+    assert_eq!(bare.arguments, json!({}));
+
+    let good = ToolCallResult::text(true, "{\"status\": \"open\"}");
+    assert_eq!(open.check(tool, &good), Vec::<String>::new());
+    assert_eq!(bare.check(tool, &good), Vec::<String>::new());
+
+    let other = ToolCallResult::text(true, "{\"state\": 1}");
+    assert_eq!(
+        open.check(tool, &other),
+        vec![
+            "output_schema: answer: \"status\" is a required property".to_string(),
+            "text_contains: \"open\" is not in the answer \"{\\\"state\\\": 1}\"".to_string(),
+            "text_contains: \"status\" is not in the answer \"{\\\"state\\\": 1}\"".to_string(),
+            "text_matches: /\"open\"\\}$/ does not match the answer \"{\\\"state\\\": 1}\""
+                .to_string(),
+            "json_equals: expected {\"status\":\"open\"}, got {\"state\":1}".to_string(),
+        ]
+    );
+    // A failed answer is an error text: output_schema does not apply to it.
+    let failed = ToolCallResult::text(false, "boom");
+    assert_eq!(
+        bare.check(tool, &failed),
+        vec!["expected success = true, got false: \"boom\"".to_string()]
+    );
+    // Plain text is not held to output_schema.
+    assert!(
+        tool.output_problems(&ToolCallResult::text(true, "open"))
+            .is_empty()
+    );
+}
+
+#[test]
+fn broken_examples_are_problems() {
+    let text = r#"
+[[tools]]
+name = "lookup"
+description = "d"
+input_schema = { type = "object" }
+handler = { static_text = "x" }
+
+[[tools.examples]]
+argument = { id = 1 }
+expect = { succes = true, text_matches = "(", json_schema = { type = "nonsense" } }
+
+[[tools]]
+name = "manual"
+description = "d"
+input_schema = { type = "object" }
+[[tools.examples]]
+"#;
+    let found = problems(text);
+    assert_eq!(
+        found,
+        vec![
+            format!(
+                "{FILE}:9: tool `lookup`: unknown example key `argument`: did you mean `arguments`? (an example takes: name, arguments, expect)"
+            ),
+            format!(
+                "{FILE}:10: tool `lookup`: unknown expect key `succes`: did you mean `success`? (expect takes: success, text_contains, text_matches, json_equals, json_schema)"
+            ),
+            format!(
+                "{FILE}:10: tool `lookup`: examples[0].expect.text_matches is not a valid regular expression: \"(\" is not a \"regex\""
+            ),
+            found[3].clone(),
+            format!(
+                "{FILE}:16: tool `manual`: has examples but no handler: `catalog test` runs examples against the handler; add one, or remove the examples"
+            ),
+        ]
+    );
+    assert!(
+        found[3].starts_with(&format!(
+            "{FILE}:10: tool `lookup`: examples[0].expect.json_schema is not a valid JSON Schema"
+        )),
+        "{}",
+        found[3]
+    );
+}
+
+#[test]
+fn a_test_file_names_its_catalog_and_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("catalog.toml"), WITH_EXAMPLES).unwrap();
+    let tests = dir.path().join("catalog.tests.toml");
+    std::fs::write(
+        &tests,
+        "catalog = \"catalog.toml\"\n\n[[examples]]\ntool = \"lookup\"\narguments = { id = \"T-2\" }\n",
+    )
+    .unwrap();
+    let (catalog, examples) = Catalog::load_tests(&tests).unwrap();
+    assert_eq!(catalog.tools.len(), 1);
+    assert_eq!(examples.len(), 1);
+    assert_eq!(examples[0].tool, "lookup");
+    assert_eq!(examples[0].example.line, Some(3));
+    assert_eq!(examples[0].example.arguments, json!({ "id": "T-2" }));
+
+    std::fs::write(
+        &tests,
+        "catalog = \"catalog.toml\"\n[[examples]]\ntool = \"nope\"\n",
+    )
+    .unwrap();
+    let error = Catalog::load_tests(&tests).unwrap_err().to_string();
+    assert!(
+        error.contains("catalog.tests.toml:2: example of `nope`: the catalog")
+            && error.contains("has no such tool (it has: lookup)"),
+        "{error}"
+    );
+    // A plain catalog is its own test file.
+    let (_, none) = Catalog::load_tests(&dir.path().join("catalog.toml")).unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn changes_between_two_loads_say_which_apply_at_once() {
+    let old = parse_ok(CANONICAL);
+    let edited = CANONICAL
+        .replace("handler = { static_text = \"fine\" }", "handler = { static_text = \"better\" }")
+        .replace("description = \"Customer records\"", "description = \"Customer records, all of them\"")
+        .replace(
+            "[[namespaces.tools]]\nname = \"find\"\ndescription = \"Find records\"\ninput_schema = { type = \"object\" }\n",
+            "[[namespaces.tools]]\nname = \"search\"\ndescription = \"Search\"\ninput_schema = { type = \"object\" }\n",
+        );
+    let new = parse_ok(&edited);
+    let changes: Vec<(String, ChangeKind)> = old
+        .changes_to(&new)
+        .into_iter()
+        .map(|c| (c.tool, c.kind))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("status".to_string(), ChangeKind::Answering),
+            ("crm.get".to_string(), ChangeKind::Definition),
+            ("crm.search".to_string(), ChangeKind::Added),
+            ("crm.find".to_string(), ChangeKind::Removed),
+        ]
+    );
+    assert!(!ChangeKind::Answering.new_sessions_only());
+    assert!(ChangeKind::Definition.new_sessions_only());
+    assert!(old.changes_to(&parse_ok(CANONICAL)).is_empty());
 }

@@ -8,6 +8,9 @@
 //! instruction text for the prompt, and checks a call's arguments against the tool's input
 //! schema (codex itself never does).
 
+mod examples;
+mod fields;
+mod handler;
 mod parse;
 mod render;
 mod schema;
@@ -22,6 +25,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::protocol::{DynamicToolSpec, ToolCallResult};
+
+pub use examples::{Example, Expect, FileExample, answer_text};
 
 /// How long a command or http handler may run when the catalog does not say.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(30_000);
@@ -90,9 +95,21 @@ pub struct Catalog {
     pub dir: PathBuf,
     /// Optional preamble of the instruction text.
     pub instructions: Option<String>,
+    /// The `[[namespaces]]` of the canonical shape, in file order; empty for a catalog in
+    /// the legacy shape (tools with a `namespace` key, or none).
+    pub namespaces: Vec<NamespaceDef>,
     /// In file order, which is also the order of `dynamicTools`.
     pub tools: Vec<ToolDef>,
     pub warnings: Vec<CatalogWarning>,
+}
+
+/// A `[[namespaces]]` entry: codex shows the model its description with its tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceDef {
+    pub name: String,
+    pub description: String,
+    /// Line of its name in the catalog file.
+    pub line: Option<usize>,
 }
 
 /// One tool of the catalog.
@@ -108,6 +125,8 @@ pub struct ToolDef {
     pub defer_loading: Option<bool>,
     /// `None` for a manual tool: an operator or a remote client answers its calls.
     pub handler: Option<HandlerSpec>,
+    /// `[[tools.examples]]`, in file order, for `catalog test`.
+    pub examples: Vec<Example>,
     /// The compiled argument validator. Filled at load time so a call never pays for
     /// compiling; lazily for tools built in code. It reflects `input_schema` as it was when
     /// first filled, so changing `input_schema` afterwards needs a new `ToolDef`.
@@ -129,6 +148,7 @@ impl ToolDef {
             namespace: None,
             defer_loading: None,
             handler: None,
+            examples: Vec::new(),
             validator: OnceLock::new(),
         }
     }
@@ -205,6 +225,7 @@ impl fmt::Debug for ToolDef {
             .field("namespace", &self.namespace)
             .field("defer_loading", &self.defer_loading)
             .field("handler", &self.handler)
+            .field("examples", &self.examples)
             .finish_non_exhaustive()
     }
 }
@@ -219,13 +240,131 @@ impl PartialEq for ToolDef {
             && self.namespace == other.namespace
             && self.defer_loading == other.defer_loading
             && self.handler == other.handler
+            && self.examples == other.examples
     }
+}
+
+/// The canonical `dynamicTools` shape; see [`Catalog::thread_start_tools`].
+fn canonical_tools(namespaces: &[NamespaceDef], tools: &[DynamicToolSpec]) -> Value {
+    fn function(tool: &DynamicToolSpec) -> Value {
+        let mut object = serde_json::json!({
+            "type": "function",
+            "name": tool.name,
+            "description": tool.description,
+            "inputSchema": tool.input_schema,
+        });
+        if let (Some(defer), Some(map)) = (tool.defer_loading, object.as_object_mut()) {
+            map.insert("deferLoading".to_string(), Value::Bool(defer));
+        }
+        object
+    }
+    let mut out: Vec<Value> = Vec::new();
+    // Namespace name -> its index in `out`.
+    let mut placed: BTreeMap<&str, usize> = BTreeMap::new();
+    for tool in tools {
+        let Some(namespace) = tool.namespace.as_deref() else {
+            out.push(function(tool));
+            continue;
+        };
+        let at = *placed.entry(namespace).or_insert_with(|| {
+            // A session's own tool in a namespace the catalog does not describe gets its
+            // name as description: codex requires one.
+            let description = namespaces
+                .iter()
+                .find(|ns| ns.name == namespace)
+                .map_or(namespace, |ns| ns.description.as_str());
+            out.push(serde_json::json!({
+                "type": "namespace",
+                "name": namespace,
+                "description": description,
+                "tools": [],
+            }));
+            out.len() - 1
+        });
+        if let Some(Value::Array(list)) = out.get_mut(at).and_then(|ns| ns.get_mut("tools")) {
+            list.push(function(tool));
+        }
+    }
+    Value::Array(out)
 }
 
 pub(crate) fn qualified_name(namespace: Option<&str>, name: &str) -> String {
     match namespace {
         Some(namespace) => format!("{namespace}.{name}"),
         None => name.to_string(),
+    }
+}
+
+/// How one tool differs between two loads of a catalog (for live reload).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolChange {
+    /// The tool's qualified name.
+    pub tool: String,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Only in the new catalog: sessions started from now on get it.
+    Added,
+    /// Only in the old catalog: running sessions still declare it.
+    Removed,
+    /// Its description, schemas, `defer_loading` or namespace description changed: codex
+    /// fixes those at `thread/start`, so only new sessions see the change.
+    Definition,
+    /// Its handler or examples changed: applies to the next call at once.
+    Answering,
+}
+
+impl ChangeKind {
+    /// Whether running sessions see the change.
+    pub fn new_sessions_only(self) -> bool {
+        matches!(self, ChangeKind::Added | ChangeKind::Definition)
+    }
+}
+
+impl Catalog {
+    /// How the tools of `newer` differ from this catalog's, in `newer`'s order, then the
+    /// removed ones.
+    pub fn changes_to(&self, newer: &Catalog) -> Vec<ToolChange> {
+        let describe = |catalog: &Catalog, tool: &ToolDef| {
+            let namespace = tool.namespace.as_deref().and_then(|name| {
+                catalog
+                    .namespaces
+                    .iter()
+                    .find(|ns| ns.name == name)
+                    .map(|ns| ns.description.clone())
+            });
+            (tool.dynamic_tool(), tool.output_schema.clone(), namespace)
+        };
+        let mut changes = Vec::new();
+        for tool in &newer.tools {
+            let kind = match self.tool(tool.namespace.as_deref(), &tool.name) {
+                None => Some(ChangeKind::Added),
+                Some(old) if describe(self, old) != describe(newer, tool) => {
+                    Some(ChangeKind::Definition)
+                }
+                Some(old) if old.handler != tool.handler || old.examples != tool.examples => {
+                    Some(ChangeKind::Answering)
+                }
+                Some(_) => None,
+            };
+            if let Some(kind) = kind {
+                changes.push(ToolChange {
+                    tool: tool.qualified_name(),
+                    kind,
+                });
+            }
+        }
+        for tool in &self.tools {
+            if newer.tool(tool.namespace.as_deref(), &tool.name).is_none() {
+                changes.push(ToolChange {
+                    tool: tool.qualified_name(),
+                    kind: ChangeKind::Removed,
+                });
+            }
+        }
+        changes
     }
 }
 
@@ -336,9 +475,73 @@ impl Catalog {
             path: Some(absolute),
             dir,
             instructions: parsed.instructions,
+            namespaces: parsed.namespaces,
             tools: parsed.tools,
             warnings: parsed.warnings,
         })
+    }
+
+    /// What `catalog test FILE` runs: `FILE` is a catalog (its tools' examples), or a test
+    /// file (`catalog = "..."` and `[[examples]]`), whose examples run beside those of
+    /// the catalog it names. A test file's example of an unknown or manual tool is a
+    /// problem of the test file.
+    pub fn load_tests(path: &Path) -> Result<(Catalog, Vec<FileExample>)> {
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let is_test_file = toml::from_str::<toml::Table>(&text)
+            .map(|table| table.contains_key("catalog"))
+            .unwrap_or(false);
+        if !is_test_file {
+            return Ok((Catalog::parse(&text, path)?, Vec::new()));
+        }
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let dir = absolute.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let (catalog_path, examples) = examples::parse_test_file(&text, path, &dir)?;
+        let catalog = Catalog::load(&catalog_path)?;
+        let problems: Vec<String> = examples
+            .iter()
+            .filter_map(|found| {
+                let at = found
+                    .example
+                    .line
+                    .map(|line| format!("{}:{line}", path.display()))
+                    .unwrap_or_else(|| path.display().to_string());
+                match catalog.tool_by_qualified_name(&found.tool) {
+                    None => Some(format!(
+                        "{at}: example of `{}`: the catalog {} has no such tool (it has: {})",
+                        found.tool,
+                        catalog_path.display(),
+                        catalog
+                            .tools
+                            .iter()
+                            .map(ToolDef::qualified_name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                    Some(tool) if tool.is_manual() => Some(format!(
+                        "{at}: example of `{}`: the tool has no handler to run the example against",
+                        found.tool
+                    )),
+                    Some(_) => None,
+                }
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(CatalogError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
+        }
+        Ok((catalog, examples))
+    }
+
+    /// The tool named `namespace.name` or `name`.
+    pub fn tool_by_qualified_name(&self, qualified: &str) -> Option<&ToolDef> {
+        self.tools
+            .iter()
+            .find(|tool| tool.qualified_name() == qualified)
     }
 
     /// No tools: every call is unknown. Used when no catalog file is configured.
@@ -347,6 +550,7 @@ impl Catalog {
             path: None,
             dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             instructions: None,
+            namespaces: Vec::new(),
             tools: Vec::new(),
             warnings: Vec::new(),
         }
@@ -362,6 +566,25 @@ impl Catalog {
     /// The `thread/start.dynamicTools` payload, in file order.
     pub fn dynamic_tools(&self) -> Vec<DynamicToolSpec> {
         self.tools.iter().map(ToolDef::dynamic_tool).collect()
+    }
+
+    /// The `thread/start.dynamicTools` value for `tools` (the catalog's, or a session's
+    /// own): the legacy flat array `[{name, description, inputSchema, namespace?,
+    /// deferLoading?}]` for a catalog without `[[namespaces]]`, exactly as before; the
+    /// canonical shape when it has them, since codex refuses a mix of the two. In the
+    /// canonical shape a plain tool is `{type:"function", ..}` and the tools of a namespace
+    /// are one `{type:"namespace", name, description, tools}` at the place of its first
+    /// tool.
+    pub fn thread_start_tools(&self, tools: &[DynamicToolSpec]) -> Value {
+        if self.namespaces.is_empty() {
+            return serde_json::to_value(tools).unwrap_or(Value::Null);
+        }
+        canonical_tools(&self.namespaces, tools)
+    }
+
+    /// [`Catalog::thread_start_tools`] for the catalog's own tools.
+    pub fn dynamic_tools_payload(&self) -> Value {
+        self.thread_start_tools(&self.dynamic_tools())
     }
 
     /// Prompt text describing the tools. Same catalog, byte-identical text.

@@ -4,6 +4,8 @@
 pub mod api_client;
 pub mod bench;
 mod catalog_cmd;
+mod catalog_probe;
+mod catalog_test;
 pub mod client;
 pub mod console_cmd;
 mod exec;
@@ -116,6 +118,12 @@ pub enum CatalogCommand {
     /// Validate a catalog; print its warnings, the `dynamicTools` payload exactly as it
     /// is sent, and the instruction text.
     Check(catalog_cmd::CheckArgs),
+    /// Run every example of a catalog (or a test file) against its handler; exit 1 if
+    /// one fails.
+    Test(catalog_test::TestArgs),
+    /// Run the tool calls of a recorded session again against a catalog's handlers and
+    /// show what changed; exit 1 if an answer changed.
+    Replay(catalog_test::ReplayArgs),
 }
 
 /// How to reach app-server; shared by every command that starts a bridge.
@@ -195,7 +203,7 @@ pub fn run(cli: Cli) -> ExitCode {
             None => console_cmd::run(cli.console).await,
             Some(Command::Demo(args)) => console_cmd::demo(args).await,
             Some(Command::Exec(args)) => exec::run(*args).await,
-            Some(Command::Catalog(CatalogCommand::Check(args))) => catalog_cmd::check(args),
+            Some(Command::Catalog(command)) => catalog_cmd::run(command).await,
             Some(Command::Bench(args)) => bench::run(args).await,
             Some(Command::Soak(args)) => soak_cmd::run_soak(args).await,
             Some(Command::SyntheticAppServer(args)) => {

@@ -27,6 +27,9 @@ use super::turn::{Decision, decide};
 /// 2 MB limit of axum would fail long test threads.
 const BODY_LIMIT: usize = 256 * 1024 * 1024;
 
+/// How many requests' `tools` arrays [`ModelServer::seen_tools`] keeps (the first ones).
+const SEEN_TOOLS_KEPT: usize = 64;
+
 /// How long [`ModelServer::shutdown`] waits for open requests before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -79,6 +82,8 @@ struct Shared {
     input_schemas: Vec<(String, Value)>,
     ids: Ids,
     served: AtomicU64,
+    /// The `tools` array of each request, in arrival order: what codex offers the model.
+    seen_tools: std::sync::Mutex<Vec<Value>>,
 }
 
 /// A running scripted model server. Dropping it (or calling [`ModelServer::shutdown`]) stops it.
@@ -122,6 +127,7 @@ impl ModelServer {
             input_schemas: options.input_schemas,
             ids: Ids::new(),
             served: AtomicU64::new(0),
+            seen_tools: std::sync::Mutex::new(Vec::new()),
         });
         let app = router(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
@@ -155,6 +161,16 @@ impl ModelServer {
     /// How many requests the Responses endpoint has answered, failures included.
     pub fn requests_served(&self) -> u64 {
         self.shared.served.load(Ordering::Relaxed)
+    }
+
+    /// The `tools` array of each request so far (the first 64), exactly as codex sent
+    /// it: what the model is offered, built-ins included. `Null` for a request without.
+    pub fn seen_tools(&self) -> Vec<Value> {
+        self.shared
+            .seen_tools
+            .lock()
+            .map(|seen| seen.clone())
+            .unwrap_or_default()
     }
 
     /// Stops accepting, lets requests in flight finish (up to a few seconds), then returns.
@@ -217,6 +233,11 @@ async fn responses(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
             );
         }
     };
+    if let Ok(mut seen) = shared.seen_tools.lock()
+        && seen.len() < SEEN_TOOLS_KEPT
+    {
+        seen.push(value.get("tools").cloned().unwrap_or(Value::Null));
+    }
     let mut view = match parse_request(&value) {
         Ok(view) => view,
         Err(error) => return json_error(StatusCode::BAD_REQUEST, &error.to_string()),

@@ -197,8 +197,11 @@ pub struct ThreadStartParams {
     /// codex configuration overrides, e.g. `sandbox_workspace_write.network_access`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<Value>,
+    /// The legacy flat list of [`DynamicToolSpec`]s or the canonical shape (`{type:
+    /// "function"|"namespace", ..}`); the catalog picks one (`Catalog::thread_start_tools`),
+    /// since codex refuses a mix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dynamic_tools: Option<Vec<DynamicToolSpec>>,
+    pub dynamic_tools: Option<Value>,
 }
 
 /// The reply to `thread/start` and `thread/resume`: the thread and the settings it runs
@@ -273,13 +276,16 @@ mod tests {
         let params = ThreadStartParams {
             cwd: Some("/w".to_string()),
             approval_policy: Some("untrusted".to_string()),
-            dynamic_tools: Some(vec![DynamicToolSpec {
-                name: "t".to_string(),
-                description: "d".to_string(),
-                input_schema: json!({"type":"object"}),
-                namespace: None,
-                defer_loading: None,
-            }]),
+            dynamic_tools: Some(
+                serde_json::to_value(vec![DynamicToolSpec {
+                    name: "t".to_string(),
+                    description: "d".to_string(),
+                    input_schema: json!({"type":"object"}),
+                    namespace: None,
+                    defer_loading: None,
+                }])
+                .unwrap(),
+            ),
             ..ThreadStartParams::default()
         };
         assert_eq!(

@@ -1,5 +1,6 @@
 mod api_support;
 mod bridge_codex;
+mod catalog_cli;
 mod console_tmux;
 mod exec_cli;
 mod handler_load;
