@@ -159,6 +159,15 @@ fn spawn_stdio(
                 result = writer.flush().await.map_err(|e| e.to_string());
             }
             let failed = result.is_err();
+            if !failed && super::timeline::on() {
+                for item in &batch {
+                    if item.written.is_some() {
+                        super::timeline::mark("appserver.answer.written");
+                    } else if item.line.contains(r#""method":"turn/start""#) {
+                        super::timeline::mark("appserver.turn_start.written");
+                    }
+                }
+            }
             for item in batch {
                 if let Some(ack) = item.written {
                     let _ = ack.send(result.clone());
@@ -298,6 +307,9 @@ async fn connect_websocket(
                 _ = &mut kill_rx => (Err("the connection was closed".to_string()), true),
             };
             let failed = result.is_err();
+            if !failed && item.written.is_some() {
+                super::timeline::mark("appserver.answer.written");
+            }
             if let Some(ack) = item.written {
                 let _ = ack.send(result);
             }

@@ -378,6 +378,7 @@ impl Actor {
         let view = call.view();
         // Registered before anyone can see it: a responder never races the store.
         self.pending.insert(call);
+        crate::appserver::timeline::mark("bridge.call.registered");
         if restored.is_none() {
             self.append_row(
                 &params.thread_id,

@@ -17,6 +17,7 @@ use tokio::sync::{broadcast, watch};
 use super::AppState;
 use super::convert;
 use super::wire::{SessionEventPayload, TranscriptUpdate};
+use crate::appserver::timeline;
 use crate::bridge::{BridgeEvent, BridgeHandle, EventReceiver, SessionSummary};
 use crate::util::now_ms;
 
@@ -36,6 +37,8 @@ const MAX_COMMAND_BYTES: usize = 64 * 1024;
 /// One serialised event, shared by every socket.
 #[derive(Debug, Clone)]
 pub struct Frame {
+    /// The event type, for the timeline.
+    pub kind: String,
     pub thread_id: Option<String>,
     /// Sent to filtered sockets too (connection changes, lag).
     pub global: bool,
@@ -92,6 +95,7 @@ pub fn frame<T: Serialize>(
         text
     };
     Frame {
+        kind: kind.to_string(),
         thread_id: thread_id.map(str::to_string),
         global,
         text: Utf8Bytes::from(text),
@@ -272,6 +276,9 @@ pub async fn fan_out(
             return;
         };
         for frame in frames_for(&event, &mut titles) {
+            if timeline::on() {
+                timeline::mark(&format!("fanout.sent {}", frame.kind));
+            }
             // No socket listening is fine.
             let _ = frames.send(Arc::new(frame));
         }
@@ -366,17 +373,20 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, mut filter: Option
                 }
             }
             frame = frames.recv() => {
-                let text = match frame {
-                    Ok(frame) if frame.wanted_by(filter.as_deref()) => frame.text.clone(),
+                let frame = match frame {
+                    Ok(frame) if frame.wanted_by(filter.as_deref()) => frame,
                     Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(skipped)) => lagged_frame(skipped).text,
+                    Err(broadcast::error::RecvError::Lagged(skipped)) => Arc::new(lagged_frame(skipped)),
                     Err(broadcast::error::RecvError::Closed) => {
                         let _ = socket.send(Message::Close(None)).await;
                         return;
                     }
                 };
-                if !send(&mut socket, text).await {
+                if !send(&mut socket, frame.text.clone()).await {
                     return;
+                }
+                if timeline::on() {
+                    timeline::mark(&format!("ws.written {}", frame.kind));
                 }
             }
         }
