@@ -281,7 +281,8 @@ async fn connect_websocket(
             .map_err(|_| connect_error("the bearer token is not a valid header value".into()))?;
         request.headers_mut().insert("authorization", value);
     }
-    let (socket, _) = tokio_tungstenite::connect_async(request)
+    // TCP_NODELAY: an answer is one small frame and must not wait for a delayed ACK.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
         .map_err(|e| connect_error(e.to_string()))?;
     let (mut sink, mut stream) = socket.split();
