@@ -179,8 +179,18 @@ async fn read_loop(
                 deliver(&pending, &id, Err(error));
                 None
             }
-            Message::Request(request) => Some(Inbound::Request(request)),
-            Message::Notification(notification) => Some(Inbound::Notification(notification)),
+            Message::Request(request) => {
+                if request.method == method::TOOL_CALL {
+                    super::timeline::mark("appserver.tool_call.read");
+                }
+                Some(Inbound::Request(request))
+            }
+            Message::Notification(notification) => {
+                if notification.method == method::TURN_COMPLETED {
+                    super::timeline::mark("appserver.turn_completed.read");
+                }
+                Some(Inbound::Notification(notification))
+            }
         };
         if let Some(forward) = forward
             && inbound.send(forward).await.is_err()

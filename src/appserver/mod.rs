@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod locate;
 pub mod synthetic;
+pub mod timeline;
 pub mod transport;
 
 use std::time::Duration;

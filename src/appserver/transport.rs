@@ -159,6 +159,15 @@ fn spawn_stdio(
                 result = writer.flush().await.map_err(|e| e.to_string());
             }
             let failed = result.is_err();
+            if !failed && super::timeline::on() {
+                for item in &batch {
+                    if item.written.is_some() {
+                        super::timeline::mark("appserver.answer.written");
+                    } else if item.line.contains(r#""method":"turn/start""#) {
+                        super::timeline::mark("appserver.turn_start.written");
+                    }
+                }
+            }
             for item in batch {
                 if let Some(ack) = item.written {
                     let _ = ack.send(result.clone());
@@ -272,7 +281,8 @@ async fn connect_websocket(
             .map_err(|_| connect_error("the bearer token is not a valid header value".into()))?;
         request.headers_mut().insert("authorization", value);
     }
-    let (socket, _) = tokio_tungstenite::connect_async(request)
+    // TCP_NODELAY: an answer is one small frame and must not wait for a delayed ACK.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
         .map_err(|e| connect_error(e.to_string()))?;
     let (mut sink, mut stream) = socket.split();
@@ -298,6 +308,9 @@ async fn connect_websocket(
                 _ = &mut kill_rx => (Err("the connection was closed".to_string()), true),
             };
             let failed = result.is_err();
+            if !failed && item.written.is_some() {
+                super::timeline::mark("appserver.answer.written");
+            }
             if let Some(ack) = item.written {
                 let _ = ack.send(result);
             }

@@ -365,7 +365,8 @@ impl Api {
                 .map_err(|_| bad(format!("header {name} is not a valid value")))?;
             request.headers_mut().insert(name, value);
         }
-        let (socket, _) = tokio_tungstenite::connect_async(request)
+        // TCP_NODELAY, like the HTTP client (reqwest sets it by default).
+        let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
             .await
             .map_err(|e| match e {
                 tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Rejected {

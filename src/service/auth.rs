@@ -232,7 +232,12 @@ pub fn check(headers: &HeaderMap, token: Option<&str>) -> Result<(), Refusal> {
 
 pub(super) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match check(request.headers(), state.token.as_deref()) {
-        Ok(()) => next.run(request).await,
+        Ok(()) => {
+            if let Some(connection) = request.extensions().get::<super::listen::ConnectionInfo>() {
+                connection.authenticated();
+            }
+            next.run(request).await
+        }
         Err(Refusal::Forbidden(message)) => {
             json_reply(StatusCode::FORBIDDEN, &error_body("forbidden", message))
         }

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod convert;
 pub mod error;
+pub mod listen;
 pub mod openapi;
 pub mod routes;
 pub mod stream;
@@ -23,7 +24,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bridge::BridgeHandle;
@@ -64,6 +65,10 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Relative session folders (`cwd: "."`) are resolved against this.
     pub base_dir: PathBuf,
+    /// Header-read timeout and connection caps.
+    pub limits: listen::Limits,
+    /// Bytes of frames queued per websocket before it is dropped as lagged.
+    pub max_socket_queue_bytes: usize,
 }
 
 impl ServeConfig {
@@ -73,6 +78,8 @@ impl ServeConfig {
             token,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             base_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            limits: listen::Limits::default(),
+            max_socket_queue_bytes: stream::DEFAULT_SOCKET_QUEUE_BYTES,
         }
     }
 }
@@ -91,8 +98,8 @@ pub fn check_exposure(listen: SocketAddr, token: Option<&str>) -> Result<(), Ser
 pub struct Shared {
     pub bridge: BridgeHandle,
     pub token: Option<String>,
-    /// Serialised stream events, fanned out to every websocket.
-    pub frames: broadcast::Sender<Arc<stream::Frame>>,
+    /// Serialised stream events, queued for every websocket.
+    pub frames: Arc<stream::Hub>,
     pub base_dir: PathBuf,
     /// Flips to `true` when the server stops, so websockets close.
     pub shutdown: watch::Receiver<bool>,
@@ -155,7 +162,7 @@ pub async fn serve(
         .map_err(bind_error)?;
     let addr = listener.local_addr().map_err(bind_error)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (frames, _) = broadcast::channel(stream::FRAME_CAPACITY);
+    let frames = Arc::new(stream::Hub::new(config.max_socket_queue_bytes));
     // Subscribed before the first request can be served, so no event is missed.
     let events = bridge.subscribe();
     tokio::spawn(stream::fan_out(
@@ -172,14 +179,10 @@ pub async fn serve(
         shutdown: shutdown_rx.clone(),
     });
     let app = router(state, config.max_body_bytes);
-    let mut stop = shutdown_rx;
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            })
-            .await
-    });
+    // Each connection is a descriptor: take what the hard limit allows, and keep the
+    // connection cap below it.
+    let limits = config.limits.fitted_to(listen::raise_open_file_limit());
+    let task = tokio::spawn(listen::serve(listener, app, limits, shutdown_rx));
     tracing::info!(target: "service", "API listening on http://{addr}");
     Ok(ServerHandle {
         addr,

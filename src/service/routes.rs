@@ -19,6 +19,7 @@ use super::wire::{
     MessageAccepted, NetworkAccess, OkStatus, PendingCallList, RespondAccepted, SessionDeleted,
     SessionDetail, SessionList,
 };
+use crate::appserver::timeline;
 use crate::bridge::{
     BridgeError, CreateSession, RespondOutcome, Responder, SessionStatus, SessionSummary,
     TurnOptions,
@@ -277,6 +278,7 @@ pub async fn send_message(
     UrlPath(session_id): UrlPath<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
+    timeline::mark("api.message.read");
     let request = validate::send_message(body_value(body, false)?).map_err(problem)?;
     live_session(&state, &session_id).await?;
     let setup = state
@@ -322,13 +324,16 @@ pub async fn send_message(
         .send_message_with(&session_id, &request.text, options)
         .await
     {
-        Ok(turn_id) => Ok(json_reply(
-            StatusCode::ACCEPTED,
-            &MessageAccepted {
-                status: AcceptedStatus::Accepted,
-                session_id,
-                turn_id,
-            },
+        Ok(turn_id) => Ok(timeline::marked(
+            "api.message.replied",
+            json_reply(
+                StatusCode::ACCEPTED,
+                &MessageAccepted {
+                    status: AcceptedStatus::Accepted,
+                    session_id,
+                    turn_id,
+                },
+            ),
         )),
         Err(e) => Err(session_error(&state, &session_id, e).await),
     }
@@ -428,6 +433,7 @@ pub async fn respond(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
+    timeline::mark("api.respond.read");
     let result = validate::respond(body_value(body, false)?).map_err(problem)?;
     let calls = state
         .bridge
@@ -449,13 +455,16 @@ pub async fn respond(
         .await
         .map_err(bridge_error)?;
     match outcome {
-        RespondOutcome::Accepted => Ok(json_reply(
-            StatusCode::OK,
-            &RespondAccepted {
-                status: OkStatus::Ok,
-                request_id,
-                thread_id: call.thread_id,
-            },
+        RespondOutcome::Accepted => Ok(timeline::marked(
+            "api.respond.replied",
+            json_reply(
+                StatusCode::OK,
+                &RespondAccepted {
+                    status: OkStatus::Ok,
+                    request_id,
+                    thread_id: call.thread_id,
+                },
+            ),
         )),
         RespondOutcome::NotFound => Err(ApiError::CallNotFound { request_id }),
         RespondOutcome::InFlight => Err(ApiError::CallInFlight { request_id }),

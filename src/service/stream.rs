@@ -1,7 +1,8 @@
 //! The websocket `GET /api/stream`: one fan-out task turns bridge events into frames
-//! (serialised once), and each socket forwards the frames its filter wants. A socket
-//! that cannot keep up lags (it is told how many frames it missed) or, if a single write
-//! stalls, is dropped; neither ever holds up the bridge.
+//! (serialised once) and queues them for every socket; each socket forwards the frames
+//! its filter wants. A socket's queue is bounded in bytes: one that falls further behind
+//! is sent a `lagged` frame and closed, as is one whose single write stalls; neither
+//! ever holds up the bridge.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,11 +13,15 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use tokio::sync::{mpsc, watch};
 
 use super::AppState;
 use super::convert;
 use super::wire::{SessionEventPayload, TranscriptUpdate};
+use crate::appserver::timeline;
 use crate::bridge::{BridgeEvent, BridgeHandle, EventReceiver, SessionSummary};
 use crate::util::now_ms;
 
@@ -24,8 +29,10 @@ use crate::util::now_ms;
 /// on frames over 1 MiB by default; this leaves room below that.
 pub const MAX_FRAME_BYTES: usize = 1_000_000;
 
-/// Frames buffered per socket before it lags.
-pub const FRAME_CAPACITY: usize = 4096;
+/// Bytes of frames queued for one socket at most: a socket that falls further behind
+/// (its reader is slower than the events) is sent a `lagged` frame and closed, so a slow
+/// reader can never pin more than this much memory.
+pub const DEFAULT_SOCKET_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// A socket whose single write takes longer than this is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,6 +43,8 @@ const MAX_COMMAND_BYTES: usize = 64 * 1024;
 /// One serialised event, shared by every socket.
 #[derive(Debug, Clone)]
 pub struct Frame {
+    /// The event type, for the timeline.
+    pub kind: String,
     pub thread_id: Option<String>,
     /// Sent to filtered sockets too (connection changes, lag).
     pub global: bool,
@@ -92,6 +101,7 @@ pub fn frame<T: Serialize>(
         text
     };
     Frame {
+        kind: kind.to_string(),
         thread_id: thread_id.map(str::to_string),
         global,
         text: Utf8Bytes::from(text),
@@ -261,11 +271,157 @@ fn lagged_frame(skipped: u64) -> Frame {
     frame("lagged", None, &json!({ "skipped": skipped }), true)
 }
 
+/// The frame a socket gets before it is closed for falling `queued_bytes` behind.
+fn dropped_frame(skipped: u64, queued_bytes: usize, limit_bytes: usize) -> Frame {
+    frame(
+        "lagged",
+        None,
+        &json!({
+            "skipped": skipped,
+            "queuedBytes": queued_bytes,
+            "limitBytes": limit_bytes,
+            "closing": true,
+            "message": format!(
+                "this socket fell more than {limit_bytes} bytes of frames behind and is closed; reconnect, then read the current state over HTTP"
+            ),
+        }),
+        true,
+    )
+}
+
+/// How far one socket is behind, shared by the hub and the socket.
+#[derive(Debug, Default)]
+struct Backlog {
+    queued_bytes: AtomicUsize,
+    /// Set (and the queue closed) when the socket fell too far behind.
+    dropped: AtomicBool,
+}
+
+struct Subscriber {
+    queue: mpsc::UnboundedSender<Arc<Frame>>,
+    backlog: Arc<Backlog>,
+}
+
+/// Every socket's queue of frames, bounded in bytes per socket.
+pub struct Hub {
+    subscribers: Mutex<Vec<Subscriber>>,
+    limit_bytes: usize,
+}
+
+/// One socket's end of the hub.
+pub struct Subscription {
+    frames: mpsc::UnboundedReceiver<Arc<Frame>>,
+    backlog: Arc<Backlog>,
+    limit_bytes: usize,
+}
+
+impl Hub {
+    pub fn new(limit_bytes: usize) -> Hub {
+        Hub {
+            subscribers: Mutex::new(Vec::new()),
+            limit_bytes,
+        }
+    }
+
+    pub fn subscribe(&self) -> Subscription {
+        let (queue, frames) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
+        if let Ok(mut subscribers) = self.subscribers.lock() {
+            subscribers.push(Subscriber {
+                queue,
+                backlog: backlog.clone(),
+            });
+        }
+        Subscription {
+            frames,
+            backlog,
+            limit_bytes: self.limit_bytes,
+        }
+    }
+
+    /// Queues `frame` for every socket; one that would go over its byte bound is
+    /// dropped instead (a frame larger than the bound still goes to an empty queue).
+    pub fn send(&self, frame: &Arc<Frame>) {
+        let bytes = frame.text.len();
+        let Ok(mut subscribers) = self.subscribers.lock() else {
+            return;
+        };
+        subscribers.retain(|subscriber| {
+            let queued = subscriber.backlog.queued_bytes.load(Ordering::Relaxed);
+            if queued > 0 && queued + bytes > self.limit_bytes {
+                subscriber.backlog.dropped.store(true, Ordering::Relaxed);
+                return false;
+            }
+            subscriber
+                .backlog
+                .queued_bytes
+                .fetch_add(bytes, Ordering::Relaxed);
+            subscriber.queue.send(frame.clone()).is_ok()
+        });
+    }
+
+    /// Sockets open on the hub.
+    pub fn len(&self) -> usize {
+        self.subscribers.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Ends every queue: the sockets close once they have sent what is queued.
+    pub fn close(&self) {
+        if let Ok(mut subscribers) = self.subscribers.lock() {
+            subscribers.clear();
+        }
+    }
+}
+
+/// What a socket does next.
+enum Next {
+    Send(Arc<Frame>),
+    /// Fell too far behind: send this and close.
+    Dropped(Frame),
+    /// The server or the bridge stopped.
+    Closed,
+}
+
+impl Subscription {
+    async fn next(&mut self) -> Next {
+        let frame = self.frames.recv().await;
+        if let Some(frame) = &frame {
+            self.backlog
+                .queued_bytes
+                .fetch_sub(frame.text.len(), Ordering::Relaxed);
+        }
+        if self.backlog.dropped.load(Ordering::Relaxed) {
+            let skipped = self.frames.len() as u64 + u64::from(frame.is_some());
+            let queued = self.backlog.queued_bytes.load(Ordering::Relaxed)
+                + frame.as_ref().map_or(0, |f| f.text.len());
+            return Next::Dropped(dropped_frame(skipped, queued, self.limit_bytes));
+        }
+        match frame {
+            Some(frame) => Next::Send(frame),
+            None => Next::Closed,
+        }
+    }
+}
+
 /// Turns bridge events into frames until the bridge stops or the server shuts down.
 pub async fn fan_out(
     bridge: BridgeHandle,
+    events: EventReceiver,
+    frames: Arc<Hub>,
+    shutdown: watch::Receiver<bool>,
+) {
+    fan_out_until_stopped(bridge, events, &frames, shutdown).await;
+    frames.close();
+}
+
+async fn fan_out_until_stopped(
+    bridge: BridgeHandle,
     mut events: EventReceiver,
-    frames: broadcast::Sender<Arc<Frame>>,
+    frames: &Hub,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut titles: HashMap<String, String> = bridge
@@ -284,8 +440,10 @@ pub async fn fan_out(
             return;
         };
         for frame in frames_for(&event, &mut titles) {
-            // No socket listening is fine.
-            let _ = frames.send(Arc::new(frame));
+            if timeline::on() {
+                timeline::mark(&format!("fanout.sent {}", frame.kind));
+            }
+            frames.send(&Arc::new(frame));
         }
     }
 }
@@ -377,18 +535,26 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, mut filter: Option
                     return;
                 }
             }
-            frame = frames.recv() => {
-                let text = match frame {
-                    Ok(frame) if frame.wanted_by(filter.as_deref()) => frame.text.clone(),
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(skipped)) => lagged_frame(skipped).text,
-                    Err(broadcast::error::RecvError::Closed) => {
+            next = frames.next() => {
+                let frame = match next {
+                    Next::Send(frame) if frame.wanted_by(filter.as_deref()) => frame,
+                    Next::Send(_) => continue,
+                    Next::Dropped(frame) => {
+                        tracing::warn!(target: "service", "closed a websocket that fell more than {} bytes behind", frames.limit_bytes);
+                        let _ = send(&mut socket, frame.text).await;
+                        let _ = socket.send(Message::Close(None)).await;
+                        return;
+                    }
+                    Next::Closed => {
                         let _ = socket.send(Message::Close(None)).await;
                         return;
                     }
                 };
-                if !send(&mut socket, text).await {
+                if !send(&mut socket, frame.text.clone()).await {
                     return;
+                }
+                if timeline::on() {
+                    timeline::mark(&format!("ws.written {}", frame.kind));
                 }
             }
         }

@@ -9,6 +9,7 @@ mod recovery;
 mod serve_support;
 mod service_api;
 mod service_cli;
+mod service_limits;
 mod service_python;
 mod soak;
 mod support;

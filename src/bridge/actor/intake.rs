@@ -216,6 +216,7 @@ impl Actor {
         let view = pending.call_view();
         // Registered before anyone can see it: a responder never races the store.
         self.pending.insert(pending);
+        crate::appserver::timeline::mark("bridge.call.registered");
         if !restored {
             self.append_row(
                 &params.thread_id,

@@ -47,7 +47,8 @@ pub type Socket =
 /// A stream socket filtered to one session.
 pub async fn stream(server: &ServerHandle, thread_id: &str) -> Result<Socket> {
     let url = format!("ws://{}/api/stream?threadId={thread_id}", server.addr());
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    // Nagle off, as on the server: a small command must not wait for a delayed ACK.
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
         .await
         .map_err(BenchError::from("stream"))?;
     next_of(&mut socket, "ready").await?;

@@ -65,6 +65,22 @@ pub struct Figure {
     pub ratio: Option<f64>,
     pub target: Option<String>,
     pub note: Option<String>,
+    /// The per-hop timeline of the measured path, when it has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<Hop>,
+}
+
+/// One hop of a timeline: the median time from one mark to the next.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hop {
+    pub from: String,
+    pub to: String,
+    pub median_ms: f64,
+    /// Turns in which both marks were seen.
+    pub turns: usize,
+    /// Codex's own work, not the bridge's or a client's.
+    pub codex: bool,
 }
 
 impl Figure {
@@ -82,6 +98,7 @@ impl Figure {
             ratio: None,
             target: None,
             note: None,
+            hops: Vec::new(),
         }
     }
 
@@ -100,6 +117,11 @@ impl Figure {
 
     pub fn note(mut self, note: impl Into<String>) -> Figure {
         self.note = Some(note.into());
+        self
+    }
+
+    pub fn hops(mut self, hops: Vec<Hop>) -> Figure {
+        self.hops = hops;
         self
     }
 }
@@ -179,6 +201,26 @@ fn print(figure: &Figure, json: bool) {
     }
     if let Some(note) = &figure.note {
         line.push_str(&format!("\n  note: {note}"));
+    }
+    if !figure.hops.is_empty() {
+        let (mut own, mut codex) = (0.0, 0.0);
+        for hop in &figure.hops {
+            if hop.codex {
+                codex += hop.median_ms;
+            } else {
+                own += hop.median_ms;
+            }
+            line.push_str(&format!(
+                "\n    {:>9.3} ms  {} -> {}{}",
+                hop.median_ms,
+                hop.from,
+                hop.to,
+                if hop.codex { "  (codex)" } else { "" }
+            ));
+        }
+        line.push_str(&format!(
+            "\n    {own:>9.3} ms  sum of the hops outside codex; {codex:.3} ms in codex"
+        ));
     }
     out(&line);
 }
