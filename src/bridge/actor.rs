@@ -787,6 +787,18 @@ impl Actor {
                 turn_id,
                 reply,
             } => self.wait_turn(thread_id, turn_id, reply),
+            Command::RetryTranscript {
+                thread_id,
+                epoch,
+                reply,
+            } => {
+                let failing = self
+                    .sessions
+                    .get_mut(&thread_id)
+                    .is_some_and(|s| s.transcript.retry(epoch));
+                self.report_transcript(&thread_id);
+                let _ = reply.send(failing);
+            }
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
             }
@@ -873,6 +885,7 @@ impl Actor {
                 + self.conn.as_ref().map(|c| c.junk_lines()).unwrap_or(0),
             totals,
             hold: self.hold.clone(),
+            not_persisted: super::transcript::not_persisted(self.sessions.values()),
         }
     }
 
@@ -908,18 +921,9 @@ impl Actor {
             });
             return Ok(summary);
         }
+        // Failures to open or write it are reported by `append_row`, and retried.
         let transcript = match &self.sessions_dir {
-            Some(dir) => match Transcript::persisted(dir, &thread_id) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(target: "bridge", "{e}; keeping this transcript in memory only");
-                    self.emit(BridgeEvent::Error {
-                        thread_id: Some(thread_id.clone()),
-                        message: format!("{e}; the transcript is kept in memory only"),
-                    });
-                    Transcript::in_memory()
-                }
-            },
+            Some(dir) => Transcript::on_disk(dir, &thread_id),
             None => Transcript::in_memory(),
         };
         let now = now_ms();
@@ -1329,18 +1333,23 @@ impl Actor {
         let Some(session) = self.sessions.get_mut(thread_id) else {
             return;
         };
-        let (row, written) = session.transcript.append(now_ms(), turn_id, entry);
-        if let Err(e) = written {
-            tracing::error!(target: "bridge", "{e}");
-            let _ = self.events.send(BridgeEvent::Error {
-                thread_id: Some(thread_id.to_string()),
-                message: e.to_string(),
-            });
-        }
+        // A row that cannot be written waits and is retried; `report_transcript` says so.
+        let (row, _written) = session.transcript.append(now_ms(), turn_id, entry);
         self.emit(BridgeEvent::TranscriptAppended {
             thread_id: thread_id.to_string(),
             row,
         });
+        self.report_transcript(thread_id);
+    }
+
+    /// Reports a transcript that stopped (or started again) reaching the disk.
+    fn report_transcript(&mut self, thread_id: &str) {
+        if let Some(session) = self.sessions.get_mut(thread_id) {
+            let events = super::transcript::report_changes(session, now_ms(), &self.self_tx);
+            for event in events {
+                self.emit(event);
+            }
+        }
     }
 }
 

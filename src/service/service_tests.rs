@@ -31,6 +31,8 @@ fn summary() -> SessionSummary {
         active_turn_id: None,
         tools: vec!["lookup".into()],
         transcript_path: None,
+        persisted: true,
+        persist_error: None,
     }
 }
 
