@@ -81,13 +81,23 @@ struct Ended {
 }
 
 impl Worker {
+    /// How it ended, if it did: marked by its stdout reader, or found not reading its
+    /// stdin any more (it is exiting; the reader marks it soon).
     fn ended(&self) -> Option<Ended> {
         let waiting = self.waiting.lock().ok()?;
-        waiting.exited.as_ref().map(|(why, at)| Ended {
-            why: why.clone(),
-            at: *at,
-            answered: waiting.answered,
-        })
+        match &waiting.exited {
+            Some((why, at)) => Some(Ended {
+                why: why.clone(),
+                at: *at,
+                answered: waiting.answered,
+            }),
+            None if self.lines.is_closed() => Some(Ended {
+                why: "stopped reading its stdin".to_string(),
+                at: Instant::now(),
+                answered: waiting.answered,
+            }),
+            None => None,
+        }
     }
 }
 
@@ -164,7 +174,9 @@ impl Workers {
             .is_err()
         {
             self.forget(&worker, id);
-            return failure_outcome(format!("worker for `{tool}` is not accepting calls"));
+            return failure_outcome(format!(
+                "worker for `{tool}` is not accepting calls (it stopped reading its stdin)"
+            ));
         }
         match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(Ok(Reply::Whole(answer)))) => map_answer(tool, answer),
@@ -354,7 +366,8 @@ impl Line {
         self.head.extend_from_slice(&chunk[..room]);
         self.len += chunk.len();
         if self.is_cut() {
-            self.tail.extend_from_slice(chunk);
+            self.tail
+                .extend_from_slice(&chunk[chunk.len().saturating_sub(TAIL_BYTES)..]);
             if self.tail.len() > 4 * TAIL_BYTES {
                 self.tail.drain(..self.tail.len() - TAIL_BYTES);
             }
