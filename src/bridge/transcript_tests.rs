@@ -364,7 +364,10 @@ impl Drop for Tmpfs {
 fn small_tmpfs(size: usize) -> Option<Tmpfs> {
     match Tmpfs::mount(size) {
         Ok(tmpfs) => Some(tmpfs),
-        Err(why) if std::env::var_os("SWITCHBOARD_REQUIRE_TMPFS").is_some() => {
+        Err(why)
+            if std::env::var("SWITCHBOARD_REQUIRE_TMPFS")
+                .is_ok_and(|v| !v.is_empty() && v != "0") =>
+        {
             panic!("SWITCHBOARD_REQUIRE_TMPFS is set but {why}")
         }
         Err(why) => {

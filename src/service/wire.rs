@@ -808,4 +808,10 @@ pub struct SessionEventPayload {
     pub active_turn_id: Option<String>,
     /// Why a deleted session ended.
     pub reason: Option<String>,
+    /// Switchboard: every row of the transcript is on disk (see `SessionInfo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persisted: Option<bool>,
+    /// Switchboard: why the transcript is not being written now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persist_error: Option<String>,
 }

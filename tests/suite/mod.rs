@@ -11,4 +11,5 @@ mod service_cli;
 mod service_python;
 mod soak;
 mod support;
+mod transcript_faults;
 mod websocket;
