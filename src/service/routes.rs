@@ -487,11 +487,9 @@ pub async fn health(State(state): State<AppState>) -> ApiResult {
         }
     };
     // Up, but some transcript is not reaching the disk: 200, `degraded`, and why.
-    let degraded = crate::bridge::transcript::degraded_reason(&status.not_persisted);
-    let word = match &degraded {
-        Some(_) if connected => "degraded",
-        _ => word,
-    };
+    let degraded =
+        crate::bridge::transcript::degraded_reason(&status.not_persisted).filter(|_| connected);
+    let word = if degraded.is_some() { "degraded" } else { word };
     let body = Health {
         status: word.to_string(),
         reason: degraded,
