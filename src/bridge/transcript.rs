@@ -283,7 +283,6 @@ impl Disk {
         if self.waiting.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
         self.open()?;
         while let Some(line) = self.waiting.front() {
             let Some(store) = self.store.as_mut() else {
@@ -309,7 +308,10 @@ impl Disk {
                 }
                 Err((source, torn)) => {
                     self.torn_tail |= torn;
-                    return Err(TranscriptError::Write { path, source });
+                    return Err(TranscriptError::Write {
+                        path: self.path.clone(),
+                        source,
+                    });
                 }
             }
         }
