@@ -12,6 +12,12 @@ COMPAT_CODEX_VERSION="0.169.0"
 codex_bin="$(bash scripts/setup.sh)"
 compat_bin="$(bash scripts/setup.sh "$COMPAT_CODEX_VERSION")"
 
+# As root (CI), the full-disk tests must mount their small tmpfs, not skip; set
+# SWITCHBOARD_REQUIRE_TMPFS=0 where root may not mount.
+if [ "$(id -u)" = 0 ]; then
+  export SWITCHBOARD_REQUIRE_TMPFS="${SWITCHBOARD_REQUIRE_TMPFS:-1}"
+fi
+
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy" >&2

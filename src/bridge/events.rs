@@ -130,6 +130,10 @@ pub enum RecoveryStep {
         /// Calls with a request row and no end row: app-server may still wait on them.
         #[serde(rename = "unfinishedCalls")]
         unfinished_calls: usize,
+        /// Lines of the file that were not whole rows (torn by a crash, not UTF-8, not
+        /// JSON): dropped, the rest of the session kept.
+        #[serde(rename = "skippedLines")]
+        skipped_lines: usize,
     },
     /// `thread/resume` succeeded: the session goes on with its history.
     Resumed {

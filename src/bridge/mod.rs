@@ -33,7 +33,7 @@ pub use pending::{Answerer, PendingCallView, PendingRequestView};
 pub use session::{
     SessionSettings, SessionSetup, SessionSnapshot, SessionStatus, SessionSummary, TurnRecord,
 };
-pub use transcript::{TranscriptEntry, TranscriptRow};
+pub use transcript::{NotPersisted, TranscriptEntry, TranscriptRow};
 
 /// Queued commands per bridge; a full queue makes callers wait.
 const COMMAND_CAPACITY: usize = 1024;
@@ -254,6 +254,9 @@ pub struct BridgeStatus {
     pub junk_lines: u64,
     pub totals: Totals,
     pub hold: HoldState,
+    /// Sessions whose transcript is not being written now, and why (empty when every
+    /// transcript is on disk); health reports `degraded` while there are any.
+    pub not_persisted: Vec<NotPersisted>,
 }
 
 /// A change to which handlers are held for review.
@@ -369,6 +372,13 @@ enum Command {
         thread_id: String,
         turn_id: String,
         reply: Reply<Result<TurnRecord>>,
+    },
+    /// A retry of a failed transcript write (see `transcript::report_changes`); the
+    /// reply says whether that failure goes on.
+    RetryTranscript {
+        thread_id: String,
+        epoch: u64,
+        reply: Reply<bool>,
     },
     Status {
         reply: Reply<BridgeStatus>,

@@ -683,3 +683,66 @@ async fn restored_calls_of_finished_turns_expire_on_resume() {
     let sessions = third.bridge.sessions().await.unwrap();
     assert_eq!(sessions[0].status, SessionStatus::Closed);
 }
+
+/// A transcript with bytes that are not UTF-8 in the middle and a torn last line comes
+/// back whole but for those two lines, and says how many it skipped.
+#[tokio::test]
+async fn a_garbled_transcript_loses_only_its_bad_lines_on_restore() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("sessions");
+    let mut written = transcript::Transcript::persisted(&dir, "thread-1").unwrap();
+    let started = TranscriptEntry::SessionStarted {
+        thread_id: "thread-1".to_string(),
+        cwd: None,
+        model: None,
+        tools: vec!["manual_tool".to_string()],
+    };
+    written.append(1, None, started).1.unwrap();
+    let path = dir.join("thread-1.jsonl");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(
+        &mut file,
+        b"{\"seq\":1,\"atMs\":2,\"type\":\"user_message\",\"text\":\"caf\xc3\"}\n",
+    )
+    .unwrap();
+    drop(file);
+    let said = TranscriptEntry::UserMessage {
+        text: "still here".to_string(),
+    };
+    // Reopened as a restart would: numbering goes on after the last good row.
+    let (rows, bad) = transcript::read_transcript(&path).unwrap();
+    assert_eq!((rows.len(), bad), (1, 1));
+    let mut written = transcript::Transcript::reopen(&dir, &path, "thread-1", &rows).unwrap();
+    written.append(3, None, said).1.unwrap();
+    drop(written);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    std::io::Write::write_all(&mut file, b"{\"seq\":9,\"atMs\":").unwrap();
+
+    let second = start_recovering(stdio_spec(), Some(data.path()), true).await;
+    let sessions = second.bridge.sessions().await.unwrap();
+    assert_eq!(sessions.len(), 1, "the session is not lost");
+    assert_eq!(sessions[0].status, SessionStatus::Restored);
+    assert_eq!(sessions[0].title, "still here");
+    let snapshot = second.bridge.session("thread-1").await.unwrap().unwrap();
+    let Some(TranscriptEntry::Notice { message }) = snapshot.transcript.last().map(|r| &r.entry)
+    else {
+        panic!("no notice: {:?}", snapshot.transcript);
+    };
+    assert_eq!(
+        message,
+        "restored from the transcript; 2 unreadable line(s) (torn by a crash, not UTF-8 or not JSON) were skipped"
+    );
+    let (rows, bad) = transcript::read_transcript(&path).unwrap();
+    assert_eq!(bad, 2);
+    assert_eq!(
+        rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [0, 1, 2],
+        "numbering goes on after the last good row"
+    );
+}

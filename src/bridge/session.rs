@@ -66,6 +66,11 @@ pub struct SessionSummary {
     pub active_turn_id: Option<String>,
     pub tools: Vec<String>,
     pub transcript_path: Option<String>,
+    /// Every row of the transcript is on disk (false for a transcript kept in memory).
+    pub persisted: bool,
+    /// Why the transcript is not being written now (a full disk, a refused thread id),
+    /// while it is not; its rows wait in memory and writing is retried.
+    pub persist_error: Option<String>,
 }
 
 /// The session's policies as app-server reported them at `thread/start` (or resume),
@@ -194,6 +199,8 @@ impl Session {
             active_turn_id: self.active_turn().map(|t| t.id.clone()),
             tools: self.tools.iter().map(|t| t.name.clone()).collect(),
             transcript_path: self.transcript.path().map(|p| p.display().to_string()),
+            persisted: self.transcript.is_persisted(),
+            persist_error: self.transcript.persist_error().map(str::to_string),
         }
     }
 

@@ -282,6 +282,10 @@ pub async fn health(args: PlainArgs) -> u8 {
                     totals["sessions"],
                     totals["pending"],
                 ));
+                // `degraded`: why (transcripts not being written).
+                if let Some(reason) = reply.body["reason"].as_str() {
+                    out(reason);
+                }
             }
             Ok(())
         }

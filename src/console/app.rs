@@ -375,6 +375,7 @@ impl App {
             SessionStatus::Restored => "restored",
             SessionStatus::ResumeFailed => "not resumable",
             _ if waiting => "waiting on you",
+            _ if session.persist_error.is_some() => "not persisted",
             SessionStatus::Failed => "failed",
             SessionStatus::Running => "running",
             SessionStatus::Idle => "idle",

@@ -427,3 +427,20 @@ fn clicking_selects_and_a_second_click_opens_the_editor() {
     app.on_mouse(second_session, screen);
     assert_eq!(app.selected_thread(), Some(thread(2).as_str()));
 }
+
+#[test]
+fn a_session_whose_transcript_is_not_written_says_so_until_it_is() {
+    let mut app = app();
+    app.on_bridge_event(BridgeEvent::SessionStarted {
+        session: session(1, SessionStatus::Idle),
+    });
+    let mut failing = session(1, SessionStatus::Idle);
+    failing.persisted = false;
+    failing.persist_error = Some("could not write transcript: No space left on device".into());
+    app.on_bridge_event(BridgeEvent::SessionUpdated { session: failing });
+    assert_eq!(app.session_badge(&app.sessions[0]), "not persisted");
+    app.on_bridge_event(BridgeEvent::SessionUpdated {
+        session: session(1, SessionStatus::Idle),
+    });
+    assert_eq!(app.session_badge(&app.sessions[0]), "idle");
+}

@@ -44,6 +44,7 @@ pub fn status() -> BridgeStatus {
         junk_lines: 0,
         totals: Totals::default(),
         hold: HoldState::default(),
+        not_persisted: Vec::new(),
     }
 }
 
@@ -71,6 +72,8 @@ pub fn session(n: u32, status: SessionStatus) -> SessionSummary {
         active_turn_id: None,
         tools: vec!["lookup_ticket".to_string(), "escalate_ticket".to_string()],
         transcript_path: None,
+        persisted: true,
+        persist_error: None,
     }
 }
 

@@ -685,7 +685,10 @@ async fn a_worker_answers_many_calls_from_one_process() {
 #[tokio::test]
 async fn a_worker_that_exits_is_started_again_and_a_silent_call_times_out() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = worker(dir.path(), 400);
+    // Generous for calls that are answered (a loaded machine starts python slowly);
+    // the same worker with a short timeout for the call it never answers.
+    let spec = worker(dir.path(), 10_000);
+    let short = worker(dir.path(), 400);
     let runner = HandlerRunner::new(4);
     let first = runner
         .run(
@@ -717,7 +720,7 @@ async fn a_worker_that_exits_is_started_again_and_a_silent_call_times_out() {
         ToolCallResult::text(true, "worker saw B in r2")
     );
     let silent = runner
-        .run(&spec, &call_with(json!({ "slow": true }), "r3"))
+        .run(&short, &call_with(json!({ "slow": true }), "r3"))
         .await;
     assert!(!silent.result.success);
     assert!(

@@ -194,7 +194,8 @@ fn utf8_prefix(bytes: &[u8], truncated: bool) -> Result<&str, usize> {
     }
 }
 
-fn with_truncation_note(text: &str, truncated: bool) -> String {
+/// The text, with the note that says it was cut at the cap when it was.
+pub(super) fn with_truncation_note(text: &str, truncated: bool) -> String {
     if truncated {
         format!("{text}\n{TRUNCATED_NOTE}")
     } else {

@@ -79,6 +79,17 @@ pub enum TokenError {
     },
     #[error("the API token {} is readable by others (mode {mode:o}); run `chmod 600 {}`", path.display(), path.display())]
     Insecure { path: PathBuf, mode: u32 },
+    #[error("the API token {} belongs to uid {owner}, not to this user (uid {me}); use a token file of your own", path.display())]
+    NotOwned { path: PathBuf, owner: u32, me: u32 },
+    #[error(
+        "the API token {} is in {}, which others can write to (mode {mode:o}) and so replace the token; keep it in a folder only you can write to (`chmod go-w {}`), or in one with the sticky bit like /tmp",
+        path.display(), dir.display(), dir.display()
+    )]
+    FolderWritable {
+        path: PathBuf,
+        dir: PathBuf,
+        mode: u32,
+    },
     #[error("the API token file {} is empty; delete it to have a new token generated", path.display())]
     Empty { path: PathBuf },
     #[error("could not generate a token from /dev/urandom: {source}")]
@@ -128,6 +139,30 @@ pub fn read_token(path: &Path) -> Result<String, TokenError> {
         source,
     };
     let metadata = std::fs::metadata(path).map_err(read_error)?;
+    // Someone else's file, or one that others may swap for their own, is not a secret.
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    if metadata.uid() != me {
+        return Err(TokenError::NotOwned {
+            path: path.to_path_buf(),
+            owner: metadata.uid(),
+            me,
+        });
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let folder = std::fs::metadata(dir).map_err(read_error)?;
+    let folder_mode = folder.permissions().mode();
+    // The sticky bit (as on /tmp) stops others from renaming or deleting our file.
+    if folder_mode & 0o022 != 0 && folder_mode & 0o1000 == 0 {
+        return Err(TokenError::FolderWritable {
+            path: path.to_path_buf(),
+            dir: dir.to_path_buf(),
+            mode: folder_mode & 0o7777,
+        });
+    }
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(TokenError::Insecure {

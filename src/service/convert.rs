@@ -136,6 +136,8 @@ pub fn session_info(summary: &SessionSummary, setup: Option<&SessionSetup>) -> S
         turn_count: summary.turn_count,
         active_turn_id: summary.active_turn_id.clone(),
         tools: summary.tools.clone(),
+        persisted: summary.persisted,
+        persist_error: summary.persist_error.clone(),
     }
 }
 

@@ -480,7 +480,7 @@ pub async fn respond(
     path = "/api/health",
     tag = "service",
     responses(
-        (status = 200, description = "Connected to app-server", body = Health),
+        (status = 200, description = "Connected to app-server (`ok`, or `degraded` with a reason)", body = Health),
         (status = 503, description = "app-server is gone", body = Health),
     )
 )]
@@ -495,8 +495,13 @@ pub async fn health(State(state): State<AppState>) -> ApiResult {
             (false, "disconnected")
         }
     };
+    // Up, but some transcript is not reaching the disk: 200, `degraded`, and why.
+    let degraded =
+        crate::bridge::transcript::degraded_reason(&status.not_persisted).filter(|_| connected);
+    let word = if degraded.is_some() { "degraded" } else { word };
     let body = Health {
         status: word.to_string(),
+        reason: degraded,
         version: env!("CARGO_PKG_VERSION").to_string(),
         transport: status.transport.clone(),
         connection: serde_json::to_value(&status.connection).unwrap_or(Value::Null),

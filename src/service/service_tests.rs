@@ -31,6 +31,8 @@ fn summary() -> SessionSummary {
         active_turn_id: None,
         tools: vec!["lookup".into()],
         transcript_path: None,
+        persisted: true,
+        persist_error: None,
     }
 }
 
@@ -575,6 +577,53 @@ fn token_file_is_created_private_and_reused() {
         auth::load_or_create_token(&path),
         Err(auth::TokenError::Insecure { .. })
     ));
+}
+
+/// A token file that others could replace is refused, saying what to fix; a sticky
+/// folder like /tmp is fine for a file of one's own.
+#[test]
+fn a_token_file_others_could_replace_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    let path = open.join("token");
+    std::fs::write(&path, "secret\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let error = auth::read_token(&path).unwrap_err();
+    assert!(matches!(
+        error,
+        auth::TokenError::FolderWritable { mode: 0o777, .. }
+    ));
+    assert!(
+        error
+            .to_string()
+            .contains("which others can write to (mode 777)"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("chmod go-w"), "{error}");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    assert_eq!(auth::read_token(&path).unwrap(), "secret");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(auth::read_token(&path).unwrap(), "secret");
+    // A file of another user (when the test can make one: as root).
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let error = auth::read_token(&path).unwrap_err();
+        assert!(matches!(
+            error,
+            auth::TokenError::NotOwned {
+                owner: 65534,
+                me: 0,
+                ..
+            }
+        ));
+        assert!(
+            error.to_string().contains("belongs to uid 65534"),
+            "{error}"
+        );
+    }
 }
 
 #[test]

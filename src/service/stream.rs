@@ -115,6 +115,8 @@ fn session_payload(session: &SessionSummary) -> SessionEventPayload {
         status: Some(session.status.as_str().to_string()),
         active_turn_id: session.active_turn_id.clone(),
         reason: None,
+        persisted: Some(session.persisted),
+        persist_error: session.persist_error.clone(),
     }
 }
 
@@ -155,6 +157,8 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
                 status: Some("closed".to_string()),
                 active_turn_id: None,
                 reason: Some(reason.clone()),
+                persisted: None,
+                persist_error: None,
             },
             false,
         )],

@@ -315,6 +315,13 @@ pub struct SessionInfo {
     pub active_turn_id: Option<String>,
     /// Switchboard: the names of the declared tools.
     pub tools: Vec<String>,
+    /// Switchboard: every row of the session's transcript is on disk.
+    #[serde(default)]
+    pub persisted: bool,
+    /// Switchboard: why the transcript is not being written now (e.g. a full disk);
+    /// its rows wait in memory and writing is retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persist_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -646,8 +653,13 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
-    /// `ok`, or `disconnected` (with HTTP 503) when app-server is gone.
+    /// `ok`; `degraded` when some session's transcript is not being written (a full
+    /// disk: `reason` says which and why); `reconnecting` or `disconnected` (with HTTP
+    /// 503) when app-server is gone.
     pub status: String,
+    /// Why the status is `degraded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     pub version: String,
     /// How the bridge reaches app-server.
     pub transport: String,
@@ -796,4 +808,10 @@ pub struct SessionEventPayload {
     pub active_turn_id: Option<String>,
     /// Why a deleted session ended.
     pub reason: Option<String>,
+    /// Switchboard: every row of the transcript is on disk (see `SessionInfo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persisted: Option<bool>,
+    /// Switchboard: why the transcript is not being written now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persist_error: Option<String>,
 }

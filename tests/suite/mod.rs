@@ -13,4 +13,5 @@ mod service_limits;
 mod service_python;
 mod soak;
 mod support;
+mod transcript_faults;
 mod websocket;

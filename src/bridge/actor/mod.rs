@@ -335,6 +335,18 @@ impl Actor {
                 turn_id,
                 reply,
             } => self.wait_turn(thread_id, turn_id, reply),
+            Command::RetryTranscript {
+                thread_id,
+                epoch,
+                reply,
+            } => {
+                let failing = self
+                    .sessions
+                    .get_mut(&thread_id)
+                    .is_some_and(|s| s.transcript.retry(epoch));
+                self.report_transcript(&thread_id);
+                let _ = reply.send(failing);
+            }
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
             }
@@ -401,18 +413,23 @@ impl Actor {
         let Some(session) = self.sessions.get_mut(thread_id) else {
             return;
         };
-        let (row, written) = session.transcript.append(now_ms(), turn_id, entry);
-        if let Err(e) = written {
-            tracing::error!(target: "bridge", "{e}");
-            let _ = self.events.send(BridgeEvent::Error {
-                thread_id: Some(thread_id.to_string()),
-                message: e.to_string(),
-            });
-        }
+        // A row that cannot be written waits and is retried; `report_transcript` says so.
+        let (row, _written) = session.transcript.append(now_ms(), turn_id, entry);
         self.emit(BridgeEvent::TranscriptAppended {
             thread_id: thread_id.to_string(),
             row,
         });
+        self.report_transcript(thread_id);
+    }
+
+    /// Reports a transcript that stopped (or started again) reaching the disk.
+    fn report_transcript(&mut self, thread_id: &str) {
+        if let Some(session) = self.sessions.get_mut(thread_id) {
+            let events = super::transcript::report_changes(session, now_ms(), &self.self_tx);
+            for event in events {
+                self.emit(event);
+            }
+        }
     }
 }
 

@@ -112,6 +112,7 @@ impl Actor {
                     .unwrap_or(0),
             totals,
             hold: self.hold.clone(),
+            not_persisted: super::super::transcript::not_persisted(self.sessions.values()),
         }
     }
 }

@@ -631,7 +631,7 @@ impl Actor {
         paths.sort();
         for path in paths {
             match restore_session(&dir, &path, &self.config.catalog) {
-                Ok((session, calls, rows)) => {
+                Ok((session, calls, rows, skipped_lines)) => {
                     let thread_id = session.thread_id.clone();
                     if self.sessions.contains_key(&thread_id) {
                         continue;
@@ -642,15 +642,19 @@ impl Actor {
                     }
                     let summary = session.summary();
                     self.sessions.insert(thread_id.clone(), session);
-                    tracing::info!(target: "bridge", "restored session {thread_id} ({rows} rows, {unfinished} unfinished calls)");
+                    tracing::info!(target: "bridge", "restored session {thread_id} ({rows} rows, {unfinished} unfinished calls, {skipped_lines} unreadable lines skipped)");
                     self.emit(BridgeEvent::SessionStarted { session: summary });
                     self.emit(BridgeEvent::SessionRecovery {
-                        thread_id,
+                        thread_id: thread_id.clone(),
                         step: RecoveryStep::Restored {
                             rows,
                             unfinished_calls: unfinished,
+                            skipped_lines,
                         },
                     });
+                    if let Some(message) = super::super::transcript::skipped_notice(skipped_lines) {
+                        self.append_row(&thread_id, None, TranscriptEntry::Notice { message });
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(target: "bridge", "not restoring {}: {e}", path.display());
@@ -900,12 +904,13 @@ async fn report(commands: &mpsc::WeakSender<Command>, progress: Progress) -> boo
         .is_ok()
 }
 
-/// Reads one transcript back into a session, its unfinished calls and its row count.
+/// Reads one transcript back into a session, its unfinished calls, its row count and
+/// the number of unreadable lines it skipped.
 fn restore_session(
     dir: &Path,
     path: &Path,
     catalog: &Catalog,
-) -> Result<(Session, Vec<RestoredCall>, u64), String> {
+) -> Result<(Session, Vec<RestoredCall>, u64, usize), String> {
     let (rows, bad) = read_transcript(path).map_err(|e| e.to_string())?;
     if bad > 0 {
         tracing::warn!(target: "bridge", "{}: skipped {bad} unreadable line(s)", path.display());
@@ -1012,7 +1017,7 @@ fn restore_session(
             | TranscriptEntry::Notice { .. } => {}
         }
     }
-    let transcript = Transcript::reopen(dir, thread_id, &rows).map_err(|e| e.to_string())?;
+    let transcript = Transcript::reopen(dir, path, thread_id, &rows).map_err(|e| e.to_string())?;
     let declared: Vec<_> = catalog
         .dynamic_tools()
         .into_iter()
@@ -1047,5 +1052,5 @@ fn restore_session(
         calls.sort_by_key(|c| c.received_at_ms);
         calls
     };
-    Ok((session, calls, row_count))
+    Ok((session, calls, row_count, bad))
 }

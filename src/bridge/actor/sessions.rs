@@ -114,18 +114,9 @@ impl Actor {
             });
             return Ok(summary);
         }
+        // Failures to open or write it are reported by `append_row`, and retried.
         let transcript = match &self.sessions_dir {
-            Some(dir) => match Transcript::persisted(dir, &thread_id) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(target: "bridge", "{e}; keeping this transcript in memory only");
-                    self.emit(BridgeEvent::Error {
-                        thread_id: Some(thread_id.clone()),
-                        message: format!("{e}; the transcript is kept in memory only"),
-                    });
-                    Transcript::in_memory()
-                }
-            },
+            Some(dir) => Transcript::on_disk(dir, &thread_id),
             None => Transcript::in_memory(),
         };
         let now = now_ms();

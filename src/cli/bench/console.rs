@@ -31,6 +31,7 @@ fn status() -> BridgeStatus {
         junk_lines: 0,
         totals: Totals::default(),
         hold: HoldState::default(),
+        not_persisted: Vec::new(),
     }
 }
 
@@ -48,6 +49,8 @@ fn session(n: usize) -> SessionSummary {
         active_turn_id: None,
         tools: Vec::new(),
         transcript_path: None,
+        persisted: true,
+        persist_error: None,
     }
 }
 

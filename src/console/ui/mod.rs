@@ -208,7 +208,7 @@ fn badge_style(badge: &str) -> Style {
     match badge {
         "waiting on you" => Style::new().magenta().bold(),
         "running" => Style::new().cyan(),
-        "failed" => Style::new().red(),
+        "failed" | "not persisted" => Style::new().red(),
         "disconnected" => Style::new().red().bold(),
         "closed" => Style::new().dim(),
         _ => Style::new().green(),
