@@ -210,28 +210,13 @@ impl TranscriptView {
             self.cursor.min(self.rows.len().saturating_sub(1))
         }
     }
-
-    fn scroll(&mut self, delta: isize) {
-        let last = self.rows.len().saturating_sub(1);
-        let current = self.bottom();
-        let next = current.saturating_add_signed(delta).min(last);
-        self.cursor = next;
-        self.follow = next == last && delta > 0;
-    }
 }
 
 #[derive(Debug, Default)]
 pub struct ProtocolLog {
     pub lines: VecDeque<ProtocolLine>,
-    pub filter: TextArea<'static>,
-    /// Lines up from the newest matching one; 0 follows the tail.
-    pub scroll: usize,
-}
-
-impl ProtocolLog {
-    pub fn filter_text(&self) -> String {
-        self.filter.lines().join("")
-    }
+    /// Lines dropped from the front of the window so far.
+    pub dropped: u64,
 }
 
 /// Where the API is served, when the console serves it.
@@ -261,7 +246,8 @@ pub struct App {
     pub notice: Option<String>,
     pub tool_stats: BTreeMap<String, ToolStats>,
     pub protocol: ProtocolLog,
-    pub filtering_log: bool,
+    /// Filters, offsets, scrolls, the detail view and zoom (`view.rs`, `navigate.rs`).
+    pub views: super::view::Views,
     pub inspector_selected: usize,
     pub inspector_scroll: u16,
     pub listen: Option<ListenInfo>,
@@ -294,7 +280,7 @@ impl App {
             notice: None,
             tool_stats: BTreeMap::new(),
             protocol: ProtocolLog::default(),
-            filtering_log: false,
+            views: super::view::Views::default(),
             inspector_selected: 0,
             inspector_scroll: 0,
             listen: None,
@@ -383,6 +369,9 @@ impl App {
 
     /// Where keys go now.
     pub fn context(&self) -> Context {
+        if let Some(context) = self.view_context() {
+            return context;
+        }
         match &self.overlay {
             Some(Overlay::Help { .. }) => return Context::Help,
             Some(Overlay::Editor(_)) => return Context::Editor,
@@ -394,7 +383,6 @@ impl App {
         }
         match self.view {
             View::Inspector => Context::Inspector,
-            View::ProtocolLog if self.filtering_log => Context::LogFilter,
             View::ProtocolLog => Context::ProtocolLog,
             View::Main => match self.focus {
                 Focus::Sessions => Context::Sessions,
@@ -578,6 +566,7 @@ impl App {
     pub fn on_protocol_line(&mut self, line: ProtocolLine) {
         if self.protocol.lines.len() == PROTOCOL_WINDOW {
             self.protocol.lines.pop_front();
+            self.protocol.dropped += 1;
         }
         self.protocol.lines.push_back(line);
     }
@@ -696,10 +685,7 @@ impl App {
                             editor.textarea.input(key);
                         }
                     }
-                    Context::LogFilter => {
-                        self.protocol.filter.input(key);
-                        self.protocol.scroll = 0;
-                    }
+                    Context::Filter => self.filter_input(&key),
                     _ => {}
                 }
                 Vec::new()
@@ -721,69 +707,25 @@ impl App {
                     editor.textarea.insert_str(&text);
                 }
             }
-            Context::LogFilter => {
-                self.protocol.filter.insert_str(text.replace('\n', " "));
-            }
+            Context::Filter => self.filter_paste(&text),
             _ => {}
         }
     }
 
     pub fn on_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
-        if self.overlay.is_some() {
+        if let Some(effects) = self.view_mouse(mouse, screen) {
+            return effects;
+        }
+        // The views took the wheel and clicks in lists; a click elsewhere focuses.
+        if self.overlay.is_some()
+            || self.view != View::Main
+            || mouse.kind != MouseEventKind::Down(MouseButton::Left)
+        {
             return Vec::new();
         }
         let at = Position::new(mouse.column, mouse.row);
-        let scroll = match mouse.kind {
-            MouseEventKind::ScrollUp => Some(-3),
-            MouseEventKind::ScrollDown => Some(3),
-            _ => None,
-        };
-        match self.view {
-            View::ProtocolLog => {
-                if let Some(delta) = scroll {
-                    self.scroll_log(-delta);
-                }
-                return Vec::new();
-            }
-            View::Inspector => {
-                if let Some(delta) = scroll {
-                    self.inspector_scroll =
-                        self.inspector_scroll.saturating_add_signed(delta as i16);
-                }
-                return Vec::new();
-            }
-            View::Main => {}
-        }
-        let areas = super::ui::main_layout(screen);
-        if let Some(delta) = scroll {
-            if areas.transcript.contains(at) {
-                self.scroll_transcript(delta);
-            }
-            return Vec::new();
-        }
-        if mouse.kind != MouseEventKind::Down(MouseButton::Left) {
-            return Vec::new();
-        }
-        if areas.sessions.contains(at) {
-            self.focus = Focus::Sessions;
-            // Each session takes two lines: its title and its badge.
-            let row = usize::from(at.y.saturating_sub(areas.sessions.y + 1)) / 2;
-            if row < self.sessions.len() {
-                self.selected_session = row;
-            }
-        } else if areas.queue.contains(at) {
-            self.focus = Focus::Queue;
-            // Row 0 is the border, row 1 the column header.
-            let row = usize::from(at.y.saturating_sub(areas.queue.y + 2));
-            let offset = super::ui::queue_offset(self, areas.queue);
-            if let Some(index) = offset.checked_add(row).filter(|i| *i < self.pending.len()) {
-                let again = index == self.selected_call;
-                self.selected_call = index;
-                if again {
-                    return self.act(Action::OpenCall);
-                }
-            }
-        } else if areas.transcript.contains(at) {
+        let areas = super::ui::layout(self, screen);
+        if areas.transcript.contains(at) {
             self.focus = Focus::Transcript;
         } else if areas.composer.contains(at) {
             self.focus = Focus::Composer;
@@ -791,19 +733,10 @@ impl App {
         Vec::new()
     }
 
-    fn scroll_transcript(&mut self, delta: isize) {
-        if let Some(thread) = self.selected_thread().map(str::to_string)
-            && let Some(view) = self.transcripts.get_mut(&thread)
-        {
-            view.scroll(delta);
-        }
-    }
-
-    fn scroll_log(&mut self, delta: isize) {
-        self.protocol.scroll = self.protocol.scroll.saturating_add_signed(delta);
-    }
-
     fn act(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(effects) = self.view_action(action) {
+            return effects;
+        }
         let bridge = |r: Request| vec![Effect::Bridge(r)];
         match action {
             Action::Quit => {
@@ -816,9 +749,7 @@ impl App {
             }
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Back => {
-                if self.filtering_log {
-                    self.filtering_log = false;
-                } else if self.overlay.is_some() {
+                if self.overlay.is_some() {
                     self.overlay = None;
                 } else {
                     self.view = View::Main;
@@ -910,7 +841,6 @@ impl App {
             }
             Action::Inspector => self.view = View::Inspector,
             Action::ProtocolLog => self.view = View::ProtocolLog,
-            Action::FilterLog => self.filtering_log = true,
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 let delta: isize = match action {
                     Action::Up => -1,
@@ -960,6 +890,17 @@ impl App {
                 other => self.overlay = other,
             },
             Action::Decline => self.overlay = None,
+            // The views' actions, taken by `view_action` (navigate.rs) before this match.
+            Action::Filter
+            | Action::FilterApply
+            | Action::FilterClear
+            | Action::Detail
+            | Action::Zoom
+            | Action::GroupQueue
+            | Action::ContextUp
+            | Action::ContextDown
+            | Action::ContextPageUp
+            | Action::ContextPageDown => {}
         }
         Vec::new()
     }
@@ -1036,7 +977,7 @@ impl App {
                     .min(self.catalog.tools.len().saturating_sub(1));
                 self.inspector_scroll = 0;
             }
-            View::ProtocolLog => self.scroll_log(-delta),
+            View::ProtocolLog => {}
             View::Main => match self.focus {
                 Focus::Sessions => {
                     self.selected_session = self
@@ -1050,8 +991,7 @@ impl App {
                         .saturating_add_signed(delta)
                         .min(self.pending.len().saturating_sub(1));
                 }
-                Focus::Transcript => self.scroll_transcript(delta),
-                Focus::Composer => {}
+                Focus::Transcript | Focus::Composer => {}
             },
         }
     }

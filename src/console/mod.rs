@@ -12,8 +12,11 @@ pub mod app;
 pub mod editor;
 pub mod headless;
 pub mod keys;
+pub mod navigate;
 mod terminal;
+pub mod text;
 pub mod ui;
+pub mod view;
 
 use std::time::{Duration, Instant};
 

@@ -122,7 +122,7 @@ fn an_operator_answers_a_manual_call_in_the_demo() {
 
     // 3. The manual call shows up in the queue, waiting on the operator.
     let screen = tmux.wait_for("the manual call in the queue", |s| {
-        s.contains("waiting on you 1") && s.contains("Pending calls (1, 1 on you)")
+        s.contains("waiting on you 1") && s.contains("Pending calls 1 of 1 · 1 on you")
     });
     assert!(screen.contains("escalate_ticket"), "{screen}");
 
