@@ -11,11 +11,11 @@ use ratatui_textarea::TextArea;
 
 use super::editor::{EditorState, ResponseEditor};
 use super::keys::{self, Action, Context};
+use super::model::Model;
 use crate::appserver::ProtocolLine;
 use crate::bridge::{
-    Answerer, BridgeEvent, BridgeStatus, CallEnd, ConnectionState, HoldChange, HoldState,
-    PendingCallView, RespondOutcome, SessionSnapshot, SessionStatus, SessionSummary, Totals,
-    TranscriptRow,
+    Answerer, BridgeEvent, BridgeStatus, HoldChange, HoldState, PendingCallView, RespondOutcome,
+    SessionSnapshot, SessionSummary, TranscriptRow,
 };
 use crate::catalog::Catalog;
 use crate::protocol::{ThreadInfo, ToolCallResult};
@@ -41,12 +41,10 @@ fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> Strin
     }
 }
 
-/// Transcript rows kept per session in the console; older rows stay on disk.
-pub const TRANSCRIPT_WINDOW: usize = 10_000;
+pub use super::model::{TRANSCRIPT_WINDOW, ToolStats};
+
 /// Protocol lines kept for the protocol log.
 pub const PROTOCOL_WINDOW: usize = 5_000;
-/// Latencies kept per tool for the median.
-const LATENCY_WINDOW: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -63,11 +61,48 @@ pub enum View {
     ProtocolLog,
 }
 
+/// A request that waits on the operator, shown as a card over the main view. The
+/// tool-call editor is the first kind; approvals, questions and elicitations plug in
+/// beside it, each with its own context, keys and render function.
+pub enum Card {
+    ToolCall(ResponseEditor),
+}
+
+impl Card {
+    /// The bridge's id of the request the card answers.
+    pub fn request_id(&self) -> &str {
+        match self {
+            Card::ToolCall(editor) => &editor.call.request_id,
+        }
+    }
+
+    /// Where keys go while the card is on top.
+    pub fn context(&self) -> Context {
+        match self {
+            Card::ToolCall(_) => Context::Editor,
+        }
+    }
+
+    pub fn tool_call(&self) -> Option<&ResponseEditor> {
+        match self {
+            Card::ToolCall(editor) => Some(editor),
+        }
+    }
+
+    pub fn tool_call_mut(&mut self) -> Option<&mut ResponseEditor> {
+        match self {
+            Card::ToolCall(editor) => Some(editor),
+        }
+    }
+}
+
+/// One layer over the current view. Layers stack: a dialog opens over a card, and a
+/// card never replaces a dialog; keys go to the top layer.
 pub enum Overlay {
     Help {
         scroll: u16,
     },
-    Editor(Box<ResponseEditor>),
+    Card(Box<Card>),
     ConfirmQuit {
         waiting: usize,
     },
@@ -78,6 +113,17 @@ pub enum Overlay {
         threads: Vec<ThreadInfo>,
         selected: usize,
     },
+}
+
+impl Overlay {
+    fn context(&self) -> Context {
+        match self {
+            Overlay::Help { .. } => Context::Help,
+            Overlay::Card(card) => card.context(),
+            Overlay::ConfirmQuit { .. } | Overlay::ConfirmClose { .. } => Context::Confirm,
+            Overlay::Threads { .. } => Context::Picker,
+        }
+    }
 }
 
 /// A request for the bridge, made by the event loop on the app's behalf.
@@ -141,31 +187,9 @@ pub enum Effect {
     Resync,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct ToolStats {
-    pub calls: u64,
-    pub failures: u64,
-    pub expired: u64,
-    latencies: VecDeque<u64>,
-}
-
-impl ToolStats {
-    pub fn median_latency_ms(&self) -> Option<u64> {
-        if self.latencies.is_empty() {
-            return None;
-        }
-        let mut sorted: Vec<u64> = self.latencies.iter().copied().collect();
-        sorted.sort_unstable();
-        Some(sorted[sorted.len() / 2])
-    }
-}
-
-/// One session's transcript as the console shows it.
+/// How the operator looks at one session's transcript: UI state beside the model's rows.
 #[derive(Debug)]
-pub struct TranscriptView {
-    pub rows: VecDeque<TranscriptRow>,
-    /// Agent messages still streaming: item id → text so far.
-    pub streaming: BTreeMap<String, String>,
+pub struct TranscriptScroll {
     /// Follow the tail; false once the user scrolls up.
     pub follow: bool,
     /// The selected row (the bottom of the view) when not following.
@@ -174,12 +198,10 @@ pub struct TranscriptView {
     pub expanded: HashSet<u64>,
 }
 
-impl Default for TranscriptView {
+impl Default for TranscriptScroll {
     /// A new transcript follows its tail.
     fn default() -> Self {
-        TranscriptView {
-            rows: VecDeque::new(),
-            streaming: BTreeMap::new(),
+        TranscriptScroll {
             follow: true,
             cursor: 0,
             expanded: HashSet::new(),
@@ -187,21 +209,17 @@ impl Default for TranscriptView {
     }
 }
 
-impl TranscriptView {
-    fn push(&mut self, row: TranscriptRow) {
-        if self.rows.back().is_some_and(|last| last.seq >= row.seq) {
-            return;
-        }
-        if self.rows.len() == TRANSCRIPT_WINDOW {
-            self.rows.pop_front();
-            self.cursor = self.cursor.saturating_sub(1);
-        }
-        self.rows.push_back(row);
-        if self.follow {
-            self.cursor = self.rows.len().saturating_sub(1);
-        }
-    }
+/// A session's transcript as the console shows it: the model's rows with the view's
+/// scroll state.
+pub struct TranscriptView<'a> {
+    pub rows: &'a VecDeque<TranscriptRow>,
+    pub streaming: &'a BTreeMap<String, String>,
+    pub follow: bool,
+    pub cursor: usize,
+    pub expanded: &'a HashSet<u64>,
+}
 
+impl TranscriptView<'_> {
     /// The bottom row of the view.
     pub fn bottom(&self) -> usize {
         if self.follow {
@@ -210,10 +228,20 @@ impl TranscriptView {
             self.cursor.min(self.rows.len().saturating_sub(1))
         }
     }
+}
 
-    fn scroll(&mut self, delta: isize) {
-        let last = self.rows.len().saturating_sub(1);
-        let current = self.bottom();
+impl TranscriptScroll {
+    fn bottom(&self, rows: usize) -> usize {
+        if self.follow {
+            rows.saturating_sub(1)
+        } else {
+            self.cursor.min(rows.saturating_sub(1))
+        }
+    }
+
+    fn scroll(&mut self, rows: usize, delta: isize) {
+        let last = rows.saturating_sub(1);
+        let current = self.bottom(rows);
         let next = current.saturating_add_signed(delta).min(last);
         self.cursor = next;
         self.follow = next == last && delta > 0;
@@ -241,25 +269,24 @@ pub struct ListenInfo {
     pub token: String,
 }
 
+/// The console's UI state over the model: focus, view, the overlay stack, selections,
+/// drafts. Changes only through `on_key`, `on_mouse`, `on_paste`, `on_bridge_event`,
+/// `on_protocol_line` and `on_outcome`, which return effects instead of performing them.
 pub struct App {
     pub catalog: Arc<Catalog>,
-    pub transport: String,
-    pub connection: ConnectionState,
-    pub totals: Totals,
-    pub hold: HoldState,
-    pub sessions: Vec<SessionSummary>,
+    /// What is known about the bridge: a pure fold of its events.
+    pub model: Model,
     pub selected_session: usize,
-    /// Pending calls across sessions, oldest first.
-    pub pending: Vec<PendingCallView>,
     pub selected_call: usize,
-    pub transcripts: HashMap<String, TranscriptView>,
+    /// Scroll state per session's transcript.
+    pub transcript_scroll: HashMap<String, TranscriptScroll>,
     pub focus: Focus,
     pub view: View,
-    pub overlay: Option<Overlay>,
+    /// Layers over the view, bottom first; keys go to the last one.
+    pub overlays: Vec<Overlay>,
     pub composer: TextArea<'static>,
     /// A one-line message for the footer, until the next key.
     pub notice: Option<String>,
-    pub tool_stats: BTreeMap<String, ToolStats>,
     pub protocol: ProtocolLog,
     pub filtering_log: bool,
     pub inspector_selected: usize,
@@ -274,25 +301,17 @@ pub struct App {
 
 impl App {
     pub fn new(catalog: Arc<Catalog>, status: BridgeStatus) -> App {
-        let mut composer = TextArea::default();
-        composer.set_placeholder_text("type a message for the selected session; Enter sends");
         App {
             catalog,
-            transport: status.transport,
-            connection: status.connection,
-            totals: status.totals,
-            hold: status.hold,
-            sessions: Vec::new(),
+            model: Model::new(status),
             selected_session: 0,
-            pending: Vec::new(),
             selected_call: 0,
-            transcripts: HashMap::new(),
+            transcript_scroll: HashMap::new(),
             focus: Focus::Sessions,
             view: View::Main,
-            overlay: None,
-            composer,
+            overlays: Vec::new(),
+            composer: new_composer(),
             notice: None,
-            tool_stats: BTreeMap::new(),
             protocol: ProtocolLog::default(),
             filtering_log: false,
             inspector_selected: 0,
@@ -311,43 +330,108 @@ impl App {
         snapshots: Vec<SessionSnapshot>,
         pending: Vec<PendingCallView>,
     ) -> Vec<Effect> {
-        self.transport = status.transport;
-        self.connection = status.connection;
-        self.totals = status.totals;
-        self.hold = status.hold;
         let selected = self.selected_thread().map(str::to_string);
-        self.sessions = snapshots.iter().map(|s| s.summary.clone()).collect();
-        for snapshot in snapshots {
-            let view = self
+        let selected_call = self.selected_call().map(|c| c.request_id.clone());
+        self.model.load(status, snapshots, pending);
+        for (thread, scroll) in &mut self.transcript_scroll {
+            let rows = self
+                .model
                 .transcripts
-                .entry(snapshot.summary.thread_id.clone())
-                .or_default();
-            view.rows.clear();
-            for row in snapshot.transcript {
-                view.push(row);
-            }
-            view.streaming = snapshot.streaming.into_iter().collect();
+                .get(thread)
+                .map_or(0, |t| t.rows.len());
+            scroll.cursor = scroll.cursor.min(rows.saturating_sub(1));
         }
         if let Some(thread) = selected {
             self.select_thread(&thread);
         }
-        self.pending = pending;
+        if let Some(request_id) = selected_call
+            && let Some(index) = self
+                .model
+                .pending
+                .iter()
+                .position(|c| c.request_id == request_id)
+        {
+            self.selected_call = index;
+        }
         self.clamp_selection();
         self.attention(false)
     }
 
     pub fn selected_thread(&self) -> Option<&str> {
-        self.sessions
+        self.model
+            .sessions
             .get(self.selected_session)
             .map(|s| s.thread_id.as_str())
     }
 
     pub fn selected_call(&self) -> Option<&PendingCallView> {
-        self.pending.get(self.selected_call)
+        self.model.pending.get(self.selected_call)
+    }
+
+    /// A session's transcript with its scroll state, for drawing.
+    pub fn transcript(&self, thread_id: &str) -> Option<TranscriptView<'_>> {
+        let transcript = self.model.transcripts.get(thread_id)?;
+        static NONE: std::sync::OnceLock<HashSet<u64>> = std::sync::OnceLock::new();
+        let scroll = self.transcript_scroll.get(thread_id);
+        Some(TranscriptView {
+            rows: &transcript.rows,
+            streaming: &transcript.streaming,
+            follow: scroll.is_none_or(|s| s.follow),
+            cursor: scroll.map_or(0, |s| s.cursor),
+            expanded: scroll.map_or_else(|| NONE.get_or_init(HashSet::new), |s| &s.expanded),
+        })
+    }
+
+    /// The top overlay, if any.
+    pub fn top(&self) -> Option<&Overlay> {
+        self.overlays.last()
+    }
+
+    /// The open tool-call editor, wherever it is in the stack.
+    pub fn editor(&self) -> Option<&ResponseEditor> {
+        self.overlays.iter().rev().find_map(|o| match o {
+            Overlay::Card(card) => card.tool_call(),
+            _ => None,
+        })
+    }
+
+    pub fn editor_mut(&mut self) -> Option<&mut ResponseEditor> {
+        self.overlays.iter_mut().rev().find_map(|o| match o {
+            Overlay::Card(card) => card.tool_call_mut(),
+            _ => None,
+        })
+    }
+
+    /// The tool-call editor when it is the top layer (it gets the keys).
+    fn top_editor_mut(&mut self) -> Option<&mut ResponseEditor> {
+        match self.overlays.last_mut() {
+            Some(Overlay::Card(card)) => card.tool_call_mut(),
+            _ => None,
+        }
+    }
+
+    fn push_overlay(&mut self, overlay: Overlay) {
+        self.overlays.push(overlay);
+    }
+
+    /// Removes the top layer.
+    fn pop_overlay(&mut self) -> Option<Overlay> {
+        self.overlays.pop()
+    }
+
+    /// Removes the card answering `request_id`, wherever it is in the stack.
+    fn remove_card(&mut self, request_id: &str) {
+        self.overlays
+            .retain(|o| !matches!(o, Overlay::Card(card) if card.request_id() == request_id));
     }
 
     fn select_thread(&mut self, thread_id: &str) {
-        if let Some(index) = self.sessions.iter().position(|s| s.thread_id == thread_id) {
+        if let Some(index) = self
+            .model
+            .sessions
+            .iter()
+            .position(|s| s.thread_id == thread_id)
+        {
             self.selected_session = index;
         }
     }
@@ -355,42 +439,26 @@ impl App {
     fn clamp_selection(&mut self) {
         self.selected_session = self
             .selected_session
-            .min(self.sessions.len().saturating_sub(1));
-        self.selected_call = self.selected_call.min(self.pending.len().saturating_sub(1));
+            .min(self.model.sessions.len().saturating_sub(1));
+        self.selected_call = self
+            .selected_call
+            .min(self.model.pending.len().saturating_sub(1));
     }
 
     /// Calls that need a person, oldest first.
     pub fn waiting_on_person(&self) -> impl Iterator<Item = &PendingCallView> {
-        self.pending.iter().filter(|c| c.answerer.needs_person())
+        self.model.waiting_on_person()
     }
 
     /// The badge of a session: its bridge status, or "waiting on you".
     pub fn session_badge(&self, session: &SessionSummary) -> &'static str {
-        let waiting = self
-            .waiting_on_person()
-            .any(|c| c.thread_id == session.thread_id);
-        match session.status {
-            SessionStatus::Closed => "closed",
-            SessionStatus::Disconnected => "disconnected",
-            SessionStatus::Restored => "restored",
-            SessionStatus::ResumeFailed => "not resumable",
-            _ if waiting => "waiting on you",
-            SessionStatus::Failed => "failed",
-            SessionStatus::Running => "running",
-            SessionStatus::Idle => "idle",
-        }
+        self.model.session_badge(session)
     }
 
     /// Where keys go now.
     pub fn context(&self) -> Context {
-        match &self.overlay {
-            Some(Overlay::Help { .. }) => return Context::Help,
-            Some(Overlay::Editor(_)) => return Context::Editor,
-            Some(Overlay::ConfirmQuit { .. } | Overlay::ConfirmClose { .. }) => {
-                return Context::Confirm;
-            }
-            Some(Overlay::Threads { .. }) => return Context::Picker,
-            None => {}
+        if let Some(overlay) = self.top() {
+            return overlay.context();
         }
         match self.view {
             View::Inspector => Context::Inspector,
@@ -407,83 +475,33 @@ impl App {
 
     /// Whether wait timers are on screen, so the loop must tick once a second.
     pub fn needs_ticks(&self) -> bool {
-        !self.pending.is_empty()
+        !self.model.pending.is_empty()
+    }
+
+    /// The once-a-second tick (while `needs_ticks`): timers move on; anything held back
+    /// for a quieter moment goes out now.
+    pub fn on_tick(&mut self) -> Vec<Effect> {
+        Vec::new()
     }
 
     // ----- bridge events -------------------------------------------------------------
 
     pub fn on_bridge_event(&mut self, event: BridgeEvent) -> Vec<Effect> {
+        let applied = self.model.apply(&event);
+        if let Some(thread) = &applied.dropped_row
+            && let Some(scroll) = self.transcript_scroll.get_mut(thread)
+        {
+            scroll.cursor = scroll.cursor.saturating_sub(1);
+        }
+        if let Some(index) = applied.removed_call
+            && index < self.selected_call
+        {
+            self.selected_call -= 1;
+        }
         match event {
-            BridgeEvent::Connection { transport, state } => {
-                self.transport = transport;
-                self.connection = state;
-            }
-            BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
-                self.transcripts
-                    .entry(session.thread_id.clone())
-                    .or_default();
-                match self
-                    .sessions
-                    .iter_mut()
-                    .find(|s| s.thread_id == session.thread_id)
-                {
-                    Some(existing) => *existing = session,
-                    None => {
-                        self.sessions.push(session);
-                        self.totals.sessions = self.sessions.len();
-                    }
-                }
-            }
-            BridgeEvent::SessionClosed { thread_id, .. } => {
-                if let Some(session) = self.sessions.iter_mut().find(|s| s.thread_id == thread_id) {
-                    session.status = SessionStatus::Closed;
-                }
-            }
-            BridgeEvent::TurnCompleted { thread_id, .. } => {
-                // A message cut off with its turn never completes.
-                if let Some(view) = self.transcripts.get_mut(&thread_id) {
-                    view.streaming.clear();
-                }
-            }
-            BridgeEvent::TurnStarted { .. }
-            | BridgeEvent::AppServerNotification { .. }
-            | BridgeEvent::ServerRequestRefused { .. } => {}
-            BridgeEvent::AgentMessageDelta {
-                thread_id,
-                item_id,
-                delta,
-                ..
-            } => {
-                let view = self.transcripts.entry(thread_id).or_default();
-                view.streaming.entry(item_id).or_default().push_str(&delta);
-            }
-            BridgeEvent::AgentMessageCompleted {
-                thread_id, item_id, ..
-            } => {
-                if let Some(view) = self.transcripts.get_mut(&thread_id) {
-                    view.streaming.remove(&item_id);
-                }
-            }
-            BridgeEvent::TranscriptAppended { thread_id, row } => {
-                self.transcripts.entry(thread_id).or_default().push(row);
-            }
-            BridgeEvent::ToolCallRequested { call } => {
-                if call.answerer.needs_person() {
-                    self.totals.waiting_on_person += 1;
-                }
-                self.totals.pending += 1;
-                self.pending.push(call);
-                return self.attention(true);
-            }
+            BridgeEvent::ToolCallRequested { .. } => return self.attention(true),
             BridgeEvent::ToolCallProposed { call } => {
-                if let Some(existing) = self
-                    .pending
-                    .iter_mut()
-                    .find(|c| c.request_id == call.request_id)
-                {
-                    *existing = call.clone();
-                }
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == call.request_id
                     && editor.state == EditorState::Editing
                     && let Some(result) = &call.proposed
@@ -493,47 +511,8 @@ impl App {
                 }
             }
             BridgeEvent::ToolCallResolved { call } => {
-                let stats = self.tool_stats.entry(call.tool.clone()).or_default();
-                stats.calls += 1;
-                match call.status {
-                    CallEnd::Resolved if !call.success => stats.failures += 1,
-                    CallEnd::Resolved => {}
-                    CallEnd::Expired => stats.expired += 1,
-                }
-                if stats.latencies.len() == LATENCY_WINDOW {
-                    stats.latencies.pop_front();
-                }
-                stats.latencies.push_back(call.latency_ms);
-                if let Some(index) = self
-                    .pending
-                    .iter()
-                    .position(|c| c.request_id == call.request_id)
-                {
-                    let removed = self.pending.remove(index);
-                    self.totals.pending = self.totals.pending.saturating_sub(1);
-                    if removed.answerer.needs_person() {
-                        self.totals.waiting_on_person =
-                            self.totals.waiting_on_person.saturating_sub(1);
-                    }
-                    if index < self.selected_call {
-                        self.selected_call -= 1;
-                    }
-                }
                 self.clamp_selection();
-                match (&call.status, &call.answered_by) {
-                    (CallEnd::Expired, _) => self.totals.expired += 1,
-                    (CallEnd::Resolved, Some(crate::bridge::Responder::Operator)) => {
-                        self.totals.answered_by_hand += 1
-                    }
-                    (CallEnd::Resolved, Some(crate::bridge::Responder::Remote { .. })) => {
-                        self.totals.answered_remotely += 1
-                    }
-                    (CallEnd::Resolved, _) => self.totals.answered_automatically += 1,
-                }
-                if call.status == CallEnd::Resolved && !call.success {
-                    self.totals.failed += 1;
-                }
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == call.request_id
                     && editor.state != EditorState::Sending
                 {
@@ -541,12 +520,23 @@ impl App {
                 }
                 return self.attention(false);
             }
-            BridgeEvent::HoldChanged { hold } => self.hold = hold,
             BridgeEvent::Error { message, .. } => self.notice = Some(message),
             BridgeEvent::SessionRecovery { thread_id, step } => {
                 self.notice = Some(recovery_notice(&thread_id, &step));
             }
             BridgeEvent::Lagged { .. } => return vec![Effect::Resync],
+            BridgeEvent::Connection { .. }
+            | BridgeEvent::SessionStarted { .. }
+            | BridgeEvent::SessionUpdated { .. }
+            | BridgeEvent::SessionClosed { .. }
+            | BridgeEvent::TurnStarted { .. }
+            | BridgeEvent::TurnCompleted { .. }
+            | BridgeEvent::AgentMessageDelta { .. }
+            | BridgeEvent::AgentMessageCompleted { .. }
+            | BridgeEvent::TranscriptAppended { .. }
+            | BridgeEvent::HoldChanged { .. }
+            | BridgeEvent::AppServerNotification { .. }
+            | BridgeEvent::ServerRequestRefused { .. } => {}
         }
         Vec::new()
     }
@@ -559,6 +549,7 @@ impl App {
         if new_call
             && waiting > self.titled_waiting.unwrap_or(0)
             && self
+                .model
                 .pending
                 .last()
                 .is_some_and(|c| c.answerer.needs_person())
@@ -567,10 +558,7 @@ impl App {
         }
         if self.titled_waiting != Some(waiting) {
             self.titled_waiting = Some(waiting);
-            effects.push(Effect::Title(match waiting {
-                0 => "Switchboard".to_string(),
-                n => format!("Switchboard ({n} waiting on you)"),
-            }));
+            effects.push(Effect::Title(title_for(waiting)));
         }
         effects
     }
@@ -609,23 +597,21 @@ impl App {
             Outcome::Interrupted(Err(e)) => self.notice = Some(format!("nothing interrupted: {e}")),
             Outcome::Closed(Ok(())) => self.notice = Some("session closed".to_string()),
             Outcome::Closed(Err(e)) => self.notice = Some(format!("could not close: {e}")),
-            Outcome::Hold(Ok(hold)) => self.hold = hold,
+            Outcome::Hold(Ok(hold)) => self.model.hold = hold,
             Outcome::Hold(Err(e)) => self.notice = Some(e),
             Outcome::Threads(Ok(threads)) if threads.is_empty() => {
                 self.notice = Some("app-server has no saved threads".to_string())
             }
-            Outcome::Threads(Ok(threads)) => {
-                self.overlay = Some(Overlay::Threads {
-                    threads,
-                    selected: 0,
-                })
-            }
+            Outcome::Threads(Ok(threads)) => self.push_overlay(Overlay::Threads {
+                threads,
+                selected: 0,
+            }),
             Outcome::Threads(Err(e)) => self.notice = Some(format!("could not list threads: {e}")),
             Outcome::Responded { request_id, result } => {
                 self.on_responded(&request_id, result);
             }
             Outcome::HandlerRan { request_id, result } => {
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == request_id
                 {
                     if editor.state == EditorState::RunningHandler {
@@ -648,7 +634,7 @@ impl App {
     }
 
     fn on_responded(&mut self, request_id: &str, result: Result<RespondOutcome, String>) {
-        let Some(Overlay::Editor(editor)) = &mut self.overlay else {
+        let Some(editor) = self.editor_mut() else {
             return;
         };
         if editor.call.request_id != request_id {
@@ -656,7 +642,7 @@ impl App {
         }
         match result {
             Ok(RespondOutcome::Accepted) => {
-                self.overlay = None;
+                self.remove_card(request_id);
                 self.notice = Some("answer sent".to_string());
             }
             Ok(RespondOutcome::NotFound) => editor.call_ended(),
@@ -690,7 +676,7 @@ impl App {
                         self.composer.input(key);
                     }
                     Context::Editor => {
-                        if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                        if let Some(editor) = self.top_editor_mut()
                             && editor.state == EditorState::Editing
                         {
                             editor.textarea.input(key);
@@ -715,7 +701,7 @@ impl App {
                 self.composer.insert_str(&text);
             }
             Context::Editor => {
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                if let Some(editor) = self.top_editor_mut()
                     && editor.state == EditorState::Editing
                 {
                     editor.textarea.insert_str(&text);
@@ -729,7 +715,7 @@ impl App {
     }
 
     pub fn on_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
-        if self.overlay.is_some() {
+        if !self.overlays.is_empty() {
             return Vec::new();
         }
         let at = Position::new(mouse.column, mouse.row);
@@ -768,7 +754,7 @@ impl App {
             self.focus = Focus::Sessions;
             // Each session takes two lines: its title and its badge.
             let row = usize::from(at.y.saturating_sub(areas.sessions.y + 1)) / 2;
-            if row < self.sessions.len() {
+            if row < self.model.sessions.len() {
                 self.selected_session = row;
             }
         } else if areas.queue.contains(at) {
@@ -776,7 +762,10 @@ impl App {
             // Row 0 is the border, row 1 the column header.
             let row = usize::from(at.y.saturating_sub(areas.queue.y + 2));
             let offset = super::ui::queue_offset(self, areas.queue);
-            if let Some(index) = offset.checked_add(row).filter(|i| *i < self.pending.len()) {
+            if let Some(index) = offset
+                .checked_add(row)
+                .filter(|i| *i < self.model.pending.len())
+            {
                 let again = index == self.selected_call;
                 self.selected_call = index;
                 if again {
@@ -792,10 +781,16 @@ impl App {
     }
 
     fn scroll_transcript(&mut self, delta: isize) {
-        if let Some(thread) = self.selected_thread().map(str::to_string)
-            && let Some(view) = self.transcripts.get_mut(&thread)
-        {
-            view.scroll(delta);
+        if let Some(thread) = self.selected_thread().map(str::to_string) {
+            let rows = self
+                .model
+                .transcripts
+                .get(&thread)
+                .map_or(0, |t| t.rows.len());
+            self.transcript_scroll
+                .entry(thread)
+                .or_default()
+                .scroll(rows, delta);
         }
     }
 
@@ -808,19 +803,17 @@ impl App {
         match action {
             Action::Quit => {
                 let waiting = self.waiting_on_person().count();
-                if waiting > 0 && !matches!(self.overlay, Some(Overlay::ConfirmQuit { .. })) {
-                    self.overlay = Some(Overlay::ConfirmQuit { waiting });
+                if waiting > 0 && !matches!(self.top(), Some(Overlay::ConfirmQuit { .. })) {
+                    self.push_overlay(Overlay::ConfirmQuit { waiting });
                 } else {
                     self.quit = true;
                 }
             }
-            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::Help => self.push_overlay(Overlay::Help { scroll: 0 }),
             Action::Back => {
                 if self.filtering_log {
                     self.filtering_log = false;
-                } else if self.overlay.is_some() {
-                    self.overlay = None;
-                } else {
+                } else if self.pop_overlay().is_none() {
                     self.view = View::Main;
                 }
             }
@@ -844,7 +837,7 @@ impl App {
                 return bridge(Request::CreateSession);
             }
             Action::Compose => {
-                if self.sessions.is_empty() {
+                if self.model.sessions.is_empty() {
                     self.notice = Some("no session yet: press n to create one".to_string());
                 } else {
                     self.focus = Focus::Composer;
@@ -861,11 +854,9 @@ impl App {
                     self.notice = Some("type a message first".to_string());
                     return Vec::new();
                 }
-                self.composer = TextArea::default();
-                self.composer
-                    .set_placeholder_text("type a message for the selected session; Enter sends");
-                if let Some(view) = self.transcripts.get_mut(&thread_id) {
-                    view.follow = true;
+                self.composer = new_composer();
+                if let Some(scroll) = self.transcript_scroll.get_mut(&thread_id) {
+                    scroll.follow = true;
                 }
                 return bridge(Request::Send { thread_id, text });
             }
@@ -876,23 +867,23 @@ impl App {
             }
             Action::CloseSession => {
                 if let Some(thread_id) = self.selected_thread().map(str::to_string) {
-                    self.overlay = Some(Overlay::ConfirmClose { thread_id });
+                    self.push_overlay(Overlay::ConfirmClose { thread_id });
                 }
             }
             Action::ResumeThread => {
-                if let Some(Overlay::Threads { threads, selected }) = &self.overlay {
+                if let Some(Overlay::Threads { threads, selected }) = self.top() {
                     let Some(thread) = threads.get(*selected) else {
                         return Vec::new();
                     };
                     let thread_id = thread.id.clone();
-                    self.overlay = None;
+                    self.pop_overlay();
                     return bridge(Request::Resume { thread_id });
                 }
                 return bridge(Request::ListThreads);
             }
             Action::OpenCall => self.open_editor(),
             Action::ToggleHoldAll => {
-                return bridge(Request::Hold(HoldChange::All(!self.hold.all)));
+                return bridge(Request::Hold(HoldChange::All(!self.model.hold.all)));
             }
             Action::ToggleHoldTool => {
                 let tool = match self.view {
@@ -904,7 +895,7 @@ impl App {
                     _ => self.selected_call().map(|c| c.tool.clone()),
                 };
                 if let Some(tool) = tool {
-                    let held = !self.hold.tools.contains(&tool);
+                    let held = !self.model.hold.tools.contains(&tool);
                     return bridge(Request::Hold(HoldChange::Tool { tool, held }));
                 }
             }
@@ -923,23 +914,28 @@ impl App {
             Action::Top => self.move_selection(isize::MIN / 2),
             Action::Bottom => self.move_selection(isize::MAX / 2),
             Action::Expand => {
-                if let Some(thread) = self.selected_thread().map(str::to_string)
-                    && let Some(view) = self.transcripts.get_mut(&thread)
-                    && let Some(row) = view.rows.get(view.bottom())
-                {
-                    let seq = row.seq;
-                    if !view.expanded.remove(&seq) {
-                        view.expanded.insert(seq);
+                if let Some(thread) = self.selected_thread().map(str::to_string) {
+                    let rows = self.model.transcripts.get(&thread).map(|t| &t.rows);
+                    let scroll = self.transcript_scroll.entry(thread).or_default();
+                    if let Some(rows) = rows
+                        && let Some(row) = rows.get(scroll.bottom(rows.len()))
+                    {
+                        let seq = row.seq;
+                        if !scroll.expanded.remove(&seq) {
+                            scroll.expanded.insert(seq);
+                        }
                     }
                 }
             }
             Action::EditorSend => return self.editor_send(),
-            Action::EditorCancel => self.overlay = None,
+            Action::EditorCancel => {
+                self.pop_overlay();
+            }
             Action::EditorToggleMode => self.with_editor(ResponseEditor::toggle_mode),
             Action::EditorToggleSuccess => self.with_editor(ResponseEditor::toggle_success),
             Action::EditorFail => self.with_editor(ResponseEditor::start_failing),
             Action::EditorRunHandler => {
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay {
+                if let Some(editor) = self.top_editor_mut() {
                     if !editor.has_handler {
                         editor.message =
                             Some(format!("{} has no handler to run", editor.call.tool));
@@ -952,20 +948,27 @@ impl App {
                     }
                 }
             }
-            Action::Confirm => match self.overlay.take() {
-                Some(Overlay::ConfirmQuit { .. }) => self.quit = true,
+            Action::Confirm => match self.top() {
+                Some(Overlay::ConfirmQuit { .. }) => {
+                    self.pop_overlay();
+                    self.quit = true;
+                }
                 Some(Overlay::ConfirmClose { thread_id }) => {
+                    let thread_id = thread_id.clone();
+                    self.pop_overlay();
                     return bridge(Request::Close { thread_id });
                 }
-                other => self.overlay = other,
+                _ => {}
             },
-            Action::Decline => self.overlay = None,
+            Action::Decline => {
+                self.pop_overlay();
+            }
         }
         Vec::new()
     }
 
     fn with_editor(&mut self, change: impl FnOnce(&mut ResponseEditor)) {
-        if let Some(Overlay::Editor(editor)) = &mut self.overlay
+        if let Some(editor) = self.top_editor_mut()
             && editor.state == EditorState::Editing
         {
             change(editor);
@@ -973,7 +976,7 @@ impl App {
     }
 
     fn editor_send(&mut self) -> Vec<Effect> {
-        let Some(Overlay::Editor(editor)) = &mut self.overlay else {
+        let Some(editor) = self.top_editor_mut() else {
             return Vec::new();
         };
         if editor.state != EditorState::Editing {
@@ -1010,23 +1013,23 @@ impl App {
         let tool = self.catalog.tool(call.namespace.as_deref(), &call.tool);
         let schema = tool.map(|t| t.input_schema.clone());
         let has_handler = tool.is_some_and(|t| t.handler.is_some());
-        self.overlay = Some(Overlay::Editor(Box::new(ResponseEditor::new(
-            call,
-            schema,
-            has_handler,
-        ))));
+        let editor = ResponseEditor::new(call, schema, has_handler);
+        self.push_overlay(Overlay::Card(Box::new(Card::ToolCall(editor))));
     }
 
     fn move_selection(&mut self, delta: isize) {
-        if let Some(Overlay::Threads { threads, selected }) = &mut self.overlay {
-            *selected = selected
-                .saturating_add_signed(delta)
-                .min(threads.len().saturating_sub(1));
-            return;
-        }
-        if let Some(Overlay::Help { scroll }) = &mut self.overlay {
-            *scroll = scroll.saturating_add_signed(delta.clamp(-100, 100) as i16);
-            return;
+        match self.overlays.last_mut() {
+            Some(Overlay::Threads { threads, selected }) => {
+                *selected = selected
+                    .saturating_add_signed(delta)
+                    .min(threads.len().saturating_sub(1));
+                return;
+            }
+            Some(Overlay::Help { scroll }) => {
+                *scroll = scroll.saturating_add_signed(delta.clamp(-100, 100) as i16);
+                return;
+            }
+            _ => {}
         }
         match self.view {
             View::Inspector => {
@@ -1042,18 +1045,32 @@ impl App {
                     self.selected_session = self
                         .selected_session
                         .saturating_add_signed(delta)
-                        .min(self.sessions.len().saturating_sub(1));
+                        .min(self.model.sessions.len().saturating_sub(1));
                 }
                 Focus::Queue => {
                     self.selected_call = self
                         .selected_call
                         .saturating_add_signed(delta)
-                        .min(self.pending.len().saturating_sub(1));
+                        .min(self.model.pending.len().saturating_sub(1));
                 }
                 Focus::Transcript => self.scroll_transcript(delta),
                 Focus::Composer => {}
             },
         }
+    }
+}
+
+fn new_composer() -> TextArea<'static> {
+    let mut composer = TextArea::default();
+    composer.set_placeholder_text("type a message for the selected session; Enter sends");
+    composer
+}
+
+/// The terminal title for `waiting` calls waiting on a person.
+fn title_for(waiting: usize) -> String {
+    match waiting {
+        0 => "Switchboard".to_string(),
+        n => format!("Switchboard ({n} waiting on you)"),
     }
 }
 

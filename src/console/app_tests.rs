@@ -85,11 +85,11 @@ fn quitting_asks_first_only_when_calls_wait_on_a_person() {
     press(&mut busy, "q");
     assert!(!busy.quit);
     assert!(matches!(
-        busy.overlay,
+        busy.top(),
         Some(Overlay::ConfirmQuit { waiting: 1 })
     ));
     press(&mut busy, "n");
-    assert!(busy.overlay.is_none() && !busy.quit);
+    assert!(busy.overlays.is_empty() && !busy.quit);
     press(&mut busy, "qy");
     assert!(busy.quit);
 }
@@ -110,7 +110,7 @@ fn a_call_waiting_on_a_person_rings_and_retitles() {
             Effect::Title("Switchboard (1 waiting on you)".to_string())
         ]
     );
-    assert_eq!(app.session_badge(&app.sessions[0]), "waiting on you");
+    assert_eq!(app.session_badge(&app.model.sessions[0]), "waiting on you");
     // A call a handler answers rings nothing.
     let effects = app.on_bridge_event(BridgeEvent::ToolCallRequested {
         call: call(
@@ -132,8 +132,8 @@ fn a_call_waiting_on_a_person_rings_and_retitles() {
         ),
     });
     assert_eq!(effects, vec![Effect::Title("Switchboard".to_string())]);
-    assert_eq!(app.totals.answered_by_hand, 1);
-    assert_eq!(app.pending.len(), 1);
+    assert_eq!(app.model.totals.answered_by_hand, 1);
+    assert_eq!(app.model.pending.len(), 1);
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn answering_a_call_from_the_queue_in_text_mode() {
         request_id: "req-3".to_string(),
         result: Ok(RespondOutcome::Accepted),
     });
-    assert!(app.overlay.is_none());
+    assert!(app.overlays.is_empty());
     assert_eq!(app.notice.as_deref(), Some("answer sent"));
 }
 
@@ -169,7 +169,7 @@ fn invalid_raw_input_is_never_sent() {
     let mut app = busy_app();
     press(&mut app, "a");
     app.on_key(ctrl('t'));
-    let Some(Overlay::Editor(editor)) = &mut app.overlay else {
+    let Some(editor) = app.editor_mut() else {
         panic!("no editor")
     };
     assert_eq!(editor.mode, EditorMode::Raw);
@@ -177,7 +177,7 @@ fn invalid_raw_input_is_never_sent() {
     editor.textarea.cut();
     editor.textarea.insert_str("{\"contentItems\": [}");
     assert!(app.on_key(ctrl('s')).is_empty());
-    let Some(Overlay::Editor(editor)) = &app.overlay else {
+    let Some(editor) = app.editor() else {
         panic!("no editor")
     };
     let message = editor.message.clone().unwrap();
@@ -193,7 +193,7 @@ fn a_call_that_ends_while_the_editor_is_open_cannot_be_answered() {
         call: resolved("req-3", thread(1), None, CallEnd::Expired),
     });
     assert!(app.on_key(ctrl('s')).is_empty());
-    let Some(Overlay::Editor(editor)) = &app.overlay else {
+    let Some(editor) = app.editor() else {
         panic!("no editor")
     };
     assert_eq!(editor.message.as_deref(), Some("call already ended"));
@@ -207,7 +207,7 @@ fn a_call_that_ends_while_the_editor_is_open_cannot_be_answered() {
         request_id: "req-3".to_string(),
         result: Ok(RespondOutcome::NotFound),
     });
-    let Some(Overlay::Editor(editor)) = &app.overlay else {
+    let Some(editor) = app.editor() else {
         panic!("no editor")
     };
     assert_eq!(editor.message.as_deref(), Some("call already ended"));
@@ -231,7 +231,7 @@ fn running_the_handler_loads_its_answer_for_review() {
         request_id: "req-2".to_string(),
         result: Ok((ToolCallResult::text(true, "ticket T-1: open"), None)),
     });
-    let Some(Overlay::Editor(editor)) = &app.overlay else {
+    let Some(editor) = app.editor() else {
         panic!("no editor")
     };
     assert_eq!(editor.mode, EditorMode::Raw);
@@ -295,12 +295,12 @@ fn hold_switches() {
 #[test]
 fn the_transcript_follows_the_tail_until_scrolled_up() {
     let mut app = busy_app();
-    let rows = app.transcripts[&thread(1)].rows.len();
+    let rows = app.transcript(&thread(1)).unwrap().rows.len();
     app.focus = Focus::Transcript;
-    assert!(app.transcripts[&thread(1)].follow);
+    assert!(app.transcript(&thread(1)).unwrap().follow);
     app.on_key(key(KeyCode::Up));
     app.on_key(key(KeyCode::Up));
-    let view = &app.transcripts[&thread(1)];
+    let view = &app.transcript(&thread(1)).unwrap();
     assert!(!view.follow);
     assert_eq!(view.bottom(), rows - 3);
     app.on_bridge_event(BridgeEvent::TranscriptAppended {
@@ -308,15 +308,15 @@ fn the_transcript_follows_the_tail_until_scrolled_up() {
         row: row(100, crate::bridge::TranscriptEntry::TurnStarted),
     });
     assert_eq!(
-        app.transcripts[&thread(1)].bottom(),
+        app.transcript(&thread(1)).unwrap().bottom(),
         rows - 3,
         "scrolled view stays put"
     );
     app.on_key(key(KeyCode::Enter));
-    let seq = app.transcripts[&thread(1)].rows[rows - 3].seq;
-    assert!(app.transcripts[&thread(1)].expanded.contains(&seq));
+    let seq = app.transcript(&thread(1)).unwrap().rows[rows - 3].seq;
+    assert!(app.transcript(&thread(1)).unwrap().expanded.contains(&seq));
     app.on_key(key(KeyCode::End));
-    let view = &app.transcripts[&thread(1)];
+    let view = &app.transcript(&thread(1)).unwrap();
     assert!(view.follow);
     assert_eq!(view.bottom(), rows);
 }
@@ -357,7 +357,7 @@ fn interrupt_close_and_resume() {
             thread_id: "thread-b".to_string()
         })]
     );
-    assert!(app.overlay.is_none());
+    assert!(app.overlays.is_empty());
 }
 
 #[test]

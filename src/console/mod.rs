@@ -12,6 +12,7 @@ pub mod app;
 pub mod editor;
 pub mod headless;
 pub mod keys;
+pub mod model;
 mod terminal;
 pub mod ui;
 
@@ -124,6 +125,7 @@ where
             input_event = input.next() => {
                 match input_event {
                     Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                        app.now_ms = crate::util::now_ms();
                         effects = app.on_key(key);
                         (dirty, urgent) = (true, true);
                     }
@@ -143,7 +145,8 @@ where
             }
             event = events.recv() => match event {
                 Some(event) => {
-                    effects = app.on_bridge_event(event);
+                    app.now_ms = crate::util::now_ms();
+                        effects = app.on_bridge_event(event);
                     dirty = true;
                 }
                 None => return Ok(stats),
@@ -157,10 +160,15 @@ where
                 Err(broadcast::error::RecvError::Closed) => {}
             },
             Some(outcome) = outcomes.recv() => {
-                effects = app.on_outcome(outcome);
+                app.now_ms = crate::util::now_ms();
+                        effects = app.on_outcome(outcome);
                 dirty = true;
             }
-            _ = ticker.tick(), if app.needs_ticks() => dirty = true,
+            _ = ticker.tick(), if app.needs_ticks() => {
+                app.now_ms = crate::util::now_ms();
+                effects = app.on_tick();
+                dirty = true;
+            }
             _ = wait_for_frame, if dirty => {}
         }
     }

@@ -114,7 +114,7 @@ fn pane<'a>(title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
 }
 
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
-    let (state, state_style) = match &app.connection {
+    let (state, state_style) = match &app.model.connection {
         ConnectionState::Connected { .. } => ("connected".to_string(), Style::new().green()),
         ConnectionState::Connecting => ("connecting".to_string(), Style::new().yellow()),
         ConnectionState::Reconnecting {
@@ -133,7 +133,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             (format!("disconnected: {reason}"), Style::new().red().bold())
         }
     };
-    let version = match &app.connection {
+    let version = match &app.model.connection {
         ConnectionState::Connected {
             server_version: Some(v),
             ..
@@ -141,6 +141,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         _ => "codex ?".to_string(),
     };
     let transport = app
+        .model
         .transport
         .split(' ')
         .next()
@@ -155,11 +156,11 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         " · ".dim(),
         Span::styled(state, state_style),
     ];
-    if app.hold.all {
+    if app.model.hold.all {
         first.push("  HOLD ALL".black().on_yellow().bold());
-    } else if !app.hold.tools.is_empty() {
+    } else if !app.model.hold.tools.is_empty() {
         first.push(
-            format!("  HOLD {}", app.hold.tools.len())
+            format!("  HOLD {}", app.model.hold.tools.len())
                 .black()
                 .on_yellow(),
         );
@@ -167,7 +168,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(listen) = &app.listen {
         first.push(format!("  API {} token {}", listen.url, listen.token).dim());
     }
-    let totals = &app.totals;
+    let totals = &app.model.totals;
     let waiting = app.waiting_on_person().count();
     let waiting_span = if waiting > 0 {
         format!("waiting on you {waiting}")
@@ -178,7 +179,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         "waiting on you 0".into()
     };
     let second = vec![
-        format!("sessions {}", app.sessions.len()).into(),
+        format!("sessions {}", app.model.sessions.len()).into(),
         " · ".dim(),
         waiting_span,
         " · ".dim(),
@@ -218,6 +219,7 @@ fn badge_style(badge: &str) -> Style {
 fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
     let focused = app.focus == Focus::Sessions;
     let items: Vec<ListItem> = app
+        .model
         .sessions
         .iter()
         .map(|s| {
@@ -231,7 +233,7 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let title = format!(" Sessions ({}) ", app.sessions.len());
+    let title = format!(" Sessions ({}) ", app.model.sessions.len());
     if items.is_empty() {
         let hint = Paragraph::new(vec![
             Line::from("no sessions yet"),
@@ -273,7 +275,7 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
     let focused = app.focus == Focus::Queue;
     let waiting = app.waiting_on_person().count();
     let title = Line::from(vec![
-        format!(" Pending calls ({}", app.pending.len()).into(),
+        format!(" Pending calls ({}", app.model.pending.len()).into(),
         if waiting > 0 {
             format!(", {waiting} on you").magenta().bold()
         } else {
@@ -282,7 +284,7 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
         ") oldest first ".into(),
     ]);
     let block = pane(title, focused);
-    if app.pending.is_empty() {
+    if app.model.pending.is_empty() {
         frame.render_widget(
             Paragraph::new("no tool call is waiting".dim()).block(block),
             area,
@@ -293,6 +295,7 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
     let visible = usize::from(area.height.saturating_sub(3));
     let args_width = usize::from(area.width).saturating_sub(60).max(12);
     let rows: Vec<Row> = app
+        .model
         .pending
         .iter()
         .enumerate()

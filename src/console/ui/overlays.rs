@@ -8,16 +8,24 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{centered, pane};
-use crate::console::app::{App, Overlay, short};
+use crate::console::app::{App, Card, Overlay, short};
 use crate::console::editor::{EditorMode, EditorState, ResponseEditor};
 use crate::console::keys::{self, BINDINGS, Context};
 
 pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
-    match &app.overlay {
-        None => {}
-        Some(Overlay::Help { scroll }) => render_help(frame, screen, *scroll),
-        Some(Overlay::Editor(editor)) => render_editor(editor, frame, screen),
-        Some(Overlay::ConfirmQuit { waiting }) => render_confirm(
+    // Bottom layer first, so the top one is drawn last, over the others.
+    for overlay in &app.overlays {
+        render_one(overlay, frame, screen);
+    }
+}
+
+fn render_one(overlay: &Overlay, frame: &mut Frame, screen: Rect) {
+    match overlay {
+        Overlay::Help { scroll } => render_help(frame, screen, *scroll),
+        Overlay::Card(card) => match card.as_ref() {
+            Card::ToolCall(editor) => render_editor(editor, frame, screen),
+        },
+        Overlay::ConfirmQuit { waiting } => render_confirm(
             frame,
             screen,
             " Quit? ",
@@ -25,7 +33,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
                 "{waiting} call(s) still wait on you. Quitting ends Switchboard and app-server; those calls expire."
             ),
         ),
-        Some(Overlay::ConfirmClose { thread_id }) => render_confirm(
+        Overlay::ConfirmClose { thread_id } => render_confirm(
             frame,
             screen,
             " Close session? ",
@@ -34,7 +42,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
                 short(thread_id)
             ),
         ),
-        Some(Overlay::Threads { threads, selected }) => {
+        Overlay::Threads { threads, selected } => {
             let area = centered(screen, 80, 70, 40, 8);
             frame.render_widget(Clear, area);
             let items: Vec<ListItem> = threads

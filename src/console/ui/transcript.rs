@@ -46,7 +46,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(welcome, area);
         return;
     };
-    let Some(view) = app.transcripts.get(thread) else {
+    let Some(view) = app.transcript(thread) else {
         frame.render_widget(
             Paragraph::new("").block(pane(" Transcript ", focused)),
             area,

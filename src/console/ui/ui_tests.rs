@@ -51,7 +51,7 @@ fn editor_with_a_json_error() {
     let mut app = busy_app();
     keys(&mut app, "a");
     ctrl(&mut app, 't');
-    if let Some(crate::console::app::Overlay::Editor(editor)) = &mut app.overlay {
+    if let Some(editor) = app.editor_mut() {
         editor.textarea.select_all();
         editor.textarea.cut();
         editor.textarea.insert_str(
@@ -250,6 +250,6 @@ fn reconnecting_after_app_server_exited() {
             },
         ],
     );
-    assert_eq!(app.session_badge(&app.sessions[1]), "restored");
+    assert_eq!(app.session_badge(&app.model.sessions[1]), "restored");
     snapshot("reconnecting", &app);
 }

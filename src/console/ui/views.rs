@@ -52,7 +52,7 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
                 Span::raw(t.qualified_name()),
                 Span::raw(format!(" {kind}")).dim(),
             ];
-            if app.hold.holds(&t.name) {
+            if app.model.hold.holds(&t.name) {
                 spans.push(" HOLD".yellow().bold());
             }
             ListItem::new(Line::from(spans))
@@ -66,7 +66,7 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
 
     let mut lines: Vec<Line> = Vec::new();
     if let Some(tool) = app.catalog.tools.get(app.inspector_selected) {
-        let stats = app.tool_stats.get(&tool.name);
+        let stats = app.model.tool_stats.get(&tool.name);
         lines.push(Line::from(tool.qualified_name()).bold());
         lines.push(Line::from(tool.description.clone()));
         lines.push(Line::from(""));
@@ -76,7 +76,7 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
         ]));
         lines.push(Line::from(vec![
             "hold     ".dim(),
-            if app.hold.holds(&tool.name) {
+            if app.model.hold.holds(&tool.name) {
                 "held for review (H releases)".yellow()
             } else {
                 "answers on its own (H holds)".into()
