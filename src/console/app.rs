@@ -2,20 +2,20 @@
 //! bridge requests go in; effects (bridge requests, a bell, a title) come out. The event
 //! loop applies the effects, so everything here is tested without a terminal or sockets.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 use ratatui_textarea::TextArea;
 
-use super::editor::{EditorState, ResponseEditor};
+use super::editor::{Draft, EditorState, ResponseEditor};
 use super::keys::{self, Action, Context};
 use super::model::Model;
 use crate::appserver::ProtocolLine;
 use crate::bridge::{
     Answerer, BridgeEvent, BridgeStatus, HoldChange, HoldState, PendingCallView, RespondOutcome,
-    SessionSnapshot, SessionSummary, TranscriptRow,
+    SessionSnapshot, SessionStatus, SessionSummary, TranscriptRow,
 };
 use crate::catalog::Catalog;
 use crate::protocol::{ThreadInfo, ToolCallResult};
@@ -45,6 +45,14 @@ pub use super::model::{TRANSCRIPT_WINDOW, ToolStats};
 
 /// Protocol lines kept for the protocol log.
 pub const PROTOCOL_WINDOW: usize = 5_000;
+/// Notices kept for the history (`N`).
+pub const NOTICE_HISTORY: usize = 100;
+/// Calls that arrive less than this apart are one burst: the bell rings once for it.
+pub const BURST_GAP_MS: i64 = 1_000;
+/// The shortest time between two title changes.
+pub const TITLE_INTERVAL_MS: i64 = 1_000;
+/// A second ^C within this time quits.
+pub const DOUBLE_CTRL_C_MS: i64 = 2_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -113,6 +121,10 @@ pub enum Overlay {
         threads: Vec<ThreadInfo>,
         selected: usize,
     },
+    /// The notice history, newest last.
+    Notices {
+        scroll: u16,
+    },
 }
 
 impl Overlay {
@@ -122,6 +134,7 @@ impl Overlay {
             Overlay::Card(card) => card.context(),
             Overlay::ConfirmQuit { .. } | Overlay::ConfirmClose { .. } => Context::Confirm,
             Overlay::Threads { .. } => Context::Picker,
+            Overlay::Notices { .. } => Context::Notices,
         }
     }
 }
@@ -185,6 +198,10 @@ pub enum Effect {
     Title(String),
     /// Re-read everything from the bridge (after this console lagged behind its events).
     Resync,
+    /// Clear the terminal and draw everything again (^L).
+    Redraw,
+    /// Give the terminal back and stop until resumed (^Z).
+    Suspend,
 }
 
 /// How the operator looks at one session's transcript: UI state beside the model's rows.
@@ -246,6 +263,12 @@ impl TranscriptScroll {
         self.cursor = next;
         self.follow = next == last && delta > 0;
     }
+
+    /// Stops following and puts the cursor on `row`.
+    fn show(&mut self, row: usize) {
+        self.follow = false;
+        self.cursor = row;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -297,6 +320,28 @@ pub struct App {
     pub quit: bool,
     /// Waiting-on-person count last shown in the title.
     titled_waiting: Option<usize>,
+    /// When the title last changed.
+    titled_at_ms: Option<i64>,
+    /// When the last call waiting on a person arrived (for the one bell per burst).
+    last_person_call_ms: Option<i64>,
+    /// Answers typed but not sent, by request id.
+    pub drafts: HashMap<String, Draft>,
+    /// The composer text on its way to the bridge; cleared from the composer only when
+    /// the send succeeds.
+    pub sending_message: Option<String>,
+    /// When ^C was pressed without a second one yet.
+    ctrl_c_at_ms: Option<i64>,
+    /// The last notices with their time, oldest first.
+    pub notices: VecDeque<(i64, String)>,
+    /// Calls marked in the queue for a bulk answer, by request id.
+    pub marked: BTreeSet<String>,
+    /// Where the last mark was made, for marking a range.
+    mark_anchor: Option<String>,
+    /// Answers sent to several calls at once, still unconfirmed; and how those that
+    /// came back did.
+    bulk: HashSet<String>,
+    bulk_answered: usize,
+    bulk_refused: usize,
 }
 
 impl App {
@@ -320,6 +365,17 @@ impl App {
             now_ms: crate::util::now_ms(),
             quit: false,
             titled_waiting: None,
+            titled_at_ms: None,
+            last_person_call_ms: None,
+            drafts: HashMap::new(),
+            sending_message: None,
+            ctrl_c_at_ms: None,
+            notices: VecDeque::new(),
+            marked: BTreeSet::new(),
+            mark_anchor: None,
+            bulk: HashSet::new(),
+            bulk_answered: 0,
+            bulk_refused: 0,
         }
     }
 
@@ -414,15 +470,44 @@ impl App {
         self.overlays.push(overlay);
     }
 
-    /// Removes the top layer.
+    /// Removes the top layer; a card leaves its draft behind.
     fn pop_overlay(&mut self) -> Option<Overlay> {
-        self.overlays.pop()
+        let popped = self.overlays.pop();
+        if let Some(Overlay::Card(card)) = &popped {
+            self.keep_draft(card);
+        }
+        popped
     }
 
-    /// Removes the card answering `request_id`, wherever it is in the stack.
+    /// Keeps what was typed on a closing card, while its call still waits.
+    fn keep_draft(&mut self, card: &Card) {
+        match card {
+            Card::ToolCall(editor) => {
+                let request_id = &editor.call.request_id;
+                if editor.has_input() && self.model.call(request_id).is_some() {
+                    self.drafts.insert(request_id.clone(), editor.draft());
+                } else {
+                    self.drafts.remove(request_id);
+                }
+            }
+        }
+    }
+
+    /// Removes the card answering `request_id` (it was answered), with its draft.
     fn remove_card(&mut self, request_id: &str) {
         self.overlays
             .retain(|o| !matches!(o, Overlay::Card(card) if card.request_id() == request_id));
+        self.drafts.remove(request_id);
+    }
+
+    /// Shows a notice in the footer and keeps it in the history.
+    fn say(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        if self.notices.len() == NOTICE_HISTORY {
+            self.notices.pop_front();
+        }
+        self.notices.push_back((self.now_ms, text.clone()));
+        self.notice = Some(text);
     }
 
     fn select_thread(&mut self, thread_id: &str) {
@@ -473,15 +558,17 @@ impl App {
         }
     }
 
-    /// Whether wait timers are on screen, so the loop must tick once a second.
+    /// Whether wait timers are on screen or a title change waits for its slot, so the
+    /// loop must tick once a second.
     pub fn needs_ticks(&self) -> bool {
         !self.model.pending.is_empty()
+            || self.titled_waiting != Some(self.waiting_on_person().count())
     }
 
     /// The once-a-second tick (while `needs_ticks`): timers move on; anything held back
     /// for a quieter moment goes out now.
     pub fn on_tick(&mut self) -> Vec<Effect> {
-        Vec::new()
+        self.retitle().into_iter().collect()
     }
 
     // ----- bridge events -------------------------------------------------------------
@@ -499,7 +586,9 @@ impl App {
             self.selected_call -= 1;
         }
         match event {
-            BridgeEvent::ToolCallRequested { .. } => return self.attention(true),
+            BridgeEvent::ToolCallRequested { .. } => {
+                return self.attention(applied.person_call_added);
+            }
             BridgeEvent::ToolCallProposed { call } => {
                 if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == call.request_id
@@ -512,6 +601,8 @@ impl App {
             }
             BridgeEvent::ToolCallResolved { call } => {
                 self.clamp_selection();
+                self.drafts.remove(&call.request_id);
+                self.marked.remove(&call.request_id);
                 if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == call.request_id
                     && editor.state != EditorState::Sending
@@ -520,9 +611,9 @@ impl App {
                 }
                 return self.attention(false);
             }
-            BridgeEvent::Error { message, .. } => self.notice = Some(message),
+            BridgeEvent::Error { message, .. } => self.say(message),
             BridgeEvent::SessionRecovery { thread_id, step } => {
-                self.notice = Some(recovery_notice(&thread_id, &step));
+                self.say(recovery_notice(&thread_id, &step));
             }
             BridgeEvent::Lagged { .. } => return vec![Effect::Resync],
             BridgeEvent::Connection { .. }
@@ -541,26 +632,36 @@ impl App {
         Vec::new()
     }
 
-    /// Bell and title when a call starts waiting on a person; the title also follows
-    /// the count down.
-    fn attention(&mut self, new_call: bool) -> Vec<Effect> {
-        let waiting = self.waiting_on_person().count();
+    /// The bell when a call starts waiting on a person, once per burst: only when no
+    /// such call arrived in the last `BURST_GAP_MS`. The title follows the count, at most
+    /// once per `TITLE_INTERVAL_MS`; a change held back goes out on a later tick.
+    fn attention(&mut self, person_call_added: bool) -> Vec<Effect> {
         let mut effects = Vec::new();
-        if new_call
-            && waiting > self.titled_waiting.unwrap_or(0)
-            && self
-                .model
-                .pending
-                .last()
-                .is_some_and(|c| c.answerer.needs_person())
-        {
-            effects.push(Effect::Bell);
+        if person_call_added {
+            let quiet = self
+                .last_person_call_ms
+                .is_none_or(|last| self.now_ms - last >= BURST_GAP_MS);
+            if quiet {
+                effects.push(Effect::Bell);
+            }
+            self.last_person_call_ms = Some(self.now_ms);
         }
-        if self.titled_waiting != Some(waiting) {
-            self.titled_waiting = Some(waiting);
-            effects.push(Effect::Title(title_for(waiting)));
-        }
+        effects.extend(self.retitle());
         effects
+    }
+
+    /// A new title when the count changed and the last change is old enough.
+    fn retitle(&mut self) -> Option<Effect> {
+        let waiting = self.waiting_on_person().count();
+        let due = self
+            .titled_at_ms
+            .is_none_or(|at| self.now_ms - at >= TITLE_INTERVAL_MS);
+        if self.titled_waiting == Some(waiting) || !due {
+            return None;
+        }
+        self.titled_waiting = Some(waiting);
+        self.titled_at_ms = Some(self.now_ms);
+        Some(Effect::Title(title_for(waiting)))
     }
 
     pub fn on_protocol_line(&mut self, line: ProtocolLine) {
@@ -583,30 +684,41 @@ impl App {
                 self.on_bridge_event(BridgeEvent::SessionStarted { session });
                 self.select_thread(&thread_id);
                 self.focus = Focus::Composer;
-                self.notice = Some("session ready: type a message, Enter sends".to_string());
+                self.say("session ready: type a message, Enter sends".to_string());
             }
-            Outcome::SessionCreated(Err(e)) => {
-                self.notice = Some(format!("could not create a session: {e}"))
+            Outcome::SessionCreated(Err(e)) => self.say(format!("could not create a session: {e}")),
+            Outcome::Resumed(Err(e)) => self.say(format!("could not resume: {e}")),
+            Outcome::Sent(Ok(_)) => {
+                if let Some(sent) = self.sending_message.take() {
+                    let text = self.composer.lines().join("\n");
+                    // Whatever was typed after the send stays.
+                    let rest = text.strip_prefix(&sent).unwrap_or(&text).to_string();
+                    self.composer = new_composer();
+                    self.composer.insert_str(rest.trim_start_matches('\n'));
+                }
             }
-            Outcome::Resumed(Err(e)) => self.notice = Some(format!("could not resume: {e}")),
-            Outcome::Sent(Ok(_)) => {}
-            Outcome::Sent(Err(e)) => self.notice = Some(format!("message not sent: {e}")),
+            Outcome::Sent(Err(e)) => {
+                self.sending_message = None;
+                self.say(format!(
+                    "message not sent: {e} (it is still in the composer: i edits it)"
+                ));
+            }
             Outcome::Interrupted(Ok(turn)) => {
-                self.notice = Some(format!("interrupted turn {}", short(&turn)))
+                self.say(format!("interrupted turn {}", short(&turn)))
             }
-            Outcome::Interrupted(Err(e)) => self.notice = Some(format!("nothing interrupted: {e}")),
-            Outcome::Closed(Ok(())) => self.notice = Some("session closed".to_string()),
-            Outcome::Closed(Err(e)) => self.notice = Some(format!("could not close: {e}")),
+            Outcome::Interrupted(Err(e)) => self.say(format!("nothing interrupted: {e}")),
+            Outcome::Closed(Ok(())) => self.say("session closed".to_string()),
+            Outcome::Closed(Err(e)) => self.say(format!("could not close: {e}")),
             Outcome::Hold(Ok(hold)) => self.model.hold = hold,
-            Outcome::Hold(Err(e)) => self.notice = Some(e),
+            Outcome::Hold(Err(e)) => self.say(e),
             Outcome::Threads(Ok(threads)) if threads.is_empty() => {
-                self.notice = Some("app-server has no saved threads".to_string())
+                self.say("app-server has no saved threads".to_string())
             }
             Outcome::Threads(Ok(threads)) => self.push_overlay(Overlay::Threads {
                 threads,
                 selected: 0,
             }),
-            Outcome::Threads(Err(e)) => self.notice = Some(format!("could not list threads: {e}")),
+            Outcome::Threads(Err(e)) => self.say(format!("could not list threads: {e}")),
             Outcome::Responded { request_id, result } => {
                 self.on_responded(&request_id, result);
             }
@@ -634,6 +746,36 @@ impl App {
     }
 
     fn on_responded(&mut self, request_id: &str, result: Result<RespondOutcome, String>) {
+        if self.bulk.remove(request_id) {
+            match result {
+                Ok(RespondOutcome::Accepted) => self.bulk_answered += 1,
+                Ok(other) => {
+                    self.bulk_refused += 1;
+                    self.say(format!(
+                        "call {}: not answered: {other:?}",
+                        short(request_id)
+                    ));
+                }
+                Err(e) => {
+                    self.bulk_refused += 1;
+                    self.say(format!("call {}: not answered: {e}", short(request_id)));
+                }
+            }
+            if self.bulk.is_empty() {
+                let (answered, refused) = (self.bulk_answered, self.bulk_refused);
+                self.bulk_answered = 0;
+                self.bulk_refused = 0;
+                self.say(format!(
+                    "answered {answered} more call(s) at once{}",
+                    if refused > 0 {
+                        format!(", {refused} refused")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            return;
+        }
         let Some(editor) = self.editor_mut() else {
             return;
         };
@@ -643,7 +785,7 @@ impl App {
         match result {
             Ok(RespondOutcome::Accepted) => {
                 self.remove_card(request_id);
-                self.notice = Some("answer sent".to_string());
+                self.say("answer sent".to_string());
             }
             Ok(RespondOutcome::NotFound) => editor.call_ended(),
             Ok(RespondOutcome::InFlight) => {
@@ -668,7 +810,11 @@ impl App {
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.notice = None;
         let context = self.context();
-        match keys::lookup(context, &key) {
+        let action = keys::lookup(context, &key);
+        if action != Some(Action::CtrlC) {
+            self.ctrl_c_at_ms = None;
+        }
+        match action {
             Some(action) => self.act(action),
             None => {
                 match context {
@@ -768,6 +914,7 @@ impl App {
             {
                 let again = index == self.selected_call;
                 self.selected_call = index;
+                self.follow_selected_call();
                 if again {
                     return self.act(Action::OpenCall);
                 }
@@ -809,6 +956,67 @@ impl App {
                     self.quit = true;
                 }
             }
+            Action::CtrlC => match self.top() {
+                // The quit dialog is open: a ^C means it.
+                Some(Overlay::ConfirmQuit { .. }) => self.quit = true,
+                // Any other question: ^C cancels it.
+                Some(Overlay::ConfirmClose { .. }) => {
+                    self.pop_overlay();
+                }
+                _ => {
+                    let armed = self
+                        .ctrl_c_at_ms
+                        .is_some_and(|at| self.now_ms - at <= DOUBLE_CTRL_C_MS);
+                    if armed {
+                        self.ctrl_c_at_ms = None;
+                        return self.act(Action::Quit);
+                    }
+                    self.ctrl_c_at_ms = Some(self.now_ms);
+                    self.notice = Some("press ^C again to quit".to_string());
+                }
+            },
+            Action::ToggleMark => {
+                if let Some(id) = self.selected_call().map(|c| c.request_id.clone()) {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id.clone());
+                    }
+                    self.mark_anchor = Some(id);
+                    // Marking walks down the queue, as in lazygit.
+                    self.move_selection(1);
+                }
+            }
+            Action::MarkRange => {
+                let anchor = self
+                    .mark_anchor
+                    .as_ref()
+                    .and_then(|id| self.model.pending.iter().position(|c| &c.request_id == id))
+                    .unwrap_or(self.selected_call);
+                let (from, to) = if anchor <= self.selected_call {
+                    (anchor, self.selected_call)
+                } else {
+                    (self.selected_call, anchor)
+                };
+                for call in self.model.pending.iter().take(to + 1).skip(from) {
+                    self.marked.insert(call.request_id.clone());
+                }
+                self.say(format!("{} call(s) marked", self.marked.len()));
+            }
+            Action::ClearMarks => {
+                self.marked.clear();
+                self.mark_anchor = None;
+            }
+            Action::HandBack => return self.hand_back(),
+            Action::EditorSendMarked => return self.editor_send_many(false),
+            Action::EditorSendTool => return self.editor_send_many(true),
+            Action::Redraw => return vec![Effect::Redraw],
+            Action::Suspend => return vec![Effect::Suspend],
+            Action::Notices => {
+                if self.notices.is_empty() {
+                    self.notice = Some("no notices yet".to_string());
+                } else {
+                    self.push_overlay(Overlay::Notices { scroll: 0 });
+                }
+            }
             Action::Help => self.push_overlay(Overlay::Help { scroll: 0 }),
             Action::Back => {
                 if self.filtering_log {
@@ -831,14 +1039,18 @@ impl App {
                     order.len() - 1
                 };
                 self.focus = order[(at + step) % order.len()];
+                if self.focus == Focus::Queue {
+                    self.follow_selected_call();
+                }
             }
             Action::NewSession => {
-                self.notice = Some("creating a session…".to_string());
+                self.say("creating a session…".to_string());
                 return bridge(Request::CreateSession);
             }
             Action::Compose => {
+                self.follow_queue();
                 if self.model.sessions.is_empty() {
-                    self.notice = Some("no session yet: press n to create one".to_string());
+                    self.say("no session yet: press n to create one".to_string());
                 } else {
                     self.focus = Focus::Composer;
                 }
@@ -847,27 +1059,40 @@ impl App {
             Action::SendMessage => {
                 let text = self.composer.lines().join("\n");
                 let Some(thread_id) = self.selected_thread().map(str::to_string) else {
-                    self.notice = Some("no session yet: press Esc, then n".to_string());
+                    self.say("no session yet: press Esc, then n".to_string());
                     return Vec::new();
                 };
                 if text.trim().is_empty() {
-                    self.notice = Some("type a message first".to_string());
+                    self.say("type a message first".to_string());
                     return Vec::new();
                 }
-                self.composer = new_composer();
+                if self.sending_message.is_some() {
+                    self.say("the last message is still on its way".to_string());
+                    return Vec::new();
+                }
+                // The text stays in the composer until the bridge took it.
+                self.sending_message = Some(text.clone());
+                self.focus = Focus::Transcript;
                 if let Some(scroll) = self.transcript_scroll.get_mut(&thread_id) {
                     scroll.follow = true;
                 }
                 return bridge(Request::Send { thread_id, text });
             }
             Action::Interrupt => {
+                self.follow_queue();
                 if let Some(thread_id) = self.selected_thread().map(str::to_string) {
                     return bridge(Request::Interrupt { thread_id });
                 }
             }
             Action::CloseSession => {
-                if let Some(thread_id) = self.selected_thread().map(str::to_string) {
-                    self.push_overlay(Overlay::ConfirmClose { thread_id });
+                self.follow_queue();
+                if let Some(session) = self.model.sessions.get(self.selected_session) {
+                    let thread_id = session.thread_id.clone();
+                    if session.status == SessionStatus::Closed {
+                        self.say(format!("session {} is already closed", short(&thread_id)));
+                    } else {
+                        self.push_overlay(Overlay::ConfirmClose { thread_id });
+                    }
                 }
             }
             Action::ResumeThread => {
@@ -929,11 +1154,15 @@ impl App {
             }
             Action::EditorSend => return self.editor_send(),
             Action::EditorCancel => {
+                let typed = self.editor().is_some_and(ResponseEditor::has_input);
                 self.pop_overlay();
+                if typed {
+                    self.say("draft kept: open the call again to go on".to_string());
+                }
             }
             Action::EditorToggleMode => self.with_editor(ResponseEditor::toggle_mode),
             Action::EditorToggleSuccess => self.with_editor(ResponseEditor::toggle_success),
-            Action::EditorFail => self.with_editor(ResponseEditor::start_failing),
+            Action::EditorFail => self.with_editor(ResponseEditor::toggle_fail),
             Action::EditorRunHandler => {
                 if let Some(editor) = self.top_editor_mut() {
                     if !editor.has_handler {
@@ -965,6 +1194,125 @@ impl App {
             }
         }
         Vec::new()
+    }
+
+    /// Sends the editor's answer to its call and to others: the marked calls, or every
+    /// other call of the same tool waiting on a person.
+    fn editor_send_many(&mut self, same_tool: bool) -> Vec<Effect> {
+        let Some((call, result)) = self
+            .top_editor_mut()
+            .filter(|e| e.state == EditorState::Editing)
+            .map(|e| (e.call.clone(), e.validate()))
+        else {
+            return Vec::new();
+        };
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => {
+                if let Some(editor) = self.top_editor_mut() {
+                    editor.message = Some(format!("not sent: {e}"));
+                }
+                return Vec::new();
+            }
+        };
+        let others: Vec<String> = self
+            .model
+            .pending
+            .iter()
+            .filter(|c| c.request_id != call.request_id && !c.in_flight)
+            .filter(|c| {
+                if same_tool {
+                    c.tool == call.tool
+                        && c.namespace == call.namespace
+                        && c.answerer.needs_person()
+                } else {
+                    self.marked.contains(&c.request_id)
+                }
+            })
+            .map(|c| c.request_id.clone())
+            .collect();
+        if others.is_empty() {
+            if let Some(editor) = self.top_editor_mut() {
+                editor.message = Some(if same_tool {
+                    format!(
+                        "no other {} call waits on you: ^S sends this one",
+                        call.tool
+                    )
+                } else {
+                    "no call is marked (Space in the queue marks): ^S sends this one".to_string()
+                });
+            }
+            return Vec::new();
+        }
+        let mut effects = self.editor_send();
+        for request_id in others {
+            self.bulk.insert(request_id.clone());
+            self.drafts.remove(&request_id);
+            effects.push(Effect::Bridge(Request::Respond {
+                request_id,
+                result: result.clone(),
+            }));
+        }
+        self.marked.clear();
+        effects
+    }
+
+    /// Sends held handlers' proposals for the marked calls (or the selected one).
+    fn hand_back(&mut self) -> Vec<Effect> {
+        let targets: Vec<&PendingCallView> = if self.marked.is_empty() {
+            self.selected_call().into_iter().collect()
+        } else {
+            self.model
+                .pending
+                .iter()
+                .filter(|c| self.marked.contains(&c.request_id))
+                .collect()
+        };
+        let sends: Vec<(String, ToolCallResult)> = targets
+            .iter()
+            .filter_map(|c| c.proposed.clone().map(|p| (c.request_id.clone(), p)))
+            .collect();
+        let skipped = targets.len() - sends.len();
+        if sends.is_empty() {
+            self.say("no marked call has a held handler's answer to send".to_string());
+            return Vec::new();
+        }
+        let mut effects = Vec::new();
+        for (request_id, result) in sends {
+            self.bulk.insert(request_id.clone());
+            effects.push(Effect::Bridge(Request::Respond { request_id, result }));
+        }
+        if skipped > 0 {
+            self.say(format!(
+                "{skipped} call(s) have no proposed answer yet and stay"
+            ));
+        }
+        self.marked.clear();
+        effects
+    }
+
+    /// In the queue, `x`, `c` and the composer act on the selected call's session.
+    fn follow_queue(&mut self) {
+        if self.view == View::Main && self.focus == Focus::Queue {
+            self.follow_selected_call();
+        }
+    }
+
+    /// Selecting a call selects its session and shows its request row.
+    fn follow_selected_call(&mut self) {
+        let Some(call) = self.selected_call() else {
+            return;
+        };
+        let (thread, request_id) = (call.thread_id.clone(), call.request_id.clone());
+        self.select_thread(&thread);
+        if let Some(row) = self
+            .model
+            .transcripts
+            .get(&thread)
+            .and_then(|t| t.request_row(&request_id))
+        {
+            self.transcript_scroll.entry(thread).or_default().show(row);
+        }
     }
 
     fn with_editor(&mut self, change: impl FnOnce(&mut ResponseEditor)) {
@@ -1007,13 +1355,16 @@ impl App {
             self.waiting_on_person().next().cloned()
         };
         let Some(call) = call else {
-            self.notice = Some("no call is waiting".to_string());
+            self.say("no call is waiting".to_string());
             return;
         };
         let tool = self.catalog.tool(call.namespace.as_deref(), &call.tool);
         let schema = tool.map(|t| t.input_schema.clone());
         let has_handler = tool.is_some_and(|t| t.handler.is_some());
-        let editor = ResponseEditor::new(call, schema, has_handler);
+        let mut editor = ResponseEditor::new(call, schema, has_handler);
+        if let Some(draft) = self.drafts.get(&editor.call.request_id) {
+            editor.restore(draft);
+        }
         self.push_overlay(Overlay::Card(Box::new(Card::ToolCall(editor))));
     }
 
@@ -1025,7 +1376,7 @@ impl App {
                     .min(threads.len().saturating_sub(1));
                 return;
             }
-            Some(Overlay::Help { scroll }) => {
+            Some(Overlay::Help { scroll } | Overlay::Notices { scroll }) => {
                 *scroll = scroll.saturating_add_signed(delta.clamp(-100, 100) as i16);
                 return;
             }
@@ -1052,6 +1403,7 @@ impl App {
                         .selected_call
                         .saturating_add_signed(delta)
                         .min(self.model.pending.len().saturating_sub(1));
+                    self.follow_selected_call();
                 }
                 Focus::Transcript => self.scroll_transcript(delta),
                 Focus::Composer => {}

@@ -15,12 +15,13 @@ use crate::console::keys::{self, BINDINGS, Context};
 pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
     // Bottom layer first, so the top one is drawn last, over the others.
     for overlay in &app.overlays {
-        render_one(overlay, frame, screen);
+        render_one(app, overlay, frame, screen);
     }
 }
 
-fn render_one(overlay: &Overlay, frame: &mut Frame, screen: Rect) {
+fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
     match overlay {
+        Overlay::Notices { scroll } => render_notices(app, frame, screen, *scroll),
         Overlay::Help { scroll } => render_help(frame, screen, *scroll),
         Overlay::Card(card) => match card.as_ref() {
             Card::ToolCall(editor) => render_editor(editor, frame, screen),
@@ -230,4 +231,35 @@ fn render_editor(editor: &ResponseEditor, frame: &mut Frame, screen: Rect) {
         .flat_map(|(label, hint)| [label.cyan().bold(), format!(" {hint}  ").into()])
         .collect();
     frame.render_widget(Paragraph::new(Line::from(spans)), hints);
+}
+
+/// The notice history, newest at the bottom.
+fn render_notices(app: &App, frame: &mut Frame, screen: Rect, scroll: u16) {
+    let area = centered(screen, 80, 70, 40, 8);
+    frame.render_widget(Clear, area);
+    let lines: Vec<Line> = app
+        .notices
+        .iter()
+        .map(|(at_ms, text)| {
+            let secs = at_ms.div_euclid(1000).rem_euclid(86_400);
+            Line::from(vec![
+                Span::raw(format!(
+                    "{:02}:{:02}:{:02}  ",
+                    secs / 3600,
+                    secs / 60 % 60,
+                    secs % 60
+                ))
+                .dim(),
+                Span::raw(text.clone()),
+            ])
+        })
+        .collect();
+    let notices = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
+        .block(pane(
+            format!(" Notices ({}; Esc closes) ", app.notices.len()),
+            true,
+        ));
+    frame.render_widget(notices, area);
 }

@@ -32,10 +32,6 @@ fn keys(app: &mut App, text: &str) {
     }
 }
 
-fn ctrl(app: &mut App, c: char) {
-    app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
-}
-
 #[test]
 fn empty_console() {
     snapshot("empty", &app());
@@ -50,7 +46,7 @@ fn sessions_with_a_pending_queue() {
 fn editor_with_a_json_error() {
     let mut app = busy_app();
     keys(&mut app, "a");
-    ctrl(&mut app, 't');
+    app.on_key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE));
     if let Some(editor) = app.editor_mut() {
         editor.textarea.select_all();
         editor.textarea.cut();
