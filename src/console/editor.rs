@@ -45,6 +45,14 @@ impl std::fmt::Display for InputError {
     }
 }
 
+/// An answer typed but not sent, kept per call while the editor is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub mode: EditorMode,
+    pub success: bool,
+    pub text: String,
+}
+
 pub struct ResponseEditor {
     pub call: PendingCallView,
     pub input_schema: Option<Value>,
@@ -105,7 +113,8 @@ impl ResponseEditor {
     }
 
     /// Text → raw keeps what was typed, as a result; raw → text keeps a single text
-    /// item's text. Fail mode goes back to text.
+    /// item's text. Fail mode goes back to text with the reason as the text. No switch
+    /// loses what was typed.
     pub fn toggle_mode(&mut self) {
         match self.mode {
             EditorMode::Text => {
@@ -113,20 +122,26 @@ impl ResponseEditor {
                 self.load_result(&result);
             }
             EditorMode::Raw => {
-                let text = match self.validate() {
-                    Ok(result) => {
-                        self.success = result.success;
-                        result.joined_text()
-                    }
-                    Err(_) => self.text(),
-                };
+                let text = self.raw_as_text();
                 self.mode = EditorMode::Text;
                 self.set_text(&text);
             }
             EditorMode::Fail => {
+                let text = self.text();
                 self.mode = EditorMode::Text;
-                self.set_text("");
+                self.set_text(&text);
             }
+        }
+    }
+
+    /// Raw input as plain text: a valid result's text, else the JSON as typed.
+    fn raw_as_text(&mut self) -> String {
+        match self.validate() {
+            Ok(result) => {
+                self.success = result.success;
+                result.joined_text()
+            }
+            Err(_) => self.text(),
         }
     }
 
@@ -138,9 +153,42 @@ impl ResponseEditor {
         }
     }
 
-    pub fn start_failing(&mut self) {
+    /// Into fail mode, with what was typed as the reason; from fail mode back to text.
+    pub fn toggle_fail(&mut self) {
+        let text = match self.mode {
+            EditorMode::Fail => {
+                self.toggle_mode();
+                return;
+            }
+            EditorMode::Raw => self.raw_as_text(),
+            EditorMode::Text => self.text(),
+        };
         self.mode = EditorMode::Fail;
-        self.set_text("");
+        self.set_text(&text);
+    }
+
+    /// Whether closing would lose typed work if it were not kept as a draft.
+    pub fn has_input(&self) -> bool {
+        !self.text().trim().is_empty()
+    }
+
+    /// What was typed, to restore when the editor opens on the call again.
+    pub fn draft(&self) -> Draft {
+        Draft {
+            mode: self.mode,
+            success: self.success,
+            text: self.text(),
+        }
+    }
+
+    pub fn restore(&mut self, draft: &Draft) {
+        self.mode = draft.mode;
+        self.success = draft.success;
+        self.set_text(&draft.text);
+        self.textarea
+            .move_cursor(ratatui_textarea::CursorMove::Bottom);
+        self.textarea.move_cursor(ratatui_textarea::CursorMove::End);
+        self.message = Some("your draft for this call".to_string());
     }
 
     /// What would be sent, or why nothing can be.
@@ -266,7 +314,7 @@ mod tests {
     #[test]
     fn failing_needs_a_reason_and_tells_the_model() {
         let mut editor = ResponseEditor::new(call(), None, false);
-        editor.start_failing();
+        editor.toggle_fail();
         assert!(editor.validate().is_err());
         type_text(&mut editor, "refunds are frozen");
         let result = editor.validate().unwrap();

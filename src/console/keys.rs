@@ -20,6 +20,7 @@ pub enum Context {
     Help,
     Picker,
     Confirm,
+    Notices,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,6 +68,17 @@ pub enum Action {
     EditorRunHandler,
     Confirm,
     Decline,
+    /// ^C: warns once, quits on a second press (asking first when calls wait).
+    CtrlC,
+    ToggleMark,
+    MarkRange,
+    ClearMarks,
+    HandBack,
+    EditorSendMarked,
+    EditorSendTool,
+    Redraw,
+    Suspend,
+    Notices,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,11 +105,22 @@ const fn ch(c: char) -> Key {
     plain(KeyCode::Char(c))
 }
 
-const fn alt(code: KeyCode) -> Key {
+const fn alt_key(code: KeyCode) -> Key {
     Key {
         code,
         modifiers: KeyModifiers::ALT,
     }
+}
+
+const fn alt(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::ALT,
+    }
+}
+
+const fn f(n: u8) -> Key {
+    plain(KeyCode::F(n))
 }
 
 pub struct Binding {
@@ -116,6 +139,21 @@ pub struct Binding {
 use Context as C;
 
 const MAIN: &[Context] = &[C::Sessions, C::Transcript, C::Queue];
+const ANYWHERE: &[Context] = &[
+    C::Sessions,
+    C::Transcript,
+    C::Queue,
+    C::Composer,
+    C::Editor,
+    C::Inspector,
+    C::ProtocolLog,
+    C::Filter,
+    C::Help,
+    C::Picker,
+    C::Confirm,
+    C::Notices,
+    C::Detail,
+];
 const LISTS: &[Context] = &[
     C::Sessions,
     C::Transcript,
@@ -125,6 +163,7 @@ const LISTS: &[Context] = &[
     C::Picker,
     C::Help,
     C::Detail,
+    C::Notices,
 ];
 /// Lists with a `/` filter.
 const FILTERED: &[Context] = &[
@@ -151,48 +190,66 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[plain(KeyCode::Esc)],
         label: "Esc",
         action: Action::EditorCancel,
-        hint: "cancel",
-        help: "close the editor without answering",
+        hint: "close",
+        help: "close the editor; what you typed stays as this call's draft",
         contexts: &[C::Editor],
     },
+    // The textarea's own keys are emacs-like (^F forward, ^B back, ^R redo, ^K kill...):
+    // the editor's commands use function keys, with Alt letters for terminals without.
     Binding {
-        keys: &[ctrl('t')],
-        label: "^T",
+        keys: &[f(2), alt('t')],
+        label: "F2",
         action: Action::EditorToggleMode,
         hint: "text/raw",
-        help: "switch between text mode (one inputText item) and raw mode (the whole result JSON)",
+        help: "switch between text mode (one inputText item) and raw mode (the whole result JSON); also Alt-t",
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[ctrl('o')],
-        label: "^O",
-        action: Action::EditorToggleSuccess,
-        hint: "success",
-        help: "toggle success true/false (text mode)",
-        contexts: &[C::Editor],
-    },
-    Binding {
-        keys: &[ctrl('f')],
-        label: "^F",
+        keys: &[f(3), alt('x')],
+        label: "F3",
         action: Action::EditorFail,
         hint: "fail",
-        help: "fail the call: type the reason, then ^S",
+        help: "fail the call (what you typed is the reason), or back to text mode; also Alt-x",
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[ctrl('r')],
-        label: "^R",
+        keys: &[f(4), ctrl('o')],
+        label: "F4",
+        action: Action::EditorToggleSuccess,
+        hint: "success",
+        help: "toggle success true/false (text mode); also ^O",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[f(5), alt('r')],
+        label: "F5",
         action: Action::EditorRunHandler,
         hint: "run handler",
-        help: "run the tool's handler and load its answer for review",
+        help: "run the tool's handler and load its answer for review; also Alt-r",
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[ch('y'), plain(KeyCode::Enter)],
+        keys: &[f(6), alt('m')],
+        label: "F6",
+        action: Action::EditorSendMarked,
+        hint: "send to marked",
+        help: "send this answer to this call and every marked call; also Alt-m",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[f(7), alt('a')],
+        label: "F7",
+        action: Action::EditorSendTool,
+        hint: "send to tool",
+        help: "send this answer to this call and every other call of its tool waiting on you; also Alt-a",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ch('y')],
         label: "y",
         action: Action::Confirm,
         hint: "yes",
-        help: "confirm",
+        help: "confirm (only y: Enter never confirms)",
         contexts: &[C::Confirm],
     },
     Binding {
@@ -204,11 +261,27 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Confirm],
     },
     Binding {
+        keys: &[plain(KeyCode::Tab)],
+        label: "Tab",
+        action: Action::FocusNext,
+        hint: "focus",
+        help: "leave the composer for the next pane (the draft stays)",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::BackTab)],
+        label: "S-Tab",
+        action: Action::FocusPrev,
+        hint: "",
+        help: "leave the composer for the previous pane",
+        contexts: &[C::Composer],
+    },
+    Binding {
         keys: &[plain(KeyCode::Enter)],
         label: "Enter",
         action: Action::SendMessage,
         hint: "send",
-        help: "send the message to the selected session",
+        help: "send the message to the selected session; focus goes to the transcript",
         contexts: &[C::Composer],
     },
     Binding {
@@ -225,6 +298,38 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::OpenCall,
         hint: "answer",
         help: "open the response editor on the selected call",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch(' ')],
+        label: "Space",
+        action: Action::ToggleMark,
+        hint: "mark",
+        help: "mark or unmark the selected call (F6 in the editor answers every marked call)",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('V')],
+        label: "V",
+        action: Action::MarkRange,
+        hint: "",
+        help: "mark every call from the last marked one to the selected one",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::ClearMarks,
+        hint: "",
+        help: "unmark every call",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('B')],
+        label: "B",
+        action: Action::HandBack,
+        hint: "",
+        help: "hand the marked (or selected) held calls back: send each its handler's proposed answer",
         contexts: &[C::Queue],
     },
     Binding {
@@ -293,7 +398,7 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[alt(KeyCode::Up), alt(KeyCode::Char('k'))],
+        keys: &[alt_key(KeyCode::Up), alt_key(KeyCode::Char('k'))],
         label: "M-↑",
         action: Action::ContextUp,
         hint: "",
@@ -301,7 +406,7 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[alt(KeyCode::Down), alt(KeyCode::Char('j'))],
+        keys: &[alt_key(KeyCode::Down), alt_key(KeyCode::Char('j'))],
         label: "M-↓",
         action: Action::ContextDown,
         hint: "",
@@ -309,7 +414,7 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[alt(KeyCode::PageUp)],
+        keys: &[alt_key(KeyCode::PageUp)],
         label: "M-PgUp",
         action: Action::ContextPageUp,
         hint: "",
@@ -317,7 +422,7 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[alt(KeyCode::PageDown)],
+        keys: &[alt_key(KeyCode::PageDown)],
         label: "M-PgDn",
         action: Action::ContextPageDown,
         hint: "",
@@ -363,6 +468,14 @@ pub const BINDINGS: &[Binding] = &[
         hint: "close",
         help: "close the help",
         contexts: &[C::Help],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc), ch('q'), ch('N')],
+        label: "Esc",
+        action: Action::Back,
+        hint: "close",
+        help: "close the notice history",
+        contexts: &[C::Notices],
     },
     Binding {
         keys: &[plain(KeyCode::Esc), ch('q')],
@@ -459,8 +572,8 @@ pub const BINDINGS: &[Binding] = &[
         label: "a",
         action: Action::OpenCall,
         hint: "answer",
-        help: "answer the oldest (or selected) call waiting on you",
-        contexts: &[C::Sessions, C::Transcript],
+        help: "answer: the selected call in the queue, else the oldest call waiting on you",
+        contexts: &[C::Sessions, C::Transcript, C::Queue],
     },
     Binding {
         keys: &[ch('x')],
@@ -533,7 +646,15 @@ pub const BINDINGS: &[Binding] = &[
         ],
     },
     Binding {
-        keys: &[ch('q'), ctrl('c')],
+        keys: &[ch('N')],
+        label: "N",
+        action: Action::Notices,
+        hint: "",
+        help: "notice history: the last notices that flashed by in the footer",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('q')],
         label: "q",
         action: Action::Quit,
         hint: "quit",
@@ -543,19 +664,26 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[ctrl('c')],
         label: "^C",
-        action: Action::Quit,
+        action: Action::CtrlC,
         hint: "",
-        help: "quit from anywhere",
-        contexts: &[
-            C::Composer,
-            C::Editor,
-            C::Inspector,
-            C::ProtocolLog,
-            C::Filter,
-            C::Help,
-            C::Picker,
-            C::Detail,
-        ],
+        help: "twice: quit from anywhere (asks first when calls wait); in the quit dialog: quit",
+        contexts: ANYWHERE,
+    },
+    Binding {
+        keys: &[ctrl('l')],
+        label: "^L",
+        action: Action::Redraw,
+        hint: "",
+        help: "redraw the screen",
+        contexts: ANYWHERE,
+    },
+    Binding {
+        keys: &[ctrl('z')],
+        label: "^Z",
+        action: Action::Suspend,
+        hint: "",
+        help: "suspend to the shell (fg resumes)",
+        contexts: ANYWHERE,
     },
 ];
 
@@ -601,7 +729,7 @@ mod tests {
         assert_eq!(lookup(Context::Composer, &q), None);
         assert_eq!(lookup(Context::Editor, &q), None);
         let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(lookup(Context::Composer, &ctrl_c), Some(Action::Quit));
+        assert_eq!(lookup(Context::Composer, &ctrl_c), Some(Action::CtrlC));
     }
 
     #[test]
@@ -644,5 +772,34 @@ mod tests {
             footer.contains(&"answer") && footer.contains(&"quit"),
             "{footer:?}"
         );
+    }
+
+    #[test]
+    fn editor_and_composer_commands_leave_the_textarea_keys_alone() {
+        // ratatui-textarea's own emacs-like bindings (^C is its copy: the console takes
+        // it for quitting, as codex does).
+        let taken_ctrl = "mhdkjwnpfbaeuryxv";
+        let taken_alt = "hdfb<>][npv";
+        for binding in BINDINGS
+            .iter()
+            .filter(|b| b.contexts.contains(&C::Editor) || b.contexts.contains(&C::Composer))
+        {
+            for key in binding.keys {
+                let KeyCode::Char(c) = key.code else {
+                    continue;
+                };
+                if key.modifiers == KeyModifiers::CONTROL {
+                    assert!(!taken_ctrl.contains(c), "^{c} is the textarea's");
+                }
+                if key.modifiers == KeyModifiers::ALT {
+                    assert!(!taken_alt.contains(c), "Alt-{c} is the textarea's");
+                }
+                assert!(
+                    !key.modifiers.is_empty() && key.modifiers != KeyModifiers::SHIFT,
+                    "{:?}: a plain letter is text in the editor and the composer",
+                    binding.action
+                );
+            }
+        }
     }
 }

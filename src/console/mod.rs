@@ -12,6 +12,7 @@ pub mod app;
 pub mod editor;
 pub mod headless;
 pub mod keys;
+pub mod model;
 pub mod navigate;
 mod terminal;
 pub mod text;
@@ -49,11 +50,26 @@ pub struct ConsoleOptions {
 /// Runs the console until the operator quits. The terminal is restored on every exit
 /// path, panics included.
 pub async fn run(bridge: BridgeHandle, options: ConsoleOptions) -> Result<(), ConsoleError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Registered before the terminal is taken, so no signal finds it half set up.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let mut terminal = terminal::Terminal::enter()?;
     let input = EventStream::new();
-    let result = event_loop(&bridge, &mut terminal, input, options).await;
+    let result = tokio::select! {
+        result = event_loop(&bridge, &mut terminal, input, options) => result.map(|_| ()),
+        // Leaving the loop drops its state; the guard below restores the terminal.
+        _ = terminate.recv() => {
+            tracing::info!("SIGTERM: leaving the console");
+            Ok(())
+        }
+        _ = hangup.recv() => {
+            tracing::info!("SIGHUP: leaving the console");
+            Ok(())
+        }
+    };
     drop(terminal);
-    result.map(|_| ())
+    result
 }
 
 /// Where the loop draws, and the terminal features beside drawing. The real terminal
@@ -63,6 +79,14 @@ pub trait Screen {
     fn area(&self) -> std::io::Result<ratatui::layout::Rect>;
     fn bell(&mut self);
     fn set_title(&mut self, title: &str);
+    /// Forget what is on screen, so the next frame draws every cell (^L).
+    fn clear(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Give the terminal back to the shell, stop until resumed, then take it again (^Z).
+    fn suspend(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// What a run of the loop did, for tests and benchmarks.
@@ -105,8 +129,17 @@ where
 
     loop {
         for effect in effects.drain(..) {
-            if effect == Effect::Bell {
-                stats.bells += 1;
+            match effect {
+                Effect::Bell => stats.bells += 1,
+                Effect::Redraw | Effect::Suspend => {
+                    if effect == Effect::Suspend {
+                        screen.suspend()?;
+                    }
+                    screen.clear()?;
+                    (dirty, urgent) = (true, true);
+                    continue;
+                }
+                _ => {}
             }
             apply(effect, bridge, &outcomes_tx, screen);
         }
@@ -127,6 +160,7 @@ where
             input_event = input.next() => {
                 match input_event {
                     Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                        app.now_ms = crate::util::now_ms();
                         effects = app.on_key(key);
                         (dirty, urgent) = (true, true);
                     }
@@ -146,7 +180,8 @@ where
             }
             event = events.recv() => match event {
                 Some(event) => {
-                    effects = app.on_bridge_event(event);
+                    app.now_ms = crate::util::now_ms();
+                        effects = app.on_bridge_event(event);
                     dirty = true;
                 }
                 None => return Ok(stats),
@@ -160,10 +195,15 @@ where
                 Err(broadcast::error::RecvError::Closed) => {}
             },
             Some(outcome) = outcomes.recv() => {
-                effects = app.on_outcome(outcome);
+                app.now_ms = crate::util::now_ms();
+                        effects = app.on_outcome(outcome);
                 dirty = true;
             }
-            _ = ticker.tick(), if app.needs_ticks() => dirty = true,
+            _ = ticker.tick(), if app.needs_ticks() => {
+                app.now_ms = crate::util::now_ms();
+                effects = app.on_tick();
+                dirty = true;
+            }
             _ = wait_for_frame, if dirty => {}
         }
     }
@@ -190,6 +230,8 @@ fn apply(
 ) {
     match effect {
         Effect::Bell => screen.bell(),
+        // Handled by the loop itself.
+        Effect::Redraw | Effect::Suspend => {}
         Effect::Title(title) => screen.set_title(&title),
         Effect::Resync => {
             let bridge = bridge.clone();

@@ -46,14 +46,18 @@ pub fn session_title(app: &App, session: &SessionSummary) -> String {
     if !session.title.starts_with("session ") {
         return session.title.clone();
     }
-    let first = app.transcripts.get(&session.thread_id).and_then(|view| {
-        view.rows.iter().find_map(|row| match &row.entry {
-            TranscriptEntry::UserMessage { text } => {
-                text.lines().find(|l| !l.trim().is_empty()).map(str::trim)
-            }
-            _ => None,
-        })
-    });
+    let first = app
+        .model
+        .transcripts
+        .get(&session.thread_id)
+        .and_then(|view| {
+            view.rows.iter().find_map(|row| match &row.entry {
+                TranscriptEntry::UserMessage { text } => {
+                    text.lines().find(|l| !l.trim().is_empty()).map(str::trim)
+                }
+                _ => None,
+            })
+        });
     match first {
         Some(text) => text.to_string(),
         None => session.title.clone(),
@@ -71,7 +75,7 @@ impl App {
         if self.views.detail.is_some() {
             return Some(Context::Detail);
         }
-        if self.overlay.is_none() && self.focused_filter().is_some_and(|f| f.editing) {
+        if self.overlays.is_empty() && self.focused_filter().is_some_and(|f| f.editing) {
             return Some(Context::Filter);
         }
         None
@@ -135,32 +139,33 @@ impl App {
             self.inspector_selected = tools[0];
         }
         self.views.log_follow = true;
-        if let Some(thread) = self.selected_thread().map(str::to_string)
-            && let Some(view) = self.transcripts.get_mut(&thread)
-        {
-            view.follow = true;
+        if let Some(thread) = self.selected_thread().map(str::to_string) {
+            self.transcript_scroll.entry(thread).or_default().follow = true;
         }
     }
 
     /// The queue's rows: indices into `pending`, filtered and ordered.
     pub fn queue_rows(&self) -> Vec<usize> {
         let filter = &self.views.queue_filter;
-        let mut rows: Vec<usize> = (0..self.pending.len())
+        let mut rows: Vec<usize> = (0..self.model.pending.len())
             .filter(|&i| !filter.is_active() || filter.matches(&self.call_search_text(i)))
             .collect();
         match self.views.queue_order {
             QueueOrder::Oldest => {}
-            QueueOrder::ByTool => rows.sort_by_cached_key(|&i| qualified_tool(&self.pending[i])),
+            QueueOrder::ByTool => {
+                rows.sort_by_cached_key(|&i| qualified_tool(&self.model.pending[i]))
+            }
             QueueOrder::BySession => {
-                rows.sort_by_cached_key(|&i| self.pending[i].thread_id.clone())
+                rows.sort_by_cached_key(|&i| self.model.pending[i].thread_id.clone())
             }
         }
         rows
     }
 
     fn call_search_text(&self, index: usize) -> String {
-        let call = &self.pending[index];
+        let call = &self.model.pending[index];
         let title = self
+            .model
             .sessions
             .iter()
             .find(|s| s.thread_id == call.thread_id)
@@ -179,9 +184,9 @@ impl App {
     /// The sessions list's rows: indices into `sessions`.
     pub fn session_rows(&self) -> Vec<usize> {
         let filter = &self.views.sessions_filter;
-        (0..self.sessions.len())
+        (0..self.model.sessions.len())
             .filter(|&i| {
-                let s = &self.sessions[i];
+                let s = &self.model.sessions[i];
                 !filter.is_active()
                     || filter.matches(&format!(
                         "{} {} {}",
@@ -216,12 +221,20 @@ impl App {
     /// The selected transcript's rows that match its filter.
     pub fn transcript_rows(&self, thread: &str) -> Vec<usize> {
         let filter = &self.views.transcript_filter;
-        let Some(view) = self.transcripts.get(thread) else {
+        let Some(view) = self.model.transcripts.get(thread) else {
             return Vec::new();
         };
         (0..view.rows.len())
             .filter(|&i| !filter.is_active() || filter.matches(&row_search_text(&view.rows[i])))
             .collect()
+    }
+
+    /// The tool-call editor when it is the top layer.
+    fn top_tool_call(&self) -> Option<&super::editor::ResponseEditor> {
+        match self.top() {
+            Some(Overlay::Card(card)) => card.tool_call(),
+            _ => None,
+        }
     }
 
     /// The actions of the views; `None` leaves the action to the state machine.
@@ -257,10 +270,9 @@ impl App {
             | Action::ContextDown
             | Action::ContextPageUp
             | Action::ContextPageDown => {
-                let Some(Overlay::Editor(editor)) = &self.overlay else {
+                let Some(id) = self.top_tool_call().map(|e| e.call.request_id.clone()) else {
                     return Some(Vec::new());
                 };
-                let id = editor.call.request_id.clone();
                 let scroll = &self.views.editor.for_call(&id).arguments;
                 match action {
                     Action::ContextUp => scroll.by(-1),
@@ -269,7 +281,7 @@ impl App {
                     _ => scroll.pages(1),
                 }
             }
-            Action::OpenCall if self.overlay.is_none() && self.focus == Focus::Queue => {
+            Action::OpenCall if self.overlays.is_empty() && self.focus == Focus::Queue => {
                 // Never open a call the filter hides.
                 let rows = self.queue_rows();
                 if rows.is_empty() {
@@ -310,7 +322,7 @@ impl App {
             scroll_by(&pager.scroll, action);
             return true;
         }
-        match &self.overlay {
+        match self.top() {
             Some(Overlay::Help { .. }) => {
                 scroll_by(&self.views.help, action);
                 return true;
@@ -351,6 +363,7 @@ impl App {
                     let rows = self.queue_rows();
                     self.selected_call =
                         moved(&rows, self.selected_call, step(self.views.queue.page()));
+                    self.follow_selected_call();
                 }
                 Focus::Transcript => self.transcript_move(action),
                 Focus::Composer => {}
@@ -378,11 +391,9 @@ impl App {
             return;
         };
         let rows = self.transcript_rows(&thread);
-        let Some(view) = self.transcripts.get_mut(&thread) else {
-            return;
-        };
         let inside = &self.views.transcript_inside;
         let (row_lines, page) = self.views.transcript_measure.get();
+        let view = self.transcript_scroll.entry(thread).or_default();
         let current = if view.follow {
             rows.last().copied().unwrap_or(0)
         } else {
@@ -421,10 +432,10 @@ impl App {
 
     /// Opens the detail view on what is selected where the operator is.
     fn open_detail(&mut self) {
-        let pager = match (&self.overlay, self.view, self.focus) {
-            (Some(Overlay::Editor(editor)), _, _) => {
-                Some(call_pager(&editor.call, editor.input_schema.as_ref()))
-            }
+        let pager = match (self.top(), self.view, self.focus) {
+            (Some(Overlay::Card(card)), _, _) => card
+                .tool_call()
+                .map(|editor| call_pager(&editor.call, editor.input_schema.as_ref())),
             (Some(_), _, _) => None,
             (None, View::ProtocolLog, _) => {
                 let rows = self.log_rows();
@@ -467,12 +478,12 @@ impl App {
                 self.selected_call().map(|c| call_pager(c, tool.as_ref()))
             }
             (None, View::Main, Focus::Transcript) => self.selected_thread().and_then(|thread| {
-                let view = self.transcripts.get(thread)?;
+                let view = self.transcript(thread)?;
                 let row = view.rows.get(view.bottom())?;
                 Some(row_pager(row))
             }),
             (None, View::Main, Focus::Sessions) => {
-                self.sessions.get(self.selected_session).map(|s| {
+                self.model.sessions.get(self.selected_session).map(|s| {
                     let value = serde_json::to_value(s).unwrap_or(Value::Null);
                     Pager::new(
                         format!(" Session {} ", short(&s.thread_id)),
@@ -498,7 +509,7 @@ impl App {
             MouseEventKind::ScrollDown => Some(Action::Down),
             _ => None,
         };
-        if self.views.detail.is_some() || matches!(self.overlay, Some(Overlay::Help { .. })) {
+        if self.views.detail.is_some() || matches!(self.top(), Some(Overlay::Help { .. })) {
             if let Some(action) = wheel {
                 for _ in 0..3 {
                     self.view_move(action);
@@ -506,9 +517,10 @@ impl App {
             }
             return Some(Vec::new());
         }
-        if let Some(Overlay::Editor(editor)) = &self.overlay {
-            if let Some(action) = wheel {
-                let id = editor.call.request_id.clone();
+        if let Some(Overlay::Card(card)) = self.top() {
+            if let Some(action) = wheel
+                && let Some(id) = card.tool_call().map(|e| e.call.request_id.clone())
+            {
                 self.views
                     .editor
                     .for_call(&id)
@@ -517,7 +529,7 @@ impl App {
             }
             return Some(Vec::new());
         }
-        if self.overlay.is_some() {
+        if !self.overlays.is_empty() {
             return None;
         }
         if self.view != View::Main {
@@ -578,6 +590,7 @@ impl App {
                 if let Some(&index) = rows.get(self.views.queue.get() + usize::from(row)) {
                     let again = index == self.selected_call;
                     self.selected_call = index;
+                    self.follow_selected_call();
                     if again {
                         return Some(self.on_key(KeyEvent::from(crossterm::event::KeyCode::Enter)));
                     }

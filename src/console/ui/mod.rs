@@ -45,7 +45,7 @@ pub fn main_layout(screen: Rect) -> MainAreas {
 pub fn layout(app: &App, screen: Rect) -> MainAreas {
     let header = 2 + header_reason(app, screen.width).len() as u16;
     // Many calls waiting: the queue takes more of the screen.
-    let share = if app.pending.len() > 3 { 40 } else { 28 };
+    let share = if app.model.pending.len() > 3 { 40 } else { 28 };
     let mut areas = areas(screen, header, share);
     if app.views.zoom && app.view == View::Main && app.focus != Focus::Composer {
         let body = Rect {
@@ -157,7 +157,7 @@ fn pane<'a>(title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
 }
 
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
-    let (state, state_style) = match &app.connection {
+    let (state, state_style) = match &app.model.connection {
         ConnectionState::Connected { .. } => ("connected".to_string(), Style::new().green()),
         ConnectionState::Connecting => ("connecting".to_string(), Style::new().yellow()),
         // The reason goes on lines of its own (`header_reason`), so it is never cut.
@@ -177,7 +177,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             ("disconnected".to_string(), Style::new().red().bold())
         }
     };
-    let version = match &app.connection {
+    let version = match &app.model.connection {
         ConnectionState::Connected {
             server_version: Some(v),
             ..
@@ -185,6 +185,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         _ => "codex ?".to_string(),
     };
     let transport = app
+        .model
         .transport
         .split(' ')
         .next()
@@ -199,11 +200,11 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         " · ".dim(),
         Span::styled(state, state_style),
     ];
-    if app.hold.all {
+    if app.model.hold.all {
         first.push("  HOLD ALL".black().on_yellow().bold());
-    } else if !app.hold.tools.is_empty() {
+    } else if !app.model.hold.tools.is_empty() {
         first.push(
-            format!("  HOLD {}", app.hold.tools.len())
+            format!("  HOLD {}", app.model.hold.tools.len())
                 .black()
                 .on_yellow(),
         );
@@ -212,7 +213,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         // The whole token is in the help overlay (?), not on screen for good.
         first.push(format!("  API {} token {}", listen.url, masked(&listen.token)).dim());
     }
-    let totals = &app.totals;
+    let totals = &app.model.totals;
     let waiting = app.waiting_on_person().count();
     let waiting_span = if waiting > 0 {
         format!("waiting on you {waiting}")
@@ -223,7 +224,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         "waiting on you 0".into()
     };
     let second = vec![
-        format!("sessions {}", app.sessions.len()).into(),
+        format!("sessions {}", app.model.sessions.len()).into(),
         " · ".dim(),
         waiting_span,
         " · ".dim(),
@@ -243,7 +244,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             "failed 0".into()
         },
     ];
-    let style = match app.connection {
+    let style = match app.model.connection {
         ConnectionState::Disconnected { .. } => Style::new().red(),
         _ => Style::new().yellow(),
     };
@@ -269,7 +270,7 @@ pub fn masked(token: &str) -> String {
 
 /// Why the connection is down, wrapped to the header's width (at most two lines).
 fn header_reason(app: &App, width: u16) -> Vec<String> {
-    let reason = match &app.connection {
+    let reason = match &app.model.connection {
         ConnectionState::Reconnecting { reason, .. } | ConnectionState::Disconnected { reason } => {
             reason
         }
@@ -305,14 +306,14 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
         format!(
             " Sessions {} of {}{} ",
             rows.len(),
-            app.sessions.len(),
+            app.model.sessions.len(),
             filter.label()
         )
     } else {
-        format!(" Sessions ({}) ", app.sessions.len())
+        format!(" Sessions ({}) ", app.model.sessions.len())
     };
     if rows.is_empty() {
-        let hint = if app.sessions.is_empty() {
+        let hint = if app.model.sessions.is_empty() {
             Paragraph::new(vec![
                 Line::from("no sessions yet"),
                 Line::from(vec!["n".cyan().bold(), " creates one".into()]),
@@ -335,7 +336,7 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
         .skip(offset)
         .take(visible.max(1))
         .map(|&i| {
-            let s = &app.sessions[i];
+            let s = &app.model.sessions[i];
             let badge = app.session_badge(s);
             let id = app::short(&s.thread_id);
             let title = navigate::session_title(app, s);
@@ -384,6 +385,7 @@ fn varying_keys(app: &App, tools: &[String]) -> std::collections::HashMap<String
         let mut seen: BTreeMap<&str, HashSet<String>> = BTreeMap::new();
         let mut calls = 0;
         for call in app
+            .model
             .pending
             .iter()
             .filter(|c| &navigate::qualified_tool(c) == tool)
@@ -475,7 +477,7 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
         _ => title.push(format!("{}", rows.len()).into()),
     }
     if filter.is_active() || filter.editing {
-        title.push(format!(" (of {}){}", app.pending.len(), filter.label()).into());
+        title.push(format!(" (of {}){}", app.model.pending.len(), filter.label()).into());
     }
     if waiting > 0 {
         title.push(" · ".into());
@@ -484,7 +486,7 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
     title.push(format!(" · {} ", app.views.queue_order.label()).into());
     let block = pane(Line::from(title), focused);
     if rows.is_empty() {
-        let message = if app.pending.is_empty() {
+        let message = if app.model.pending.is_empty() {
             "no tool call is waiting"
         } else {
             "no call matches the filter (Esc clears it)"
@@ -501,7 +503,7 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
     let shown: Vec<usize> = rows.iter().copied().skip(offset).take(visible).collect();
     let mut tools: Vec<String> = shown
         .iter()
-        .map(|&i| navigate::qualified_tool(&app.pending[i]))
+        .map(|&i| navigate::qualified_tool(&app.model.pending[i]))
         .collect();
     tools.sort();
     tools.dedup();
@@ -510,7 +512,7 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
     let table_rows: Vec<Row> = shown
         .iter()
         .map(|&index| {
-            let call = &app.pending[index];
+            let call = &app.model.pending[index];
             let who = app::answerer_label(call);
             let who_style = if call.answerer.needs_person() {
                 Style::new().magenta().bold()

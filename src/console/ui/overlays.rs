@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{centered, pane};
-use crate::console::app::{App, Overlay, short};
+use crate::console::app::{App, Card, Overlay, short};
 use crate::console::editor::{EditorMode, EditorState, ResponseEditor};
 use crate::console::keys::{BINDINGS, Context};
 use crate::console::navigate::qualified_tool;
@@ -16,11 +16,20 @@ use crate::console::text::TextLine;
 use crate::console::view::{Pager, plain};
 
 pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
-    match &app.overlay {
-        None => {}
-        Some(Overlay::Help { .. }) => render_help(app, frame, screen),
-        Some(Overlay::Editor(editor)) => render_editor(app, editor, frame, screen),
-        Some(Overlay::ConfirmQuit { waiting }) => render_confirm(
+    // Bottom layer first, so the top one is drawn last, over the others.
+    for overlay in &app.overlays {
+        render_one(app, overlay, frame, screen);
+    }
+}
+
+fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
+    match overlay {
+        Overlay::Notices { scroll } => render_notices(app, frame, screen, *scroll),
+        Overlay::Help { .. } => render_help(app, frame, screen),
+        Overlay::Card(card) => match card.as_ref() {
+            Card::ToolCall(editor) => render_editor(app, editor, frame, screen),
+        },
+        Overlay::ConfirmQuit { waiting } => render_confirm(
             frame,
             screen,
             " Quit? ",
@@ -28,7 +37,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
                 "{waiting} call(s) still wait on you. Quitting ends Switchboard and app-server; those calls expire."
             ),
         ),
-        Some(Overlay::ConfirmClose { thread_id }) => render_confirm(
+        Overlay::ConfirmClose { thread_id } => render_confirm(
             frame,
             screen,
             " Close session? ",
@@ -37,7 +46,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
                 short(thread_id)
             ),
         ),
-        Some(Overlay::Threads { threads, selected }) => {
+        Overlay::Threads { threads, selected } => {
             let area = centered(screen, 80, 70, 40, 8);
             frame.render_widget(Clear, area);
             let items: Vec<ListItem> = threads
@@ -318,4 +327,35 @@ fn render_editor(app: &App, editor: &ResponseEditor, frame: &mut Frame, screen: 
         Paragraph::new(super::footer_line(Context::Editor, hints.width)),
         hints,
     );
+}
+
+/// The notice history, newest at the bottom.
+fn render_notices(app: &App, frame: &mut Frame, screen: Rect, scroll: u16) {
+    let area = centered(screen, 80, 70, 40, 8);
+    frame.render_widget(Clear, area);
+    let lines: Vec<Line> = app
+        .notices
+        .iter()
+        .map(|(at_ms, text)| {
+            let secs = at_ms.div_euclid(1000).rem_euclid(86_400);
+            Line::from(vec![
+                Span::raw(format!(
+                    "{:02}:{:02}:{:02}  ",
+                    secs / 3600,
+                    secs / 60 % 60,
+                    secs % 60
+                ))
+                .dim(),
+                Span::raw(text.clone()),
+            ])
+        })
+        .collect();
+    let notices = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
+        .block(pane(
+            format!(" Notices ({}; Esc closes) ", app.notices.len()),
+            true,
+        ));
+    frame.render_widget(notices, area);
 }

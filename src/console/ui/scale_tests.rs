@@ -544,7 +544,7 @@ fn a_click_in_a_scrolled_sessions_list_selects_the_session_under_it() {
         areas.sessions.y + 1,
         screen_rect,
     );
-    let title = &app.sessions[app.selected_session].title;
+    let title = &app.model.sessions[app.selected_session].title;
     assert!(first.contains(title.as_str()), "{first:?} vs {title}");
 }
 

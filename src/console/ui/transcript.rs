@@ -46,7 +46,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(welcome, area);
         return;
     };
-    let Some(view) = app.transcripts.get(thread) else {
+    let Some(view) = app.transcript(thread) else {
         frame.render_widget(
             Paragraph::new("").block(pane(" Transcript ", focused)),
             area,
@@ -59,9 +59,9 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
     let rows = app.transcript_rows(thread);
     let following = view.follow;
     let lines = if following {
-        tail_lines(app, view, &rows, width, height)
+        tail_lines(app, &view, &rows, width, height)
     } else {
-        window_lines(app, view, &rows, width, height, focused)
+        window_lines(app, &view, &rows, width, height, focused)
     };
     let mut title = format!(" Transcript · session {}", short(thread));
     if filter.is_active() || filter.editing {
@@ -82,7 +82,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
 /// Following: the newest rows (and text still streaming), laid out from the bottom up.
 fn tail_lines(
     app: &App,
-    view: &crate::console::app::TranscriptView,
+    view: &crate::console::app::TranscriptView<'_>,
     rows: &[usize],
     width: usize,
     height: usize,
@@ -125,7 +125,7 @@ fn tail_lines(
 /// scrolled by the keys.
 fn window_lines(
     app: &App,
-    view: &crate::console::app::TranscriptView,
+    view: &crate::console::app::TranscriptView<'_>,
     rows: &[usize],
     width: usize,
     height: usize,

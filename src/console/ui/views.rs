@@ -58,7 +58,11 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
                 .as_ref()
                 .map(HandlerSpec::kind)
                 .unwrap_or("manual");
-            let held = if app.hold.holds(&t.name) { " HOLD" } else { "" };
+            let held = if app.model.hold.holds(&t.name) {
+                " HOLD"
+            } else {
+                ""
+            };
             let tail = format!(" {kind}{held}");
             let name = text::truncate_middle(
                 &t.qualified_name(),
@@ -91,7 +95,7 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
 
     let mut lines: Vec<Line> = Vec::new();
     if let Some(tool) = app.catalog.tools.get(app.inspector_selected) {
-        let stats = app.tool_stats.get(&tool.name);
+        let stats = app.model.tool_stats.get(&tool.name);
         lines.push(Line::from(tool.qualified_name()).bold());
         lines.push(Line::from(tool.description.clone()));
         lines.push(Line::from(""));
@@ -101,7 +105,7 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
         ]));
         lines.push(Line::from(vec![
             "hold     ".dim(),
-            if app.hold.holds(&tool.name) {
+            if app.model.hold.holds(&tool.name) {
                 "held for review (H releases)".yellow()
             } else {
                 "answers on its own (H holds)".into()
