@@ -904,23 +904,25 @@ impl App {
                         self.marked.insert(id.clone());
                     }
                     self.mark_anchor = Some(id);
-                    // Marking walks down the queue, as in lazygit.
-                    self.move_selection(1);
+                    // Marking walks down the queue (the rows its filter shows), as in lazygit.
+                    self.queue_step(1);
                 }
             }
             Action::MarkRange => {
+                // The range runs over the rows the queue shows (its filter and order).
+                let rows = self.queue_rows();
+                let at = |index: usize| rows.iter().position(|&i| i == index);
+                let selected = at(self.selected_call).unwrap_or(0);
                 let anchor = self
                     .mark_anchor
                     .as_ref()
                     .and_then(|id| self.model.pending.iter().position(|c| &c.request_id == id))
-                    .unwrap_or(self.selected_call);
-                let (from, to) = if anchor <= self.selected_call {
-                    (anchor, self.selected_call)
-                } else {
-                    (self.selected_call, anchor)
-                };
-                for call in self.model.pending.iter().take(to + 1).skip(from) {
-                    self.marked.insert(call.request_id.clone());
+                    .and_then(at)
+                    .unwrap_or(selected);
+                let (from, to) = (anchor.min(selected), anchor.max(selected));
+                for &index in rows.iter().take(to + 1).skip(from) {
+                    self.marked
+                        .insert(self.model.pending[index].request_id.clone());
                 }
                 self.say(format!("{} call(s) marked", self.marked.len()));
             }

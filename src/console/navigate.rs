@@ -229,6 +229,13 @@ impl App {
             .collect()
     }
 
+    /// Moves the queue's selection by `delta` rows among those it shows.
+    pub(super) fn queue_step(&mut self, delta: isize) {
+        let rows = self.queue_rows();
+        self.selected_call = moved(&rows, self.selected_call, delta);
+        self.follow_selected_call();
+    }
+
     /// The tool-call editor when it is the top layer.
     fn top_tool_call(&self) -> Option<&super::editor::ResponseEditor> {
         match self.top() {

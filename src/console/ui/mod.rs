@@ -447,11 +447,11 @@ fn distinguishing_summary(arguments: &serde_json::Value, first: &[String]) -> St
 fn queue_columns(width: u16) -> [u16; 6] {
     let inner = width.saturating_sub(2);
     let (wait, session, tool, who, flag) = if inner >= 120 {
-        (8, 9, 24, 18, 8)
+        (9, 9, 24, 18, 8)
     } else if inner >= 70 {
-        (5, 8, 16, 10, 2)
+        (6, 8, 16, 10, 2)
     } else {
-        (5, 0, 12, 4, 2)
+        (6, 0, 12, 4, 2)
     };
     let gaps = 5;
     let fixed = wait + session + tool + who + flag + gaps;
@@ -482,6 +482,10 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
     if waiting > 0 {
         title.push(" · ".into());
         title.push(format!("{waiting} on you").magenta().bold());
+    }
+    if !app.marked.is_empty() {
+        title.push(" · ".into());
+        title.push(format!("{} marked", app.marked.len()).cyan().bold());
     }
     title.push(format!(" · {} ", app.views.queue_order.label()).into());
     let block = pane(Line::from(title), focused);
@@ -532,8 +536,16 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
             };
             let tool = navigate::qualified_tool(call);
             let first = varying.get(&tool).map(Vec::as_slice).unwrap_or(&[]);
+            let mark = if app.marked.contains(&call.request_id) {
+                "●"
+            } else {
+                " "
+            };
             let row = Row::new(vec![
-                Cell::from(wait_label(app.now_ms, call.received_at_ms)),
+                Cell::from(Line::from(vec![
+                    mark.cyan().bold(),
+                    wait_label(app.now_ms, call.received_at_ms).into(),
+                ])),
                 Cell::from(app::short(&call.thread_id).to_string()).dim(),
                 Cell::from(text::truncate_middle(&tool, usize::from(columns[2]))).bold(),
                 Cell::from(cell(
@@ -553,9 +565,9 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let header = match columns {
-        [_, 0, ..] => ["wait", "", "tool", "arguments", "who", ""],
-        [_, _, _, _, who, _] if who < 11 => ["wait", "session", "tool", "arguments", "who", ""],
-        _ => ["wait", "session", "tool", "arguments", "answered by", ""],
+        [_, 0, ..] => [" wait", "", "tool", "arguments", "who", ""],
+        [_, _, _, _, who, _] if who < 11 => [" wait", "session", "tool", "arguments", "who", ""],
+        _ => [" wait", "session", "tool", "arguments", "answered by", ""],
     };
     let table = Table::new(table_rows, columns.map(Constraint::Length))
         .header(Row::new(header.map(|h| text::truncate(h, 12))).dim())

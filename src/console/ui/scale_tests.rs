@@ -750,3 +750,23 @@ fn every_list_filters_case_insensitively_with_a_count() {
     let text = screen(&app, 80, 24);
     assert!(text.contains("Tools 1 of 2"), "{text}");
 }
+
+#[test]
+fn a_marked_range_covers_only_the_calls_the_filter_shows() {
+    let mut app = crowded_app();
+    keys(&mut app, "/crm.get");
+    press(&mut app, KeyCode::Enter);
+    keys(&mut app, " jjjV");
+    assert_eq!(app.marked.len(), 5);
+    for id in &app.marked {
+        let call = app
+            .model
+            .pending
+            .iter()
+            .find(|c| &c.request_id == id)
+            .unwrap();
+        assert_eq!(call.namespace.as_deref(), Some("crm"), "{id}");
+    }
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("5 marked") && text.contains('●'), "{text}");
+}
