@@ -808,6 +808,36 @@ impl App {
     // ----- keys, paste, mouse ----------------------------------------------------------
 
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let before = self.queue_position();
+        let effects = self.handle_key(key);
+        self.follow_queue_moves(before);
+        effects
+    }
+
+    /// The focused queue's selected call, to see whether an input moved it.
+    fn queue_position(&self) -> Option<(Focus, Option<String>)> {
+        (self.view == View::Main && self.overlays.is_empty()).then(|| {
+            (
+                self.focus,
+                self.selected_call().map(|c| c.request_id.clone()),
+            )
+        })
+    }
+
+    /// A new selection in the focused queue (by key, click or focus) selects that
+    /// call's session and shows its request row, whichever path moved it.
+    fn follow_queue_moves(&mut self, before: Option<(Focus, Option<String>)>) {
+        let now = self.queue_position();
+        if now != before
+            && now
+                .as_ref()
+                .is_some_and(|(focus, call)| *focus == Focus::Queue && call.is_some())
+        {
+            self.follow_selected_call();
+        }
+    }
+
+    fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.notice = None;
         let context = self.context();
         let action = keys::lookup(context, &key);
@@ -824,8 +854,10 @@ impl App {
                     Context::Editor => {
                         if let Some(editor) = self.top_editor_mut()
                             && editor.state == EditorState::Editing
+                            && editor.textarea.input(key)
                         {
-                            editor.textarea.input(key);
+                            // What was said about the old text no longer holds.
+                            editor.message = None;
                         }
                     }
                     Context::LogFilter => {
@@ -861,6 +893,13 @@ impl App {
     }
 
     pub fn on_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
+        let before = self.queue_position();
+        let effects = self.handle_mouse(mouse, screen);
+        self.follow_queue_moves(before);
+        effects
+    }
+
+    fn handle_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
         if !self.overlays.is_empty() {
             return Vec::new();
         }
@@ -914,7 +953,6 @@ impl App {
             {
                 let again = index == self.selected_call;
                 self.selected_call = index;
-                self.follow_selected_call();
                 if again {
                     return self.act(Action::OpenCall);
                 }
@@ -1039,9 +1077,6 @@ impl App {
                     order.len() - 1
                 };
                 self.focus = order[(at + step) % order.len()];
-                if self.focus == Focus::Queue {
-                    self.follow_selected_call();
-                }
             }
             Action::NewSession => {
                 self.say("creating a session…".to_string());
@@ -1120,8 +1155,7 @@ impl App {
                     _ => self.selected_call().map(|c| c.tool.clone()),
                 };
                 if let Some(tool) = tool {
-                    let held = !self.model.hold.tools.contains(&tool);
-                    return bridge(Request::Hold(HoldChange::Tool { tool, held }));
+                    return self.toggle_hold(&tool);
                 }
             }
             Action::Inspector => self.view = View::Inspector,
@@ -1291,6 +1325,31 @@ impl App {
         effects
     }
 
+    /// Holds or releases one tool's handler; a tool without one has nothing to hold.
+    fn toggle_hold(&mut self, tool: &str) -> Vec<Effect> {
+        let Some(spec) = self
+            .catalog
+            .tools
+            .iter()
+            .find(|t| t.name == tool || t.qualified_name() == tool)
+        else {
+            self.say(format!("no tool `{tool}` in the catalog"));
+            return Vec::new();
+        };
+        if spec.handler.is_none() {
+            self.say(format!(
+                "{tool} has no handler: its calls already wait on you, there is nothing to hold"
+            ));
+            return Vec::new();
+        }
+        let tool = spec.name.clone();
+        let held = !self.model.hold.tools.contains(&tool);
+        vec![Effect::Bridge(Request::Hold(HoldChange::Tool {
+            tool,
+            held,
+        }))]
+    }
+
     /// In the queue, `x`, `c` and the composer act on the selected call's session.
     fn follow_queue(&mut self) {
         if self.view == View::Main && self.focus == Focus::Queue {
@@ -1403,7 +1462,6 @@ impl App {
                         .selected_call
                         .saturating_add_signed(delta)
                         .min(self.model.pending.len().saturating_sub(1));
-                    self.follow_selected_call();
                 }
                 Focus::Transcript => self.scroll_transcript(delta),
                 Focus::Composer => {}

@@ -821,3 +821,41 @@ fn the_notice_history_keeps_what_flashed_by() {
             .any(|(_, n)| n.contains("already closed"))
     );
 }
+
+// ----- defects 7 and 16 ------------------------------------------------------------------
+
+#[test]
+fn ctrl_l_redraws_and_ctrl_z_suspends_from_anywhere() {
+    let mut app = busy_app();
+    assert_eq!(app.on_key(ctrl('l')), vec![Effect::Redraw]);
+    press(&mut app, "a");
+    press(&mut app, "draft");
+    assert_eq!(app.on_key(ctrl('z')), vec![Effect::Suspend]);
+    assert_eq!(editor_text(&app), "draft", "the editor is still there");
+}
+
+#[test]
+fn holding_a_manual_tool_says_there_is_nothing_to_hold() {
+    let mut app = busy_app();
+    app.focus = Focus::Queue;
+    // req-3 is escalate_ticket, which has no handler.
+    assert!(press(&mut app, "H").is_empty());
+    assert!(app.notice.as_deref().unwrap().contains("no handler"));
+}
+
+#[test]
+fn typing_clears_what_the_editor_said_about_the_old_text() {
+    let mut app = busy_app();
+    press(&mut app, "a");
+    app.on_key(ctrl('s'));
+    assert!(
+        app.editor()
+            .unwrap()
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("not sent")
+    );
+    press(&mut app, "x");
+    assert_eq!(app.editor().unwrap().message, None);
+}

@@ -220,11 +220,21 @@ impl ResponseEditor {
                         column: Some(e.column()),
                     }
                 })?;
-                parse_tool_call_result(value).map_err(|message| InputError {
+                let result = parse_tool_call_result(value).map_err(|message| InputError {
                     message,
                     line: None,
                     column: None,
-                })
+                })?;
+                // As in text mode: an answer with nothing in it is not an answer.
+                let empty = result.content_items.iter().all(|item| {
+                    matches!(item, crate::protocol::ContentItem::InputText { text } if text.trim().is_empty())
+                });
+                if empty {
+                    return Err(plain(
+                        "the answer is empty: put the model's text in contentItems",
+                    ));
+                }
+                Ok(result)
             }
         }
     }
@@ -299,6 +309,17 @@ mod tests {
         let err = editor.validate().unwrap_err();
         assert!(err.message.contains("contentItems[0]"), "{err}");
         assert!(!editor.can_send());
+    }
+
+    #[test]
+    fn an_empty_raw_answer_is_refused_like_an_empty_text_one() {
+        let mut editor = ResponseEditor::new(call(), None, false);
+        editor.toggle_mode();
+        assert_eq!(editor.mode, EditorMode::Raw);
+        let err = editor.validate().unwrap_err();
+        assert!(err.message.contains("empty"), "{err}");
+        editor.set_text("{\"contentItems\": [], \"success\": true}");
+        assert!(editor.validate().is_err());
     }
 
     #[test]
