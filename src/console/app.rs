@@ -125,6 +125,16 @@ pub enum Overlay {
     Notices {
         scroll: u16,
     },
+    /// The `:` command line, with the candidates of the last completion.
+    Command {
+        input: Box<TextArea<'static>>,
+        candidates: Vec<String>,
+    },
+    /// `:fail-all REASON`, asked first.
+    ConfirmFailAll {
+        reason: String,
+        count: usize,
+    },
 }
 
 impl Overlay {
@@ -132,7 +142,10 @@ impl Overlay {
         match self {
             Overlay::Help { .. } => Context::Help,
             Overlay::Card(card) => card.context(),
-            Overlay::ConfirmQuit { .. } | Overlay::ConfirmClose { .. } => Context::Confirm,
+            Overlay::ConfirmQuit { .. }
+            | Overlay::ConfirmClose { .. }
+            | Overlay::ConfirmFailAll { .. } => Context::Confirm,
+            Overlay::Command { .. } => Context::Command,
             Overlay::Threads { .. } => Context::Picker,
             Overlay::Notices { .. } => Context::Notices,
         }
@@ -864,6 +877,11 @@ impl App {
                         self.protocol.filter.input(key);
                         self.protocol.scroll = 0;
                     }
+                    Context::Command => {
+                        if let Some(Overlay::Command { input, .. }) = self.overlays.last_mut() {
+                            input.input(key);
+                        }
+                    }
                     _ => {}
                 }
                 Vec::new()
@@ -887,6 +905,11 @@ impl App {
             }
             Context::LogFilter => {
                 self.protocol.filter.insert_str(text.replace('\n', " "));
+            }
+            Context::Command => {
+                if let Some(Overlay::Command { input, .. }) = self.overlays.last_mut() {
+                    input.insert_str(text.replace('\n', " "));
+                }
             }
             _ => {}
         }
@@ -997,8 +1020,12 @@ impl App {
             Action::CtrlC => match self.top() {
                 // The quit dialog is open: a ^C means it.
                 Some(Overlay::ConfirmQuit { .. }) => self.quit = true,
-                // Any other question: ^C cancels it.
-                Some(Overlay::ConfirmClose { .. }) => {
+                // Any other question, and the command line: ^C cancels it.
+                Some(
+                    Overlay::ConfirmClose { .. }
+                    | Overlay::ConfirmFailAll { .. }
+                    | Overlay::Command { .. },
+                ) => {
                     self.pop_overlay();
                 }
                 _ => {
@@ -1046,6 +1073,33 @@ impl App {
             Action::HandBack => return self.hand_back(),
             Action::EditorSendMarked => return self.editor_send_many(false),
             Action::EditorSendTool => return self.editor_send_many(true),
+            Action::CommandLine => self.push_overlay(Overlay::Command {
+                input: Box::default(),
+                candidates: Vec::new(),
+            }),
+            Action::RunCommand => {
+                if let Some(Overlay::Command { input, .. }) = self.top() {
+                    let line = input.lines().join(" ");
+                    self.pop_overlay();
+                    return self.run_command(&line);
+                }
+            }
+            Action::CompleteCommand => {
+                let arguments = |command: &str| self.command_arguments(command);
+                if let Some(Overlay::Command { input, .. }) = self.top() {
+                    let (line, candidates) =
+                        super::command::complete(&input.lines().join(" "), arguments);
+                    if let Some(Overlay::Command {
+                        input,
+                        candidates: shown,
+                    }) = self.overlays.last_mut()
+                    {
+                        **input = TextArea::new(vec![line]);
+                        input.move_cursor(ratatui_textarea::CursorMove::End);
+                        *shown = candidates;
+                    }
+                }
+            }
             Action::Redraw => return vec![Effect::Redraw],
             Action::Suspend => return vec![Effect::Suspend],
             Action::Notices => {
@@ -1221,6 +1275,26 @@ impl App {
                     self.pop_overlay();
                     return bridge(Request::Close { thread_id });
                 }
+                Some(Overlay::ConfirmFailAll { reason, .. }) => {
+                    let result = super::editor::failure(reason);
+                    self.pop_overlay();
+                    let ids: Vec<String> = self
+                        .waiting_on_person()
+                        .filter(|c| !c.in_flight)
+                        .map(|c| c.request_id.clone())
+                        .collect();
+                    return ids
+                        .into_iter()
+                        .map(|request_id| {
+                            self.bulk.insert(request_id.clone());
+                            self.drafts.remove(&request_id);
+                            Effect::Bridge(Request::Respond {
+                                request_id,
+                                result: result.clone(),
+                            })
+                        })
+                        .collect();
+                }
                 _ => {}
             },
             Action::Decline => {
@@ -1323,6 +1397,110 @@ impl App {
         }
         self.marked.clear();
         effects
+    }
+
+    /// What `:command` completes its argument from.
+    fn command_arguments(&self, command: &str) -> Vec<String> {
+        match command {
+            "session" | "s" => self
+                .model
+                .sessions
+                .iter()
+                .map(|s| short(&s.thread_id).to_string())
+                .collect(),
+            "tool" | "t" => self
+                .catalog
+                .tools
+                .iter()
+                .map(|t| t.qualified_name())
+                .collect(),
+            "hold" => self
+                .catalog
+                .tools
+                .iter()
+                .filter(|t| t.handler.is_some())
+                .map(|t| t.qualified_name())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Runs one `:` command line.
+    fn run_command(&mut self, line: &str) -> Vec<Effect> {
+        use super::command::Command;
+        let command = match super::command::parse(line) {
+            Ok(command) => command,
+            Err(e) => {
+                self.say(e);
+                return Vec::new();
+            }
+        };
+        match command {
+            Command::Quit => return self.act(Action::Quit),
+            Command::Hold(tool) => return self.toggle_hold(&tool),
+            Command::Session(id) => {
+                let matching: Vec<usize> = (0..self.model.sessions.len())
+                    .filter(|&i| {
+                        let thread = &self.model.sessions[i].thread_id;
+                        thread.ends_with(&id) || thread.contains(&id)
+                    })
+                    .collect();
+                match matching.as_slice() {
+                    [index] => {
+                        self.selected_session = *index;
+                        self.view = View::Main;
+                        self.focus = Focus::Sessions;
+                    }
+                    [] => self.say(format!("no session matches `{id}`")),
+                    many => self.say(format!(
+                        "`{id}` matches {} sessions: give more of the id",
+                        many.len()
+                    )),
+                }
+            }
+            Command::Tool(name) => {
+                let first = self
+                    .model
+                    .pending
+                    .iter()
+                    .position(|c| c.tool == name || qualified(c) == name);
+                let count = self
+                    .model
+                    .pending
+                    .iter()
+                    .filter(|c| c.tool == name || qualified(c) == name)
+                    .count();
+                match first {
+                    Some(index) => {
+                        self.view = View::Main;
+                        self.focus = Focus::Queue;
+                        self.selected_call = index;
+                        self.follow_selected_call();
+                        self.say(format!(
+                            "{count} call(s) of {name} wait: a answers this one, F7 in the editor all of them"
+                        ));
+                    }
+                    None if self
+                        .catalog
+                        .tools
+                        .iter()
+                        .any(|t| t.name == name || t.qualified_name() == name) =>
+                    {
+                        self.say(format!("no call of {name} waits"))
+                    }
+                    None => self.say(format!("no tool `{name}` in the catalog")),
+                }
+            }
+            Command::FailAll(reason) => {
+                let count = self.waiting_on_person().filter(|c| !c.in_flight).count();
+                if count == 0 {
+                    self.say("no call waits on you".to_string());
+                } else {
+                    self.push_overlay(Overlay::ConfirmFailAll { reason, count });
+                }
+            }
+        }
+        Vec::new()
     }
 
     /// Holds or releases one tool's handler; a tool without one has nothing to hold.
@@ -1481,6 +1659,14 @@ fn title_for(waiting: usize) -> String {
     match waiting {
         0 => "Switchboard".to_string(),
         n => format!("Switchboard ({n} waiting on you)"),
+    }
+}
+
+/// A call's tool as the catalog names it: `namespace.tool`, or the bare name.
+pub fn qualified(call: &PendingCallView) -> String {
+    match &call.namespace {
+        Some(namespace) => format!("{namespace}.{}", call.tool),
+        None => call.tool.clone(),
     }
 }
 

@@ -859,3 +859,100 @@ fn typing_clears_what_the_editor_said_about_the_old_text() {
     press(&mut app, "x");
     assert_eq!(app.editor().unwrap().message, None);
 }
+
+// ----- the command line ------------------------------------------------------------------
+
+fn command(app: &mut App, line: &str) -> Vec<Effect> {
+    press(app, ":");
+    assert_eq!(app.context(), Context::Command);
+    app.on_paste(line);
+    app.on_key(key(KeyCode::Enter))
+}
+
+#[test]
+fn the_command_line_selects_sessions_and_tools_and_holds() {
+    let mut app = busy_app();
+    command(&mut app, "session 00000002");
+    assert_eq!(app.selected_thread(), Some(thread(2).as_str()));
+    command(&mut app, "tool lookup_ticket");
+    assert_eq!((app.focus, app.selected_call), (Focus::Queue, 1));
+    assert_eq!(
+        command(&mut app, "hold lookup_ticket"),
+        vec![Effect::Bridge(Request::Hold(HoldChange::Tool {
+            tool: "lookup_ticket".to_string(),
+            held: true
+        }))]
+    );
+    command(&mut app, "nope");
+    assert!(app.notice.as_deref().unwrap().contains("unknown command"));
+    assert!(command(&mut app, "quit").is_empty());
+    assert_eq!(app.context(), Context::Confirm, "calls wait: quitting asks");
+}
+
+#[test]
+fn fail_all_asks_then_fails_every_call_waiting_on_you() {
+    let mut app = app_with_escalations(2);
+    command(&mut app, "fail-all supervisors are out");
+    assert_eq!(app.context(), Context::Confirm);
+    let effects = press(&mut app, "y");
+    assert_eq!(respond_ids(&effects), ["req-3", "req-10", "req-11"]);
+    let Effect::Bridge(Request::Respond { result, .. }) = &effects[0] else {
+        panic!()
+    };
+    assert!(!result.success && result.joined_text().contains("supervisors are out"));
+}
+
+#[test]
+fn tab_completes_a_command_and_its_argument() {
+    let mut app = busy_app();
+    press(&mut app, ":");
+    press(&mut app, "ho");
+    app.on_key(key(KeyCode::Tab));
+    press(&mut app, "l");
+    app.on_key(key(KeyCode::Tab));
+    let Some(Overlay::Command { input, .. }) = app.top() else {
+        panic!("no command line")
+    };
+    assert_eq!(input.lines(), ["hold lookup_ticket"]);
+}
+
+// ----- snapshots of the overlays this module adds ----------------------------------------
+
+#[track_caller]
+fn snapshot(name: &str, app: &App) {
+    for (width, height) in [(80, 24), (160, 48)] {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+        terminal
+            .draw(|frame| crate::console::ui::render(app, frame))
+            .unwrap();
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), terminal.backend());
+    }
+}
+
+#[test]
+fn command_line_with_candidates() {
+    let mut app = busy_app();
+    press(&mut app, ":");
+    app.on_key(key(KeyCode::Tab));
+    snapshot("command_line", &app);
+}
+
+#[test]
+fn notice_history() {
+    let mut app = busy_app();
+    command(&mut app, "session nothing-like-it");
+    command(&mut app, "tool lookup_ticket");
+    press(&mut app, "N");
+    snapshot("notice_history", &app);
+}
+
+#[test]
+fn a_dialog_over_the_editor_with_a_draft() {
+    let mut app = busy_app();
+    press(&mut app, "a");
+    press(&mut app, "Escalated to Maria");
+    app.on_key(ctrl('c'));
+    app.on_key(ctrl('c'));
+    snapshot("quit_over_the_editor", &app);
+}

@@ -45,6 +45,14 @@ impl std::fmt::Display for InputError {
     }
 }
 
+/// The result that fails a call for `reason`: the model is told the operator failed it.
+pub fn failure(reason: &str) -> ToolCallResult {
+    ToolCallResult::text(
+        false,
+        format!("The operator failed this tool call: {}", reason.trim()),
+    )
+}
+
 /// An answer typed but not sent, kept per call while the editor is closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
@@ -205,10 +213,7 @@ impl ResponseEditor {
             EditorMode::Fail if text.trim().is_empty() => {
                 Err(plain("type the reason the call fails"))
             }
-            EditorMode::Fail => Ok(ToolCallResult::text(
-                false,
-                format!("The operator failed this tool call: {}", text.trim()),
-            )),
+            EditorMode::Fail => Ok(failure(&text)),
             EditorMode::Raw => {
                 let value: Value = serde_json::from_str(&text).map_err(|e| {
                     // serde_json appends the position, which is shown separately.

@@ -18,6 +18,7 @@ pub enum Context {
     Picker,
     Confirm,
     Notices,
+    Command,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +58,9 @@ pub enum Action {
     Decline,
     /// ^C: warns once, quits on a second press (asking first when calls wait).
     CtrlC,
+    CommandLine,
+    RunCommand,
+    CompleteCommand,
     ToggleMark,
     MarkRange,
     ClearMarks,
@@ -132,6 +136,7 @@ const ANYWHERE: &[Context] = &[
     C::Picker,
     C::Confirm,
     C::Notices,
+    C::Command,
 ];
 const LISTS: &[Context] = &[
     C::Sessions,
@@ -510,6 +515,44 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Help,
         hint: "help",
         help: "show this help",
+        contexts: &[
+            C::Sessions,
+            C::Transcript,
+            C::Queue,
+            C::Inspector,
+            C::ProtocolLog,
+        ],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::RunCommand,
+        hint: "run",
+        help: "run the command",
+        contexts: &[C::Command],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Tab)],
+        label: "Tab",
+        action: Action::CompleteCommand,
+        hint: "complete",
+        help: "complete the command or its argument (session ids, tool names)",
+        contexts: &[C::Command],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::Back,
+        hint: "cancel",
+        help: "close the command line",
+        contexts: &[C::Command],
+    },
+    Binding {
+        keys: &[ch(':')],
+        label: ":",
+        action: Action::CommandLine,
+        hint: "",
+        help: "command line: :session ID, :tool NAME, :fail-all REASON, :hold TOOL, :quit",
         contexts: &[
             C::Sessions,
             C::Transcript,

@@ -9,6 +9,7 @@
 //! tick keeps their timers current; with nothing pending there is no tick at all.
 
 pub mod app;
+pub mod command;
 pub mod editor;
 pub mod headless;
 pub mod keys;
