@@ -215,6 +215,21 @@ pub enum Effect {
     Redraw,
     /// Give the terminal back and stop until resumed (^Z).
     Suspend,
+    /// Put text on the clipboard (OSC 52).
+    Copy(String),
+    /// Edit `text` in the external editor; the loop hands the result to `on_edited`.
+    EditExternally {
+        target: EditTarget,
+        text: String,
+    },
+}
+
+/// What an external edit goes back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditTarget {
+    Composer,
+    /// The tool-call editor open on this call.
+    Call(String),
 }
 
 /// How the operator looks at one session's transcript: UI state beside the model's rows.
@@ -346,6 +361,12 @@ pub struct App {
     ctrl_c_at_ms: Option<i64>,
     /// The last notices with their time, oldest first.
     pub notices: VecDeque<(i64, String)>,
+    /// Messages sent from the composer, oldest first, for Up/Down.
+    pub history: Vec<String>,
+    /// The history entry shown, while browsing.
+    history_at: Option<usize>,
+    /// What was typed before browsing the history began.
+    history_stash: String,
     /// Calls marked in the queue for a bulk answer, by request id.
     pub marked: BTreeSet<String>,
     /// Where the last mark was made, for marking a range.
@@ -384,6 +405,9 @@ impl App {
             sending_message: None,
             ctrl_c_at_ms: None,
             notices: VecDeque::new(),
+            history: Vec::new(),
+            history_at: None,
+            history_stash: String::new(),
             marked: BTreeSet::new(),
             mark_anchor: None,
             bulk: HashSet::new(),
@@ -853,7 +877,16 @@ impl App {
     fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.notice = None;
         let context = self.context();
-        let action = keys::lookup(context, &key);
+        let newline = context == Context::Composer
+            && key.code == crossterm::event::KeyCode::Enter
+            && key.modifiers.intersects(
+                crossterm::event::KeyModifiers::SHIFT | crossterm::event::KeyModifiers::ALT,
+            );
+        let action = if newline {
+            Some(Action::ComposerNewline)
+        } else {
+            keys::lookup(context, &key)
+        };
         if action != Some(Action::CtrlC) {
             self.ctrl_c_at_ms = None;
         }
@@ -1073,6 +1106,49 @@ impl App {
             Action::HandBack => return self.hand_back(),
             Action::EditorSendMarked => return self.editor_send_many(false),
             Action::EditorSendTool => return self.editor_send_many(true),
+            Action::ComposerNewline => {
+                self.composer.insert_newline();
+            }
+            Action::HistoryPrev => self.history_step(-1),
+            Action::HistoryNext => self.history_step(1),
+            Action::ExternalEditor => {
+                if self.context() == Context::Editor {
+                    if let Some(editor) = self.top_editor_mut()
+                        && editor.state == EditorState::Editing
+                    {
+                        return vec![Effect::EditExternally {
+                            target: EditTarget::Call(editor.call.request_id.clone()),
+                            text: editor.text(),
+                        }];
+                    }
+                } else {
+                    return vec![Effect::EditExternally {
+                        target: EditTarget::Composer,
+                        text: self.composer.lines().join("\n"),
+                    }];
+                }
+            }
+            Action::CopyId => {
+                if let Some(call) = self.selected_call() {
+                    let id = call.request_id.clone();
+                    self.say(format!("copied call id {id}"));
+                    return vec![Effect::Copy(id)];
+                }
+            }
+            Action::CopyArguments => {
+                if let Some(call) = self.selected_call() {
+                    let text = serde_json::to_string_pretty(&call.arguments).unwrap_or_default();
+                    self.say(format!("copied the arguments of {}", call.tool));
+                    return vec![Effect::Copy(text)];
+                }
+            }
+            Action::CopyAnswer => {
+                if let Some(editor) = self.top_editor_mut() {
+                    let text = editor.text();
+                    editor.message = Some("copied the answer".to_string());
+                    return vec![Effect::Copy(text)];
+                }
+            }
             Action::CommandLine => self.push_overlay(Overlay::Command {
                 input: Box::default(),
                 candidates: Vec::new(),
@@ -1161,6 +1237,10 @@ impl App {
                 }
                 // The text stays in the composer until the bridge took it.
                 self.sending_message = Some(text.clone());
+                if self.history.last() != Some(&text) {
+                    self.history.push(text.clone());
+                }
+                self.history_at = None;
                 self.focus = Focus::Transcript;
                 if let Some(scroll) = self.transcript_scroll.get_mut(&thread_id) {
                     scroll.follow = true;
@@ -1397,6 +1477,66 @@ impl App {
         }
         self.marked.clear();
         effects
+    }
+
+    /// Up/Down in the composer: move between lines, and past the first or last line
+    /// through the messages sent before.
+    fn history_step(&mut self, step: isize) {
+        use ratatui_textarea::CursorMove;
+        let row = self.composer.cursor().0;
+        let last_row = self.composer.lines().len().saturating_sub(1);
+        if step < 0 && row > 0 {
+            self.composer.move_cursor(CursorMove::Up);
+            return;
+        }
+        if step > 0 && row < last_row {
+            self.composer.move_cursor(CursorMove::Down);
+            return;
+        }
+        let next = match (self.history_at, step < 0) {
+            (None, true) if !self.history.is_empty() => {
+                self.history_stash = self.composer.lines().join("\n");
+                Some(self.history.len() - 1)
+            }
+            (None, _) => return,
+            (Some(at), true) => Some(at.saturating_sub(1)),
+            (Some(at), false) if at + 1 < self.history.len() => Some(at + 1),
+            (Some(_), false) => None,
+        };
+        self.history_at = next;
+        let text = match next {
+            Some(at) => self.history[at].clone(),
+            None => std::mem::take(&mut self.history_stash),
+        };
+        self.set_composer_text(&text);
+    }
+
+    fn set_composer_text(&mut self, text: &str) {
+        self.composer = new_composer();
+        self.composer.insert_str(text);
+    }
+
+    /// The external editor came back: its text replaces the edited one (`None`: it
+    /// failed, and nothing changes).
+    pub fn on_edited(&mut self, target: EditTarget, text: Result<String, String>) {
+        let text = match text {
+            Ok(text) => text.trim_end_matches('\n').to_string(),
+            Err(e) => {
+                self.say(format!("the external editor failed: {e}"));
+                return;
+            }
+        };
+        match target {
+            EditTarget::Composer => self.set_composer_text(&text),
+            EditTarget::Call(request_id) => {
+                if let Some(editor) = self.editor_mut()
+                    && editor.call.request_id == request_id
+                    && editor.state == EditorState::Editing
+                {
+                    editor.replace_text(&text);
+                }
+            }
+        }
     }
 
     /// What `:command` completes its argument from.

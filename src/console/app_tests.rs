@@ -956,3 +956,86 @@ fn a_dialog_over_the_editor_with_a_draft() {
     app.on_key(ctrl('c'));
     snapshot("quit_over_the_editor", &app);
 }
+
+// ----- the composer: lines, history, the external editor; copying ------------------------
+
+#[test]
+fn the_composer_takes_several_lines_and_recalls_what_was_sent() {
+    let mut app = busy_app();
+    press(&mut app, "i");
+    press(&mut app, "first");
+    app.on_key(ctrl('j'));
+    press(&mut app, "second");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::SHIFT));
+    press(&mut app, "third");
+    assert_eq!(app.composer.lines(), ["first", "second", "third"]);
+    let effects = app.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::Bridge(Request::Send {
+            thread_id: thread(1),
+            text: "first\nsecond\nthird".to_string()
+        })]
+    );
+    app.on_outcome(Outcome::Sent(Ok("turn-2".to_string())));
+    press(&mut app, "i");
+    press(&mut app, "draft");
+    app.on_key(key(KeyCode::Up));
+    assert_eq!(app.composer.lines(), ["first", "second", "third"]);
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(
+        app.composer.lines(),
+        ["draft"],
+        "back to what was being typed"
+    );
+}
+
+#[test]
+fn the_external_editor_edits_the_composer_or_the_answer() {
+    let mut app = busy_app();
+    press(&mut app, "i");
+    press(&mut app, "short");
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::ALT));
+    assert_eq!(
+        effects,
+        vec![Effect::EditExternally {
+            target: EditTarget::Composer,
+            text: "short".to_string()
+        }]
+    );
+    app.on_edited(
+        EditTarget::Composer,
+        Ok("a much\nlonger prompt\n".to_string()),
+    );
+    assert_eq!(app.composer.lines(), ["a much", "longer prompt"]);
+
+    app.on_key(key(KeyCode::Esc));
+    press(&mut app, "a");
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::ALT));
+    let [Effect::EditExternally { target, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    app.on_edited(target.clone(), Ok("edited answer".to_string()));
+    assert_eq!(editor_text(&app), "edited answer");
+    app.on_edited(target.clone(), Err("vi exited with 1".to_string()));
+    assert_eq!(
+        editor_text(&app),
+        "edited answer",
+        "a failed edit changes nothing"
+    );
+}
+
+#[test]
+fn copying_the_call_id_and_arguments() {
+    let mut app = busy_app();
+    app.focus = Focus::Queue;
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![Effect::Copy("req-3".to_string())]
+    );
+    let effects = press(&mut app, "Y");
+    let [Effect::Copy(text)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(text.contains("\"ticket_id\": \"T-1\""), "{text}");
+}

@@ -175,6 +175,15 @@ impl ResponseEditor {
         self.set_text(&text);
     }
 
+    /// Replaces the text (from the external editor), keeping the mode.
+    pub fn replace_text(&mut self, text: &str) {
+        self.set_text(text);
+        self.textarea
+            .move_cursor(ratatui_textarea::CursorMove::Bottom);
+        self.textarea.move_cursor(ratatui_textarea::CursorMove::End);
+        self.message = None;
+    }
+
     /// Whether closing would lose typed work if it were not kept as a draft.
     pub fn has_input(&self) -> bool {
         !self.text().trim().is_empty()

@@ -58,6 +58,13 @@ pub enum Action {
     Decline,
     /// ^C: warns once, quits on a second press (asking first when calls wait).
     CtrlC,
+    ComposerNewline,
+    HistoryPrev,
+    HistoryNext,
+    ExternalEditor,
+    CopyId,
+    CopyArguments,
+    CopyAnswer,
     CommandLine,
     RunCommand,
     CompleteCommand,
@@ -260,6 +267,46 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Composer],
     },
     Binding {
+        keys: &[ctrl('j')],
+        label: "^J",
+        action: Action::ComposerNewline,
+        hint: "",
+        help: "a new line in the message (also Shift-Enter or Alt-Enter where the terminal tells them apart)",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Up)],
+        label: "↑",
+        action: Action::HistoryPrev,
+        hint: "",
+        help: "on the first line: the previous message sent (history)",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Down)],
+        label: "↓",
+        action: Action::HistoryNext,
+        hint: "",
+        help: "on the last line: the next message in the history, then what you were typing",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[alt('e')],
+        label: "Alt-e",
+        action: Action::ExternalEditor,
+        hint: "",
+        help: "edit the text in $VISUAL / $EDITOR (vi if neither is set)",
+        contexts: &[C::Composer, C::Editor],
+    },
+    Binding {
+        keys: &[alt('c')],
+        label: "Alt-c",
+        action: Action::CopyAnswer,
+        hint: "",
+        help: "copy the answer to the clipboard (OSC 52)",
+        contexts: &[C::Editor],
+    },
+    Binding {
         keys: &[plain(KeyCode::Esc)],
         label: "Esc",
         action: Action::LeaveComposer,
@@ -281,6 +328,22 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ToggleMark,
         hint: "mark",
         help: "mark or unmark the selected call (F6 in the editor answers every marked call)",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('y')],
+        label: "y",
+        action: Action::CopyId,
+        hint: "",
+        help: "copy the selected call's id to the clipboard (OSC 52)",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('Y')],
+        label: "Y",
+        action: Action::CopyArguments,
+        hint: "",
+        help: "copy the selected call's arguments (pretty JSON) to the clipboard",
         contexts: &[C::Queue],
     },
     Binding {
@@ -694,7 +757,8 @@ mod tests {
     fn editor_and_composer_commands_leave_the_textarea_keys_alone() {
         // ratatui-textarea's own emacs-like bindings (^C is its copy: the console takes
         // it for quitting, as codex does).
-        let taken_ctrl = "mhdkjwnpfbaeuryxv";
+        // ^J is the composer's new line on purpose, as in codex.
+        let taken_ctrl = "mhdkwnpfbaeuryxv";
         let taken_alt = "hdfb<>][npv";
         for binding in BINDINGS
             .iter()
