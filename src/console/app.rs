@@ -284,14 +284,6 @@ impl TranscriptScroll {
         }
     }
 
-    fn scroll(&mut self, rows: usize, delta: isize) {
-        let last = rows.saturating_sub(1);
-        let current = self.bottom(rows);
-        let next = current.saturating_add_signed(delta).min(last);
-        self.cursor = next;
-        self.follow = next == last && delta > 0;
-    }
-
     /// Stops following and puts the cursor on `row`.
     fn show(&mut self, row: usize) {
         self.follow = false;
@@ -302,15 +294,8 @@ impl TranscriptScroll {
 #[derive(Debug, Default)]
 pub struct ProtocolLog {
     pub lines: VecDeque<ProtocolLine>,
-    pub filter: TextArea<'static>,
-    /// Lines up from the newest matching one; 0 follows the tail.
-    pub scroll: usize,
-}
-
-impl ProtocolLog {
-    pub fn filter_text(&self) -> String {
-        self.filter.lines().join("")
-    }
+    /// Lines dropped from the front of the window so far.
+    pub dropped: u64,
 }
 
 /// Where the API is served, when the console serves it.
@@ -339,7 +324,8 @@ pub struct App {
     /// A one-line message for the footer, until the next key.
     pub notice: Option<String>,
     pub protocol: ProtocolLog,
-    pub filtering_log: bool,
+    /// Filters, offsets, scrolls, the detail view and zoom (`view.rs`, `navigate.rs`).
+    pub views: super::view::Views,
     pub inspector_selected: usize,
     pub inspector_scroll: u16,
     pub listen: Option<ListenInfo>,
@@ -392,7 +378,7 @@ impl App {
             composer: new_composer(),
             notice: None,
             protocol: ProtocolLog::default(),
-            filtering_log: false,
+            views: super::view::Views::default(),
             inspector_selected: 0,
             inspector_scroll: 0,
             listen: None,
@@ -579,12 +565,14 @@ impl App {
 
     /// Where keys go now.
     pub fn context(&self) -> Context {
+        if let Some(context) = self.view_context() {
+            return context;
+        }
         if let Some(overlay) = self.top() {
             return overlay.context();
         }
         match self.view {
             View::Inspector => Context::Inspector,
-            View::ProtocolLog if self.filtering_log => Context::LogFilter,
             View::ProtocolLog => Context::ProtocolLog,
             View::Main => match self.focus {
                 Focus::Sessions => Context::Sessions,
@@ -704,6 +692,7 @@ impl App {
     pub fn on_protocol_line(&mut self, line: ProtocolLine) {
         if self.protocol.lines.len() == PROTOCOL_WINDOW {
             self.protocol.lines.pop_front();
+            self.protocol.dropped += 1;
         }
         self.protocol.lines.push_back(line);
     }
@@ -906,15 +895,12 @@ impl App {
                             editor.message = None;
                         }
                     }
-                    Context::LogFilter => {
-                        self.protocol.filter.input(key);
-                        self.protocol.scroll = 0;
-                    }
                     Context::Command => {
                         if let Some(Overlay::Command { input, .. }) = self.overlays.last_mut() {
                             input.input(key);
                         }
                     }
+                    Context::Filter => self.filter_input(&key),
                     _ => {}
                 }
                 Vec::new()
@@ -936,14 +922,12 @@ impl App {
                     editor.textarea.insert_str(&text);
                 }
             }
-            Context::LogFilter => {
-                self.protocol.filter.insert_str(text.replace('\n', " "));
-            }
             Context::Command => {
                 if let Some(Overlay::Command { input, .. }) = self.overlays.last_mut() {
                     input.insert_str(text.replace('\n', " "));
                 }
             }
+            Context::Filter => self.filter_paste(&text),
             _ => {}
         }
     }
@@ -956,64 +940,19 @@ impl App {
     }
 
     fn handle_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
-        if !self.overlays.is_empty() {
+        if let Some(effects) = self.view_mouse(mouse, screen) {
+            return effects;
+        }
+        // The views took the wheel and clicks in lists; a click elsewhere focuses.
+        if !self.overlays.is_empty()
+            || self.view != View::Main
+            || mouse.kind != MouseEventKind::Down(MouseButton::Left)
+        {
             return Vec::new();
         }
         let at = Position::new(mouse.column, mouse.row);
-        let scroll = match mouse.kind {
-            MouseEventKind::ScrollUp => Some(-3),
-            MouseEventKind::ScrollDown => Some(3),
-            _ => None,
-        };
-        match self.view {
-            View::ProtocolLog => {
-                if let Some(delta) = scroll {
-                    self.scroll_log(-delta);
-                }
-                return Vec::new();
-            }
-            View::Inspector => {
-                if let Some(delta) = scroll {
-                    self.inspector_scroll =
-                        self.inspector_scroll.saturating_add_signed(delta as i16);
-                }
-                return Vec::new();
-            }
-            View::Main => {}
-        }
-        let areas = super::ui::main_layout(screen);
-        if let Some(delta) = scroll {
-            if areas.transcript.contains(at) {
-                self.scroll_transcript(delta);
-            }
-            return Vec::new();
-        }
-        if mouse.kind != MouseEventKind::Down(MouseButton::Left) {
-            return Vec::new();
-        }
-        if areas.sessions.contains(at) {
-            self.focus = Focus::Sessions;
-            // Each session takes two lines: its title and its badge.
-            let row = usize::from(at.y.saturating_sub(areas.sessions.y + 1)) / 2;
-            if row < self.model.sessions.len() {
-                self.selected_session = row;
-            }
-        } else if areas.queue.contains(at) {
-            self.focus = Focus::Queue;
-            // Row 0 is the border, row 1 the column header.
-            let row = usize::from(at.y.saturating_sub(areas.queue.y + 2));
-            let offset = super::ui::queue_offset(self, areas.queue);
-            if let Some(index) = offset
-                .checked_add(row)
-                .filter(|i| *i < self.model.pending.len())
-            {
-                let again = index == self.selected_call;
-                self.selected_call = index;
-                if again {
-                    return self.act(Action::OpenCall);
-                }
-            }
-        } else if areas.transcript.contains(at) {
+        let areas = super::ui::layout(self, screen);
+        if areas.transcript.contains(at) {
             self.focus = Focus::Transcript;
         } else if areas.composer.contains(at) {
             self.focus = Focus::Composer;
@@ -1021,25 +960,10 @@ impl App {
         Vec::new()
     }
 
-    fn scroll_transcript(&mut self, delta: isize) {
-        if let Some(thread) = self.selected_thread().map(str::to_string) {
-            let rows = self
-                .model
-                .transcripts
-                .get(&thread)
-                .map_or(0, |t| t.rows.len());
-            self.transcript_scroll
-                .entry(thread)
-                .or_default()
-                .scroll(rows, delta);
-        }
-    }
-
-    fn scroll_log(&mut self, delta: isize) {
-        self.protocol.scroll = self.protocol.scroll.saturating_add_signed(delta);
-    }
-
     fn act(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(effects) = self.view_action(action) {
+            return effects;
+        }
         let bridge = |r: Request| vec![Effect::Bridge(r)];
         match action {
             Action::Quit => {
@@ -1079,23 +1003,25 @@ impl App {
                         self.marked.insert(id.clone());
                     }
                     self.mark_anchor = Some(id);
-                    // Marking walks down the queue, as in lazygit.
-                    self.move_selection(1);
+                    // Marking walks down the queue (the rows its filter shows), as in lazygit.
+                    self.queue_step(1);
                 }
             }
             Action::MarkRange => {
+                // The range runs over the rows the queue shows (its filter and order).
+                let rows = self.queue_rows();
+                let at = |index: usize| rows.iter().position(|&i| i == index);
+                let selected = at(self.selected_call).unwrap_or(0);
                 let anchor = self
                     .mark_anchor
                     .as_ref()
                     .and_then(|id| self.model.pending.iter().position(|c| &c.request_id == id))
-                    .unwrap_or(self.selected_call);
-                let (from, to) = if anchor <= self.selected_call {
-                    (anchor, self.selected_call)
-                } else {
-                    (self.selected_call, anchor)
-                };
-                for call in self.model.pending.iter().take(to + 1).skip(from) {
-                    self.marked.insert(call.request_id.clone());
+                    .and_then(at)
+                    .unwrap_or(selected);
+                let (from, to) = (anchor.min(selected), anchor.max(selected));
+                for &index in rows.iter().take(to + 1).skip(from) {
+                    self.marked
+                        .insert(self.model.pending[index].request_id.clone());
                 }
                 self.say(format!("{} call(s) marked", self.marked.len()));
             }
@@ -1187,9 +1113,7 @@ impl App {
             }
             Action::Help => self.push_overlay(Overlay::Help { scroll: 0 }),
             Action::Back => {
-                if self.filtering_log {
-                    self.filtering_log = false;
-                } else if self.pop_overlay().is_none() {
+                if self.pop_overlay().is_none() {
                     self.view = View::Main;
                 }
             }
@@ -1294,7 +1218,6 @@ impl App {
             }
             Action::Inspector => self.view = View::Inspector,
             Action::ProtocolLog => self.view = View::ProtocolLog,
-            Action::FilterLog => self.filtering_log = true,
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 let delta: isize = match action {
                     Action::Up => -1,
@@ -1380,6 +1303,17 @@ impl App {
             Action::Decline => {
                 self.pop_overlay();
             }
+            // The views' actions, taken by `view_action` (navigate.rs) before this match.
+            Action::Filter
+            | Action::FilterApply
+            | Action::FilterClear
+            | Action::Detail
+            | Action::Zoom
+            | Action::GroupQueue
+            | Action::ContextUp
+            | Action::ContextDown
+            | Action::ContextPageUp
+            | Action::ContextPageDown => {}
         }
         Vec::new()
     }
@@ -1676,7 +1610,7 @@ impl App {
     }
 
     /// Selecting a call selects its session and shows its request row.
-    fn follow_selected_call(&mut self) {
+    pub(super) fn follow_selected_call(&mut self) {
         let Some(call) = self.selected_call() else {
             return;
         };
@@ -1767,7 +1701,7 @@ impl App {
                     .min(self.catalog.tools.len().saturating_sub(1));
                 self.inspector_scroll = 0;
             }
-            View::ProtocolLog => self.scroll_log(-delta),
+            View::ProtocolLog => {}
             View::Main => match self.focus {
                 Focus::Sessions => {
                     self.selected_session = self
@@ -1781,8 +1715,7 @@ impl App {
                         .saturating_add_signed(delta)
                         .min(self.model.pending.len().saturating_sub(1));
                 }
-                Focus::Transcript => self.scroll_transcript(delta),
-                Focus::Composer => {}
+                Focus::Transcript | Focus::Composer => {}
             },
         }
     }

@@ -370,9 +370,9 @@ fn views_and_the_log_filter() {
     press(&mut app, "l");
     assert_eq!(app.context(), Context::ProtocolLog);
     press(&mut app, "/");
-    assert_eq!(app.context(), Context::LogFilter);
+    assert_eq!(app.context(), Context::Filter);
     press(&mut app, "tool/call");
-    assert_eq!(app.protocol.filter_text(), "tool/call");
+    assert_eq!(app.views.log_filter.text(), "tool/call");
     app.on_key(key(KeyCode::Enter));
     assert_eq!(app.context(), Context::ProtocolLog);
     app.on_key(key(KeyCode::Esc));

@@ -13,7 +13,10 @@ pub enum Context {
     Editor,
     Inspector,
     ProtocolLog,
-    LogFilter,
+    /// Typing into a list's `/` filter.
+    Filter,
+    /// The detail view (pager).
+    Detail,
     Help,
     Picker,
     Confirm,
@@ -47,7 +50,17 @@ pub enum Action {
     Top,
     Bottom,
     Expand,
-    FilterLog,
+    // Views.
+    Filter,
+    FilterApply,
+    FilterClear,
+    Detail,
+    Zoom,
+    GroupQueue,
+    ContextUp,
+    ContextDown,
+    ContextPageUp,
+    ContextPageDown,
     EditorSend,
     EditorCancel,
     EditorToggleMode,
@@ -103,6 +116,13 @@ const fn ch(c: char) -> Key {
     plain(KeyCode::Char(c))
 }
 
+const fn alt_key(code: KeyCode) -> Key {
+    Key {
+        code,
+        modifiers: KeyModifiers::ALT,
+    }
+}
+
 const fn alt(c: char) -> Key {
     Key {
         code: KeyCode::Char(c),
@@ -138,12 +158,13 @@ const ANYWHERE: &[Context] = &[
     C::Editor,
     C::Inspector,
     C::ProtocolLog,
-    C::LogFilter,
+    C::Filter,
     C::Help,
     C::Picker,
     C::Confirm,
     C::Notices,
     C::Command,
+    C::Detail,
 ];
 const LISTS: &[Context] = &[
     C::Sessions,
@@ -153,7 +174,16 @@ const LISTS: &[Context] = &[
     C::ProtocolLog,
     C::Picker,
     C::Help,
+    C::Detail,
     C::Notices,
+];
+/// Lists with a `/` filter.
+const FILTERED: &[Context] = &[
+    C::Sessions,
+    C::Transcript,
+    C::Queue,
+    C::Inspector,
+    C::ProtocolLog,
 ];
 
 /// Every binding, in the order the help overlay lists them. The first binding that
@@ -386,21 +416,118 @@ pub const BINDINGS: &[Binding] = &[
         help: "expand or fold the selected transcript row (full JSON)",
         contexts: &[C::Transcript],
     },
+    // Views: filters, the detail view, zoom.
     Binding {
-        keys: &[plain(KeyCode::Enter), plain(KeyCode::Esc)],
+        keys: &[plain(KeyCode::Enter)],
         label: "Enter",
-        action: Action::Back,
+        action: Action::FilterApply,
         hint: "apply",
-        help: "apply the filter",
-        contexts: &[C::LogFilter],
+        help: "keep the filter and go back to the list",
+        contexts: &[C::Filter],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::FilterClear,
+        hint: "clear",
+        help: "clear the filter",
+        contexts: &[C::Filter],
     },
     Binding {
         keys: &[ch('/')],
         label: "/",
-        action: Action::FilterLog,
+        action: Action::Filter,
         hint: "filter",
-        help: "filter protocol lines (substring)",
+        help: "filter the focused list (case-insensitive; Enter keeps it, Esc clears it)",
+        contexts: FILTERED,
+    },
+    Binding {
+        keys: &[ch('v'), plain(KeyCode::Enter)],
+        label: "v",
+        action: Action::Detail,
+        hint: "view",
+        help: "open the selected protocol line in the detail view",
         contexts: &[C::ProtocolLog],
+    },
+    Binding {
+        keys: &[ch('v')],
+        label: "v",
+        action: Action::Detail,
+        hint: "view",
+        help: "open the selected call, row or tool in the detail view (wrapped, scrollable)",
+        contexts: &[C::Queue, C::Transcript, C::Inspector, C::Sessions],
+    },
+    Binding {
+        keys: &[ctrl('g')],
+        label: "^G",
+        action: Action::Detail,
+        hint: "full view",
+        help: "the call in full: arguments, schema problems and the input schema",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[alt_key(KeyCode::Up), alt_key(KeyCode::Char('k'))],
+        label: "M-↑",
+        action: Action::ContextUp,
+        hint: "",
+        help: "scroll the arguments up (M-↓ down, M-PgUp/M-PgDn a page; the wheel too)",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[alt_key(KeyCode::Down), alt_key(KeyCode::Char('j'))],
+        label: "M-↓",
+        action: Action::ContextDown,
+        hint: "",
+        help: "scroll the arguments down",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[alt_key(KeyCode::PageUp)],
+        label: "M-PgUp",
+        action: Action::ContextPageUp,
+        hint: "",
+        help: "scroll the arguments a page up",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[alt_key(KeyCode::PageDown)],
+        label: "M-PgDn",
+        action: Action::ContextPageDown,
+        hint: "",
+        help: "scroll the arguments a page down",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ch('z')],
+        label: "z",
+        action: Action::Zoom,
+        hint: "zoom",
+        help: "zoom: the focused pane takes the whole screen (z again restores)",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('o')],
+        label: "o",
+        action: Action::GroupQueue,
+        hint: "order",
+        help: "order the queue: oldest first, by tool, by session",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc), ch('q'), ch('v')],
+        label: "Esc",
+        action: Action::Back,
+        hint: "back",
+        help: "close the detail view",
+        contexts: &[C::Detail],
+    },
+    Binding {
+        keys: &[ch(' ')],
+        label: "Space",
+        action: Action::PageDown,
+        hint: "",
+        help: "page down",
+        contexts: &[C::Detail],
     },
     Binding {
         keys: &[plain(KeyCode::Esc), ch('q'), ch('?')],

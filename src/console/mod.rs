@@ -14,8 +14,11 @@ pub mod editor;
 pub mod headless;
 pub mod keys;
 pub mod model;
+pub mod navigate;
 mod terminal;
+pub mod text;
 pub mod ui;
+pub mod view;
 
 use std::time::{Duration, Instant};
 

@@ -172,7 +172,7 @@ fn an_operator_answers_a_manual_call_in_the_demo() {
 
     // 3. The manual call shows up in the queue, waiting on the operator.
     let screen = tmux.wait_for("the manual call in the queue", |s| {
-        s.contains("waiting on you 1") && s.contains("Pending calls (1, 1 on you)")
+        s.contains("waiting on you 1") && s.contains("Pending calls 1 of 1 · 1 on you")
     });
     assert!(screen.contains("escalate_ticket"), "{screen}");
 
@@ -355,7 +355,7 @@ fn an_operator_takes_a_burst_of_150_parallel_calls_at_80x24() {
     tmux.paste(message.trim_end());
     tmux.keys(&["Enter"]);
     tmux.wait_for("the whole burst in the queue", |s| {
-        s.contains("Pending calls (150, 150 on you)")
+        s.contains("of 150 · 150 on you")
     });
 
     // Enter moved focus to the transcript; Tab goes on to the queue, whose first call
@@ -371,9 +371,7 @@ fn an_operator_takes_a_burst_of_150_parallel_calls_at_80x24() {
     tmux.literal("escalated to Maria");
     tmux.wait_for("a valid answer", |s| s.contains("valid: 1 item(s)"));
     tmux.keys(&["F7"]);
-    tmux.wait_for("only the refunds left", |s| {
-        s.contains("Pending calls (50, 50 on you)")
-    });
+    tmux.wait_for("only the refunds left", |s| s.contains("of 50 · 50 on you"));
 
     // One refund by hand.
     tmux.keys(&["a"]);
@@ -383,9 +381,7 @@ fn an_operator_takes_a_burst_of_150_parallel_calls_at_80x24() {
     tmux.literal("refunded in full");
     tmux.wait_for("a valid answer", |s| s.contains("valid: 1 item(s)"));
     tmux.keys(&["C-s"]);
-    tmux.wait_for("49 refunds left", |s| {
-        s.contains("Pending calls (49, 49 on you)")
-    });
+    tmux.wait_for("49 refunds left", |s| s.contains("of 49 · 49 on you"));
 
     // Fail the rest at once, with a reason.
     tmux.keys(&["a"]);
@@ -398,7 +394,7 @@ fn an_operator_takes_a_burst_of_150_parallel_calls_at_80x24() {
     tmux.wait_for("a valid failure", |s| s.contains("success false"));
     tmux.keys(&["F7"]);
     let screen = tmux.wait_for("an empty queue and the model's reply", |s| {
-        s.contains("Pending calls (0)") && s.contains("waiting on you 0")
+        s.contains("no tool call is waiting") && s.contains("waiting on you 0")
     });
     assert!(screen.contains("by hand 150"), "{screen}");
 

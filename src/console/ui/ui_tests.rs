@@ -128,7 +128,7 @@ fn waiting_calls_are_highlighted_in_colour() {
     let line: String = (0..80)
         .map(|x| buffer[(x, row)].symbol().to_string())
         .collect();
-    let you = line.find(" you ").unwrap() as u16 + 1;
+    let you = line[..line.find(" you ").unwrap()].chars().count() as u16 + 1;
     assert_eq!(buffer[(you, row)].fg, Color::Magenta);
     // The flagged call carries the schema warning in yellow.
     let row = areas.queue.y + 3;
