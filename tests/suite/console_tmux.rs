@@ -358,22 +358,45 @@ fn an_operator_takes_a_burst_of_150_parallel_calls_at_80x24() {
         s.contains("of 150 · 150 on you")
     });
 
-    // Enter moved focus to the transcript; Tab goes on to the queue, whose first call
-    // is the oldest escalation. Answer it and every other escalation like it (F7).
+    // Enter moved focus to the transcript; Tab goes on to the queue. Filter it to the
+    // escalations, mark them all (Space on the first, End, V for the range), open one
+    // and send its answer to every marked call (F6).
     tmux.keys(&["Tab"]);
     tmux.wait_for("the queue focused", |s| {
         s.lines().last().is_some_and(|l| l.contains("mark"))
     });
+    // (The session's title is its first message, which names both tools: filter on
+    // what only the escalations' arguments hold.)
+    tmux.keys(&["/"]);
+    tmux.literal("ticket_id");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the escalations only", |s| s.contains("1 of 100 (of 150)"));
+    tmux.keys(&["Space"]);
+    tmux.keys(&["End"]);
+    tmux.keys(&["V"]);
+    tmux.wait_for("every escalation marked", |s| s.contains("100 marked"));
     tmux.keys(&["a"]);
     tmux.wait_for("the editor on an escalation", |s| {
         s.contains("Answer escalate_ticket")
     });
     tmux.literal("escalated to Maria");
     tmux.wait_for("a valid answer", |s| s.contains("valid: 1 item(s)"));
-    tmux.keys(&["F7"]);
+    tmux.keys(&["F6"]);
+    tmux.wait_for("the escalations answered", |s| {
+        s.contains("waiting on you 50") && !s.contains("marked")
+    });
+    // Clear the filter: the refunds are left.
+    tmux.keys(&["/"]);
+    tmux.keys(&["Escape"]);
     tmux.wait_for("only the refunds left", |s| s.contains("of 50 · 50 on you"));
 
-    // One refund by hand.
+    // One refund by hand, after reading it in the detail view.
+    tmux.keys(&["v"]);
+    tmux.wait_for("the call in the detail view", |s| {
+        s.contains("tool refund_order · call")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the queue again", |s| s.contains("of 50 · 50 on you"));
     tmux.keys(&["a"]);
     tmux.wait_for("the editor on a refund", |s| {
         s.contains("Answer refund_order")
