@@ -125,6 +125,16 @@ pub enum Overlay {
     Notices {
         scroll: u16,
     },
+    /// The `:` command line, with the candidates of the last completion.
+    Command {
+        input: Box<TextArea<'static>>,
+        candidates: Vec<String>,
+    },
+    /// `:fail-all REASON`, asked first.
+    ConfirmFailAll {
+        reason: String,
+        count: usize,
+    },
 }
 
 impl Overlay {
@@ -132,7 +142,10 @@ impl Overlay {
         match self {
             Overlay::Help { .. } => Context::Help,
             Overlay::Card(card) => card.context(),
-            Overlay::ConfirmQuit { .. } | Overlay::ConfirmClose { .. } => Context::Confirm,
+            Overlay::ConfirmQuit { .. }
+            | Overlay::ConfirmClose { .. }
+            | Overlay::ConfirmFailAll { .. } => Context::Confirm,
+            Overlay::Command { .. } => Context::Command,
             Overlay::Threads { .. } => Context::Picker,
             Overlay::Notices { .. } => Context::Notices,
         }
@@ -202,6 +215,21 @@ pub enum Effect {
     Redraw,
     /// Give the terminal back and stop until resumed (^Z).
     Suspend,
+    /// Put text on the clipboard (OSC 52).
+    Copy(String),
+    /// Edit `text` in the external editor; the loop hands the result to `on_edited`.
+    EditExternally {
+        target: EditTarget,
+        text: String,
+    },
+}
+
+/// What an external edit goes back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditTarget {
+    Composer,
+    /// The tool-call editor open on this call.
+    Call(String),
 }
 
 /// How the operator looks at one session's transcript: UI state beside the model's rows.
@@ -319,6 +347,12 @@ pub struct App {
     ctrl_c_at_ms: Option<i64>,
     /// The last notices with their time, oldest first.
     pub notices: VecDeque<(i64, String)>,
+    /// Messages sent from the composer, oldest first, for Up/Down.
+    pub history: Vec<String>,
+    /// The history entry shown, while browsing.
+    history_at: Option<usize>,
+    /// What was typed before browsing the history began.
+    history_stash: String,
     /// Calls marked in the queue for a bulk answer, by request id.
     pub marked: BTreeSet<String>,
     /// Where the last mark was made, for marking a range.
@@ -357,6 +391,9 @@ impl App {
             sending_message: None,
             ctrl_c_at_ms: None,
             notices: VecDeque::new(),
+            history: Vec::new(),
+            history_at: None,
+            history_stash: String::new(),
             marked: BTreeSet::new(),
             mark_anchor: None,
             bulk: HashSet::new(),
@@ -797,9 +834,48 @@ impl App {
     // ----- keys, paste, mouse ----------------------------------------------------------
 
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let before = self.queue_position();
+        let effects = self.handle_key(key);
+        self.follow_queue_moves(before);
+        effects
+    }
+
+    /// The focused queue's selected call, to see whether an input moved it.
+    fn queue_position(&self) -> Option<(Focus, Option<String>)> {
+        (self.view == View::Main && self.overlays.is_empty()).then(|| {
+            (
+                self.focus,
+                self.selected_call().map(|c| c.request_id.clone()),
+            )
+        })
+    }
+
+    /// A new selection in the focused queue (by key, click or focus) selects that
+    /// call's session and shows its request row, whichever path moved it.
+    fn follow_queue_moves(&mut self, before: Option<(Focus, Option<String>)>) {
+        let now = self.queue_position();
+        if now != before
+            && now
+                .as_ref()
+                .is_some_and(|(focus, call)| *focus == Focus::Queue && call.is_some())
+        {
+            self.follow_selected_call();
+        }
+    }
+
+    fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.notice = None;
         let context = self.context();
-        let action = keys::lookup(context, &key);
+        let newline = context == Context::Composer
+            && key.code == crossterm::event::KeyCode::Enter
+            && key.modifiers.intersects(
+                crossterm::event::KeyModifiers::SHIFT | crossterm::event::KeyModifiers::ALT,
+            );
+        let action = if newline {
+            Some(Action::ComposerNewline)
+        } else {
+            keys::lookup(context, &key)
+        };
         if action != Some(Action::CtrlC) {
             self.ctrl_c_at_ms = None;
         }
@@ -813,8 +889,15 @@ impl App {
                     Context::Editor => {
                         if let Some(editor) = self.top_editor_mut()
                             && editor.state == EditorState::Editing
+                            && editor.textarea.input(key)
                         {
-                            editor.textarea.input(key);
+                            // What was said about the old text no longer holds.
+                            editor.message = None;
+                        }
+                    }
+                    Context::Command => {
+                        if let Some(Overlay::Command { input, .. }) = self.overlays.last_mut() {
+                            input.input(key);
                         }
                     }
                     Context::Filter => self.filter_input(&key),
@@ -839,12 +922,24 @@ impl App {
                     editor.textarea.insert_str(&text);
                 }
             }
+            Context::Command => {
+                if let Some(Overlay::Command { input, .. }) = self.overlays.last_mut() {
+                    input.insert_str(text.replace('\n', " "));
+                }
+            }
             Context::Filter => self.filter_paste(&text),
             _ => {}
         }
     }
 
     pub fn on_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
+        let before = self.queue_position();
+        let effects = self.handle_mouse(mouse, screen);
+        self.follow_queue_moves(before);
+        effects
+    }
+
+    fn handle_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
         if let Some(effects) = self.view_mouse(mouse, screen) {
             return effects;
         }
@@ -882,8 +977,12 @@ impl App {
             Action::CtrlC => match self.top() {
                 // The quit dialog is open: a ^C means it.
                 Some(Overlay::ConfirmQuit { .. }) => self.quit = true,
-                // Any other question: ^C cancels it.
-                Some(Overlay::ConfirmClose { .. }) => {
+                // Any other question, and the command line: ^C cancels it.
+                Some(
+                    Overlay::ConfirmClose { .. }
+                    | Overlay::ConfirmFailAll { .. }
+                    | Overlay::Command { .. },
+                ) => {
                     self.pop_overlay();
                 }
                 _ => {
@@ -933,6 +1032,76 @@ impl App {
             Action::HandBack => return self.hand_back(),
             Action::EditorSendMarked => return self.editor_send_many(false),
             Action::EditorSendTool => return self.editor_send_many(true),
+            Action::ComposerNewline => {
+                self.composer.insert_newline();
+            }
+            Action::HistoryPrev => self.history_step(-1),
+            Action::HistoryNext => self.history_step(1),
+            Action::ExternalEditor => {
+                if self.context() == Context::Editor {
+                    if let Some(editor) = self.top_editor_mut()
+                        && editor.state == EditorState::Editing
+                    {
+                        return vec![Effect::EditExternally {
+                            target: EditTarget::Call(editor.call.request_id.clone()),
+                            text: editor.text(),
+                        }];
+                    }
+                } else {
+                    return vec![Effect::EditExternally {
+                        target: EditTarget::Composer,
+                        text: self.composer.lines().join("\n"),
+                    }];
+                }
+            }
+            Action::CopyId => {
+                if let Some(call) = self.selected_call() {
+                    let id = call.request_id.clone();
+                    self.say(format!("copied call id {id}"));
+                    return vec![Effect::Copy(id)];
+                }
+            }
+            Action::CopyArguments => {
+                if let Some(call) = self.selected_call() {
+                    let text = serde_json::to_string_pretty(&call.arguments).unwrap_or_default();
+                    self.say(format!("copied the arguments of {}", call.tool));
+                    return vec![Effect::Copy(text)];
+                }
+            }
+            Action::CopyAnswer => {
+                if let Some(editor) = self.top_editor_mut() {
+                    let text = editor.text();
+                    editor.message = Some("copied the answer".to_string());
+                    return vec![Effect::Copy(text)];
+                }
+            }
+            Action::CommandLine => self.push_overlay(Overlay::Command {
+                input: Box::default(),
+                candidates: Vec::new(),
+            }),
+            Action::RunCommand => {
+                if let Some(Overlay::Command { input, .. }) = self.top() {
+                    let line = input.lines().join(" ");
+                    self.pop_overlay();
+                    return self.run_command(&line);
+                }
+            }
+            Action::CompleteCommand => {
+                let arguments = |command: &str| self.command_arguments(command);
+                if let Some(Overlay::Command { input, .. }) = self.top() {
+                    let (line, candidates) =
+                        super::command::complete(&input.lines().join(" "), arguments);
+                    if let Some(Overlay::Command {
+                        input,
+                        candidates: shown,
+                    }) = self.overlays.last_mut()
+                    {
+                        **input = TextArea::new(vec![line]);
+                        input.move_cursor(ratatui_textarea::CursorMove::End);
+                        *shown = candidates;
+                    }
+                }
+            }
             Action::Redraw => return vec![Effect::Redraw],
             Action::Suspend => return vec![Effect::Suspend],
             Action::Notices => {
@@ -962,9 +1131,6 @@ impl App {
                     order.len() - 1
                 };
                 self.focus = order[(at + step) % order.len()];
-                if self.focus == Focus::Queue {
-                    self.follow_selected_call();
-                }
             }
             Action::NewSession => {
                 self.say("creating a session…".to_string());
@@ -995,6 +1161,10 @@ impl App {
                 }
                 // The text stays in the composer until the bridge took it.
                 self.sending_message = Some(text.clone());
+                if self.history.last() != Some(&text) {
+                    self.history.push(text.clone());
+                }
+                self.history_at = None;
                 self.focus = Focus::Transcript;
                 if let Some(scroll) = self.transcript_scroll.get_mut(&thread_id) {
                     scroll.follow = true;
@@ -1043,8 +1213,7 @@ impl App {
                     _ => self.selected_call().map(|c| c.tool.clone()),
                 };
                 if let Some(tool) = tool {
-                    let held = !self.model.hold.tools.contains(&tool);
-                    return bridge(Request::Hold(HoldChange::Tool { tool, held }));
+                    return self.toggle_hold(&tool);
                 }
             }
             Action::Inspector => self.view = View::Inspector,
@@ -1108,6 +1277,26 @@ impl App {
                     let thread_id = thread_id.clone();
                     self.pop_overlay();
                     return bridge(Request::Close { thread_id });
+                }
+                Some(Overlay::ConfirmFailAll { reason, .. }) => {
+                    let result = super::editor::failure(reason);
+                    self.pop_overlay();
+                    let ids: Vec<String> = self
+                        .waiting_on_person()
+                        .filter(|c| !c.in_flight)
+                        .map(|c| c.request_id.clone())
+                        .collect();
+                    return ids
+                        .into_iter()
+                        .map(|request_id| {
+                            self.bulk.insert(request_id.clone());
+                            self.drafts.remove(&request_id);
+                            Effect::Bridge(Request::Respond {
+                                request_id,
+                                result: result.clone(),
+                            })
+                        })
+                        .collect();
                 }
                 _ => {}
             },
@@ -1224,6 +1413,195 @@ impl App {
         effects
     }
 
+    /// Up/Down in the composer: move between lines, and past the first or last line
+    /// through the messages sent before.
+    fn history_step(&mut self, step: isize) {
+        use ratatui_textarea::CursorMove;
+        let row = self.composer.cursor().0;
+        let last_row = self.composer.lines().len().saturating_sub(1);
+        if step < 0 && row > 0 {
+            self.composer.move_cursor(CursorMove::Up);
+            return;
+        }
+        if step > 0 && row < last_row {
+            self.composer.move_cursor(CursorMove::Down);
+            return;
+        }
+        let next = match (self.history_at, step < 0) {
+            (None, true) if !self.history.is_empty() => {
+                self.history_stash = self.composer.lines().join("\n");
+                Some(self.history.len() - 1)
+            }
+            (None, _) => return,
+            (Some(at), true) => Some(at.saturating_sub(1)),
+            (Some(at), false) if at + 1 < self.history.len() => Some(at + 1),
+            (Some(_), false) => None,
+        };
+        self.history_at = next;
+        let text = match next {
+            Some(at) => self.history[at].clone(),
+            None => std::mem::take(&mut self.history_stash),
+        };
+        self.set_composer_text(&text);
+    }
+
+    fn set_composer_text(&mut self, text: &str) {
+        self.composer = new_composer();
+        self.composer.insert_str(text);
+    }
+
+    /// The external editor came back: its text replaces the edited one (`None`: it
+    /// failed, and nothing changes).
+    pub fn on_edited(&mut self, target: EditTarget, text: Result<String, String>) {
+        let text = match text {
+            Ok(text) => text.trim_end_matches('\n').to_string(),
+            Err(e) => {
+                self.say(format!("the external editor failed: {e}"));
+                return;
+            }
+        };
+        match target {
+            EditTarget::Composer => self.set_composer_text(&text),
+            EditTarget::Call(request_id) => {
+                if let Some(editor) = self.editor_mut()
+                    && editor.call.request_id == request_id
+                    && editor.state == EditorState::Editing
+                {
+                    editor.replace_text(&text);
+                }
+            }
+        }
+    }
+
+    /// What `:command` completes its argument from.
+    fn command_arguments(&self, command: &str) -> Vec<String> {
+        match command {
+            "session" | "s" => self
+                .model
+                .sessions
+                .iter()
+                .map(|s| short(&s.thread_id).to_string())
+                .collect(),
+            "tool" | "t" => self
+                .catalog
+                .tools
+                .iter()
+                .map(|t| t.qualified_name())
+                .collect(),
+            "hold" => self
+                .catalog
+                .tools
+                .iter()
+                .filter(|t| t.handler.is_some())
+                .map(|t| t.qualified_name())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Runs one `:` command line.
+    fn run_command(&mut self, line: &str) -> Vec<Effect> {
+        use super::command::Command;
+        let command = match super::command::parse(line) {
+            Ok(command) => command,
+            Err(e) => {
+                self.say(e);
+                return Vec::new();
+            }
+        };
+        match command {
+            Command::Quit => return self.act(Action::Quit),
+            Command::Hold(tool) => return self.toggle_hold(&tool),
+            Command::Session(id) => {
+                let matching: Vec<usize> = (0..self.model.sessions.len())
+                    .filter(|&i| {
+                        let thread = &self.model.sessions[i].thread_id;
+                        thread.ends_with(&id) || thread.contains(&id)
+                    })
+                    .collect();
+                match matching.as_slice() {
+                    [index] => {
+                        self.selected_session = *index;
+                        self.view = View::Main;
+                        self.focus = Focus::Sessions;
+                    }
+                    [] => self.say(format!("no session matches `{id}`")),
+                    many => self.say(format!(
+                        "`{id}` matches {} sessions: give more of the id",
+                        many.len()
+                    )),
+                }
+            }
+            Command::Tool(name) => {
+                let first = self
+                    .model
+                    .pending
+                    .iter()
+                    .position(|c| c.tool == name || qualified(c) == name);
+                let count = self
+                    .model
+                    .pending
+                    .iter()
+                    .filter(|c| c.tool == name || qualified(c) == name)
+                    .count();
+                match first {
+                    Some(index) => {
+                        self.view = View::Main;
+                        self.focus = Focus::Queue;
+                        self.selected_call = index;
+                        self.follow_selected_call();
+                        self.say(format!(
+                            "{count} call(s) of {name} wait: a answers this one, F7 in the editor all of them"
+                        ));
+                    }
+                    None if self
+                        .catalog
+                        .tools
+                        .iter()
+                        .any(|t| t.name == name || t.qualified_name() == name) =>
+                    {
+                        self.say(format!("no call of {name} waits"))
+                    }
+                    None => self.say(format!("no tool `{name}` in the catalog")),
+                }
+            }
+            Command::FailAll(reason) => {
+                let count = self.waiting_on_person().filter(|c| !c.in_flight).count();
+                if count == 0 {
+                    self.say("no call waits on you".to_string());
+                } else {
+                    self.push_overlay(Overlay::ConfirmFailAll { reason, count });
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// Holds or releases one tool's handler; a tool without one has nothing to hold.
+    fn toggle_hold(&mut self, tool: &str) -> Vec<Effect> {
+        let Some(spec) = self
+            .catalog
+            .tools
+            .iter()
+            .find(|t| t.name == tool || t.qualified_name() == tool)
+        else {
+            self.say(format!("no tool `{tool}` in the catalog"));
+            return Vec::new();
+        };
+        if spec.handler.is_none() {
+            self.say(format!(
+                "{tool} has no handler: its calls already wait on you, there is nothing to hold"
+            ));
+            return Vec::new();
+        }
+        let tool = spec.name.clone();
+        let held = !self.model.hold.tools.contains(&tool);
+        vec![Effect::Bridge(Request::Hold(HoldChange::Tool {
+            tool,
+            held,
+        }))]
+    }
+
     /// In the queue, `x`, `c` and the composer act on the selected call's session.
     fn follow_queue(&mut self) {
         if self.view == View::Main && self.focus == Focus::Queue {
@@ -1336,7 +1714,6 @@ impl App {
                         .selected_call
                         .saturating_add_signed(delta)
                         .min(self.model.pending.len().saturating_sub(1));
-                    self.follow_selected_call();
                 }
                 Focus::Transcript | Focus::Composer => {}
             },
@@ -1355,6 +1732,14 @@ fn title_for(waiting: usize) -> String {
     match waiting {
         0 => "Switchboard".to_string(),
         n => format!("Switchboard ({n} waiting on you)"),
+    }
+}
+
+/// A call's tool as the catalog names it: `namespace.tool`, or the bare name.
+pub fn qualified(call: &PendingCallView) -> String {
+    match &call.namespace {
+        Some(namespace) => format!("{namespace}.{}", call.tool),
+        None => call.tool.clone(),
     }
 }
 

@@ -822,3 +822,221 @@ fn the_notice_history_keeps_what_flashed_by() {
             .any(|(_, n)| n.contains("already closed"))
     );
 }
+
+// ----- defects 7 and 16 ------------------------------------------------------------------
+
+#[test]
+fn ctrl_l_redraws_and_ctrl_z_suspends_from_anywhere() {
+    let mut app = busy_app();
+    assert_eq!(app.on_key(ctrl('l')), vec![Effect::Redraw]);
+    press(&mut app, "a");
+    press(&mut app, "draft");
+    assert_eq!(app.on_key(ctrl('z')), vec![Effect::Suspend]);
+    assert_eq!(editor_text(&app), "draft", "the editor is still there");
+}
+
+#[test]
+fn holding_a_manual_tool_says_there_is_nothing_to_hold() {
+    let mut app = busy_app();
+    app.focus = Focus::Queue;
+    // req-3 is escalate_ticket, which has no handler.
+    assert!(press(&mut app, "H").is_empty());
+    assert!(app.notice.as_deref().unwrap().contains("no handler"));
+}
+
+#[test]
+fn typing_clears_what_the_editor_said_about_the_old_text() {
+    let mut app = busy_app();
+    press(&mut app, "a");
+    app.on_key(ctrl('s'));
+    assert!(
+        app.editor()
+            .unwrap()
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("not sent")
+    );
+    press(&mut app, "x");
+    assert_eq!(app.editor().unwrap().message, None);
+}
+
+// ----- the command line ------------------------------------------------------------------
+
+fn command(app: &mut App, line: &str) -> Vec<Effect> {
+    press(app, ":");
+    assert_eq!(app.context(), Context::Command);
+    app.on_paste(line);
+    app.on_key(key(KeyCode::Enter))
+}
+
+#[test]
+fn the_command_line_selects_sessions_and_tools_and_holds() {
+    let mut app = busy_app();
+    command(&mut app, "session 00000002");
+    assert_eq!(app.selected_thread(), Some(thread(2).as_str()));
+    command(&mut app, "tool lookup_ticket");
+    assert_eq!((app.focus, app.selected_call), (Focus::Queue, 1));
+    assert_eq!(
+        command(&mut app, "hold lookup_ticket"),
+        vec![Effect::Bridge(Request::Hold(HoldChange::Tool {
+            tool: "lookup_ticket".to_string(),
+            held: true
+        }))]
+    );
+    command(&mut app, "nope");
+    assert!(app.notice.as_deref().unwrap().contains("unknown command"));
+    assert!(command(&mut app, "quit").is_empty());
+    assert_eq!(app.context(), Context::Confirm, "calls wait: quitting asks");
+}
+
+#[test]
+fn fail_all_asks_then_fails_every_call_waiting_on_you() {
+    let mut app = app_with_escalations(2);
+    command(&mut app, "fail-all supervisors are out");
+    assert_eq!(app.context(), Context::Confirm);
+    let effects = press(&mut app, "y");
+    assert_eq!(respond_ids(&effects), ["req-3", "req-10", "req-11"]);
+    let Effect::Bridge(Request::Respond { result, .. }) = &effects[0] else {
+        panic!()
+    };
+    assert!(!result.success && result.joined_text().contains("supervisors are out"));
+}
+
+#[test]
+fn tab_completes_a_command_and_its_argument() {
+    let mut app = busy_app();
+    press(&mut app, ":");
+    press(&mut app, "ho");
+    app.on_key(key(KeyCode::Tab));
+    press(&mut app, "l");
+    app.on_key(key(KeyCode::Tab));
+    let Some(Overlay::Command { input, .. }) = app.top() else {
+        panic!("no command line")
+    };
+    assert_eq!(input.lines(), ["hold lookup_ticket"]);
+}
+
+// ----- snapshots of the overlays this module adds ----------------------------------------
+
+#[track_caller]
+fn snapshot(name: &str, app: &App) {
+    for (width, height) in [(80, 24), (160, 48)] {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+        terminal
+            .draw(|frame| crate::console::ui::render(app, frame))
+            .unwrap();
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), terminal.backend());
+    }
+}
+
+#[test]
+fn command_line_with_candidates() {
+    let mut app = busy_app();
+    press(&mut app, ":");
+    app.on_key(key(KeyCode::Tab));
+    snapshot("command_line", &app);
+}
+
+#[test]
+fn notice_history() {
+    let mut app = busy_app();
+    command(&mut app, "session nothing-like-it");
+    command(&mut app, "tool lookup_ticket");
+    press(&mut app, "N");
+    snapshot("notice_history", &app);
+}
+
+#[test]
+fn a_dialog_over_the_editor_with_a_draft() {
+    let mut app = busy_app();
+    press(&mut app, "a");
+    press(&mut app, "Escalated to Maria");
+    app.on_key(ctrl('c'));
+    app.on_key(ctrl('c'));
+    snapshot("quit_over_the_editor", &app);
+}
+
+// ----- the composer: lines, history, the external editor; copying ------------------------
+
+#[test]
+fn the_composer_takes_several_lines_and_recalls_what_was_sent() {
+    let mut app = busy_app();
+    press(&mut app, "i");
+    press(&mut app, "first");
+    app.on_key(ctrl('j'));
+    press(&mut app, "second");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::SHIFT));
+    press(&mut app, "third");
+    assert_eq!(app.composer.lines(), ["first", "second", "third"]);
+    let effects = app.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::Bridge(Request::Send {
+            thread_id: thread(1),
+            text: "first\nsecond\nthird".to_string()
+        })]
+    );
+    app.on_outcome(Outcome::Sent(Ok("turn-2".to_string())));
+    press(&mut app, "i");
+    press(&mut app, "draft");
+    app.on_key(key(KeyCode::Up));
+    assert_eq!(app.composer.lines(), ["first", "second", "third"]);
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(
+        app.composer.lines(),
+        ["draft"],
+        "back to what was being typed"
+    );
+}
+
+#[test]
+fn the_external_editor_edits_the_composer_or_the_answer() {
+    let mut app = busy_app();
+    press(&mut app, "i");
+    press(&mut app, "short");
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::ALT));
+    assert_eq!(
+        effects,
+        vec![Effect::EditExternally {
+            target: EditTarget::Composer,
+            text: "short".to_string()
+        }]
+    );
+    app.on_edited(
+        EditTarget::Composer,
+        Ok("a much\nlonger prompt\n".to_string()),
+    );
+    assert_eq!(app.composer.lines(), ["a much", "longer prompt"]);
+
+    app.on_key(key(KeyCode::Esc));
+    press(&mut app, "a");
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::ALT));
+    let [Effect::EditExternally { target, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    app.on_edited(target.clone(), Ok("edited answer".to_string()));
+    assert_eq!(editor_text(&app), "edited answer");
+    app.on_edited(target.clone(), Err("vi exited with 1".to_string()));
+    assert_eq!(
+        editor_text(&app),
+        "edited answer",
+        "a failed edit changes nothing"
+    );
+}
+
+#[test]
+fn copying_the_call_id_and_arguments() {
+    let mut app = busy_app();
+    app.focus = Focus::Queue;
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![Effect::Copy("req-3".to_string())]
+    );
+    let effects = press(&mut app, "Y");
+    let [Effect::Copy(text)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(text.contains("\"ticket_id\": \"T-1\""), "{text}");
+}

@@ -45,6 +45,14 @@ impl std::fmt::Display for InputError {
     }
 }
 
+/// The result that fails a call for `reason`: the model is told the operator failed it.
+pub fn failure(reason: &str) -> ToolCallResult {
+    ToolCallResult::text(
+        false,
+        format!("The operator failed this tool call: {}", reason.trim()),
+    )
+}
+
 /// An answer typed but not sent, kept per call while the editor is closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
@@ -182,6 +190,15 @@ impl ResponseEditor {
         self.set_text(&text);
     }
 
+    /// Replaces the text (from the external editor), keeping the mode.
+    pub fn replace_text(&mut self, text: &str) {
+        self.set_text(text);
+        self.textarea
+            .move_cursor(ratatui_textarea::CursorMove::Bottom);
+        self.textarea.move_cursor(ratatui_textarea::CursorMove::End);
+        self.message = None;
+    }
+
     /// Whether closing would lose typed work if it were not kept as a draft.
     pub fn has_input(&self) -> bool {
         !self.text().trim().is_empty()
@@ -220,10 +237,7 @@ impl ResponseEditor {
             EditorMode::Fail if text.trim().is_empty() => {
                 Err(plain("type the reason the call fails"))
             }
-            EditorMode::Fail => Ok(ToolCallResult::text(
-                false,
-                format!("The operator failed this tool call: {}", text.trim()),
-            )),
+            EditorMode::Fail => Ok(failure(&text)),
             EditorMode::Raw => {
                 let value: Value = serde_json::from_str(&text).map_err(|e| {
                     // serde_json appends the position, which is shown separately.
@@ -235,11 +249,21 @@ impl ResponseEditor {
                         column: Some(e.column()),
                     }
                 })?;
-                parse_tool_call_result(value).map_err(|message| InputError {
+                let result = parse_tool_call_result(value).map_err(|message| InputError {
                     message,
                     line: None,
                     column: None,
-                })
+                })?;
+                // As in text mode: an answer with nothing in it is not an answer.
+                let empty = result.content_items.iter().all(|item| {
+                    matches!(item, crate::protocol::ContentItem::InputText { text } if text.trim().is_empty())
+                });
+                if empty {
+                    return Err(plain(
+                        "the answer is empty: put the model's text in contentItems",
+                    ));
+                }
+                Ok(result)
             }
         }
     }
@@ -314,6 +338,17 @@ mod tests {
         let err = editor.validate().unwrap_err();
         assert!(err.message.contains("contentItems[0]"), "{err}");
         assert!(!editor.can_send());
+    }
+
+    #[test]
+    fn an_empty_raw_answer_is_refused_like_an_empty_text_one() {
+        let mut editor = ResponseEditor::new(call(), None, false);
+        editor.toggle_mode();
+        assert_eq!(editor.mode, EditorMode::Raw);
+        let err = editor.validate().unwrap_err();
+        assert!(err.message.contains("empty"), "{err}");
+        editor.set_text("{\"contentItems\": [], \"success\": true}");
+        assert!(editor.validate().is_err());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub enum Context {
     Picker,
     Confirm,
     Notices,
+    Command,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,6 +71,16 @@ pub enum Action {
     Decline,
     /// ^C: warns once, quits on a second press (asking first when calls wait).
     CtrlC,
+    ComposerNewline,
+    HistoryPrev,
+    HistoryNext,
+    ExternalEditor,
+    CopyId,
+    CopyArguments,
+    CopyAnswer,
+    CommandLine,
+    RunCommand,
+    CompleteCommand,
     ToggleMark,
     MarkRange,
     ClearMarks,
@@ -152,6 +163,7 @@ const ANYWHERE: &[Context] = &[
     C::Picker,
     C::Confirm,
     C::Notices,
+    C::Command,
     C::Detail,
 ];
 const LISTS: &[Context] = &[
@@ -285,6 +297,46 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Composer],
     },
     Binding {
+        keys: &[ctrl('j')],
+        label: "^J",
+        action: Action::ComposerNewline,
+        hint: "",
+        help: "a new line in the message (also Shift-Enter or Alt-Enter where the terminal tells them apart)",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Up)],
+        label: "↑",
+        action: Action::HistoryPrev,
+        hint: "",
+        help: "on the first line: the previous message sent (history)",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Down)],
+        label: "↓",
+        action: Action::HistoryNext,
+        hint: "",
+        help: "on the last line: the next message in the history, then what you were typing",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[alt('e')],
+        label: "Alt-e",
+        action: Action::ExternalEditor,
+        hint: "",
+        help: "edit the text in $VISUAL / $EDITOR (vi if neither is set)",
+        contexts: &[C::Composer, C::Editor],
+    },
+    Binding {
+        keys: &[alt('c')],
+        label: "Alt-c",
+        action: Action::CopyAnswer,
+        hint: "",
+        help: "copy the answer to the clipboard (OSC 52)",
+        contexts: &[C::Editor],
+    },
+    Binding {
         keys: &[plain(KeyCode::Esc)],
         label: "Esc",
         action: Action::LeaveComposer,
@@ -306,6 +358,22 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ToggleMark,
         hint: "mark",
         help: "mark or unmark the selected call (F6 in the editor answers every marked call)",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('y')],
+        label: "y",
+        action: Action::CopyId,
+        hint: "",
+        help: "copy the selected call's id to the clipboard (OSC 52)",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('Y')],
+        label: "Y",
+        action: Action::CopyArguments,
+        hint: "",
+        help: "copy the selected call's arguments (pretty JSON) to the clipboard",
         contexts: &[C::Queue],
     },
     Binding {
@@ -646,6 +714,44 @@ pub const BINDINGS: &[Binding] = &[
         ],
     },
     Binding {
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::RunCommand,
+        hint: "run",
+        help: "run the command",
+        contexts: &[C::Command],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Tab)],
+        label: "Tab",
+        action: Action::CompleteCommand,
+        hint: "complete",
+        help: "complete the command or its argument (session ids, tool names)",
+        contexts: &[C::Command],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::Back,
+        hint: "cancel",
+        help: "close the command line",
+        contexts: &[C::Command],
+    },
+    Binding {
+        keys: &[ch(':')],
+        label: ":",
+        action: Action::CommandLine,
+        hint: "",
+        help: "command line: :session ID, :tool NAME, :fail-all REASON, :hold TOOL, :quit",
+        contexts: &[
+            C::Sessions,
+            C::Transcript,
+            C::Queue,
+            C::Inspector,
+            C::ProtocolLog,
+        ],
+    },
+    Binding {
         keys: &[ch('N')],
         label: "N",
         action: Action::Notices,
@@ -778,7 +884,8 @@ mod tests {
     fn editor_and_composer_commands_leave_the_textarea_keys_alone() {
         // ratatui-textarea's own emacs-like bindings (^C is its copy: the console takes
         // it for quitting, as codex does).
-        let taken_ctrl = "mhdkjwnpfbaeuryxv";
+        // ^J is the composer's new line on purpose, as in codex.
+        let taken_ctrl = "mhdkwnpfbaeuryxv";
         let taken_alt = "hdfb<>][npv";
         for binding in BINDINGS
             .iter()

@@ -9,6 +9,7 @@
 //! tick keeps their timers current; with nothing pending there is no tick at all.
 
 pub mod app;
+pub mod command;
 pub mod editor;
 pub mod headless;
 pub mod keys;
@@ -87,6 +88,12 @@ pub trait Screen {
     fn suspend(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+    /// Put `text` on the clipboard (the real terminal writes OSC 52).
+    fn copy(&mut self, _text: &str) {}
+    /// Edit `text` in the external editor, with the terminal given back meanwhile.
+    fn edit_externally(&mut self, _text: &str) -> std::io::Result<String> {
+        Err(std::io::Error::other("no external editor on this screen"))
+    }
 }
 
 /// What a run of the loop did, for tests and benchmarks.
@@ -131,6 +138,13 @@ where
         for effect in effects.drain(..) {
             match effect {
                 Effect::Bell => stats.bells += 1,
+                Effect::EditExternally { target, text } => {
+                    let edited = screen.edit_externally(&text).map_err(|e| e.to_string());
+                    app.on_edited(target, edited);
+                    screen.clear()?;
+                    (dirty, urgent) = (true, true);
+                    continue;
+                }
                 Effect::Redraw | Effect::Suspend => {
                     if effect == Effect::Suspend {
                         screen.suspend()?;
@@ -230,8 +244,9 @@ fn apply(
 ) {
     match effect {
         Effect::Bell => screen.bell(),
+        Effect::Copy(text) => screen.copy(&text),
         // Handled by the loop itself.
-        Effect::Redraw | Effect::Suspend => {}
+        Effect::Redraw | Effect::Suspend | Effect::EditExternally { .. } => {}
         Effect::Title(title) => screen.set_title(&title),
         Effect::Resync => {
             let bridge = bridge.clone();

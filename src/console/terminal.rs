@@ -79,6 +79,21 @@ impl super::Screen for Terminal {
         self.inner.clear()
     }
 
+    fn copy(&mut self, text: &str) {
+        let mut out = stdout();
+        let _ = write!(out, "\x1b]52;c;{}\x07", base64(text.as_bytes()));
+        let _ = out.flush();
+    }
+
+    fn edit_externally(&mut self, text: &str) -> std::io::Result<String> {
+        give_back();
+        let edited = run_editor(text);
+        crossterm::terminal::enable_raw_mode()?;
+        crossterm::execute!(stdout(), crossterm::terminal::EnterAlternateScreen)?;
+        take_over()?;
+        edited
+    }
+
     fn suspend(&mut self) -> std::io::Result<()> {
         give_back();
         // Stops the process like a ^Z in cooked mode would; returns once resumed.
@@ -93,5 +108,75 @@ impl super::Screen for Terminal {
 impl Drop for Terminal {
     fn drop(&mut self) {
         give_back();
+    }
+}
+
+/// Runs `$VISUAL`, else `$EDITOR`, else `vi` on a private temporary file holding `text`,
+/// and returns what the file holds afterwards.
+fn run_editor(text: &str) -> std::io::Result<String> {
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".to_string());
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-edit-{}-{}",
+        std::process::id(),
+        crate::util::now_ms()
+    ));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    let path = dir.join("message.md");
+    let edited = edit_file(&editor, &path, text);
+    let _ = std::fs::remove_dir_all(&dir);
+    edited
+}
+
+fn edit_file(editor: &str, path: &std::path::Path, text: &str) -> std::io::Result<String> {
+    std::fs::write(path, text)?;
+    // Through the shell, so an editor given with arguments (`code --wait`) works.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(path)
+        .status()?;
+    if !status.success() {
+        return Err(std::io::Error::other(format!(
+            "{editor} exited with {status}"
+        )));
+    }
+    std::fs::read_to_string(path)
+}
+
+/// Standard base64 with padding, for OSC 52.
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(TABLE[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_the_standard_alphabet_and_padding() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64("call 01a1-7".as_bytes()), "Y2FsbCAwMWExLTc=");
     }
 }

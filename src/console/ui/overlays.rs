@@ -25,6 +25,13 @@ pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
 fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
     match overlay {
         Overlay::Notices { scroll } => render_notices(app, frame, screen, *scroll),
+        Overlay::Command { input, candidates } => render_command(input, candidates, frame, screen),
+        Overlay::ConfirmFailAll { reason, count } => render_confirm(
+            frame,
+            screen,
+            " Fail every call? ",
+            &format!("Fail the {count} call(s) waiting on you with \"{reason}\"?"),
+        ),
         Overlay::Help { .. } => render_help(app, frame, screen),
         Overlay::Card(card) => match card.as_ref() {
             Card::ToolCall(editor) => render_editor(app, editor, frame, screen),
@@ -359,4 +366,35 @@ fn render_notices(app: &App, frame: &mut Frame, screen: Rect, scroll: u16) {
             true,
         ));
     frame.render_widget(notices, area);
+}
+
+/// The `:` command line on the bottom row, with the candidates of the last Tab above it.
+fn render_command(
+    input: &ratatui_textarea::TextArea<'static>,
+    candidates: &[String],
+    frame: &mut Frame,
+    screen: Rect,
+) {
+    let row = Rect {
+        y: screen.y + screen.height.saturating_sub(1),
+        height: 1,
+        ..screen
+    };
+    frame.render_widget(Clear, row);
+    let [prompt, field] =
+        Layout::horizontal([Constraint::Length(1), Constraint::Min(1)]).areas(row);
+    frame.render_widget(Paragraph::new(":".cyan().bold()), prompt);
+    let mut field_input = input.clone();
+    field_input.set_placeholder_text(
+        "session ID · tool NAME · fail-all REASON · hold TOOL · quit   (Tab completes)",
+    );
+    frame.render_widget(&field_input, field);
+    if !candidates.is_empty() && row.y > screen.y {
+        let above = Rect {
+            y: row.y - 1,
+            ..row
+        };
+        frame.render_widget(Clear, above);
+        frame.render_widget(Paragraph::new(candidates.join("  ").dim()), above);
+    }
 }
