@@ -608,3 +608,25 @@ async fn subscribers_see_the_stream_end_when_the_bridge_stops() {
     assert!(end.is_ok(), "the event stream did not end");
     assert!(bridge.subscribe().recv().await.is_none());
 }
+
+#[tokio::test]
+async fn a_started_turn_shows_the_session_running() {
+    let (bridge, mut events, fake, thread_id) = start(ManualPolicy::Wait).await;
+    fake.send(
+        json!({ "method": "turn/started", "params": { "threadId": "thread-1",
+        "turn": { "id": "turn-1", "status": "inProgress", "error": null } } }),
+    )
+    .await;
+    let updated = next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::SessionUpdated { session } if session.status == SessionStatus::Running)
+    })
+    .await;
+    let BridgeEvent::SessionUpdated { session } = updated else {
+        unreachable!()
+    };
+    assert_eq!(session.thread_id, thread_id);
+    assert_eq!(session.active_turn_id.as_deref(), Some("turn-1"));
+    // app-server's own status change that follows is no news, and the bridge agrees.
+    let listed = bridge.sessions().await.unwrap();
+    assert_eq!(listed[0].status, SessionStatus::Running);
+}

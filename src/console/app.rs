@@ -2,20 +2,20 @@
 //! bridge requests go in; effects (bridge requests, a bell, a title) come out. The event
 //! loop applies the effects, so everything here is tested without a terminal or sockets.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 use ratatui_textarea::TextArea;
 
-use super::editor::{EditorState, ResponseEditor};
+use super::editor::{Draft, EditorState, ResponseEditor};
 use super::keys::{self, Action, Context};
+use super::model::Model;
 use crate::appserver::ProtocolLine;
 use crate::bridge::{
-    Answerer, BridgeEvent, BridgeStatus, CallEnd, ConnectionState, HoldChange, HoldState,
-    PendingCallView, RespondOutcome, SessionSnapshot, SessionStatus, SessionSummary, Totals,
-    TranscriptRow,
+    Answerer, BridgeEvent, BridgeStatus, HoldChange, HoldState, PendingCallView, RespondOutcome,
+    SessionSnapshot, SessionStatus, SessionSummary, TranscriptRow,
 };
 use crate::catalog::Catalog;
 use crate::protocol::{ThreadInfo, ToolCallResult};
@@ -41,12 +41,18 @@ fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> Strin
     }
 }
 
-/// Transcript rows kept per session in the console; older rows stay on disk.
-pub const TRANSCRIPT_WINDOW: usize = 10_000;
+pub use super::model::{TRANSCRIPT_WINDOW, ToolStats};
+
 /// Protocol lines kept for the protocol log.
 pub const PROTOCOL_WINDOW: usize = 5_000;
-/// Latencies kept per tool for the median.
-const LATENCY_WINDOW: usize = 1_000;
+/// Notices kept for the history (`N`).
+pub const NOTICE_HISTORY: usize = 100;
+/// Calls that arrive less than this apart are one burst: the bell rings once for it.
+pub const BURST_GAP_MS: i64 = 1_000;
+/// The shortest time between two title changes.
+pub const TITLE_INTERVAL_MS: i64 = 1_000;
+/// A second ^C within this time quits.
+pub const DOUBLE_CTRL_C_MS: i64 = 2_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -63,11 +69,48 @@ pub enum View {
     ProtocolLog,
 }
 
+/// A request that waits on the operator, shown as a card over the main view. The
+/// tool-call editor is the first kind; approvals, questions and elicitations plug in
+/// beside it, each with its own context, keys and render function.
+pub enum Card {
+    ToolCall(ResponseEditor),
+}
+
+impl Card {
+    /// The bridge's id of the request the card answers.
+    pub fn request_id(&self) -> &str {
+        match self {
+            Card::ToolCall(editor) => &editor.call.request_id,
+        }
+    }
+
+    /// Where keys go while the card is on top.
+    pub fn context(&self) -> Context {
+        match self {
+            Card::ToolCall(_) => Context::Editor,
+        }
+    }
+
+    pub fn tool_call(&self) -> Option<&ResponseEditor> {
+        match self {
+            Card::ToolCall(editor) => Some(editor),
+        }
+    }
+
+    pub fn tool_call_mut(&mut self) -> Option<&mut ResponseEditor> {
+        match self {
+            Card::ToolCall(editor) => Some(editor),
+        }
+    }
+}
+
+/// One layer over the current view. Layers stack: a dialog opens over a card, and a
+/// card never replaces a dialog; keys go to the top layer.
 pub enum Overlay {
     Help {
         scroll: u16,
     },
-    Editor(Box<ResponseEditor>),
+    Card(Box<Card>),
     ConfirmQuit {
         waiting: usize,
     },
@@ -78,6 +121,35 @@ pub enum Overlay {
         threads: Vec<ThreadInfo>,
         selected: usize,
     },
+    /// The notice history, newest last.
+    Notices {
+        scroll: u16,
+    },
+    /// The `:` command line, with the candidates of the last completion.
+    Command {
+        input: Box<TextArea<'static>>,
+        candidates: Vec<String>,
+    },
+    /// `:fail-all REASON`, asked first.
+    ConfirmFailAll {
+        reason: String,
+        count: usize,
+    },
+}
+
+impl Overlay {
+    fn context(&self) -> Context {
+        match self {
+            Overlay::Help { .. } => Context::Help,
+            Overlay::Card(card) => card.context(),
+            Overlay::ConfirmQuit { .. }
+            | Overlay::ConfirmClose { .. }
+            | Overlay::ConfirmFailAll { .. } => Context::Confirm,
+            Overlay::Command { .. } => Context::Command,
+            Overlay::Threads { .. } => Context::Picker,
+            Overlay::Notices { .. } => Context::Notices,
+        }
+    }
 }
 
 /// A request for the bridge, made by the event loop on the app's behalf.
@@ -139,33 +211,30 @@ pub enum Effect {
     Title(String),
     /// Re-read everything from the bridge (after this console lagged behind its events).
     Resync,
+    /// Clear the terminal and draw everything again (^L).
+    Redraw,
+    /// Give the terminal back and stop until resumed (^Z).
+    Suspend,
+    /// Put text on the clipboard (OSC 52).
+    Copy(String),
+    /// Edit `text` in the external editor; the loop hands the result to `on_edited`.
+    EditExternally {
+        target: EditTarget,
+        text: String,
+    },
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct ToolStats {
-    pub calls: u64,
-    pub failures: u64,
-    pub expired: u64,
-    latencies: VecDeque<u64>,
+/// What an external edit goes back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditTarget {
+    Composer,
+    /// The tool-call editor open on this call.
+    Call(String),
 }
 
-impl ToolStats {
-    pub fn median_latency_ms(&self) -> Option<u64> {
-        if self.latencies.is_empty() {
-            return None;
-        }
-        let mut sorted: Vec<u64> = self.latencies.iter().copied().collect();
-        sorted.sort_unstable();
-        Some(sorted[sorted.len() / 2])
-    }
-}
-
-/// One session's transcript as the console shows it.
+/// How the operator looks at one session's transcript: UI state beside the model's rows.
 #[derive(Debug)]
-pub struct TranscriptView {
-    pub rows: VecDeque<TranscriptRow>,
-    /// Agent messages still streaming: item id → text so far.
-    pub streaming: BTreeMap<String, String>,
+pub struct TranscriptScroll {
     /// Follow the tail; false once the user scrolls up.
     pub follow: bool,
     /// The selected row (the bottom of the view) when not following.
@@ -174,12 +243,10 @@ pub struct TranscriptView {
     pub expanded: HashSet<u64>,
 }
 
-impl Default for TranscriptView {
+impl Default for TranscriptScroll {
     /// A new transcript follows its tail.
     fn default() -> Self {
-        TranscriptView {
-            rows: VecDeque::new(),
-            streaming: BTreeMap::new(),
+        TranscriptScroll {
             follow: true,
             cursor: 0,
             expanded: HashSet::new(),
@@ -187,21 +254,17 @@ impl Default for TranscriptView {
     }
 }
 
-impl TranscriptView {
-    fn push(&mut self, row: TranscriptRow) {
-        if self.rows.back().is_some_and(|last| last.seq >= row.seq) {
-            return;
-        }
-        if self.rows.len() == TRANSCRIPT_WINDOW {
-            self.rows.pop_front();
-            self.cursor = self.cursor.saturating_sub(1);
-        }
-        self.rows.push_back(row);
-        if self.follow {
-            self.cursor = self.rows.len().saturating_sub(1);
-        }
-    }
+/// A session's transcript as the console shows it: the model's rows with the view's
+/// scroll state.
+pub struct TranscriptView<'a> {
+    pub rows: &'a VecDeque<TranscriptRow>,
+    pub streaming: &'a BTreeMap<String, String>,
+    pub follow: bool,
+    pub cursor: usize,
+    pub expanded: &'a HashSet<u64>,
+}
 
+impl TranscriptView<'_> {
     /// The bottom row of the view.
     pub fn bottom(&self) -> usize {
         if self.follow {
@@ -210,28 +273,29 @@ impl TranscriptView {
             self.cursor.min(self.rows.len().saturating_sub(1))
         }
     }
+}
 
-    fn scroll(&mut self, delta: isize) {
-        let last = self.rows.len().saturating_sub(1);
-        let current = self.bottom();
-        let next = current.saturating_add_signed(delta).min(last);
-        self.cursor = next;
-        self.follow = next == last && delta > 0;
+impl TranscriptScroll {
+    fn bottom(&self, rows: usize) -> usize {
+        if self.follow {
+            rows.saturating_sub(1)
+        } else {
+            self.cursor.min(rows.saturating_sub(1))
+        }
+    }
+
+    /// Stops following and puts the cursor on `row`.
+    fn show(&mut self, row: usize) {
+        self.follow = false;
+        self.cursor = row;
     }
 }
 
 #[derive(Debug, Default)]
 pub struct ProtocolLog {
     pub lines: VecDeque<ProtocolLine>,
-    pub filter: TextArea<'static>,
-    /// Lines up from the newest matching one; 0 follows the tail.
-    pub scroll: usize,
-}
-
-impl ProtocolLog {
-    pub fn filter_text(&self) -> String {
-        self.filter.lines().join("")
-    }
+    /// Lines dropped from the front of the window so far.
+    pub dropped: u64,
 }
 
 /// Where the API is served, when the console serves it.
@@ -241,27 +305,27 @@ pub struct ListenInfo {
     pub token: String,
 }
 
+/// The console's UI state over the model: focus, view, the overlay stack, selections,
+/// drafts. Changes only through `on_key`, `on_mouse`, `on_paste`, `on_bridge_event`,
+/// `on_protocol_line` and `on_outcome`, which return effects instead of performing them.
 pub struct App {
     pub catalog: Arc<Catalog>,
-    pub transport: String,
-    pub connection: ConnectionState,
-    pub totals: Totals,
-    pub hold: HoldState,
-    pub sessions: Vec<SessionSummary>,
+    /// What is known about the bridge: a pure fold of its events.
+    pub model: Model,
     pub selected_session: usize,
-    /// Pending calls across sessions, oldest first.
-    pub pending: Vec<PendingCallView>,
     pub selected_call: usize,
-    pub transcripts: HashMap<String, TranscriptView>,
+    /// Scroll state per session's transcript.
+    pub transcript_scroll: HashMap<String, TranscriptScroll>,
     pub focus: Focus,
     pub view: View,
-    pub overlay: Option<Overlay>,
+    /// Layers over the view, bottom first; keys go to the last one.
+    pub overlays: Vec<Overlay>,
     pub composer: TextArea<'static>,
     /// A one-line message for the footer, until the next key.
     pub notice: Option<String>,
-    pub tool_stats: BTreeMap<String, ToolStats>,
     pub protocol: ProtocolLog,
-    pub filtering_log: bool,
+    /// Filters, offsets, scrolls, the detail view and zoom (`view.rs`, `navigate.rs`).
+    pub views: super::view::Views,
     pub inspector_selected: usize,
     pub inspector_scroll: u16,
     pub listen: Option<ListenInfo>,
@@ -270,37 +334,71 @@ pub struct App {
     pub quit: bool,
     /// Waiting-on-person count last shown in the title.
     titled_waiting: Option<usize>,
+    /// When the title last changed.
+    titled_at_ms: Option<i64>,
+    /// When the last call waiting on a person arrived (for the one bell per burst).
+    last_person_call_ms: Option<i64>,
+    /// Answers typed but not sent, by request id.
+    pub drafts: HashMap<String, Draft>,
+    /// The composer text on its way to the bridge; cleared from the composer only when
+    /// the send succeeds.
+    pub sending_message: Option<String>,
+    /// When ^C was pressed without a second one yet.
+    ctrl_c_at_ms: Option<i64>,
+    /// The last notices with their time, oldest first.
+    pub notices: VecDeque<(i64, String)>,
+    /// Messages sent from the composer, oldest first, for Up/Down.
+    pub history: Vec<String>,
+    /// The history entry shown, while browsing.
+    history_at: Option<usize>,
+    /// What was typed before browsing the history began.
+    history_stash: String,
+    /// Calls marked in the queue for a bulk answer, by request id.
+    pub marked: BTreeSet<String>,
+    /// Where the last mark was made, for marking a range.
+    mark_anchor: Option<String>,
+    /// Answers sent to several calls at once, still unconfirmed; and how those that
+    /// came back did.
+    bulk: HashSet<String>,
+    bulk_answered: usize,
+    bulk_refused: usize,
 }
 
 impl App {
     pub fn new(catalog: Arc<Catalog>, status: BridgeStatus) -> App {
-        let mut composer = TextArea::default();
-        composer.set_placeholder_text("type a message for the selected session; Enter sends");
         App {
             catalog,
-            transport: status.transport,
-            connection: status.connection,
-            totals: status.totals,
-            hold: status.hold,
-            sessions: Vec::new(),
+            model: Model::new(status),
             selected_session: 0,
-            pending: Vec::new(),
             selected_call: 0,
-            transcripts: HashMap::new(),
+            transcript_scroll: HashMap::new(),
             focus: Focus::Sessions,
             view: View::Main,
-            overlay: None,
-            composer,
+            overlays: Vec::new(),
+            composer: new_composer(),
             notice: None,
-            tool_stats: BTreeMap::new(),
             protocol: ProtocolLog::default(),
-            filtering_log: false,
+            views: super::view::Views::default(),
             inspector_selected: 0,
             inspector_scroll: 0,
             listen: None,
             now_ms: crate::util::now_ms(),
             quit: false,
             titled_waiting: None,
+            titled_at_ms: None,
+            last_person_call_ms: None,
+            drafts: HashMap::new(),
+            sending_message: None,
+            ctrl_c_at_ms: None,
+            notices: VecDeque::new(),
+            history: Vec::new(),
+            history_at: None,
+            history_stash: String::new(),
+            marked: BTreeSet::new(),
+            mark_anchor: None,
+            bulk: HashSet::new(),
+            bulk_answered: 0,
+            bulk_refused: 0,
         }
     }
 
@@ -311,43 +409,137 @@ impl App {
         snapshots: Vec<SessionSnapshot>,
         pending: Vec<PendingCallView>,
     ) -> Vec<Effect> {
-        self.transport = status.transport;
-        self.connection = status.connection;
-        self.totals = status.totals;
-        self.hold = status.hold;
         let selected = self.selected_thread().map(str::to_string);
-        self.sessions = snapshots.iter().map(|s| s.summary.clone()).collect();
-        for snapshot in snapshots {
-            let view = self
+        let selected_call = self.selected_call().map(|c| c.request_id.clone());
+        self.model.load(status, snapshots, pending);
+        for (thread, scroll) in &mut self.transcript_scroll {
+            let rows = self
+                .model
                 .transcripts
-                .entry(snapshot.summary.thread_id.clone())
-                .or_default();
-            view.rows.clear();
-            for row in snapshot.transcript {
-                view.push(row);
-            }
-            view.streaming = snapshot.streaming.into_iter().collect();
+                .get(thread)
+                .map_or(0, |t| t.rows.len());
+            scroll.cursor = scroll.cursor.min(rows.saturating_sub(1));
         }
         if let Some(thread) = selected {
             self.select_thread(&thread);
         }
-        self.pending = pending;
+        if let Some(request_id) = selected_call
+            && let Some(index) = self
+                .model
+                .pending
+                .iter()
+                .position(|c| c.request_id == request_id)
+        {
+            self.selected_call = index;
+        }
         self.clamp_selection();
         self.attention(false)
     }
 
     pub fn selected_thread(&self) -> Option<&str> {
-        self.sessions
+        self.model
+            .sessions
             .get(self.selected_session)
             .map(|s| s.thread_id.as_str())
     }
 
     pub fn selected_call(&self) -> Option<&PendingCallView> {
-        self.pending.get(self.selected_call)
+        self.model.pending.get(self.selected_call)
+    }
+
+    /// A session's transcript with its scroll state, for drawing.
+    pub fn transcript(&self, thread_id: &str) -> Option<TranscriptView<'_>> {
+        let transcript = self.model.transcripts.get(thread_id)?;
+        static NONE: std::sync::OnceLock<HashSet<u64>> = std::sync::OnceLock::new();
+        let scroll = self.transcript_scroll.get(thread_id);
+        Some(TranscriptView {
+            rows: &transcript.rows,
+            streaming: &transcript.streaming,
+            follow: scroll.is_none_or(|s| s.follow),
+            cursor: scroll.map_or(0, |s| s.cursor),
+            expanded: scroll.map_or_else(|| NONE.get_or_init(HashSet::new), |s| &s.expanded),
+        })
+    }
+
+    /// The top overlay, if any.
+    pub fn top(&self) -> Option<&Overlay> {
+        self.overlays.last()
+    }
+
+    /// The open tool-call editor, wherever it is in the stack.
+    pub fn editor(&self) -> Option<&ResponseEditor> {
+        self.overlays.iter().rev().find_map(|o| match o {
+            Overlay::Card(card) => card.tool_call(),
+            _ => None,
+        })
+    }
+
+    pub fn editor_mut(&mut self) -> Option<&mut ResponseEditor> {
+        self.overlays.iter_mut().rev().find_map(|o| match o {
+            Overlay::Card(card) => card.tool_call_mut(),
+            _ => None,
+        })
+    }
+
+    /// The tool-call editor when it is the top layer (it gets the keys).
+    fn top_editor_mut(&mut self) -> Option<&mut ResponseEditor> {
+        match self.overlays.last_mut() {
+            Some(Overlay::Card(card)) => card.tool_call_mut(),
+            _ => None,
+        }
+    }
+
+    fn push_overlay(&mut self, overlay: Overlay) {
+        self.overlays.push(overlay);
+    }
+
+    /// Removes the top layer; a card leaves its draft behind.
+    fn pop_overlay(&mut self) -> Option<Overlay> {
+        let popped = self.overlays.pop();
+        if let Some(Overlay::Card(card)) = &popped {
+            self.keep_draft(card);
+        }
+        popped
+    }
+
+    /// Keeps what was typed on a closing card, while its call still waits.
+    fn keep_draft(&mut self, card: &Card) {
+        match card {
+            Card::ToolCall(editor) => {
+                let request_id = &editor.call.request_id;
+                if editor.has_input() && self.model.call(request_id).is_some() {
+                    self.drafts.insert(request_id.clone(), editor.draft());
+                } else {
+                    self.drafts.remove(request_id);
+                }
+            }
+        }
+    }
+
+    /// Removes the card answering `request_id` (it was answered), with its draft.
+    fn remove_card(&mut self, request_id: &str) {
+        self.overlays
+            .retain(|o| !matches!(o, Overlay::Card(card) if card.request_id() == request_id));
+        self.drafts.remove(request_id);
+    }
+
+    /// Shows a notice in the footer and keeps it in the history.
+    fn say(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        if self.notices.len() == NOTICE_HISTORY {
+            self.notices.pop_front();
+        }
+        self.notices.push_back((self.now_ms, text.clone()));
+        self.notice = Some(text);
     }
 
     fn select_thread(&mut self, thread_id: &str) {
-        if let Some(index) = self.sessions.iter().position(|s| s.thread_id == thread_id) {
+        if let Some(index) = self
+            .model
+            .sessions
+            .iter()
+            .position(|s| s.thread_id == thread_id)
+        {
             self.selected_session = index;
         }
     }
@@ -355,47 +547,32 @@ impl App {
     fn clamp_selection(&mut self) {
         self.selected_session = self
             .selected_session
-            .min(self.sessions.len().saturating_sub(1));
-        self.selected_call = self.selected_call.min(self.pending.len().saturating_sub(1));
+            .min(self.model.sessions.len().saturating_sub(1));
+        self.selected_call = self
+            .selected_call
+            .min(self.model.pending.len().saturating_sub(1));
     }
 
     /// Calls that need a person, oldest first.
     pub fn waiting_on_person(&self) -> impl Iterator<Item = &PendingCallView> {
-        self.pending.iter().filter(|c| c.answerer.needs_person())
+        self.model.waiting_on_person()
     }
 
     /// The badge of a session: its bridge status, or "waiting on you".
     pub fn session_badge(&self, session: &SessionSummary) -> &'static str {
-        let waiting = self
-            .waiting_on_person()
-            .any(|c| c.thread_id == session.thread_id);
-        match session.status {
-            SessionStatus::Closed => "closed",
-            SessionStatus::Disconnected => "disconnected",
-            SessionStatus::Restored => "restored",
-            SessionStatus::ResumeFailed => "not resumable",
-            _ if waiting => "waiting on you",
-            _ if session.persist_error.is_some() => "not persisted",
-            SessionStatus::Failed => "failed",
-            SessionStatus::Running => "running",
-            SessionStatus::Idle => "idle",
-        }
+        self.model.session_badge(session)
     }
 
     /// Where keys go now.
     pub fn context(&self) -> Context {
-        match &self.overlay {
-            Some(Overlay::Help { .. }) => return Context::Help,
-            Some(Overlay::Editor(_)) => return Context::Editor,
-            Some(Overlay::ConfirmQuit { .. } | Overlay::ConfirmClose { .. }) => {
-                return Context::Confirm;
-            }
-            Some(Overlay::Threads { .. }) => return Context::Picker,
-            None => {}
+        if let Some(context) = self.view_context() {
+            return context;
+        }
+        if let Some(overlay) = self.top() {
+            return overlay.context();
         }
         match self.view {
             View::Inspector => Context::Inspector,
-            View::ProtocolLog if self.filtering_log => Context::LogFilter,
             View::ProtocolLog => Context::ProtocolLog,
             View::Main => match self.focus {
                 Focus::Sessions => Context::Sessions,
@@ -406,139 +583,52 @@ impl App {
         }
     }
 
-    /// Whether wait timers are on screen, so the loop must tick once a second.
+    /// Whether wait timers are on screen or a title change waits for its slot, so the
+    /// loop must tick once a second.
     pub fn needs_ticks(&self) -> bool {
-        !self.pending.is_empty()
+        !self.model.pending.is_empty()
+            || self.titled_waiting != Some(self.waiting_on_person().count())
+    }
+
+    /// The once-a-second tick (while `needs_ticks`): timers move on; anything held back
+    /// for a quieter moment goes out now.
+    pub fn on_tick(&mut self) -> Vec<Effect> {
+        self.retitle().into_iter().collect()
     }
 
     // ----- bridge events -------------------------------------------------------------
 
     pub fn on_bridge_event(&mut self, event: BridgeEvent) -> Vec<Effect> {
+        let applied = self.model.apply(&event);
+        if let Some(thread) = &applied.dropped_row
+            && let Some(scroll) = self.transcript_scroll.get_mut(thread)
+        {
+            scroll.cursor = scroll.cursor.saturating_sub(1);
+        }
+        if let Some(index) = applied.removed_call
+            && index < self.selected_call
+        {
+            self.selected_call -= 1;
+        }
         match event {
-            BridgeEvent::Connection { transport, state } => {
-                self.transport = transport;
-                self.connection = state;
-            }
-            BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
-                self.transcripts
-                    .entry(session.thread_id.clone())
-                    .or_default();
-                match self
-                    .sessions
-                    .iter_mut()
-                    .find(|s| s.thread_id == session.thread_id)
-                {
-                    Some(existing) => *existing = session,
-                    None => {
-                        self.sessions.push(session);
-                        self.totals.sessions = self.sessions.len();
-                    }
-                }
-            }
-            BridgeEvent::SessionClosed { thread_id, .. } => {
-                if let Some(session) = self.sessions.iter_mut().find(|s| s.thread_id == thread_id) {
-                    session.status = SessionStatus::Closed;
-                }
-            }
-            BridgeEvent::TurnCompleted { thread_id, .. } => {
-                // A message cut off with its turn never completes.
-                if let Some(view) = self.transcripts.get_mut(&thread_id) {
-                    view.streaming.clear();
-                }
-            }
-            // Approvals, questions and elicitations get their cards later; the bridge's
-            // request policy answers them meanwhile.
-            BridgeEvent::TurnStarted { .. }
-            | BridgeEvent::AppServerNotification { .. }
-            | BridgeEvent::ServerRequestRefused { .. }
-            | BridgeEvent::RequestOpened { .. }
-            | BridgeEvent::RequestResolved { .. } => {}
-            BridgeEvent::AgentMessageDelta {
-                thread_id,
-                item_id,
-                delta,
-                ..
-            } => {
-                let view = self.transcripts.entry(thread_id).or_default();
-                view.streaming.entry(item_id).or_default().push_str(&delta);
-            }
-            BridgeEvent::AgentMessageCompleted {
-                thread_id, item_id, ..
-            } => {
-                if let Some(view) = self.transcripts.get_mut(&thread_id) {
-                    view.streaming.remove(&item_id);
-                }
-            }
-            BridgeEvent::TranscriptAppended { thread_id, row } => {
-                self.transcripts.entry(thread_id).or_default().push(row);
-            }
-            BridgeEvent::ToolCallRequested { call } => {
-                if call.answerer.needs_person() {
-                    self.totals.waiting_on_person += 1;
-                }
-                self.totals.pending += 1;
-                self.pending.push(call);
-                return self.attention(true);
+            BridgeEvent::ToolCallRequested { .. } => {
+                return self.attention(applied.person_call_added);
             }
             BridgeEvent::ToolCallProposed { call } => {
-                if let Some(existing) = self
-                    .pending
-                    .iter_mut()
-                    .find(|c| c.request_id == call.request_id)
-                {
-                    *existing = call.clone();
-                }
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == call.request_id
                     && editor.state == EditorState::Editing
                     && let Some(result) = &call.proposed
                 {
-                    editor.load_result(result);
+                    editor.review_result(result);
                     editor.message = Some("the held handler answered: review, then ^S".to_string());
                 }
             }
             BridgeEvent::ToolCallResolved { call } => {
-                let stats = self.tool_stats.entry(call.tool.clone()).or_default();
-                stats.calls += 1;
-                match call.status {
-                    CallEnd::Resolved if !call.success => stats.failures += 1,
-                    CallEnd::Resolved => {}
-                    CallEnd::Expired => stats.expired += 1,
-                }
-                if stats.latencies.len() == LATENCY_WINDOW {
-                    stats.latencies.pop_front();
-                }
-                stats.latencies.push_back(call.latency_ms);
-                if let Some(index) = self
-                    .pending
-                    .iter()
-                    .position(|c| c.request_id == call.request_id)
-                {
-                    let removed = self.pending.remove(index);
-                    self.totals.pending = self.totals.pending.saturating_sub(1);
-                    if removed.answerer.needs_person() {
-                        self.totals.waiting_on_person =
-                            self.totals.waiting_on_person.saturating_sub(1);
-                    }
-                    if index < self.selected_call {
-                        self.selected_call -= 1;
-                    }
-                }
                 self.clamp_selection();
-                match (&call.status, &call.answered_by) {
-                    (CallEnd::Expired, _) => self.totals.expired += 1,
-                    (CallEnd::Resolved, Some(crate::bridge::Responder::Operator)) => {
-                        self.totals.answered_by_hand += 1
-                    }
-                    (CallEnd::Resolved, Some(crate::bridge::Responder::Remote { .. })) => {
-                        self.totals.answered_remotely += 1
-                    }
-                    (CallEnd::Resolved, _) => self.totals.answered_automatically += 1,
-                }
-                if call.status == CallEnd::Resolved && !call.success {
-                    self.totals.failed += 1;
-                }
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                self.drafts.remove(&call.request_id);
+                self.marked.remove(&call.request_id);
+                if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == call.request_id
                     && editor.state != EditorState::Sending
                 {
@@ -546,43 +636,65 @@ impl App {
                 }
                 return self.attention(false);
             }
-            BridgeEvent::HoldChanged { hold } => self.hold = hold,
-            BridgeEvent::Error { message, .. } => self.notice = Some(message),
+            BridgeEvent::Error { message, .. } => self.say(message),
             BridgeEvent::SessionRecovery { thread_id, step } => {
-                self.notice = Some(recovery_notice(&thread_id, &step));
+                self.say(recovery_notice(&thread_id, &step));
             }
             BridgeEvent::Lagged { .. } => return vec![Effect::Resync],
+            BridgeEvent::Connection { .. }
+            | BridgeEvent::SessionStarted { .. }
+            | BridgeEvent::SessionUpdated { .. }
+            | BridgeEvent::SessionClosed { .. }
+            | BridgeEvent::TurnStarted { .. }
+            | BridgeEvent::TurnCompleted { .. }
+            | BridgeEvent::AgentMessageDelta { .. }
+            | BridgeEvent::AgentMessageCompleted { .. }
+            | BridgeEvent::TranscriptAppended { .. }
+            | BridgeEvent::HoldChanged { .. }
+            | BridgeEvent::AppServerNotification { .. }
+            | BridgeEvent::ServerRequestRefused { .. }
+            | BridgeEvent::RequestOpened { .. }
+            | BridgeEvent::RequestResolved { .. } => {}
         }
         Vec::new()
     }
 
-    /// Bell and title when a call starts waiting on a person; the title also follows
-    /// the count down.
-    fn attention(&mut self, new_call: bool) -> Vec<Effect> {
-        let waiting = self.waiting_on_person().count();
+    /// The bell when a call starts waiting on a person, once per burst: only when no
+    /// such call arrived in the last `BURST_GAP_MS`. The title follows the count, at most
+    /// once per `TITLE_INTERVAL_MS`; a change held back goes out on a later tick.
+    fn attention(&mut self, person_call_added: bool) -> Vec<Effect> {
         let mut effects = Vec::new();
-        if new_call
-            && waiting > self.titled_waiting.unwrap_or(0)
-            && self
-                .pending
-                .last()
-                .is_some_and(|c| c.answerer.needs_person())
-        {
-            effects.push(Effect::Bell);
+        if person_call_added {
+            let quiet = self
+                .last_person_call_ms
+                .is_none_or(|last| self.now_ms - last >= BURST_GAP_MS);
+            if quiet {
+                effects.push(Effect::Bell);
+            }
+            self.last_person_call_ms = Some(self.now_ms);
         }
-        if self.titled_waiting != Some(waiting) {
-            self.titled_waiting = Some(waiting);
-            effects.push(Effect::Title(match waiting {
-                0 => "Switchboard".to_string(),
-                n => format!("Switchboard ({n} waiting on you)"),
-            }));
-        }
+        effects.extend(self.retitle());
         effects
+    }
+
+    /// A new title when the count changed and the last change is old enough.
+    fn retitle(&mut self) -> Option<Effect> {
+        let waiting = self.waiting_on_person().count();
+        let due = self
+            .titled_at_ms
+            .is_none_or(|at| self.now_ms - at >= TITLE_INTERVAL_MS);
+        if self.titled_waiting == Some(waiting) || !due {
+            return None;
+        }
+        self.titled_waiting = Some(waiting);
+        self.titled_at_ms = Some(self.now_ms);
+        Some(Effect::Title(title_for(waiting)))
     }
 
     pub fn on_protocol_line(&mut self, line: ProtocolLine) {
         if self.protocol.lines.len() == PROTOCOL_WINDOW {
             self.protocol.lines.pop_front();
+            self.protocol.dropped += 1;
         }
         self.protocol.lines.push_back(line);
     }
@@ -600,37 +712,46 @@ impl App {
                 self.on_bridge_event(BridgeEvent::SessionStarted { session });
                 self.select_thread(&thread_id);
                 self.focus = Focus::Composer;
-                self.notice = Some("session ready: type a message, Enter sends".to_string());
+                self.say("session ready: type a message, Enter sends".to_string());
             }
-            Outcome::SessionCreated(Err(e)) => {
-                self.notice = Some(format!("could not create a session: {e}"))
+            Outcome::SessionCreated(Err(e)) => self.say(format!("could not create a session: {e}")),
+            Outcome::Resumed(Err(e)) => self.say(format!("could not resume: {e}")),
+            Outcome::Sent(Ok(_)) => {
+                if let Some(sent) = self.sending_message.take() {
+                    let text = self.composer.lines().join("\n");
+                    // Whatever was typed after the send stays.
+                    let rest = text.strip_prefix(&sent).unwrap_or(&text).to_string();
+                    self.composer = new_composer();
+                    self.composer.insert_str(rest.trim_start_matches('\n'));
+                }
             }
-            Outcome::Resumed(Err(e)) => self.notice = Some(format!("could not resume: {e}")),
-            Outcome::Sent(Ok(_)) => {}
-            Outcome::Sent(Err(e)) => self.notice = Some(format!("message not sent: {e}")),
+            Outcome::Sent(Err(e)) => {
+                self.sending_message = None;
+                self.say(format!(
+                    "message not sent: {e} (it is still in the composer: i edits it)"
+                ));
+            }
             Outcome::Interrupted(Ok(turn)) => {
-                self.notice = Some(format!("interrupted turn {}", short(&turn)))
+                self.say(format!("interrupted turn {}", short(&turn)))
             }
-            Outcome::Interrupted(Err(e)) => self.notice = Some(format!("nothing interrupted: {e}")),
-            Outcome::Closed(Ok(())) => self.notice = Some("session closed".to_string()),
-            Outcome::Closed(Err(e)) => self.notice = Some(format!("could not close: {e}")),
-            Outcome::Hold(Ok(hold)) => self.hold = hold,
-            Outcome::Hold(Err(e)) => self.notice = Some(e),
+            Outcome::Interrupted(Err(e)) => self.say(format!("nothing interrupted: {e}")),
+            Outcome::Closed(Ok(())) => self.say("session closed".to_string()),
+            Outcome::Closed(Err(e)) => self.say(format!("could not close: {e}")),
+            Outcome::Hold(Ok(hold)) => self.model.hold = hold,
+            Outcome::Hold(Err(e)) => self.say(e),
             Outcome::Threads(Ok(threads)) if threads.is_empty() => {
-                self.notice = Some("app-server has no saved threads".to_string())
+                self.say("app-server has no saved threads".to_string())
             }
-            Outcome::Threads(Ok(threads)) => {
-                self.overlay = Some(Overlay::Threads {
-                    threads,
-                    selected: 0,
-                })
-            }
-            Outcome::Threads(Err(e)) => self.notice = Some(format!("could not list threads: {e}")),
+            Outcome::Threads(Ok(threads)) => self.push_overlay(Overlay::Threads {
+                threads,
+                selected: 0,
+            }),
+            Outcome::Threads(Err(e)) => self.say(format!("could not list threads: {e}")),
             Outcome::Responded { request_id, result } => {
                 self.on_responded(&request_id, result);
             }
             Outcome::HandlerRan { request_id, result } => {
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == request_id
                 {
                     if editor.state == EditorState::RunningHandler {
@@ -638,7 +759,7 @@ impl App {
                     }
                     match result {
                         Ok((answer, failure)) => {
-                            editor.load_result(&answer);
+                            editor.review_result(&answer);
                             editor.message = Some(match failure {
                                 Some(f) => format!("handler failed: {f}; review before sending"),
                                 None => "handler answered: review, then ^S to send".to_string(),
@@ -653,7 +774,37 @@ impl App {
     }
 
     fn on_responded(&mut self, request_id: &str, result: Result<RespondOutcome, String>) {
-        let Some(Overlay::Editor(editor)) = &mut self.overlay else {
+        if self.bulk.remove(request_id) {
+            match result {
+                Ok(RespondOutcome::Accepted) => self.bulk_answered += 1,
+                Ok(other) => {
+                    self.bulk_refused += 1;
+                    self.say(format!(
+                        "call {}: not answered: {other:?}",
+                        short(request_id)
+                    ));
+                }
+                Err(e) => {
+                    self.bulk_refused += 1;
+                    self.say(format!("call {}: not answered: {e}", short(request_id)));
+                }
+            }
+            if self.bulk.is_empty() {
+                let (answered, refused) = (self.bulk_answered, self.bulk_refused);
+                self.bulk_answered = 0;
+                self.bulk_refused = 0;
+                self.say(format!(
+                    "answered {answered} more call(s) at once{}",
+                    if refused > 0 {
+                        format!(", {refused} refused")
+                    } else {
+                        String::new()
+                    }
+                ));
+            }
+            return;
+        }
+        let Some(editor) = self.editor_mut() else {
             return;
         };
         if editor.call.request_id != request_id {
@@ -661,8 +812,8 @@ impl App {
         }
         match result {
             Ok(RespondOutcome::Accepted) => {
-                self.overlay = None;
-                self.notice = Some("answer sent".to_string());
+                self.remove_card(request_id);
+                self.say("answer sent".to_string());
             }
             Ok(RespondOutcome::NotFound) => editor.call_ended(),
             Ok(RespondOutcome::InFlight) => {
@@ -685,9 +836,52 @@ impl App {
     // ----- keys, paste, mouse ----------------------------------------------------------
 
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let before = self.queue_position();
+        let effects = self.handle_key(key);
+        self.follow_queue_moves(before);
+        effects
+    }
+
+    /// The focused queue's selected call, to see whether an input moved it.
+    fn queue_position(&self) -> Option<(Focus, Option<String>)> {
+        (self.view == View::Main && self.overlays.is_empty()).then(|| {
+            (
+                self.focus,
+                self.selected_call().map(|c| c.request_id.clone()),
+            )
+        })
+    }
+
+    /// A new selection in the focused queue (by key, click or focus) selects that
+    /// call's session and shows its request row, whichever path moved it.
+    fn follow_queue_moves(&mut self, before: Option<(Focus, Option<String>)>) {
+        let now = self.queue_position();
+        if now != before
+            && now
+                .as_ref()
+                .is_some_and(|(focus, call)| *focus == Focus::Queue && call.is_some())
+        {
+            self.follow_selected_call();
+        }
+    }
+
+    fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.notice = None;
         let context = self.context();
-        match keys::lookup(context, &key) {
+        let newline = context == Context::Composer
+            && key.code == crossterm::event::KeyCode::Enter
+            && key.modifiers.intersects(
+                crossterm::event::KeyModifiers::SHIFT | crossterm::event::KeyModifiers::ALT,
+            );
+        let action = if newline {
+            Some(Action::ComposerNewline)
+        } else {
+            keys::lookup(context, &key)
+        };
+        if action != Some(Action::CtrlC) {
+            self.ctrl_c_at_ms = None;
+        }
+        match action {
             Some(action) => self.act(action),
             None => {
                 match context {
@@ -695,16 +889,20 @@ impl App {
                         self.composer.input(key);
                     }
                     Context::Editor => {
-                        if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                        if let Some(editor) = self.top_editor_mut()
                             && editor.state == EditorState::Editing
+                            && editor.textarea.input(key)
                         {
-                            editor.textarea.input(key);
+                            // What was said about the old text no longer holds.
+                            editor.message = None;
                         }
                     }
-                    Context::LogFilter => {
-                        self.protocol.filter.input(key);
-                        self.protocol.scroll = 0;
+                    Context::Command => {
+                        if let Some(Overlay::Command { input, .. }) = self.overlays.last_mut() {
+                            input.input(key);
+                        }
                     }
+                    Context::Filter => self.filter_input(&key),
                     _ => {}
                 }
                 Vec::new()
@@ -720,75 +918,43 @@ impl App {
                 self.composer.insert_str(&text);
             }
             Context::Editor => {
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay
+                if let Some(editor) = self.top_editor_mut()
                     && editor.state == EditorState::Editing
                 {
                     editor.textarea.insert_str(&text);
                 }
             }
-            Context::LogFilter => {
-                self.protocol.filter.insert_str(text.replace('\n', " "));
+            Context::Command => {
+                if let Some(Overlay::Command { input, .. }) = self.overlays.last_mut() {
+                    input.insert_str(text.replace('\n', " "));
+                }
             }
+            Context::Filter => self.filter_paste(&text),
             _ => {}
         }
     }
 
     pub fn on_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
-        if self.overlay.is_some() {
+        let before = self.queue_position();
+        let effects = self.handle_mouse(mouse, screen);
+        self.follow_queue_moves(before);
+        effects
+    }
+
+    fn handle_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
+        if let Some(effects) = self.view_mouse(mouse, screen) {
+            return effects;
+        }
+        // The views took the wheel and clicks in lists; a click elsewhere focuses.
+        if !self.overlays.is_empty()
+            || self.view != View::Main
+            || mouse.kind != MouseEventKind::Down(MouseButton::Left)
+        {
             return Vec::new();
         }
         let at = Position::new(mouse.column, mouse.row);
-        let scroll = match mouse.kind {
-            MouseEventKind::ScrollUp => Some(-3),
-            MouseEventKind::ScrollDown => Some(3),
-            _ => None,
-        };
-        match self.view {
-            View::ProtocolLog => {
-                if let Some(delta) = scroll {
-                    self.scroll_log(-delta);
-                }
-                return Vec::new();
-            }
-            View::Inspector => {
-                if let Some(delta) = scroll {
-                    self.inspector_scroll =
-                        self.inspector_scroll.saturating_add_signed(delta as i16);
-                }
-                return Vec::new();
-            }
-            View::Main => {}
-        }
-        let areas = super::ui::main_layout(screen);
-        if let Some(delta) = scroll {
-            if areas.transcript.contains(at) {
-                self.scroll_transcript(delta);
-            }
-            return Vec::new();
-        }
-        if mouse.kind != MouseEventKind::Down(MouseButton::Left) {
-            return Vec::new();
-        }
-        if areas.sessions.contains(at) {
-            self.focus = Focus::Sessions;
-            // Each session takes two lines: its title and its badge.
-            let row = usize::from(at.y.saturating_sub(areas.sessions.y + 1)) / 2;
-            if row < self.sessions.len() {
-                self.selected_session = row;
-            }
-        } else if areas.queue.contains(at) {
-            self.focus = Focus::Queue;
-            // Row 0 is the border, row 1 the column header.
-            let row = usize::from(at.y.saturating_sub(areas.queue.y + 2));
-            let offset = super::ui::queue_offset(self, areas.queue);
-            if let Some(index) = offset.checked_add(row).filter(|i| *i < self.pending.len()) {
-                let again = index == self.selected_call;
-                self.selected_call = index;
-                if again {
-                    return self.act(Action::OpenCall);
-                }
-            }
-        } else if areas.transcript.contains(at) {
+        let areas = super::ui::layout(self, screen);
+        if areas.transcript.contains(at) {
             self.focus = Focus::Transcript;
         } else if areas.composer.contains(at) {
             self.focus = Focus::Composer;
@@ -796,36 +962,160 @@ impl App {
         Vec::new()
     }
 
-    fn scroll_transcript(&mut self, delta: isize) {
-        if let Some(thread) = self.selected_thread().map(str::to_string)
-            && let Some(view) = self.transcripts.get_mut(&thread)
-        {
-            view.scroll(delta);
-        }
-    }
-
-    fn scroll_log(&mut self, delta: isize) {
-        self.protocol.scroll = self.protocol.scroll.saturating_add_signed(delta);
-    }
-
     fn act(&mut self, action: Action) -> Vec<Effect> {
+        if let Some(effects) = self.view_action(action) {
+            return effects;
+        }
         let bridge = |r: Request| vec![Effect::Bridge(r)];
         match action {
             Action::Quit => {
                 let waiting = self.waiting_on_person().count();
-                if waiting > 0 && !matches!(self.overlay, Some(Overlay::ConfirmQuit { .. })) {
-                    self.overlay = Some(Overlay::ConfirmQuit { waiting });
+                if waiting > 0 && !matches!(self.top(), Some(Overlay::ConfirmQuit { .. })) {
+                    self.push_overlay(Overlay::ConfirmQuit { waiting });
                 } else {
                     self.quit = true;
                 }
             }
-            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
-            Action::Back => {
-                if self.filtering_log {
-                    self.filtering_log = false;
-                } else if self.overlay.is_some() {
-                    self.overlay = None;
+            Action::CtrlC => match self.top() {
+                // The quit dialog is open: a ^C means it.
+                Some(Overlay::ConfirmQuit { .. }) => self.quit = true,
+                // Any other question, and the command line: ^C cancels it.
+                Some(
+                    Overlay::ConfirmClose { .. }
+                    | Overlay::ConfirmFailAll { .. }
+                    | Overlay::Command { .. },
+                ) => {
+                    self.pop_overlay();
+                }
+                _ => {
+                    let armed = self
+                        .ctrl_c_at_ms
+                        .is_some_and(|at| self.now_ms - at <= DOUBLE_CTRL_C_MS);
+                    if armed {
+                        self.ctrl_c_at_ms = None;
+                        return self.act(Action::Quit);
+                    }
+                    self.ctrl_c_at_ms = Some(self.now_ms);
+                    self.notice = Some("press ^C again to quit".to_string());
+                }
+            },
+            Action::ToggleMark => {
+                if let Some(id) = self.selected_call().map(|c| c.request_id.clone()) {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id.clone());
+                    }
+                    self.mark_anchor = Some(id);
+                    // Marking walks down the queue (the rows its filter shows), as in lazygit.
+                    self.queue_step(1);
+                }
+            }
+            Action::MarkRange => {
+                // The range runs over the rows the queue shows (its filter and order).
+                let rows = self.queue_rows();
+                let at = |index: usize| rows.iter().position(|&i| i == index);
+                let selected = at(self.selected_call).unwrap_or(0);
+                let anchor = self
+                    .mark_anchor
+                    .as_ref()
+                    .and_then(|id| self.model.pending.iter().position(|c| &c.request_id == id))
+                    .and_then(at)
+                    .unwrap_or(selected);
+                let (from, to) = (anchor.min(selected), anchor.max(selected));
+                for &index in rows.iter().take(to + 1).skip(from) {
+                    self.marked
+                        .insert(self.model.pending[index].request_id.clone());
+                }
+                self.say(format!("{} call(s) marked", self.marked.len()));
+            }
+            Action::ClearMarks => {
+                self.marked.clear();
+                self.mark_anchor = None;
+            }
+            Action::HandBack => return self.hand_back(),
+            Action::EditorSendMarked => return self.editor_send_many(false),
+            Action::EditorSendTool => return self.editor_send_many(true),
+            Action::ComposerNewline => {
+                self.composer.insert_newline();
+            }
+            Action::HistoryPrev => self.history_step(-1),
+            Action::HistoryNext => self.history_step(1),
+            Action::ExternalEditor => {
+                if self.context() == Context::Editor {
+                    if let Some(editor) = self.top_editor_mut()
+                        && editor.state == EditorState::Editing
+                    {
+                        return vec![Effect::EditExternally {
+                            target: EditTarget::Call(editor.call.request_id.clone()),
+                            text: editor.text(),
+                        }];
+                    }
                 } else {
+                    return vec![Effect::EditExternally {
+                        target: EditTarget::Composer,
+                        text: self.composer.lines().join("\n"),
+                    }];
+                }
+            }
+            Action::CopyId => {
+                if let Some(call) = self.selected_call() {
+                    let id = call.request_id.clone();
+                    self.say(format!("copied call id {id}"));
+                    return vec![Effect::Copy(id)];
+                }
+            }
+            Action::CopyArguments => {
+                if let Some(call) = self.selected_call() {
+                    let text = serde_json::to_string_pretty(&call.arguments).unwrap_or_default();
+                    self.say(format!("copied the arguments of {}", call.tool));
+                    return vec![Effect::Copy(text)];
+                }
+            }
+            Action::CopyAnswer => {
+                if let Some(editor) = self.top_editor_mut() {
+                    let text = editor.text();
+                    editor.message = Some("copied the answer".to_string());
+                    return vec![Effect::Copy(text)];
+                }
+            }
+            Action::CommandLine => self.push_overlay(Overlay::Command {
+                input: Box::default(),
+                candidates: Vec::new(),
+            }),
+            Action::RunCommand => {
+                if let Some(Overlay::Command { input, .. }) = self.top() {
+                    let line = input.lines().join(" ");
+                    self.pop_overlay();
+                    return self.run_command(&line);
+                }
+            }
+            Action::CompleteCommand => {
+                let arguments = |command: &str| self.command_arguments(command);
+                if let Some(Overlay::Command { input, .. }) = self.top() {
+                    let (line, candidates) =
+                        super::command::complete(&input.lines().join(" "), arguments);
+                    if let Some(Overlay::Command {
+                        input,
+                        candidates: shown,
+                    }) = self.overlays.last_mut()
+                    {
+                        **input = TextArea::new(vec![line]);
+                        input.move_cursor(ratatui_textarea::CursorMove::End);
+                        *shown = candidates;
+                    }
+                }
+            }
+            Action::Redraw => return vec![Effect::Redraw],
+            Action::Suspend => return vec![Effect::Suspend],
+            Action::Notices => {
+                if self.notices.is_empty() {
+                    self.notice = Some("no notices yet".to_string());
+                } else {
+                    self.push_overlay(Overlay::Notices { scroll: 0 });
+                }
+            }
+            Action::Help => self.push_overlay(Overlay::Help { scroll: 0 }),
+            Action::Back => {
+                if self.pop_overlay().is_none() {
                     self.view = View::Main;
                 }
             }
@@ -845,12 +1135,13 @@ impl App {
                 self.focus = order[(at + step) % order.len()];
             }
             Action::NewSession => {
-                self.notice = Some("creating a session…".to_string());
+                self.say("creating a session…".to_string());
                 return bridge(Request::CreateSession);
             }
             Action::Compose => {
-                if self.sessions.is_empty() {
-                    self.notice = Some("no session yet: press n to create one".to_string());
+                self.follow_queue();
+                if self.model.sessions.is_empty() {
+                    self.say("no session yet: press n to create one".to_string());
                 } else {
                     self.focus = Focus::Composer;
                 }
@@ -859,45 +1150,60 @@ impl App {
             Action::SendMessage => {
                 let text = self.composer.lines().join("\n");
                 let Some(thread_id) = self.selected_thread().map(str::to_string) else {
-                    self.notice = Some("no session yet: press Esc, then n".to_string());
+                    self.say("no session yet: press Esc, then n".to_string());
                     return Vec::new();
                 };
                 if text.trim().is_empty() {
-                    self.notice = Some("type a message first".to_string());
+                    self.say("type a message first".to_string());
                     return Vec::new();
                 }
-                self.composer = TextArea::default();
-                self.composer
-                    .set_placeholder_text("type a message for the selected session; Enter sends");
-                if let Some(view) = self.transcripts.get_mut(&thread_id) {
-                    view.follow = true;
+                if self.sending_message.is_some() {
+                    self.say("the last message is still on its way".to_string());
+                    return Vec::new();
+                }
+                // The text stays in the composer until the bridge took it.
+                self.sending_message = Some(text.clone());
+                if self.history.last() != Some(&text) {
+                    self.history.push(text.clone());
+                }
+                self.history_at = None;
+                self.focus = Focus::Transcript;
+                if let Some(scroll) = self.transcript_scroll.get_mut(&thread_id) {
+                    scroll.follow = true;
                 }
                 return bridge(Request::Send { thread_id, text });
             }
             Action::Interrupt => {
+                self.follow_queue();
                 if let Some(thread_id) = self.selected_thread().map(str::to_string) {
                     return bridge(Request::Interrupt { thread_id });
                 }
             }
             Action::CloseSession => {
-                if let Some(thread_id) = self.selected_thread().map(str::to_string) {
-                    self.overlay = Some(Overlay::ConfirmClose { thread_id });
+                self.follow_queue();
+                if let Some(session) = self.model.sessions.get(self.selected_session) {
+                    let thread_id = session.thread_id.clone();
+                    if session.status == SessionStatus::Closed {
+                        self.say(format!("session {} is already closed", short(&thread_id)));
+                    } else {
+                        self.push_overlay(Overlay::ConfirmClose { thread_id });
+                    }
                 }
             }
             Action::ResumeThread => {
-                if let Some(Overlay::Threads { threads, selected }) = &self.overlay {
+                if let Some(Overlay::Threads { threads, selected }) = self.top() {
                     let Some(thread) = threads.get(*selected) else {
                         return Vec::new();
                     };
                     let thread_id = thread.id.clone();
-                    self.overlay = None;
+                    self.pop_overlay();
                     return bridge(Request::Resume { thread_id });
                 }
                 return bridge(Request::ListThreads);
             }
             Action::OpenCall => self.open_editor(),
             Action::ToggleHoldAll => {
-                return bridge(Request::Hold(HoldChange::All(!self.hold.all)));
+                return bridge(Request::Hold(HoldChange::All(!self.model.hold.all)));
             }
             Action::ToggleHoldTool => {
                 let tool = match self.view {
@@ -909,13 +1215,11 @@ impl App {
                     _ => self.selected_call().map(|c| c.tool.clone()),
                 };
                 if let Some(tool) = tool {
-                    let held = !self.hold.tools.contains(&tool);
-                    return bridge(Request::Hold(HoldChange::Tool { tool, held }));
+                    return self.toggle_hold(&tool);
                 }
             }
             Action::Inspector => self.view = View::Inspector,
             Action::ProtocolLog => self.view = View::ProtocolLog,
-            Action::FilterLog => self.filtering_log = true,
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 let delta: isize = match action {
                     Action::Up => -1,
@@ -928,23 +1232,32 @@ impl App {
             Action::Top => self.move_selection(isize::MIN / 2),
             Action::Bottom => self.move_selection(isize::MAX / 2),
             Action::Expand => {
-                if let Some(thread) = self.selected_thread().map(str::to_string)
-                    && let Some(view) = self.transcripts.get_mut(&thread)
-                    && let Some(row) = view.rows.get(view.bottom())
-                {
-                    let seq = row.seq;
-                    if !view.expanded.remove(&seq) {
-                        view.expanded.insert(seq);
+                if let Some(thread) = self.selected_thread().map(str::to_string) {
+                    let rows = self.model.transcripts.get(&thread).map(|t| &t.rows);
+                    let scroll = self.transcript_scroll.entry(thread).or_default();
+                    if let Some(rows) = rows
+                        && let Some(row) = rows.get(scroll.bottom(rows.len()))
+                    {
+                        let seq = row.seq;
+                        if !scroll.expanded.remove(&seq) {
+                            scroll.expanded.insert(seq);
+                        }
                     }
                 }
             }
             Action::EditorSend => return self.editor_send(),
-            Action::EditorCancel => self.overlay = None,
+            Action::EditorCancel => {
+                let typed = self.editor().is_some_and(ResponseEditor::has_input);
+                self.pop_overlay();
+                if typed {
+                    self.say("draft kept: open the call again to go on".to_string());
+                }
+            }
             Action::EditorToggleMode => self.with_editor(ResponseEditor::toggle_mode),
             Action::EditorToggleSuccess => self.with_editor(ResponseEditor::toggle_success),
-            Action::EditorFail => self.with_editor(ResponseEditor::start_failing),
+            Action::EditorFail => self.with_editor(ResponseEditor::toggle_fail),
             Action::EditorRunHandler => {
-                if let Some(Overlay::Editor(editor)) = &mut self.overlay {
+                if let Some(editor) = self.top_editor_mut() {
                     if !editor.has_handler {
                         editor.message =
                             Some(format!("{} has no handler to run", editor.call.tool));
@@ -957,20 +1270,366 @@ impl App {
                     }
                 }
             }
-            Action::Confirm => match self.overlay.take() {
-                Some(Overlay::ConfirmQuit { .. }) => self.quit = true,
+            Action::Confirm => match self.top() {
+                Some(Overlay::ConfirmQuit { .. }) => {
+                    self.pop_overlay();
+                    self.quit = true;
+                }
                 Some(Overlay::ConfirmClose { thread_id }) => {
+                    let thread_id = thread_id.clone();
+                    self.pop_overlay();
                     return bridge(Request::Close { thread_id });
                 }
-                other => self.overlay = other,
+                Some(Overlay::ConfirmFailAll { reason, .. }) => {
+                    let result = super::editor::failure(reason);
+                    self.pop_overlay();
+                    let ids: Vec<String> = self
+                        .waiting_on_person()
+                        .filter(|c| !c.in_flight)
+                        .map(|c| c.request_id.clone())
+                        .collect();
+                    return ids
+                        .into_iter()
+                        .map(|request_id| {
+                            self.bulk.insert(request_id.clone());
+                            self.drafts.remove(&request_id);
+                            Effect::Bridge(Request::Respond {
+                                request_id,
+                                result: result.clone(),
+                            })
+                        })
+                        .collect();
+                }
+                _ => {}
             },
-            Action::Decline => self.overlay = None,
+            Action::Decline => {
+                self.pop_overlay();
+            }
+            // The views' actions, taken by `view_action` (navigate.rs) before this match.
+            Action::Filter
+            | Action::FilterApply
+            | Action::FilterClear
+            | Action::Detail
+            | Action::Zoom
+            | Action::GroupQueue
+            | Action::ContextUp
+            | Action::ContextDown
+            | Action::ContextPageUp
+            | Action::ContextPageDown => {}
         }
         Vec::new()
     }
 
+    /// Sends the editor's answer to its call and to others: the marked calls, or every
+    /// other call of the same tool waiting on a person.
+    fn editor_send_many(&mut self, same_tool: bool) -> Vec<Effect> {
+        let Some((call, result)) = self
+            .top_editor_mut()
+            .filter(|e| e.state == EditorState::Editing)
+            .map(|e| (e.call.clone(), e.validate()))
+        else {
+            return Vec::new();
+        };
+        let result = match result {
+            Ok(result) => result,
+            Err(e) => {
+                if let Some(editor) = self.top_editor_mut() {
+                    editor.message = Some(format!("not sent: {e}"));
+                }
+                return Vec::new();
+            }
+        };
+        let others: Vec<String> = self
+            .model
+            .pending
+            .iter()
+            .filter(|c| c.request_id != call.request_id && !c.in_flight)
+            .filter(|c| {
+                if same_tool {
+                    c.tool == call.tool
+                        && c.namespace == call.namespace
+                        && c.answerer.needs_person()
+                } else {
+                    self.marked.contains(&c.request_id)
+                }
+            })
+            .map(|c| c.request_id.clone())
+            .collect();
+        if others.is_empty() {
+            if let Some(editor) = self.top_editor_mut() {
+                editor.message = Some(if same_tool {
+                    format!(
+                        "no other {} call waits on you: ^S sends this one",
+                        call.tool
+                    )
+                } else {
+                    "no call is marked (Space in the queue marks): ^S sends this one".to_string()
+                });
+            }
+            return Vec::new();
+        }
+        let mut effects = self.editor_send();
+        for request_id in others {
+            self.bulk.insert(request_id.clone());
+            self.drafts.remove(&request_id);
+            effects.push(Effect::Bridge(Request::Respond {
+                request_id,
+                result: result.clone(),
+            }));
+        }
+        self.marked.clear();
+        effects
+    }
+
+    /// Sends held handlers' proposals for the marked calls (or the selected one).
+    fn hand_back(&mut self) -> Vec<Effect> {
+        let targets: Vec<&PendingCallView> = if self.marked.is_empty() {
+            self.selected_call().into_iter().collect()
+        } else {
+            self.model
+                .pending
+                .iter()
+                .filter(|c| self.marked.contains(&c.request_id))
+                .collect()
+        };
+        let sends: Vec<(String, ToolCallResult)> = targets
+            .iter()
+            .filter_map(|c| c.proposed.clone().map(|p| (c.request_id.clone(), p)))
+            .collect();
+        let skipped = targets.len() - sends.len();
+        if sends.is_empty() {
+            self.say("no marked call has a held handler's answer to send".to_string());
+            return Vec::new();
+        }
+        let mut effects = Vec::new();
+        for (request_id, result) in sends {
+            self.bulk.insert(request_id.clone());
+            effects.push(Effect::Bridge(Request::Respond { request_id, result }));
+        }
+        if skipped > 0 {
+            self.say(format!(
+                "{skipped} call(s) have no proposed answer yet and stay"
+            ));
+        }
+        self.marked.clear();
+        effects
+    }
+
+    /// Up/Down in the composer: move between lines, and past the first or last line
+    /// through the messages sent before.
+    fn history_step(&mut self, step: isize) {
+        use ratatui_textarea::CursorMove;
+        let row = self.composer.cursor().0;
+        let last_row = self.composer.lines().len().saturating_sub(1);
+        if step < 0 && row > 0 {
+            self.composer.move_cursor(CursorMove::Up);
+            return;
+        }
+        if step > 0 && row < last_row {
+            self.composer.move_cursor(CursorMove::Down);
+            return;
+        }
+        let next = match (self.history_at, step < 0) {
+            (None, true) if !self.history.is_empty() => {
+                self.history_stash = self.composer.lines().join("\n");
+                Some(self.history.len() - 1)
+            }
+            (None, _) => return,
+            (Some(at), true) => Some(at.saturating_sub(1)),
+            (Some(at), false) if at + 1 < self.history.len() => Some(at + 1),
+            (Some(_), false) => None,
+        };
+        self.history_at = next;
+        let text = match next {
+            Some(at) => self.history[at].clone(),
+            None => std::mem::take(&mut self.history_stash),
+        };
+        self.set_composer_text(&text);
+    }
+
+    fn set_composer_text(&mut self, text: &str) {
+        self.composer = new_composer();
+        self.composer.insert_str(text);
+    }
+
+    /// The external editor came back: its text replaces the edited one (`None`: it
+    /// failed, and nothing changes).
+    pub fn on_edited(&mut self, target: EditTarget, text: Result<String, String>) {
+        let text = match text {
+            Ok(text) => text.trim_end_matches('\n').to_string(),
+            Err(e) => {
+                self.say(format!("the external editor failed: {e}"));
+                return;
+            }
+        };
+        match target {
+            EditTarget::Composer => self.set_composer_text(&text),
+            EditTarget::Call(request_id) => {
+                if let Some(editor) = self.editor_mut()
+                    && editor.call.request_id == request_id
+                    && editor.state == EditorState::Editing
+                {
+                    editor.replace_text(&text);
+                }
+            }
+        }
+    }
+
+    /// What `:command` completes its argument from.
+    fn command_arguments(&self, command: &str) -> Vec<String> {
+        match command {
+            "session" | "s" => self
+                .model
+                .sessions
+                .iter()
+                .map(|s| short(&s.thread_id).to_string())
+                .collect(),
+            "tool" | "t" => self
+                .catalog
+                .tools
+                .iter()
+                .map(|t| t.qualified_name())
+                .collect(),
+            "hold" => self
+                .catalog
+                .tools
+                .iter()
+                .filter(|t| t.handler.is_some())
+                .map(|t| t.qualified_name())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Runs one `:` command line.
+    fn run_command(&mut self, line: &str) -> Vec<Effect> {
+        use super::command::Command;
+        let command = match super::command::parse(line) {
+            Ok(command) => command,
+            Err(e) => {
+                self.say(e);
+                return Vec::new();
+            }
+        };
+        match command {
+            Command::Quit => return self.act(Action::Quit),
+            Command::Hold(tool) => return self.toggle_hold(&tool),
+            Command::Session(id) => {
+                let matching: Vec<usize> = (0..self.model.sessions.len())
+                    .filter(|&i| {
+                        let thread = &self.model.sessions[i].thread_id;
+                        thread.ends_with(&id) || thread.contains(&id)
+                    })
+                    .collect();
+                match matching.as_slice() {
+                    [index] => {
+                        self.selected_session = *index;
+                        self.view = View::Main;
+                        self.focus = Focus::Sessions;
+                    }
+                    [] => self.say(format!("no session matches `{id}`")),
+                    many => self.say(format!(
+                        "`{id}` matches {} sessions: give more of the id",
+                        many.len()
+                    )),
+                }
+            }
+            Command::Tool(name) => {
+                let first = self
+                    .model
+                    .pending
+                    .iter()
+                    .position(|c| c.tool == name || qualified(c) == name);
+                let count = self
+                    .model
+                    .pending
+                    .iter()
+                    .filter(|c| c.tool == name || qualified(c) == name)
+                    .count();
+                match first {
+                    Some(index) => {
+                        self.view = View::Main;
+                        self.focus = Focus::Queue;
+                        self.selected_call = index;
+                        self.follow_selected_call();
+                        self.say(format!(
+                            "{count} call(s) of {name} wait: a answers this one, F7 in the editor all of them"
+                        ));
+                    }
+                    None if self
+                        .catalog
+                        .tools
+                        .iter()
+                        .any(|t| t.name == name || t.qualified_name() == name) =>
+                    {
+                        self.say(format!("no call of {name} waits"))
+                    }
+                    None => self.say(format!("no tool `{name}` in the catalog")),
+                }
+            }
+            Command::FailAll(reason) => {
+                let count = self.waiting_on_person().filter(|c| !c.in_flight).count();
+                if count == 0 {
+                    self.say("no call waits on you".to_string());
+                } else {
+                    self.push_overlay(Overlay::ConfirmFailAll { reason, count });
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// Holds or releases one tool's handler; a tool without one has nothing to hold.
+    fn toggle_hold(&mut self, tool: &str) -> Vec<Effect> {
+        let Some(spec) = self
+            .catalog
+            .tools
+            .iter()
+            .find(|t| t.name == tool || t.qualified_name() == tool)
+        else {
+            self.say(format!("no tool `{tool}` in the catalog"));
+            return Vec::new();
+        };
+        if spec.handler.is_none() {
+            self.say(format!(
+                "{tool} has no handler: its calls already wait on you, there is nothing to hold"
+            ));
+            return Vec::new();
+        }
+        let tool = spec.name.clone();
+        let held = !self.model.hold.tools.contains(&tool);
+        vec![Effect::Bridge(Request::Hold(HoldChange::Tool {
+            tool,
+            held,
+        }))]
+    }
+
+    /// In the queue, `x`, `c` and the composer act on the selected call's session.
+    fn follow_queue(&mut self) {
+        if self.view == View::Main && self.focus == Focus::Queue {
+            self.follow_selected_call();
+        }
+    }
+
+    /// Selecting a call selects its session and shows its request row.
+    pub(super) fn follow_selected_call(&mut self) {
+        let Some(call) = self.selected_call() else {
+            return;
+        };
+        let (thread, request_id) = (call.thread_id.clone(), call.request_id.clone());
+        self.select_thread(&thread);
+        if let Some(row) = self
+            .model
+            .transcripts
+            .get(&thread)
+            .and_then(|t| t.request_row(&request_id))
+        {
+            self.transcript_scroll.entry(thread).or_default().show(row);
+        }
+    }
+
     fn with_editor(&mut self, change: impl FnOnce(&mut ResponseEditor)) {
-        if let Some(Overlay::Editor(editor)) = &mut self.overlay
+        if let Some(editor) = self.top_editor_mut()
             && editor.state == EditorState::Editing
         {
             change(editor);
@@ -978,7 +1637,7 @@ impl App {
     }
 
     fn editor_send(&mut self) -> Vec<Effect> {
-        let Some(Overlay::Editor(editor)) = &mut self.overlay else {
+        let Some(editor) = self.top_editor_mut() else {
             return Vec::new();
         };
         if editor.state != EditorState::Editing {
@@ -1009,29 +1668,32 @@ impl App {
             self.waiting_on_person().next().cloned()
         };
         let Some(call) = call else {
-            self.notice = Some("no call is waiting".to_string());
+            self.say("no call is waiting".to_string());
             return;
         };
         let tool = self.catalog.tool(call.namespace.as_deref(), &call.tool);
         let schema = tool.map(|t| t.input_schema.clone());
         let has_handler = tool.is_some_and(|t| t.handler.is_some());
-        self.overlay = Some(Overlay::Editor(Box::new(ResponseEditor::new(
-            call,
-            schema,
-            has_handler,
-        ))));
+        let mut editor = ResponseEditor::new(call, schema, has_handler);
+        if let Some(draft) = self.drafts.get(&editor.call.request_id) {
+            editor.restore(draft);
+        }
+        self.push_overlay(Overlay::Card(Box::new(Card::ToolCall(editor))));
     }
 
     fn move_selection(&mut self, delta: isize) {
-        if let Some(Overlay::Threads { threads, selected }) = &mut self.overlay {
-            *selected = selected
-                .saturating_add_signed(delta)
-                .min(threads.len().saturating_sub(1));
-            return;
-        }
-        if let Some(Overlay::Help { scroll }) = &mut self.overlay {
-            *scroll = scroll.saturating_add_signed(delta.clamp(-100, 100) as i16);
-            return;
+        match self.overlays.last_mut() {
+            Some(Overlay::Threads { threads, selected }) => {
+                *selected = selected
+                    .saturating_add_signed(delta)
+                    .min(threads.len().saturating_sub(1));
+                return;
+            }
+            Some(Overlay::Help { scroll } | Overlay::Notices { scroll }) => {
+                *scroll = scroll.saturating_add_signed(delta.clamp(-100, 100) as i16);
+                return;
+            }
+            _ => {}
         }
         match self.view {
             View::Inspector => {
@@ -1041,24 +1703,45 @@ impl App {
                     .min(self.catalog.tools.len().saturating_sub(1));
                 self.inspector_scroll = 0;
             }
-            View::ProtocolLog => self.scroll_log(-delta),
+            View::ProtocolLog => {}
             View::Main => match self.focus {
                 Focus::Sessions => {
                     self.selected_session = self
                         .selected_session
                         .saturating_add_signed(delta)
-                        .min(self.sessions.len().saturating_sub(1));
+                        .min(self.model.sessions.len().saturating_sub(1));
                 }
                 Focus::Queue => {
                     self.selected_call = self
                         .selected_call
                         .saturating_add_signed(delta)
-                        .min(self.pending.len().saturating_sub(1));
+                        .min(self.model.pending.len().saturating_sub(1));
                 }
-                Focus::Transcript => self.scroll_transcript(delta),
-                Focus::Composer => {}
+                Focus::Transcript | Focus::Composer => {}
             },
         }
+    }
+}
+
+fn new_composer() -> TextArea<'static> {
+    let mut composer = TextArea::default();
+    composer.set_placeholder_text("type a message for the selected session; Enter sends");
+    composer
+}
+
+/// The terminal title for `waiting` calls waiting on a person.
+fn title_for(waiting: usize) -> String {
+    match waiting {
+        0 => "Switchboard".to_string(),
+        n => format!("Switchboard ({n} waiting on you)"),
+    }
+}
+
+/// A call's tool as the catalog names it: `namespace.tool`, or the bare name.
+pub fn qualified(call: &PendingCallView) -> String {
+    match &call.namespace {
+        Some(namespace) => format!("{namespace}.{}", call.tool),
+        None => call.tool.clone(),
     }
 }
 

@@ -69,8 +69,10 @@ fn creating_a_session_then_sending_a_message() {
             text: "quote".to_string()
         })]
     );
+    app.on_outcome(Outcome::Sent(Ok("turn-1".to_string())));
     assert_eq!(app.composer.lines(), [""]);
     // An empty message is not sent.
+    app.focus = Focus::Composer;
     assert!(app.on_key(key(KeyCode::Enter)).is_empty());
     assert_eq!(app.notice.as_deref(), Some("type a message first"));
 }
@@ -85,11 +87,11 @@ fn quitting_asks_first_only_when_calls_wait_on_a_person() {
     press(&mut busy, "q");
     assert!(!busy.quit);
     assert!(matches!(
-        busy.overlay,
+        busy.top(),
         Some(Overlay::ConfirmQuit { waiting: 1 })
     ));
     press(&mut busy, "n");
-    assert!(busy.overlay.is_none() && !busy.quit);
+    assert!(busy.overlays.is_empty() && !busy.quit);
     press(&mut busy, "qy");
     assert!(busy.quit);
 }
@@ -110,7 +112,7 @@ fn a_call_waiting_on_a_person_rings_and_retitles() {
             Effect::Title("Switchboard (1 waiting on you)".to_string())
         ]
     );
-    assert_eq!(app.session_badge(&app.sessions[0]), "waiting on you");
+    assert_eq!(app.session_badge(&app.model.sessions[0]), "waiting on you");
     // A call a handler answers rings nothing.
     let effects = app.on_bridge_event(BridgeEvent::ToolCallRequested {
         call: call(
@@ -123,6 +125,8 @@ fn a_call_waiting_on_a_person_rings_and_retitles() {
         ),
     });
     assert_eq!(effects, vec![]);
+    // The title changes at most once a second.
+    app.now_ms += 1_000;
     let effects = app.on_bridge_event(BridgeEvent::ToolCallResolved {
         call: resolved(
             "req-1",
@@ -132,8 +136,8 @@ fn a_call_waiting_on_a_person_rings_and_retitles() {
         ),
     });
     assert_eq!(effects, vec![Effect::Title("Switchboard".to_string())]);
-    assert_eq!(app.totals.answered_by_hand, 1);
-    assert_eq!(app.pending.len(), 1);
+    assert_eq!(app.model.totals.answered_by_hand, 1);
+    assert_eq!(app.model.pending.len(), 1);
 }
 
 #[test]
@@ -160,7 +164,7 @@ fn answering_a_call_from_the_queue_in_text_mode() {
         request_id: "req-3".to_string(),
         result: Ok(RespondOutcome::Accepted),
     });
-    assert!(app.overlay.is_none());
+    assert!(app.overlays.is_empty());
     assert_eq!(app.notice.as_deref(), Some("answer sent"));
 }
 
@@ -168,8 +172,8 @@ fn answering_a_call_from_the_queue_in_text_mode() {
 fn invalid_raw_input_is_never_sent() {
     let mut app = busy_app();
     press(&mut app, "a");
-    app.on_key(ctrl('t'));
-    let Some(Overlay::Editor(editor)) = &mut app.overlay else {
+    app.on_key(fkey(2));
+    let Some(editor) = app.editor_mut() else {
         panic!("no editor")
     };
     assert_eq!(editor.mode, EditorMode::Raw);
@@ -177,7 +181,7 @@ fn invalid_raw_input_is_never_sent() {
     editor.textarea.cut();
     editor.textarea.insert_str("{\"contentItems\": [}");
     assert!(app.on_key(ctrl('s')).is_empty());
-    let Some(Overlay::Editor(editor)) = &app.overlay else {
+    let Some(editor) = app.editor() else {
         panic!("no editor")
     };
     let message = editor.message.clone().unwrap();
@@ -193,7 +197,7 @@ fn a_call_that_ends_while_the_editor_is_open_cannot_be_answered() {
         call: resolved("req-3", thread(1), None, CallEnd::Expired),
     });
     assert!(app.on_key(ctrl('s')).is_empty());
-    let Some(Overlay::Editor(editor)) = &app.overlay else {
+    let Some(editor) = app.editor() else {
         panic!("no editor")
     };
     assert_eq!(editor.message.as_deref(), Some("call already ended"));
@@ -207,7 +211,7 @@ fn a_call_that_ends_while_the_editor_is_open_cannot_be_answered() {
         request_id: "req-3".to_string(),
         result: Ok(RespondOutcome::NotFound),
     });
-    let Some(Overlay::Editor(editor)) = &app.overlay else {
+    let Some(editor) = app.editor() else {
         panic!("no editor")
     };
     assert_eq!(editor.message.as_deref(), Some("call already ended"));
@@ -220,7 +224,7 @@ fn running_the_handler_loads_its_answer_for_review() {
     app.focus = Focus::Queue;
     app.selected_call = 1;
     app.on_key(key(KeyCode::Enter));
-    let effects = app.on_key(ctrl('r'));
+    let effects = app.on_key(fkey(5));
     assert_eq!(
         effects,
         vec![Effect::Bridge(Request::RunHandler {
@@ -231,10 +235,11 @@ fn running_the_handler_loads_its_answer_for_review() {
         request_id: "req-2".to_string(),
         result: Ok((ToolCallResult::text(true, "ticket T-1: open"), None)),
     });
-    let Some(Overlay::Editor(editor)) = &app.overlay else {
+    let Some(editor) = app.editor() else {
         panic!("no editor")
     };
-    assert_eq!(editor.mode, EditorMode::Raw);
+    // One text item is reviewed as its text.
+    assert_eq!(editor.mode, EditorMode::Text);
     assert_eq!(
         editor.validate().unwrap(),
         ToolCallResult::text(true, "ticket T-1: open")
@@ -243,14 +248,14 @@ fn running_the_handler_loads_its_answer_for_review() {
     // A manual tool has nothing to run.
     let mut app = busy_app();
     press(&mut app, "a");
-    assert!(app.on_key(ctrl('r')).is_empty());
+    assert!(app.on_key(fkey(5)).is_empty());
 }
 
 #[test]
 fn failing_a_call_with_a_reason() {
     let mut app = busy_app();
     press(&mut app, "a");
-    app.on_key(ctrl('f'));
+    app.on_key(fkey(3));
     assert!(app.on_key(ctrl('s')).is_empty(), "a reason is required");
     press(&mut app, "no supervisor on duty");
     let effects = app.on_key(ctrl('s'));
@@ -295,12 +300,12 @@ fn hold_switches() {
 #[test]
 fn the_transcript_follows_the_tail_until_scrolled_up() {
     let mut app = busy_app();
-    let rows = app.transcripts[&thread(1)].rows.len();
+    let rows = app.transcript(&thread(1)).unwrap().rows.len();
     app.focus = Focus::Transcript;
-    assert!(app.transcripts[&thread(1)].follow);
+    assert!(app.transcript(&thread(1)).unwrap().follow);
     app.on_key(key(KeyCode::Up));
     app.on_key(key(KeyCode::Up));
-    let view = &app.transcripts[&thread(1)];
+    let view = &app.transcript(&thread(1)).unwrap();
     assert!(!view.follow);
     assert_eq!(view.bottom(), rows - 3);
     app.on_bridge_event(BridgeEvent::TranscriptAppended {
@@ -308,15 +313,15 @@ fn the_transcript_follows_the_tail_until_scrolled_up() {
         row: row(100, crate::bridge::TranscriptEntry::TurnStarted),
     });
     assert_eq!(
-        app.transcripts[&thread(1)].bottom(),
+        app.transcript(&thread(1)).unwrap().bottom(),
         rows - 3,
         "scrolled view stays put"
     );
     app.on_key(key(KeyCode::Enter));
-    let seq = app.transcripts[&thread(1)].rows[rows - 3].seq;
-    assert!(app.transcripts[&thread(1)].expanded.contains(&seq));
+    let seq = app.transcript(&thread(1)).unwrap().rows[rows - 3].seq;
+    assert!(app.transcript(&thread(1)).unwrap().expanded.contains(&seq));
     app.on_key(key(KeyCode::End));
-    let view = &app.transcripts[&thread(1)];
+    let view = &app.transcript(&thread(1)).unwrap();
     assert!(view.follow);
     assert_eq!(view.bottom(), rows);
 }
@@ -357,7 +362,7 @@ fn interrupt_close_and_resume() {
             thread_id: "thread-b".to_string()
         })]
     );
-    assert!(app.overlay.is_none());
+    assert!(app.overlays.is_empty());
 }
 
 #[test]
@@ -366,9 +371,9 @@ fn views_and_the_log_filter() {
     press(&mut app, "l");
     assert_eq!(app.context(), Context::ProtocolLog);
     press(&mut app, "/");
-    assert_eq!(app.context(), Context::LogFilter);
+    assert_eq!(app.context(), Context::Filter);
     press(&mut app, "tool/call");
-    assert_eq!(app.protocol.filter_text(), "tool/call");
+    assert_eq!(app.views.log_filter.text(), "tool/call");
     app.on_key(key(KeyCode::Enter));
     assert_eq!(app.context(), Context::ProtocolLog);
     app.on_key(key(KeyCode::Esc));
@@ -428,6 +433,614 @@ fn clicking_selects_and_a_second_click_opens_the_editor() {
     assert_eq!(app.selected_thread(), Some(thread(2).as_str()));
 }
 
+fn fkey(n: u8) -> KeyEvent {
+    key(KeyCode::F(n))
+}
+
+fn editor_text(app: &App) -> String {
+    app.editor().map(|e| e.text()).unwrap_or_default()
+}
+
+// ----- defect 6: drafts survive ----------------------------------------------------------
+
+#[test]
+fn ctrl_c_in_the_editor_keeps_it_and_a_second_ctrl_c_asks_over_it() {
+    let mut app = busy_app();
+    press(&mut app, "a");
+    press(&mut app, "a long answer");
+    app.on_key(ctrl('c'));
+    assert_eq!(app.context(), Context::Editor, "one ^C only warns");
+    assert!(!app.quit);
+    assert_eq!(editor_text(&app), "a long answer");
+    app.on_key(ctrl('c'));
+    assert_eq!(
+        app.context(),
+        Context::Confirm,
+        "calls wait: the quit asks first"
+    );
+    assert!(!app.quit);
+    press(&mut app, "n");
+    assert_eq!(
+        app.context(),
+        Context::Editor,
+        "the dialog was over the editor"
+    );
+    assert_eq!(editor_text(&app), "a long answer");
+}
+
+#[test]
+fn ctrl_f_moves_the_cursor_and_mode_keys_keep_the_text() {
+    let mut app = busy_app();
+    press(&mut app, "a");
+    press(&mut app, "ab");
+    app.on_key(key(KeyCode::Left));
+    app.on_key(key(KeyCode::Left));
+    app.on_key(ctrl('f'));
+    press(&mut app, "X");
+    assert_eq!(
+        editor_text(&app),
+        "aXb",
+        "^F is forward-char, as in the textarea"
+    );
+    assert_eq!(app.editor().unwrap().mode, EditorMode::Text);
+    // F3 fails the call with what was typed as the reason, and back.
+    app.on_key(fkey(3));
+    assert_eq!(app.editor().unwrap().mode, EditorMode::Fail);
+    assert_eq!(editor_text(&app), "aXb");
+    app.on_key(fkey(3));
+    assert_eq!(app.editor().unwrap().mode, EditorMode::Text);
+    assert_eq!(editor_text(&app), "aXb");
+    // F2 goes to raw and back, keeping a single text item.
+    app.on_key(fkey(2));
+    assert_eq!(app.editor().unwrap().mode, EditorMode::Raw);
+    app.on_key(fkey(2));
+    assert_eq!(editor_text(&app), "aXb");
+}
+
+#[test]
+fn a_draft_is_kept_per_call_when_the_editor_closes() {
+    let mut app = busy_app();
+    press(&mut app, "a");
+    press(&mut app, "half an answer");
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.overlays.is_empty());
+    // Another call's editor starts empty.
+    app.focus = Focus::Queue;
+    app.selected_call = 1;
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(editor_text(&app), "");
+    app.on_key(key(KeyCode::Esc));
+    // The first call's draft is back.
+    app.selected_call = 0;
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(editor_text(&app), "half an answer");
+}
+
+#[test]
+fn the_composer_keeps_its_text_until_the_send_succeeds() {
+    let mut app = busy_app();
+    press(&mut app, "i");
+    press(&mut app, "hello");
+    let effects = app.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::Bridge(Request::Send {
+            thread_id: thread(1),
+            text: "hello".to_string()
+        })]
+    );
+    app.on_outcome(Outcome::Sent(Err("session is closed".to_string())));
+    assert_eq!(
+        app.composer.lines(),
+        ["hello"],
+        "a failed send keeps the text"
+    );
+    assert!(app.notice.as_deref().unwrap().contains("not sent"));
+    app.focus = Focus::Composer;
+    app.on_key(key(KeyCode::Enter));
+    app.on_outcome(Outcome::Sent(Ok("turn-2".to_string())));
+    assert_eq!(app.composer.lines(), [""]);
+}
+
+// ----- defects 2 and 3: focus traps, `a` in the queue ------------------------------------
+
+#[test]
+fn sending_leaves_the_composer_so_a_answers() {
+    let mut app = busy_app();
+    press(&mut app, "i");
+    press(&mut app, "go");
+    app.on_key(key(KeyCode::Enter));
+    assert_ne!(app.focus, Focus::Composer);
+    press(&mut app, "a");
+    assert_eq!(app.context(), Context::Editor);
+}
+
+#[test]
+fn tab_in_the_composer_moves_focus() {
+    let mut app = busy_app();
+    press(&mut app, "i");
+    press(&mut app, "x");
+    app.on_key(key(KeyCode::Tab));
+    assert_ne!(app.focus, Focus::Composer);
+    assert_eq!(app.composer.lines(), ["x"]);
+}
+
+#[test]
+fn a_in_the_queue_answers_the_selected_call() {
+    let mut app = busy_app();
+    app.focus = Focus::Queue;
+    app.selected_call = 1;
+    press(&mut app, "a");
+    assert_eq!(app.editor().unwrap().call.request_id, "req-2");
+}
+
+// ----- defect 14: dialogs ----------------------------------------------------------------
+
+#[test]
+fn enter_never_confirms_a_destructive_dialog() {
+    let mut app = busy_app();
+    press(&mut app, "q");
+    assert_eq!(app.context(), Context::Confirm);
+    app.on_key(key(KeyCode::Enter));
+    assert!(!app.quit);
+    press(&mut app, "y");
+    assert!(app.quit);
+
+    let mut app = busy_app();
+    press(&mut app, "c");
+    assert!(app.on_key(key(KeyCode::Enter)).is_empty());
+    assert_eq!(app.context(), Context::Confirm);
+}
+
+#[test]
+fn ctrl_c_in_the_quit_dialog_quits() {
+    let mut app = busy_app();
+    press(&mut app, "q");
+    app.on_key(ctrl('c'));
+    assert!(app.quit);
+}
+
+#[test]
+fn closing_a_closed_session_does_not_ask() {
+    let mut app = busy_app();
+    app.on_bridge_event(BridgeEvent::SessionClosed {
+        thread_id: thread(1),
+        reason: "closed by the operator".to_string(),
+    });
+    assert!(press(&mut app, "c").is_empty());
+    assert!(app.overlays.is_empty());
+    assert!(app.notice.as_deref().unwrap().contains("already closed"));
+}
+
+// ----- defect 5: one bell per burst ------------------------------------------------------
+
+#[test]
+fn a_burst_of_calls_rings_once_and_retitles_at_most_once_a_second() {
+    let mut app = app();
+    app.on_bridge_event(BridgeEvent::SessionStarted {
+        session: session(1, SessionStatus::Running),
+    });
+    let mut bells = 0;
+    let mut titles = Vec::new();
+    for n in 0..150u32 {
+        // A call every 10 ms: the burst lasts 1.5 s.
+        app.now_ms = NOW_MS + i64::from(n) * 10;
+        for effect in app.on_bridge_event(BridgeEvent::ToolCallRequested {
+            call: call(1000 + n, 1, "escalate_ticket", Answerer::Person),
+        }) {
+            match effect {
+                Effect::Bell => bells += 1,
+                Effect::Title(t) => titles.push(t),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(bells, 1);
+    assert!(titles.len() <= 2, "{titles:?}");
+    app.now_ms += 1_000;
+    let effects = app.on_tick();
+    assert_eq!(
+        effects,
+        vec![Effect::Title(
+            "Switchboard (150 waiting on you)".to_string()
+        )]
+    );
+    // A new call after a quiet second rings again.
+    app.now_ms += 5_000;
+    let effects = app.on_bridge_event(BridgeEvent::ToolCallRequested {
+        call: call(2000, 1, "escalate_ticket", Answerer::Person),
+    });
+    assert!(effects.contains(&Effect::Bell), "{effects:?}");
+}
+
+// ----- defect 8: the queue acts on the selected call's session ---------------------------
+
+fn respond_ids(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Bridge(Request::Respond { request_id, .. }) => Some(request_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn x_and_c_in_the_queue_act_on_the_selected_calls_session() {
+    let mut app = busy_app();
+    app.focus = Focus::Queue;
+    // The flagged call belongs to session 2; the Sessions pane still selects session 1.
+    app.selected_call = 1;
+    assert_eq!(
+        press(&mut app, "x"),
+        vec![Effect::Bridge(Request::Interrupt {
+            thread_id: thread(2)
+        })]
+    );
+    press(&mut app, "c");
+    assert!(
+        matches!(app.top(), Some(Overlay::ConfirmClose { thread_id }) if *thread_id == thread(2))
+    );
+}
+
+#[test]
+fn selecting_a_call_shows_its_session_at_its_request_row() {
+    let mut app = busy_app();
+    app.on_bridge_event(BridgeEvent::TranscriptAppended {
+        thread_id: thread(1),
+        row: row(
+            50,
+            crate::bridge::TranscriptEntry::ToolCallRequest {
+                request_id: "req-3".to_string(),
+                call_id: "call_3".to_string(),
+                tool: "escalate_ticket".to_string(),
+                namespace: None,
+                arguments: serde_json::json!({"ticket_id": "T-1"}),
+                answerer: "you".to_string(),
+            },
+        ),
+    });
+    for seq in 51..60 {
+        app.on_bridge_event(BridgeEvent::TranscriptAppended {
+            thread_id: thread(1),
+            row: row(seq, crate::bridge::TranscriptEntry::TurnStarted),
+        });
+    }
+    app.focus = Focus::Queue;
+    press(&mut app, "j");
+    assert_eq!(app.selected_thread(), Some(thread(2).as_str()));
+    press(&mut app, "k");
+    assert_eq!(app.selected_thread(), Some(thread(1).as_str()));
+    let view = app.transcript(&thread(1)).unwrap();
+    assert!(!view.follow);
+    let shown = &view.rows[view.bottom()];
+    assert_eq!(shown.seq, 50, "the call's request row is on screen");
+}
+
+fn app_with_escalations(n: u32) -> App {
+    let mut app = busy_app();
+    for i in 0..n {
+        app.on_bridge_event(BridgeEvent::ToolCallRequested {
+            call: call(10 + i, 1, "escalate_ticket", Answerer::Person),
+        });
+    }
+    app
+}
+
+#[test]
+fn marked_calls_get_the_same_answer_at_once() {
+    // Queue: req-3, req-2 (lookup), req-10, req-11, req-12.
+    let mut app = app_with_escalations(3);
+    app.focus = Focus::Queue;
+    app.selected_call = 2;
+    press(&mut app, " ");
+    assert_eq!(app.selected_call, 3, "marking moves down");
+    press(&mut app, "j");
+    press(&mut app, "V");
+    assert_eq!(
+        app.marked.iter().cloned().collect::<Vec<_>>(),
+        ["req-10", "req-11", "req-12"]
+    );
+    app.selected_call = 0;
+    app.on_key(key(KeyCode::Enter));
+    press(&mut app, "done");
+    let effects = app.on_key(fkey(6));
+    assert_eq!(
+        respond_ids(&effects),
+        ["req-3", "req-10", "req-11", "req-12"]
+    );
+    assert!(app.marked.is_empty());
+    for id in ["req-10", "req-11", "req-12"] {
+        app.on_outcome(Outcome::Responded {
+            request_id: id.to_string(),
+            result: Ok(RespondOutcome::Accepted),
+        });
+    }
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("answered 3 more call(s) at once")
+    );
+}
+
+#[test]
+fn the_rest_of_a_tools_calls_can_be_answered_like_this_one() {
+    let mut app = app_with_escalations(2);
+    press(&mut app, "a");
+    app.on_key(fkey(3));
+    press(&mut app, "no supervisor today");
+    let effects = app.on_key(fkey(7));
+    assert_eq!(respond_ids(&effects), ["req-3", "req-10", "req-11"]);
+    for effect in &effects {
+        let Effect::Bridge(Request::Respond { result, .. }) = effect else {
+            panic!("{effect:?}")
+        };
+        assert!(!result.success, "a failure goes to every call");
+    }
+}
+
+#[test]
+fn held_calls_are_handed_back_with_their_proposals() {
+    let mut app = busy_app();
+    let mut held = call(
+        7,
+        1,
+        "lookup_ticket",
+        Answerer::Review {
+            name: "lookup_ticket".to_string(),
+        },
+    );
+    held.proposed = Some(ToolCallResult::text(true, "ticket T-1: open"));
+    app.on_bridge_event(BridgeEvent::ToolCallRequested { call: held });
+    app.focus = Focus::Queue;
+    app.selected_call = 2;
+    let effects = press(&mut app, "B");
+    assert_eq!(
+        effects,
+        vec![Effect::Bridge(Request::Respond {
+            request_id: "req-7".to_string(),
+            result: ToolCallResult::text(true, "ticket T-1: open"),
+        })]
+    );
+}
+
+#[test]
+fn the_notice_history_keeps_what_flashed_by() {
+    let mut app = busy_app();
+    press(&mut app, "c");
+    app.on_key(key(KeyCode::Esc));
+    app.on_bridge_event(BridgeEvent::SessionClosed {
+        thread_id: thread(1),
+        reason: "x".to_string(),
+    });
+    press(&mut app, "c");
+    press(&mut app, "j");
+    press(&mut app, "N");
+    assert_eq!(app.context(), Context::Notices);
+    assert!(
+        app.notices
+            .iter()
+            .any(|(_, n)| n.contains("already closed"))
+    );
+}
+
+// ----- defects 7 and 16 ------------------------------------------------------------------
+
+#[test]
+fn ctrl_l_redraws_and_ctrl_z_suspends_from_anywhere() {
+    let mut app = busy_app();
+    assert_eq!(app.on_key(ctrl('l')), vec![Effect::Redraw]);
+    press(&mut app, "a");
+    press(&mut app, "draft");
+    assert_eq!(app.on_key(ctrl('z')), vec![Effect::Suspend]);
+    assert_eq!(editor_text(&app), "draft", "the editor is still there");
+}
+
+#[test]
+fn holding_a_manual_tool_says_there_is_nothing_to_hold() {
+    let mut app = busy_app();
+    app.focus = Focus::Queue;
+    // req-3 is escalate_ticket, which has no handler.
+    assert!(press(&mut app, "H").is_empty());
+    assert!(app.notice.as_deref().unwrap().contains("no handler"));
+}
+
+#[test]
+fn typing_clears_what_the_editor_said_about_the_old_text() {
+    let mut app = busy_app();
+    press(&mut app, "a");
+    app.on_key(ctrl('s'));
+    assert!(
+        app.editor()
+            .unwrap()
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("not sent")
+    );
+    press(&mut app, "x");
+    assert_eq!(app.editor().unwrap().message, None);
+}
+
+// ----- the command line ------------------------------------------------------------------
+
+fn command(app: &mut App, line: &str) -> Vec<Effect> {
+    press(app, ":");
+    assert_eq!(app.context(), Context::Command);
+    app.on_paste(line);
+    app.on_key(key(KeyCode::Enter))
+}
+
+#[test]
+fn the_command_line_selects_sessions_and_tools_and_holds() {
+    let mut app = busy_app();
+    command(&mut app, "session 00000002");
+    assert_eq!(app.selected_thread(), Some(thread(2).as_str()));
+    command(&mut app, "tool lookup_ticket");
+    assert_eq!((app.focus, app.selected_call), (Focus::Queue, 1));
+    assert_eq!(
+        command(&mut app, "hold lookup_ticket"),
+        vec![Effect::Bridge(Request::Hold(HoldChange::Tool {
+            tool: "lookup_ticket".to_string(),
+            held: true
+        }))]
+    );
+    command(&mut app, "nope");
+    assert!(app.notice.as_deref().unwrap().contains("unknown command"));
+    assert!(command(&mut app, "quit").is_empty());
+    assert_eq!(app.context(), Context::Confirm, "calls wait: quitting asks");
+}
+
+#[test]
+fn fail_all_asks_then_fails_every_call_waiting_on_you() {
+    let mut app = app_with_escalations(2);
+    command(&mut app, "fail-all supervisors are out");
+    assert_eq!(app.context(), Context::Confirm);
+    let effects = press(&mut app, "y");
+    assert_eq!(respond_ids(&effects), ["req-3", "req-10", "req-11"]);
+    let Effect::Bridge(Request::Respond { result, .. }) = &effects[0] else {
+        panic!()
+    };
+    assert!(!result.success && result.joined_text().contains("supervisors are out"));
+}
+
+#[test]
+fn tab_completes_a_command_and_its_argument() {
+    let mut app = busy_app();
+    press(&mut app, ":");
+    press(&mut app, "ho");
+    app.on_key(key(KeyCode::Tab));
+    press(&mut app, "l");
+    app.on_key(key(KeyCode::Tab));
+    let Some(Overlay::Command { input, .. }) = app.top() else {
+        panic!("no command line")
+    };
+    assert_eq!(input.lines(), ["hold lookup_ticket"]);
+}
+
+// ----- snapshots of the overlays this module adds ----------------------------------------
+
+#[track_caller]
+fn snapshot(name: &str, app: &App) {
+    for (width, height) in [(80, 24), (160, 48)] {
+        let mut terminal =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+        terminal
+            .draw(|frame| crate::console::ui::render(app, frame))
+            .unwrap();
+        insta::assert_snapshot!(format!("{name}_{width}x{height}"), terminal.backend());
+    }
+}
+
+#[test]
+fn command_line_with_candidates() {
+    let mut app = busy_app();
+    press(&mut app, ":");
+    app.on_key(key(KeyCode::Tab));
+    snapshot("command_line", &app);
+}
+
+#[test]
+fn notice_history() {
+    let mut app = busy_app();
+    command(&mut app, "session nothing-like-it");
+    command(&mut app, "tool lookup_ticket");
+    press(&mut app, "N");
+    snapshot("notice_history", &app);
+}
+
+#[test]
+fn a_dialog_over_the_editor_with_a_draft() {
+    let mut app = busy_app();
+    press(&mut app, "a");
+    press(&mut app, "Escalated to Maria");
+    app.on_key(ctrl('c'));
+    app.on_key(ctrl('c'));
+    snapshot("quit_over_the_editor", &app);
+}
+
+// ----- the composer: lines, history, the external editor; copying ------------------------
+
+#[test]
+fn the_composer_takes_several_lines_and_recalls_what_was_sent() {
+    let mut app = busy_app();
+    press(&mut app, "i");
+    press(&mut app, "first");
+    app.on_key(ctrl('j'));
+    press(&mut app, "second");
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::SHIFT));
+    press(&mut app, "third");
+    assert_eq!(app.composer.lines(), ["first", "second", "third"]);
+    let effects = app.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        vec![Effect::Bridge(Request::Send {
+            thread_id: thread(1),
+            text: "first\nsecond\nthird".to_string()
+        })]
+    );
+    app.on_outcome(Outcome::Sent(Ok("turn-2".to_string())));
+    press(&mut app, "i");
+    press(&mut app, "draft");
+    app.on_key(key(KeyCode::Up));
+    assert_eq!(app.composer.lines(), ["first", "second", "third"]);
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(
+        app.composer.lines(),
+        ["draft"],
+        "back to what was being typed"
+    );
+}
+
+#[test]
+fn the_external_editor_edits_the_composer_or_the_answer() {
+    let mut app = busy_app();
+    press(&mut app, "i");
+    press(&mut app, "short");
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::ALT));
+    assert_eq!(
+        effects,
+        vec![Effect::EditExternally {
+            target: EditTarget::Composer,
+            text: "short".to_string()
+        }]
+    );
+    app.on_edited(
+        EditTarget::Composer,
+        Ok("a much\nlonger prompt\n".to_string()),
+    );
+    assert_eq!(app.composer.lines(), ["a much", "longer prompt"]);
+
+    app.on_key(key(KeyCode::Esc));
+    press(&mut app, "a");
+    let effects = app.on_key(KeyEvent::new(KeyCode::Char('e'), KeyModifiers::ALT));
+    let [Effect::EditExternally { target, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    app.on_edited(target.clone(), Ok("edited answer".to_string()));
+    assert_eq!(editor_text(&app), "edited answer");
+    app.on_edited(target.clone(), Err("vi exited with 1".to_string()));
+    assert_eq!(
+        editor_text(&app),
+        "edited answer",
+        "a failed edit changes nothing"
+    );
+}
+
+#[test]
+fn copying_the_call_id_and_arguments() {
+    let mut app = busy_app();
+    app.focus = Focus::Queue;
+    assert_eq!(
+        press(&mut app, "y"),
+        vec![Effect::Copy("req-3".to_string())]
+    );
+    let effects = press(&mut app, "Y");
+    let [Effect::Copy(text)] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(text.contains("\"ticket_id\": \"T-1\""), "{text}");
+}
+
 #[test]
 fn a_session_whose_transcript_is_not_written_says_so_until_it_is() {
     let mut app = app();
@@ -438,9 +1051,9 @@ fn a_session_whose_transcript_is_not_written_says_so_until_it_is() {
     failing.persisted = false;
     failing.persist_error = Some("could not write transcript: No space left on device".into());
     app.on_bridge_event(BridgeEvent::SessionUpdated { session: failing });
-    assert_eq!(app.session_badge(&app.sessions[0]), "not persisted");
+    assert_eq!(app.session_badge(&app.model.sessions[0]), "not persisted");
     app.on_bridge_event(BridgeEvent::SessionUpdated {
         session: session(1, SessionStatus::Idle),
     });
-    assert_eq!(app.session_badge(&app.sessions[0]), "idle");
+    assert_eq!(app.session_badge(&app.model.sessions[0]), "idle");
 }

@@ -45,6 +45,22 @@ impl std::fmt::Display for InputError {
     }
 }
 
+/// The result that fails a call for `reason`: the model is told the operator failed it.
+pub fn failure(reason: &str) -> ToolCallResult {
+    ToolCallResult::text(
+        false,
+        format!("The operator failed this tool call: {}", reason.trim()),
+    )
+}
+
+/// An answer typed but not sent, kept per call while the editor is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub mode: EditorMode,
+    pub success: bool,
+    pub text: String,
+}
+
 pub struct ResponseEditor {
     pub call: PendingCallView,
     pub input_schema: Option<Value>,
@@ -73,7 +89,7 @@ impl ResponseEditor {
         };
         match proposed {
             Some(result) => {
-                editor.load_result(&result);
+                editor.review_result(&result);
                 editor.message = Some("the held handler's answer: review it, then ^S".to_string());
             }
             None => editor.set_text(""),
@@ -98,6 +114,21 @@ impl ResponseEditor {
     }
 
     /// Shows a result in raw mode, for review (a handler's answer, a held proposal).
+    /// Shows a result for review: a single text item as its text in text mode (real
+    /// lines: a long answer reads as text and stays cheap to draw), anything else in raw
+    /// mode.
+    pub fn review_result(&mut self, result: &ToolCallResult) {
+        match result.content_items.as_slice() {
+            [crate::protocol::ContentItem::InputText { text }] => {
+                self.mode = EditorMode::Text;
+                self.success = result.success;
+                let text = text.clone();
+                self.set_text(&text);
+            }
+            _ => self.load_result(result),
+        }
+    }
+
     pub fn load_result(&mut self, result: &ToolCallResult) {
         self.mode = EditorMode::Raw;
         let text = serde_json::to_string_pretty(result).unwrap_or_default();
@@ -105,7 +136,8 @@ impl ResponseEditor {
     }
 
     /// Text → raw keeps what was typed, as a result; raw → text keeps a single text
-    /// item's text. Fail mode goes back to text.
+    /// item's text. Fail mode goes back to text with the reason as the text. No switch
+    /// loses what was typed.
     pub fn toggle_mode(&mut self) {
         match self.mode {
             EditorMode::Text => {
@@ -113,20 +145,26 @@ impl ResponseEditor {
                 self.load_result(&result);
             }
             EditorMode::Raw => {
-                let text = match self.validate() {
-                    Ok(result) => {
-                        self.success = result.success;
-                        result.joined_text()
-                    }
-                    Err(_) => self.text(),
-                };
+                let text = self.raw_as_text();
                 self.mode = EditorMode::Text;
                 self.set_text(&text);
             }
             EditorMode::Fail => {
+                let text = self.text();
                 self.mode = EditorMode::Text;
-                self.set_text("");
+                self.set_text(&text);
             }
+        }
+    }
+
+    /// Raw input as plain text: a valid result's text, else the JSON as typed.
+    fn raw_as_text(&mut self) -> String {
+        match self.validate() {
+            Ok(result) => {
+                self.success = result.success;
+                result.joined_text()
+            }
+            Err(_) => self.text(),
         }
     }
 
@@ -138,9 +176,51 @@ impl ResponseEditor {
         }
     }
 
-    pub fn start_failing(&mut self) {
+    /// Into fail mode, with what was typed as the reason; from fail mode back to text.
+    pub fn toggle_fail(&mut self) {
+        let text = match self.mode {
+            EditorMode::Fail => {
+                self.toggle_mode();
+                return;
+            }
+            EditorMode::Raw => self.raw_as_text(),
+            EditorMode::Text => self.text(),
+        };
         self.mode = EditorMode::Fail;
-        self.set_text("");
+        self.set_text(&text);
+    }
+
+    /// Replaces the text (from the external editor), keeping the mode.
+    pub fn replace_text(&mut self, text: &str) {
+        self.set_text(text);
+        self.textarea
+            .move_cursor(ratatui_textarea::CursorMove::Bottom);
+        self.textarea.move_cursor(ratatui_textarea::CursorMove::End);
+        self.message = None;
+    }
+
+    /// Whether closing would lose typed work if it were not kept as a draft.
+    pub fn has_input(&self) -> bool {
+        !self.text().trim().is_empty()
+    }
+
+    /// What was typed, to restore when the editor opens on the call again.
+    pub fn draft(&self) -> Draft {
+        Draft {
+            mode: self.mode,
+            success: self.success,
+            text: self.text(),
+        }
+    }
+
+    pub fn restore(&mut self, draft: &Draft) {
+        self.mode = draft.mode;
+        self.success = draft.success;
+        self.set_text(&draft.text);
+        self.textarea
+            .move_cursor(ratatui_textarea::CursorMove::Bottom);
+        self.textarea.move_cursor(ratatui_textarea::CursorMove::End);
+        self.message = Some("your draft for this call".to_string());
     }
 
     /// What would be sent, or why nothing can be.
@@ -157,10 +237,7 @@ impl ResponseEditor {
             EditorMode::Fail if text.trim().is_empty() => {
                 Err(plain("type the reason the call fails"))
             }
-            EditorMode::Fail => Ok(ToolCallResult::text(
-                false,
-                format!("The operator failed this tool call: {}", text.trim()),
-            )),
+            EditorMode::Fail => Ok(failure(&text)),
             EditorMode::Raw => {
                 let value: Value = serde_json::from_str(&text).map_err(|e| {
                     // serde_json appends the position, which is shown separately.
@@ -172,11 +249,21 @@ impl ResponseEditor {
                         column: Some(e.column()),
                     }
                 })?;
-                parse_tool_call_result(value).map_err(|message| InputError {
+                let result = parse_tool_call_result(value).map_err(|message| InputError {
                     message,
                     line: None,
                     column: None,
-                })
+                })?;
+                // As in text mode: an answer with nothing in it is not an answer.
+                let empty = result.content_items.iter().all(|item| {
+                    matches!(item, crate::protocol::ContentItem::InputText { text } if text.trim().is_empty())
+                });
+                if empty {
+                    return Err(plain(
+                        "the answer is empty: put the model's text in contentItems",
+                    ));
+                }
+                Ok(result)
             }
         }
     }
@@ -254,6 +341,17 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_raw_answer_is_refused_like_an_empty_text_one() {
+        let mut editor = ResponseEditor::new(call(), None, false);
+        editor.toggle_mode();
+        assert_eq!(editor.mode, EditorMode::Raw);
+        let err = editor.validate().unwrap_err();
+        assert!(err.message.contains("empty"), "{err}");
+        editor.set_text("{\"contentItems\": [], \"success\": true}");
+        assert!(editor.validate().is_err());
+    }
+
+    #[test]
     fn switching_back_to_text_keeps_a_single_text_item() {
         let mut editor = ResponseEditor::new(call(), None, false);
         editor.load_result(&ToolCallResult::text(false, "from the handler"));
@@ -266,7 +364,7 @@ mod tests {
     #[test]
     fn failing_needs_a_reason_and_tells_the_model() {
         let mut editor = ResponseEditor::new(call(), None, false);
-        editor.start_failing();
+        editor.toggle_fail();
         assert!(editor.validate().is_err());
         type_text(&mut editor, "refunds are frozen");
         let result = editor.validate().unwrap();
@@ -278,11 +376,16 @@ mod tests {
     }
 
     #[test]
-    fn a_held_proposal_opens_in_raw_mode_and_an_ended_call_cannot_send() {
+    fn a_held_proposal_opens_as_its_text_and_an_ended_call_cannot_send() {
         let mut held = call();
-        held.proposed = Some(ToolCallResult::text(true, "proposed"));
+        held.proposed = Some(ToolCallResult::text(true, "proposed\nsecond line"));
         let mut editor = ResponseEditor::new(held, None, true);
-        assert_eq!(editor.mode, EditorMode::Raw);
+        assert_eq!(editor.mode, EditorMode::Text);
+        assert_eq!(editor.textarea.lines(), ["proposed", "second line"]);
+        assert_eq!(
+            editor.validate().unwrap(),
+            ToolCallResult::text(true, "proposed\nsecond line")
+        );
         assert!(editor.can_send());
         editor.call_ended();
         assert!(!editor.can_send());

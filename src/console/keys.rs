@@ -13,10 +13,15 @@ pub enum Context {
     Editor,
     Inspector,
     ProtocolLog,
-    LogFilter,
+    /// Typing into a list's `/` filter.
+    Filter,
+    /// The detail view (pager).
+    Detail,
     Help,
     Picker,
     Confirm,
+    Notices,
+    Command,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,7 +50,17 @@ pub enum Action {
     Top,
     Bottom,
     Expand,
-    FilterLog,
+    // Views.
+    Filter,
+    FilterApply,
+    FilterClear,
+    Detail,
+    Zoom,
+    GroupQueue,
+    ContextUp,
+    ContextDown,
+    ContextPageUp,
+    ContextPageDown,
     EditorSend,
     EditorCancel,
     EditorToggleMode,
@@ -54,6 +69,27 @@ pub enum Action {
     EditorRunHandler,
     Confirm,
     Decline,
+    /// ^C: warns once, quits on a second press (asking first when calls wait).
+    CtrlC,
+    ComposerNewline,
+    HistoryPrev,
+    HistoryNext,
+    ExternalEditor,
+    CopyId,
+    CopyArguments,
+    CopyAnswer,
+    CommandLine,
+    RunCommand,
+    CompleteCommand,
+    ToggleMark,
+    MarkRange,
+    ClearMarks,
+    HandBack,
+    EditorSendMarked,
+    EditorSendTool,
+    Redraw,
+    Suspend,
+    Notices,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +116,24 @@ const fn ch(c: char) -> Key {
     plain(KeyCode::Char(c))
 }
 
+const fn alt_key(code: KeyCode) -> Key {
+    Key {
+        code,
+        modifiers: KeyModifiers::ALT,
+    }
+}
+
+const fn alt(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        modifiers: KeyModifiers::ALT,
+    }
+}
+
+const fn f(n: u8) -> Key {
+    plain(KeyCode::F(n))
+}
+
 pub struct Binding {
     pub keys: &'static [Key],
     /// How the key is written in hints, e.g. `^S`.
@@ -96,6 +150,22 @@ pub struct Binding {
 use Context as C;
 
 const MAIN: &[Context] = &[C::Sessions, C::Transcript, C::Queue];
+const ANYWHERE: &[Context] = &[
+    C::Sessions,
+    C::Transcript,
+    C::Queue,
+    C::Composer,
+    C::Editor,
+    C::Inspector,
+    C::ProtocolLog,
+    C::Filter,
+    C::Help,
+    C::Picker,
+    C::Confirm,
+    C::Notices,
+    C::Command,
+    C::Detail,
+];
 const LISTS: &[Context] = &[
     C::Sessions,
     C::Transcript,
@@ -104,6 +174,16 @@ const LISTS: &[Context] = &[
     C::ProtocolLog,
     C::Picker,
     C::Help,
+    C::Detail,
+    C::Notices,
+];
+/// Lists with a `/` filter.
+const FILTERED: &[Context] = &[
+    C::Sessions,
+    C::Transcript,
+    C::Queue,
+    C::Inspector,
+    C::ProtocolLog,
 ];
 
 /// Every binding, in the order the help overlay lists them. The first binding that
@@ -122,48 +202,66 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[plain(KeyCode::Esc)],
         label: "Esc",
         action: Action::EditorCancel,
-        hint: "cancel",
-        help: "close the editor without answering",
+        hint: "close",
+        help: "close the editor; what you typed stays as this call's draft",
         contexts: &[C::Editor],
     },
+    // The textarea's own keys are emacs-like (^F forward, ^B back, ^R redo, ^K kill...):
+    // the editor's commands use function keys, with Alt letters for terminals without.
     Binding {
-        keys: &[ctrl('t')],
-        label: "^T",
+        keys: &[f(2), alt('t')],
+        label: "F2",
         action: Action::EditorToggleMode,
         hint: "text/raw",
-        help: "switch between text mode (one inputText item) and raw mode (the whole result JSON)",
+        help: "switch between text mode (one inputText item) and raw mode (the whole result JSON); also Alt-t",
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[ctrl('o')],
-        label: "^O",
-        action: Action::EditorToggleSuccess,
-        hint: "success",
-        help: "toggle success true/false (text mode)",
-        contexts: &[C::Editor],
-    },
-    Binding {
-        keys: &[ctrl('f')],
-        label: "^F",
+        keys: &[f(3), alt('x')],
+        label: "F3",
         action: Action::EditorFail,
         hint: "fail",
-        help: "fail the call: type the reason, then ^S",
+        help: "fail the call (what you typed is the reason), or back to text mode; also Alt-x",
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[ctrl('r')],
-        label: "^R",
+        keys: &[f(4), ctrl('o')],
+        label: "F4",
+        action: Action::EditorToggleSuccess,
+        hint: "success",
+        help: "toggle success true/false (text mode); also ^O",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[f(5), alt('r')],
+        label: "F5",
         action: Action::EditorRunHandler,
         hint: "run handler",
-        help: "run the tool's handler and load its answer for review",
+        help: "run the tool's handler and load its answer for review; also Alt-r",
         contexts: &[C::Editor],
     },
     Binding {
-        keys: &[ch('y'), plain(KeyCode::Enter)],
+        keys: &[f(6), alt('m')],
+        label: "F6",
+        action: Action::EditorSendMarked,
+        hint: "send to marked",
+        help: "send this answer to this call and every marked call; also Alt-m",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[f(7), alt('a')],
+        label: "F7",
+        action: Action::EditorSendTool,
+        hint: "send to tool",
+        help: "send this answer to this call and every other call of its tool waiting on you; also Alt-a",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ch('y')],
         label: "y",
         action: Action::Confirm,
         hint: "yes",
-        help: "confirm",
+        help: "confirm (only y: Enter never confirms)",
         contexts: &[C::Confirm],
     },
     Binding {
@@ -175,12 +273,68 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Confirm],
     },
     Binding {
+        keys: &[plain(KeyCode::Tab)],
+        label: "Tab",
+        action: Action::FocusNext,
+        hint: "focus",
+        help: "leave the composer for the next pane (the draft stays)",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::BackTab)],
+        label: "S-Tab",
+        action: Action::FocusPrev,
+        hint: "",
+        help: "leave the composer for the previous pane",
+        contexts: &[C::Composer],
+    },
+    Binding {
         keys: &[plain(KeyCode::Enter)],
         label: "Enter",
         action: Action::SendMessage,
         hint: "send",
-        help: "send the message to the selected session",
+        help: "send the message to the selected session; focus goes to the transcript",
         contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[ctrl('j')],
+        label: "^J",
+        action: Action::ComposerNewline,
+        hint: "",
+        help: "a new line in the message (also Shift-Enter or Alt-Enter where the terminal tells them apart)",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Up)],
+        label: "↑",
+        action: Action::HistoryPrev,
+        hint: "",
+        help: "on the first line: the previous message sent (history)",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Down)],
+        label: "↓",
+        action: Action::HistoryNext,
+        hint: "",
+        help: "on the last line: the next message in the history, then what you were typing",
+        contexts: &[C::Composer],
+    },
+    Binding {
+        keys: &[alt('e')],
+        label: "Alt-e",
+        action: Action::ExternalEditor,
+        hint: "",
+        help: "edit the text in $VISUAL / $EDITOR (vi if neither is set)",
+        contexts: &[C::Composer, C::Editor],
+    },
+    Binding {
+        keys: &[alt('c')],
+        label: "Alt-c",
+        action: Action::CopyAnswer,
+        hint: "",
+        help: "copy the answer to the clipboard (OSC 52)",
+        contexts: &[C::Editor],
     },
     Binding {
         keys: &[plain(KeyCode::Esc)],
@@ -199,6 +353,54 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Queue],
     },
     Binding {
+        keys: &[ch(' ')],
+        label: "Space",
+        action: Action::ToggleMark,
+        hint: "mark",
+        help: "mark or unmark the selected call (F6 in the editor answers every marked call)",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('y')],
+        label: "y",
+        action: Action::CopyId,
+        hint: "",
+        help: "copy the selected call's id to the clipboard (OSC 52)",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('Y')],
+        label: "Y",
+        action: Action::CopyArguments,
+        hint: "",
+        help: "copy the selected call's arguments (pretty JSON) to the clipboard",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('V')],
+        label: "V",
+        action: Action::MarkRange,
+        hint: "",
+        help: "mark every call from the last marked one to the selected one",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::ClearMarks,
+        hint: "",
+        help: "unmark every call",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[ch('B')],
+        label: "B",
+        action: Action::HandBack,
+        hint: "",
+        help: "hand the marked (or selected) held calls back: send each its handler's proposed answer",
+        contexts: &[C::Queue],
+    },
+    Binding {
         keys: &[plain(KeyCode::Enter)],
         label: "Enter",
         action: Action::ResumeThread,
@@ -214,21 +416,118 @@ pub const BINDINGS: &[Binding] = &[
         help: "expand or fold the selected transcript row (full JSON)",
         contexts: &[C::Transcript],
     },
+    // Views: filters, the detail view, zoom.
     Binding {
-        keys: &[plain(KeyCode::Enter), plain(KeyCode::Esc)],
+        keys: &[plain(KeyCode::Enter)],
         label: "Enter",
-        action: Action::Back,
+        action: Action::FilterApply,
         hint: "apply",
-        help: "apply the filter",
-        contexts: &[C::LogFilter],
+        help: "keep the filter and go back to the list",
+        contexts: &[C::Filter],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::FilterClear,
+        hint: "clear",
+        help: "clear the filter",
+        contexts: &[C::Filter],
     },
     Binding {
         keys: &[ch('/')],
         label: "/",
-        action: Action::FilterLog,
+        action: Action::Filter,
         hint: "filter",
-        help: "filter protocol lines (substring)",
+        help: "filter the focused list (case-insensitive; Enter keeps it, Esc clears it)",
+        contexts: FILTERED,
+    },
+    Binding {
+        keys: &[ch('v'), plain(KeyCode::Enter)],
+        label: "v",
+        action: Action::Detail,
+        hint: "view",
+        help: "open the selected protocol line in the detail view",
         contexts: &[C::ProtocolLog],
+    },
+    Binding {
+        keys: &[ch('v')],
+        label: "v",
+        action: Action::Detail,
+        hint: "view",
+        help: "open the selected call, row or tool in the detail view (wrapped, scrollable)",
+        contexts: &[C::Queue, C::Transcript, C::Inspector, C::Sessions],
+    },
+    Binding {
+        keys: &[ctrl('g')],
+        label: "^G",
+        action: Action::Detail,
+        hint: "full view",
+        help: "the call in full: arguments, schema problems and the input schema",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[alt_key(KeyCode::Up), alt_key(KeyCode::Char('k'))],
+        label: "M-↑",
+        action: Action::ContextUp,
+        hint: "",
+        help: "scroll the arguments up (M-↓ down, M-PgUp/M-PgDn a page; the wheel too)",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[alt_key(KeyCode::Down), alt_key(KeyCode::Char('j'))],
+        label: "M-↓",
+        action: Action::ContextDown,
+        hint: "",
+        help: "scroll the arguments down",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[alt_key(KeyCode::PageUp)],
+        label: "M-PgUp",
+        action: Action::ContextPageUp,
+        hint: "",
+        help: "scroll the arguments a page up",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[alt_key(KeyCode::PageDown)],
+        label: "M-PgDn",
+        action: Action::ContextPageDown,
+        hint: "",
+        help: "scroll the arguments a page down",
+        contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ch('z')],
+        label: "z",
+        action: Action::Zoom,
+        hint: "zoom",
+        help: "zoom: the focused pane takes the whole screen (z again restores)",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('o')],
+        label: "o",
+        action: Action::GroupQueue,
+        hint: "order",
+        help: "order the queue: oldest first, by tool, by session",
+        contexts: &[C::Queue],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc), ch('q'), ch('v')],
+        label: "Esc",
+        action: Action::Back,
+        hint: "back",
+        help: "close the detail view",
+        contexts: &[C::Detail],
+    },
+    Binding {
+        keys: &[ch(' ')],
+        label: "Space",
+        action: Action::PageDown,
+        hint: "",
+        help: "page down",
+        contexts: &[C::Detail],
     },
     Binding {
         keys: &[plain(KeyCode::Esc), ch('q'), ch('?')],
@@ -237,6 +536,14 @@ pub const BINDINGS: &[Binding] = &[
         hint: "close",
         help: "close the help",
         contexts: &[C::Help],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc), ch('q'), ch('N')],
+        label: "Esc",
+        action: Action::Back,
+        hint: "close",
+        help: "close the notice history",
+        contexts: &[C::Notices],
     },
     Binding {
         keys: &[plain(KeyCode::Esc), ch('q')],
@@ -333,8 +640,8 @@ pub const BINDINGS: &[Binding] = &[
         label: "a",
         action: Action::OpenCall,
         hint: "answer",
-        help: "answer the oldest (or selected) call waiting on you",
-        contexts: &[C::Sessions, C::Transcript],
+        help: "answer: the selected call in the queue, else the oldest call waiting on you",
+        contexts: &[C::Sessions, C::Transcript, C::Queue],
     },
     Binding {
         keys: &[ch('x')],
@@ -407,7 +714,53 @@ pub const BINDINGS: &[Binding] = &[
         ],
     },
     Binding {
-        keys: &[ch('q'), ctrl('c')],
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::RunCommand,
+        hint: "run",
+        help: "run the command",
+        contexts: &[C::Command],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Tab)],
+        label: "Tab",
+        action: Action::CompleteCommand,
+        hint: "complete",
+        help: "complete the command or its argument (session ids, tool names)",
+        contexts: &[C::Command],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::Back,
+        hint: "cancel",
+        help: "close the command line",
+        contexts: &[C::Command],
+    },
+    Binding {
+        keys: &[ch(':')],
+        label: ":",
+        action: Action::CommandLine,
+        hint: "",
+        help: "command line: :session ID, :tool NAME, :fail-all REASON, :hold TOOL, :quit",
+        contexts: &[
+            C::Sessions,
+            C::Transcript,
+            C::Queue,
+            C::Inspector,
+            C::ProtocolLog,
+        ],
+    },
+    Binding {
+        keys: &[ch('N')],
+        label: "N",
+        action: Action::Notices,
+        hint: "",
+        help: "notice history: the last notices that flashed by in the footer",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('q')],
         label: "q",
         action: Action::Quit,
         hint: "quit",
@@ -417,18 +770,26 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[ctrl('c')],
         label: "^C",
-        action: Action::Quit,
+        action: Action::CtrlC,
         hint: "",
-        help: "quit from anywhere",
-        contexts: &[
-            C::Composer,
-            C::Editor,
-            C::Inspector,
-            C::ProtocolLog,
-            C::LogFilter,
-            C::Help,
-            C::Picker,
-        ],
+        help: "twice: quit from anywhere (asks first when calls wait); in the quit dialog: quit",
+        contexts: ANYWHERE,
+    },
+    Binding {
+        keys: &[ctrl('l')],
+        label: "^L",
+        action: Action::Redraw,
+        hint: "",
+        help: "redraw the screen",
+        contexts: ANYWHERE,
+    },
+    Binding {
+        keys: &[ctrl('z')],
+        label: "^Z",
+        action: Action::Suspend,
+        hint: "",
+        help: "suspend to the shell (fg resumes)",
+        contexts: ANYWHERE,
     },
 ];
 
@@ -474,7 +835,7 @@ mod tests {
         assert_eq!(lookup(Context::Composer, &q), None);
         assert_eq!(lookup(Context::Editor, &q), None);
         let ctrl_c = key(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(lookup(Context::Composer, &ctrl_c), Some(Action::Quit));
+        assert_eq!(lookup(Context::Composer, &ctrl_c), Some(Action::CtrlC));
     }
 
     #[test]
@@ -517,5 +878,35 @@ mod tests {
             footer.contains(&"answer") && footer.contains(&"quit"),
             "{footer:?}"
         );
+    }
+
+    #[test]
+    fn editor_and_composer_commands_leave_the_textarea_keys_alone() {
+        // ratatui-textarea's own emacs-like bindings (^C is its copy: the console takes
+        // it for quitting, as codex does).
+        // ^J is the composer's new line on purpose, as in codex.
+        let taken_ctrl = "mhdkwnpfbaeuryxv";
+        let taken_alt = "hdfb<>][npv";
+        for binding in BINDINGS
+            .iter()
+            .filter(|b| b.contexts.contains(&C::Editor) || b.contexts.contains(&C::Composer))
+        {
+            for key in binding.keys {
+                let KeyCode::Char(c) = key.code else {
+                    continue;
+                };
+                if key.modifiers == KeyModifiers::CONTROL {
+                    assert!(!taken_ctrl.contains(c), "^{c} is the textarea's");
+                }
+                if key.modifiers == KeyModifiers::ALT {
+                    assert!(!taken_alt.contains(c), "Alt-{c} is the textarea's");
+                }
+                assert!(
+                    !key.modifiers.is_empty() && key.modifiers != KeyModifiers::SHIFT,
+                    "{:?}: a plain letter is text in the editor and the composer",
+                    binding.action
+                );
+            }
+        }
     }
 }

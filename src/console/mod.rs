@@ -9,11 +9,16 @@
 //! tick keeps their timers current; with nothing pending there is no tick at all.
 
 pub mod app;
+pub mod command;
 pub mod editor;
 pub mod headless;
 pub mod keys;
+pub mod model;
+pub mod navigate;
 mod terminal;
+pub mod text;
 pub mod ui;
+pub mod view;
 
 use std::time::{Duration, Instant};
 
@@ -46,11 +51,26 @@ pub struct ConsoleOptions {
 /// Runs the console until the operator quits. The terminal is restored on every exit
 /// path, panics included.
 pub async fn run(bridge: BridgeHandle, options: ConsoleOptions) -> Result<(), ConsoleError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Registered before the terminal is taken, so no signal finds it half set up.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let mut terminal = terminal::Terminal::enter()?;
     let input = EventStream::new();
-    let result = event_loop(&bridge, &mut terminal, input, options).await;
+    let result = tokio::select! {
+        result = event_loop(&bridge, &mut terminal, input, options) => result.map(|_| ()),
+        // Leaving the loop drops its state; the guard below restores the terminal.
+        _ = terminate.recv() => {
+            tracing::info!("SIGTERM: leaving the console");
+            Ok(())
+        }
+        _ = hangup.recv() => {
+            tracing::info!("SIGHUP: leaving the console");
+            Ok(())
+        }
+    };
     drop(terminal);
-    result.map(|_| ())
+    result
 }
 
 /// Where the loop draws, and the terminal features beside drawing. The real terminal
@@ -60,6 +80,20 @@ pub trait Screen {
     fn area(&self) -> std::io::Result<ratatui::layout::Rect>;
     fn bell(&mut self);
     fn set_title(&mut self, title: &str);
+    /// Forget what is on screen, so the next frame draws every cell (^L).
+    fn clear(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Give the terminal back to the shell, stop until resumed, then take it again (^Z).
+    fn suspend(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Put `text` on the clipboard (the real terminal writes OSC 52).
+    fn copy(&mut self, _text: &str) {}
+    /// Edit `text` in the external editor, with the terminal given back meanwhile.
+    fn edit_externally(&mut self, _text: &str) -> std::io::Result<String> {
+        Err(std::io::Error::other("no external editor on this screen"))
+    }
 }
 
 /// What a run of the loop did, for tests and benchmarks.
@@ -102,8 +136,24 @@ where
 
     loop {
         for effect in effects.drain(..) {
-            if effect == Effect::Bell {
-                stats.bells += 1;
+            match effect {
+                Effect::Bell => stats.bells += 1,
+                Effect::EditExternally { target, text } => {
+                    let edited = screen.edit_externally(&text).map_err(|e| e.to_string());
+                    app.on_edited(target, edited);
+                    screen.clear()?;
+                    (dirty, urgent) = (true, true);
+                    continue;
+                }
+                Effect::Redraw | Effect::Suspend => {
+                    if effect == Effect::Suspend {
+                        screen.suspend()?;
+                    }
+                    screen.clear()?;
+                    (dirty, urgent) = (true, true);
+                    continue;
+                }
+                _ => {}
             }
             apply(effect, bridge, &outcomes_tx, screen);
         }
@@ -124,6 +174,7 @@ where
             input_event = input.next() => {
                 match input_event {
                     Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                        app.now_ms = crate::util::now_ms();
                         effects = app.on_key(key);
                         (dirty, urgent) = (true, true);
                     }
@@ -143,7 +194,8 @@ where
             }
             event = events.recv() => match event {
                 Some(event) => {
-                    effects = app.on_bridge_event(event);
+                    app.now_ms = crate::util::now_ms();
+                        effects = app.on_bridge_event(event);
                     dirty = true;
                 }
                 None => return Ok(stats),
@@ -157,10 +209,15 @@ where
                 Err(broadcast::error::RecvError::Closed) => {}
             },
             Some(outcome) = outcomes.recv() => {
-                effects = app.on_outcome(outcome);
+                app.now_ms = crate::util::now_ms();
+                        effects = app.on_outcome(outcome);
                 dirty = true;
             }
-            _ = ticker.tick(), if app.needs_ticks() => dirty = true,
+            _ = ticker.tick(), if app.needs_ticks() => {
+                app.now_ms = crate::util::now_ms();
+                effects = app.on_tick();
+                dirty = true;
+            }
             _ = wait_for_frame, if dirty => {}
         }
     }
@@ -187,6 +244,9 @@ fn apply(
 ) {
     match effect {
         Effect::Bell => screen.bell(),
+        Effect::Copy(text) => screen.copy(&text),
+        // Handled by the loop itself.
+        Effect::Redraw | Effect::Suspend | Effect::EditExternally { .. } => {}
         Effect::Title(title) => screen.set_title(&title),
         Effect::Resync => {
             let bridge = bridge.clone();

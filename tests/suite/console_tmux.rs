@@ -1,6 +1,7 @@
 //! The real `switchboard demo` binary in tmux, against the real codex and the scripted
 //! model: an operator creates a session, sends a message, answers the manual call from
-//! the editor, sees the answer quoted back, and quits.
+//! the editor, sees the answer quoted back, and quits; takes a burst of 150 parallel
+//! manual calls at 80x24; and the terminal comes back after SIGTERM and SIGHUP.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -59,6 +60,55 @@ impl Tmux {
         self.wait_for("the main view's keys", |s| {
             s.lines().last().is_some_and(|l| l.contains("Tab focus"))
         });
+    }
+
+    /// Pastes `text` as one bracketed paste, as a terminal does.
+    fn paste(&self, text: &str) {
+        let buffer = format!("{}-paste", self.name);
+        let status = Command::new("tmux")
+            .args(["set-buffer", "-b", &buffer, text])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let status = Command::new("tmux")
+            .args(["paste-buffer", "-p", "-d", "-b", &buffer, "-t", &self.name])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Appends everything the program writes to `path` (for counting bells).
+    fn record_output(&self, path: &std::path::Path) {
+        let status = Command::new("tmux")
+            .args(["pipe-pane", "-o", "-t", &self.name])
+            .arg(format!("cat >> '{}'", path.display()))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// A tmux format variable of the pane, e.g. `#{alternate_on}`.
+    fn pane_flag(&self, format: &str) -> String {
+        let out = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.name, format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The pid of the switchboard process under the pane's shell.
+    fn switchboard_pid(&self) -> String {
+        let shell = self.pane_flag("#{pane_pid}");
+        let out = Command::new("pgrep")
+            .args(["-P", &shell, "-x", "switchboard"])
+            .output()
+            .unwrap();
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            !pid.is_empty(),
+            "no switchboard under the pane's shell {shell}"
+        );
+        pid
     }
 
     fn screen(&self) -> String {
@@ -122,7 +172,7 @@ fn an_operator_answers_a_manual_call_in_the_demo() {
 
     // 3. The manual call shows up in the queue, waiting on the operator.
     let screen = tmux.wait_for("the manual call in the queue", |s| {
-        s.contains("waiting on you 1") && s.contains("Pending calls (1, 1 on you)")
+        s.contains("waiting on you 1") && s.contains("Pending calls 1 of 1 · 1 on you")
     });
     assert!(screen.contains("escalate_ticket"), "{screen}");
 
@@ -209,4 +259,205 @@ fn a_remote_client_answers_a_call_shown_in_the_console() {
     tmux.leave_composer();
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
+}
+
+/// BEL characters in `bytes` that are bells, not the ends of OSC sequences (titles).
+fn bells(bytes: &[u8]) -> usize {
+    let mut count = 0;
+    let mut in_osc = false;
+    let mut previous = 0u8;
+    for &b in bytes {
+        match b {
+            b']' if previous == 0x1b => in_osc = true,
+            0x07 if in_osc => in_osc = false,
+            0x07 => count += 1,
+            b'\\' if in_osc && previous == 0x1b => in_osc = false,
+            _ => {}
+        }
+        previous = b;
+    }
+    count
+}
+
+#[test]
+fn sigterm_and_sighup_give_the_terminal_back() {
+    for signal in ["TERM", "HUP"] {
+        let data = tempfile::tempdir().unwrap();
+        let command = format!(
+            "SWITCHBOARD_CODEX_BIN='{}' SWITCHBOARD_DATA_DIR='{}' '{}' demo; echo switchboard-exited-$?; sleep 60",
+            codex_bin().display(),
+            data.path().display(),
+            env!("CARGO_BIN_EXE_switchboard"),
+        );
+        let tmux = Tmux::start(&command, 80, 24);
+        tmux.wait_for("the demo session", |s| s.contains("session ready"));
+        assert_eq!(tmux.pane_flag("#{alternate_on}"), "1");
+        let pid = tmux.switchboard_pid();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
+        assert_eq!(
+            tmux.pane_flag("#{alternate_on} #{mouse_any_flag} #{mouse_button_flag}"),
+            "0 0 0",
+            "SIG{signal} left the alternate screen or the mouse on"
+        );
+    }
+}
+
+/// A catalog of two manual tools, for a burst that waits on the operator.
+const BURST_CATALOG: &str = r#"
+instructions = "Escalate and refund as told."
+
+[[tools]]
+name = "escalate_ticket"
+description = "Escalate a ticket to a supervisor"
+input_schema = { type = "object", properties = { ticket_id = { type = "string" } }, required = ["ticket_id"] }
+
+[[tools]]
+name = "refund_order"
+description = "Refund an order"
+input_schema = { type = "object", properties = { order_id = { type = "string" } }, required = ["order_id"] }
+"#;
+
+#[test]
+fn an_operator_takes_a_burst_of_150_parallel_calls_at_80x24() {
+    const ESCALATIONS: usize = 100;
+    const REFUNDS: usize = 50;
+    let data = tempfile::tempdir().unwrap();
+    let catalog = data.path().join("burst.toml");
+    std::fs::write(&catalog, BURST_CATALOG).unwrap();
+    let output = data.path().join("pane.bytes");
+    let command = format!(
+        "SWITCHBOARD_CODEX_BIN='{}' SWITCHBOARD_DATA_DIR='{}' '{}' demo --catalog '{}'; echo switchboard-exited-$?; sleep 60",
+        codex_bin().display(),
+        data.path().display(),
+        env!("CARGO_BIN_EXE_switchboard"),
+        catalog.display(),
+    );
+    let tmux = Tmux::start(&command, 80, 24);
+    tmux.record_output(&output);
+    tmux.wait_for("the demo's first session", |s| s.contains("session ready"));
+
+    // One message that makes the model call both tools 150 times in one response, in
+    // place of the demo's suggestion (^A ^K: the composer's line start and kill line).
+    tmux.keys(&["C-a", "C-k"]);
+    tmux.wait_for("an empty composer", |s| {
+        s.contains("for the selected session; Enter sends")
+    });
+    let message = format!(
+        "{}{}",
+        "call:escalate_ticket ".repeat(ESCALATIONS),
+        "call:refund_order ".repeat(REFUNDS)
+    );
+    tmux.paste(message.trim_end());
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the whole burst in the queue", |s| {
+        s.contains("of 150 · 150 on you")
+    });
+
+    // Enter moved focus to the transcript; Tab goes on to the queue. Filter it to the
+    // escalations, mark them all (Space on the first, End, V for the range), open one
+    // and send its answer to every marked call (F6).
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("the queue focused", |s| {
+        s.lines().last().is_some_and(|l| l.contains("mark"))
+    });
+    // (The session's title is its first message, which names both tools: filter on
+    // what only the escalations' arguments hold.)
+    tmux.keys(&["/"]);
+    tmux.literal("ticket_id");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the escalations only", |s| s.contains("1 of 100 (of 150)"));
+    tmux.keys(&["Space"]);
+    tmux.keys(&["End"]);
+    tmux.keys(&["V"]);
+    tmux.wait_for("every escalation marked", |s| s.contains("100 marked"));
+    tmux.keys(&["a"]);
+    tmux.wait_for("the editor on an escalation", |s| {
+        s.contains("Answer escalate_ticket")
+    });
+    tmux.literal("escalated to Maria");
+    tmux.wait_for("a valid answer", |s| s.contains("valid: 1 item(s)"));
+    tmux.keys(&["F6"]);
+    tmux.wait_for("the escalations answered", |s| {
+        s.contains("waiting on you 50") && !s.contains("marked")
+    });
+    // Clear the filter: the refunds are left.
+    tmux.keys(&["/"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("only the refunds left", |s| s.contains("of 50 · 50 on you"));
+
+    // One refund by hand, after reading it in the detail view.
+    tmux.keys(&["v"]);
+    tmux.wait_for("the call in the detail view", |s| {
+        s.contains("tool refund_order · call")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the queue again", |s| s.contains("of 50 · 50 on you"));
+    tmux.keys(&["a"]);
+    tmux.wait_for("the editor on a refund", |s| {
+        s.contains("Answer refund_order")
+    });
+    tmux.literal("refunded in full");
+    tmux.wait_for("a valid answer", |s| s.contains("valid: 1 item(s)"));
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("49 refunds left", |s| s.contains("of 49 · 49 on you"));
+
+    // Fail the rest at once, with a reason.
+    tmux.keys(&["a"]);
+    tmux.wait_for("the editor on a refund", |s| {
+        s.contains("Answer refund_order")
+    });
+    tmux.keys(&["F3"]);
+    tmux.wait_for("fail mode", |s| s.contains("Reason for failing"));
+    tmux.literal("refunds are frozen today");
+    tmux.wait_for("a valid failure", |s| s.contains("success false"));
+    tmux.keys(&["F7"]);
+    let screen = tmux.wait_for("an empty queue and the model's reply", |s| {
+        s.contains("no tool call is waiting") && s.contains("waiting on you 0")
+    });
+    assert!(screen.contains("by hand 150"), "{screen}");
+
+    // Quit: nothing waits, so nothing is asked.
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
+
+    // One bell for the burst (the calls came in one response), not one per call.
+    let written = std::fs::read(&output).unwrap();
+    let rung = bells(&written);
+    assert!((1..=3).contains(&rung), "{rung} bells for one burst");
+
+    // Every call ended exactly once, as the operator said.
+    let sessions = data.path().join("sessions");
+    let mut requested = std::collections::HashSet::new();
+    let mut ended: std::collections::HashMap<String, Vec<serde_json::Value>> =
+        std::collections::HashMap::new();
+    for file in std::fs::read_dir(&sessions).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = row["requestId"].as_str().unwrap_or_default().to_string();
+            match row["type"].as_str() {
+                Some("tool_call.request") => {
+                    requested.insert(id);
+                }
+                Some("tool_call.resolved") => ended.entry(id).or_default().push(row),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(requested.len(), ESCALATIONS + REFUNDS);
+    let mut failed = 0;
+    for id in &requested {
+        let ends = ended.get(id).map(Vec::as_slice).unwrap_or_default();
+        assert_eq!(ends.len(), 1, "call {id} ended {} times", ends.len());
+        assert_eq!(ends[0]["status"], "resolved", "{}", ends[0]);
+        if ends[0]["success"] == false {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, REFUNDS - 1);
 }

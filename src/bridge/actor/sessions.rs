@@ -192,8 +192,15 @@ impl Actor {
         let Some(session) = self.sessions.get_mut(thread_id) else {
             return;
         };
+        let status_before = session.status;
         if session.ensure_turn(turn_id, now_ms()) {
             session.updated_at_ms = now_ms();
+            // The session went Running here: say so now, since app-server's own
+            // `thread/status/changed` that follows is then no change and sends nothing.
+            let updated = (session.status != status_before).then(|| session.summary());
+            if let Some(session) = updated {
+                self.emit(BridgeEvent::SessionUpdated { session });
+            }
             self.append_row(
                 thread_id,
                 Some(turn_id.to_string()),

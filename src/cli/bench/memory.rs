@@ -31,7 +31,7 @@ pub async fn run(args: &MemoryArgs) -> Result<Vec<Figure>> {
     let before = rss_bytes();
     let app = loaded_app(100, 1_000, 0)?;
     let with_app = rss_bytes();
-    let rows: usize = app.transcripts.values().map(|t| t.rows.len()).sum();
+    let rows: usize = app.model.transcripts.values().map(|t| t.rows.len()).sum();
     if rows != 100_000 {
         return Err(BenchError(format!("expected 100,000 rows, built {rows}")));
     }

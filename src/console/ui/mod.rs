@@ -9,10 +9,12 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, List, ListItem, ListState, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Cell, List, ListItem, Paragraph, Row, Table};
 
 use super::app::{self, App, Focus, View};
 use super::keys;
+use super::navigate;
+use super::text;
 use crate::bridge::ConnectionState;
 
 pub use transcript::row_lines;
@@ -34,10 +36,46 @@ pub struct MainAreas {
 
 /// Lays out the main view; works from 80x24 up and degrades below.
 pub fn main_layout(screen: Rect) -> MainAreas {
-    let queue_height = (screen.height * 28 / 100).max(6);
+    areas(screen, 2, 28)
+}
+
+/// The main view's areas as `app` shows them: the header grows by the lines of a
+/// connection problem's reason, and a zoomed pane takes the whole body (the others are
+/// empty).
+pub fn layout(app: &App, screen: Rect) -> MainAreas {
+    let header = 2 + header_reason(app, screen.width).len() as u16;
+    // Many calls waiting: the queue takes more of the screen.
+    let share = if app.model.pending.len() > 3 { 40 } else { 28 };
+    let mut areas = areas(screen, header, share);
+    if app.views.zoom && app.view == View::Main && app.focus != Focus::Composer {
+        let body = Rect {
+            y: areas.sessions.y,
+            height: areas.footer.y.saturating_sub(areas.sessions.y),
+            ..screen
+        };
+        let empty = Rect::default();
+        let (sessions, transcript, queue) = match app.focus {
+            Focus::Sessions => (body, empty, empty),
+            Focus::Transcript => (empty, body, empty),
+            _ => (empty, empty, body),
+        };
+        areas = MainAreas {
+            sessions,
+            transcript,
+            queue,
+            composer: empty,
+            ..areas
+        };
+    }
+    areas
+}
+
+fn areas(screen: Rect, header_height: u16, queue_share: u16) -> MainAreas {
+    // At the minimum height the middle gives way first, so a call row stays in view.
+    let queue_height = (screen.height * queue_share / 100).max(6);
     let [header, middle, queue, composer, footer] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Min(3),
+        Constraint::Length(header_height),
+        Constraint::Min(0),
         Constraint::Length(queue_height),
         Constraint::Length(3),
         Constraint::Length(1),
@@ -56,12 +94,6 @@ pub fn main_layout(screen: Rect) -> MainAreas {
     }
 }
 
-/// The first queue row shown, so that the selected call stays visible.
-pub fn queue_offset(app: &App, queue: Rect) -> usize {
-    let visible = usize::from(queue.height.saturating_sub(3)).max(1);
-    app.selected_call.saturating_sub(visible - 1)
-}
-
 /// Draws the whole screen.
 pub fn render(app: &App, frame: &mut Frame) {
     let screen = frame.area();
@@ -76,14 +108,22 @@ pub fn render(app: &App, frame: &mut Frame) {
         );
         return;
     }
-    let areas = main_layout(screen);
+    let areas = layout(app, screen);
     render_header(app, frame, areas.header);
     match app.view {
         View::Main => {
-            render_sessions(app, frame, areas.sessions);
-            transcript::render(app, frame, areas.transcript);
-            render_queue(app, frame, areas.queue);
-            render_composer(app, frame, areas.composer);
+            if !areas.sessions.is_empty() {
+                render_sessions(app, frame, areas.sessions);
+            }
+            if !areas.transcript.is_empty() {
+                transcript::render(app, frame, areas.transcript);
+            }
+            if !areas.queue.is_empty() {
+                render_queue(app, frame, areas.queue);
+            }
+            if !areas.composer.is_empty() {
+                render_composer(app, frame, areas.composer);
+            }
         }
         View::Inspector | View::ProtocolLog => {
             let body = Rect {
@@ -102,6 +142,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     render_footer(app, frame, areas.footer);
     overlays::render(app, frame, screen);
+    if let Some(pager) = &app.views.detail {
+        overlays::render_pager(pager, frame, screen);
+    }
 }
 
 fn pane<'a>(title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
@@ -114,26 +157,27 @@ fn pane<'a>(title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
 }
 
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
-    let (state, state_style) = match &app.connection {
+    let (state, state_style) = match &app.model.connection {
         ConnectionState::Connected { .. } => ("connected".to_string(), Style::new().green()),
         ConnectionState::Connecting => ("connecting".to_string(), Style::new().yellow()),
+        // The reason goes on lines of its own (`header_reason`), so it is never cut.
         ConnectionState::Reconnecting {
             attempt,
             max_attempts,
             delay_ms,
-            reason,
+            ..
         } => (
             format!(
-                "reconnecting (attempt {attempt}/{max_attempts} in {:.2} s): {reason}",
+                "Switchboard reconnecting (attempt {attempt}/{max_attempts} in {:.2} s)",
                 *delay_ms as f64 / 1000.0
             ),
             Style::new().yellow().bold(),
         ),
-        ConnectionState::Disconnected { reason } => {
-            (format!("disconnected: {reason}"), Style::new().red().bold())
+        ConnectionState::Disconnected { .. } => {
+            ("disconnected".to_string(), Style::new().red().bold())
         }
     };
-    let version = match &app.connection {
+    let version = match &app.model.connection {
         ConnectionState::Connected {
             server_version: Some(v),
             ..
@@ -141,6 +185,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         _ => "codex ?".to_string(),
     };
     let transport = app
+        .model
         .transport
         .split(' ')
         .next()
@@ -155,19 +200,20 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         " · ".dim(),
         Span::styled(state, state_style),
     ];
-    if app.hold.all {
+    if app.model.hold.all {
         first.push("  HOLD ALL".black().on_yellow().bold());
-    } else if !app.hold.tools.is_empty() {
+    } else if !app.model.hold.tools.is_empty() {
         first.push(
-            format!("  HOLD {}", app.hold.tools.len())
+            format!("  HOLD {}", app.model.hold.tools.len())
                 .black()
                 .on_yellow(),
         );
     }
     if let Some(listen) = &app.listen {
-        first.push(format!("  API {} token {}", listen.url, listen.token).dim());
+        // The whole token is in the help overlay (?), not on screen for good.
+        first.push(format!("  API {} token {}", listen.url, masked(&listen.token)).dim());
     }
-    let totals = &app.totals;
+    let totals = &app.model.totals;
     let waiting = app.waiting_on_person().count();
     let waiting_span = if waiting > 0 {
         format!("waiting on you {waiting}")
@@ -178,7 +224,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         "waiting on you 0".into()
     };
     let second = vec![
-        format!("sessions {}", app.sessions.len()).into(),
+        format!("sessions {}", app.model.sessions.len()).into(),
         " · ".dim(),
         waiting_span,
         " · ".dim(),
@@ -198,10 +244,45 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             "failed 0".into()
         },
     ];
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second)]),
-        area,
+    let style = match app.model.connection {
+        ConnectionState::Disconnected { .. } => Style::new().red(),
+        _ => Style::new().yellow(),
+    };
+    let mut lines = vec![Line::from(first), Line::from(second)];
+    lines.extend(
+        header_reason(app, area.width)
+            .into_iter()
+            .map(|l| Line::styled(l, style)),
     );
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The start of a token, enough to tell two apart.
+pub fn masked(token: &str) -> String {
+    if token.starts_with("none (") {
+        return token.to_string();
+    }
+    format!(
+        "{}… (? shows it)",
+        crate::protocol::truncate_chars(token, 4)
+    )
+}
+
+/// Why the connection is down, wrapped to the header's width (at most two lines).
+fn header_reason(app: &App, width: u16) -> Vec<String> {
+    let reason = match &app.model.connection {
+        ConnectionState::Reconnecting { reason, .. } | ConnectionState::Disconnected { reason } => {
+            reason
+        }
+        _ => return Vec::new(),
+    };
+    let width = usize::from(width).max(1);
+    let mut lines = text::wrap(&format!("why: {reason}"), width);
+    if lines.len() > 2 {
+        lines.truncate(2);
+        lines[1] = text::truncate(&format!("{}…", lines[1]), width);
+    }
+    lines
 }
 
 fn badge_style(badge: &str) -> Style {
@@ -211,41 +292,71 @@ fn badge_style(badge: &str) -> Style {
         "failed" | "not persisted" => Style::new().red(),
         "disconnected" => Style::new().red().bold(),
         "closed" => Style::new().dim(),
+        "not resumable" => Style::new().red(),
+        "restored" => Style::new().yellow(),
         _ => Style::new().green(),
     }
 }
 
 fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
     let focused = app.focus == Focus::Sessions;
-    let items: Vec<ListItem> = app
-        .sessions
-        .iter()
-        .map(|s| {
-            let badge = app.session_badge(s);
-            ListItem::new(vec![
-                Line::from(s.title.clone()),
-                Line::from(vec![
-                    Span::raw("  "),
-                    Span::styled(badge, badge_style(badge)),
-                ]),
+    let filter = &app.views.sessions_filter;
+    let rows = app.session_rows();
+    let title = if filter.is_active() || filter.editing {
+        format!(
+            " Sessions {} of {}{} ",
+            rows.len(),
+            app.model.sessions.len(),
+            filter.label()
+        )
+    } else {
+        format!(" Sessions ({}) ", app.model.sessions.len())
+    };
+    if rows.is_empty() {
+        let hint = if app.model.sessions.is_empty() {
+            Paragraph::new(vec![
+                Line::from("no sessions yet"),
+                Line::from(vec!["n".cyan().bold(), " creates one".into()]),
             ])
-        })
-        .collect();
-    let title = format!(" Sessions ({}) ", app.sessions.len());
-    if items.is_empty() {
-        let hint = Paragraph::new(vec![
-            Line::from("no sessions yet"),
-            Line::from(vec!["n".cyan().bold(), " creates one".into()]),
-        ])
-        .block(pane(title, focused));
-        frame.render_widget(hint, area);
+        } else {
+            Paragraph::new("no session matches (Esc clears)".dim())
+        };
+        frame.render_widget(hint.block(pane(title, focused)), area);
         return;
     }
-    let list = List::new(items)
-        .block(pane(title, focused))
-        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(app.selected_session));
-    frame.render_stateful_widget(list, area, &mut state);
+    let width = usize::from(area.width.saturating_sub(2));
+    let visible = usize::from(area.height.saturating_sub(2)) / 2;
+    let selected = rows
+        .iter()
+        .position(|&i| i == app.selected_session)
+        .unwrap_or(0);
+    let offset = app.views.sessions.window(selected, rows.len(), visible);
+    let items: Vec<ListItem> = rows
+        .iter()
+        .skip(offset)
+        .take(visible.max(1))
+        .map(|&i| {
+            let s = &app.model.sessions[i];
+            let badge = app.session_badge(s);
+            let id = app::short(&s.thread_id);
+            let title = navigate::session_title(app, s);
+            let mut second = vec![Span::raw("  "), Span::styled(badge, badge_style(badge))];
+            if badge.len() + id.len() + 5 <= width && !title.contains(id) {
+                second.push(format!(" · {id}").dim());
+            }
+            let style = if i == app.selected_session {
+                Style::new().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::new()
+            };
+            ListItem::new(vec![
+                Line::from(text::truncate(&text::printable(&title), width)),
+                Line::from(second),
+            ])
+            .style(style)
+        })
+        .collect();
+    frame.render_widget(List::new(items).block(pane(title, focused)), area);
 }
 
 /// `mm:ss` (or `h:mm:ss`) since `received_at_ms`.
@@ -258,47 +369,175 @@ pub fn wait_label(now_ms: i64, received_at_ms: i64) -> String {
     }
 }
 
-/// A one-line preview of arguments, at most `max` characters.
+/// A one-line preview of arguments, at most `max` columns, ending in `…` when cut.
 pub fn preview(value: &serde_json::Value, max: usize) -> String {
-    let text = value.to_string();
-    if text.chars().count() <= max {
-        text
-    } else {
-        let cut = crate::protocol::truncate_chars(&text, max.saturating_sub(1));
-        format!("{cut}…")
+    text::truncate(&text::summary(value), max)
+}
+
+/// Top-level argument keys whose values differ between calls of the same tool, so a
+/// row can show what tells similar calls apart first.
+fn varying_keys(app: &App, tools: &[String]) -> std::collections::HashMap<String, Vec<String>> {
+    use std::collections::{BTreeMap, HashMap, HashSet};
+    let mut out = HashMap::new();
+    for tool in tools {
+        // Distinct values per key, counted up to a cap.
+        const CAP: usize = 64;
+        let mut seen: BTreeMap<&str, HashSet<String>> = BTreeMap::new();
+        // Whether a key ever holds an object or array, and its longest value.
+        let mut shape: HashMap<&str, (bool, usize)> = HashMap::new();
+        let mut calls = 0;
+        for call in app
+            .model
+            .pending
+            .iter()
+            .filter(|c| &navigate::qualified_tool(c) == tool)
+        {
+            calls += 1;
+            if let serde_json::Value::Object(map) = &call.arguments {
+                for (k, v) in map {
+                    // Long strings are told apart by their length and start.
+                    let text = match v {
+                        serde_json::Value::String(s) if s.len() > 256 => {
+                            format!("{}:{}", s.len(), crate::protocol::truncate_chars(s, 128))
+                        }
+                        other => other.to_string(),
+                    };
+                    let entry = shape.entry(k.as_str()).or_default();
+                    entry.0 |= v.is_object() || v.is_array();
+                    entry.1 = entry.1.max(text.len());
+                    let values = seen.entry(k.as_str()).or_default();
+                    if values.len() < CAP {
+                        values.insert(text);
+                    }
+                }
+            }
+        }
+        // First the plain values (an id reads better than a nested object), then the
+        // keys that tell most calls apart, then the shortest.
+        let mut keys: Vec<(bool, std::cmp::Reverse<usize>, usize, String)> = seen
+            .into_iter()
+            .filter(|(_, values)| calls > 1 && values.len() > 1)
+            .map(|(k, values)| {
+                let (nested, longest) = shape.get(k).copied().unwrap_or_default();
+                (
+                    nested,
+                    std::cmp::Reverse(values.len()),
+                    longest,
+                    k.to_string(),
+                )
+            })
+            .collect();
+        keys.sort();
+        let keys: Vec<String> = keys.into_iter().map(|(.., k)| k).collect();
+        out.insert(tool.clone(), keys);
     }
+    out
+}
+
+/// `arguments` summarised with the keys in `first` leading.
+fn distinguishing_summary(arguments: &serde_json::Value, first: &[String]) -> String {
+    let serde_json::Value::Object(map) = arguments else {
+        return text::summary(arguments);
+    };
+    // One key at a time: a JSON map would sort them again.
+    let mut line = first
+        .iter()
+        .filter_map(|key| {
+            let value = map.get(key)?;
+            let mut one = serde_json::Map::new();
+            one.insert(key.clone(), value.clone());
+            Some(text::summary(&serde_json::Value::Object(one)))
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let rest: serde_json::Map<String, serde_json::Value> = map
+        .iter()
+        .filter(|(k, _)| !first.contains(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !rest.is_empty() {
+        if !line.is_empty() {
+            line.push_str(" · ");
+        }
+        line.push_str(&text::summary(&serde_json::Value::Object(rest)));
+    }
+    line
+}
+
+/// The queue's column widths at `width`: wait, session, tool, arguments, who, flag.
+fn queue_columns(width: u16) -> [u16; 6] {
+    let inner = width.saturating_sub(2);
+    let (wait, session, tool, who, flag) = if inner >= 120 {
+        (9, 9, 24, 18, 8)
+    } else if inner >= 70 {
+        (6, 8, 16, 10, 2)
+    } else {
+        (6, 0, 12, 4, 2)
+    };
+    let gaps = 5;
+    let fixed = wait + session + tool + who + flag + gaps;
+    [
+        wait,
+        session,
+        tool,
+        inner.saturating_sub(fixed).max(6),
+        who,
+        flag,
+    ]
 }
 
 fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
     let focused = app.focus == Focus::Queue;
     let waiting = app.waiting_on_person().count();
-    let title = Line::from(vec![
-        format!(" Pending calls ({}", app.pending.len()).into(),
-        if waiting > 0 {
-            format!(", {waiting} on you").magenta().bold()
+    let filter = &app.views.queue_filter;
+    let rows = app.queue_rows();
+    let position = rows.iter().position(|&i| i == app.selected_call);
+    let mut title = vec![" Pending calls ".into()];
+    match position {
+        Some(at) if !rows.is_empty() => title.push(format!("{} of {}", at + 1, rows.len()).bold()),
+        _ => title.push(format!("{}", rows.len()).into()),
+    }
+    if filter.is_active() || filter.editing {
+        title.push(format!(" (of {}){}", app.model.pending.len(), filter.label()).into());
+    }
+    if waiting > 0 {
+        title.push(" · ".into());
+        title.push(format!("{waiting} on you").magenta().bold());
+    }
+    if !app.marked.is_empty() {
+        title.push(" · ".into());
+        title.push(format!("{} marked", app.marked.len()).cyan().bold());
+    }
+    title.push(format!(" · {} ", app.views.queue_order.label()).into());
+    let block = pane(Line::from(title), focused);
+    if rows.is_empty() {
+        let message = if app.model.pending.is_empty() {
+            "no tool call is waiting"
         } else {
-            "".into()
-        },
-        ") oldest first ".into(),
-    ]);
-    let block = pane(title, focused);
-    if app.pending.is_empty() {
-        frame.render_widget(
-            Paragraph::new("no tool call is waiting".dim()).block(block),
-            area,
-        );
+            "no call matches the filter (Esc clears it)"
+        };
+        frame.render_widget(Paragraph::new(message.dim()).block(block), area);
         return;
     }
-    let offset = queue_offset(app, area);
-    let visible = usize::from(area.height.saturating_sub(3));
-    let args_width = usize::from(area.width).saturating_sub(60).max(12);
-    let rows: Vec<Row> = app
-        .pending
+    let visible = usize::from(area.height.saturating_sub(3)).max(1);
+    let offset = app
+        .views
+        .queue
+        .window(position.unwrap_or(0), rows.len(), visible);
+    let columns = queue_columns(area.width);
+    let shown: Vec<usize> = rows.iter().copied().skip(offset).take(visible).collect();
+    let mut tools: Vec<String> = shown
         .iter()
-        .enumerate()
-        .skip(offset)
-        .take(visible)
-        .map(|(index, call)| {
+        .map(|&i| navigate::qualified_tool(&app.model.pending[i]))
+        .collect();
+    tools.sort();
+    tools.dedup();
+    let varying = varying_keys(app, &tools);
+    let cell = |text: &str, width: u16| text::truncate(&text::printable(text), usize::from(width));
+    let table_rows: Vec<Row> = shown
+        .iter()
+        .map(|&index| {
+            let call = &app.model.pending[index];
             let who = app::answerer_label(call);
             let who_style = if call.answerer.needs_person() {
                 Style::new().magenta().bold()
@@ -306,18 +545,35 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
                 Style::new().green()
             };
             let flag = if app::flagged(call) {
-                Cell::from("⚠ schema".yellow().bold())
+                Cell::from(
+                    if columns[5] >= 8 { "⚠ schema" } else { "⚠" }
+                        .yellow()
+                        .bold(),
+                )
             } else if call.in_flight {
-                Cell::from("sending".cyan())
+                Cell::from(if columns[5] >= 8 { "sending" } else { "…" }.cyan())
             } else {
                 Cell::from("")
             };
+            let tool = navigate::qualified_tool(call);
+            let first = varying.get(&tool).map(Vec::as_slice).unwrap_or(&[]);
+            let mark = if app.marked.contains(&call.request_id) {
+                "●"
+            } else {
+                " "
+            };
             let row = Row::new(vec![
-                Cell::from(wait_label(app.now_ms, call.received_at_ms)),
+                Cell::from(Line::from(vec![
+                    mark.cyan().bold(),
+                    wait_label(app.now_ms, call.received_at_ms).into(),
+                ])),
                 Cell::from(app::short(&call.thread_id).to_string()).dim(),
-                Cell::from(call.tool.clone()).bold(),
-                Cell::from(preview(&call.arguments, args_width)),
-                Cell::from(Span::styled(who, who_style)),
+                Cell::from(text::truncate_middle(&tool, usize::from(columns[2]))).bold(),
+                Cell::from(cell(
+                    &distinguishing_summary(&call.arguments, first),
+                    columns[3],
+                )),
+                Cell::from(Span::styled(cell(&who, columns[4]), who_style)),
                 flag,
             ]);
             if index == app.selected_call && focused {
@@ -329,19 +585,14 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
             }
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(6),
-            Constraint::Length(9),
-            Constraint::Length(16),
-            Constraint::Min(12),
-            Constraint::Length(16),
-            Constraint::Length(8),
-        ],
-    )
-    .header(Row::new(["wait", "session", "tool", "arguments", "answered by", ""]).dim())
-    .block(block);
+    let header = match columns {
+        [_, 0, ..] => [" wait", "", "tool", "arguments", "who", ""],
+        [_, _, _, _, who, _] if who < 11 => [" wait", "session", "tool", "arguments", "who", ""],
+        _ => [" wait", "session", "tool", "arguments", "answered by", ""],
+    };
+    let table = Table::new(table_rows, columns.map(Constraint::Length))
+        .header(Row::new(header.map(|h| text::truncate(h, 12))).dim())
+        .block(block);
     frame.render_widget(table, area);
 }
 
@@ -361,21 +612,42 @@ fn render_composer(app: &App, frame: &mut Frame, area: Rect) {
 
 fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(notice) = &app.notice {
-        frame.render_widget(Paragraph::new(notice.clone().yellow()), area);
+        frame.render_widget(
+            Paragraph::new(text::truncate(notice, usize::from(area.width)).yellow()),
+            area,
+        );
         return;
     }
+    frame.render_widget(Paragraph::new(footer_line(app.context(), area.width)), area);
+}
+
+/// The footer's hints for `context` in `width` columns. `? help` and `q quit` (where
+/// they apply) are always there, at the end; the others fill the room before them.
+pub fn footer_line(context: keys::Context, width: u16) -> Line<'static> {
+    let always = |b: &&&keys::Binding| matches!(b.action, keys::Action::Help | keys::Action::Quit);
+    let hints: Vec<&keys::Binding> = keys::BINDINGS
+        .iter()
+        .filter(|b| !b.hint.is_empty() && b.contexts.contains(&context))
+        .collect();
+    let cost = |b: &keys::Binding| text::width(b.label) + text::width(b.hint) + 3;
+    let reserved: usize = hints.iter().filter(always).map(|b| cost(b)).sum();
+    let mut room = usize::from(width).saturating_sub(reserved);
     let mut spans = Vec::new();
-    let mut width = 0usize;
-    for (label, hint) in keys::hints(app.context()) {
-        let piece = label.chars().count() + hint.chars().count() + 3;
-        if width + piece > usize::from(area.width) {
-            break;
+    let push = |spans: &mut Vec<Span<'static>>, b: &keys::Binding| {
+        spans.push(b.label.cyan().bold());
+        spans.push(format!(" {}  ", b.hint).into());
+    };
+    for b in hints.iter().filter(|b| !always(b)) {
+        if cost(b) > room {
+            continue;
         }
-        width += piece;
-        spans.push(label.cyan().bold());
-        spans.push(format!(" {hint}  ").into());
+        room -= cost(b);
+        push(&mut spans, b);
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    for b in hints.iter().filter(always) {
+        push(&mut spans, b);
+    }
+    Line::from(spans)
 }
 
 /// A rectangle of `percent_x` × `percent_y` of `area`, centred, at least `min` in size.
@@ -397,3 +669,7 @@ fn centered(area: Rect, percent_x: u16, percent_y: u16, min_w: u16, min_h: u16) 
 #[cfg(test)]
 #[path = "ui_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "scale_tests.rs"]
+mod scale_tests;

@@ -8,16 +8,35 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{centered, pane};
-use crate::console::app::{App, Overlay, short};
+use crate::console::app::{App, Card, Overlay, short};
 use crate::console::editor::{EditorMode, EditorState, ResponseEditor};
-use crate::console::keys::{self, BINDINGS, Context};
+use crate::console::keys::{BINDINGS, Context};
+use crate::console::navigate::qualified_tool;
+use crate::console::text::TextLine;
+use crate::console::view::{Pager, plain};
 
 pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
-    match &app.overlay {
-        None => {}
-        Some(Overlay::Help { scroll }) => render_help(frame, screen, *scroll),
-        Some(Overlay::Editor(editor)) => render_editor(editor, frame, screen),
-        Some(Overlay::ConfirmQuit { waiting }) => render_confirm(
+    // Bottom layer first, so the top one is drawn last, over the others.
+    for overlay in &app.overlays {
+        render_one(app, overlay, frame, screen);
+    }
+}
+
+fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
+    match overlay {
+        Overlay::Notices { scroll } => render_notices(app, frame, screen, *scroll),
+        Overlay::Command { input, candidates } => render_command(input, candidates, frame, screen),
+        Overlay::ConfirmFailAll { reason, count } => render_confirm(
+            frame,
+            screen,
+            " Fail every call? ",
+            &format!("Fail the {count} call(s) waiting on you with \"{reason}\"?"),
+        ),
+        Overlay::Help { .. } => render_help(app, frame, screen),
+        Overlay::Card(card) => match card.as_ref() {
+            Card::ToolCall(editor) => render_editor(app, editor, frame, screen),
+        },
+        Overlay::ConfirmQuit { waiting } => render_confirm(
             frame,
             screen,
             " Quit? ",
@@ -25,7 +44,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
                 "{waiting} call(s) still wait on you. Quitting ends Switchboard and app-server; those calls expire."
             ),
         ),
-        Some(Overlay::ConfirmClose { thread_id }) => render_confirm(
+        Overlay::ConfirmClose { thread_id } => render_confirm(
             frame,
             screen,
             " Close session? ",
@@ -34,7 +53,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, screen: Rect) {
                 short(thread_id)
             ),
         ),
-        Some(Overlay::Threads { threads, selected }) => {
+        Overlay::Threads { threads, selected } => {
             let area = centered(screen, 80, 70, 40, 8);
             frame.render_widget(Clear, area);
             let items: Vec<ListItem> = threads
@@ -86,30 +105,49 @@ const HELP_SECTIONS: &[(&str, &[Context])] = &[
     ("Composer", &[Context::Composer]),
     ("Response editor", &[Context::Editor]),
     ("Catalog inspector", &[Context::Inspector]),
-    ("Protocol log", &[Context::ProtocolLog, Context::LogFilter]),
+    ("Protocol log", &[Context::ProtocolLog]),
+    ("Filters", &[Context::Filter]),
+    ("Detail view", &[Context::Detail]),
     (
         "Dialogs",
         &[Context::Picker, Context::Confirm, Context::Help],
     ),
 ];
 
-fn render_help(frame: &mut Frame, screen: Rect, scroll: u16) {
+fn render_help(app: &App, frame: &mut Frame, screen: Rect) {
     let area = centered(screen, 80, 90, 60, 12);
     frame.render_widget(Clear, area);
+    let width = usize::from(area.width.saturating_sub(2)).max(20);
     let mut listed = vec![false; BINDINGS.len()];
     let mut lines: Vec<Line> = Vec::new();
+    if let Some(listen) = &app.listen {
+        lines.push(Line::from("API").bold());
+        for part in
+            crate::console::text::wrap(&format!("  {} token {}", listen.url, listen.token), width)
+        {
+            lines.push(Line::from(part));
+        }
+    }
+    // A description wraps under itself, past the key column.
+    let key_column = 9;
     for (title, contexts) in HELP_SECTIONS {
         let mut section = Vec::new();
         for (index, binding) in BINDINGS.iter().enumerate() {
             if !listed[index] && binding.contexts.iter().any(|c| contexts.contains(c)) {
                 listed[index] = true;
-                section.push(Line::from(vec![
-                    Span::styled(
-                        format!("  {:<7}", binding.label),
-                        Style::new().cyan().bold(),
-                    ),
-                    Span::raw(binding.help.to_string()),
-                ]));
+                let parts =
+                    crate::console::text::wrap(binding.help, width.saturating_sub(key_column));
+                for (i, part) in parts.into_iter().enumerate() {
+                    let key = if i == 0 {
+                        format!("  {:<7}", binding.label)
+                    } else {
+                        " ".repeat(key_column)
+                    };
+                    section.push(Line::from(vec![
+                        Span::styled(key, Style::new().cyan().bold()),
+                        Span::raw(part),
+                    ]));
+                }
             }
         }
         if !section.is_empty() {
@@ -117,19 +155,91 @@ fn render_help(frame: &mut Frame, screen: Rect, scroll: u16) {
             lines.extend(section);
         }
     }
-    let help = Paragraph::new(lines)
-        .scroll((scroll, 0))
-        .block(pane(" Keys (↑/↓ scroll, Esc closes) ", true));
+    let height = usize::from(area.height.saturating_sub(2));
+    let top = app.views.help.clamp(lines.len(), height);
+    let end = (top + height).min(lines.len());
+    let help = Paragraph::new(lines[top..end].to_vec()).block(pane(
+        format!(
+            " Keys {}–{} of {} (↑/↓ PgUp/PgDn scroll, Esc closes) ",
+            top + 1,
+            end,
+            lines.len()
+        ),
+        true,
+    ));
     frame.render_widget(help, area);
 }
 
-fn render_editor(editor: &ResponseEditor, frame: &mut Frame, screen: Rect) {
+/// The detail view: the whole screen, wrapped, scrolled from the top.
+pub(super) fn render_pager(pager: &Pager, frame: &mut Frame, screen: Rect) {
+    frame.render_widget(Clear, screen);
+    let [body, hints] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(screen);
+    let width = usize::from(body.width.saturating_sub(2)).max(1);
+    let height = usize::from(body.height.saturating_sub(2));
+    let lines = pager.wrapped(width);
+    let top = pager.scroll.clamp(lines.len(), height);
+    let end = (top + height).min(lines.len());
+    let shown: Vec<Line> = lines[top..end].iter().map(text_line).collect();
+    let title = format!(
+        "{}· lines {}–{} of {} ",
+        pager.title,
+        if lines.is_empty() { 0 } else { top + 1 },
+        end,
+        lines.len()
+    );
+    frame.render_widget(Paragraph::new(shown).block(pane(title, true)), body);
+    frame.render_widget(
+        Paragraph::new(super::footer_line(Context::Detail, screen.width)),
+        hints,
+    );
+}
+
+/// A laid-out line of a value: indented; string text plain, JSON around it dimmer.
+fn text_line(line: &TextLine) -> Line<'static> {
+    let text = format!("{}{}", " ".repeat(line.indent), line.text);
+    if line.is_text {
+        Line::from(text)
+    } else if line.text.starts_with('⚠') {
+        Line::from(text).yellow()
+    } else {
+        Line::from(text).cyan()
+    }
+}
+
+/// The editor's context pane: schema problems first, then the arguments as text, then
+/// the input schema folded to one line (^G shows the call in full).
+fn context_lines(editor: &ResponseEditor) -> Vec<TextLine> {
+    let mut lines = Vec::new();
+    for problem in &editor.call.schema_problems {
+        lines.push(plain(&format!("⚠ {problem}")));
+    }
+    if !editor.call.schema_problems.is_empty() {
+        lines.push(plain(""));
+    }
+    lines.extend(crate::console::text::value_lines(&editor.call.arguments));
+    lines.push(plain(""));
+    let schema = match &editor.input_schema {
+        Some(schema) => {
+            let properties = schema
+                .get("properties")
+                .and_then(|p| p.as_object())
+                .map(|p| p.keys().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_default();
+            format!("▸ input schema: {properties} (^G shows it)")
+        }
+        None => "▸ the tool is not in the catalog".to_string(),
+    };
+    lines.push(plain(&schema));
+    lines
+}
+
+fn render_editor(app: &App, editor: &ResponseEditor, frame: &mut Frame, screen: Rect) {
     let area = centered(screen, 92, 92, 60, 20);
     frame.render_widget(Clear, area);
     let block = pane(
         format!(
             " Answer {} · call {} · session {} ",
-            editor.call.tool,
+            qualified_tool(&editor.call),
             short(&editor.call.call_id),
             short(&editor.call.thread_id)
         ),
@@ -137,46 +247,48 @@ fn render_editor(editor: &ResponseEditor, frame: &mut Frame, screen: Rect) {
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    // The answer box is as tall as its text (usually one line), up to half the overlay.
+    let answer_lines = editor.textarea.lines().len() as u16;
+    let answer_height = (answer_lines + 2).clamp(3, (inner.height / 2).max(3));
+    let status_height = if editor.message.is_some() { 2 } else { 1 };
     let [context, input, status, hints] = Layout::vertical([
-        Constraint::Percentage(38),
-        Constraint::Min(4),
-        Constraint::Length(2),
+        Constraint::Min(3),
+        Constraint::Length(answer_height),
+        Constraint::Length(status_height),
         Constraint::Length(1),
     ])
     .areas(inner);
 
-    let [arguments, schema] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(context);
-    let mut argument_lines: Vec<Line> = serde_json::to_string_pretty(&editor.call.arguments)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| Line::from(l.to_string()))
-        .collect();
-    for problem in &editor.call.schema_problems {
-        argument_lines.push(Line::from(format!("⚠ {problem}")).yellow());
-    }
+    let width = usize::from(context.width.saturating_sub(2)).max(1);
+    let height = usize::from(context.height.saturating_sub(2));
+    let view = &app.views.editor;
+    let id = &editor.call.request_id;
+    let lines = view.lines(id, width, || context_lines(editor));
+    let top = if view.is_for(id) {
+        view.arguments.clamp(lines.len(), height)
+    } else {
+        0
+    };
+    let end = (top + height).min(lines.len());
+    let shown: Vec<Line> = lines[top..end].iter().map(text_line).collect();
+    let more = if lines.len() > height {
+        format!(
+            " Arguments · lines {}–{} of {} · M-↑/M-↓ scroll, ^G full view ",
+            top + 1,
+            end,
+            lines.len()
+        )
+    } else {
+        " Arguments · ^G full view ".to_string()
+    };
     frame.render_widget(
-        Paragraph::new(argument_lines).block(
+        Paragraph::new(shown).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(" Arguments ")
-                .dim(),
+                .title(more)
+                .border_style(Style::new().dim()),
         ),
-        arguments,
-    );
-    let schema_text = editor
-        .input_schema
-        .as_ref()
-        .map(|s| serde_json::to_string_pretty(s).unwrap_or_default())
-        .unwrap_or_else(|| "(tool not in the catalog)".to_string());
-    frame.render_widget(
-        Paragraph::new(schema_text).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" Input schema ")
-                .dim(),
-        ),
-        schema,
+        context,
     );
 
     let mode = match editor.mode {
@@ -184,19 +296,20 @@ fn render_editor(editor: &ResponseEditor, frame: &mut Frame, screen: Rect) {
         EditorMode::Raw => " Raw result JSON {\"contentItems\":[..],\"success\":..} ".to_string(),
         EditorMode::Fail => " Reason for failing the call ".to_string(),
     };
-    let mut textarea = editor.textarea.clone();
     let border = if editor.mode == EditorMode::Fail {
         Style::new().red()
     } else {
         Style::new().cyan()
     };
-    textarea.set_block(
-        Block::default()
-            .borders(Borders::ALL)
-            .title(mode)
-            .border_style(border),
-    );
-    frame.render_widget(&textarea, input);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(mode)
+        .border_style(border);
+    let text_area = block.inner(input);
+    frame.render_widget(block, input);
+    // The editor's own textarea, not a copy: it keeps its layout of the lines between
+    // frames, so a long answer is laid out once, not at every frame.
+    frame.render_widget(&editor.textarea, text_area);
 
     let validity = match (&editor.state, editor.validate()) {
         (EditorState::Ended(why), _) => Line::from(format!("✘ {why}: nothing will be sent"))
@@ -218,8 +331,70 @@ fn render_editor(editor: &ResponseEditor, frame: &mut Frame, screen: Rect) {
     }
     frame.render_widget(Paragraph::new(status_lines), status);
 
-    let spans: Vec<Span> = keys::hints(Context::Editor)
-        .flat_map(|(label, hint)| [label.cyan().bold(), format!(" {hint}  ").into()])
+    frame.render_widget(
+        Paragraph::new(super::footer_line(Context::Editor, hints.width)),
+        hints,
+    );
+}
+
+/// The notice history, newest at the bottom.
+fn render_notices(app: &App, frame: &mut Frame, screen: Rect, scroll: u16) {
+    let area = centered(screen, 80, 70, 40, 8);
+    frame.render_widget(Clear, area);
+    let lines: Vec<Line> = app
+        .notices
+        .iter()
+        .map(|(at_ms, text)| {
+            let secs = at_ms.div_euclid(1000).rem_euclid(86_400);
+            Line::from(vec![
+                Span::raw(format!(
+                    "{:02}:{:02}:{:02}  ",
+                    secs / 3600,
+                    secs / 60 % 60,
+                    secs % 60
+                ))
+                .dim(),
+                Span::raw(text.clone()),
+            ])
+        })
         .collect();
-    frame.render_widget(Paragraph::new(Line::from(spans)), hints);
+    let notices = Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
+        .block(pane(
+            format!(" Notices ({}; Esc closes) ", app.notices.len()),
+            true,
+        ));
+    frame.render_widget(notices, area);
+}
+
+/// The `:` command line on the bottom row, with the candidates of the last Tab above it.
+fn render_command(
+    input: &ratatui_textarea::TextArea<'static>,
+    candidates: &[String],
+    frame: &mut Frame,
+    screen: Rect,
+) {
+    let row = Rect {
+        y: screen.y + screen.height.saturating_sub(1),
+        height: 1,
+        ..screen
+    };
+    frame.render_widget(Clear, row);
+    let [prompt, field] =
+        Layout::horizontal([Constraint::Length(1), Constraint::Min(1)]).areas(row);
+    frame.render_widget(Paragraph::new(":".cyan().bold()), prompt);
+    let mut field_input = input.clone();
+    field_input.set_placeholder_text(
+        "session ID · tool NAME · fail-all REASON · hold TOOL · quit   (Tab completes)",
+    );
+    frame.render_widget(&field_input, field);
+    if !candidates.is_empty() && row.y > screen.y {
+        let above = Rect {
+            y: row.y - 1,
+            ..row
+        };
+        frame.render_widget(Clear, above);
+        frame.render_widget(Paragraph::new(candidates.join("  ").dim()), above);
+    }
 }

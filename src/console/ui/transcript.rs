@@ -1,12 +1,12 @@
 //! The selected session's transcript: only the rows on screen are laid out, from the
 //! bottom up, so a frame costs the same with ten rows or ten thousand.
 
+use crate::console::text;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use unicode_width::UnicodeWidthChar;
 
 use super::pane;
 use crate::bridge::{CallEnd, TranscriptEntry, TranscriptRow};
@@ -46,7 +46,7 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(welcome, area);
         return;
     };
-    let Some(view) = app.transcripts.get(thread) else {
+    let Some(view) = app.transcript(thread) else {
         frame.render_widget(
             Paragraph::new("").block(pane(" Transcript ", focused)),
             area,
@@ -55,9 +55,41 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
     };
     let width = usize::from(area.width.saturating_sub(2)).max(10);
     let height = usize::from(area.height.saturating_sub(2));
-    let mut lines: Vec<Line<'static>> = Vec::new();
+    let filter = &app.views.transcript_filter;
+    let rows = app.transcript_rows(thread);
     let following = view.follow;
-    if following {
+    let lines = if following {
+        tail_lines(app, &view, &rows, width, height)
+    } else {
+        window_lines(app, &view, &rows, width, height, focused)
+    };
+    let mut title = format!(" Transcript · session {}", short(thread));
+    if filter.is_active() || filter.editing {
+        title.push_str(&format!(
+            " · {} of {} row(s){}",
+            rows.len(),
+            view.rows.len(),
+            filter.label()
+        ));
+    }
+    if !following {
+        title.push_str(" · scrolled (End follows)");
+    }
+    title.push(' ');
+    frame.render_widget(Paragraph::new(lines).block(pane(title, focused)), area);
+}
+
+/// Following: the newest rows (and text still streaming), laid out from the bottom up.
+fn tail_lines(
+    app: &App,
+    view: &crate::console::app::TranscriptView<'_>,
+    rows: &[usize],
+    width: usize,
+    height: usize,
+) -> Vec<Line<'static>> {
+    app.views.transcript_top.set(None);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    if !app.views.transcript_filter.is_active() {
         for text in view.streaming.values() {
             let mut streaming = message_lines(
                 "assistant ▸ ",
@@ -73,74 +105,95 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
             lines.extend(streaming);
         }
     }
-    let bottom = view.bottom();
-    if !view.rows.is_empty() {
-        for index in (0..=bottom).rev() {
-            if lines.len() >= height {
-                break;
-            }
-            let Some(row) = view.rows.get(index) else {
-                continue;
-            };
-            let mut row_lines = row_lines(row, width, view.expanded.contains(&row.seq));
-            if focused && !following && index == bottom {
-                for line in &mut row_lines {
-                    line.style = line.style.add_modifier(Modifier::REVERSED);
-                }
-            }
-            row_lines.reverse();
-            lines.extend(row_lines);
+    for &index in rows.iter().rev() {
+        if lines.len() >= height {
+            break;
         }
+        let row = &view.rows[index];
+        let mut row_lines = row_lines(row, width, view.expanded.contains(&row.seq));
+        row_lines.reverse();
+        lines.extend(row_lines);
     }
     lines.truncate(height);
     lines.reverse();
-    let title = if following {
-        format!(" Transcript · session {} ", short(thread))
-    } else {
-        format!(
-            " Transcript · session {} · scrolled (End follows) ",
-            short(thread)
-        )
-    };
-    frame.render_widget(Paragraph::new(lines).block(pane(title, focused)), area);
+    lines
 }
 
-/// Splits `text` into lines of at most `width` columns, at spaces where it can and
-/// anywhere inside a word longer than a line.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut out = Vec::new();
-    for raw in text.split('\n') {
-        let mut line = String::new();
-        let mut used = 0;
-        for word in raw.split_inclusive(' ') {
-            let word_width: usize = word.chars().map(|c| c.width().unwrap_or(0)).sum();
-            let fits_alone = word
-                .trim_end()
-                .chars()
-                .map(|c| c.width().unwrap_or(0))
-                .sum::<usize>()
-                <= width;
-            if used + word_width > width && used > 0 && fits_alone {
-                out.push(std::mem::take(&mut line).trim_end().to_string());
-                used = 0;
-            }
-            for c in word.chars() {
-                let w = c.width().unwrap_or(0);
-                if used + w > width {
-                    if c == ' ' {
-                        continue;
-                    }
-                    out.push(std::mem::take(&mut line));
-                    used = 0;
+/// Scrolled: rows from a top row kept from frame to frame, so moving the selection
+/// inside the pane does not move the rows; rows after the selection fill the pane (no
+/// blank lines under it), and a selected row taller than the pane shows from its top,
+/// scrolled by the keys.
+fn window_lines(
+    app: &App,
+    view: &crate::console::app::TranscriptView<'_>,
+    rows: &[usize],
+    width: usize,
+    height: usize,
+    focused: bool,
+) -> Vec<Line<'static>> {
+    if rows.is_empty() || height == 0 {
+        return Vec::new();
+    }
+    let lay = |position: usize| {
+        let row = &view.rows[rows[position]];
+        row_lines(row, width, view.expanded.contains(&row.seq))
+    };
+    let cursor = rows
+        .iter()
+        .position(|&i| i >= view.cursor)
+        .unwrap_or(rows.len() - 1);
+    let selected = lay(cursor);
+    let inside = app.views.transcript_inside.clamp(selected.len(), height);
+    app.views.transcript_measure.set((selected.len(), height));
+    // The top row: last frame's, moved only as far as needed to show the selection.
+    let mut top = match app.views.transcript_top.get() {
+        Some(top) if top <= cursor => top,
+        Some(_) => cursor,
+        None => {
+            // Just scrolled up from the tail: the selection at the bottom.
+            let mut used = selected.len();
+            let mut top = cursor;
+            while top > 0 {
+                let above = lay(top - 1).len();
+                if used + above > height {
+                    break;
                 }
-                line.push(c);
-                used += w;
+                used += above;
+                top -= 1;
+            }
+            top
+        }
+    };
+    let mut used: usize = (top..cursor).map(|p| lay(p).len()).sum::<usize>() + selected.len();
+    while top < cursor && used > height {
+        used -= lay(top).len();
+        top += 1;
+    }
+    app.views.transcript_top.set(Some(top));
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for position in top..rows.len() {
+        if lines.len() >= height {
+            break;
+        }
+        let mut row = if position == cursor {
+            selected.clone().into_iter().skip(inside).collect()
+        } else {
+            lay(position)
+        };
+        if position == cursor && focused {
+            for line in &mut row {
+                line.style = line.style.add_modifier(Modifier::REVERSED);
             }
         }
-        out.push(line.trim_end().to_string());
+        lines.extend(row);
     }
-    out
+    lines.truncate(height);
+    lines
+}
+
+/// Splits `text` into lines of at most `width` columns (see `text::wrap`).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    text::wrap(text, width)
 }
 
 fn message_lines(
@@ -150,7 +203,7 @@ fn message_lines(
     width: usize,
     max: usize,
 ) -> Vec<Line<'static>> {
-    let indent = prefix.chars().count();
+    let indent = text::width(prefix);
     let body = wrap(text, width.saturating_sub(indent));
     let folded = body.len() > max;
     let mut lines: Vec<Line<'static>> = body
@@ -211,12 +264,19 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
         ),
         TranscriptEntry::ToolCallRequest {
             tool,
+            namespace,
             arguments,
             answerer,
             ..
         } => {
-            let head = format!("⚙ {tool} requested → {answerer}  ");
-            let room = width.saturating_sub(head.chars().count());
+            let tool = crate::catalog::qualified_name(namespace.as_deref(), tool);
+            let args = super::preview(arguments, width);
+            let keep = text::width(&args).min((width / 3).max(10));
+            let head = text::truncate_middle(
+                &format!("⚙ {tool} requested → {answerer}  "),
+                width.saturating_sub(keep).max(6),
+            );
+            let room = width.saturating_sub(text::width(&head));
             let mut lines = vec![Line::from(vec![
                 Span::styled(head, Style::new().yellow()),
                 Span::raw(super::preview(arguments, room)).dim(),
@@ -250,11 +310,17 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
                 (None, Some(reason)) => reason.clone(),
                 (None, None) => String::new(),
             };
-            let head = format!("{mark} {tool} {what}{by} in {latency_ms} ms: ");
-            let room = width.saturating_sub(head.chars().count());
+            // At narrow widths the middle gives way: the latency and the result stay.
+            let head = format!("{mark} {tool} {what}{by}");
+            let latency = format!(" in {latency_ms} ms: ");
+            let summary = text::printable(&summary);
+            let keep = text::width(&summary).min((width / 3).max(10));
+            let head_room = width.saturating_sub(text::width(&latency) + keep).max(6);
+            let head = text::truncate_middle(&head, head_room);
+            let room = width.saturating_sub(text::width(&head) + text::width(&latency));
             let mut lines = vec![Line::from(vec![
-                Span::styled(head, style),
-                Span::raw(truncated(&summary, room)),
+                Span::styled(head + &latency, style),
+                Span::raw(text::truncate(&summary, room)),
             ])];
             if expanded && let Some(result) = content {
                 lines.extend(json_lines(result, width));
@@ -287,15 +353,39 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
                 .map(|l| Line::styled(l, style))
                 .collect()
         }
+        // codex retrying its own model request is not Switchboard reconnecting.
         TranscriptEntry::Error { message } => {
-            message_lines("error ▸ ", Style::new().red().bold(), message, width, fold)
+            match message.strip_suffix(" (app-server will retry)") {
+                Some(message) => message_lines(
+                    "codex retries ▸ ",
+                    Style::new().yellow().bold(),
+                    &format!(
+                        "{} (codex retries the model request itself)",
+                        shorten_ids(message)
+                    ),
+                    width,
+                    fold,
+                ),
+                None => message_lines(
+                    "error ▸ ",
+                    Style::new().red().bold(),
+                    &shorten_ids(message),
+                    width,
+                    fold,
+                ),
+            }
         }
-        TranscriptEntry::Notice { message } => wrap(&format!("· {message}"), width)
+        TranscriptEntry::Notice { message } => wrap(&format!("· {}", notice_text(message)), width)
             .into_iter()
             .map(|l| Line::styled(l, Style::new().yellow()))
             .collect(),
         TranscriptEntry::SessionClosed { reason } => {
-            vec![Line::from(format!("· session closed: {reason}")).dim()]
+            let text = if reason.is_empty() || reason == "session closed" {
+                "· session closed".to_string()
+            } else {
+                format!("· session closed: {reason}")
+            };
+            vec![Line::from(text).dim()]
         }
         TranscriptEntry::RequestOpened {
             summary, answerer, ..
@@ -335,13 +425,39 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
     }
 }
 
-fn truncated(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        format!(
-            "{}…",
-            crate::protocol::truncate_chars(text, max.saturating_sub(1))
-        )
+/// A recovery notice without "0 call(s) still waiting" right after calls expired.
+fn notice_text(message: &str) -> String {
+    match message.split_once(": 0 call(s) still waiting, ") {
+        Some((before, after)) => match after.strip_suffix(" ended meanwhile") {
+            Some(ended) => format!("{before}: {ended} call(s) ended meanwhile"),
+            None => format!("{before}: {after}"),
+        },
+        None => shorten_ids(message),
     }
+}
+
+/// `text` with thread ids (UUIDs) shortened to the tail the console shows elsewhere.
+pub fn shorten_ids(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let is_uuid = |at: usize| {
+        bytes.len() >= at + 36
+            && bytes[at..at + 36].iter().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => *b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+            && (at == 0 || !bytes[at - 1].is_ascii_alphanumeric())
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if is_uuid(at) {
+            out.push_str(short(&text[at..at + 36]));
+            at += 36;
+            continue;
+        }
+        let c = text[at..].chars().next().unwrap_or(' ');
+        out.push(c);
+        at += c.len_utf8();
+    }
+    out
 }

@@ -32,10 +32,6 @@ fn keys(app: &mut App, text: &str) {
     }
 }
 
-fn ctrl(app: &mut App, c: char) {
-    app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
-}
-
 #[test]
 fn empty_console() {
     snapshot("empty", &app());
@@ -50,8 +46,8 @@ fn sessions_with_a_pending_queue() {
 fn editor_with_a_json_error() {
     let mut app = busy_app();
     keys(&mut app, "a");
-    ctrl(&mut app, 't');
-    if let Some(crate::console::app::Overlay::Editor(editor)) = &mut app.overlay {
+    app.on_key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE));
+    if let Some(editor) = app.editor_mut() {
         editor.textarea.select_all();
         editor.textarea.cut();
         editor.textarea.insert_str(
@@ -132,7 +128,7 @@ fn waiting_calls_are_highlighted_in_colour() {
     let line: String = (0..80)
         .map(|x| buffer[(x, row)].symbol().to_string())
         .collect();
-    let you = line.find(" you ").unwrap() as u16 + 1;
+    let you = line[..line.find(" you ").unwrap()].chars().count() as u16 + 1;
     assert_eq!(buffer[(you, row)].fg, Color::Magenta);
     // The flagged call carries the schema warning in yellow.
     let row = areas.queue.y + 3;
@@ -250,6 +246,6 @@ fn reconnecting_after_app_server_exited() {
             },
         ],
     );
-    assert_eq!(app.session_badge(&app.sessions[1]), "restored");
+    assert_eq!(app.session_badge(&app.model.sessions[1]), "restored");
     snapshot("reconnecting", &app);
 }

@@ -4,12 +4,13 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{List, ListItem, Paragraph};
 
 use super::pane;
 use crate::appserver::Direction;
 use crate::catalog::HandlerSpec;
 use crate::console::app::App;
+use crate::console::text;
 
 fn handler_text(spec: Option<&HandlerSpec>) -> String {
     match spec {
@@ -38,35 +39,63 @@ fn handler_text(spec: Option<&HandlerSpec>) -> String {
 pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
     let [list_area, detail_area] =
         Layout::horizontal([Constraint::Length(28), Constraint::Min(20)]).areas(area);
-    let items: Vec<ListItem> = app
-        .catalog
-        .tools
+    let rows = app.inspector_rows();
+    let visible = usize::from(list_area.height.saturating_sub(2));
+    let selected = rows
         .iter()
-        .map(|t| {
+        .position(|&i| i == app.inspector_selected)
+        .unwrap_or(0);
+    let offset = app.views.inspector.window(selected, rows.len(), visible);
+    let row_width = usize::from(list_area.width.saturating_sub(2));
+    let items: Vec<ListItem> = rows
+        .iter()
+        .skip(offset)
+        .take(visible.max(1))
+        .map(|&i| {
+            let t = &app.catalog.tools[i];
             let kind = t
                 .handler
                 .as_ref()
                 .map(HandlerSpec::kind)
                 .unwrap_or("manual");
-            let mut spans = vec![
-                Span::raw(t.qualified_name()),
-                Span::raw(format!(" {kind}")).dim(),
-            ];
-            if app.hold.holds(&t.name) {
-                spans.push(" HOLD".yellow().bold());
+            let held = if app.model.hold.holds(&t.name) {
+                " HOLD"
+            } else {
+                ""
+            };
+            let tail = format!(" {kind}{held}");
+            let name = text::truncate_middle(
+                &t.qualified_name(),
+                row_width.saturating_sub(text::width(&tail)),
+            );
+            let mut spans = vec![Span::raw(name), Span::raw(format!(" {kind}")).dim()];
+            if !held.is_empty() {
+                spans.push(held.yellow().bold());
             }
-            ListItem::new(Line::from(spans))
+            let item = ListItem::new(Line::from(spans));
+            if i == app.inspector_selected {
+                item.style(Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                item
+            }
         })
         .collect();
-    let list = List::new(items)
-        .block(pane(format!(" Tools ({}) ", app.catalog.tools.len()), true))
-        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(app.inspector_selected));
-    frame.render_stateful_widget(list, list_area, &mut state);
+    let filter = &app.views.inspector_filter;
+    let title = if filter.is_active() || filter.editing {
+        format!(
+            " Tools {} of {}{} ",
+            rows.len(),
+            app.catalog.tools.len(),
+            filter.label()
+        )
+    } else {
+        format!(" Tools ({}) ", app.catalog.tools.len())
+    };
+    frame.render_widget(List::new(items).block(pane(title, true)), list_area);
 
     let mut lines: Vec<Line> = Vec::new();
     if let Some(tool) = app.catalog.tools.get(app.inspector_selected) {
-        let stats = app.tool_stats.get(&tool.name);
+        let stats = app.model.tool_stats.get(&tool.name);
         lines.push(Line::from(tool.qualified_name()).bold());
         lines.push(Line::from(tool.description.clone()));
         lines.push(Line::from(""));
@@ -76,7 +105,7 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
         ]));
         lines.push(Line::from(vec![
             "hold     ".dim(),
-            if app.hold.holds(&tool.name) {
+            if app.model.hold.holds(&tool.name) {
                 "held for review (H releases)".yellow()
             } else {
                 "answers on its own (H holds)".into()
@@ -133,69 +162,106 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
         .as_ref()
         .map(|p| format!(" Catalog {} ", p.display()))
         .unwrap_or_else(|| " Catalog (none) ".to_string());
+    // Wrapped here, so the scroll knows the real number of lines and stops at the end.
+    let width = usize::from(detail_area.width.saturating_sub(2)).max(1);
+    let height = usize::from(detail_area.height.saturating_sub(2));
+    let mut wrapped: Vec<Line> = Vec::new();
+    for line in lines {
+        let style = line.style;
+        let plain: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        if line.spans.len() > 1 && text::width(&plain) <= width {
+            wrapped.push(line);
+            continue;
+        }
+        for part in text::wrap(&plain, width) {
+            wrapped.push(Line::styled(part, style));
+        }
+    }
+    let top = app.views.inspector_detail.clamp(wrapped.len(), height);
+    let end = (top + height).min(wrapped.len());
+    let title = if wrapped.len() > height {
+        format!(
+            "{}· lines {}–{} of {} (PgUp/PgDn) ",
+            path,
+            top + 1,
+            end,
+            wrapped.len()
+        )
+    } else {
+        path
+    };
     frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((app.inspector_scroll, 0))
-            .block(pane(path, false)),
+        Paragraph::new(wrapped[top..end].to_vec()).block(pane(title, false)),
         detail_area,
     );
 }
 
 pub(super) fn render_protocol_log(app: &App, frame: &mut Frame, area: Rect) {
-    let filter = app.protocol.filter_text();
+    let filter = &app.views.log_filter;
     let [filter_area, log_area] =
         Layout::vertical([Constraint::Length(3), Constraint::Min(3)]).areas(area);
-    let mut filter_box = app.protocol.filter.clone();
-    filter_box.set_placeholder_text("press / and type to filter (substring)");
-    filter_box.set_block(pane(" Filter ", app.filtering_log));
-    if !app.filtering_log {
-        filter_box.set_cursor_style(Style::new());
-    }
-    frame.render_widget(&filter_box, filter_area);
+    let filter_line = if filter.editing {
+        Line::from(vec![Span::raw(filter.text().to_string()), "▏".cyan()])
+    } else if filter.is_active() {
+        Line::from(filter.text().to_string())
+    } else {
+        Line::from("press / and type to filter (case-insensitive)".dim())
+    };
+    frame.render_widget(
+        Paragraph::new(filter_line).block(pane(" Filter ", filter.editing)),
+        filter_area,
+    );
 
-    let height = usize::from(log_area.height.saturating_sub(2));
+    let height = usize::from(log_area.height.saturating_sub(2)).max(1);
     let width = usize::from(log_area.width.saturating_sub(2));
-    let matching: Vec<_> = app
-        .protocol
-        .lines
+    let rows = app.log_rows();
+    let selected = if app.views.log_follow {
+        rows.len().saturating_sub(1)
+    } else {
+        let index = app.log_selected_index(&rows);
+        rows.iter().position(|&i| i == index).unwrap_or(0)
+    };
+    let offset = app.views.log.window(selected, rows.len(), height);
+    let lines: Vec<Line> = rows
         .iter()
-        .filter(|l| filter.is_empty() || l.text.contains(filter.as_str()))
-        .collect();
-    let end = matching
-        .len()
-        .saturating_sub(app.protocol.scroll.min(matching.len()));
-    let start = end.saturating_sub(height);
-    let lines: Vec<Line> = matching[start..end]
-        .iter()
-        .map(|l| {
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(at, &i)| {
+            let l = &app.protocol.lines[i];
             let (arrow, style) = match l.direction {
                 Direction::In => ("◀ in ", Style::new().cyan()),
                 Direction::Out => ("▶ out", Style::new().yellow()),
             };
             let clock = clock(l.at_ms);
             let room = width.saturating_sub(clock.len() + 7);
-            Line::from(vec![
+            let line = Line::from(vec![
                 Span::raw(clock).dim(),
                 Span::raw(" "),
                 Span::styled(arrow, style),
                 Span::raw(" "),
-                Span::raw(crate::protocol::truncate_chars(&l.text, room).to_string()),
-            ])
+                Span::raw(text::truncate(&text::printable(&l.text), room)),
+            ]);
+            if at == selected && !app.views.log_follow {
+                line.style(Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                line
+            }
         })
         .collect();
     let title = format!(
-        " Protocol log: {} of {} line(s){} ",
-        matching.len(),
+        " Protocol log: {} of {} line(s){}{} ",
+        rows.len(),
         app.protocol.lines.len(),
-        if app.protocol.scroll > 0 {
-            " · scrolled"
+        filter.label(),
+        if app.views.log_follow {
+            " · following (k scrolls, Enter opens a line)".to_string()
         } else {
-            ""
+            format!(" · line {} of {} (End follows)", selected + 1, rows.len())
         }
     );
     frame.render_widget(
-        Paragraph::new(lines).block(pane(title, !app.filtering_log)),
+        Paragraph::new(lines).block(pane(title, !filter.editing)),
         log_area,
     );
 }

@@ -1,0 +1,300 @@
+//! What the console knows about the bridge: a pure fold of `BridgeEvent`s (and of fresh
+//! reads after a lag) into sessions, pending calls, totals, transcripts and per-tool
+//! statistics. No terminal, no keys, no selection: the UI part (`app.rs`) holds those
+//! and follows what each event changed. Nothing here names ratatui or crossterm, so the
+//! fold can serve any face that keeps a live picture of a bridge.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::bridge::{
+    BridgeEvent, BridgeStatus, CallEnd, ConnectionState, HoldState, PendingCallView, Responder,
+    SessionSnapshot, SessionStatus, SessionSummary, Totals, TranscriptRow,
+};
+
+/// Transcript rows kept per session in the console; older rows stay on disk.
+pub const TRANSCRIPT_WINDOW: usize = 10_000;
+/// Latencies kept per tool for the median.
+const LATENCY_WINDOW: usize = 1_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct ToolStats {
+    pub calls: u64,
+    pub failures: u64,
+    pub expired: u64,
+    latencies: VecDeque<u64>,
+}
+
+impl ToolStats {
+    pub fn median_latency_ms(&self) -> Option<u64> {
+        if self.latencies.is_empty() {
+            return None;
+        }
+        let mut sorted: Vec<u64> = self.latencies.iter().copied().collect();
+        sorted.sort_unstable();
+        Some(sorted[sorted.len() / 2])
+    }
+}
+
+/// One session's transcript: its last rows and the agent messages still streaming.
+#[derive(Debug, Default)]
+pub struct Transcript {
+    pub rows: VecDeque<TranscriptRow>,
+    /// Agent messages still streaming: item id → text so far.
+    pub streaming: BTreeMap<String, String>,
+}
+
+impl Transcript {
+    /// Appends a row (a row already seen is ignored); true when the oldest row was
+    /// dropped to keep the window, so indices into `rows` moved down by one.
+    fn push(&mut self, row: TranscriptRow) -> bool {
+        if self.rows.back().is_some_and(|last| last.seq >= row.seq) {
+            return false;
+        }
+        let dropped = self.rows.len() == TRANSCRIPT_WINDOW;
+        if dropped {
+            self.rows.pop_front();
+        }
+        self.rows.push_back(row);
+        dropped
+    }
+
+    /// The index of the `tool_call.request` row of `request_id`, if it is in the window.
+    pub fn request_row(&self, request_id: &str) -> Option<usize> {
+        self.rows.iter().rposition(|row| {
+            matches!(&row.entry, crate::bridge::TranscriptEntry::ToolCallRequest { request_id: id, .. } if id == request_id)
+        })
+    }
+}
+
+/// What an event changed that the UI part must follow.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// A pending call left the queue at this index.
+    pub removed_call: Option<usize>,
+    /// A call that waits on a person joined the queue.
+    pub person_call_added: bool,
+    /// The oldest row of this session's transcript was dropped.
+    pub dropped_row: Option<String>,
+    /// A row was appended to this session's transcript.
+    pub appended_row: Option<String>,
+}
+
+/// The fold itself.
+#[derive(Debug)]
+pub struct Model {
+    pub transport: String,
+    pub connection: ConnectionState,
+    pub totals: Totals,
+    pub hold: HoldState,
+    pub sessions: Vec<SessionSummary>,
+    /// Pending calls across sessions, oldest first.
+    pub pending: Vec<PendingCallView>,
+    pub transcripts: HashMap<String, Transcript>,
+    pub tool_stats: BTreeMap<String, ToolStats>,
+}
+
+impl Model {
+    pub fn new(status: BridgeStatus) -> Model {
+        Model {
+            transport: status.transport,
+            connection: status.connection,
+            totals: status.totals,
+            hold: status.hold,
+            sessions: Vec::new(),
+            pending: Vec::new(),
+            transcripts: HashMap::new(),
+            tool_stats: BTreeMap::new(),
+        }
+    }
+
+    /// Replaces everything known with a fresh read from the bridge.
+    pub fn load(
+        &mut self,
+        status: BridgeStatus,
+        snapshots: Vec<SessionSnapshot>,
+        pending: Vec<PendingCallView>,
+    ) {
+        self.transport = status.transport;
+        self.connection = status.connection;
+        self.totals = status.totals;
+        self.hold = status.hold;
+        self.sessions = snapshots.iter().map(|s| s.summary.clone()).collect();
+        for snapshot in snapshots {
+            let transcript = self
+                .transcripts
+                .entry(snapshot.summary.thread_id.clone())
+                .or_default();
+            transcript.rows.clear();
+            for row in snapshot.transcript {
+                transcript.push(row);
+            }
+            transcript.streaming = snapshot.streaming.into_iter().collect();
+        }
+        self.pending = pending;
+    }
+
+    pub fn session(&self, thread_id: &str) -> Option<&SessionSummary> {
+        self.sessions.iter().find(|s| s.thread_id == thread_id)
+    }
+
+    pub fn call(&self, request_id: &str) -> Option<&PendingCallView> {
+        self.pending.iter().find(|c| c.request_id == request_id)
+    }
+
+    /// Calls that need a person, oldest first.
+    pub fn waiting_on_person(&self) -> impl Iterator<Item = &PendingCallView> {
+        self.pending.iter().filter(|c| c.answerer.needs_person())
+    }
+
+    /// The badge of a session: its bridge status, or "waiting on you".
+    pub fn session_badge(&self, session: &SessionSummary) -> &'static str {
+        let waiting = self
+            .waiting_on_person()
+            .any(|c| c.thread_id == session.thread_id);
+        match session.status {
+            SessionStatus::Closed => "closed",
+            SessionStatus::Disconnected => "disconnected",
+            SessionStatus::Restored => "restored",
+            SessionStatus::ResumeFailed => "not resumable",
+            _ if waiting => "waiting on you",
+            _ if session.persist_error.is_some() => "not persisted",
+            SessionStatus::Failed => "failed",
+            SessionStatus::Running => "running",
+            SessionStatus::Idle => "idle",
+        }
+    }
+
+    /// Folds one event in.
+    pub fn apply(&mut self, event: &BridgeEvent) -> Applied {
+        let mut applied = Applied::default();
+        match event {
+            BridgeEvent::Connection { transport, state } => {
+                self.transport = transport.clone();
+                self.connection = state.clone();
+            }
+            BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
+                self.transcripts
+                    .entry(session.thread_id.clone())
+                    .or_default();
+                match self
+                    .sessions
+                    .iter_mut()
+                    .find(|s| s.thread_id == session.thread_id)
+                {
+                    Some(existing) => *existing = session.clone(),
+                    None => {
+                        self.sessions.push(session.clone());
+                        self.totals.sessions = self.sessions.len();
+                    }
+                }
+            }
+            BridgeEvent::SessionClosed { thread_id, .. } => {
+                if let Some(session) = self.sessions.iter_mut().find(|s| &s.thread_id == thread_id)
+                {
+                    session.status = SessionStatus::Closed;
+                }
+            }
+            BridgeEvent::TurnCompleted { thread_id, .. } => {
+                // A message cut off with its turn never completes.
+                if let Some(transcript) = self.transcripts.get_mut(thread_id) {
+                    transcript.streaming.clear();
+                }
+            }
+            // Approvals, questions and elicitations get their cards later; the bridge's
+            // request policy answers them meanwhile.
+            BridgeEvent::TurnStarted { .. }
+            | BridgeEvent::AppServerNotification { .. }
+            | BridgeEvent::ServerRequestRefused { .. }
+            | BridgeEvent::RequestOpened { .. }
+            | BridgeEvent::RequestResolved { .. }
+            | BridgeEvent::Error { .. }
+            | BridgeEvent::SessionRecovery { .. }
+            | BridgeEvent::Lagged { .. } => {}
+            BridgeEvent::AgentMessageDelta {
+                thread_id,
+                item_id,
+                delta,
+                ..
+            } => {
+                let transcript = self.transcripts.entry(thread_id.clone()).or_default();
+                transcript
+                    .streaming
+                    .entry(item_id.clone())
+                    .or_default()
+                    .push_str(delta);
+            }
+            BridgeEvent::AgentMessageCompleted {
+                thread_id, item_id, ..
+            } => {
+                if let Some(transcript) = self.transcripts.get_mut(thread_id) {
+                    transcript.streaming.remove(item_id);
+                }
+            }
+            BridgeEvent::TranscriptAppended { thread_id, row } => {
+                let transcript = self.transcripts.entry(thread_id.clone()).or_default();
+                if transcript.push(row.clone()) {
+                    applied.dropped_row = Some(thread_id.clone());
+                }
+                applied.appended_row = Some(thread_id.clone());
+            }
+            BridgeEvent::ToolCallRequested { call } => {
+                if call.answerer.needs_person() {
+                    self.totals.waiting_on_person += 1;
+                    applied.person_call_added = true;
+                }
+                self.totals.pending += 1;
+                self.pending.push(call.clone());
+            }
+            BridgeEvent::ToolCallProposed { call } => {
+                if let Some(existing) = self
+                    .pending
+                    .iter_mut()
+                    .find(|c| c.request_id == call.request_id)
+                {
+                    *existing = call.clone();
+                }
+            }
+            BridgeEvent::ToolCallResolved { call } => {
+                let stats = self.tool_stats.entry(call.tool.clone()).or_default();
+                stats.calls += 1;
+                match call.status {
+                    CallEnd::Resolved if !call.success => stats.failures += 1,
+                    CallEnd::Resolved => {}
+                    CallEnd::Expired => stats.expired += 1,
+                }
+                if stats.latencies.len() == LATENCY_WINDOW {
+                    stats.latencies.pop_front();
+                }
+                stats.latencies.push_back(call.latency_ms);
+                if let Some(index) = self
+                    .pending
+                    .iter()
+                    .position(|c| c.request_id == call.request_id)
+                {
+                    let removed = self.pending.remove(index);
+                    self.totals.pending = self.totals.pending.saturating_sub(1);
+                    if removed.answerer.needs_person() {
+                        self.totals.waiting_on_person =
+                            self.totals.waiting_on_person.saturating_sub(1);
+                    }
+                    applied.removed_call = Some(index);
+                }
+                match (&call.status, &call.answered_by) {
+                    (CallEnd::Expired, _) => self.totals.expired += 1,
+                    (CallEnd::Resolved, Some(Responder::Operator)) => {
+                        self.totals.answered_by_hand += 1
+                    }
+                    (CallEnd::Resolved, Some(Responder::Remote { .. })) => {
+                        self.totals.answered_remotely += 1
+                    }
+                    (CallEnd::Resolved, _) => self.totals.answered_automatically += 1,
+                }
+                if call.status == CallEnd::Resolved && !call.success {
+                    self.totals.failed += 1;
+                }
+            }
+            BridgeEvent::HoldChanged { hold } => self.hold = hold.clone(),
+        }
+        applied
+    }
+}
