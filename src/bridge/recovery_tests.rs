@@ -746,3 +746,69 @@ async fn a_garbled_transcript_loses_only_its_bad_lines_on_restore() {
         "numbering goes on after the last good row"
     );
 }
+
+/// A transcript write that fails is retried after 1 s, then 2 s later, ... (paused
+/// time): the failure is reported once, the session says why, and the retry after
+/// space returns writes the waiting rows and says so.
+#[tokio::test(start_paused = true)]
+async fn a_failed_transcript_write_is_retried_with_back_off_and_reported_when_it_clears() {
+    let Some(tmpfs) = transcript::tests::small_tmpfs(64 * 1024) else {
+        return;
+    };
+    let ballast = tmpfs.path().join("ballast");
+    {
+        let mut file = std::fs::File::create(&ballast).unwrap();
+        while std::io::Write::write_all(&mut file, &[0u8; 4096]).is_ok() {}
+    }
+    let data = tmpfs.path().join("data");
+    let mut r = start_recovering(stdio_spec(), Some(&data), false).await;
+    let thread_id = r.create_session().await;
+    let failed = next_event(&mut r.events, |e| matches!(e, BridgeEvent::Error { .. })).await;
+    let failed_at = tokio::time::Instant::now();
+    let BridgeEvent::Error { message, .. } = failed else {
+        unreachable!()
+    };
+    assert!(
+        message.starts_with("transcript not persisted: could not write transcript ")
+            && message.ends_with("No space left on device (os error 28); retrying"),
+        "{message}"
+    );
+    let sessions = r.bridge.sessions().await.unwrap();
+    assert!(!sessions[0].persisted);
+    assert_eq!(
+        sessions[0].persist_error.as_deref(),
+        message
+            .strip_prefix("transcript not persisted: ")
+            .and_then(|m| m.strip_suffix("; retrying"))
+    );
+    let status = r.bridge.status().await.unwrap();
+    assert_eq!(status.not_persisted.len(), 1);
+    assert_eq!(status.not_persisted[0].thread_id, thread_id);
+
+    // The first retry (after 1 s) still finds the disk full; space returns at 2.5 s;
+    // the second retry (2 s after the first) writes the rows.
+    tokio::time::sleep_until(failed_at + Duration::from_millis(2_500)).await;
+    assert!(!r.bridge.sessions().await.unwrap()[0].persisted);
+    std::fs::remove_file(&ballast).unwrap();
+    let cleared = next_event(
+        &mut r.events,
+        |e| matches!(e, BridgeEvent::SessionUpdated { session } if session.persisted),
+    )
+    .await;
+    assert_eq!(failed_at.elapsed(), Duration::from_secs(3));
+    let BridgeEvent::SessionUpdated { session } = cleared else {
+        unreachable!()
+    };
+    assert_eq!(session.persist_error, None);
+    assert!(r.bridge.status().await.unwrap().not_persisted.is_empty());
+    let path = data.join("sessions").join(format!("{thread_id}.jsonl"));
+    let (rows, bad) = transcript::read_transcript(&path).unwrap();
+    assert_eq!(bad, 0);
+    let Some(TranscriptEntry::Notice { message }) = rows.last().map(|r| &r.entry) else {
+        panic!("{rows:?}");
+    };
+    assert_eq!(
+        message,
+        "the transcript is written again: 2 row(s) that waited were written"
+    );
+}

@@ -823,4 +823,4 @@ pub fn parse_transcript(bytes: &[u8]) -> (Vec<TranscriptRow>, usize) {
 
 #[cfg(test)]
 #[path = "transcript_tests.rs"]
-mod tests;
+pub(super) mod tests;

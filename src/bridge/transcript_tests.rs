@@ -321,7 +321,7 @@ fn a_transcript_in_the_wrong_file_or_behind_a_symlink_is_refused() {
 }
 
 /// A tmpfs mounted for one test, unmounted when dropped.
-struct Tmpfs {
+pub(crate) struct Tmpfs {
     dir: tempfile::TempDir,
 }
 
@@ -345,7 +345,7 @@ impl Tmpfs {
         Ok(Tmpfs { dir })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
@@ -361,7 +361,7 @@ impl Drop for Tmpfs {
 /// Mounts a small tmpfs, or explains why not: a failure when
 /// `SWITCHBOARD_REQUIRE_TMPFS` is set (CI as root), a printed reason otherwise (the
 /// injected short writes above cover the same code).
-fn small_tmpfs(size: usize) -> Option<Tmpfs> {
+pub(crate) fn small_tmpfs(size: usize) -> Option<Tmpfs> {
     match Tmpfs::mount(size) {
         Ok(tmpfs) => Some(tmpfs),
         Err(why)
