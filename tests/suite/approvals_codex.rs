@@ -42,8 +42,99 @@ fn patch_command(path: &Path) -> String {
     )
 }
 
+/// Where app-server runs: a child on stdio, or a listening one over a websocket that
+/// goes through a proxy whose connections can be cut.
+enum Link {
+    Stdio,
+    WebSocket,
+}
+
+/// A loopback TCP proxy whose open connections can be dropped.
+struct CuttableProxy {
+    addr: std::net::SocketAddr,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: std::net::SocketAddr) -> CuttableProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let accepted = links.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                accepted.lock().unwrap().push(link);
+            }
+        });
+        CuttableProxy {
+            addr,
+            links,
+            accept,
+        }
+    }
+
+    fn cut(&self) -> usize {
+        let links: Vec<_> = self.links.lock().unwrap().drain(..).collect();
+        for link in &links {
+            link.abort();
+        }
+        links.len()
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// `codex app-server --listen` on a free loopback port; its address.
+async fn listening_codex(codex_home: &Path) -> (tokio::process::Child, std::net::SocketAddr) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(codex_bin())
+        .args(["app-server", "--listen", "ws://127.0.0.1:0"])
+        .env("CODEX_HOME", codex_home)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.trim().strip_prefix("listening on: ") {
+                return url.to_string();
+            }
+        }
+        panic!("codex exited without printing its address");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    (child, addr)
+}
+
 impl Approvals {
     async fn start(policy: RequestPolicy) -> Approvals {
+        Approvals::start_on(policy, Link::Stdio).await.0
+    }
+
+    async fn start_on(
+        policy: RequestPolicy,
+        link: Link,
+    ) -> (Approvals, Option<(CuttableProxy, tokio::process::Child)>) {
         let home = tempfile::tempdir().unwrap();
         let work = home.path().join("work");
         std::fs::create_dir_all(&work).unwrap();
@@ -65,6 +156,11 @@ impl Approvals {
                 &json!({ "questions": [{ "id": "color", "header": "Color", "question": "Which color?",
                     "options": [{ "label": "Red", "description": "warm" },
                                 { "label": "Blue", "description": "cool" }] }] }),
+            ),
+            call_turn(
+                "grant network",
+                "request_permissions",
+                &json!({ "permissions": { "network": { "enabled": true } }, "reason": "fetch the docs" }),
             ),
         ]
         .concat();
@@ -89,17 +185,37 @@ impl Approvals {
             .replace("unified_exec = false", "unified_exec = true")
             .replace(
                 "[features]\n",
-                "[features]\ndefault_mode_request_user_input = true\n",
+                "[features]\ndefault_mode_request_user_input = true\nrequest_permissions_tool = true\n",
             );
         std::fs::write(&config_path, config).unwrap();
-        let transport = TransportSpec::Stdio {
-            program: codex_bin(),
-            args: vec!["app-server".to_string()],
-            env: vec![("CODEX_HOME".to_string(), codex_home.display().to_string())],
+        let (transport, remote) = match link {
+            Link::Stdio => (
+                TransportSpec::Stdio {
+                    program: codex_bin(),
+                    args: vec!["app-server".to_string()],
+                    env: vec![("CODEX_HOME".to_string(), codex_home.display().to_string())],
+                },
+                None,
+            ),
+            Link::WebSocket => {
+                let (child, addr) = listening_codex(&codex_home).await;
+                let proxy = CuttableProxy::start(addr).await;
+                let url = format!("ws://{}", proxy.addr);
+                (
+                    TransportSpec::WebSocket { url, bearer: None },
+                    Some((proxy, child)),
+                )
+            }
         };
         let mut config = BridgeConfig::new(transport, catalog);
         config.data_dir = Some(home.path().join("data"));
         config.request_policy = policy;
+        if remote.is_some() {
+            config.reconnect = switchboard::bridge::ReconnectPolicy {
+                initial_delay: std::time::Duration::from_millis(50),
+                ..switchboard::bridge::ReconnectPolicy::standard()
+            };
+        }
         let bridge = bridge::start(config).await.unwrap();
         let events = bridge.subscribe();
         let session = bridge
@@ -111,14 +227,15 @@ impl Approvals {
             })
             .await
             .unwrap();
-        Approvals {
+        let harness = Approvals {
             bridge,
             events,
             work,
             thread_id: session.thread_id,
             _model: model,
             _home: home,
-        }
+        };
+        (harness, remote)
     }
 
     async fn next_matching<T>(&mut self, mut pick: impl FnMut(&BridgeEvent) -> Option<T>) -> T {
@@ -363,4 +480,139 @@ async fn an_interrupt_expires_a_pending_approval_and_nothing_runs() {
     assert_eq!(turn.status, TurnStatus::Interrupted);
     assert!(!h.work.join("ran.txt").exists());
     assert!(h.bridge.pending_requests(None).await.unwrap().is_empty());
+}
+
+/// Cutting the websocket while an approval waits: nothing expires, the bridge redials and
+/// resumes the thread, codex sends the approval again, and the one answer given after the
+/// reconnect runs the command. The transcript has one request row and one end row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_pending_over_a_cut_websocket_is_answered_after_the_reconnect() {
+    let (mut h, remote) = Approvals::start_on(RequestPolicy::Ask, Link::WebSocket).await;
+    let (proxy, _codex) = remote.unwrap();
+    let turn_id = h.send("run the command").await;
+    let request = h.opened().await;
+    assert_eq!(proxy.cut(), 1);
+    let step = h
+        .next_matching(|e| match e {
+            BridgeEvent::RequestResolved { request } => {
+                panic!("a request ended on the drop: {request:?}")
+            }
+            BridgeEvent::SessionRecovery { step, .. } => Some(step.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        step,
+        switchboard::bridge::RecoveryStep::Resumed {
+            calls_kept: 1,
+            calls_expired: 0
+        }
+    );
+    // Until codex sends it again on the new connection it cannot be answered.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match h
+            .bridge
+            .decide(
+                &request.request_id,
+                SimpleDecision::Accept,
+                false,
+                operator(),
+            )
+            .await
+            .unwrap()
+        {
+            AnswerOutcome::Accepted => break,
+            AnswerOutcome::UpstreamError { .. } if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other => panic!("the replayed approval could not be answered: {other:?}"),
+        }
+    }
+    let reply = h.reply(&turn_id).await;
+    assert!(reply.contains("RAN"), "{reply}");
+    assert!(h.work.join("ran.txt").exists());
+    let snapshot = h.bridge.session(&h.thread_id).await.unwrap().unwrap();
+    let count = |kind: &str| {
+        snapshot
+            .transcript
+            .iter()
+            .filter(|r| serde_json::to_value(r).unwrap()["type"] == kind)
+            .count()
+    };
+    assert_eq!((count("request.opened"), count("request.resolved")), (1, 1));
+    h.bridge.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permissions_request_is_granted_for_the_turn_and_the_model_gets_the_grant() {
+    let mut h = Approvals::start(RequestPolicy::Ask).await;
+    let turn_id = h.send("grant network").await;
+    let request = h.opened().await;
+    assert_eq!(request.kind, RequestKind::PermissionsApproval);
+    assert_eq!(request.summary, "Permissions requested: fetch the docs");
+    assert_eq!(request.params["permissions"]["network"]["enabled"], true);
+    let outcome = h
+        .bridge
+        .decide(
+            &request.request_id,
+            SimpleDecision::Accept,
+            false,
+            operator(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, AnswerOutcome::Accepted);
+    let ended = h.resolved().await;
+    assert_eq!(
+        ended.answer,
+        Some(json!({ "permissions": { "network": { "enabled": true } }, "scope": "turn" }))
+    );
+    let reply = h.reply(&turn_id).await;
+    assert!(
+        reply.contains(r#""network":{"enabled":true}"#) && reply.contains(r#""scope":"turn""#),
+        "{reply}"
+    );
+}
+
+/// app-server exits while an approval waits: the approval expires with the reason, and
+/// an answer after it is not found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_expires_when_app_server_exits() {
+    let mut h = Approvals::start(RequestPolicy::Ask).await;
+    h.send("run the command").await;
+    let request = h.opened().await;
+    let status = h.bridge.status().await.unwrap();
+    let switchboard::bridge::ConnectionState::Connected { pid: Some(pid), .. } = status.connection
+    else {
+        panic!("{:?}", status.connection)
+    };
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let ended = h.resolved().await;
+    assert_eq!(ended.request_id, request.request_id);
+    assert_eq!(ended.status, CallEnd::Expired);
+    assert!(
+        ended
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("app-server"),
+        "{ended:?}"
+    );
+    let late = h
+        .bridge
+        .decide(
+            &request.request_id,
+            SimpleDecision::Accept,
+            false,
+            operator(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(late, AnswerOutcome::NotFound);
+    assert!(!h.work.join("ran.txt").exists());
 }
