@@ -29,9 +29,21 @@ struct Approvals {
 }
 
 fn call_turn(matches: &str, tool: &str, arguments: &Value) -> String {
+    namespaced_call_turn(matches, tool, None, arguments)
+}
+
+fn namespaced_call_turn(
+    matches: &str,
+    tool: &str,
+    namespace: Option<&str>,
+    arguments: &Value,
+) -> String {
     let raw = toml::Value::String(arguments.to_string()).to_string();
+    let namespace = namespace
+        .map(|ns| format!(", namespace = \"{ns}\""))
+        .unwrap_or_default();
     format!(
-        "[[turn]]\nmatch = \"{matches}\"\n[[turn.round]]\ncalls = [ {{ tool = \"{tool}\", arguments_json = {raw} }} ]\n[turn.reply]\ntext = \"model saw: {{outputs}}\"\n\n"
+        "[[turn]]\nmatch = \"{matches}\"\n[[turn.round]]\ncalls = [ {{ tool = \"{tool}\"{namespace}, arguments_json = {raw} }} ]\n[turn.reply]\ntext = \"model saw: {{outputs}}\"\n\n"
     )
 }
 
@@ -157,6 +169,8 @@ impl Approvals {
                     "options": [{ "label": "Red", "description": "warm" },
                                 { "label": "Blue", "description": "cool" }] }] }),
             ),
+            // codex offers an MCP server's tools in the namespace `mcp__<server>`.
+            namespaced_call_turn("use the probe", "probe_write", Some("mcp__probe"), &json!({})),
             call_turn(
                 "grant network",
                 "request_permissions",
@@ -187,6 +201,15 @@ impl Approvals {
                 "[features]\n",
                 "[features]\ndefault_mode_request_user_input = true\nrequest_permissions_tool = true\n",
             );
+        // A small MCP server of our own whose tool elicits (tests/fixtures/mcp_elicit.py).
+        let mcp_server = toml::Value::String(
+            repo_path("tests/fixtures/mcp_elicit.py")
+                .display()
+                .to_string(),
+        );
+        let config = format!(
+            "{config}\n[mcp_servers.probe]\ncommand = \"python3\"\nargs = [{mcp_server}]\n"
+        );
         std::fs::write(&config_path, config).unwrap();
         let (transport, remote) = match link {
             Link::Stdio => (
@@ -615,4 +638,67 @@ async fn an_approval_expires_when_app_server_exits() {
         .unwrap();
     assert_eq!(late, AnswerOutcome::NotFound);
     assert!(!h.work.join("ran.txt").exists());
+}
+
+/// An MCP tool under `untrusted`: codex first asks whether the tool may run (an
+/// elicitation marked `mcp_tool_call`), then the MCP server asks for a name through a
+/// form. Both are answered through the bridge; the tool's result, which quotes the form's
+/// answer, reaches the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_tool_approval_and_its_form_are_answered_and_the_model_gets_the_result() {
+    let mut h = Approvals::start(RequestPolicy::Ask).await;
+    let turn_id = h.send("use the probe").await;
+    let approval = h.opened().await;
+    assert_eq!(approval.kind, RequestKind::McpElicitation);
+    assert_eq!(
+        approval.params["_meta"]["codex_approval_kind"],
+        "mcp_tool_call"
+    );
+    assert!(
+        approval.summary.starts_with("MCP tool approval (probe)"),
+        "{}",
+        approval.summary
+    );
+    let outcome = h
+        .bridge
+        .decide(
+            &approval.request_id,
+            SimpleDecision::Accept,
+            false,
+            operator(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, AnswerOutcome::Accepted);
+    let form = h.opened().await;
+    assert_eq!(form.kind, RequestKind::McpElicitation);
+    assert_eq!(form.params["requestedSchema"]["required"], json!(["name"]));
+    let outcome = h
+        .bridge
+        .answer_request(
+            &form.request_id,
+            json!({ "action": "accept", "content": "Ada" }),
+            operator(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, AnswerOutcome::Invalid { .. }),
+        "{outcome:?}"
+    );
+    let outcome = h
+        .bridge
+        .answer_request(
+            &form.request_id,
+            json!({ "action": "accept", "content": { "name": "Ada" } }),
+            operator(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, AnswerOutcome::Accepted);
+    let reply = h.reply(&turn_id).await;
+    assert!(
+        reply.contains(r#"elicited accept {"name": "Ada"}"#),
+        "{reply}"
+    );
 }
