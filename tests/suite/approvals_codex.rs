@@ -23,6 +23,8 @@ struct Approvals {
     bridge: BridgeHandle,
     events: EventReceiver,
     work: std::path::PathBuf,
+    /// What a second bridge on the same app-server and data directory needs.
+    config: BridgeConfig,
     thread_id: String,
     _model: ModelServer,
     _home: tempfile::TempDir,
@@ -238,8 +240,9 @@ impl Approvals {
                 initial_delay: std::time::Duration::from_millis(50),
                 ..switchboard::bridge::ReconnectPolicy::standard()
             };
+            config.restore_sessions = true;
         }
-        let bridge = bridge::start(config).await.unwrap();
+        let bridge = bridge::start(config.clone()).await.unwrap();
         let events = bridge.subscribe();
         let session = bridge
             .create_session(CreateSession {
@@ -254,6 +257,7 @@ impl Approvals {
             bridge,
             events,
             work,
+            config,
             thread_id: session.thread_id,
             _model: model,
             _home: home,
@@ -701,4 +705,56 @@ async fn an_mcp_tool_approval_and_its_form_are_answered_and_the_model_gets_the_r
         reply.contains(r#"elicited accept {"name": "Ada"}"#),
         "{reply}"
     );
+}
+
+/// Switchboard stops while an approval waits and codex (over websocket) keeps it: a new
+/// Switchboard on the same data directory restores the session, resumes the thread, gets
+/// the approval back under its old id (no second request row), and the answer runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_switchboard_answers_an_approval_left_pending() {
+    let (mut h, remote) = Approvals::start_on(RequestPolicy::Ask, Link::WebSocket).await;
+    let _remote = remote.unwrap();
+    let turn_id = h.send("run the command").await;
+    let request = h.opened().await;
+    h.bridge.shutdown().await;
+
+    let second = bridge::start(h.config.clone()).await.unwrap();
+    let mut events = second.subscribe();
+    second.resume_session(&h.thread_id).await.unwrap();
+    let replayed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(BridgeEvent::RequestOpened { request }) = events.recv().await {
+                return request;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(replayed.request_id, request.request_id, "it keeps its id");
+    let outcome = second
+        .decide(
+            &request.request_id,
+            SimpleDecision::Accept,
+            false,
+            operator(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, AnswerOutcome::Accepted);
+    let turn = tokio::time::timeout(WAIT, second.wait_turn(&h.thread_id, &turn_id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(turn.status, TurnStatus::Completed);
+    assert!(h.work.join("ran.txt").exists());
+    let snapshot = second.session(&h.thread_id).await.unwrap().unwrap();
+    let count = |kind: &str| {
+        snapshot
+            .transcript
+            .iter()
+            .filter(|r| serde_json::to_value(r).unwrap()["type"] == kind)
+            .count()
+    };
+    assert_eq!((count("request.opened"), count("request.resolved")), (1, 1));
+    second.shutdown().await;
 }
