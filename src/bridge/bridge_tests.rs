@@ -412,6 +412,32 @@ async fn an_approval_waits_for_a_person_and_takes_exactly_one_valid_answer() {
     assert_eq!(status.totals.pending, 0);
 }
 
+/// codex asks again about an item it already had an answer for (a command retried
+/// outside the sandbox after it failed inside): a new request, not a duplicate to drop.
+#[tokio::test]
+async fn a_second_approval_for_the_same_item_is_a_new_request() {
+    let (bridge, mut events, mut fake, _) = start_asking().await;
+    let (request, _) = blocking_requests().remove(0);
+    fake.send(request.clone()).await;
+    let first = opened(&mut events).await;
+    let deciding = {
+        let (bridge, id) = (bridge.clone(), first.request_id.clone());
+        tokio::spawn(async move {
+            bridge
+                .decide(&id, SimpleDecision::Accept, false, Responder::Operator)
+                .await
+        })
+    };
+    assert_eq!(fake.next().await["result"], json!({ "decision": "accept" }));
+    assert_eq!(deciding.await.unwrap().unwrap(), AnswerOutcome::Accepted);
+    let mut again = request;
+    again["id"] = json!(12);
+    fake.send(again).await;
+    let second = opened(&mut events).await;
+    assert_ne!(second.request_id, first.request_id);
+    assert_eq!(bridge.pending_requests(None).await.unwrap().len(), 1);
+}
+
 /// Each way a pending request ends without our answer ends it exactly once: app-server's
 /// `serverRequest/resolved`, the end of its turn, the session's close, the connection.
 #[tokio::test]

@@ -562,9 +562,10 @@ impl Actor {
         );
     }
 
-    /// A request we already answered came again. On the connection that got the answer
-    /// it is a duplicate, ignored; on a newer connection app-server never read the
-    /// answer, so it is written again. Returns whether the request was taken care of.
+    /// A request we already answered came again. On a newer connection app-server never
+    /// read the answer, so it is written again. On the connection that got the answer a
+    /// tool call is a duplicate, ignored, while an approval or a question about the same
+    /// item is a new request. Returns whether the request was taken care of.
     pub(super) fn resend_kept_answer(
         &mut self,
         request: &Request,
@@ -581,6 +582,13 @@ impl Actor {
             return true;
         };
         if kept.connection == conn.id() {
+            if kind != RequestKind::ToolCall {
+                // codex may ask again about the same item on the same connection (a
+                // command retried without the sandbox after it failed in it): a new
+                // request, not a duplicate.
+                self.recovery.kept_answers.answers.remove(&key);
+                return false;
+            }
             tracing::info!(target: "bridge", "ignoring app-server's duplicate of answered request {}", kept.request_id);
             return true;
         }
