@@ -438,6 +438,24 @@ async fn a_second_approval_for_the_same_item_is_a_new_request() {
     assert_eq!(bridge.pending_requests(None).await.unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn a_thread_app_server_closes_takes_its_pending_requests_with_it() {
+    let (bridge, mut events, fake, thread_id) = start_asking().await;
+    let (request, _) = blocking_requests().remove(3);
+    fake.send(request).await;
+    let open = opened(&mut events).await;
+    fake.send(json!({ "method": "thread/closed", "params": { "threadId": "thread-1" } }))
+        .await;
+    let ended = request_resolved(&mut events).await;
+    assert_eq!(ended.request_id, open.request_id);
+    assert_eq!(
+        ended.reason.as_deref(),
+        Some("app-server closed the thread")
+    );
+    let session = bridge.session(&thread_id).await.unwrap().unwrap();
+    assert_eq!(session.summary.status, SessionStatus::Closed);
+}
+
 /// Each way a pending request ends without our answer ends it exactly once: app-server's
 /// `serverRequest/resolved`, the end of its turn, the session's close, the connection.
 #[tokio::test]
