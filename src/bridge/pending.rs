@@ -218,6 +218,12 @@ impl PendingRequest {
         self.kind.request_kind()
     }
 
+    /// What recognises it when app-server sends it again; `None` if nothing can.
+    pub fn item_key(&self) -> Option<ItemKey> {
+        let item = self.kind.item_key()?;
+        Some(ItemKey::new(&self.thread_id, self.request_kind(), &item))
+    }
+
     pub fn tool_call(&self) -> Option<&ToolCall> {
         self.kind.tool_call()
     }
@@ -423,6 +429,27 @@ impl PendingRequest {
     }
 }
 
+/// What recognises a request when app-server sends it again (after a reconnect, or to a
+/// restarted Switchboard) under a new rpc id: its thread, its kind, and its item (the call
+/// id of a tool call, the item or approval id of an approval or question, the
+/// elicitation id of a url elicitation).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    pub thread_id: String,
+    pub kind: RequestKind,
+    pub item: String,
+}
+
+impl ItemKey {
+    pub fn new(thread_id: &str, kind: RequestKind, item: &str) -> ItemKey {
+        ItemKey {
+            thread_id: thread_id.to_string(),
+            kind,
+            item: item.to_string(),
+        }
+    }
+}
+
 /// Pending requests with the indexes the bridge needs: by our key (ordered by arrival),
 /// by (thread, kind, item) to recognise a request app-server sends again after a
 /// reconnect, and by (connection, rpc id) for `serverRequest/resolved`.
@@ -431,7 +458,7 @@ pub struct PendingStore {
     /// Keyed by arrival order so listing is oldest first without sorting.
     requests: BTreeMap<u64, PendingRequest>,
     by_key: HashMap<String, u64>,
-    by_item: HashMap<(String, RequestKind, String), u64>,
+    by_item: HashMap<ItemKey, u64>,
     by_rpc: HashMap<(ConnectionId, RequestId), u64>,
     next_order: u64,
 }
@@ -451,7 +478,7 @@ impl PendingStore {
         self.by_key.insert(request.key.clone(), order);
         if let Some(item) = request.kind.item_key() {
             self.by_item.insert(
-                (request.thread_id.clone(), request.request_kind(), item),
+                ItemKey::new(&request.thread_id, request.request_kind(), &item),
                 order,
             );
         }
@@ -478,9 +505,7 @@ impl PendingStore {
         kind: RequestKind,
         item: &str,
     ) -> Option<&mut PendingRequest> {
-        let order = self
-            .by_item
-            .get(&(thread_id.to_string(), kind, item.to_string()))?;
+        let order = self.by_item.get(&ItemKey::new(thread_id, kind, item))?;
         self.requests.get_mut(order)
     }
 
@@ -515,8 +540,11 @@ impl PendingStore {
         let order = self.by_key.remove(key)?;
         let request = self.requests.remove(&order)?;
         if let Some(item) = request.kind.item_key() {
-            self.by_item
-                .remove(&(request.thread_id.clone(), request.request_kind(), item));
+            self.by_item.remove(&ItemKey::new(
+                &request.thread_id,
+                request.request_kind(),
+                &item,
+            ));
         }
         self.by_rpc
             .remove(&(request.connection, request.rpc.clone()));
