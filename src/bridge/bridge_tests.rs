@@ -159,41 +159,382 @@ async fn resolved(events: &mut EventReceiver) -> ResolvedCall {
     }
 }
 
+/// One of each blocking request kind, as codex 0.169/0.171 sends them (abridged).
+fn blocking_requests() -> Vec<(Value, Value)> {
+    let t = |extra: Value| {
+        let mut params = json!({ "threadId": "thread-1", "turnId": "turn-1" });
+        if let (Some(p), Value::Object(more)) = (params.as_object_mut(), extra) {
+            p.extend(more);
+        }
+        params
+    };
+    vec![
+        (
+            json!({ "id": 5, "method": "item/commandExecution/requestApproval", "params": t(json!({
+                "itemId": "call_1", "startedAtMs": 1, "command": "/bin/bash -lc 'touch x'",
+                "availableDecisions": ["accept", "cancel"] })) }),
+            json!({ "id": 5, "result": { "decision": "decline" } }),
+        ),
+        (
+            json!({ "id": "6", "method": "item/fileChange/requestApproval", "params": t(json!({
+                "itemId": "call_2", "startedAtMs": 1, "reason": null, "grantRoot": null })) }),
+            json!({ "id": "6", "result": { "decision": "decline" } }),
+        ),
+        (
+            json!({ "id": 7, "method": "item/permissions/requestApproval", "params": t(json!({
+                "itemId": "call_3", "startedAtMs": 1, "cwd": "/w", "reason": "net",
+                "permissions": { "network": { "enabled": true }, "fileSystem": null } })) }),
+            json!({ "id": 7, "result": { "permissions": {}, "scope": "turn" } }),
+        ),
+        (
+            json!({ "id": 8, "method": "item/tool/requestUserInput", "params": t(json!({
+                "itemId": "call_4", "isBlocking": false, "questions": [
+                    { "id": "color", "header": "Color", "question": "Which?", "options": null }] })) }),
+            json!({ "id": 8, "result": { "answers": {} } }),
+        ),
+        (
+            json!({ "id": 9, "method": "mcpServer/elicitation/request", "params": t(json!({
+                "serverName": "probe", "mode": "form", "message": "Allow the probe?",
+                "requestedSchema": { "type": "object", "properties": {} },
+                "_meta": { "codex_approval_kind": "mcp_tool_call" } })) }),
+            json!({ "id": 9, "result": { "action": "decline" } }),
+        ),
+        (
+            json!({ "id": 10, "method": "applyPatchApproval", "params": {
+                "conversationId": "thread-1", "callId": "c10", "fileChanges": {} } }),
+            json!({ "id": 10, "result": { "decision": { "denied": { "rejection":
+                "declined by Switchboard: nobody can answer `applyPatchApproval` here (request policy `decline`)" } } } }),
+        ),
+        (
+            json!({ "id": 11, "method": "execCommandApproval", "params": {
+                "conversationId": "thread-1", "callId": "c11", "command": ["rm", "-rf", "x"],
+                "cwd": "/w", "parsedCmd": [] } }),
+            json!({ "id": 11, "result": { "decision": { "denied": { "rejection":
+                "declined by Switchboard: nobody can answer `execCommandApproval` here (request policy `decline`)" } } } }),
+        ),
+    ]
+}
+
+async fn opened(events: &mut EventReceiver) -> PendingRequestView {
+    match next_event(events, |e| matches!(e, BridgeEvent::RequestOpened { .. })).await {
+        BridgeEvent::RequestOpened { request } => request,
+        _ => unreachable!(),
+    }
+}
+
+async fn request_resolved(events: &mut EventReceiver) -> ResolvedRequest {
+    match next_event(events, |e| matches!(e, BridgeEvent::RequestResolved { .. })).await {
+        BridgeEvent::RequestResolved { request } => request,
+        _ => unreachable!(),
+    }
+}
+
+/// A synthetic app-server sends every blocking kind (legacy ones codex no longer sends
+/// on v2 threads among them): the headless policy answers each at once with a valid
+/// refusal of its kind, echoing the id with its JSON type, and says why.
 #[tokio::test]
-async fn approvals_are_declined_and_other_requests_refused() {
+async fn the_headless_policy_declines_every_blocking_kind_with_a_valid_answer() {
+    let (bridge, mut events, mut fake, _) = start(ManualPolicy::Wait).await;
+    for (request, answer) in blocking_requests() {
+        fake.send(request.clone()).await;
+        assert_eq!(fake.next().await, answer, "answer to {request}");
+        let open = opened(&mut events).await;
+        assert_eq!(open.method, request["method"]);
+        assert_eq!(serde_json::to_value(&open.rpc_id).unwrap(), request["id"]);
+        let ended = request_resolved(&mut events).await;
+        assert_eq!(ended.request_id, open.request_id);
+        assert_eq!(ended.status, CallEnd::Resolved);
+        let Some(Responder::Policy { reason }) = &ended.answered_by else {
+            panic!("{ended:?}")
+        };
+        assert!(reason.contains("nobody can answer"), "{reason}");
+        assert_eq!(Some(&answer["result"]), ended.answer.as_ref());
+    }
+    assert!(bridge.pending_requests(None).await.unwrap().is_empty());
+    let snapshot = bridge.session("thread-1").await.unwrap().unwrap();
+    let rows = |kind: &str| {
+        snapshot
+            .transcript
+            .iter()
+            .filter(|r| serde_json::to_value(r).unwrap()["type"] == kind)
+            .count()
+    };
+    assert_eq!(rows("request.opened"), 7);
+    assert_eq!(rows("request.resolved"), 7);
+}
+
+#[tokio::test]
+async fn requests_switchboard_cannot_serve_are_refused_and_shown() {
     let (_bridge, mut events, mut fake, _) = start(ManualPolicy::Wait).await;
-    fake.send(
-        json!({ "id": 5, "method": "item/commandExecution/requestApproval",
-        "params": { "threadId": "thread-1", "turnId": "turn-1", "itemId": "i" } }),
+    for (id, method) in [
+        (6, "account/chatgptAuthTokens/refresh"),
+        (7, "attestation/generate"),
+        (8, "currentTime/read"),
+    ] {
+        fake.send(json!({ "id": id, "method": method, "params": { "reason": "x" } }))
+            .await;
+        let refused = fake.next().await;
+        assert_eq!(refused["id"], id);
+        assert_eq!(refused["error"]["code"], -32601);
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(method)
+        );
+        let BridgeEvent::ServerRequestRefused {
+            method: shown,
+            answer,
+            ..
+        } = next_event(&mut events, |e| {
+            matches!(e, BridgeEvent::ServerRequestRefused { .. })
+        })
+        .await
+        else {
+            unreachable!()
+        };
+        assert_eq!(shown, method);
+        assert!(answer.contains("-32601"), "{answer}");
+    }
+}
+
+async fn start_asking() -> (BridgeHandle, EventReceiver, FakeAppServer, String) {
+    let (raw, peer) = memory();
+    let catalog = Catalog::parse(CATALOG, std::path::Path::new("/tmp/catalog.toml")).unwrap();
+    let mut fake = FakeAppServer {
+        from_bridge: peer.from_client,
+        to_bridge: peer.to_client,
+    };
+    let mut config = BridgeConfig::new(
+        crate::appserver::TransportSpec::WebSocket {
+            url: "memory".to_string(),
+            bearer: None,
+        },
+        Arc::new(catalog),
+    );
+    config.request_policy = RequestPolicy::Ask;
+    let starting = tokio::spawn(start_on(config, raw));
+    fake.reply("initialize", json!({ "userAgent": "fake/0.169.0 (test)" }))
+        .await;
+    assert_eq!(fake.next().await["method"], "initialized");
+    let bridge = starting.await.unwrap().unwrap();
+    let events = bridge.subscribe();
+    let creating = {
+        let bridge = bridge.clone();
+        tokio::spawn(async move { bridge.create_session(CreateSession::default()).await })
+    };
+    fake.reply(
+        "thread/start",
+        json!({ "thread": { "id": "thread-1", "preview": "" } }),
     )
     .await;
+    let session = creating.await.unwrap().unwrap();
+    (bridge, events, fake, session.thread_id)
+}
+
+/// With `ask`, an approval waits for a person: listed with every decision codex takes
+/// (its own list first), a wrong answer refused with nothing written, exactly one answer
+/// written, a second one not found.
+#[tokio::test]
+async fn an_approval_waits_for_a_person_and_takes_exactly_one_valid_answer() {
+    let (bridge, mut events, mut fake, _) = start_asking().await;
+    let (request, _) = blocking_requests().remove(0);
+    fake.send(request).await;
+    let open = opened(&mut events).await;
+    assert_eq!(open.kind, crate::protocol::RequestKind::CommandApproval);
+    assert_eq!(
+        open.decisions,
+        vec![
+            json!("accept"),
+            json!("cancel"),
+            json!("acceptForSession"),
+            json!("decline")
+        ]
+    );
+    assert_eq!(
+        open.summary,
+        "Command approval required: /bin/bash -lc 'touch x'"
+    );
+    let listed = bridge.pending_requests(Some("thread-1")).await.unwrap();
+    assert_eq!(listed, vec![open.clone()]);
+    assert!(bridge.pending_calls(None).await.unwrap().is_empty());
+    let who = Responder::Remote {
+        client: "test".to_string(),
+    };
+    for bad in [
+        json!({ "decision": "denied" }),
+        json!({ "decision": "accept", "scope": "session" }),
+        json!({ "answers": {} }),
+    ] {
+        let outcome = bridge
+            .answer_request(&open.request_id, bad.clone(), who.clone())
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, AnswerOutcome::Invalid { .. }),
+            "{bad}: {outcome:?}"
+        );
+    }
+    // A tool-call answer on the tool-call route does not find it.
+    assert_eq!(
+        bridge
+            .respond(
+                &open.request_id,
+                ToolCallResult::text(true, "x"),
+                who.clone()
+            )
+            .await
+            .unwrap(),
+        RespondOutcome::NotFound
+    );
+    let deciding = {
+        let (bridge, id, who) = (bridge.clone(), open.request_id.clone(), who.clone());
+        tokio::spawn(async move { bridge.decide(&id, SimpleDecision::Accept, true, who).await })
+    };
+    // The first line written since is the one answer: nothing invalid went out.
     assert_eq!(
         fake.next().await,
-        json!({ "id": 5, "result": { "decision": "decline" } })
+        json!({ "id": 5, "result": { "decision": "acceptForSession" } })
     );
-    fake.send(json!({ "id": 6, "method": "currentTime/read", "params": {} }))
-        .await;
-    let refused = fake.next().await;
-    assert_eq!(refused["id"], 6);
-    assert_eq!(refused["error"]["code"], -32601);
-    assert!(
-        refused["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("currentTime/read")
+    assert_eq!(deciding.await.unwrap().unwrap(), AnswerOutcome::Accepted);
+    let ended = request_resolved(&mut events).await;
+    assert_eq!(ended.decision.as_deref(), Some("acceptForSession"));
+    assert_eq!(ended.answered_by, Some(who.clone()));
+    assert_eq!(
+        bridge
+            .decide(&open.request_id, SimpleDecision::Decline, false, who)
+            .await
+            .unwrap(),
+        AnswerOutcome::NotFound
     );
-    let event = next_event(&mut events, |e| {
-        matches!(e, BridgeEvent::ServerRequestRefused { .. })
-    })
-    .await;
-    let BridgeEvent::ServerRequestRefused {
-        method, thread_id, ..
-    } = event
-    else {
-        unreachable!()
+    let status = bridge.status().await.unwrap();
+    assert_eq!(status.totals.answered_remotely, 1);
+    assert_eq!(status.totals.pending, 0);
+}
+
+/// codex asks again about an item it already had an answer for (a command retried
+/// outside the sandbox after it failed inside): a new request, not a duplicate to drop.
+#[tokio::test]
+async fn a_second_approval_for_the_same_item_is_a_new_request() {
+    let (bridge, mut events, mut fake, _) = start_asking().await;
+    let (request, _) = blocking_requests().remove(0);
+    fake.send(request.clone()).await;
+    let first = opened(&mut events).await;
+    let deciding = {
+        let (bridge, id) = (bridge.clone(), first.request_id.clone());
+        tokio::spawn(async move {
+            bridge
+                .decide(&id, SimpleDecision::Accept, false, Responder::Operator)
+                .await
+        })
     };
-    assert_eq!(method, "item/commandExecution/requestApproval");
-    assert_eq!(thread_id.as_deref(), Some("thread-1"));
+    assert_eq!(fake.next().await["result"], json!({ "decision": "accept" }));
+    assert_eq!(deciding.await.unwrap().unwrap(), AnswerOutcome::Accepted);
+    let mut again = request;
+    again["id"] = json!(12);
+    fake.send(again).await;
+    let second = opened(&mut events).await;
+    assert_ne!(second.request_id, first.request_id);
+    assert_eq!(bridge.pending_requests(None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_thread_app_server_closes_takes_its_pending_requests_with_it() {
+    let (bridge, mut events, fake, thread_id) = start_asking().await;
+    let (request, _) = blocking_requests().remove(3);
+    fake.send(request).await;
+    let open = opened(&mut events).await;
+    fake.send(json!({ "method": "thread/closed", "params": { "threadId": "thread-1" } }))
+        .await;
+    let ended = request_resolved(&mut events).await;
+    assert_eq!(ended.request_id, open.request_id);
+    assert_eq!(
+        ended.reason.as_deref(),
+        Some("app-server closed the thread")
+    );
+    let session = bridge.session(&thread_id).await.unwrap().unwrap();
+    assert_eq!(session.summary.status, SessionStatus::Closed);
+}
+
+/// Each way a pending request ends without our answer ends it exactly once: app-server's
+/// `serverRequest/resolved`, the end of its turn, the session's close, the connection.
+#[tokio::test]
+async fn pending_requests_expire_once_on_resolved_turn_end_close_and_loss() {
+    let (bridge, mut events, mut fake, thread_id) = start_asking().await;
+    let input = |id: i64, item: &str, turn: &str| {
+        json!({ "id": id, "method": "item/tool/requestUserInput", "params": {
+            "threadId": "thread-1", "turnId": turn, "itemId": item, "isBlocking": false,
+            "questions": [{ "id": "color", "header": "Color", "question": "Which?" }] } })
+    };
+    fake.send(input(1, "a", "turn-1")).await;
+    let first = opened(&mut events).await;
+    // An answer naming a question that was not asked is refused.
+    let outcome = bridge
+        .answer_request(
+            &first.request_id,
+            json!({ "answers": { "size": { "answers": ["L"] } } }),
+            Responder::Operator,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, AnswerOutcome::Invalid { ref message } if message.contains("\"size\"")),
+        "{outcome:?}"
+    );
+    fake.send(json!({ "method": "serverRequest/resolved",
+        "params": { "threadId": "thread-1", "requestId": 1 } }))
+        .await;
+    let ended = request_resolved(&mut events).await;
+    assert_eq!(ended.request_id, first.request_id);
+    assert_eq!(ended.status, CallEnd::Expired);
+
+    fake.send(input(2, "b", "turn-2")).await;
+    let second = opened(&mut events).await;
+    fake.send(
+        json!({ "method": "turn/completed", "params": { "threadId": "thread-1",
+        "turn": { "id": "turn-2", "status": "interrupted" } } }),
+    )
+    .await;
+    let ended = request_resolved(&mut events).await;
+    assert_eq!(ended.request_id, second.request_id);
+    assert_eq!(ended.reason.as_deref(), Some("turn interrupted"));
+
+    fake.send(input(3, "c", "turn-3")).await;
+    let third = opened(&mut events).await;
+    let closing = {
+        let bridge = bridge.clone();
+        tokio::spawn(async move { bridge.close_session(&thread_id).await })
+    };
+    let ended = request_resolved(&mut events).await;
+    assert_eq!(ended.request_id, third.request_id);
+    fake.reply("thread/unsubscribe", json!({})).await;
+    closing.await.unwrap().unwrap();
+
+    let creating = {
+        let bridge = bridge.clone();
+        tokio::spawn(async move { bridge.create_session(CreateSession::default()).await })
+    };
+    fake.reply(
+        "thread/start",
+        json!({ "thread": { "id": "thread-2", "preview": "" } }),
+    )
+    .await;
+    creating.await.unwrap().unwrap();
+    fake.send(
+        json!({ "id": 4, "method": "mcpServer/elicitation/request", "params": {
+        "threadId": "thread-2", "turnId": null, "serverName": "probe", "mode": "url",
+        "message": "Sign in", "url": "https://example.com", "elicitationId": "e1" } }),
+    )
+    .await;
+    let fourth = opened(&mut events).await;
+    assert_eq!(fourth.turn_id, None);
+    drop(fake);
+    let ended = request_resolved(&mut events).await;
+    assert_eq!(ended.request_id, fourth.request_id);
+    assert_eq!(ended.status, CallEnd::Expired);
+    let status = bridge.status().await.unwrap();
+    assert_eq!(status.totals.expired, 4);
+    assert_eq!(status.totals.pending, 0);
 }
 
 #[tokio::test]

@@ -200,6 +200,22 @@ impl AnswerOutcome {
 pub enum AnswerInput {
     Raw(serde_json::Value),
     Typed(Answer),
+    /// codex-manager's decisions (`accept`, `decline`, `cancel`, and `accept` with
+    /// `scope: "session"`), mapped to the request's kind: see [`PendingRequestView`] and
+    /// docs/ARCHITECTURE.md for each kind's answer.
+    Decision {
+        decision: SimpleDecision,
+        for_session: bool,
+    },
+}
+
+/// A decision as codex-manager's approval and tool-input routes take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimpleDecision {
+    Accept,
+    Decline,
+    Cancel,
 }
 
 /// How a request ended, as [`Totals::record`] counts it.
@@ -738,6 +754,27 @@ impl BridgeHandle {
         self.ask(|reply| Command::Answer {
             request_id: request_id.to_string(),
             answer: AnswerInput::Raw(answer),
+            by,
+            reply,
+        })
+        .await
+    }
+
+    /// Decides a request with codex-manager's `accept` / `decline` / `cancel` (and
+    /// `for_session`, its `scope: "session"`), mapped to the answer of the request's kind.
+    pub async fn decide(
+        &self,
+        request_id: &str,
+        decision: SimpleDecision,
+        for_session: bool,
+        by: Responder,
+    ) -> Result<AnswerOutcome> {
+        self.ask(|reply| Command::Answer {
+            request_id: request_id.to_string(),
+            answer: AnswerInput::Decision {
+                decision,
+                for_session,
+            },
             by,
             reply,
         })

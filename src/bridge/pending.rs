@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::SimpleDecision;
 use super::events::Responder;
 use crate::appserver::ConnectionId;
 use crate::protocol::{
@@ -217,6 +218,12 @@ impl PendingRequest {
         self.kind.request_kind()
     }
 
+    /// What recognises it when app-server sends it again; `None` if nothing can.
+    pub fn item_key(&self) -> Option<ItemKey> {
+        let item = self.kind.item_key()?;
+        Some(ItemKey::new(&self.thread_id, self.request_kind(), &item))
+    }
+
     pub fn tool_call(&self) -> Option<&ToolCall> {
         self.kind.tool_call()
     }
@@ -295,6 +302,96 @@ impl PendingRequest {
         }
     }
 
+    /// The answer of codex-manager's `accept` / `decline` / `cancel` for this request:
+    ///
+    /// | kind | accept (`for_session`) | decline | cancel |
+    /// |---|---|---|---|
+    /// | command, file change | `accept` (`acceptForSession`) | `decline` | `cancel` |
+    /// | permissions | all that was asked, scope `turn` (`session`) | nothing granted | nothing granted |
+    /// | user input | `{"answers":{}}` (answers come with a full answer) | `{"answers":{}}` | `{"answers":{}}` |
+    /// | MCP elicitation | `accept` (with `{}` content in form mode) | `decline` | `cancel` |
+    /// | legacy | `approved` (`approved_for_session`) | `denied` with a rejection | `abort` |
+    /// | tool call | not a decision: answer with content | | |
+    pub fn simple_answer(
+        &self,
+        decision: SimpleDecision,
+        for_session: bool,
+    ) -> Result<Answer, String> {
+        use crate::protocol::{
+            CommandApprovalDecision as C, CommandApprovalResponse, ElicitationAction,
+            FileChangeApprovalResponse, FileChangeDecision as F, GrantedPermissions,
+            LegacyApprovalResponse, LegacyDenied, McpElicitationResponse, PermissionGrantScope,
+            PermissionsApprovalResponse, ReviewDecision as R, UserInputResponse,
+        };
+        let kind = self.request_kind();
+        Ok(match (&self.kind, decision) {
+            (PendingKind::ToolCall(_), _) => {
+                return Err(format!(
+                    "request {} is a tool call: answer it with contentItems, not a decision",
+                    self.key
+                ));
+            }
+            (PendingKind::CommandApproval(_), d) => {
+                Answer::CommandApproval(CommandApprovalResponse {
+                    decision: match d {
+                        SimpleDecision::Accept if for_session => C::AcceptForSession,
+                        SimpleDecision::Accept => C::Accept,
+                        SimpleDecision::Decline => C::Decline,
+                        SimpleDecision::Cancel => C::Cancel,
+                    },
+                })
+            }
+            (PendingKind::FileChangeApproval { .. }, d) => {
+                Answer::FileChangeApproval(FileChangeApprovalResponse {
+                    decision: match d {
+                        SimpleDecision::Accept if for_session => F::AcceptForSession,
+                        SimpleDecision::Accept => F::Accept,
+                        SimpleDecision::Decline => F::Decline,
+                        SimpleDecision::Cancel => F::Cancel,
+                    },
+                })
+            }
+            (PendingKind::PermissionsApproval(params), SimpleDecision::Accept) => {
+                let asked = without_nulls(&params.permissions);
+                let permissions: GrantedPermissions = serde_json::from_value(asked)
+                    .map_err(|e| format!("cannot grant what request {} asks: {e}", self.key))?;
+                Answer::PermissionsApproval(PermissionsApprovalResponse {
+                    permissions,
+                    scope: if for_session {
+                        PermissionGrantScope::Session
+                    } else {
+                        PermissionGrantScope::Turn
+                    },
+                    strict_auto_review: None,
+                })
+            }
+            (PendingKind::UserInput(_), _) => Answer::UserInput(UserInputResponse::default()),
+            (PendingKind::McpElicitation(params), d) => {
+                Answer::McpElicitation(McpElicitationResponse {
+                    action: match d {
+                        SimpleDecision::Accept => ElicitationAction::Accept,
+                        SimpleDecision::Decline => ElicitationAction::Decline,
+                        SimpleDecision::Cancel => ElicitationAction::Cancel,
+                    },
+                    content: (d == SimpleDecision::Accept && !params.is_url())
+                        .then(|| Value::Object(serde_json::Map::new())),
+                    meta: None,
+                })
+            }
+            (PendingKind::LegacyApproval(_), d) => Answer::LegacyApproval(LegacyApprovalResponse {
+                decision: match d {
+                    SimpleDecision::Accept if for_session => R::ApprovedForSession,
+                    SimpleDecision::Accept => R::Approved,
+                    SimpleDecision::Decline => R::Denied(LegacyDenied {
+                        rejection: "declined by the operator".to_string(),
+                    }),
+                    SimpleDecision::Cancel => R::Abort,
+                },
+            }),
+            (PendingKind::PermissionsApproval(_), _) => Answer::decline(kind, "denied"),
+        })
+    }
+
     /// One line saying what is asked, like codex-manager's `summary`.
     pub fn summary(&self) -> String {
         let with = |head: &str, detail: Option<&str>| match detail {
@@ -332,6 +429,27 @@ impl PendingRequest {
     }
 }
 
+/// What recognises a request when app-server sends it again (after a reconnect, or to a
+/// restarted Switchboard) under a new rpc id: its thread, its kind, and its item (the call
+/// id of a tool call, the item or approval id of an approval or question, the
+/// elicitation id of a url elicitation).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    pub thread_id: String,
+    pub kind: RequestKind,
+    pub item: String,
+}
+
+impl ItemKey {
+    pub fn new(thread_id: &str, kind: RequestKind, item: &str) -> ItemKey {
+        ItemKey {
+            thread_id: thread_id.to_string(),
+            kind,
+            item: item.to_string(),
+        }
+    }
+}
+
 /// Pending requests with the indexes the bridge needs: by our key (ordered by arrival),
 /// by (thread, kind, item) to recognise a request app-server sends again after a
 /// reconnect, and by (connection, rpc id) for `serverRequest/resolved`.
@@ -340,7 +458,7 @@ pub struct PendingStore {
     /// Keyed by arrival order so listing is oldest first without sorting.
     requests: BTreeMap<u64, PendingRequest>,
     by_key: HashMap<String, u64>,
-    by_item: HashMap<(String, RequestKind, String), u64>,
+    by_item: HashMap<ItemKey, u64>,
     by_rpc: HashMap<(ConnectionId, RequestId), u64>,
     next_order: u64,
 }
@@ -360,7 +478,7 @@ impl PendingStore {
         self.by_key.insert(request.key.clone(), order);
         if let Some(item) = request.kind.item_key() {
             self.by_item.insert(
-                (request.thread_id.clone(), request.request_kind(), item),
+                ItemKey::new(&request.thread_id, request.request_kind(), &item),
                 order,
             );
         }
@@ -387,9 +505,7 @@ impl PendingStore {
         kind: RequestKind,
         item: &str,
     ) -> Option<&mut PendingRequest> {
-        let order = self
-            .by_item
-            .get(&(thread_id.to_string(), kind, item.to_string()))?;
+        let order = self.by_item.get(&ItemKey::new(thread_id, kind, item))?;
         self.requests.get_mut(order)
     }
 
@@ -424,8 +540,11 @@ impl PendingStore {
         let order = self.by_key.remove(key)?;
         let request = self.requests.remove(&order)?;
         if let Some(item) = request.kind.item_key() {
-            self.by_item
-                .remove(&(request.thread_id.clone(), request.request_kind(), item));
+            self.by_item.remove(&ItemKey::new(
+                &request.thread_id,
+                request.request_kind(),
+                &item,
+            ));
         }
         self.by_rpc
             .remove(&(request.connection, request.rpc.clone()));
@@ -444,5 +563,18 @@ impl PendingStore {
             .filter(|r| keep(r))
             .map(|r| r.key.clone())
             .collect()
+    }
+}
+
+/// Drops null members: codex sends `"fileSystem": null` for what it does not ask.
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }

@@ -283,6 +283,21 @@ fn print_event(args: &ExecArgs, event: &BridgeEvent) {
     if let BridgeEvent::Error { message, .. } = event {
         note(&format!("error: {message}"));
     }
+    if let BridgeEvent::RequestResolved { request } = event {
+        let by = request
+            .answered_by
+            .as_ref()
+            .map(|r| format!(" by {}", r.label()))
+            .unwrap_or_default();
+        let what = match request.status {
+            CallEnd::Resolved => request.decision.clone().unwrap_or_default(),
+            CallEnd::Expired => "expired".to_string(),
+        };
+        note(&format!("{} {what}{by}", request.method));
+    }
+    if let BridgeEvent::ServerRequestRefused { method, answer, .. } = event {
+        note(&format!("{method} {answer}"));
+    }
 }
 
 fn describe_call(call: &ResolvedCall) -> String {

@@ -8,14 +8,14 @@ use serde_json::Value;
 
 use super::{Actor, Internal, Origin};
 use crate::appserver::Inbound;
-use crate::bridge::dispatch::{self, Route};
+use crate::bridge::dispatch::{self, RequestRoute, Route};
 use crate::bridge::events::{BridgeEvent, Responder};
 use crate::bridge::pending::{AnswerState, Answerer, PendingKind, PendingRequest, ToolCall};
 use crate::bridge::session::SessionStatus;
 use crate::bridge::transcript::TranscriptEntry;
 use crate::handlers::HandlerInput;
 use crate::protocol::{
-    Answer, DynamicToolCallParams, Request, RequestKind, RpcError, ServerNotification,
+    Answer, DynamicToolCallParams, Request, RequestId, RequestKind, RpcError, ServerNotification,
     ServerRequest, ThreadItem, ToolCallResult, codes,
 };
 use crate::util::now_ms;
@@ -51,54 +51,167 @@ impl Actor {
     fn on_server_request(&mut self, request: Request) {
         match ServerRequest::from_request(&request) {
             Ok(ServerRequest::ToolCall(params)) => self.on_tool_call(request, params),
-            Ok(other) => self.refuse_server_request(request, &other),
+            Ok(ServerRequest::Other { method, params }) => {
+                self.refuse_server_request(request, &method, &params)
+            }
+            Ok(typed) => self.on_blocking_request(request, typed),
             Err(e) => {
                 let message = format!("could not read `{}` params: {e}", request.method);
                 tracing::warn!(target: "bridge", "{message}");
+                let thread_id = request
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.get("threadId"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                self.emit(BridgeEvent::ServerRequestRefused {
+                    thread_id,
+                    method: request.method.clone(),
+                    answer: format!(
+                        "refused with JSON-RPC error {}: {message}",
+                        codes::INVALID_REQUEST
+                    ),
+                });
                 self.answer_with_error(request, codes::INVALID_REQUEST, message);
             }
         }
     }
 
-    /// The documented policy for server requests other than tool calls: approvals are
-    /// declined (the turn goes on without the action); anything else is refused with
-    /// JSON-RPC error -32601. Nothing is ever left hanging.
-    fn refuse_server_request(&mut self, request: Request, typed: &ServerRequest) {
-        let thread_id = typed.thread_id().map(str::to_string);
+    /// An approval, a question or an elicitation: a pending request like a tool call
+    /// (recognised if it is a replay, registered before it is visible, ended exactly
+    /// once), which a person answers, or the request policy at once.
+    fn on_blocking_request(&mut self, request: Request, typed: ServerRequest) {
+        let Some(kind) = typed.kind() else {
+            return;
+        };
+        let thread_id = typed.thread_id().unwrap_or_default().to_string();
+        let turn_id = typed.turn_id().map(str::to_string);
         let method = typed.method().to_string();
-        let decline = match typed {
-            ServerRequest::CommandApproval(_) | ServerRequest::FileChangeApproval(_) => {
-                Some(serde_json::json!({ "decision": "decline" }))
+        let pending_kind = match typed {
+            ServerRequest::CommandApproval(p) => PendingKind::CommandApproval(p),
+            ServerRequest::FileChangeApproval(params) => {
+                let changes = self
+                    .file_changes
+                    .get(&(thread_id.clone(), params.item_id.clone()))
+                    .cloned();
+                PendingKind::FileChangeApproval { params, changes }
             }
-            ServerRequest::LegacyApproval(_) => Some(serde_json::json!({ "decision": "denied" })),
-            _ => None,
+            ServerRequest::PermissionsApproval(p) => PendingKind::PermissionsApproval(p),
+            ServerRequest::UserInput(p) => PendingKind::UserInput(p),
+            ServerRequest::McpElicitation(p) => PendingKind::McpElicitation(p),
+            ServerRequest::LegacyApproval(p) => PendingKind::LegacyApproval(p),
+            ServerRequest::ToolCall(_) | ServerRequest::Other { .. } => return,
         };
-        let answer = match &decline {
-            Some(result) => format!("declined with {result}"),
-            None => format!("refused with JSON-RPC error {}", codes::METHOD_NOT_FOUND),
+        let item = pending_kind.item_key();
+        if let Some(item) = &item
+            && (self.recognise_replay(&request, kind, &thread_id, item)
+                || self.resend_kept_answer(
+                    &request,
+                    &thread_id,
+                    turn_id.as_deref().unwrap_or_default(),
+                    kind,
+                    item,
+                ))
+        {
+            return;
+        }
+        let (request_id, restored) = match &item {
+            Some(item) => self.claim_key(&thread_id, kind, item),
+            None => (self.next_key(), false),
         };
+        let route = dispatch::route_request(kind, &method, &self.config.request_policy);
+        let answerer = match &route {
+            RequestRoute::WaitForPerson => Answerer::Person,
+            RequestRoute::Refuse { .. } => Answerer::Handler {
+                name: "request policy".to_string(),
+            },
+        };
+        let pending = PendingRequest {
+            key: request_id.clone(),
+            rpc: request.id.clone(),
+            connection: self.upstream.id,
+            method: method.clone(),
+            thread_id: thread_id.clone(),
+            turn_id: turn_id.clone(),
+            params: request.params.clone().unwrap_or(Value::Null),
+            received_at_ms: now_ms(),
+            received_at: Instant::now(),
+            answerer: answerer.clone(),
+            kind: pending_kind,
+            answer: AnswerState::Waiting,
+            completed_upstream: false,
+        };
+        let view = pending.request_view();
+        let row = TranscriptEntry::RequestOpened {
+            request_id: request_id.clone(),
+            kind,
+            method: method.clone(),
+            item_id: pending.item_id(),
+            item_key: item.clone(),
+            summary: pending.summary(),
+            params: pending.params.clone(),
+            answerer: match &route {
+                RequestRoute::WaitForPerson => answerer.label().to_string(),
+                RequestRoute::Refuse { .. } => "request policy (decline)".to_string(),
+            },
+        };
+        // Registered before anyone can see it: a responder never races the store.
+        self.pending.insert(pending);
+        if !restored {
+            self.append_row(&thread_id, turn_id, row);
+        }
+        if let Some(view) = view {
+            self.emit(BridgeEvent::RequestOpened { request: view });
+        }
+        match route {
+            RequestRoute::WaitForPerson => {}
+            RequestRoute::Refuse { answer, reason } => {
+                tracing::info!(target: "bridge", "{method} {request_id}: {reason}");
+                self.start_write(
+                    request_id,
+                    answer,
+                    Responder::Policy { reason },
+                    Origin::Automatic,
+                );
+            }
+        }
+    }
+
+    /// Requests Switchboard cannot serve (`account/chatgptAuthTokens/refresh`,
+    /// `attestation/generate`, anything unknown): refused at once with JSON-RPC error
+    /// -32601, shown as an event and in the session's transcript. Nothing hangs.
+    fn refuse_server_request(&mut self, request: Request, method: &str, params: &Value) {
+        let thread_id = params
+            .get("threadId")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let answer = format!(
+            "refused with JSON-RPC error {}: Switchboard cannot serve `{method}`",
+            codes::METHOD_NOT_FOUND
+        );
         tracing::info!(target: "bridge", "server request `{method}` {answer}");
+        if let Some(thread_id) = &thread_id {
+            self.append_row(
+                thread_id,
+                params
+                    .get("turnId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                TranscriptEntry::Notice {
+                    message: format!("app-server asked for `{method}`: {answer}"),
+                },
+            );
+        }
         self.emit(BridgeEvent::ServerRequestRefused {
             thread_id,
-            method: method.clone(),
+            method: method.to_string(),
             answer,
         });
-        match decline {
-            Some(result) => {
-                if let Some(conn) = self.upstream.conn.clone() {
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.respond(request.id, result).await {
-                            tracing::warn!(target: "bridge", "could not decline `{method}`: {e}");
-                        }
-                    });
-                }
-            }
-            None => self.answer_with_error(
-                request,
-                codes::METHOD_NOT_FOUND,
-                format!("switchboard does not handle `{method}`"),
-            ),
-        }
+        self.answer_with_error(
+            request,
+            codes::METHOD_NOT_FOUND,
+            format!("switchboard does not handle `{method}`"),
+        );
     }
 
     fn answer_with_error(&self, request: Request, code: i64, message: String) {
@@ -316,8 +429,11 @@ impl Actor {
         match notification {
             ServerNotification::ThreadStarted { .. }
             | ServerNotification::Warning { .. }
-            | ServerNotification::ServerRequestResolved { .. }
             | ServerNotification::Other { .. } => {}
+            ServerNotification::ServerRequestResolved {
+                thread_id,
+                request_id,
+            } => self.on_request_resolved(&thread_id, &request_id),
             ServerNotification::ThreadStatusChanged { thread_id, status } => {
                 if let Some(session) = self.sessions.get_mut(&thread_id) {
                     let next = match status.as_str() {
@@ -348,6 +464,14 @@ impl Actor {
                     turn.status,
                     turn.error.map(|e| e.message),
                 );
+            }
+            ServerNotification::ItemStarted {
+                thread_id,
+                item: ThreadItem::FileChange { id, changes, .. },
+                ..
+            } => {
+                // The diff a file-change approval is about: it comes just before it.
+                self.file_changes.insert((thread_id, id), changes);
             }
             ServerNotification::ItemStarted { .. } => {}
             ServerNotification::ItemCompleted {
@@ -449,7 +573,32 @@ impl Actor {
                     );
                 }
             }
-            ThreadItem::FileChange { .. } | ThreadItem::Other { .. } => {}
+            ThreadItem::FileChange { id, .. } => {
+                self.file_changes.remove(&(thread_id, id));
+            }
+            ThreadItem::Other { .. } => {}
+        }
+    }
+
+    /// app-server says a request ended (answered by us or another client, or cleared by
+    /// turn cleanup). Ours on its way: most likely its effect. Otherwise it expired.
+    fn on_request_resolved(&mut self, thread_id: &str, rpc: &RequestId) {
+        let Some(key) = self.pending.key_of_rpc(self.upstream.id, rpc) else {
+            return;
+        };
+        let Some(request) = self.pending.get_mut(&key) else {
+            return;
+        };
+        if request.thread_id != thread_id {
+            return;
+        }
+        if request.answer.is_writing() {
+            request.completed_upstream = true;
+        } else {
+            self.expire(
+                &key,
+                "app-server resolved the request without our answer".to_string(),
+            );
         }
     }
 }

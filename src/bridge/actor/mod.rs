@@ -103,6 +103,7 @@ pub(super) async fn spawn(
         },
         sessions: HashMap::new(),
         pending: PendingStore::default(),
+        file_changes: HashMap::new(),
         turn_waiters: HashMap::new(),
         totals: Totals::default(),
         hold: HoldState::default(),
@@ -149,6 +150,9 @@ struct Actor {
     upstream: Upstream,
     sessions: HashMap<String, Session>,
     pending: PendingStore,
+    /// The changes of `fileChange` items that started, by (thread, item): what a
+    /// file-change approval shows. Dropped when the item or its turn completes.
+    file_changes: HashMap<(String, String), serde_json::Value>,
     turn_waiters: HashMap<(String, String), Vec<Reply<Result<TurnRecord>>>>,
     totals: Totals,
     hold: HoldState,
@@ -399,6 +403,10 @@ impl Actor {
         let parsed = match answer {
             AnswerInput::Raw(value) => Answer::parse(kind, value),
             AnswerInput::Typed(answer) => Ok(answer),
+            AnswerInput::Decision {
+                decision,
+                for_session,
+            } => request.simple_answer(decision, for_session),
         }
         .and_then(|answer| answers::check_answer(request, &answer).map(|()| answer));
         match parsed {

@@ -27,7 +27,7 @@ use crate::appserver::{
     RawConnection, TransportSpec,
 };
 use crate::bridge::events::{BridgeEvent, ConnectionState, RecoveryStep};
-use crate::bridge::pending::PendingRequest;
+use crate::bridge::pending::{ItemKey, PendingRequest};
 use crate::bridge::session::{Session, SessionStatus, TurnRecord};
 use crate::bridge::transcript::{Transcript, TranscriptEntry, TranscriptRow, read_transcript};
 use crate::bridge::{Command, ReconnectPolicy};
@@ -89,7 +89,7 @@ pub(super) struct RecoveryState {
     /// A call leaves it when it ends (`Actor::finish`).
     pub(super) carried: HashSet<String>,
     /// Requests read back from transcripts with no end row, by (thread, kind, item).
-    restored_calls: HashMap<(String, RequestKind, String), RestoredCall>,
+    restored_calls: HashMap<ItemKey, RestoredCall>,
     kept_answers: KeptAnswers,
 }
 
@@ -110,8 +110,8 @@ pub(super) struct RestoredCall {
 }
 
 impl RestoredCall {
-    fn key(&self) -> (String, RequestKind, String) {
-        (self.thread_id.clone(), self.kind, self.item_id.clone())
+    fn key(&self) -> ItemKey {
+        ItemKey::new(&self.thread_id, self.kind, &self.item_id)
     }
 }
 
@@ -121,8 +121,8 @@ impl RestoredCall {
 /// takes the first answer it gets, so this is never a second answer).
 #[derive(Default)]
 struct KeptAnswers {
-    order: VecDeque<(String, RequestKind, String)>,
-    answers: HashMap<(String, RequestKind, String), KeptAnswer>,
+    order: VecDeque<ItemKey>,
+    answers: HashMap<ItemKey, KeptAnswer>,
 }
 
 struct KeptAnswer {
@@ -132,7 +132,7 @@ struct KeptAnswer {
 }
 
 impl KeptAnswers {
-    fn keep(&mut self, key: (String, RequestKind, String), answer: KeptAnswer) {
+    fn keep(&mut self, key: ItemKey, answer: KeptAnswer) {
         if self.answers.insert(key.clone(), answer).is_none() {
             self.order.push_back(key);
         }
@@ -549,11 +549,11 @@ impl Actor {
     // ----- answers app-server may ask for again ----------------------------------------
 
     pub(super) fn keep_answer(&mut self, request: &PendingRequest, answer: &Answer) {
-        let Some(item) = request.kind.item_key() else {
+        let Some(key) = request.item_key() else {
             return;
         };
         self.recovery.kept_answers.keep(
-            (request.thread_id.clone(), request.request_kind(), item),
+            key,
             KeptAnswer {
                 request_id: request.key.clone(),
                 answer: answer.clone(),
@@ -562,9 +562,10 @@ impl Actor {
         );
     }
 
-    /// A request we already answered came again. On the connection that got the answer
-    /// it is a duplicate, ignored; on a newer connection app-server never read the
-    /// answer, so it is written again. Returns whether the request was taken care of.
+    /// A request we already answered came again. On a newer connection app-server never
+    /// read the answer, so it is written again. On the connection that got the answer a
+    /// tool call is a duplicate, ignored, while an approval or a question about the same
+    /// item is a new request. Returns whether the request was taken care of.
     pub(super) fn resend_kept_answer(
         &mut self,
         request: &Request,
@@ -573,7 +574,7 @@ impl Actor {
         kind: RequestKind,
         item: &str,
     ) -> bool {
-        let key = (thread_id.to_string(), kind, item.to_string());
+        let key = ItemKey::new(thread_id, kind, item);
         let Some(kept) = self.recovery.kept_answers.answers.get(&key) else {
             return false;
         };
@@ -581,6 +582,13 @@ impl Actor {
             return true;
         };
         if kept.connection == conn.id() {
+            if kind != RequestKind::ToolCall {
+                // codex may ask again about the same item on the same connection (a
+                // command retried without the sandbox after it failed in it): a new
+                // request, not a duplicate.
+                self.recovery.kept_answers.answers.remove(&key);
+                return false;
+            }
             tracing::info!(target: "bridge", "ignoring app-server's duplicate of answered request {}", kept.request_id);
             return true;
         }
@@ -671,11 +679,10 @@ impl Actor {
         kind: RequestKind,
         item: &str,
     ) -> Option<String> {
-        let call = self.recovery.restored_calls.remove(&(
-            thread_id.to_string(),
-            kind,
-            item.to_string(),
-        ))?;
+        let call = self
+            .recovery
+            .restored_calls
+            .remove(&ItemKey::new(thread_id, kind, item))?;
         self.recovery.carried.insert(call.request_id.clone());
         Some(call.request_id)
     }

@@ -230,6 +230,8 @@ impl Actor {
             self.expire(&request_id, reason.clone());
         }
         self.expire_restored_calls(thread_id, Some(turn_id), &reason);
+        self.file_changes
+            .retain(|(thread, _), _| thread != thread_id);
         let Some(session) = self.sessions.get_mut(thread_id) else {
             return;
         };
