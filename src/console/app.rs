@@ -620,7 +620,7 @@ impl App {
                     && editor.state == EditorState::Editing
                     && let Some(result) = &call.proposed
                 {
-                    editor.load_result(result);
+                    editor.review_result(result);
                     editor.message = Some("the held handler answered: review, then ^S".to_string());
                 }
             }
@@ -757,7 +757,7 @@ impl App {
                     }
                     match result {
                         Ok((answer, failure)) => {
-                            editor.load_result(&answer);
+                            editor.review_result(&answer);
                             editor.message = Some(match failure {
                                 Some(f) => format!("handler failed: {f}; review before sending"),
                                 None => "handler answered: review, then ^S to send".to_string(),

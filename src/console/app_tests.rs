@@ -238,7 +238,8 @@ fn running_the_handler_loads_its_answer_for_review() {
     let Some(editor) = app.editor() else {
         panic!("no editor")
     };
-    assert_eq!(editor.mode, EditorMode::Raw);
+    // One text item is reviewed as its text.
+    assert_eq!(editor.mode, EditorMode::Text);
     assert_eq!(
         editor.validate().unwrap(),
         ToolCallResult::text(true, "ticket T-1: open")

@@ -89,7 +89,7 @@ impl ResponseEditor {
         };
         match proposed {
             Some(result) => {
-                editor.load_result(&result);
+                editor.review_result(&result);
                 editor.message = Some("the held handler's answer: review it, then ^S".to_string());
             }
             None => editor.set_text(""),
@@ -114,6 +114,21 @@ impl ResponseEditor {
     }
 
     /// Shows a result in raw mode, for review (a handler's answer, a held proposal).
+    /// Shows a result for review: a single text item as its text in text mode (real
+    /// lines: a long answer reads as text and stays cheap to draw), anything else in raw
+    /// mode.
+    pub fn review_result(&mut self, result: &ToolCallResult) {
+        match result.content_items.as_slice() {
+            [crate::protocol::ContentItem::InputText { text }] => {
+                self.mode = EditorMode::Text;
+                self.success = result.success;
+                let text = text.clone();
+                self.set_text(&text);
+            }
+            _ => self.load_result(result),
+        }
+    }
+
     pub fn load_result(&mut self, result: &ToolCallResult) {
         self.mode = EditorMode::Raw;
         let text = serde_json::to_string_pretty(result).unwrap_or_default();
@@ -361,11 +376,16 @@ mod tests {
     }
 
     #[test]
-    fn a_held_proposal_opens_in_raw_mode_and_an_ended_call_cannot_send() {
+    fn a_held_proposal_opens_as_its_text_and_an_ended_call_cannot_send() {
         let mut held = call();
-        held.proposed = Some(ToolCallResult::text(true, "proposed"));
+        held.proposed = Some(ToolCallResult::text(true, "proposed\nsecond line"));
         let mut editor = ResponseEditor::new(held, None, true);
-        assert_eq!(editor.mode, EditorMode::Raw);
+        assert_eq!(editor.mode, EditorMode::Text);
+        assert_eq!(editor.textarea.lines(), ["proposed", "second line"]);
+        assert_eq!(
+            editor.validate().unwrap(),
+            ToolCallResult::text(true, "proposed\nsecond line")
+        );
         assert!(editor.can_send());
         editor.call_ended();
         assert!(!editor.can_send());

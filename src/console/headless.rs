@@ -91,3 +91,14 @@ pub fn frame_times(app: &App, width: u16, height: u16, frames: usize) -> std::io
     }
     Ok(times)
 }
+
+/// Presses the key `c` in `app` (`\t` is Tab, `\r` Enter), as a typed key would: for
+/// benchmarks that set up a view without a terminal.
+pub fn press(app: &mut App, c: char) {
+    let code = match c {
+        '\t' => KeyCode::Tab,
+        '\r' => KeyCode::Enter,
+        c => KeyCode::Char(c),
+    };
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+}

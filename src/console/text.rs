@@ -256,9 +256,13 @@ pub fn wrap_lines(lines: &[TextLine], width: usize) -> Vec<TextLine> {
 /// A one-line summary of arguments for a list row: `key=value` pairs, strings without
 /// quotes, line breaks shown as `⏎`, nested values compact.
 pub fn summary(value: &Value) -> String {
+    // A summary is one line: a long string is cut before it is made printable.
     fn scalar(v: &Value) -> String {
         match v {
-            Value::String(s) => printable(&s.replace('\n', " ⏎ ")),
+            Value::String(s) => {
+                let s = crate::protocol::truncate_chars(s, 400);
+                printable(&s.replace('\n', " ⏎ "))
+            }
             other => printable(&other.to_string()),
         }
     }

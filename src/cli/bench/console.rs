@@ -122,6 +122,29 @@ pub fn loaded_app(sessions: usize, rows: u64, pending: usize) -> Result<App> {
     Ok(app)
 }
 
+/// A held call whose arguments and proposed answer are 300 KB of multi-line text.
+fn big_call() -> PendingCallView {
+    let text: String = (0..6_000)
+        .map(|i| format!("line {i:05} of a long document, about fifty characters\n"))
+        .collect();
+    PendingCallView {
+        request_id: "req-big".to_string(),
+        thread_id: "thread-00000000".to_string(),
+        turn_id: "turn".to_string(),
+        call_id: "call-big".to_string(),
+        namespace: None,
+        tool: "escalate_ticket".to_string(),
+        arguments: json!({"ticket_id": "T-1", "reason": text}),
+        received_at_ms: 0,
+        answerer: Answerer::Review {
+            name: "escalate_ticket".to_string(),
+        },
+        schema_problems: Vec::new(),
+        in_flight: false,
+        proposed: Some(crate::protocol::ToolCallResult::text(true, text)),
+    }
+}
+
 fn frame_times(app: &App, width: u16, height: u16) -> Result<Vec<u32>> {
     headless::frame_times(app, width, height, FRAMES).map_err(BenchError::from("draw"))
 }
@@ -208,11 +231,32 @@ async fn key_latencies(running: &Running, presses: usize) -> Result<Vec<u32>> {
 pub async fn run(runs: usize) -> Result<Vec<Figure>> {
     let full = loaded_app(1, 10_000, 1_000)?;
     let empty = App::new(static_catalog()?, status());
+    // The queue focused, unfiltered and filtered to 111 of its 1,000 calls.
+    let mut queue = loaded_app(1, 10_000, 1_000)?;
+    for c in "\t\t".chars() {
+        headless::press(&mut queue, c);
+    }
+    let mut filtered = loaded_app(1, 10_000, 1_000)?;
+    for c in "\t\t/t-9\r".chars() {
+        headless::press(&mut filtered, c);
+    }
+    // The editor on a call whose arguments and held proposal are 300 KB each.
+    let mut big = loaded_app(1, 100, 0)?;
+    big.on_bridge_event(BridgeEvent::ToolCallRequested { call: big_call() });
+    headless::press(&mut big, 'a');
+    let mut small = loaded_app(1, 100, 1)?;
+    headless::press(&mut small, 'a');
     let (mut full_80, mut full_160, mut empty_160) = (vec![], vec![], vec![]);
+    let (mut queue_160, mut filtered_160) = (vec![], vec![]);
+    let (mut big_80, mut small_80) = (vec![], vec![]);
     for _ in 0..runs {
         full_80.push(quantile(&frame_times(&full, 80, 24)?, 0.5));
         full_160.push(quantile(&frame_times(&full, 160, 48)?, 0.5));
         empty_160.push(quantile(&frame_times(&empty, 160, 48)?, 0.5));
+        queue_160.push(quantile(&frame_times(&queue, 160, 48)?, 0.5));
+        filtered_160.push(quantile(&frame_times(&filtered, 160, 48)?, 0.5));
+        big_80.push(quantile(&frame_times(&big, 80, 24)?, 0.5));
+        small_80.push(quantile(&frame_times(&small, 80, 24)?, 0.5));
     }
 
     let (mut idle_frames, mut first_frame, mut quiet_keys, mut loaded_keys) =
@@ -279,6 +323,23 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
             &full_80,
         )
         .target("< 5 ms"),
+        Figure::new(
+            "frame, queue focused and filtered (/t-9: 111 of 1,000 pending calls), 160x48, p50",
+            "us",
+            &filtered_160,
+        )
+        .against(
+            "the same queue unfiltered (1 of 1,000), 160x48, p50",
+            &queue_160,
+        )
+        .target("< 5 ms"),
+        Figure::new(
+            "frame, editor on a call with 300 KB arguments and a 300 KB held answer, 80x24, p50",
+            "us",
+            &big_80,
+        )
+        .against("editor on a small call, 80x24, p50", &small_80)
+        .target("< 16 ms"),
         Figure::new("frames drawn in 3 s of idle", "frames", &idle_frames).target("0"),
         Figure::new(
             "first frame after the console starts (bridge already up)",

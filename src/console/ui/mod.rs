@@ -383,6 +383,8 @@ fn varying_keys(app: &App, tools: &[String]) -> std::collections::HashMap<String
         // Distinct values per key, counted up to a cap.
         const CAP: usize = 64;
         let mut seen: BTreeMap<&str, HashSet<String>> = BTreeMap::new();
+        // Whether a key ever holds an object or array, and its longest value.
+        let mut shape: HashMap<&str, (bool, usize)> = HashMap::new();
         let mut calls = 0;
         for call in app
             .model
@@ -393,21 +395,40 @@ fn varying_keys(app: &App, tools: &[String]) -> std::collections::HashMap<String
             calls += 1;
             if let serde_json::Value::Object(map) = &call.arguments {
                 for (k, v) in map {
+                    // Long strings are told apart by their length and start.
+                    let text = match v {
+                        serde_json::Value::String(s) if s.len() > 256 => {
+                            format!("{}:{}", s.len(), crate::protocol::truncate_chars(s, 128))
+                        }
+                        other => other.to_string(),
+                    };
+                    let entry = shape.entry(k.as_str()).or_default();
+                    entry.0 |= v.is_object() || v.is_array();
+                    entry.1 = entry.1.max(text.len());
                     let values = seen.entry(k.as_str()).or_default();
                     if values.len() < CAP {
-                        values.insert(v.to_string());
+                        values.insert(text);
                     }
                 }
             }
         }
-        // The keys that tell calls apart most come first.
-        let mut keys: Vec<(usize, String)> = seen
+        // First the plain values (an id reads better than a nested object), then the
+        // keys that tell most calls apart, then the shortest.
+        let mut keys: Vec<(bool, std::cmp::Reverse<usize>, usize, String)> = seen
             .into_iter()
             .filter(|(_, values)| calls > 1 && values.len() > 1)
-            .map(|(k, values)| (values.len(), k.to_string()))
+            .map(|(k, values)| {
+                let (nested, longest) = shape.get(k).copied().unwrap_or_default();
+                (
+                    nested,
+                    std::cmp::Reverse(values.len()),
+                    longest,
+                    k.to_string(),
+                )
+            })
             .collect();
-        keys.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let keys: Vec<String> = keys.into_iter().map(|(_, k)| k).collect();
+        keys.sort();
+        let keys: Vec<String> = keys.into_iter().map(|(.., k)| k).collect();
         out.insert(tool.clone(), keys);
     }
     out

@@ -296,19 +296,20 @@ fn render_editor(app: &App, editor: &ResponseEditor, frame: &mut Frame, screen: 
         EditorMode::Raw => " Raw result JSON {\"contentItems\":[..],\"success\":..} ".to_string(),
         EditorMode::Fail => " Reason for failing the call ".to_string(),
     };
-    let mut textarea = editor.textarea.clone();
     let border = if editor.mode == EditorMode::Fail {
         Style::new().red()
     } else {
         Style::new().cyan()
     };
-    textarea.set_block(
-        Block::default()
-            .borders(Borders::ALL)
-            .title(mode)
-            .border_style(border),
-    );
-    frame.render_widget(&textarea, input);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(mode)
+        .border_style(border);
+    let text_area = block.inner(input);
+    frame.render_widget(block, input);
+    // The editor's own textarea, not a copy: it keeps its layout of the lines between
+    // frames, so a long answer is laid out once, not at every frame.
+    frame.render_widget(&editor.textarea, text_area);
 
     let validity = match (&editor.state, editor.validate()) {
         (EditorState::Ended(why), _) => Line::from(format!("✘ {why}: nothing will be sent"))
