@@ -134,6 +134,7 @@ const fn f(n: u8) -> Key {
     plain(KeyCode::F(n))
 }
 
+#[derive(Clone, Copy)]
 pub struct Binding {
     pub keys: &'static [Key],
     /// How the key is written in hints, e.g. `^S`.
@@ -803,9 +804,158 @@ fn matches(key: &Key, event: &KeyEvent) -> bool {
     wanted == got
 }
 
+/// The table in force: the built-in one, or a copy with the config file's keys.
+static TABLE: std::sync::OnceLock<&'static [Binding]> = std::sync::OnceLock::new();
+
+/// The binding table that dispatch, the footer and help read.
+pub fn bindings() -> &'static [Binding] {
+    TABLE.get().copied().unwrap_or(BINDINGS)
+}
+
+/// Every action with a binding, by its config name (`open-call` for `OpenCall`).
+pub fn action_named(name: &str) -> Option<Action> {
+    let wanted = name.replace('_', "-").to_ascii_lowercase();
+    BINDINGS
+        .iter()
+        .map(|b| b.action)
+        .find(|action| action_name(*action) == wanted)
+}
+
+/// An action's name in the config file: its variant name in kebab case.
+pub fn action_name(action: Action) -> String {
+    let mut name = String::new();
+    for (i, c) in format!("{action:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('-');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
+}
+
+/// Reads a key as the config file writes it: `q`, `G`, `ctrl-s`, `alt-t`, `f2`, `enter`,
+/// `esc`, `tab`, `backtab`, `space`, `up`, `down`, `left`, `right`, `home`, `end`,
+/// `pageup`, `pagedown`, `backspace`, `delete`.
+pub fn parse_key(text: &str) -> Result<Key, String> {
+    let lower = text.to_ascii_lowercase();
+    let (modifiers, rest) = if let Some(rest) = lower.strip_prefix("ctrl-") {
+        (KeyModifiers::CONTROL, &text[text.len() - rest.len()..])
+    } else if let Some(rest) = lower.strip_prefix("alt-") {
+        (KeyModifiers::ALT, &text[text.len() - rest.len()..])
+    } else {
+        (KeyModifiers::NONE, text)
+    };
+    let code = match rest.to_ascii_lowercase().as_str() {
+        "enter" => KeyCode::Enter,
+        "esc" | "escape" => KeyCode::Esc,
+        "tab" => KeyCode::Tab,
+        "backtab" => KeyCode::BackTab,
+        "space" => KeyCode::Char(' '),
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "pageup" => KeyCode::PageUp,
+        "pagedown" => KeyCode::PageDown,
+        "backspace" => KeyCode::Backspace,
+        "delete" => KeyCode::Delete,
+        f if f.len() > 1
+            && f.starts_with('f')
+            && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+        {
+            KeyCode::F(f[1..].parse().unwrap_or(1))
+        }
+        _ => {
+            let mut chars = rest.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if modifiers == KeyModifiers::CONTROL => {
+                    KeyCode::Char(c.to_ascii_lowercase())
+                }
+                (Some(c), None) => KeyCode::Char(c),
+                _ => {
+                    return Err(format!(
+                        "`{text}` is not a key: write a character, ctrl-X, alt-X, f1..f12, enter, esc, tab, space, up, down, home, end, pageup or pagedown"
+                    ));
+                }
+            }
+        }
+    };
+    Ok(Key { code, modifiers })
+}
+
+/// How a key is written in hints.
+pub fn key_label(key: &Key) -> String {
+    let base = match key.code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::F(n) => format!("F{n}"),
+        KeyCode::Enter => "Enter".to_string(),
+        KeyCode::Esc => "Esc".to_string(),
+        KeyCode::Tab => "Tab".to_string(),
+        KeyCode::BackTab => "S-Tab".to_string(),
+        KeyCode::Up => "↑".to_string(),
+        KeyCode::Down => "↓".to_string(),
+        KeyCode::Left => "←".to_string(),
+        KeyCode::Right => "→".to_string(),
+        KeyCode::Home => "Home".to_string(),
+        KeyCode::End => "End".to_string(),
+        KeyCode::PageUp => "PgUp".to_string(),
+        KeyCode::PageDown => "PgDn".to_string(),
+        other => format!("{other:?}"),
+    };
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        format!("^{}", base.to_ascii_uppercase())
+    } else if key.modifiers.contains(KeyModifiers::ALT) {
+        format!("Alt-{base}")
+    } else {
+        base
+    }
+}
+
+/// The built-in table with `overrides` (an action's keys replaced everywhere it is
+/// bound), made once for the life of the process.
+pub fn table_with(overrides: &[(Action, Vec<Key>)]) -> &'static [Binding] {
+    if overrides.is_empty() {
+        return BINDINGS;
+    }
+    let table: Vec<Binding> = BINDINGS
+        .iter()
+        .map(
+            |b| match overrides.iter().find(|(action, _)| *action == b.action) {
+                Some((_, keys)) => Binding {
+                    keys: Box::leak(keys.clone().into_boxed_slice()),
+                    label: Box::leak(
+                        keys.first()
+                            .map(key_label)
+                            .unwrap_or_default()
+                            .into_boxed_str(),
+                    ),
+                    action: b.action,
+                    hint: b.hint,
+                    help: b.help,
+                    contexts: b.contexts,
+                },
+                None => Binding { ..*b },
+            },
+        )
+        .collect();
+    Box::leak(table.into_boxed_slice())
+}
+
+/// Puts the config file's keys in force for this process (the first call wins).
+pub fn install(overrides: &[(Action, Vec<Key>)]) {
+    let _ = TABLE.set(table_with(overrides));
+}
+
 /// The action bound to `event` in `context`, if any.
 pub fn lookup(context: Context, event: &KeyEvent) -> Option<Action> {
-    BINDINGS
+    lookup_in(bindings(), context, event)
+}
+
+pub fn lookup_in(table: &[Binding], context: Context, event: &KeyEvent) -> Option<Action> {
+    table
         .iter()
         .filter(|b| b.contexts.contains(&context))
         .find(|b| b.keys.iter().any(|k| matches(k, event)))
@@ -814,7 +964,7 @@ pub fn lookup(context: Context, event: &KeyEvent) -> Option<Action> {
 
 /// `(label, hint)` pairs for the footer in `context`.
 pub fn hints(context: Context) -> impl Iterator<Item = (&'static str, &'static str)> {
-    BINDINGS
+    bindings()
         .iter()
         .filter(move |b| !b.hint.is_empty() && b.contexts.contains(&context))
         .map(|b| (b.label, b.hint))

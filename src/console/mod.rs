@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod command;
+pub mod config;
 pub mod editor;
 pub mod headless;
 pub mod keys;
@@ -38,6 +39,8 @@ pub enum ConsoleError {
     Terminal(#[from] std::io::Error),
     #[error(transparent)]
     Bridge(#[from] crate::bridge::BridgeError),
+    #[error("console config: {0}")]
+    Config(#[from] config::ConfigError),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -52,10 +55,12 @@ pub struct ConsoleOptions {
 /// path, panics included.
 pub async fn run(bridge: BridgeHandle, options: ConsoleOptions) -> Result<(), ConsoleError> {
     use tokio::signal::unix::{SignalKind, signal};
+    let config = config::load()?;
+    keys::install(&config.keys);
     // Registered before the terminal is taken, so no signal finds it half set up.
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminal = terminal::Terminal::enter()?;
+    let mut terminal = terminal::Terminal::enter(config.colors)?;
     let input = EventStream::new();
     let result = tokio::select! {
         result = event_loop(&bridge, &mut terminal, input, options) => result.map(|_| ()),
@@ -220,6 +225,15 @@ where
             }
             _ = wait_for_frame, if dirty => {}
         }
+    }
+}
+
+/// Takes the colours out of a drawn frame (`NO_COLOR`): what carries meaning stays in
+/// bold, dim, reverse and the text itself.
+pub fn without_colors(buffer: &mut ratatui::buffer::Buffer) {
+    for cell in &mut buffer.content {
+        cell.fg = ratatui::style::Color::Reset;
+        cell.bg = ratatui::style::Color::Reset;
     }
 }
 

@@ -21,15 +21,18 @@ const POP_TITLE: &[u8] = b"\x1b[23;0t";
 
 pub struct Terminal {
     inner: DefaultTerminal,
+    /// False under `NO_COLOR` (or `colors = false`): frames keep only bold, dim,
+    /// reverse and the like.
+    colors: bool,
 }
 
 impl Terminal {
-    pub fn enter() -> std::io::Result<Terminal> {
+    pub fn enter(colors: bool) -> std::io::Result<Terminal> {
         // `init` installs a panic hook that restores the terminal before the panic
         // message is printed.
         let inner = ratatui::try_init()?;
         take_over()?;
-        Ok(Terminal { inner })
+        Ok(Terminal { inner, colors })
     }
 }
 
@@ -56,7 +59,13 @@ fn give_back() {
 
 impl super::Screen for Terminal {
     fn draw(&mut self, app: &App) -> std::io::Result<()> {
-        self.inner.draw(|frame| super::ui::render(app, frame))?;
+        let colors = self.colors;
+        self.inner.draw(|frame| {
+            super::ui::render(app, frame);
+            if !colors {
+                super::without_colors(frame.buffer_mut());
+            }
+        })?;
         Ok(())
     }
 

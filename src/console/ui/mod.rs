@@ -625,7 +625,7 @@ fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
 /// they apply) are always there, at the end; the others fill the room before them.
 pub fn footer_line(context: keys::Context, width: u16) -> Line<'static> {
     let always = |b: &&&keys::Binding| matches!(b.action, keys::Action::Help | keys::Action::Quit);
-    let hints: Vec<&keys::Binding> = keys::BINDINGS
+    let hints: Vec<&keys::Binding> = keys::bindings()
         .iter()
         .filter(|b| !b.hint.is_empty() && b.contexts.contains(&context))
         .collect();

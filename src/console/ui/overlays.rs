@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragra
 use super::{centered, pane};
 use crate::console::app::{App, Card, Overlay, short};
 use crate::console::editor::{EditorMode, EditorState, ResponseEditor};
-use crate::console::keys::{BINDINGS, Context};
+use crate::console::keys::{Context, bindings};
 use crate::console::navigate::qualified_tool;
 use crate::console::text::TextLine;
 use crate::console::view::{Pager, plain};
@@ -118,7 +118,7 @@ fn render_help(app: &App, frame: &mut Frame, screen: Rect) {
     let area = centered(screen, 80, 90, 60, 12);
     frame.render_widget(Clear, area);
     let width = usize::from(area.width.saturating_sub(2)).max(20);
-    let mut listed = vec![false; BINDINGS.len()];
+    let mut listed = vec![false; bindings().len()];
     let mut lines: Vec<Line> = Vec::new();
     if let Some(listen) = &app.listen {
         lines.push(Line::from("API").bold());
@@ -132,7 +132,7 @@ fn render_help(app: &App, frame: &mut Frame, screen: Rect) {
     let key_column = 9;
     for (title, contexts) in HELP_SECTIONS {
         let mut section = Vec::new();
-        for (index, binding) in BINDINGS.iter().enumerate() {
+        for (index, binding) in bindings().iter().enumerate() {
             if !listed[index] && binding.contexts.iter().any(|c| contexts.contains(c)) {
                 listed[index] = true;
                 let parts =

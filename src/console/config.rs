@@ -1,0 +1,243 @@
+//! The console's config file: key bindings and colours. TOML at
+//! `$SWITCHBOARD_CONSOLE_CONFIG`, else `$XDG_CONFIG_HOME/switchboard/console.toml`, else
+//! `~/.config/switchboard/console.toml`; a missing file means the defaults. `NO_COLOR`
+//! (any non-empty value) turns colours off whatever the file says.
+//!
+//! ```toml
+//! colors = false          # true (default) or false: only bold, reverse and dim
+//!
+//! [keys]                  # action = key, or a list of keys; names as in docs/console.md
+//! quit = "ctrl-q"
+//! open-call = ["a", "enter"]
+//! editor-send = "f9"
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use super::keys::{self, Action, Key};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    pub colors: bool,
+    /// Actions whose keys the file replaces.
+    pub keys: Vec<(Action, Vec<Key>)>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            colors: true,
+            keys: Vec::new(),
+        }
+    }
+}
+
+/// Where the config file is looked for.
+pub fn path() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(path) = var("SWITCHBOARD_CONSOLE_CONFIG") {
+        return Some(PathBuf::from(path));
+    }
+    let base = var("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("switchboard").join("console.toml"))
+}
+
+/// The config in force: the file (if any) and `NO_COLOR`.
+pub fn load() -> Result<ConsoleConfig, ConfigError> {
+    let mut config = match path() {
+        Some(path) => match std::fs::read_to_string(&path) {
+            Ok(text) => parse(&text, &path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConsoleConfig::default(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        },
+        None => ConsoleConfig::default(),
+    };
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        config.colors = false;
+    }
+    Ok(config)
+}
+
+/// Reads a config file's text; errors name the key at fault and what to write instead.
+pub fn parse(text: &str, path: &Path) -> Result<ConsoleConfig, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+    let mut config = ConsoleConfig::default();
+    for (name, value) in &table {
+        match (name.as_str(), value) {
+            ("colors", toml::Value::Boolean(on)) => config.colors = *on,
+            ("colors", other) => {
+                return Err(invalid(format!(
+                    "colors must be true or false, not {}",
+                    other.type_str()
+                )));
+            }
+            ("keys", toml::Value::Table(keys)) => {
+                for (action_name, keys_value) in keys {
+                    let action = keys::action_named(action_name).ok_or_else(|| {
+                        invalid(format!(
+                            "keys.{action_name}: no such action (see docs/console.md for their names)"
+                        ))
+                    })?;
+                    let texts: Vec<&str> = match keys_value {
+                        toml::Value::String(key) => vec![key.as_str()],
+                        toml::Value::Array(list) => list
+                            .iter()
+                            .map(|v| {
+                                v.as_str().ok_or_else(|| {
+                                    invalid(format!("keys.{action_name}: keys are strings"))
+                                })
+                            })
+                            .collect::<Result<_, _>>()?,
+                        other => {
+                            return Err(invalid(format!(
+                                "keys.{action_name} must be a key or a list of keys, not {}",
+                                other.type_str()
+                            )));
+                        }
+                    };
+                    if texts.is_empty() {
+                        return Err(invalid(format!(
+                            "keys.{action_name}: give at least one key"
+                        )));
+                    }
+                    let parsed = texts
+                        .iter()
+                        .map(|t| {
+                            keys::parse_key(t)
+                                .map_err(|e| invalid(format!("keys.{action_name}: {e}")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    config.keys.push((action, parsed));
+                }
+            }
+            ("keys", other) => {
+                return Err(invalid(format!(
+                    "keys must be a table ([keys]), not {}",
+                    other.type_str()
+                )));
+            }
+            (other, _) => {
+                return Err(invalid(format!(
+                    "unknown setting `{other}`: the file takes `colors` and `[keys]`"
+                )));
+            }
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn parse_ok(text: &str) -> ConsoleConfig {
+        parse(text, Path::new("/home/op/.config/switchboard/console.toml")).unwrap()
+    }
+
+    fn parse_err(text: &str) -> String {
+        parse(text, Path::new("console.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn keys_and_colours_are_read() {
+        let config = parse_ok(
+            "colors = false\n[keys]\nquit = \"ctrl-q\"\nopen-call = [\"a\", \"enter\"]\neditor_send = \"F9\"\n",
+        );
+        assert!(!config.colors);
+        let keys_of = |action: Action| {
+            config
+                .keys
+                .iter()
+                .find(|(a, _)| *a == action)
+                .map(|(_, keys)| keys.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            keys_of(Action::Quit),
+            [Key {
+                code: KeyCode::Char('q'),
+                modifiers: KeyModifiers::CONTROL
+            }]
+        );
+        assert_eq!(keys_of(Action::OpenCall).len(), 2);
+        assert_eq!(keys_of(Action::EditorSend)[0].code, KeyCode::F(9));
+        // The table built from it binds the new keys, and labels them.
+        let table = keys::table_with(&config.keys);
+        let ctrl_q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL);
+        assert_eq!(
+            keys::lookup_in(table, keys::Context::Queue, &ctrl_q),
+            Some(Action::Quit)
+        );
+        let q = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(keys::lookup_in(table, keys::Context::Queue, &q), None);
+        assert!(
+            table
+                .iter()
+                .any(|b| b.action == Action::Quit && b.label == "^Q")
+        );
+    }
+
+    #[test]
+    fn every_action_name_is_documented() {
+        let doc = include_str!("../../docs/console.md");
+        for binding in keys::BINDINGS {
+            let name = keys::action_name(binding.action);
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/console.md lacks `{name}`"
+            );
+            assert_eq!(keys::action_named(&name), Some(binding.action));
+        }
+    }
+
+    #[test]
+    fn without_colours_a_frame_keeps_its_modifiers() {
+        use ratatui::style::{Color, Modifier, Style};
+        let mut buffer = ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, 4, 1));
+        buffer.set_string(
+            0,
+            0,
+            "wait",
+            Style::new()
+                .fg(Color::Magenta)
+                .bg(Color::Black)
+                .add_modifier(Modifier::BOLD),
+        );
+        crate::console::without_colors(&mut buffer);
+        let cell = &buffer.content[0];
+        assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset));
+        assert!(cell.modifier.contains(Modifier::BOLD));
+    }
+
+    #[test]
+    fn mistakes_say_what_to_fix() {
+        assert!(parse_err("colours = true").contains("unknown setting `colours`"));
+        assert!(parse_err("colors = \"no\"").contains("true or false"));
+        assert!(parse_err("[keys]\nfly = \"f\"").contains("keys.fly: no such action"));
+        assert!(parse_err("[keys]\nquit = \"hyper-q\"").contains("is not a key"));
+        assert!(parse_err("[keys]\nquit = 3").contains("a key or a list of keys"));
+        assert!(parse_err("colors = ").starts_with("console.toml: "));
+    }
+}
