@@ -35,6 +35,11 @@ use tower_service::Service;
 /// sending them (or after it was accepted) is closed.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A request head (request line and headers) larger than this gets 431. Above the
+/// longest request target hyper takes (65,534 bytes, 414 beyond), so a long target gets
+/// 414 rather than 431.
+pub const MAX_HEADER_BYTES: usize = 128 * 1024;
+
 /// Open connections at most, websockets included.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
@@ -283,7 +288,7 @@ pub fn json_for_bare_reply(buf: &[u8]) -> Option<Vec<u8>> {
         ),
         431 => (
             "request_header_fields_too_large",
-            "the request headers are too large or too many (at most 100 headers)",
+            "the request headers are too large or too many (at most 100 headers and 128 KiB in all)",
         ),
         400 => (
             "bad_request",
@@ -398,7 +403,8 @@ async fn serve_connection(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(MAX_HEADER_BYTES);
     let connection = builder
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();

@@ -110,7 +110,10 @@ async fn hyper_refusals_are_json_like_every_other_reply() {
     ];
     for (request, status, code) in cases {
         let (head, body) = raw_reply(&server, &request).await;
-        assert!(head.starts_with(&format!("http/1.1 {status}")), "{head}");
+        assert!(
+            head.starts_with(&format!("http/1.1 {status}")),
+            "expected {status} {code}, got {head} {body}"
+        );
         assert!(head.contains("content-type: application/json"), "{head}");
         assert_eq!(body["status"], "error", "{body}");
         assert_eq!(body["code"], code, "{body}");

@@ -263,7 +263,12 @@ async fn through_api(
         timeline::mark("client.message.accepted");
         let turn = sent["turnId"].as_str().unwrap_or_default().to_string();
         if remote == Remote::Poll {
+            // Every 10 ms from the start of one poll to the next (a sleep after each poll
+            // would make the period 10 ms plus the requests plus the timer's rounding).
+            let mut every = tokio::time::interval(POLL_INTERVAL);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                every.tick().await;
                 let listed: Value = client
                     .get(format!("{base}/api/sessions/{session}/tool-calls"))
                     .send()
@@ -302,7 +307,6 @@ async fn through_api(
                     }
                     break;
                 }
-                tokio::time::sleep(POLL_INTERVAL).await;
             }
         } else {
             loop {
