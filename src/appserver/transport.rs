@@ -179,10 +179,28 @@ fn spawn_stdio(
         }
     });
 
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            tracing::info!(target: "appserver::stderr", "{line}");
+    // app-server explains why it stopped on stderr (e.g. a config key it no longer
+    // accepts); the last lines go into the reason a lost connection is reported with.
+    let tail = StderrTail::default();
+    let (stderr_done_tx, stderr_done_rx) = oneshot::channel::<()>();
+    tokio::spawn({
+        let tail = tail.clone();
+        async move {
+            // Bytes, not `lines()`: one byte that is not UTF-8 must not stop the reading,
+            // or the pipe fills and app-server blocks on its next log line.
+            let mut reader = BufReader::new(stderr);
+            let mut buf = Vec::with_capacity(1024);
+            while let Ok(n) = reader.read_until(b'\n', &mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf);
+                let line = text.trim_end();
+                tracing::info!(target: "appserver::stderr", "{line}");
+                tail.push(line);
+                buf.clear();
+            }
+            let _ = stderr_done_tx.send(());
         }
     });
 
@@ -219,6 +237,9 @@ fn spawn_stdio(
             (None, Some(status)) => format!("app-server exited ({status})"),
             (None, None) => "app-server closed its stdout".to_string(),
         };
+        // Its last stderr lines are read by now, or very soon after it exited.
+        let _ = tokio::time::timeout(Duration::from_millis(500), stderr_done_rx).await;
+        let reason = tail.explain(reason);
         let _ = in_tx.send(Incoming::Closed { reason }).await;
     });
 
@@ -228,6 +249,42 @@ fn spawn_stdio(
         child_pid,
         kill: Some(kill_tx),
     })
+}
+
+/// The last lines app-server wrote to stderr, kept to explain why it stopped.
+#[derive(Clone, Default)]
+struct StderrTail(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>);
+
+impl StderrTail {
+    /// Lines kept, and characters kept of each: enough for an error and its cause.
+    const LINES: usize = 6;
+    const LINE_CHARS: usize = 300;
+
+    fn push(&self, line: &str) {
+        let line: String = line
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(Self::LINE_CHARS)
+            .collect();
+        if line.trim().is_empty() {
+            return;
+        }
+        let mut lines = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if lines.len() == Self::LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    /// `reason`, followed by what app-server last said on stderr, if anything.
+    fn explain(&self, reason: String) -> String {
+        let lines = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if lines.is_empty() {
+            return reason;
+        }
+        let said: Vec<&str> = lines.iter().map(String::as_str).collect();
+        format!("{reason}; its stderr ended with: {}", said.join(" | "))
+    }
 }
 
 async fn write_line<W: tokio::io::AsyncWrite + Unpin>(
@@ -385,4 +442,49 @@ pub fn memory() -> (RawConnection, MemoryPeer) {
             to_client: in_tx,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A child that dies at start, explaining why on stderr (as codex does for a config
+    /// key it no longer accepts), with a byte that is not UTF-8 on the way.
+    #[tokio::test]
+    async fn a_child_that_exits_is_reported_with_the_tail_of_its_stderr() {
+        let script = r#"echo starting >&2; printf 'bad \377 byte\n' >&2; echo 'Error: approval_policy = "untrusted" is no longer supported' >&2; exit 1"#;
+        let mut raw = spawn_stdio(
+            &PathBuf::from("sh"),
+            &["-c".to_string(), script.to_string()],
+            &[],
+        )
+        .unwrap();
+        let reason = loop {
+            match raw.incoming.recv().await {
+                Some(Incoming::Closed { reason }) => break reason,
+                Some(Incoming::Line(line)) => panic!("unexpected line {line}"),
+                None => panic!("closed without a reason"),
+            }
+        };
+        assert!(reason.starts_with("app-server exited (exit code 1)"), "{reason}");
+        assert!(
+            reason.contains(r#"approval_policy = "untrusted" is no longer supported"#),
+            "{reason}"
+        );
+        assert!(reason.contains("starting | bad"), "{reason}");
+    }
+
+    #[test]
+    fn the_tail_keeps_the_last_lines_cut_to_length() {
+        let tail = StderrTail::default();
+        assert_eq!(tail.explain("gone".to_string()), "gone");
+        for n in 0..10 {
+            tail.push(&format!("line {n}"));
+        }
+        tail.push("   ");
+        tail.push(&"x".repeat(1_000));
+        let text = tail.explain("gone".to_string());
+        assert!(text.starts_with("gone; its stderr ended with: line 5 | "), "{text}");
+        assert!(text.ends_with(&format!("| {}", "x".repeat(300))), "{text}");
+    }
 }
