@@ -225,8 +225,7 @@ impl Model {
                     transcript.streaming.clear();
                 }
             }
-            // Approvals, questions and elicitations get their cards later; the bridge's
-            // request policy answers them meanwhile.
+            // Approvals, questions and elicitations are folded into `requests` below.
             BridgeEvent::TurnStarted { .. }
             | BridgeEvent::AppServerNotification { .. }
             | BridgeEvent::ServerRequestRefused { .. }
