@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::start::{Recovery, ScriptedChoice, load_catalog, start_bridge};
+use super::start::{Recovery, ScriptedChoice, load_catalog};
 use super::{AppServerArgs, exit, report_error};
 use crate::bridge::ManualPolicy;
 use crate::console::app::ListenInfo;
@@ -120,12 +120,13 @@ async fn start_and_run(
             options: super::scripted::model_options(&catalog),
         });
     let recovery = Recovery::attended(restore_sessions);
-    let started = match start_bridge(
+    let started = match super::start::start_bridge_with(
         &args.app_server,
         catalog,
         scripted,
         ManualPolicy::Wait,
         recovery,
+        crate::bridge::RequestPolicy::Ask,
     )
     .await
     {

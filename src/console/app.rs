@@ -72,8 +72,12 @@ pub enum View {
 /// A request that waits on the operator, shown as a card over the main view. The
 /// tool-call editor is the first kind; approvals, questions and elicitations plug in
 /// beside it, each with its own context, keys and render function.
+// Cards live boxed in `Overlay::Card`, so the larger editor costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Card {
     ToolCall(ResponseEditor),
+    /// An approval, question or elicitation (`cards/`).
+    Request(super::cards::RequestCard),
 }
 
 impl Card {
@@ -81,6 +85,7 @@ impl Card {
     pub fn request_id(&self) -> &str {
         match self {
             Card::ToolCall(editor) => &editor.call.request_id,
+            Card::Request(card) => &card.request.request_id,
         }
     }
 
@@ -88,18 +93,21 @@ impl Card {
     pub fn context(&self) -> Context {
         match self {
             Card::ToolCall(_) => Context::Editor,
+            Card::Request(_) => Context::Card,
         }
     }
 
     pub fn tool_call(&self) -> Option<&ResponseEditor> {
         match self {
             Card::ToolCall(editor) => Some(editor),
+            Card::Request(_) => None,
         }
     }
 
     pub fn tool_call_mut(&mut self) -> Option<&mut ResponseEditor> {
         match self {
             Card::ToolCall(editor) => Some(editor),
+            Card::Request(_) => None,
         }
     }
 }
@@ -178,6 +186,13 @@ pub enum Request {
     Resume {
         thread_id: String,
     },
+    /// Answer an approval, question or elicitation with the JSON app-server gets.
+    AnswerRequest {
+        request_id: String,
+        answer: serde_json::Value,
+    },
+    /// Read the pending approvals, questions and elicitations afresh.
+    ListRequests,
 }
 
 /// What a bridge request came to.
@@ -198,6 +213,11 @@ pub enum Outcome {
     Hold(Result<HoldState, String>),
     Threads(Result<Vec<ThreadInfo>, String>),
     Resumed(Result<SessionSummary, String>),
+    RequestAnswered {
+        request_id: String,
+        result: Result<crate::bridge::AnswerOutcome, String>,
+    },
+    Requests(Result<Vec<crate::bridge::PendingRequestView>, String>),
     /// Everything read afresh from the bridge: at start and after a lag.
     Loaded(Box<(BridgeStatus, Vec<SessionSnapshot>, Vec<PendingCallView>)>),
 }
@@ -513,6 +533,7 @@ impl App {
                     self.drafts.remove(request_id);
                 }
             }
+            Card::Request(_) => {}
         }
     }
 
@@ -611,7 +632,7 @@ impl App {
             self.selected_call -= 1;
         }
         match event {
-            BridgeEvent::ToolCallRequested { .. } => {
+            BridgeEvent::ToolCallRequested { .. } | BridgeEvent::RequestOpened { .. } => {
                 return self.attention(applied.person_call_added);
             }
             BridgeEvent::ToolCallProposed { call } => {
@@ -652,9 +673,8 @@ impl App {
             | BridgeEvent::TranscriptAppended { .. }
             | BridgeEvent::HoldChanged { .. }
             | BridgeEvent::AppServerNotification { .. }
-            | BridgeEvent::ServerRequestRefused { .. }
-            | BridgeEvent::RequestOpened { .. }
-            | BridgeEvent::RequestResolved { .. } => {}
+            | BridgeEvent::ServerRequestRefused { .. } => {}
+            BridgeEvent::RequestResolved { request } => self.remove_card(&request.request_id),
         }
         Vec::new()
     }
@@ -679,7 +699,7 @@ impl App {
 
     /// A new title when the count changed and the last change is old enough.
     fn retitle(&mut self) -> Option<Effect> {
-        let waiting = self.waiting_on_person().count();
+        let waiting = self.waiting_on_person().count() + self.model.requests_waiting().count();
         let due = self
             .titled_at_ms
             .is_none_or(|at| self.now_ms - at >= TITLE_INTERVAL_MS);
@@ -705,7 +725,19 @@ impl App {
         match outcome {
             Outcome::Loaded(loaded) => {
                 let (status, snapshots, pending) = *loaded;
-                return self.load(status, snapshots, pending);
+                let mut effects = self.load(status, snapshots, pending);
+                effects.push(Effect::Bridge(Request::ListRequests));
+                return effects;
+            }
+            Outcome::RequestAnswered { request_id, result } => {
+                self.on_request_answered(&request_id, result);
+            }
+            Outcome::Requests(Ok(requests)) => {
+                self.model.load_requests(requests);
+                return self.attention(false);
+            }
+            Outcome::Requests(Err(message)) => {
+                self.say(format!("could not read the pending approvals: {message}"));
             }
             Outcome::SessionCreated(Ok(session)) | Outcome::Resumed(Ok(session)) => {
                 let thread_id = session.thread_id.clone();
@@ -868,6 +900,11 @@ impl App {
     fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.notice = None;
         let context = self.context();
+        if context == Context::Card
+            && matches!(keys::lookup(context, &key), None | Some(Action::CardKey))
+        {
+            return self.on_card_key(key);
+        }
         let newline = context == Context::Composer
             && key.code == crossterm::event::KeyCode::Enter
             && key.modifiers.intersects(
@@ -1202,6 +1239,8 @@ impl App {
                 return bridge(Request::ListThreads);
             }
             Action::OpenCall => self.open_editor(),
+            Action::OpenRequest => self.open_request(None),
+            Action::CardKey => {}
             Action::ToggleHoldAll => {
                 return bridge(Request::Hold(HoldChange::All(!self.model.hold.all)));
             }
@@ -1659,6 +1698,78 @@ impl App {
         }
     }
 
+    // ----- approval, question and elicitation cards (`cards/`) ----------------------
+
+    /// Opens the card of `request_id`, or of the oldest request waiting on a person.
+    pub fn open_request(&mut self, request_id: Option<&str>) {
+        let request = match request_id {
+            Some(id) => self.model.request(id),
+            None => self.model.requests_waiting().next(),
+        };
+        let Some(request) = request.cloned() else {
+            self.say("no approval or question is waiting".to_string());
+            return;
+        };
+        self.overlays.retain(
+            |o| !matches!(o, Overlay::Card(card) if card.request_id() == request.request_id),
+        );
+        self.push_overlay(Overlay::Card(Box::new(Card::Request(
+            super::cards::RequestCard::new(request),
+        ))));
+    }
+
+    fn on_card_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(Overlay::Card(card)) = self.overlays.last_mut() else {
+            return Vec::new();
+        };
+        let Card::Request(card) = card.as_mut() else {
+            return Vec::new();
+        };
+        match card.on_key(key) {
+            super::cards::CardKey::Stay => Vec::new(),
+            super::cards::CardKey::Close => {
+                self.pop_overlay();
+                Vec::new()
+            }
+            super::cards::CardKey::Send(answer) => {
+                vec![Effect::Bridge(Request::AnswerRequest {
+                    request_id: card.request.request_id.clone(),
+                    answer,
+                })]
+            }
+        }
+    }
+
+    fn on_request_answered(
+        &mut self,
+        request_id: &str,
+        result: Result<crate::bridge::AnswerOutcome, String>,
+    ) {
+        use crate::bridge::AnswerOutcome;
+        let problem = match result {
+            Ok(AnswerOutcome::Accepted) => None,
+            Ok(AnswerOutcome::NotFound) => Some("it was already answered or expired".to_string()),
+            Ok(AnswerOutcome::InFlight) => Some("another answer is being sent".to_string()),
+            Ok(AnswerOutcome::UpstreamError { message }) => Some(message),
+            Ok(AnswerOutcome::Invalid { message }) => Some(message),
+            Err(message) => Some(message),
+        };
+        match problem {
+            None => self.remove_card(request_id),
+            Some(problem) => {
+                for overlay in &mut self.overlays {
+                    if let Overlay::Card(card) = overlay
+                        && let Card::Request(card) = card.as_mut()
+                        && card.request.request_id == request_id
+                    {
+                        card.sending = false;
+                    }
+                }
+                self.say(format!("the answer was not sent: {problem}"));
+            }
+        }
+    }
+
     /// Opens the editor on the selected call, or (outside the queue) on the oldest call
     /// waiting on a person.
     fn open_editor(&mut self) {
@@ -1668,7 +1779,11 @@ impl App {
             self.waiting_on_person().next().cloned()
         };
         let Some(call) = call else {
-            self.say("no call is waiting".to_string());
+            if self.model.requests_waiting().next().is_some() {
+                self.open_request(None);
+            } else {
+                self.say("no call is waiting".to_string());
+            }
             return;
         };
         let tool = self.catalog.tool(call.namespace.as_deref(), &call.tool);

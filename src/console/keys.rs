@@ -22,6 +22,8 @@ pub enum Context {
     Confirm,
     Notices,
     Command,
+    /// An approval, question or elicitation card (`cards/`).
+    Card,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,6 +40,10 @@ pub enum Action {
     CloseSession,
     ResumeThread,
     OpenCall,
+    /// Open the card of the oldest approval or question waiting on you.
+    OpenRequest,
+    /// A key the open card handles itself (`cards::RequestCard::on_key`).
+    CardKey,
     ToggleHoldAll,
     ToggleHoldTool,
     Inspector,
@@ -166,6 +172,7 @@ const ANYWHERE: &[Context] = &[
     C::Notices,
     C::Command,
     C::Detail,
+    C::Card,
 ];
 const LISTS: &[Context] = &[
     C::Sessions,
@@ -256,6 +263,30 @@ pub const BINDINGS: &[Binding] = &[
         hint: "send to tool",
         help: "send this answer to this call and every other call of its tool waiting on you; also Alt-a",
         contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[ch('A')],
+        label: "A",
+        action: Action::OpenRequest,
+        hint: "approvals",
+        help: "open the card of the oldest approval, question or elicitation waiting on you",
+        contexts: &[C::Sessions, C::Transcript, C::Queue],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Enter)],
+        label: "Enter",
+        action: Action::CardKey,
+        hint: "decide",
+        help: "send the selected decision (Up/Down choose, 1-9 pick and send)",
+        contexts: &[C::Card],
+    },
+    Binding {
+        keys: &[plain(KeyCode::Esc)],
+        label: "Esc",
+        action: Action::CardKey,
+        hint: "close",
+        help: "close the card without deciding: the request stays in the queue",
+        contexts: &[C::Card],
     },
     Binding {
         keys: &[ch('y')],

@@ -9,6 +9,7 @@
 //! tick keeps their timers current; with nothing pending there is no tick at all.
 
 pub mod app;
+pub mod cards;
 pub mod command;
 pub mod config;
 pub mod editor;
@@ -329,6 +330,16 @@ async fn perform(bridge: &BridgeHandle, request: Request) -> Outcome {
         },
         Request::Hold(change) => Outcome::Hold(bridge.set_hold(change).await.map_err(text)),
         Request::ListThreads => Outcome::Threads(bridge.list_threads().await.map_err(text)),
+        Request::AnswerRequest { request_id, answer } => Outcome::RequestAnswered {
+            result: bridge
+                .answer_request(&request_id, answer, crate::bridge::Responder::Operator)
+                .await
+                .map_err(text),
+            request_id,
+        },
+        Request::ListRequests => {
+            Outcome::Requests(bridge.pending_requests(None).await.map_err(text))
+        }
         Request::Resume { thread_id } => {
             Outcome::Resumed(bridge.resume_session(&thread_id).await.map_err(text))
         }

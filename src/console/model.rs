@@ -7,8 +7,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::bridge::{
-    BridgeEvent, BridgeStatus, CallEnd, ConnectionState, HoldState, PendingCallView, Responder,
-    SessionSnapshot, SessionStatus, SessionSummary, Totals, TranscriptRow,
+    BridgeEvent, BridgeStatus, CallEnd, ConnectionState, HoldState, PendingCallView,
+    PendingRequestView, Responder, SessionSnapshot, SessionStatus, SessionSummary, Totals,
+    TranscriptRow,
 };
 
 /// Transcript rows kept per session in the console; older rows stay on disk.
@@ -91,6 +92,9 @@ pub struct Model {
     pub pending: Vec<PendingCallView>,
     pub transcripts: HashMap<String, Transcript>,
     pub tool_stats: BTreeMap<String, ToolStats>,
+    /// Pending requests other than tool calls (approvals, questions, elicitations),
+    /// oldest first.
+    pub requests: Vec<PendingRequestView>,
 }
 
 impl Model {
@@ -104,6 +108,7 @@ impl Model {
             pending: Vec::new(),
             transcripts: HashMap::new(),
             tool_stats: BTreeMap::new(),
+            requests: Vec::new(),
         }
     }
 
@@ -141,6 +146,23 @@ impl Model {
         self.pending.iter().find(|c| c.request_id == request_id)
     }
 
+    /// Replaces the pending requests other than tool calls with a fresh read.
+    pub fn load_requests(&mut self, requests: Vec<PendingRequestView>) {
+        self.requests = requests
+            .into_iter()
+            .filter(|r| r.kind != crate::protocol::RequestKind::ToolCall)
+            .collect();
+    }
+
+    pub fn request(&self, request_id: &str) -> Option<&PendingRequestView> {
+        self.requests.iter().find(|r| r.request_id == request_id)
+    }
+
+    /// Requests other than tool calls that need a person, oldest first.
+    pub fn requests_waiting(&self) -> impl Iterator<Item = &PendingRequestView> {
+        self.requests.iter().filter(|r| r.answerer.needs_person())
+    }
+
     /// Calls that need a person, oldest first.
     pub fn waiting_on_person(&self) -> impl Iterator<Item = &PendingCallView> {
         self.pending.iter().filter(|c| c.answerer.needs_person())
@@ -150,7 +172,10 @@ impl Model {
     pub fn session_badge(&self, session: &SessionSummary) -> &'static str {
         let waiting = self
             .waiting_on_person()
-            .any(|c| c.thread_id == session.thread_id);
+            .any(|c| c.thread_id == session.thread_id)
+            || self
+                .requests_waiting()
+                .any(|r| r.thread_id == session.thread_id);
         match session.status {
             SessionStatus::Closed => "closed",
             SessionStatus::Disconnected => "disconnected",
@@ -200,13 +225,10 @@ impl Model {
                     transcript.streaming.clear();
                 }
             }
-            // Approvals, questions and elicitations get their cards later; the bridge's
-            // request policy answers them meanwhile.
+            // Approvals, questions and elicitations are folded into `requests` below.
             BridgeEvent::TurnStarted { .. }
             | BridgeEvent::AppServerNotification { .. }
             | BridgeEvent::ServerRequestRefused { .. }
-            | BridgeEvent::RequestOpened { .. }
-            | BridgeEvent::RequestResolved { .. }
             | BridgeEvent::Error { .. }
             | BridgeEvent::SessionRecovery { .. }
             | BridgeEvent::Lagged { .. } => {}
@@ -294,6 +316,24 @@ impl Model {
                 }
             }
             BridgeEvent::HoldChanged { hold } => self.hold = hold.clone(),
+            BridgeEvent::RequestOpened { request }
+                if request.kind != crate::protocol::RequestKind::ToolCall =>
+            {
+                if !self
+                    .requests
+                    .iter()
+                    .any(|r| r.request_id == request.request_id)
+                {
+                    applied.person_call_added = request.answerer.needs_person();
+                    self.requests.push(request.clone());
+                }
+            }
+            BridgeEvent::RequestResolved { request }
+                if request.kind != crate::protocol::RequestKind::ToolCall =>
+            {
+                self.requests.retain(|r| r.request_id != request.request_id);
+            }
+            BridgeEvent::RequestOpened { .. } | BridgeEvent::RequestResolved { .. } => {}
         }
         applied
     }

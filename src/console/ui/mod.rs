@@ -1,6 +1,7 @@
 //! Drawing the console. Every function here reads the app state and draws; none changes
 //! it. The layout function is shared with mouse handling so clicks land where things are.
 
+mod cards;
 mod overlays;
 mod transcript;
 mod views;
@@ -487,6 +488,15 @@ fn queue_columns(width: u16) -> [u16; 6] {
 }
 
 fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
+    let area = if app.model.requests.is_empty() {
+        area
+    } else {
+        let height = (app.model.requests.len() as u16 + 2).min(area.height / 2);
+        let [calls, requests] =
+            Layout::vertical([Constraint::Min(3), Constraint::Length(height)]).areas(area);
+        cards::render_requests(app, frame, requests);
+        calls
+    };
     let focused = app.focus == Focus::Queue;
     let waiting = app.waiting_on_person().count();
     let filter = &app.views.queue_filter;

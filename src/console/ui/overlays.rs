@@ -35,6 +35,7 @@ fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
         Overlay::Help { .. } => render_help(app, frame, screen),
         Overlay::Card(card) => match card.as_ref() {
             Card::ToolCall(editor) => render_editor(app, editor, frame, screen),
+            Card::Request(card) => super::cards::render_card(app, card, frame, screen),
         },
         Overlay::ConfirmQuit { waiting } => render_confirm(
             frame,
