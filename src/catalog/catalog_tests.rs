@@ -244,7 +244,7 @@ fn broken_catalogs_name_file_line_tool_and_problem() {
         (
             "a [[tool]] typo at the top level",
             "[[tool]]\nname = \"a\"\n",
-            "/srv/switchboard/catalog.toml:1: unknown top-level key `tool`: did you mean `tools`? (the top level takes: instructions, tools, namespaces)",
+            "/srv/switchboard/catalog.toml:1: unknown top-level key `tool`: did you mean `tools`? (the top level takes: instructions, tools, namespaces, approvals)",
         ),
         (
             "tools not an array",

@@ -8,6 +8,7 @@
 //! instruction text for the prompt, and checks a call's arguments against the tool's input
 //! schema (codex itself never does).
 
+pub mod approvals;
 mod examples;
 mod fields;
 mod handler;
@@ -26,6 +27,7 @@ use serde_json::Value;
 
 use crate::protocol::{DynamicToolSpec, ToolCallResult};
 
+pub use approvals::{ApprovalRules, RequestContext, RuleDecision, RuleOutcome};
 pub use examples::{Example, Expect, FileExample, answer_text};
 
 /// How long a command or http handler may run when the catalog does not say.
@@ -101,6 +103,8 @@ pub struct Catalog {
     /// In file order, which is also the order of `dynamicTools`.
     pub tools: Vec<ToolDef>,
     pub warnings: Vec<CatalogWarning>,
+    /// `[[approvals]]`, in file order: what answers requests a person need not see.
+    pub approvals: ApprovalRules,
 }
 
 /// A `[[namespaces]]` entry: codex shows the model its description with its tools.
@@ -478,6 +482,7 @@ impl Catalog {
             namespaces: parsed.namespaces,
             tools: parsed.tools,
             warnings: parsed.warnings,
+            approvals: parsed.approvals,
         })
     }
 
@@ -553,6 +558,7 @@ impl Catalog {
             namespaces: Vec::new(),
             tools: Vec::new(),
             warnings: Vec::new(),
+            approvals: ApprovalRules::default(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::Value as Json;
 use toml::Value as Toml;
 
+use super::approvals::{ApprovalRules, parse_approvals};
 use super::examples::parse_examples;
 use super::fields::{Fields, Lines, Place, Read, Report, Reported, SpanTree, to_json, toml_kind};
 use super::handler::parse_handler;
@@ -16,7 +17,7 @@ use super::{
     Severity, ToolDef, qualified_name,
 };
 
-const TOP_KEYS: &[&str] = &["instructions", "tools", "namespaces"];
+const TOP_KEYS: &[&str] = &["instructions", "tools", "namespaces", "approvals"];
 const NAMESPACE_KEYS: &[&str] = &["name", "description", "tools"];
 const TOOL_KEYS: &[&str] = &[
     "name",
@@ -61,6 +62,7 @@ pub(super) struct Parsed {
     pub namespaces: Vec<NamespaceDef>,
     pub tools: Vec<ToolDef>,
     pub warnings: Vec<CatalogWarning>,
+    pub approvals: ApprovalRules,
 }
 
 pub(super) fn parse_catalog(text: &str, path: &Path, dir: &Path) -> Result<Parsed, CatalogError> {
@@ -92,6 +94,7 @@ pub(super) fn parse_catalog(text: &str, path: &Path, dir: &Path) -> Result<Parse
     let canonical = top.get("namespaces").is_some();
     let mut sources = tool_list(&mut top, canonical);
     let namespaces = namespace_list(&mut top, &mut sources);
+    let approvals = parse_approvals(&table, root, dir, &mut report);
 
     let mut tools = Vec::new();
     // (namespace, name) -> (label, line) of the first definition.
@@ -143,6 +146,7 @@ pub(super) fn parse_catalog(text: &str, path: &Path, dir: &Path) -> Result<Parse
             namespaces,
             tools,
             warnings: report.warnings,
+            approvals,
         });
     }
     // File order reads best; problems without a line (rare) come first.

@@ -481,3 +481,184 @@ fn replay_names_exactly_the_call_whose_handler_changed() {
     );
     assert_eq!(report["changed"], 1);
 }
+
+/// The captured app-server line of `method` (codex 0.171.0), as written in the fixture.
+fn captured_request_line(method: &str) -> String {
+    let text =
+        std::fs::read_to_string(repo_path("tests/fixtures/appserver_requests_0171.jsonl")).unwrap();
+    let needle = format!("<< {{\"method\":\"{method}\",\"id\"");
+    text.lines()
+        .find(|line| line.starts_with(&needle))
+        .unwrap_or_else(|| panic!("no captured {method}"))
+        .to_string()
+}
+
+const RULES: &str = r#"
+[[tools]]
+name = "echo"
+description = "Echo"
+input_schema = { type = "object" }
+handler = { static_text = "ok" }
+
+[[approvals]]
+match = { kind = "command", command_regex = "^rm " }
+decision = "decline"
+reason = "never delete from this console"
+
+[[approvals]]
+match = { kind = "command", command_prefix = ["touch"] }
+decision = "accept"
+
+[[approvals]]
+match = { kind = "file_change", path_glob = "docs/**" }
+decision = "accept"
+
+[[approvals]]
+match = { kind = "permissions" }
+decision = "accept"
+
+[[approvals]]
+match = { kind = "user_input" }
+handler = { command = ["python3", "decide.py"] }
+"#;
+
+fn explain(dir: &Path, request_line: &str, extra: &[&str]) -> Value {
+    let catalog = dir.join("catalog.toml");
+    std::fs::write(&catalog, RULES).unwrap();
+    let request = dir.join("request.json");
+    std::fs::write(&request, request_line).unwrap();
+    let output = switchboard()
+        .args(["catalog", "check", "--json", "--explain-approval"])
+        .arg(&request)
+        .arg(&catalog)
+        .args(extra)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
+#[test]
+fn rules_explain_approval_shows_the_rule_and_the_exact_answer_for_captured_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    // codex 0.171 wraps the command: `/bin/bash -lc 'touch .. && echo RAN'`. The prefix
+    // rule does not approve a compound command, so a person decides.
+    let command = captured_request_line("item/commandExecution/requestApproval");
+    let report = explain(dir.path(), &command, &[]);
+    assert_eq!(report["outcome"], "ask", "{report}");
+    assert_eq!(report["rule"], Value::Null);
+
+    let simple = command.replace(
+        "/bin/bash -lc 'touch /tmp/cap-t8no00fe/ran.txt && echo RAN'",
+        "/bin/bash -lc 'touch /tmp/cap-t8no00fe/ran.txt'",
+    );
+    let report = explain(dir.path(), &simple, &[]);
+    assert_eq!(report["outcome"], "decided", "{report}");
+    assert_eq!(report["rule"], 2);
+    assert_eq!(report["answer"], json!({"decision": "accept"}));
+
+    let removal = command.replace(
+        "/bin/bash -lc 'touch /tmp/cap-t8no00fe/ran.txt && echo RAN'",
+        "/bin/bash -lc 'rm -rf /tmp/cap-t8no00fe'",
+    );
+    let report = explain(dir.path(), &removal, &[]);
+    assert_eq!(report["rule"], 1, "{report}");
+    assert_eq!(report["decision"], "decline");
+    assert_eq!(report["reason"], "never delete from this console");
+    assert_eq!(report["answer"], json!({"decision": "decline"}));
+
+    let permissions = captured_request_line("item/permissions/requestApproval");
+    let report = explain(dir.path(), &permissions, &[]);
+    assert_eq!(report["rule"], 4, "{report}");
+    assert_eq!(
+        report["answer"],
+        json!({"permissions": {"network": {"enabled": true}}, "scope": "turn"})
+    );
+
+    let file_change = captured_request_line("item/fileChange/requestApproval");
+    let report = explain(dir.path(), &file_change, &[]);
+    assert_eq!(report["outcome"], "ask", "paths unknown: {report}");
+    let report = explain(
+        dir.path(),
+        &file_change,
+        &["--changed-path", "docs/a.md", "--session-cwd", "/tmp/x"],
+    );
+    assert_eq!(report["rule"], 3, "{report}");
+    assert_eq!(report["answer"], json!({"decision": "accept"}));
+
+    let question = captured_request_line("item/tool/requestUserInput");
+    let report = explain(dir.path(), &question, &[]);
+    assert_eq!(report["outcome"], "handler", "{report}");
+    assert_eq!(report["handler"], json!(["python3", "decide.py"]));
+    assert_eq!(
+        report["handlerInput"]["params"]["questions"][0]["id"],
+        "color"
+    );
+
+    // Only the params, without the JSON-RPC envelope.
+    let params: Value = serde_json::from_str(removal.trim_start_matches("<< ")).unwrap();
+    let report = explain(dir.path(), &params["params"].to_string(), &[]);
+    assert_eq!(report["rule"], 1, "{report}");
+}
+
+#[test]
+fn rules_check_lists_rules_and_refuses_bad_ones_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    std::fs::write(&catalog, RULES).unwrap();
+    let output = switchboard()
+        .args(["catalog", "check"])
+        .arg(&catalog)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("# approval rules (matched in order; no match: ask)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "rule 1 (line 8): kind command, command_regex \"^rm \" -> decline (never delete from this console)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rule 5 (line 25): kind user_input -> handler python3 decide.py"),
+        "{stdout}"
+    );
+
+    std::fs::write(
+        &catalog,
+        "[[approvals]]\nmatch = { kind = \"file_change\", path_glob = \"a[\" }\ndecision = \"accept\"\n",
+    )
+    .unwrap();
+    let output = switchboard()
+        .args(["catalog", "check"])
+        .arg(&catalog)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "{}:2: approval rule 1 (approvals[0]): match.path_glob \"a[\" is not a valid glob",
+            catalog.display()
+        )),
+        "{stderr}"
+    );
+
+    let request = dir.path().join("request.json");
+    std::fs::write(&request, "not json").unwrap();
+    std::fs::write(&catalog, RULES).unwrap();
+    let output = switchboard()
+        .args(["catalog", "check", "--explain-approval"])
+        .arg(&request)
+        .arg(&catalog)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(stderr.contains("the request is not JSON"), "{stderr}");
+}
