@@ -418,7 +418,8 @@ impl Actor {
             let turn_id = call.turn_id.clone().unwrap_or_default();
             let standing = if fresh_process {
                 Standing::Ended(
-                    "the app-server that asked for it is gone: Switchboard restarted it".to_string(),
+                    "the app-server that asked for it is gone: Switchboard restarted it"
+                        .to_string(),
                 )
             } else {
                 standing(&turns, &turn_id, &call.item_id, active)
