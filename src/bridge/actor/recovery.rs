@@ -416,13 +416,12 @@ impl Actor {
         let fresh_process = was == SessionStatus::Restored && !self.app_server_keeps_calls();
         for call in restored {
             let turn_id = call.turn_id.clone().unwrap_or_default();
-            let standing = if fresh_process {
-                Standing::Ended(
+            let standing = match standing(&turns, &turn_id, &call.item_id, active) {
+                Standing::Waiting if fresh_process => Standing::Ended(
                     "the app-server that asked for it is gone: Switchboard restarted it"
                         .to_string(),
-                )
-            } else {
-                standing(&turns, &turn_id, &call.item_id, active)
+                ),
+                other => other,
             };
             match standing {
                 Standing::Waiting => kept += 1,
