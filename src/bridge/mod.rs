@@ -62,6 +62,9 @@ pub struct BridgeConfig {
     /// Bring back the sessions whose transcripts are in `data_dir` at start, as
     /// [`SessionStatus::Restored`] sessions that `resume_session` re-attaches.
     pub restore_sessions: bool,
+    /// Resume the restored sessions at start (`thread/resume` for each): those
+    /// app-server has come back attached, the rest show `resume_failed` with the reason.
+    pub resume_restored: bool,
 }
 
 /// Reconnecting after the app-server connection is lost: attempt `n` waits
@@ -115,6 +118,7 @@ impl BridgeConfig {
             max_concurrent_handlers: 64,
             reconnect: ReconnectPolicy::off(),
             restore_sessions: false,
+            resume_restored: false,
         }
     }
 }

@@ -36,6 +36,11 @@ pub const ROUTE_COMMANDS: &[(&str, &str, &str)] = &[
         "sessions interrupt SESSION",
     ),
     (
+        "post",
+        "/api/sessions/{sessionId}/resume",
+        "sessions resume SESSION",
+    ),
+    (
         "get",
         "/api/sessions/{sessionId}/tool-calls",
         "sessions tool-calls list SESSION",
@@ -73,6 +78,8 @@ pub enum SessionsCommand {
     Send(SendArgs),
     /// Interrupt the running turn; its pending calls expire.
     Interrupt { session: String },
+    /// Re-attach a session to app-server (after a restart); its waiting calls come back.
+    Resume { session: String },
     /// A session's pending tool calls.
     #[command(subcommand, name = "tool-calls")]
     ToolCalls(SessionToolCallsCommand),
@@ -383,6 +390,13 @@ pub async fn sessions(args: SessionsArgs) -> u8 {
                             "interrupted turn {}",
                             text_of(&reply.body, "turnId")
                         ));
+                    }
+                }
+                SessionsCommand::Resume { session } => {
+                    let path = format!("/sessions/{session}/resume");
+                    let reply = request(&api, json, Method::POST, &path, None).await?;
+                    if !json {
+                        print_session(&reply.body);
                     }
                 }
                 SessionsCommand::ToolCalls(SessionToolCallsCommand::List { session }) => {

@@ -37,7 +37,7 @@ pub fn load_catalog(path: Option<&Path>) -> Result<Arc<Catalog>, u8> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovery {
     pub reconnect: ReconnectPolicy,
-    /// Bring back earlier sessions from their transcripts.
+    /// Bring back earlier sessions from their transcripts, and resume them.
     pub restore_sessions: bool,
 }
 
@@ -115,6 +115,8 @@ pub async fn start_bridge_with(
     config.request_policy = request_policy;
     config.reconnect = recovery.reconnect;
     config.restore_sessions = recovery.restore_sessions;
+    // What is restored is resumed at once where app-server still has it.
+    config.resume_restored = recovery.restore_sessions;
     let bridge = bridge::start(config).await.map_err(|e| {
         report_error(&format!("could not start app-server: {e}"));
         exit::APP_SERVER

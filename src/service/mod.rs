@@ -210,6 +210,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(routes::interrupt),
         )
         .route(
+            "/api/sessions/{sessionId}/resume",
+            post(routes::resume_session),
+        )
+        .route(
             "/api/sessions/{sessionId}/tool-calls",
             get(routes::session_tool_calls),
         )

@@ -23,6 +23,7 @@ use super::{routes, stream, wire};
         routes::delete_session,
         routes::send_message,
         routes::interrupt,
+        routes::resume_session,
         routes::session_tool_calls,
         routes::all_tool_calls,
         routes::respond,

@@ -368,6 +368,30 @@ pub async fn interrupt(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/sessions/{sessionId}/resume",
+    tag = "sessions",
+    params(("sessionId" = String, Path, description = "The session (codex thread) id")),
+    responses(
+        (status = 200, description = "Attached to app-server again (`thread/resume`); the calls app-server still waits on are listed again under their old ids. Resuming an attached session changes nothing", body = SessionDetail),
+        (status = 400, description = "app-server refused to resume the thread (it keeps no record of a thread before its first turn)", body = ErrorBody),
+        (status = 404, description = "No such session", body = super::wire::SessionNotFoundBody),
+        (status = 410, description = "The session was deleted", body = super::wire::DeletedSessionBody),
+    )
+)]
+pub async fn resume_session(
+    State(state): State<AppState>,
+    UrlPath(session_id): UrlPath<String>,
+) -> ApiResult {
+    live_session(&state, &session_id).await?;
+    if let Err(e) = state.bridge.resume_session(&session_id).await {
+        return Err(session_error(&state, &session_id, e).await);
+    }
+    let detail = detail(&state, &session_id).await?;
+    Ok(json_reply(StatusCode::OK, &detail))
+}
+
 async fn pending(state: &AppState, session_id: Option<&str>) -> ApiResult {
     let calls = state
         .bridge

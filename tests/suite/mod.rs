@@ -7,6 +7,7 @@ mod exec_cli;
 mod handler_load;
 mod protocol_fixtures;
 mod recovery;
+mod restart_serve;
 mod serve_support;
 mod service_api;
 mod service_cli;

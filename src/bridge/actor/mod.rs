@@ -115,6 +115,9 @@ pub(super) async fn spawn(
     };
     if actor.config.restore_sessions {
         actor.restore_sessions();
+        if actor.config.resume_restored {
+            actor.resume_restored();
+        }
     }
     tokio::spawn(actor.run(commands, inbound));
     Ok(())

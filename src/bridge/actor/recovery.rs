@@ -291,33 +291,24 @@ impl Actor {
         let mut threads: Vec<String> = self.recovery.to_resume.drain().collect();
         threads.sort();
         self.recovery.resuming = threads.iter().cloned().collect();
-        for thread_id in threads {
-            let conn = link.conn.clone();
-            let commands = self.self_tx.clone();
-            let generation = link.generation;
-            tokio::spawn(async move {
-                let params = ThreadIdParams {
-                    thread_id: thread_id.clone(),
-                };
-                let result = match serde_json::to_value(&params) {
-                    Ok(params) => conn
-                        .request(method::THREAD_RESUME, params)
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                report(
-                    &commands,
-                    Progress::Resumed {
-                        generation,
-                        thread_id,
-                        result,
-                    },
-                )
-                .await;
-            });
-        }
+        spawn_resumes(&link.conn, &self.self_tx, link.generation, threads);
         Some(link.inbound)
+    }
+
+    /// Resumes every restored session at start, as a reconnect resumes the attached ones.
+    pub(super) fn resume_restored(&mut self) {
+        let Some(conn) = self.upstream.conn.clone() else {
+            return;
+        };
+        let mut threads: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.status == SessionStatus::Restored)
+            .map(|s| s.thread_id.clone())
+            .collect();
+        threads.sort();
+        self.recovery.resuming.extend(threads.iter().cloned());
+        spawn_resumes(&conn, &self.self_tx, self.upstream.id, threads);
     }
 
     fn on_resumed(
@@ -337,7 +328,8 @@ impl Actor {
             return;
         };
         // Closed meanwhile, or resumed by hand.
-        if session.status != SessionStatus::Disconnected {
+        let was = session.status;
+        if !matches!(was, SessionStatus::Disconnected | SessionStatus::Restored) {
             return;
         }
         let parsed = result.and_then(|reply| {
@@ -354,7 +346,7 @@ impl Actor {
             Ok((thread, info)) => {
                 session.thread = thread;
                 session.status = SessionStatus::Idle;
-                self.reconcile_resumed(thread_id, &info, SessionStatus::Disconnected);
+                self.reconcile_resumed(thread_id, &info, was);
                 self.emit_session(thread_id);
             }
             Err(reason) => self.resume_failed(thread_id, &reason),
@@ -419,9 +411,19 @@ impl Actor {
             .filter(|c| c.thread_id == thread_id)
             .cloned()
             .collect();
+        // A child on stdio started with this Switchboard: the calls of the earlier one
+        // went with the process that asked them.
+        let fresh_process = was == SessionStatus::Restored && !self.app_server_keeps_calls();
         for call in restored {
             let turn_id = call.turn_id.clone().unwrap_or_default();
-            match standing(&turns, &turn_id, &call.item_id, active) {
+            let standing = match standing(&turns, &turn_id, &call.item_id, active) {
+                Standing::Waiting if fresh_process => Standing::Ended(
+                    "the app-server that asked for it is gone: Switchboard restarted it"
+                        .to_string(),
+                ),
+                other => other,
+            };
+            match standing {
                 Standing::Waiting => kept += 1,
                 Standing::Ended(reason) => {
                     self.expire(&call.request_id, reason);
@@ -788,6 +790,41 @@ fn standing(
             turn.status.as_str()
         )),
         _ => Standing::Waiting,
+    }
+}
+
+/// Starts `thread/resume` for each thread on `conn`; each outcome comes back as
+/// [`Progress::Resumed`].
+fn spawn_resumes(
+    conn: &ConnectionHandle,
+    commands: &mpsc::WeakSender<Command>,
+    generation: ConnectionId,
+    threads: Vec<String>,
+) {
+    for thread_id in threads {
+        let conn = conn.clone();
+        let commands = commands.clone();
+        tokio::spawn(async move {
+            let params = ThreadIdParams {
+                thread_id: thread_id.clone(),
+            };
+            let result = match serde_json::to_value(&params) {
+                Ok(params) => conn
+                    .request(method::THREAD_RESUME, params)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            report(
+                &commands,
+                Progress::Resumed {
+                    generation,
+                    thread_id,
+                    result,
+                },
+            )
+            .await;
+        });
     }
 }
 
