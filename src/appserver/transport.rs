@@ -269,7 +269,10 @@ impl StderrTail {
         if line.trim().is_empty() {
             return;
         }
-        let mut lines = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut lines = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if lines.len() == Self::LINES {
             lines.pop_front();
         }
@@ -278,7 +281,10 @@ impl StderrTail {
 
     /// `reason`, followed by what app-server last said on stderr, if anything.
     fn explain(&self, reason: String) -> String {
-        let lines = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let lines = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if lines.is_empty() {
             return reason;
         }
@@ -466,7 +472,10 @@ mod tests {
                 None => panic!("closed without a reason"),
             }
         };
-        assert!(reason.starts_with("app-server exited (exit code 1)"), "{reason}");
+        assert!(
+            reason.starts_with("app-server exited (exit code 1)"),
+            "{reason}"
+        );
         assert!(
             reason.contains(r#"approval_policy = "untrusted" is no longer supported"#),
             "{reason}"
@@ -484,7 +493,10 @@ mod tests {
         tail.push("   ");
         tail.push(&"x".repeat(1_000));
         let text = tail.explain("gone".to_string());
-        assert!(text.starts_with("gone; its stderr ended with: line 5 | "), "{text}");
+        assert!(
+            text.starts_with("gone; its stderr ended with: line 5 | "),
+            "{text}"
+        );
         assert!(text.ends_with(&format!("| {}", "x".repeat(300))), "{text}");
     }
 }

@@ -1,7 +1,7 @@
 //! Who answers a request: a pure routing decision, kept apart from the actor that
 //! applies it so the rules are tested without sockets or processes.
 
-use crate::catalog::{Catalog, HandlerSpec};
+use crate::catalog::{Catalog, HandlerSpec, RuleOutcome};
 use crate::protocol::{Answer, RequestKind};
 
 /// What to do with headless calls that nobody is there to answer.
@@ -105,7 +105,45 @@ pub fn route_request(kind: RequestKind, method: &str, policy: &RequestPolicy) ->
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestRoute {
     WaitForPerson,
-    Refuse { answer: Answer, reason: String },
+    Refuse {
+        answer: Answer,
+        reason: String,
+    },
+    /// An `[[approvals]]` rule of the catalog decided (`rule` counts from 1).
+    ByRule {
+        answer: Answer,
+        rule: usize,
+        reason: Option<String>,
+    },
+}
+
+impl RequestRoute {
+    /// How a rule's outcome routes a request: a decided rule answers it, anything else
+    /// (ask, or a handler rule, which is not run yet) leaves it to the request policy.
+    pub fn from_rule(outcome: RuleOutcome, policy_route: impl FnOnce() -> RequestRoute) -> Self {
+        match outcome {
+            RuleOutcome::Decided {
+                rule_index,
+                reason,
+                answer,
+                ..
+            } => RequestRoute::ByRule {
+                answer,
+                rule: rule_index + 1,
+                reason,
+            },
+            RuleOutcome::RunHandler { .. } | RuleOutcome::Ask { .. } => policy_route(),
+        }
+    }
+
+    /// Who answers, as the transcript and the queue name it.
+    pub fn responder_label(&self) -> String {
+        match self {
+            RequestRoute::WaitForPerson => "you".to_string(),
+            RequestRoute::Refuse { .. } => "request policy (decline)".to_string(),
+            RequestRoute::ByRule { rule, .. } => format!("approval rule {rule}"),
+        }
+    }
 }
 
 #[cfg(test)]

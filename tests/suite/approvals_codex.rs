@@ -149,6 +149,14 @@ impl Approvals {
         policy: RequestPolicy,
         link: Link,
     ) -> (Approvals, Option<(CuttableProxy, tokio::process::Child)>) {
+        Approvals::start_with("tests/fixtures/catalogs/manual.toml", policy, link).await
+    }
+
+    async fn start_with(
+        catalog: &str,
+        policy: RequestPolicy,
+        link: Link,
+    ) -> (Approvals, Option<(CuttableProxy, tokio::process::Child)>) {
         let home = tempfile::tempdir().unwrap();
         let work = home.path().join("work");
         std::fs::create_dir_all(&work).unwrap();
@@ -181,8 +189,7 @@ impl Approvals {
         ]
         .concat();
         std::fs::write(&scenario_path, scenario).unwrap();
-        let catalog =
-            Arc::new(Catalog::load(&repo_path("tests/fixtures/catalogs/manual.toml")).unwrap());
+        let catalog = Arc::new(Catalog::load(&repo_path(catalog)).unwrap());
         let mut options = switchboard::cli::scripted::model_options(&catalog);
         options.tool_names = None;
         let model = ModelServer::start(
@@ -757,4 +764,28 @@ async fn a_restarted_switchboard_answers_an_approval_left_pending() {
     };
     assert_eq!((count("request.opened"), count("request.resolved")), (1, 1));
     second.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_rule_accepts_the_command_and_no_person_is_asked() {
+    let (mut h, _) = Approvals::start_with(
+        "tests/fixtures/catalogs/rules.toml",
+        RequestPolicy::Ask,
+        Link::Stdio,
+    )
+    .await;
+    let turn_id = h.send("run the command").await;
+    // codex wraps the command in a shell; the rule matches what runs: `touch ...`.
+    let ended = h.resolved().await;
+    assert_eq!(ended.kind, RequestKind::CommandApproval);
+    assert_eq!(ended.status, CallEnd::Resolved);
+    assert_eq!(ended.answer, Some(json!({ "decision": "accept" })));
+    let Some(Responder::Policy { reason }) = &ended.answered_by else {
+        panic!("{ended:?}")
+    };
+    assert_eq!(reason, "approval rule 2");
+    let reply = h.reply(&turn_id).await;
+    assert!(reply.contains("RAN"), "{reply}");
+    assert!(h.work.join("ran.txt").exists());
+    assert!(h.bridge.pending_requests(None).await.unwrap().is_empty());
 }

@@ -87,6 +87,18 @@ impl Actor {
         let thread_id = typed.thread_id().unwrap_or_default().to_string();
         let turn_id = typed.turn_id().map(str::to_string);
         let method = typed.method().to_string();
+        // The catalog's `[[approvals]]` rules answer what a person need not see.
+        let context = crate::catalog::RequestContext {
+            cwd: self.sessions.get(&thread_id).and_then(|s| s.cwd.clone()),
+            file_paths: match &typed {
+                ServerRequest::FileChangeApproval(params) => self
+                    .file_changes
+                    .get(&(thread_id.clone(), params.item_id.clone()))
+                    .map(changed_paths),
+                _ => None,
+            },
+        };
+        let rule = self.config.catalog.approvals.decide(&typed, &context);
         let pending_kind = match typed {
             ServerRequest::CommandApproval(p) => PendingKind::CommandApproval(p),
             ServerRequest::FileChangeApproval(params) => {
@@ -119,11 +131,16 @@ impl Actor {
             Some(item) => self.claim_key(&thread_id, kind, item),
             None => (self.next_key(), false),
         };
-        let route = dispatch::route_request(kind, &method, &self.config.request_policy);
+        let route = RequestRoute::from_rule(rule, || {
+            dispatch::route_request(kind, &method, &self.config.request_policy)
+        });
         let answerer = match &route {
             RequestRoute::WaitForPerson => Answerer::Person,
             RequestRoute::Refuse { .. } => Answerer::Handler {
                 name: "request policy".to_string(),
+            },
+            RequestRoute::ByRule { rule, .. } => Answerer::Handler {
+                name: format!("approval rule {rule}"),
             },
         };
         let pending = PendingRequest {
@@ -150,10 +167,7 @@ impl Actor {
             item_key: item.clone(),
             summary: pending.summary(),
             params: pending.params.clone(),
-            answerer: match &route {
-                RequestRoute::WaitForPerson => answerer.label().to_string(),
-                RequestRoute::Refuse { .. } => "request policy (decline)".to_string(),
-            },
+            answerer: route.responder_label(),
         };
         // Registered before anyone can see it: a responder never races the store.
         self.pending.insert(pending);
@@ -166,6 +180,23 @@ impl Actor {
         match route {
             RequestRoute::WaitForPerson => {}
             RequestRoute::Refuse { answer, reason } => {
+                tracing::info!(target: "bridge", "{method} {request_id}: {reason}");
+                self.start_write(
+                    request_id,
+                    answer,
+                    Responder::Policy { reason },
+                    Origin::Automatic,
+                );
+            }
+            RequestRoute::ByRule {
+                answer,
+                rule,
+                reason,
+            } => {
+                let reason = match reason {
+                    Some(why) => format!("approval rule {rule}: {why}"),
+                    None => format!("approval rule {rule}"),
+                };
                 tracing::info!(target: "bridge", "{method} {request_id}: {reason}");
                 self.start_write(
                     request_id,
@@ -600,5 +631,18 @@ impl Actor {
                 "app-server resolved the request without our answer".to_string(),
             );
         }
+    }
+}
+
+/// The paths of a `fileChange` item's `changes` (an array of `{path, kind, diff}`, or a
+/// map keyed by path in older shapes), for `path_glob` rules.
+fn changed_paths(changes: &Value) -> Vec<String> {
+    match changes {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|c| c.get("path").and_then(Value::as_str).map(str::to_string))
+            .collect(),
+        Value::Object(map) => map.keys().cloned().collect(),
+        _ => Vec::new(),
     }
 }
