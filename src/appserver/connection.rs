@@ -409,3 +409,92 @@ pub fn version_from_user_agent(user_agent: &str) -> Option<String> {
     let (_, version) = first.split_once('/')?;
     (!version.is_empty()).then(|| version.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The connection over the in-memory transport, without a bridge.
+
+    use std::time::Duration;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::appserver::transport::{Incoming, MemoryPeer, memory};
+
+    fn open(timeout: Duration) -> (ConnectionHandle, mpsc::Receiver<Inbound>, MemoryPeer) {
+        let (raw, peer) = memory();
+        let (conn, inbound) = start(raw, 7, ProtocolTap::default(), timeout);
+        (conn, inbound, peer)
+    }
+
+    async fn written(peer: &mut MemoryPeer) -> Value {
+        let out = peer.from_client.recv().await.unwrap();
+        if let Some(ack) = out.written {
+            let _ = ack.send(Ok(()));
+        }
+        serde_json::from_str(&out.line).unwrap()
+    }
+
+    #[tokio::test]
+    async fn replies_are_matched_to_their_requests_and_server_requests_go_up_in_order() {
+        let (conn, mut inbound, mut peer) = open(Duration::from_secs(5));
+        assert_eq!(conn.id(), ConnectionId(7));
+        let asking = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.request("thread/list", json!({})).await })
+        };
+        let request = written(&mut peer).await;
+        assert_eq!(request["method"], "thread/list");
+        // A server request and junk arrive before the reply; the reply still finds its
+        // caller, and the request comes up with its string id intact.
+        for line in [
+            json!({ "id": "s-1", "method": "item/tool/requestUserInput", "params": {} })
+                .to_string(),
+            "not json".to_string(),
+            json!({ "id": request["id"], "result": { "data": [] } }).to_string(),
+        ] {
+            peer.to_client.send(Incoming::Line(line)).await.unwrap();
+        }
+        assert_eq!(asking.await.unwrap().unwrap(), json!({ "data": [] }));
+        let Some(Inbound::Request(server)) = inbound.recv().await else {
+            panic!("no server request")
+        };
+        assert_eq!(server.id, RequestId::String("s-1".to_string()));
+        assert_eq!(conn.junk_lines(), 1);
+        let answering = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.respond(server.id, json!({ "answers": {} })).await })
+        };
+        assert_eq!(
+            written(&mut peer).await,
+            json!({ "id": "s-1", "result": { "answers": {} } })
+        );
+        answering.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_close_fails_waiting_requests_at_once_and_is_reported_once_last() {
+        let (conn, mut inbound, mut peer) = open(Duration::from_secs(5));
+        let asking = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.request("turn/start", json!({})).await })
+        };
+        written(&mut peer).await;
+        peer.to_client
+            .send(Incoming::Closed {
+                reason: "app-server exited (exit code 1)".to_string(),
+            })
+            .await
+            .unwrap();
+        let failed = asking.await.unwrap().unwrap_err();
+        assert!(failed.to_string().contains("exit code 1"), "{failed}");
+        let Some(Inbound::Closed { reason }) = inbound.recv().await else {
+            panic!("no close")
+        };
+        assert!(reason.contains("exit code 1"));
+        assert!(inbound.recv().await.is_none());
+        // Later requests fail at once instead of waiting for a timeout.
+        let late = conn.request("thread/list", json!({})).await.unwrap_err();
+        assert!(late.to_string().contains("exit code 1"), "{late}");
+    }
+}
