@@ -69,6 +69,26 @@ pub async fn start_bridge(
     manual_policy: ManualPolicy,
     recovery: Recovery,
 ) -> Result<Started, u8> {
+    start_bridge_with(
+        app_server,
+        catalog,
+        scripted_model,
+        manual_policy,
+        recovery,
+        crate::bridge::RequestPolicy::headless_default(),
+    )
+    .await
+}
+
+/// [`start_bridge`] with a policy for approvals, questions and elicitations.
+pub async fn start_bridge_with(
+    app_server: &AppServerArgs,
+    catalog: Arc<Catalog>,
+    scripted_model: Option<ScriptedChoice<'_>>,
+    manual_policy: ManualPolicy,
+    recovery: Recovery,
+    request_policy: crate::bridge::RequestPolicy,
+) -> Result<Started, u8> {
     let scripted = match scripted_model {
         Some(choice) => Some(
             ScriptedModel::start_with(Some(choice.scenario), choice.options)
@@ -91,6 +111,7 @@ pub async fn start_bridge(
     let mut config = BridgeConfig::new(transport, catalog);
     config.data_dir = Some(app_server.data_dir());
     config.manual_policy = manual_policy;
+    config.request_policy = request_policy;
     config.reconnect = recovery.reconnect;
     config.restore_sessions = recovery.restore_sessions;
     let bridge = bridge::start(config).await.map_err(|e| {
