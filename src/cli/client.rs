@@ -51,6 +51,37 @@ pub const ROUTE_COMMANDS: &[(&str, &str, &str)] = &[
         "/api/tool-calls/{requestId}/response",
         "tool-calls respond REQUEST --text T",
     ),
+    (
+        "get",
+        "/api/sessions/{sessionId}/approvals",
+        "approvals list SESSION",
+    ),
+    (
+        "post",
+        "/api/approvals/{approvalId}/decision",
+        "approvals decide APPROVAL --decision accept",
+    ),
+    (
+        "get",
+        "/api/sessions/{sessionId}/tool-input",
+        "tool-input list SESSION",
+    ),
+    (
+        "post",
+        "/api/tool-input/{requestId}/decision",
+        "tool-input decide REQUEST --decision accept",
+    ),
+    (
+        "post",
+        "/api/sessions/{sessionId}/approval-policy",
+        "sessions approval-policy SESSION never",
+    ),
+    ("get", "/api/requests", "requests list"),
+    (
+        "post",
+        "/api/requests/{requestId}/answer",
+        "requests answer REQUEST --decision decline",
+    ),
     ("get", "/api/health", "health"),
     ("get", "/api/openapi.json", "openapi"),
     ("get", "/api/stream", "stream"),
@@ -83,6 +114,89 @@ pub enum SessionsCommand {
     /// A session's pending tool calls.
     #[command(subcommand, name = "tool-calls")]
     ToolCalls(SessionToolCallsCommand),
+    /// Set the approval policy of the session's next turns (untrusted, on-failure,
+    /// on-request or never); the running turn keeps its own.
+    #[command(name = "approval-policy")]
+    ApprovalPolicy { session: String, policy: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: ApprovalsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// A session's pending command and file-change approvals, oldest first.
+    List { session: String },
+    /// Decide an approval.
+    Decide {
+        approval_id: String,
+        /// accept, decline or cancel.
+        #[arg(long)]
+        decision: String,
+        /// turn (default) or session: `accept` for the rest of the session.
+        #[arg(long)]
+        scope: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ToolInputArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: ToolInputCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolInputCommand {
+    /// A session's pending user-input questions, oldest first.
+    List { session: String },
+    /// Answer a user-input request.
+    Decide {
+        request_id: String,
+        /// accept (send the answers), decline or cancel (no answers).
+        #[arg(long)]
+        decision: String,
+        /// {<question id>: {answers: [text]}}: JSON, or @FILE.
+        #[arg(long, value_name = "JSON|@FILE")]
+        answers: Option<String>,
+        /// The whole result sent to app-server: JSON, or @FILE.
+        #[arg(long, value_name = "JSON|@FILE")]
+        response: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RequestsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: RequestsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestsCommand {
+    /// Pending approvals, questions, permission requests and elicitations of every
+    /// session, oldest first.
+    List,
+    /// Answer any pending request with a decision or a raw response.
+    Answer {
+        request_id: String,
+        /// accept, decline or cancel.
+        #[arg(long)]
+        decision: Option<String>,
+        /// turn (default) or session.
+        #[arg(long)]
+        scope: Option<String>,
+        /// The whole result sent to app-server: JSON, or @FILE.
+        #[arg(long, value_name = "JSON|@FILE")]
+        response: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -382,6 +496,14 @@ pub async fn sessions(args: SessionsArgs) -> u8 {
                         code => Err(code),
                     };
                 }
+                SessionsCommand::ApprovalPolicy { session, policy } => {
+                    let path = format!("/sessions/{session}/approval-policy");
+                    let body = json!({ "approvalPolicy": policy });
+                    request(&api, json, Method::POST, &path, Some(&body)).await?;
+                    if !json {
+                        out(&format!("the next turns of {session} run under {policy}"));
+                    }
+                }
                 SessionsCommand::Interrupt { session } => {
                     let path = format!("/sessions/{session}/interrupt");
                     let reply = request(&api, json, Method::POST, &path, None).await?;
@@ -579,6 +701,146 @@ pub async fn tool_calls(args: ToolCallsArgs) -> u8 {
                             return Err(reply.exit_code());
                         }
                     }
+                }
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+fn print_requests(reply: &Reply, id_key: &str, what: &str) {
+    let data = reply.body["data"].as_array().cloned().unwrap_or_default();
+    if data.is_empty() {
+        note(&format!("no pending {what}"));
+    }
+    for record in &data {
+        out(&format!(
+            "{}  {}  (session {}, turn {})",
+            text_of(record, id_key),
+            text_of(record, "summary"),
+            text_of(record, "threadId"),
+            text_of(record, "turnId"),
+        ));
+    }
+}
+
+/// Sends a decision body and says what happened.
+async fn post_decision(api: &Api, json: bool, path: &str, body: &Value) -> Result<(), u8> {
+    request(api, json, Method::POST, path, Some(body)).await?;
+    if !json {
+        out("ok");
+    }
+    Ok(())
+}
+
+fn optional_json(flag: &str, text: Option<&String>) -> Result<Option<Value>, u8> {
+    text.map(|t| json_arg(flag, t))
+        .transpose()
+        .map_err(|message| {
+            report_error(&message);
+            exit::INVALID_INPUT
+        })
+}
+
+pub async fn approvals(args: ApprovalsArgs) -> u8 {
+    let json = args.client.json;
+    code(
+        async {
+            let api = api(&args.client)?;
+            match args.command {
+                ApprovalsCommand::List { session } => {
+                    let path = format!("/sessions/{session}/approvals");
+                    let reply = request(&api, json, Method::GET, &path, None).await?;
+                    if !json {
+                        print_requests(&reply, "approvalId", "approvals");
+                    }
+                }
+                ApprovalsCommand::Decide {
+                    approval_id,
+                    decision,
+                    scope,
+                } => {
+                    let mut body = json!({ "decision": decision });
+                    if let Some(scope) = scope {
+                        body["scope"] = json!(scope);
+                    }
+                    let path = format!("/approvals/{approval_id}/decision");
+                    post_decision(&api, json, &path, &body).await?;
+                }
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+pub async fn tool_input(args: ToolInputArgs) -> u8 {
+    let json = args.client.json;
+    code(
+        async {
+            let api = api(&args.client)?;
+            match args.command {
+                ToolInputCommand::List { session } => {
+                    let path = format!("/sessions/{session}/tool-input");
+                    let reply = request(&api, json, Method::GET, &path, None).await?;
+                    if !json {
+                        print_requests(&reply, "requestId", "user-input requests");
+                    }
+                }
+                ToolInputCommand::Decide {
+                    request_id,
+                    decision,
+                    answers,
+                    response,
+                } => {
+                    let mut body = json!({ "decision": decision });
+                    if let Some(answers) = optional_json("--answers", answers.as_ref())? {
+                        body["answers"] = answers;
+                    }
+                    if let Some(response) = optional_json("--response", response.as_ref())? {
+                        body["response"] = response;
+                    }
+                    let path = format!("/tool-input/{request_id}/decision");
+                    post_decision(&api, json, &path, &body).await?;
+                }
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+pub async fn requests(args: RequestsArgs) -> u8 {
+    let json = args.client.json;
+    code(
+        async {
+            let api = api(&args.client)?;
+            match args.command {
+                RequestsCommand::List => {
+                    let reply = request(&api, json, Method::GET, "/requests", None).await?;
+                    if !json {
+                        print_requests(&reply, "requestId", "requests");
+                    }
+                }
+                RequestsCommand::Answer {
+                    request_id,
+                    decision,
+                    scope,
+                    response,
+                } => {
+                    let mut body = json!({});
+                    if let Some(decision) = decision {
+                        body["decision"] = json!(decision);
+                    }
+                    if let Some(scope) = scope {
+                        body["scope"] = json!(scope);
+                    }
+                    if let Some(response) = optional_json("--response", response.as_ref())? {
+                        body["response"] = response;
+                    }
+                    let path = format!("/requests/{request_id}/answer");
+                    post_decision(&api, json, &path, &body).await?;
                 }
             }
             Ok(())

@@ -84,6 +84,14 @@ pub enum Command {
     /// Pending tool calls on a running server, and answering them.
     #[command(name = "tool-calls")]
     ToolCalls(client::ToolCallsArgs),
+    /// Pending approvals on a running server, and deciding them.
+    Approvals(client::ApprovalsArgs),
+    /// Pending user-input questions on a running server, and answering them.
+    #[command(name = "tool-input")]
+    ToolInput(client::ToolInputArgs),
+    /// Every pending request but tool calls (approvals, questions, permissions,
+    /// elicitations) on a running server, and answering any of them.
+    Requests(client::RequestsArgs),
     /// Print a running server's event stream.
     Stream(client::StreamArgs),
     /// Check a running server.
@@ -223,6 +231,9 @@ pub fn run(cli: Cli) -> ExitCode {
             Some(Command::Serve(args)) => serve::run(*args).await,
             Some(Command::Sessions(args)) => client::sessions(args).await,
             Some(Command::ToolCalls(args)) => client::tool_calls(args).await,
+            Some(Command::Approvals(args)) => client::approvals(args).await,
+            Some(Command::ToolInput(args)) => client::tool_input(args).await,
+            Some(Command::Requests(args)) => client::requests(args).await,
             Some(Command::Stream(args)) => client::stream(args).await,
             Some(Command::Health(args)) => client::health(args).await,
             Some(Command::Openapi(args)) => client::openapi(args).await,

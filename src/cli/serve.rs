@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::scripted::model_options;
-use super::start::{Recovery, ScriptedChoice, start_bridge};
+use super::start::{Recovery, ScriptedChoice, start_bridge_with};
 use super::{AppServerArgs, exit, note, paths, report_error};
-use crate::bridge::{self, BridgeEvent, ConnectionState, ManualPolicy};
+use crate::bridge::{self, BridgeEvent, ConnectionState, ManualPolicy, RequestPolicy};
+use crate::service::approvals::SessionDefaults;
 use crate::service::auth;
+use crate::service::wire::{ApprovalPolicy, FilesystemSandbox};
 use crate::service::{self, DEFAULT_LISTEN, ServeConfig};
 
 #[derive(Debug, Args)]
@@ -32,8 +34,51 @@ pub struct ServeArgs {
     /// single, parallel, multi-round, model-error, fail-stream) or a scenario file.
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
     pub scripted_model: Option<String>,
+    /// Approvals, user-input questions, permission requests and elicitations: `ask`
+    /// keeps them pending for API clients (GET .../approvals, .../tool-input,
+    /// /api/requests) to decide; `decline` answers each at once with its kind's refusal
+    /// (what a server nobody watches needs).
+    #[arg(long, value_enum, default_value_t = ApprovalsMode::Ask)]
+    pub approvals: ApprovalsMode,
+    /// The approval policy of sessions created without `approvalPolicy` (untrusted,
+    /// on-failure, on-request, never); default: codex's configuration.
+    #[arg(long, value_name = "POLICY", value_parser = parse_policy)]
+    pub approval_policy: Option<ApprovalPolicy>,
+    /// The sandbox of sessions created without `filesystemSandbox` (read-only,
+    /// workspace-write, danger-full-access); default: codex's configuration.
+    #[arg(long, value_name = "MODE", value_parser = parse_sandbox)]
+    pub sandbox: Option<FilesystemSandbox>,
     #[command(flatten)]
     pub app_server: AppServerArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ApprovalsMode {
+    Ask,
+    Decline,
+}
+
+impl ApprovalsMode {
+    fn policy(self) -> RequestPolicy {
+        match self {
+            ApprovalsMode::Ask => RequestPolicy::Ask,
+            ApprovalsMode::Decline => RequestPolicy::headless_default(),
+        }
+    }
+}
+
+fn parse_policy(text: &str) -> Result<ApprovalPolicy, String> {
+    ApprovalPolicy::ALL
+        .into_iter()
+        .find(|p| p.as_str() == text)
+        .ok_or_else(|| "expected untrusted, on-failure, on-request or never".to_string())
+}
+
+fn parse_sandbox(text: &str) -> Result<FilesystemSandbox, String> {
+    FilesystemSandbox::ALL
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| "expected read-only, workspace-write or danger-full-access".to_string())
 }
 
 /// The token and a sentence saying where it comes from.
@@ -105,12 +150,13 @@ pub async fn run(args: ServeArgs) -> u8 {
     // reconnecting gives up. Earlier sessions can be resumed only from a CODEX_HOME that
     // outlives the run, which the scripted model's does not.
     let recovery = Recovery::attended(args.scripted_model.is_none());
-    let started = match start_bridge(
+    let started = match start_bridge_with(
         &args.app_server,
         catalog,
         scripted,
         ManualPolicy::Wait,
         recovery,
+        args.approvals.policy(),
     )
     .await
     {
@@ -119,7 +165,11 @@ pub async fn run(args: ServeArgs) -> u8 {
     };
     let bridge = started.bridge.clone();
     let mut events = bridge.subscribe();
-    let serve_config = ServeConfig::new(args.listen, token.as_ref().map(|(t, _)| t.clone()));
+    let mut serve_config = ServeConfig::new(args.listen, token.as_ref().map(|(t, _)| t.clone()));
+    serve_config.session_defaults = SessionDefaults {
+        approval_policy: args.approval_policy,
+        sandbox: args.sandbox,
+    };
     let server = match service::serve(bridge.clone(), serve_config).await {
         Ok(server) => server,
         Err(e) => {

@@ -3,6 +3,7 @@
 //! document generated from the route types. No terminal UI here; `switchboard serve`
 //! and the console both start it with [`serve`].
 
+pub mod approvals;
 pub mod auth;
 pub mod convert;
 pub mod error;
@@ -69,6 +70,9 @@ pub struct ServeConfig {
     pub limits: listen::Limits,
     /// Bytes of frames queued per websocket before it is dropped as lagged.
     pub max_socket_queue_bytes: usize,
+    /// For sessions created without `approvalPolicy` / `filesystemSandbox`; `None`
+    /// leaves them to codex's configuration.
+    pub session_defaults: approvals::SessionDefaults,
 }
 
 impl ServeConfig {
@@ -80,6 +84,7 @@ impl ServeConfig {
             base_dir: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
             limits: listen::Limits::default(),
             max_socket_queue_bytes: stream::DEFAULT_SOCKET_QUEUE_BYTES,
+            session_defaults: approvals::SessionDefaults::default(),
         }
     }
 }
@@ -103,6 +108,9 @@ pub struct Shared {
     pub base_dir: PathBuf,
     /// Flips to `true` when the server stops, so websockets close.
     pub shutdown: watch::Receiver<bool>,
+    /// Approval policies waiting for a session's next turn.
+    pub policies: approvals::PolicyStore,
+    pub session_defaults: approvals::SessionDefaults,
 }
 
 pub type AppState = Arc<Shared>;
@@ -177,6 +185,8 @@ pub async fn serve(
         frames,
         base_dir: config.base_dir,
         shutdown: shutdown_rx.clone(),
+        policies: approvals::PolicyStore::default(),
+        session_defaults: config.session_defaults,
     });
     let app = router(state, config.max_body_bytes);
     // Each connection is a descriptor: take what the hard limit allows, and keep the
@@ -221,6 +231,32 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(
             "/api/tool-calls/{requestId}/response",
             post(routes::respond),
+        )
+        // Approvals and tool input (approvals.rs).
+        .route(
+            "/api/sessions/{sessionId}/approvals",
+            get(approvals::session_approvals),
+        )
+        .route(
+            "/api/sessions/{sessionId}/tool-input",
+            get(approvals::session_tool_input),
+        )
+        .route(
+            "/api/sessions/{sessionId}/approval-policy",
+            post(approvals::set_approval_policy),
+        )
+        .route(
+            "/api/approvals/{approvalId}/decision",
+            post(approvals::decide_approval),
+        )
+        .route(
+            "/api/tool-input/{requestId}/decision",
+            post(approvals::decide_tool_input),
+        )
+        .route("/api/requests", get(approvals::all_requests))
+        .route(
+            "/api/requests/{requestId}/answer",
+            post(approvals::answer_request),
         )
         .route("/api/health", get(routes::health))
         .route("/api/openapi.json", get(routes::openapi))

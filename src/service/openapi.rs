@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-use super::{routes, stream, wire};
+use super::{approvals, routes, stream, wire};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,13 @@ use super::{routes, stream, wire};
         routes::session_tool_calls,
         routes::all_tool_calls,
         routes::respond,
+        approvals::session_approvals,
+        approvals::session_tool_input,
+        approvals::set_approval_policy,
+        approvals::decide_approval,
+        approvals::decide_tool_input,
+        approvals::all_requests,
+        approvals::answer_request,
         routes::health,
         routes::openapi,
         stream::stream,
@@ -41,11 +48,16 @@ use super::{routes, stream, wire};
         wire::SessionEventPayload,
         wire::PendingCallRecord,
         wire::ErrorBody,
+        approvals::ApprovalRecord,
+        approvals::ToolInputRecord,
+        approvals::RequestSignal,
+        approvals::ResolvedPayload,
     )),
     modifiers(&Auth),
     tags(
         (name = "sessions", description = "Sessions (codex threads), their turns and transcripts"),
         (name = "tool-calls", description = "Pending dynamic tool calls and their answers"),
+        (name = "approvals", description = "Pending approvals, user-input questions and other requests, and their decisions"),
         (name = "stream", description = "The websocket event stream"),
         (name = "service", description = "Health and this document"),
     )

@@ -46,6 +46,14 @@ fn body_value(
     validate::parse_json(&bytes, empty_is_object).map_err(problem)
 }
 
+/// The body as JSON (for the approvals routes): 400 if it is not JSON.
+pub(super) fn read_body(
+    body: Result<Bytes, BytesRejection>,
+    empty_is_object: bool,
+) -> Result<Value, ApiError> {
+    body_value(body, empty_is_object)
+}
+
 fn problem(problem: BodyProblem) -> ApiError {
     match problem {
         BodyProblem::NotJson(message) => {
@@ -60,7 +68,10 @@ fn bridge_error(error: BridgeError) -> ApiError {
 }
 
 /// A session the API may act on: 404 if unknown, 410 (deleted payload) if closed.
-async fn live_session(state: &AppState, session_id: &str) -> Result<SessionSummary, ApiError> {
+pub(super) async fn live_session(
+    state: &AppState,
+    session_id: &str,
+) -> Result<SessionSummary, ApiError> {
     let sessions = state.bridge.sessions().await.map_err(bridge_error)?;
     let summary = sessions
         .into_iter()
@@ -139,8 +150,14 @@ pub async fn create_session(
     let options = CreateSession {
         cwd: Some(resolve_cwd(&state.base_dir, request.cwd.as_deref())),
         model: request.model,
-        approval_policy: request.approval_policy.map(|p| p.codex_value().to_string()),
-        sandbox: request.filesystem_sandbox.map(|s| s.as_str().to_string()),
+        approval_policy: request
+            .approval_policy
+            .or(state.session_defaults.approval_policy)
+            .map(|p| p.codex_value().to_string()),
+        sandbox: request
+            .filesystem_sandbox
+            .or(state.session_defaults.sandbox)
+            .map(|s| s.as_str().to_string()),
         tools: request
             .dynamic_tools
             .map(|tools| tools.into_iter().map(validate::tool_spec).collect()),
@@ -316,7 +333,12 @@ pub async fn send_message(
     let options = TurnOptions {
         model: request.model,
         effort: request.effort.map(|e| e.as_str().to_string()),
-        approval_policy: request.approval_policy.map(|p| p.codex_value().to_string()),
+        // A policy set with the approval-policy route goes with the next turn; one given
+        // here replaces it (app-server keeps it for later turns either way).
+        approval_policy: request
+            .approval_policy
+            .or(state.policies.take(&session_id))
+            .map(|p| p.codex_value().to_string()),
         sandbox_policy: sandbox,
     };
     match state

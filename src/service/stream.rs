@@ -233,18 +233,27 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
                 false,
             )]
         }
-        BridgeEvent::RequestOpened { request } => vec![frame(
-            "request_opened",
-            Some(&request.thread_id),
-            request,
-            false,
-        )],
-        BridgeEvent::RequestResolved { request } => vec![frame(
-            "request_resolved",
-            Some(&request.thread_id),
-            request,
-            false,
-        )],
+        // codex-manager's signal and record first (approvals.rs), then Switchboard's own.
+        BridgeEvent::RequestOpened { request } => {
+            let mut frames = super::approvals::opened_frames(request, titles);
+            frames.push(frame(
+                "request_opened",
+                Some(&request.thread_id),
+                request,
+                false,
+            ));
+            frames
+        }
+        BridgeEvent::RequestResolved { request } => {
+            let mut frames = super::approvals::resolved_frames(request);
+            frames.push(frame(
+                "request_resolved",
+                Some(&request.thread_id),
+                request,
+                false,
+            ));
+            frames
+        }
         BridgeEvent::ServerRequestRefused {
             thread_id,
             method,
