@@ -465,12 +465,10 @@ mod tests {
             &[],
         )
         .unwrap();
-        let reason = loop {
-            match raw.incoming.recv().await {
-                Some(Incoming::Closed { reason }) => break reason,
-                Some(Incoming::Line(line)) => panic!("unexpected line {line}"),
-                None => panic!("closed without a reason"),
-            }
+        let reason = match raw.incoming.recv().await {
+            Some(Incoming::Closed { reason }) => reason,
+            Some(Incoming::Line(line)) => panic!("unexpected line {line}"),
+            None => panic!("closed without a reason"),
         };
         assert!(
             reason.starts_with("app-server exited (exit code 1)"),

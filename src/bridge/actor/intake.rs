@@ -153,7 +153,7 @@ impl Actor {
             params: request.params.clone().unwrap_or(Value::Null),
             received_at_ms: now_ms(),
             received_at: Instant::now(),
-            answerer: answerer.clone(),
+            answerer,
             kind: pending_kind,
             answer: AnswerState::Waiting,
             completed_upstream: false,
