@@ -148,6 +148,21 @@ pub enum RecoveryStep {
     ResumeFailed { reason: String },
 }
 
+impl RecoveryStep {
+    /// What a resume found, for people: "2 call(s) still waiting, 1 ended meanwhile",
+    /// leaving out a count that is zero (no "0 calls still waiting" after 150 expired).
+    pub fn resumed_text(calls_kept: usize, calls_expired: usize) -> String {
+        match (calls_kept, calls_expired) {
+            (0, 0) => "no call was waiting".to_string(),
+            (kept, 0) => format!("{kept} call(s) still waiting"),
+            (0, expired) => format!("{expired} call(s) ended meanwhile"),
+            (kept, expired) => {
+                format!("{kept} call(s) still waiting, {expired} ended meanwhile")
+            }
+        }
+    }
+}
+
 /// One event of the bridge. Serialised with a `type` tag for `exec --json` and the API.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -285,5 +300,24 @@ impl BridgeEvent {
             | BridgeEvent::ServerRequestRefused { thread_id, .. }
             | BridgeEvent::Error { thread_id, .. } => thread_id.as_deref(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecoveryStep;
+
+    #[test]
+    fn a_resume_leaves_out_the_counts_that_are_zero() {
+        assert_eq!(RecoveryStep::resumed_text(0, 0), "no call was waiting");
+        assert_eq!(RecoveryStep::resumed_text(2, 0), "2 call(s) still waiting");
+        assert_eq!(
+            RecoveryStep::resumed_text(0, 150),
+            "150 call(s) ended meanwhile"
+        );
+        assert_eq!(
+            RecoveryStep::resumed_text(1, 3),
+            "1 call(s) still waiting, 3 ended meanwhile"
+        );
     }
 }

@@ -33,7 +33,8 @@ fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> Strin
             calls_kept,
             calls_expired,
         } => format!(
-            "session {session} resumed: {calls_kept} call(s) still waiting, {calls_expired} ended meanwhile"
+            "session {session} resumed: {}",
+            crate::bridge::RecoveryStep::resumed_text(*calls_kept, *calls_expired)
         ),
         crate::bridge::RecoveryStep::ResumeFailed { reason } => {
             format!("session {session}: {reason}")

@@ -1057,3 +1057,24 @@ fn a_session_whose_transcript_is_not_written_says_so_until_it_is() {
     });
     assert_eq!(app.session_badge(&app.model.sessions[0]), "idle");
 }
+
+#[test]
+fn a_resume_after_calls_expired_does_not_say_that_none_wait() {
+    let mut app = app();
+    app.on_bridge_event(BridgeEvent::SessionStarted {
+        session: session(1, SessionStatus::Idle),
+    });
+    app.on_bridge_event(BridgeEvent::SessionRecovery {
+        thread_id: thread(1),
+        step: crate::bridge::RecoveryStep::Resumed {
+            calls_kept: 0,
+            calls_expired: 150,
+        },
+    });
+    let notice = app.notice.clone().unwrap();
+    assert!(
+        notice.ends_with("resumed: 150 call(s) ended meanwhile"),
+        "{notice}"
+    );
+    assert!(!notice.contains("still waiting"), "{notice}");
+}

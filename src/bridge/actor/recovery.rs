@@ -477,7 +477,8 @@ impl Actor {
             None,
             TranscriptEntry::Notice {
                 message: format!(
-                    "resumed {after}: {kept} call(s) still waiting, {expired} ended meanwhile"
+                    "resumed {after}: {}",
+                    RecoveryStep::resumed_text(kept, expired)
                 ),
             },
         );

@@ -425,7 +425,8 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
     }
 }
 
-/// A recovery notice without "0 call(s) still waiting" right after calls expired.
+/// A recovery notice written by an older Switchboard, without "0 call(s) still waiting"
+/// right after calls expired (the bridge no longer writes a zero count).
 fn notice_text(message: &str) -> String {
     match message.split_once(": 0 call(s) still waiting, ") {
         Some((before, after)) => match after.strip_suffix(" ended meanwhile") {
