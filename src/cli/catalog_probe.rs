@@ -512,7 +512,6 @@ fn handler_timeout(handler: &crate::catalog::HandlerSpec) -> Duration {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -27,8 +27,7 @@ use super::wire::{
     SignalSession,
 };
 use crate::bridge::{
-    AnswerOutcome, BridgeError, CallEnd, PendingRequestView, Responder, SessionStatus,
-    SimpleDecision,
+    AnswerOutcome, CallEnd, PendingRequestView, Responder, SessionStatus, SimpleDecision,
 };
 use crate::protocol::RequestKind;
 use crate::util::iso8601_ms;
@@ -702,10 +701,6 @@ fn reply_of(outcome: AnswerOutcome, thread_id: String) -> Result<Reply, ApiError
     }
 }
 
-fn bridge_failed(error: BridgeError) -> ApiError {
-    ApiError::from_bridge(error)
-}
-
 #[utoipa::path(
     post,
     path = "/api/approvals/{approvalId}/decision",
@@ -752,7 +747,7 @@ pub async fn decide_approval(
             client_name(&headers),
         )
         .await
-        .map_err(bridge_failed)?;
+        .map_err(ApiError::from_bridge)?;
     Ok(match reply_of(outcome, request.thread_id)? {
         Reply::Ok { thread_id } => json_reply(
             StatusCode::OK,
@@ -861,7 +856,7 @@ pub async fn decide_tool_input(
             state.bridge.answer_request(&request_id, result, by).await
         }
     }
-    .map_err(bridge_failed)?;
+    .map_err(ApiError::from_bridge)?;
     Ok(request_reply(
         &request_id,
         reply_of(outcome, request.thread_id)?,
@@ -916,7 +911,7 @@ pub async fn answer_request(
         }
         (None, None) => return Ok(request_not_found(&request_id)),
     }
-    .map_err(bridge_failed)?;
+    .map_err(ApiError::from_bridge)?;
     Ok(request_reply(
         &request_id,
         reply_of(outcome, request.thread_id)?,
