@@ -392,6 +392,15 @@ impl HandlerSpec {
             HandlerSpec::Static(_) => "static",
         }
     }
+
+    /// How long one call may run (`timeout_ms`); `None` for a static answer.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            HandlerSpec::Command(spec) | HandlerSpec::Worker(spec) => Some(spec.timeout),
+            HandlerSpec::Http(spec) => Some(spec.timeout),
+            HandlerSpec::Static(_) => None,
+        }
+    }
 }
 
 /// A program run once per call, fed the call as JSON on stdin.

@@ -94,6 +94,10 @@ async fn start_and_run(
     mut options: ConsoleOptions,
     restore_sessions: bool,
 ) -> u8 {
+    options.codex = console::inspect::ProbeCodex {
+        bin: args.app_server.codex_bin.clone(),
+        app_server_args: args.app_server.app_server_args.clone(),
+    };
     let data_dir = args.app_server.data_dir();
     let _log_guard = super::init_file_logging(&data_dir, "console.log");
     // Checked before anything starts, so a refused address costs nothing.

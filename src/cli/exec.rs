@@ -279,6 +279,9 @@ fn print_event(args: &ExecArgs, event: &BridgeEvent) {
     }
     if let BridgeEvent::ToolCallResolved { call } = event {
         note(&describe_call(call));
+        for problem in &call.output_schema_problems {
+            note(&format!("  ⚠ {problem}"));
+        }
     }
     if let BridgeEvent::Error { message, .. } = event {
         note(&format!("error: {message}"));

@@ -42,7 +42,8 @@ fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> Strin
     }
 }
 
-pub use super::model::{TRANSCRIPT_WINDOW, ToolStats};
+pub use super::model::TRANSCRIPT_WINDOW;
+pub use crate::bridge::ToolStats;
 
 /// Protocol lines kept for the protocol log.
 pub const PROTOCOL_WINDOW: usize = 5_000;
@@ -221,6 +222,10 @@ pub enum Outcome {
     Requests(Result<Vec<crate::bridge::PendingRequestView>, String>),
     /// Everything read afresh from the bridge: at start and after a lag.
     Loaded(Box<(BridgeStatus, Vec<SessionSnapshot>, Vec<PendingCallView>)>),
+    /// The inspector's probe ended (`console/inspect.rs`).
+    Probed(Result<crate::inspect::probe::Probe, String>),
+    /// A transcript call's replay ended.
+    Replayed(Box<crate::inspect::replay::ReplayReport>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +248,8 @@ pub enum Effect {
         target: EditTarget,
         text: String,
     },
+    /// Run a probe or a replay beside the loop (`console/inspect.rs`).
+    Inspect(super::inspect::InspectRequest),
 }
 
 /// What an external edit goes back to.
@@ -383,6 +390,8 @@ pub struct App {
     bulk: HashSet<String>,
     bulk_answered: usize,
     bulk_refused: usize,
+    /// The probe and replay keys' state.
+    pub inspect: super::inspect::InspectState,
 }
 
 impl App {
@@ -420,6 +429,7 @@ impl App {
             bulk: HashSet::new(),
             bulk_answered: 0,
             bulk_refused: 0,
+            inspect: Default::default(),
         }
     }
 
@@ -546,7 +556,7 @@ impl App {
     }
 
     /// Shows a notice in the footer and keeps it in the history.
-    fn say(&mut self, text: impl Into<String>) {
+    pub(super) fn say(&mut self, text: impl Into<String>) {
         let text = text.into();
         if self.notices.len() == NOTICE_HISTORY {
             self.notices.pop_front();
@@ -733,6 +743,8 @@ impl App {
             Outcome::RequestAnswered { request_id, result } => {
                 self.on_request_answered(&request_id, result);
             }
+            Outcome::Probed(result) => self.on_probed(result),
+            Outcome::Replayed(report) => self.on_replayed(*report),
             Outcome::Requests(Ok(requests)) => {
                 self.model.load_requests(requests);
                 return self.attention(false);
@@ -1259,6 +1271,8 @@ impl App {
                 }
             }
             Action::Inspector => self.view = View::Inspector,
+            Action::Probe => return self.start_probe(),
+            Action::ReplayCall => return self.start_replay(),
             Action::ProtocolLog => self.view = View::ProtocolLog,
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 let delta: isize = match action {

@@ -10,7 +10,9 @@ use super::{Actor, Internal, Origin};
 use crate::appserver::Inbound;
 use crate::bridge::dispatch::{self, RequestRoute, Route};
 use crate::bridge::events::{BridgeEvent, Responder};
-use crate::bridge::pending::{AnswerState, Answerer, PendingKind, PendingRequest, ToolCall};
+use crate::bridge::pending::{
+    AnswerState, Answerer, HandlerFailure, PendingKind, PendingRequest, ToolCall,
+};
 use crate::bridge::session::SessionStatus;
 use crate::bridge::transcript::TranscriptEntry;
 use crate::handlers::HandlerInput;
@@ -353,6 +355,7 @@ impl Actor {
                 arguments: params.arguments.clone(),
                 schema_problems,
                 handler_task: None,
+                handler_failure: None,
             }),
             answer: AnswerState::Waiting,
             completed_upstream: false,
@@ -424,11 +427,13 @@ impl Actor {
                     if let Some(failure) = &outcome.failure {
                         tracing::info!(target: "bridge", "handler {name} failed for {request_id}: {failure}");
                     }
+                    let failure = HandlerFailure::of(&spec, &outcome);
                     let report = Internal::HandlerAnswered {
                         request_id,
                         result: outcome.result,
                         by: Responder::Handler { name },
                         held,
+                        failure,
                     };
                     let _ = tx.send(crate::bridge::Command::Internal(report)).await;
                 });
