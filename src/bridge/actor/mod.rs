@@ -47,6 +47,13 @@ pub(super) enum Internal {
         by: Responder,
         held: bool,
     },
+    /// An approval rule's handler script finished: what it printed, or why it printed
+    /// no decision.
+    RuleHandlerDone {
+        request_id: String,
+        rule: usize,
+        printed: std::result::Result<String, String>,
+    },
     /// Progress of a reconnect or of resuming sessions after one (see `recovery.rs`).
     Recovery(recovery::Progress),
 }
@@ -262,6 +269,11 @@ impl Actor {
                     self.start_write(request_id, Answer::ToolCall(result), by, Origin::Automatic);
                 }
             }
+            Internal::RuleHandlerDone {
+                request_id,
+                rule,
+                printed,
+            } => self.on_rule_handler_done(request_id, rule, printed),
             Internal::Recovery(progress) => return self.on_recovery(progress),
         }
         None
