@@ -1,7 +1,7 @@
 //! Approvals and tool input decided over HTTP, codex-manager's way, on the real codex:
 //! the scripted model makes codex ask (see `approvals_codex.rs`), the API's routes decide,
 //! and the test checks the contract's statuses and what the model received afterwards.
-//! The CLI commands for the same routes are run once each.
+//! The CLI commands for the same routes are run once each, and `exec`'s `--approvals`.
 
 use serde_json::{Value, json};
 use switchboard::bridge::RequestPolicy;
@@ -365,4 +365,75 @@ async fn the_sdk_approvals_and_tool_input_flow_runs_against_serve() {
         .await
         .unwrap();
     assert_eq!(status.code(), Some(0));
+}
+
+/// `switchboard exec` on the real codex (whose `CODEX_HOME` asks for every command):
+/// its stdout (the reply) and stderr.
+async fn exec(
+    codex_home: &std::path::Path,
+    work: &std::path::Path,
+    args: &[&str],
+) -> (String, String) {
+    let mut command = switchboard();
+    command
+        .arg("exec")
+        .args([
+            "--catalog",
+            repo_path("tests/fixtures/catalogs/rules.toml")
+                .to_str()
+                .unwrap(),
+        ])
+        .args([
+            "--approval-policy",
+            "untrusted",
+            "--sandbox",
+            "danger-full-access",
+        ])
+        .args(["--cwd", work.to_str().unwrap(), "--timeout", "60"])
+        .args(["--data-dir", work.join("../exec-data").to_str().unwrap()])
+        .args(args)
+        .env("CODEX_HOME", codex_home);
+    let output = tokio::process::Command::from(command)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        output.status.success(),
+        "exec {args:?}: {}\nstdout: {stdout}\nstderr: {stderr}",
+        output.status
+    );
+    (stdout, stderr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_exec_lets_rules_decide_and_declines_the_rest_with_a_reason() {
+    let home = tempfile::tempdir().unwrap();
+    let catalog = Catalog::load(&repo_path("tests/fixtures/catalogs/rules.toml")).unwrap();
+    let (_model, codex_home, work) = scripted_codex(home.path(), &catalog).await;
+    // accept-rules-only, the default: rules.toml approves the touch of ran.txt...
+    let (stdout, _) = exec(&codex_home, &work, &["run the command"]).await;
+    assert!(stdout.contains("RAN"), "{stdout}");
+    assert!(work.join("ran.txt").exists());
+    // ...and no rule decides the touch of other.txt: declined, and stderr says why.
+    let (stdout, stderr) = exec(&codex_home, &work, &["run the other command"]).await;
+    assert!(stdout.contains("rejected"), "{stdout}");
+    assert!(
+        stderr.contains("item/commandExecution/requestApproval decline")
+            && stderr.contains("no approval rule decides"),
+        "{stderr}"
+    );
+    assert!(!work.join("other.txt").exists());
+    // --approvals decline does not ask the rules.
+    std::fs::remove_file(work.join("ran.txt")).unwrap();
+    let (stdout, stderr) = exec(
+        &codex_home,
+        &work,
+        &["--approvals", "decline", "run the command"],
+    )
+    .await;
+    assert!(stdout.contains("rejected"), "{stdout}");
+    assert!(stderr.contains("(--approvals decline)"), "{stderr}");
+    assert!(!work.join("ran.txt").exists());
 }

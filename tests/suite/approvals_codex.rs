@@ -938,3 +938,37 @@ async fn headless_decline_declines_even_what_a_rule_would_accept() {
     assert!(reply.contains("rejected"), "{reply}");
     assert!(!h.work.join("ran.txt").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_handler_that_hangs_is_killed_at_its_timeout_and_the_question_goes_to_a_person() {
+    let (mut h, _) = Approvals::start_with(
+        "tests/fixtures/catalogs/rule_handlers.toml",
+        RequestPolicy::Ask,
+        Link::Stdio,
+    )
+    .await;
+    let turn_id = h.send("ask me").await;
+    let request = h.opened().await;
+    assert_eq!(request.kind, RequestKind::UserInput);
+    assert!(request.answerer.needs_person(), "{:?}", request.answerer);
+    let said = notices(&h).await;
+    assert!(
+        said.iter().any(
+            |n| n.contains("approval rule 3 handler timed out after 300 ms")
+                && n.contains("a person decides")
+        ),
+        "{said:?}"
+    );
+    let outcome = h
+        .bridge
+        .answer_request(
+            &request.request_id,
+            json!({ "answers": { "color": { "answers": ["Blue"] } } }),
+            operator(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, AnswerOutcome::Accepted);
+    let reply = h.reply(&turn_id).await;
+    assert!(reply.contains("Blue"), "{reply}");
+}
