@@ -437,3 +437,121 @@ async fn headless_exec_lets_rules_decide_and_declines_the_rest_with_a_reason() {
     assert!(stderr.contains("(--approvals decline)"), "{stderr}");
     assert!(!work.join("ran.txt").exists());
 }
+
+/// A websocket on `serve`'s stream for one session.
+async fn session_socket(url: &str, token: &str, sid: &str) -> super::api_support::Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let ws = format!(
+        "{}/api/stream?threadId={sid}",
+        url.replacen("http", "ws", 1)
+    );
+    let mut request = ws.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// `switchboard worker` with an approval rule whose handler script decides, against
+/// `switchboard serve --approvals ask` on the real codex: the worker runs the script and
+/// answers the server's pending approvals remotely.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_worker_answers_approvals_with_its_rule_handler() {
+    const WORKER_TOKEN: &str = "worker-approvals-token-4a8f";
+    let home = tempfile::tempdir().unwrap();
+    let catalog = Catalog::load(&repo_path("tests/fixtures/catalogs/manual.toml")).unwrap();
+    let (_model, codex_home, work) = scripted_codex(home.path(), &catalog).await;
+    let config_home = home.path().join("config");
+    let data = home.path().join("data");
+    let codex_home = codex_home.display().to_string();
+    let serve = tokio::task::spawn_blocking(move || {
+        ServeProcess::start(
+            &config_home,
+            &[
+                ("CODEX_MANAGER_BEARER_TOKEN", WORKER_TOKEN),
+                ("CODEX_HOME", codex_home.as_str()),
+            ],
+            &["--data-dir", data.to_str().unwrap()],
+        )
+    })
+    .await
+    .unwrap();
+    let mut worker = tokio::process::Command::from({
+        let mut command = switchboard();
+        command
+            .arg("worker")
+            .args([
+                "--catalog",
+                repo_path("tests/fixtures/catalogs/rule_handlers.toml")
+                    .to_str()
+                    .unwrap(),
+            ])
+            .args(["--url", &serve.url, "--token", WORKER_TOKEN, "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        command
+    })
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
+    let mut answers =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(worker.stdout.take().unwrap()));
+
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/api/sessions", serve.url))
+        .bearer_auth(WORKER_TOKEN)
+        .json(&json!({ "cwd": work, "approvalPolicy": "untrusted", "filesystemSandbox": "danger-full-access" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sid = created["session"]["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut socket = session_socket(&serve.url, WORKER_TOKEN, &sid).await;
+    for (text, decision) in [
+        ("run the command", "accept"),
+        ("run the other command", "decline"),
+    ] {
+        let sent = http
+            .post(format!("{}/api/sessions/{sid}/messages", serve.url))
+            .bearer_auth(WORKER_TOKEN)
+            .json(&json!({ "text": text }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status().as_u16(), 202);
+        let line = tokio::time::timeout(super::support::WAIT, answers.next_line())
+            .await
+            .expect("the worker answered nothing")
+            .unwrap()
+            .unwrap();
+        let answered: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            answered["outcome"],
+            format!("answered by approval rule 1: {decision}"),
+            "{answered}"
+        );
+        let frames =
+            super::api_support::frames_until(&mut socket, "app_server.turn.completed").await;
+        let resolved = frames
+            .iter()
+            .find(|f| f["type"] == "approval_resolved")
+            .unwrap_or_else(|| panic!("no approval_resolved in {frames:?}"));
+        assert_eq!(resolved["payload"]["decision"], decision, "{resolved}");
+    }
+    assert!(work.join("ran.txt").exists(), "the accepted command ran");
+    assert!(
+        !work.join("other.txt").exists(),
+        "the declined command did not"
+    );
+    worker.kill().await.unwrap();
+    let status = tokio::task::spawn_blocking(move || serve.stop())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}
