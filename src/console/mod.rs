@@ -50,6 +50,15 @@ pub struct ConsoleOptions {
     pub listen: Option<ListenInfo>,
     /// Create a session at start and put this message in the composer (demo mode).
     pub first_message: Option<String>,
+    /// The approval policy and sandbox of the sessions the console creates (codex's
+    /// words); `None` leaves them to codex's configuration.
+    pub sessions: SessionDefaults,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionDefaults {
+    pub approval_policy: Option<String>,
+    pub sandbox: Option<String>,
 }
 
 /// Runs the console until the operator quits. The terminal is restored on every exit
@@ -161,7 +170,7 @@ where
                 }
                 _ => {}
             }
-            apply(effect, bridge, &outcomes_tx, screen);
+            apply(effect, bridge, &outcomes_tx, screen, &options.sessions);
         }
         if app.quit {
             return Ok(stats);
@@ -256,6 +265,7 @@ fn apply(
     bridge: &BridgeHandle,
     outcomes: &mpsc::Sender<Outcome>,
     screen: &mut impl Screen,
+    sessions: &SessionDefaults,
 ) {
     match effect {
         Effect::Bell => screen.bell(),
@@ -275,16 +285,17 @@ fn apply(
         Effect::Bridge(request) => {
             let bridge = bridge.clone();
             let outcomes = outcomes.clone();
+            let sessions = sessions.clone();
             // Requests run beside the loop: the console never waits on app-server.
             tokio::spawn(async move {
-                let outcome = perform(&bridge, request).await;
+                let outcome = perform(&bridge, request, &sessions).await;
                 let _ = outcomes.send(outcome).await;
             });
         }
     }
 }
 
-async fn perform(bridge: &BridgeHandle, request: Request) -> Outcome {
+async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefaults) -> Outcome {
     let text = |e: crate::bridge::BridgeError| e.to_string();
     match request {
         Request::CreateSession => Outcome::SessionCreated(
@@ -293,6 +304,8 @@ async fn perform(bridge: &BridgeHandle, request: Request) -> Outcome {
                     cwd: std::env::current_dir()
                         .ok()
                         .map(|p| p.display().to_string()),
+                    approval_policy: sessions.approval_policy.clone(),
+                    sandbox: sessions.sandbox.clone(),
                     ..Default::default()
                 })
                 .await
