@@ -145,7 +145,8 @@ fn file_change_request() -> PendingRequestView {
     request.changes = Some(json!([
         {"path": "/srv/support/hello.txt", "kind": {"type": "update", "move_path": null},
          "diff": "@@ -1 +1 @@\n-helo\n+hello\n"},
-        {"path": "/srv/support/new.txt", "kind": {"type": "add"}, "diff": "+fresh file\n"}
+        {"path": "/srv/support/new.txt", "kind": {"type": "add"}, "diff": "fresh file\n"},
+        {"path": "/srv/support/old.txt", "kind": {"type": "delete"}, "diff": "stale\n"}
     ]));
     request
 }
@@ -600,8 +601,17 @@ fn the_turn_diff_reaches_an_open_card_and_tab_goes_file_by_file() {
     let starts = card(&app).file_starts();
     assert_eq!(
         starts.len(),
-        4,
-        "two files of the item, two of the turn diff"
+        5,
+        "three files of the item, two of the turn diff"
+    );
+    let lines = card(&app).file_change_lines();
+    assert!(
+        lines.contains(&(Tone::Added, "+fresh file".to_string())),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&(Tone::Removed, "-stale".to_string())),
+        "{lines:?}"
     );
     for &start in &starts {
         press(&mut app, &[key(KeyCode::Tab)]);
@@ -611,7 +621,7 @@ fn the_turn_diff_reaches_an_open_card_and_tab_goes_file_by_file() {
         &mut app,
         &[KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT)],
     );
-    assert_eq!(card(&app).scroll, starts[2]);
+    assert_eq!(card(&app).scroll, starts[3]);
     // A card opened after the diff came gets it too.
     let mut app = app_with(file_change_request());
     diff_updated(&mut app);

@@ -344,9 +344,15 @@ fn change_lines(change: &Value, lines: &mut Vec<(Tone, String)>) {
         head.push_str(&format!(" → {to}"));
     }
     lines.push((Tone::File, head));
+    // An added file's `diff` is its content, a deleted one's what it held; an update's
+    // is a unified diff.
     let diff = change.get("diff").and_then(Value::as_str).unwrap_or("");
     for line in diff.lines() {
-        lines.push((diff_tone(line), line.to_string()));
+        lines.push(match kind_word {
+            "add" => (Tone::Added, format!("+{line}")),
+            "delete" => (Tone::Removed, format!("-{line}")),
+            _ => (diff_tone(line), line.to_string()),
+        });
     }
 }
 
