@@ -664,3 +664,23 @@ fn the_header_and_the_title_count_every_kind_waiting() {
     );
     assert!(app.needs_ticks());
 }
+
+#[test]
+fn esc_never_decides_on_any_card_and_the_request_stays() {
+    for request in [
+        questions_request(),
+        permissions_request(),
+        form_request(),
+        url_request(),
+        tool_approval_request(),
+        file_change_request(),
+    ] {
+        let kind = request.kind;
+        let mut app = open(request);
+        press(&mut app, &[key(KeyCode::Down)]);
+        assert!(press(&mut app, &[key(KeyCode::Esc)]).is_empty(), "{kind:?}");
+        assert!(app.top().is_none(), "{kind:?}");
+        assert_eq!(app.model.requests.len(), 1, "{kind:?}");
+        assert_eq!(app.waiting_count(), 1, "{kind:?}");
+    }
+}
