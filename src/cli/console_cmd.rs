@@ -20,9 +20,34 @@ pub struct ConsoleArgs {
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
     pub scripted_model: Option<String>,
     #[command(flatten)]
+    pub sessions: SessionArgs,
+    #[command(flatten)]
     pub listen: ListenArgs,
     #[command(flatten)]
     pub app_server: AppServerArgs,
+}
+
+/// The sessions the console creates.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SessionArgs {
+    /// The approval policy of new sessions (untrusted, on-failure, on-request, never);
+    /// default: codex's configuration. With `untrusted`, codex asks before running
+    /// commands and writing files, and the console shows each request as a card.
+    #[arg(long, value_name = "POLICY", value_parser = super::serve::parse_policy)]
+    pub approval_policy: Option<crate::service::wire::ApprovalPolicy>,
+    /// The sandbox of new sessions (read-only, workspace-write, danger-full-access);
+    /// default: codex's configuration.
+    #[arg(long, value_name = "MODE", value_parser = super::serve::parse_sandbox)]
+    pub sandbox: Option<crate::service::wire::FilesystemSandbox>,
+}
+
+impl SessionArgs {
+    fn defaults(&self) -> console::SessionDefaults {
+        console::SessionDefaults {
+            approval_policy: self.approval_policy.map(|p| p.codex_value().to_string()),
+            sandbox: self.sandbox.map(|s| s.as_str().to_string()),
+        }
+    }
 }
 
 /// Serving the API from the console.
@@ -128,6 +153,7 @@ pub async fn demo(args: DemoArgs) -> u8 {
     let console_args = ConsoleArgs {
         catalog: Some(catalog),
         scripted_model: Some(args.scenario),
+        sessions: SessionArgs::default(),
         listen: args.listen,
         app_server: args.app_server,
     };
@@ -147,6 +173,7 @@ async fn start_and_run(
         bin: args.app_server.codex_bin.clone(),
         app_server_args: args.app_server.app_server_args.clone(),
     };
+    options.sessions = args.sessions.defaults();
     let data_dir = args.app_server.data_dir();
     let _log_guard = super::init_file_logging(&data_dir, "console.log");
     // Checked before anything starts, so a refused address costs nothing.

@@ -74,14 +74,14 @@ impl ApprovalsMode {
     }
 }
 
-fn parse_policy(text: &str) -> Result<ApprovalPolicy, String> {
+pub(super) fn parse_policy(text: &str) -> Result<ApprovalPolicy, String> {
     ApprovalPolicy::ALL
         .into_iter()
         .find(|p| p.as_str() == text)
         .ok_or_else(|| "expected untrusted, on-failure, on-request or never".to_string())
 }
 
-fn parse_sandbox(text: &str) -> Result<FilesystemSandbox, String> {
+pub(super) fn parse_sandbox(text: &str) -> Result<FilesystemSandbox, String> {
     FilesystemSandbox::ALL
         .into_iter()
         .find(|s| s.as_str() == text)
