@@ -21,6 +21,10 @@ fn summary() -> SessionSummary {
     SessionSummary {
         thread_id: "t1".into(),
         title: "session t1".into(),
+        name: None,
+        activity: None,
+        turn_started_at_ms: None,
+        token_usage: None,
         status: SessionStatus::Idle,
         cwd: Some("/work".into()),
         model: Some("scripted".into()),
