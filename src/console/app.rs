@@ -669,7 +669,17 @@ impl App {
                 }
                 return self.attention(false);
             }
-            BridgeEvent::Error { message, .. } => self.say(message),
+            BridgeEvent::Error { message, .. } => match &self.model.connection {
+                // The connection is lost for good: the notice leads with the retry key.
+                crate::bridge::ConnectionState::Disconnected {
+                    reason,
+                    retry: true,
+                } if *reason == message => self.say(format!(
+                    "{} retries · {message}",
+                    keys::label_of(Action::Reconnect)
+                )),
+                _ => self.say(message),
+            },
             BridgeEvent::SessionRecovery { thread_id, step } => {
                 self.say(recovery_notice(&thread_id, &step));
             }

@@ -1143,6 +1143,32 @@ fn r_retries_the_connection_after_reconnecting_gave_up() {
             retry: true,
         },
     });
+    // The notice of the loss leads with the key.
+    app.on_bridge_event(BridgeEvent::Error {
+        thread_id: None,
+        message: "gave up reconnecting to app-server after 10 attempts".to_string(),
+    });
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("R retries · gave up"),
+        "{:?}",
+        app.notice
+    );
+    // The notice of the loss leads with the key.
+    app.on_bridge_event(BridgeEvent::Error {
+        thread_id: None,
+        message: "gave up reconnecting to app-server after 10 attempts".to_string(),
+    });
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("R retries · gave up"),
+        "{:?}",
+        app.notice
+    );
     assert_eq!(
         press(&mut app, "R"),
         vec![Effect::Bridge(Request::Reconnect)]
