@@ -42,7 +42,8 @@ fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> Strin
     }
 }
 
-pub use super::model::{TRANSCRIPT_WINDOW, ToolStats};
+pub use super::model::TRANSCRIPT_WINDOW;
+pub use crate::bridge::ToolStats;
 
 /// Protocol lines kept for the protocol log.
 pub const PROTOCOL_WINDOW: usize = 5_000;
@@ -230,6 +231,10 @@ pub enum Outcome {
     Renamed(Result<(), String>),
     /// Everything read afresh from the bridge: at start and after a lag.
     Loaded(Box<(BridgeStatus, Vec<SessionSnapshot>, Vec<PendingCallView>)>),
+    /// The inspector's probe ended (`console/inspect.rs`).
+    Probed(Result<crate::inspect::probe::Probe, String>),
+    /// A transcript call's replay ended.
+    Replayed(Box<crate::inspect::replay::ReplayReport>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -252,6 +257,8 @@ pub enum Effect {
         target: EditTarget,
         text: String,
     },
+    /// Run a probe or a replay beside the loop (`console/inspect.rs`).
+    Inspect(super::inspect::InspectRequest),
 }
 
 /// What an external edit goes back to.
@@ -392,6 +399,8 @@ pub struct App {
     bulk: HashSet<String>,
     bulk_answered: usize,
     bulk_refused: usize,
+    /// The probe and replay keys' state.
+    pub inspect: super::inspect::InspectState,
 }
 
 impl App {
@@ -429,6 +438,7 @@ impl App {
             bulk: HashSet::new(),
             bulk_answered: 0,
             bulk_refused: 0,
+            inspect: Default::default(),
         }
     }
 
@@ -555,7 +565,7 @@ impl App {
     }
 
     /// Shows a notice in the footer and keeps it in the history.
-    fn say(&mut self, text: impl Into<String>) {
+    pub(super) fn say(&mut self, text: impl Into<String>) {
         // Ids as the panes show them (errors from the bridge carry them in full).
         let text = super::text::shorten_ids(&text.into());
         if self.notices.len() == NOTICE_HISTORY {
@@ -769,6 +779,8 @@ impl App {
             Outcome::RequestAnswered { request_id, result } => {
                 self.on_request_answered(&request_id, result);
             }
+            Outcome::Probed(result) => self.on_probed(result),
+            Outcome::Replayed(report) => self.on_replayed(*report),
             Outcome::Requests(Ok(requests)) => {
                 self.model.load_requests(requests);
                 return self.attention(false);
@@ -1326,6 +1338,8 @@ impl App {
                 }
             }
             Action::Inspector => self.view = View::Inspector,
+            Action::Probe => return self.start_probe(),
+            Action::ReplayCall => return self.start_replay(),
             Action::ProtocolLog => self.view = View::ProtocolLog,
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 let delta: isize = match action {

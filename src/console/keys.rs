@@ -96,6 +96,10 @@ pub enum Action {
     Redraw,
     Suspend,
     Notices,
+    /// Probe what codex hands the model for the catalog (`console/inspect.rs`).
+    Probe,
+    /// Replay the selected transcript call against today's handler.
+    ReplayCall,
     /// Try app-server again after reconnecting gave up.
     Reconnect,
     /// Name the selected session (`:rename`).
@@ -728,6 +732,22 @@ pub const BINDINGS: &[Binding] = &[
         contexts: MAIN,
     },
     Binding {
+        keys: &[ch('p')],
+        label: "p",
+        action: Action::Probe,
+        hint: "probe",
+        help: "probe: run codex on the scripted model with this catalog, in the background, and show what the model sees (shadowed, sanitised, deferred, built-ins)",
+        contexts: &[C::Inspector],
+    },
+    Binding {
+        keys: &[ch('R')],
+        label: "R",
+        action: Action::ReplayCall,
+        hint: "replay",
+        help: "replay the selected tool call: today's handler with the recorded arguments, the recorded answer beside the new one with a diff (nothing is sent)",
+        contexts: &[C::Transcript],
+    },
+    Binding {
         keys: &[ch('l')],
         label: "l",
         action: Action::ProtocolLog,
@@ -788,8 +808,8 @@ pub const BINDINGS: &[Binding] = &[
         ],
     },
     Binding {
-        keys: &[ch('R')],
-        label: "R",
+        keys: &[ctrl('r')],
+        label: "^R",
         action: Action::Reconnect,
         hint: "",
         help: "after reconnecting to app-server gave up: try again (the sessions resume once it is back)",

@@ -491,8 +491,8 @@ async fn codex_listening_at(home: &std::path::Path, url: &str) -> tokio::process
 
 /// Defect 15 and issue 14 on the real binary and the real codex: the console names a
 /// session (`e`, `thread/name/set`) and shows its tokens; when app-server goes away and
-/// reconnecting gives up, the header and the transcript say it gave up and offer R;
-/// with app-server back, R reconnects and the session is resumed.
+/// reconnecting gives up, the header and the transcript say it gave up and offer ^R;
+/// with app-server back, ^R reconnects and the session is resumed.
 #[test]
 fn after_reconnecting_gives_up_r_reconnects_to_the_real_codex() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -545,7 +545,7 @@ fn after_reconnecting_gives_up_r_reconnects_to_the_real_codex() {
         codex.kill().await.unwrap();
     });
     let screen = tmux.wait_for("giving up", |s| {
-        header(s).contains("gave up reconnecting · R retries")
+        header(s).contains("gave up reconnecting · ^R retries")
     });
     assert!(
         !header(&screen).contains("reconnecting (attempt"),
@@ -561,11 +561,11 @@ fn after_reconnecting_gives_up_r_reconnects_to_the_real_codex() {
         .rev()
         .find(|l| !l.trim().is_empty())
         .unwrap_or_default();
-    assert!(footer.starts_with("R retr"), "{screen}");
+    assert!(footer.starts_with("^R retr"), "{screen}");
 
     // app-server is back on the same address: R reconnects and resumes the session.
     let _codex = runtime.block_on(codex_listening_at(home.path(), &url));
-    tmux.keys(&["R"]);
+    tmux.keys(&["C-r"]);
     let screen = tmux.wait_for("the reconnect and the resume", |s| {
         header(s).contains("· connected") && s.contains("resumed")
     });
@@ -573,4 +573,115 @@ fn after_reconnecting_gives_up_r_reconnects_to_the_real_codex() {
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
     drop(model);
+}
+
+/// The probe key and the replay key on the real binary and the real codex: the
+/// inspector shows what the model sees, and a call replayed after its handler's answer
+/// changed shows the recorded answer, the new one and the diff.
+#[test]
+fn the_inspector_probes_the_catalog_and_the_transcript_replays_a_call() {
+    let data = tempfile::tempdir().unwrap();
+    let answer = data.path().join("answer.txt");
+    std::fs::write(&answer, "ticket T-1: open\n").unwrap();
+    let catalog = data.path().join("probe.toml");
+    std::fs::write(
+        &catalog,
+        format!(
+            r#"
+[[tools]]
+name = "lookup_ticket"
+description = "Look up a ticket"
+input_schema = {{ type = "object", properties = {{ ticket_id = {{ type = "string" }} }} }}
+handler = {{ command = ["cat", "{}"] }}
+
+[[tools]]
+name = "due_date"
+description = "When a ticket is due"
+input_schema = {{ type = "object", properties = {{ when = {{ type = "date" }} }} }}
+handler = {{ static_text = "tomorrow" }}
+"#,
+            answer.display()
+        ),
+    )
+    .unwrap();
+    let command = format!(
+        "SWITCHBOARD_CODEX_BIN='{}' SWITCHBOARD_DATA_DIR='{}' '{}' demo --catalog '{}'; echo switchboard-exited-$?; sleep 60",
+        codex_bin().display(),
+        data.path().display(),
+        env!("CARGO_BIN_EXE_switchboard"),
+        catalog.display(),
+    );
+    let tmux = Tmux::start(&command, 160, 48);
+    tmux.wait_for("the demo's first session", |s| s.contains("session ready"));
+
+    // 1. One call, answered by the handler.
+    tmux.keys(&["C-a", "C-k"]);
+    tmux.wait_for("an empty composer", |s| {
+        s.contains("for the selected session; Enter sends")
+    });
+    tmux.literal("call:lookup_ticket");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the handler's answer", |s| {
+        s.contains("lookup_ticket answered by handler lookup_ticket")
+    });
+
+    // 2. The probe, in the background: the inspector shows what the model sees.
+    tmux.leave_composer();
+    tmux.keys(&["t"]);
+    tmux.wait_for("the inspector", |s| s.contains("not probed yet"));
+    tmux.keys(&["p"]);
+    let screen = tmux.wait_for("the probe's report", |s| s.contains("probed at"));
+    assert!(
+        screen.contains("this tool offered as the catalog writes it"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("sanitised due_date: input_schema.properties.when is {} for the model"),
+        "{screen}"
+    );
+    // The statistics of the call made above.
+    assert!(
+        screen.contains("0% broke input_schema (0 of 1)"),
+        "{screen}"
+    );
+
+    // 3. The handler now answers otherwise; replay the recorded call from the
+    // transcript (its resolved row, found with the filter).
+    std::fs::write(&answer, "ticket T-1: closed\n").unwrap();
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the main view", |s| s.contains("Tab focus"));
+    // Filter the focused pane; Tab on until the filter is the transcript's.
+    for attempt in 0.. {
+        assert!(attempt < 4, "the transcript never took the focus");
+        tmux.keys(&["/"]);
+        tmux.literal("tool_call.resolved");
+        tmux.keys(&["Enter"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut found = false;
+        while !found && Instant::now() < deadline {
+            found = tmux.screen().contains("row(s) /tool_call.resolved");
+            // Polling a pane: tmux offers no way to be told when it changes.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if found {
+            break;
+        }
+        tmux.keys(&["Tab"]);
+    }
+    tmux.keys(&["g", "R"]);
+    let screen = tmux.wait_for("the replay report", |s| {
+        s.contains("Replay of lookup_ticket") && s.contains("+ ticket T-1: closed")
+    });
+    assert!(
+        screen.contains("CHANGED: today's handler answers differently"),
+        "{screen}"
+    );
+    assert!(screen.contains("- ticket T-1: open"), "{screen}");
+    assert!(screen.contains("nothing was sent to codex"), "{screen}");
+
+    // 4. Back, and quit cleanly.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the main view", |s| !s.contains("Replay of lookup_ticket"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
 }

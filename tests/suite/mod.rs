@@ -1,4 +1,5 @@
 mod api_support;
+mod approvals_api;
 mod approvals_codex;
 mod bridge_codex;
 mod catalog_cli;

@@ -716,6 +716,13 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
                         .yellow()
                         .bold(),
                 )
+            } else if !app.proposal_output_problems(call).is_empty() {
+                // A held handler's answer that breaks the tool's output_schema.
+                Cell::from(
+                    if columns[5] >= 8 { "⚠ output" } else { "⚠" }
+                        .yellow()
+                        .bold(),
+                )
             } else if call.in_flight {
                 Cell::from(if columns[5] >= 8 { "sending" } else { "…" }.cyan())
             } else {

@@ -294,7 +294,7 @@ fn gave_up_reconnecting_offers_a_retry() {
     let screen = format!("{}", draw(&app, 80, 24).backend());
     let header: String = screen.lines().take(3).collect();
     assert!(
-        header.contains("gave up reconnecting · R retries"),
+        header.contains("gave up reconnecting · ^R retries"),
         "{screen}"
     );
     assert!(!header.contains("Switchboard reconnecting"), "{screen}");
