@@ -971,3 +971,124 @@ async fn a_started_turn_shows_the_session_running() {
     let listed = bridge.sessions().await.unwrap();
     assert_eq!(listed[0].status, SessionStatus::Running);
 }
+
+/// Issue 14: the name, the token usage, the rate limits and what the session is doing
+/// come from app-server's notifications as events, and the summary keeps them.
+#[tokio::test]
+async fn names_tokens_rate_limits_and_activity_become_events() {
+    let (bridge, mut events, mut fake, thread) = start(ManualPolicy::Wait).await;
+    fake.send(
+        json!({ "method": "turn/started", "params": { "threadId": "thread-1",
+        "turn": { "id": "turn-1", "status": "inProgress" } } }),
+    )
+    .await;
+    let thinking = next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::SessionActivity { .. })
+    })
+    .await;
+    assert_eq!(
+        thinking,
+        BridgeEvent::SessionActivity {
+            thread_id: thread.clone(),
+            activity: Some("thinking".to_string())
+        }
+    );
+    fake.send(
+        json!({ "method": "item/started", "params": { "threadId": "thread-1",
+        "turnId": "turn-1", "item": { "type": "commandExecution", "id": "cmd-1",
+        "command": "cargo test", "cwd": "/work", "status": "inProgress" } } }),
+    )
+    .await;
+    let running = next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::SessionActivity { .. })
+    })
+    .await;
+    assert_eq!(
+        running,
+        BridgeEvent::SessionActivity {
+            thread_id: thread.clone(),
+            activity: Some("running `cargo test`".to_string())
+        }
+    );
+    fake.send(json!({ "method": "thread/tokenUsage/updated", "params": {
+        "threadId": "thread-1", "turnId": "turn-1", "tokenUsage": {
+        "total": { "totalTokens": 40, "inputTokens": 30, "cachedInputTokens": 0,
+            "outputTokens": 10, "reasoningOutputTokens": 0 },
+        "last": { "totalTokens": 20, "inputTokens": 15, "cachedInputTokens": 0,
+            "outputTokens": 5, "reasoningOutputTokens": 0 },
+        "modelContextWindow": 258400 } } }))
+        .await;
+    let BridgeEvent::TokenUsage { usage, .. } =
+        next_event(&mut events, |e| matches!(e, BridgeEvent::TokenUsage { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(usage.total.total_tokens, 40);
+    assert_eq!(usage.model_context_window, Some(258_400));
+    // Rate limits are sparse: a null window keeps the one known before.
+    fake.send(
+        json!({ "method": "account/rateLimits/updated", "params": { "rateLimits": {
+        "limitId": "codex", "primary": { "usedPercent": 12, "windowDurationMins": 300 } } } }),
+    )
+    .await;
+    next_event(&mut events, |e| matches!(e, BridgeEvent::RateLimits { .. })).await;
+    fake.send(
+        json!({ "method": "account/rateLimits/updated", "params": { "rateLimits": {
+        "limitId": "codex", "primary": null, "secondary": { "usedPercent": 3 } } } }),
+    )
+    .await;
+    let BridgeEvent::RateLimits { rate_limits } =
+        next_event(&mut events, |e| matches!(e, BridgeEvent::RateLimits { .. })).await
+    else {
+        unreachable!()
+    };
+    assert_eq!(rate_limits["primary"]["usedPercent"], 12);
+    assert_eq!(rate_limits["secondary"]["usedPercent"], 3);
+    fake.send(json!({ "method": "thread/name/updated", "params": {
+        "threadId": "thread-1", "threadName": "nightly triage" } }))
+        .await;
+    let BridgeEvent::SessionUpdated { session } = next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::SessionUpdated { .. })
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(session.name.as_deref(), Some("nightly triage"));
+    assert_eq!(session.title, "nightly triage");
+    assert_eq!(session.activity.as_deref(), Some("running `cargo test`"));
+    assert_eq!(session.token_usage.map(|u| u.total.total_tokens), Some(40));
+    assert!(session.turn_started_at_ms.is_some());
+    let status = bridge.status().await.unwrap();
+    assert_eq!(status.rate_limits.unwrap()["primary"]["usedPercent"], 12);
+
+    // Renaming asks app-server, and the name is kept at once.
+    let renaming = {
+        let bridge = bridge.clone();
+        tokio::spawn(async move { bridge.rename_session("thread-1", "  refunds  ").await })
+    };
+    let set = fake.next().await;
+    assert_eq!(set["method"], "thread/name/set");
+    assert_eq!(
+        set["params"],
+        json!({ "threadId": "thread-1", "name": "refunds" })
+    );
+    fake.send(json!({ "id": set["id"], "result": {} })).await;
+    renaming.await.unwrap().unwrap();
+    let summary = bridge.sessions().await.unwrap().remove(0);
+    assert_eq!(summary.title, "refunds");
+
+    // The turn ends: nothing is being done any more.
+    fake.send(
+        json!({ "method": "turn/completed", "params": { "threadId": "thread-1",
+        "turn": { "id": "turn-1", "status": "completed" } } }),
+    )
+    .await;
+    next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::TurnCompleted { .. })
+    })
+    .await;
+    let summary = bridge.sessions().await.unwrap().remove(0);
+    assert_eq!(summary.activity, None);
+    assert_eq!(summary.turn_started_at_ms, None);
+}

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::pending::{PendingCallView, PendingRequestView};
 use super::session::SessionSummary;
 use super::transcript::TranscriptRow;
-use crate::protocol::{RequestKind, ToolCallResult, TurnStatus};
+use crate::protocol::{RequestKind, TokenUsage, ToolCallResult, TurnStatus};
 
 /// Who answered a tool call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -72,6 +72,48 @@ pub struct ResolvedCall {
     pub timed_out: bool,
 }
 
+impl ResolvedCall {
+    /// How the call ended, for people: who answered it, or why it expired ("answered by
+    /// handler lookup", "expired: turn interrupted").
+    pub fn how(&self) -> String {
+        how_it_ended(
+            self.status,
+            self.answered_by.as_ref(),
+            self.reason.as_deref(),
+        )
+    }
+}
+
+/// How a request ended, for people: answered by whom (a handler, an approval rule, a
+/// policy, the API, the operator), or expired and why.
+pub fn how_it_ended(status: CallEnd, by: Option<&Responder>, reason: Option<&str>) -> String {
+    match (status, by) {
+        (CallEnd::Expired, _) => match reason {
+            Some(reason) => format!("expired: {reason}"),
+            None => "expired".to_string(),
+        },
+        // Approval rules answer as a handler named after them.
+        (CallEnd::Resolved, Some(Responder::Handler { name }))
+            if name.starts_with("approval rule") =>
+        {
+            format!("answered by {name}")
+        }
+        (CallEnd::Resolved, Some(Responder::Handler { name })) => {
+            format!("answered by handler {name}")
+        }
+        (CallEnd::Resolved, Some(Responder::Operator)) => {
+            "answered by the operator in this console".to_string()
+        }
+        (CallEnd::Resolved, Some(Responder::Remote { client })) => {
+            format!("answered over the API by {client}")
+        }
+        (CallEnd::Resolved, Some(Responder::Policy { reason })) => {
+            format!("answered by policy: {reason}")
+        }
+        (CallEnd::Resolved, None) => "answered".to_string(),
+    }
+}
+
 /// How an approval, a question or an elicitation ended; the payload of `request_resolved`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -131,6 +173,10 @@ pub enum ConnectionState {
     /// Lost for good: no reconnect is configured, or every attempt failed.
     Disconnected {
         reason: String,
+        /// The bridge can try again when asked (`BridgeHandle::reconnect`): it knows
+        /// how to restart or redial app-server.
+        #[serde(default)]
+        retry: bool,
     },
 }
 
@@ -282,6 +328,27 @@ pub enum BridgeEvent {
         #[serde(flatten)]
         step: RecoveryStep,
     },
+    /// What a session is doing changed: an item of its running turn started or ended
+    /// ("running `cargo test`", "thinking"); `None` once the turn is over.
+    SessionActivity {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        activity: Option<String>,
+    },
+    /// The thread's token usage after a model response (`thread/tokenUsage/updated`).
+    TokenUsage {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        #[serde(rename = "turnId")]
+        turn_id: String,
+        usage: TokenUsage,
+    },
+    /// The account's rate limits (`account/rateLimits/updated`), the sparse updates
+    /// merged into the last known ones.
+    RateLimits {
+        #[serde(rename = "rateLimits")]
+        rate_limits: Value,
+    },
     /// This subscriber fell behind and missed events; re-read state from the handle.
     Lagged {
         skipped: u64,
@@ -293,6 +360,7 @@ impl BridgeEvent {
         match self {
             BridgeEvent::Connection { .. }
             | BridgeEvent::Lagged { .. }
+            | BridgeEvent::RateLimits { .. }
             | BridgeEvent::HoldChanged { .. } => None,
             BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
                 Some(&session.thread_id)
@@ -303,6 +371,8 @@ impl BridgeEvent {
             | BridgeEvent::AgentMessageDelta { thread_id, .. }
             | BridgeEvent::AgentMessageCompleted { thread_id, .. }
             | BridgeEvent::TranscriptAppended { thread_id, .. }
+            | BridgeEvent::SessionActivity { thread_id, .. }
+            | BridgeEvent::TokenUsage { thread_id, .. }
             | BridgeEvent::SessionRecovery { thread_id, .. } => Some(thread_id),
             BridgeEvent::ToolCallRequested { call } | BridgeEvent::ToolCallProposed { call } => {
                 Some(&call.thread_id)
@@ -319,7 +389,38 @@ impl BridgeEvent {
 
 #[cfg(test)]
 mod tests {
-    use super::RecoveryStep;
+    use super::{CallEnd, RecoveryStep, Responder, how_it_ended};
+
+    #[test]
+    fn how_a_call_ended_names_who_or_why() {
+        let by = |r: Responder| how_it_ended(CallEnd::Resolved, Some(&r), None);
+        assert_eq!(
+            by(Responder::Handler {
+                name: "lookup".to_string()
+            }),
+            "answered by handler lookup"
+        );
+        assert_eq!(
+            by(Responder::Handler {
+                name: "approval rule 2".to_string()
+            }),
+            "answered by approval rule 2"
+        );
+        assert_eq!(
+            by(Responder::Remote {
+                client: "worker-1".to_string()
+            }),
+            "answered over the API by worker-1"
+        );
+        assert_eq!(
+            by(Responder::Operator),
+            "answered by the operator in this console"
+        );
+        assert_eq!(
+            how_it_ended(CallEnd::Expired, None, Some("turn interrupted")),
+            "expired: turn interrupted"
+        );
+    }
 
     #[test]
     fn a_resume_leaves_out_the_counts_that_are_zero() {

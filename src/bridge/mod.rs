@@ -279,6 +279,10 @@ pub struct BridgeStatus {
     /// Sessions whose transcript is not being written now, and why (empty when every
     /// transcript is on disk); health reports `degraded` while there are any.
     pub not_persisted: Vec<NotPersisted>,
+    /// The account's rate limits as app-server last reported them
+    /// (`account/rateLimits/updated`, merged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<Value>,
 }
 
 /// A change to which handlers are held for review.
@@ -415,6 +419,16 @@ enum Command {
     PrepareHandler {
         request_id: String,
         reply: Reply<Result<PreparedHandler>>,
+    },
+    /// Try to reach app-server again after the connection was lost for good.
+    Reconnect {
+        reply: Reply<Result<()>>,
+    },
+    /// The thread's name changed: keep it (app-server's `thread/name/updated` says the
+    /// same, later or never).
+    SetName {
+        thread_id: String,
+        name: Option<String>,
     },
     Shutdown {
         reply: Reply<()>,
@@ -608,6 +622,30 @@ impl BridgeHandle {
             reply: reply_to,
         })
         .await?
+    }
+
+    /// `thread/name/set`: names the session's thread; the name becomes its title.
+    pub async fn rename_session(&self, thread_id: &str, name: &str) -> Result<()> {
+        let name = name.trim();
+        self.ask(|reply| Command::CheckSession {
+            thread_id: thread_id.to_string(),
+            reply,
+        })
+        .await??;
+        let conn = self.connection().await?;
+        let _: Value = request_typed(
+            &conn,
+            method::THREAD_NAME_SET,
+            &serde_json::json!({ "threadId": thread_id, "name": name }),
+        )
+        .await?;
+        self.commands
+            .send(Command::SetName {
+                thread_id: thread_id.to_string(),
+                name: Some(name.to_string()),
+            })
+            .await
+            .map_err(|_| BridgeError::Stopped)
     }
 
     /// `thread/list`: threads app-server has on disk, newest first.
@@ -863,6 +901,14 @@ impl BridgeHandle {
             })
             .await??;
         Ok(prepared.runner.run(&prepared.spec, &prepared.input).await)
+    }
+
+    /// Tries to reach app-server again after the connection was lost for good
+    /// (`ConnectionState::Disconnected` with `retry`): a new round of reconnect attempts,
+    /// then every session that was attached is resumed, as after a lost connection.
+    /// Does nothing while connected or reconnecting.
+    pub async fn reconnect(&self) -> Result<()> {
+        self.ask(|reply| Command::Reconnect { reply }).await?
     }
 
     /// Stops the bridge and app-server. Pending calls expire.

@@ -465,7 +465,7 @@ async fn reconnecting_gives_up_after_the_last_attempt() {
                 ..
             } => attempts.push(attempt),
             BridgeEvent::Connection {
-                state: ConnectionState::Disconnected { reason },
+                state: ConnectionState::Disconnected { reason, .. },
                 ..
             } => break reason,
             other => panic!("unexpected {other:?}"),
@@ -481,6 +481,105 @@ async fn reconnecting_gives_up_after_the_last_attempt() {
         matches!(waited, Err(BridgeError::Disconnected { .. })),
         "{waited:?}"
     );
+}
+
+/// After reconnecting gave up, the transcript's last row says so (not "reconnecting"),
+/// the state offers a retry, and a retry (the console's key) reconnects and resumes the
+/// session once app-server is back.
+#[tokio::test]
+async fn a_retry_after_giving_up_reconnects_and_resumes() {
+    let catalog = Catalog::parse(CATALOG, Path::new("/tmp/catalog.toml")).unwrap();
+    let mut config = BridgeConfig::new(stdio_spec(), Arc::new(catalog));
+    config.reconnect = fast_reconnect(2);
+    // app-server comes up, goes away (every attempt fails), then comes back.
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (working, mut connections) = memory_connector();
+    let failing = failing_connector();
+    let connector: Connector = {
+        let up = up.clone();
+        Arc::new(move || {
+            if up.load(std::sync::atomic::Ordering::SeqCst) {
+                working()
+            } else {
+                failing()
+            }
+        })
+    };
+    let starting = tokio::spawn(start_with(config, connector));
+    let mut fake = connections.recv().await.unwrap();
+    handshake(&mut fake).await;
+    let bridge = starting.await.unwrap().unwrap();
+    let mut events = bridge.subscribe();
+    let creating = {
+        let bridge = bridge.clone();
+        tokio::spawn(async move { bridge.create_session(CreateSession::default()).await })
+    };
+    fake.reply(
+        "thread/start",
+        json!({ "thread": { "id": "thread-1", "preview": "" } }),
+    )
+    .await;
+    let thread = creating.await.unwrap().unwrap().thread_id;
+    // Nothing to retry while connected.
+    bridge.reconnect().await.unwrap();
+    up.store(false, std::sync::atomic::Ordering::SeqCst);
+    fake.to_bridge
+        .send(Incoming::Closed {
+            reason: "app-server exited (exit code 1)".to_string(),
+        })
+        .await
+        .unwrap();
+    let state = match next_event(&mut events, |e| {
+        matches!(
+            e,
+            BridgeEvent::Connection {
+                state: ConnectionState::Disconnected { .. },
+                ..
+            }
+        )
+    })
+    .await
+    {
+        BridgeEvent::Connection { state, .. } => state,
+        _ => unreachable!(),
+    };
+    assert!(
+        matches!(&state, ConnectionState::Disconnected { retry: true, reason } if reason.contains("gave up")),
+        "{state:?}"
+    );
+    let snapshot = bridge.session(&thread).await.unwrap().unwrap();
+    let last = serde_json::to_value(&snapshot.transcript.last().unwrap().entry).unwrap();
+    let message = last["message"].as_str().unwrap();
+    assert!(message.starts_with("gave up reconnecting"), "{last}");
+
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    bridge.reconnect().await.unwrap();
+    let mut next = tokio::time::timeout(Duration::from_secs(10), connections.recv())
+        .await
+        .expect("the retry did not reconnect")
+        .unwrap();
+    handshake(&mut next).await;
+    let resume = next.next().await;
+    assert_eq!(resume["method"], "thread/resume");
+    assert_eq!(resume["params"]["threadId"], "thread-1");
+    next.send(
+        json!({ "id": resume["id"], "result": { "thread": { "id": "thread-1",
+        "preview": "", "turns": [] } } }),
+    )
+    .await;
+    let step = match next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::SessionRecovery { .. })
+    })
+    .await
+    {
+        BridgeEvent::SessionRecovery { step, .. } => step,
+        _ => unreachable!(),
+    };
+    assert!(matches!(step, RecoveryStep::Resumed { .. }), "{step:?}");
+    assert!(matches!(
+        bridge.status().await.unwrap().connection,
+        ConnectionState::Connected { .. }
+    ));
 }
 
 /// A thread that never had a turn has no rollout, so app-server cannot resume it: the

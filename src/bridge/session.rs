@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::transcript::{Transcript, TranscriptRow};
-use crate::protocol::{DynamicToolSpec, TurnStatus};
+use crate::protocol::{DynamicToolSpec, TokenUsage, TurnStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,7 +55,18 @@ pub struct TurnRecord {
 #[serde(rename_all = "camelCase")]
 pub struct SessionSummary {
     pub thread_id: String,
+    /// The thread's name when it has one (`thread/name/set`), else its preview or
+    /// `session <id>`.
     pub title: String,
+    /// The thread's name, as app-server has it (`thread/name/updated`).
+    pub name: Option<String>,
+    /// What the session is doing in its running turn ("running `cargo test`",
+    /// "thinking", "editing 3 files"); `None` between turns.
+    pub activity: Option<String>,
+    /// When the running turn started, for its elapsed time.
+    pub turn_started_at_ms: Option<i64>,
+    /// The thread's token usage as app-server last reported it.
+    pub token_usage: Option<TokenUsage>,
     pub status: SessionStatus,
     pub cwd: Option<String>,
     pub model: Option<String>,
@@ -134,7 +145,11 @@ pub struct SessionSnapshot {
 
 pub struct Session {
     pub thread_id: String,
+    /// The title without a name: the preview, or `session <id>`.
     pub title: String,
+    pub name: Option<String>,
+    pub activity: Option<String>,
+    pub token_usage: Option<TokenUsage>,
     pub status: SessionStatus,
     pub cwd: Option<String>,
     pub model: Option<String>,
@@ -186,9 +201,14 @@ impl Session {
     }
 
     pub fn summary(&self) -> SessionSummary {
+        let active = self.active_turn();
         SessionSummary {
             thread_id: self.thread_id.clone(),
-            title: self.title.clone(),
+            title: self.name.clone().unwrap_or_else(|| self.title.clone()),
+            name: self.name.clone(),
+            activity: active.and(self.activity.clone()),
+            turn_started_at_ms: active.map(|t| t.started_at_ms),
+            token_usage: self.token_usage,
             status: self.status,
             cwd: self.cwd.clone(),
             model: self.model.clone(),
@@ -196,7 +216,7 @@ impl Session {
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.updated_at_ms,
             turn_count: self.turns.len(),
-            active_turn_id: self.active_turn().map(|t| t.id.clone()),
+            active_turn_id: active.map(|t| t.id.clone()),
             tools: self.tools.iter().map(|t| t.name.clone()).collect(),
             transcript_path: self.transcript.path().map(|p| p.display().to_string()),
             persisted: self.transcript.is_persisted(),

@@ -25,6 +25,10 @@ pub struct ConsoleArgs {
     pub listen: ListenArgs,
     #[command(flatten)]
     pub app_server: AppServerArgs,
+    /// Attempts to restart or redial app-server after the connection is lost, before
+    /// giving up (then R in the console tries again).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub reconnect_attempts: u32,
 }
 
 /// The sessions the console creates.
@@ -82,6 +86,10 @@ pub struct DemoArgs {
     pub listen: ListenArgs,
     #[command(flatten)]
     pub app_server: AppServerArgs,
+    /// Attempts to restart or redial app-server after the connection is lost, before
+    /// giving up (then R in the console tries again).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub reconnect_attempts: u32,
 }
 
 /// The message the demo puts in the composer: one call answered by a handler, one by
@@ -156,6 +164,7 @@ pub async fn demo(args: DemoArgs) -> u8 {
         sessions: SessionArgs::default(),
         listen: args.listen,
         app_server: args.app_server,
+        reconnect_attempts: args.reconnect_attempts,
     };
     let options = ConsoleOptions {
         first_message: Some(DEMO_MESSAGE.to_string()),
@@ -199,7 +208,9 @@ async fn start_and_run(
             scenario,
             options: super::scripted::model_options(&catalog),
         });
-    let recovery = Recovery::attended(restore_sessions);
+    let mut recovery = Recovery::attended(restore_sessions);
+    recovery.reconnect.max_attempts = args.reconnect_attempts;
+    recovery.reconnect.enabled = args.reconnect_attempts > 0;
     let started = match super::start::start_bridge_with(
         &args.app_server,
         catalog,

@@ -250,7 +250,7 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
                 };
             }
             BridgeEvent::Connection {
-                state: ConnectionState::Disconnected { reason },
+                state: ConnectionState::Disconnected { reason, .. },
                 ..
             } => {
                 // Calls expired with the connection; their events came first.

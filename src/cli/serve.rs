@@ -223,7 +223,7 @@ async fn wait_for_stop(events: &mut bridge::EventReceiver) -> u8 {
             _ = tokio::signal::ctrl_c() => return exit::OK,
             _ = &mut terminated => return exit::OK,
             event = events.recv() => match event {
-                Some(BridgeEvent::Connection { state: ConnectionState::Disconnected { reason }, .. }) => {
+                Some(BridgeEvent::Connection { state: ConnectionState::Disconnected { reason, .. }, .. }) => {
                     report_error(&reason);
                     return exit::APP_SERVER;
                 }

@@ -195,6 +195,13 @@ pub enum Request {
     },
     /// Read the pending approvals, questions and elicitations afresh.
     ListRequests,
+    /// Try app-server again after reconnecting gave up.
+    Reconnect,
+    /// Name a session's thread (`thread/name/set`).
+    Rename {
+        thread_id: String,
+        name: String,
+    },
 }
 
 /// What a bridge request came to.
@@ -220,6 +227,8 @@ pub enum Outcome {
         result: Result<crate::bridge::AnswerOutcome, String>,
     },
     Requests(Result<Vec<crate::bridge::PendingRequestView>, String>),
+    Reconnect(Result<(), String>),
+    Renamed(Result<(), String>),
     /// Everything read afresh from the bridge: at start and after a lag.
     Loaded(Box<(BridgeStatus, Vec<SessionSnapshot>, Vec<PendingCallView>)>),
     /// The inspector's probe ended (`console/inspect.rs`).
@@ -606,7 +615,8 @@ impl App {
 
     /// Shows a notice in the footer and keeps it in the history.
     pub(super) fn say(&mut self, text: impl Into<String>) {
-        let text = text.into();
+        // Ids as the panes show them (errors from the bridge carry them in full).
+        let text = super::text::shorten_ids(&text.into());
         if self.notices.len() == NOTICE_HISTORY {
             self.notices.pop_front();
         }
@@ -710,24 +720,50 @@ impl App {
                 self.clamp_selection();
                 self.drafts.remove(&call.request_id);
                 self.marked.remove(&call.request_id);
+                let how = call.how();
                 if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == call.request_id
                     && editor.state != EditorState::Sending
                 {
-                    editor.call_ended();
+                    editor.call_ended(Some(&how));
                 }
                 return self.attention(false);
             }
-            BridgeEvent::Error { message, .. } => self.say(message),
+            BridgeEvent::Error { message, .. } => match &self.model.connection {
+                // The connection is lost for good: the notice leads with the retry key.
+                crate::bridge::ConnectionState::Disconnected {
+                    reason,
+                    retry: true,
+                } if *reason == message => self.say(format!(
+                    "{} retries · {message}",
+                    keys::label_of(Action::Reconnect)
+                )),
+                _ => self.say(message),
+            },
             BridgeEvent::SessionRecovery { thread_id, step } => {
                 self.say(recovery_notice(&thread_id, &step));
             }
             BridgeEvent::Lagged { .. } => return vec![Effect::Resync],
+            BridgeEvent::TurnStarted { thread_id, .. } => {
+                // The elapsed time counts from here when the summary did not say.
+                let now = self.now_ms;
+                if let Some(session) = self
+                    .model
+                    .sessions
+                    .iter_mut()
+                    .find(|s| s.thread_id == thread_id)
+                    && session.turn_started_at_ms.is_none()
+                {
+                    session.turn_started_at_ms = Some(now);
+                }
+            }
             BridgeEvent::Connection { .. }
             | BridgeEvent::SessionStarted { .. }
             | BridgeEvent::SessionUpdated { .. }
             | BridgeEvent::SessionClosed { .. }
-            | BridgeEvent::TurnStarted { .. }
+            | BridgeEvent::SessionActivity { .. }
+            | BridgeEvent::TokenUsage { .. }
+            | BridgeEvent::RateLimits { .. }
             | BridgeEvent::TurnCompleted { .. }
             | BridgeEvent::AgentMessageDelta { .. }
             | BridgeEvent::AgentMessageCompleted { .. }
@@ -836,6 +872,11 @@ impl App {
             Outcome::Interrupted(Err(e)) => self.say(format!("nothing interrupted: {e}")),
             Outcome::Closed(Ok(())) => self.say("session closed".to_string()),
             Outcome::Closed(Err(e)) => self.say(format!("could not close: {e}")),
+            // The session's new title comes with its `session_updated` event.
+            Outcome::Renamed(Ok(())) => self.say("session renamed"),
+            Outcome::Renamed(Err(e)) => self.say(format!("could not rename: {e}")),
+            Outcome::Reconnect(Ok(())) => {}
+            Outcome::Reconnect(Err(e)) => self.say(format!("cannot retry: {e}")),
             Outcome::Hold(Ok(hold)) => self.model.hold = hold,
             Outcome::Hold(Err(e)) => self.say(e),
             Outcome::Threads(Ok(threads)) if threads.is_empty() => {
@@ -903,6 +944,7 @@ impl App {
             }
             return;
         }
+        let how = self.model.endings.get(request_id).map(str::to_string);
         let Some(editor) = self.editor_mut() else {
             return;
         };
@@ -914,20 +956,21 @@ impl App {
                 self.remove_card(request_id);
                 self.say("answer sent".to_string());
             }
-            Ok(RespondOutcome::NotFound) => editor.call_ended(),
+            // The event that ended it may come after this reply: it fills in how.
+            Ok(RespondOutcome::NotFound) => editor.call_ended(how.as_deref()),
             Ok(RespondOutcome::InFlight) => {
                 editor.state = EditorState::Editing;
                 editor.message = Some("another answer for this call is being written".to_string());
             }
             Ok(RespondOutcome::UpstreamError { message }) => {
                 editor.state = EditorState::Editing;
-                editor.message = Some(format!(
+                editor.message = Some(super::text::shorten_ids(&format!(
                     "not delivered ({message}); the call is still pending"
-                ));
+                )));
             }
             Err(e) => {
                 editor.state = EditorState::Editing;
-                editor.message = Some(format!("not sent: {e}"));
+                editor.message = Some(super::text::shorten_ids(&format!("not sent: {e}")));
             }
         }
     }
@@ -1192,6 +1235,20 @@ impl App {
                 input: Box::default(),
                 candidates: Vec::new(),
             }),
+            Action::Rename => {
+                // The command line, with `rename ` and the current title to edit.
+                let Some(session) = self.model.sessions.get(self.selected_session) else {
+                    self.say("no session to rename: press n to create one");
+                    return Vec::new();
+                };
+                let current = session.name.clone().unwrap_or_default();
+                let mut input = TextArea::new(vec![format!("rename {current}")]);
+                input.move_cursor(ratatui_textarea::CursorMove::End);
+                self.push_overlay(Overlay::Command {
+                    input: Box::new(input),
+                    candidates: Vec::new(),
+                });
+            }
             Action::RunCommand => {
                 if let Some(Overlay::Command { input, .. }) = self.top() {
                     let line = input.lines().join(" ");
@@ -1215,6 +1272,16 @@ impl App {
                     }
                 }
             }
+            Action::Reconnect => match &self.model.connection {
+                crate::bridge::ConnectionState::Disconnected { retry: true, .. } => {
+                    self.say("reconnecting to app-server…");
+                    return bridge(Request::Reconnect);
+                }
+                crate::bridge::ConnectionState::Disconnected { .. } => {
+                    self.say("this connection cannot be opened again: start the console anew");
+                }
+                _ => self.say("the connection to app-server is not lost: nothing to retry"),
+            },
             Action::Redraw => return vec![Effect::Redraw],
             Action::Suspend => return vec![Effect::Suspend],
             Action::Notices => {
@@ -1628,6 +1695,14 @@ impl App {
         };
         match command {
             Command::Quit => return self.act(Action::Quit),
+            Command::Rename(name) => {
+                let Some(thread_id) = self.selected_thread().map(str::to_string) else {
+                    self.say("no session to rename: press n to create one");
+                    return Vec::new();
+                };
+                self.say(format!("renaming session {}…", short(&thread_id)));
+                return vec![Effect::Bridge(Request::Rename { thread_id, name })];
+            }
             Command::Hold(tool) => return self.toggle_hold(&tool),
             Command::Session(id) => {
                 let matching: Vec<usize> = (0..self.model.sessions.len())

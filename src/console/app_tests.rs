@@ -198,16 +198,21 @@ fn a_call_that_ends_while_the_editor_is_open_cannot_be_answered() {
     let mut app = busy_app();
     press(&mut app, "a");
     press(&mut app, "late answer");
-    app.on_bridge_event(BridgeEvent::ToolCallResolved {
-        call: resolved("req-3", thread(1), None, CallEnd::Expired),
-    });
+    let mut expired = resolved("req-3", thread(1), None, CallEnd::Expired);
+    expired.reason = Some("turn interrupted".to_string());
+    app.on_bridge_event(BridgeEvent::ToolCallResolved { call: expired });
     assert!(app.on_key(ctrl('s')).is_empty());
     let Some(editor) = app.editor() else {
         panic!("no editor")
     };
-    assert_eq!(editor.message.as_deref(), Some("call already ended"));
+    // Defect 15: it says how the call ended.
+    assert_eq!(
+        editor.message.as_deref(),
+        Some("call already ended (expired: turn interrupted)")
+    );
 
-    // And an answer the bridge refuses as not found says the same.
+    // An answer the bridge refuses as not found says the same; the event that ended
+    // the call, arriving after the reply, says who answered it.
     let mut app = busy_app();
     press(&mut app, "a");
     press(&mut app, "x");
@@ -220,6 +225,50 @@ fn a_call_that_ends_while_the_editor_is_open_cannot_be_answered() {
         panic!("no editor")
     };
     assert_eq!(editor.message.as_deref(), Some("call already ended"));
+    app.on_bridge_event(BridgeEvent::ToolCallResolved {
+        call: resolved(
+            "req-3",
+            thread(1),
+            Some(Responder::Remote {
+                client: "worker-7".to_string(),
+            }),
+            CallEnd::Resolved,
+        ),
+    });
+    let Some(editor) = app.editor() else {
+        panic!("no editor")
+    };
+    assert_eq!(
+        editor.message.as_deref(),
+        Some("call already ended (answered over the API by worker-7)")
+    );
+
+    // And when the event came first, the refusal says it at once.
+    let mut app = busy_app();
+    press(&mut app, "a");
+    press(&mut app, "x");
+    app.on_key(ctrl('s'));
+    app.on_bridge_event(BridgeEvent::ToolCallResolved {
+        call: resolved(
+            "req-3",
+            thread(1),
+            Some(Responder::Handler {
+                name: "lookup".to_string(),
+            }),
+            CallEnd::Resolved,
+        ),
+    });
+    app.on_outcome(Outcome::Responded {
+        request_id: "req-3".to_string(),
+        result: Ok(RespondOutcome::NotFound),
+    });
+    let Some(editor) = app.editor() else {
+        panic!("no editor")
+    };
+    assert_eq!(
+        editor.message.as_deref(),
+        Some("call already ended (answered by handler lookup)")
+    );
 }
 
 #[test]
@@ -1082,4 +1131,73 @@ fn a_resume_after_calls_expired_does_not_say_that_none_wait() {
         "{notice}"
     );
     assert!(!notice.contains("still waiting"), "{notice}");
+}
+
+/// Defect 15: after reconnecting gave up, ^R asks the bridge to try again; while
+/// connected (or when the connection cannot be opened again) it says why it does not.
+#[test]
+fn ctrl_r_retries_the_connection_after_reconnecting_gave_up() {
+    use crate::bridge::ConnectionState;
+    let mut app = busy_app();
+    assert!(app.on_key(ctrl('r')).is_empty());
+    assert!(app.notice.as_deref().unwrap().contains("nothing to retry"));
+    app.on_bridge_event(BridgeEvent::Connection {
+        transport: "stdio (codex)".to_string(),
+        state: ConnectionState::Disconnected {
+            reason: "gave up reconnecting to app-server after 10 attempts".to_string(),
+            retry: true,
+        },
+    });
+    // The notice of the loss leads with the key.
+    app.on_bridge_event(BridgeEvent::Error {
+        thread_id: None,
+        message: "gave up reconnecting to app-server after 10 attempts".to_string(),
+    });
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .starts_with("^R retries · gave up"),
+        "{:?}",
+        app.notice
+    );
+    assert_eq!(
+        app.on_key(ctrl('r')),
+        vec![Effect::Bridge(Request::Reconnect)]
+    );
+    app.on_bridge_event(BridgeEvent::Connection {
+        transport: "memory".to_string(),
+        state: ConnectionState::Disconnected {
+            reason: "app-server connection lost".to_string(),
+            retry: false,
+        },
+    });
+    assert!(app.on_key(ctrl('r')).is_empty());
+    assert!(
+        app.notice
+            .as_deref()
+            .unwrap()
+            .contains("cannot be opened again")
+    );
+}
+
+/// Defect 16: errors and notices show thread and call ids as the panes do, short.
+#[test]
+fn notices_show_short_ids() {
+    let mut app = busy_app();
+    app.on_bridge_event(BridgeEvent::Error {
+        thread_id: None,
+        message: "session 019a4b2c-7d8e-7f00-8a1b-2c3d4e5f6a7b is not attached to app-server (disconnected): resume it first".to_string(),
+    });
+    assert_eq!(
+        app.notice.as_deref(),
+        Some("session 4e5f6a7b is not attached to app-server (disconnected): resume it first")
+    );
+    assert!(
+        app.notices
+            .back()
+            .unwrap()
+            .1
+            .starts_with("session 4e5f6a7b ")
+    );
 }

@@ -19,6 +19,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "fail every call waiting on you with REASON (asks first)",
     ),
     ("hold", "TOOL", "hold or release TOOL's handler"),
+    (
+        "rename",
+        "NAME",
+        "name the selected session's thread (thread/name/set): its title everywhere",
+    ),
     ("quit", "", "quit (asks first when calls wait on you)"),
 ];
 
@@ -28,6 +33,7 @@ pub enum Command {
     Tool(String),
     FailAll(String),
     Hold(String),
+    Rename(String),
     Quit,
 }
 
@@ -46,15 +52,16 @@ pub fn parse(line: &str) -> Result<Command, String> {
         }
     };
     match name {
-        "" => Err("type a command: session, tool, fail-all, hold or quit".to_string()),
+        "" => Err("type a command: session, tool, fail-all, hold, rename or quit".to_string()),
         "session" | "s" => needs("ID").map(Command::Session),
         "tool" | "t" => needs("NAME").map(Command::Tool),
         "fail-all" => needs("REASON").map(Command::FailAll),
         "hold" => needs("TOOL").map(Command::Hold),
+        "rename" => needs("NAME").map(Command::Rename),
         "quit" | "q" if argument.is_empty() => Ok(Command::Quit),
         "quit" | "q" => Err(":quit takes no argument".to_string()),
         other => Err(format!(
-            "unknown command `:{other}`: try session, tool, fail-all, hold or quit"
+            "unknown command `:{other}`: try session, tool, fail-all, hold, rename or quit"
         )),
     }
 }

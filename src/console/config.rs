@@ -5,6 +5,10 @@
 //!
 //! ```toml
 //! colors = false          # true (default) or false: only bold, reverse and dim
+//! theme = "light"         # a built-in theme: "dark" (default) or "light"
+//!
+//! [colors]                # or, instead of `colors = false`: palette entries
+//! accent = "#0055aa"      # a colour name, an index 0-255 or #rrggbb
 //!
 //! [keys]                  # action = key, or a list of keys; names as in docs/console.md
 //! quit = "ctrl-q"
@@ -15,6 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use super::keys::{self, Action, Key};
+use super::theme::{self, Theme};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -30,6 +35,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleConfig {
     pub colors: bool,
+    /// The palette: a built-in theme with the file's `[colors]` entries over it.
+    pub theme: Theme,
     /// Actions whose keys the file replaces.
     pub keys: Vec<(Action, Vec<Key>)>,
 }
@@ -38,6 +45,7 @@ impl Default for ConsoleConfig {
     fn default() -> Self {
         ConsoleConfig {
             colors: true,
+            theme: Theme::default(),
             keys: Vec::new(),
         }
     }
@@ -81,14 +89,70 @@ pub fn parse(text: &str, path: &Path) -> Result<ConsoleConfig, ConfigError> {
         .parse()
         .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
     let mut config = ConsoleConfig::default();
+    // Where a key is written, for errors: `line N: ...`.
+    let at = |section: Option<&str>, key: &str, message: String| match line_of(text, section, key) {
+        Some(line) => invalid(format!("line {line}: {message}")),
+        None => invalid(message),
+    };
+    // The theme first: `[colors]` entries go over it wherever the file puts them.
+    match table.get("theme") {
+        None => {}
+        Some(toml::Value::String(name)) => {
+            config.theme = Theme::named(name).ok_or_else(|| {
+                at(
+                    None,
+                    "theme",
+                    format!(
+                        "theme: there is no built-in theme `{name}`; write one of {}",
+                        quoted(theme::THEMES)
+                    ),
+                )
+            })?;
+        }
+        Some(other) => {
+            return Err(at(
+                None,
+                "theme",
+                format!(
+                    "theme must be a theme's name ({}), not {}",
+                    quoted(theme::THEMES),
+                    other.type_str()
+                ),
+            ));
+        }
+    }
     for (name, value) in &table {
         match (name.as_str(), value) {
+            ("theme", _) => {}
             ("colors", toml::Value::Boolean(on)) => config.colors = *on,
+            ("colors", toml::Value::Table(entries)) => {
+                for (entry, value) in entries {
+                    let error = |message: String| at(Some("colors"), entry, message);
+                    let Some(text) = value.as_str() else {
+                        return Err(error(format!(
+                            "colors.{entry} must be a colour in quotes (\"cyan\", \"#0055aa\"), not {}",
+                            value.type_str()
+                        )));
+                    };
+                    let color = theme::parse_color(text)
+                        .map_err(|e| error(format!("colors.{entry}: {e}")))?;
+                    if !config.theme.set(entry, color) {
+                        return Err(error(format!(
+                            "colors.{entry}: no such palette entry; the entries are {}",
+                            quoted(theme::ENTRIES)
+                        )));
+                    }
+                }
+            }
             ("colors", other) => {
-                return Err(invalid(format!(
-                    "colors must be true or false, not {}",
-                    other.type_str()
-                )));
+                return Err(at(
+                    None,
+                    "colors",
+                    format!(
+                        "colors must be true or false, or a table of palette entries ([colors]), not {}",
+                        other.type_str()
+                    ),
+                ));
             }
             ("keys", toml::Value::Table(keys)) => {
                 for (action_name, keys_value) in keys {
@@ -136,13 +200,57 @@ pub fn parse(text: &str, path: &Path) -> Result<ConsoleConfig, ConfigError> {
                 )));
             }
             (other, _) => {
-                return Err(invalid(format!(
-                    "unknown setting `{other}`: the file takes `colors` and `[keys]`"
-                )));
+                return Err(at(
+                    None,
+                    other,
+                    format!(
+                        "unknown setting `{other}`: the file takes `colors`, `theme`, `[colors]` and `[keys]`"
+                    ),
+                ));
             }
         }
     }
     Ok(config)
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The line (from 1) where `key` is set in `section` (`None`: the top of the file), as
+/// `key = ...` or `[key]`.
+fn line_of(text: &str, section: Option<&str>, key: &str) -> Option<usize> {
+    let mut current: Option<String> = None;
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            let name = header.split(']').next().unwrap_or_default().trim();
+            if section.is_none() && name == key {
+                return Some(index + 1);
+            }
+            current = Some(name.to_string());
+            continue;
+        }
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        let name = name.trim().trim_matches('"');
+        let dotted = section.map(|s| format!("{s}.{key}"));
+        let here = match (section, current.as_deref()) {
+            (None, None) => name == key,
+            (Some(wanted), Some(current)) => wanted == current && name == key,
+            (Some(_), None) => dotted.as_deref() == Some(name),
+            (None, Some(_)) => false,
+        };
+        if here {
+            return Some(index + 1);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -229,6 +337,40 @@ mod tests {
         let cell = &buffer.content[0];
         assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset));
         assert!(cell.modifier.contains(Modifier::BOLD));
+    }
+
+    #[test]
+    fn a_theme_and_palette_entries_are_read() {
+        use ratatui::style::Color;
+        let config =
+            parse_ok("theme = \"light\"\n[colors]\naccent = \"#112233\"\nerror = \"light-red\"\n");
+        assert!(config.colors);
+        assert_eq!(config.theme.accent, Some(Color::Rgb(0x11, 0x22, 0x33)));
+        assert_eq!(config.theme.error, Some(Color::LightRed));
+        // The rest comes from the light theme.
+        assert_eq!(config.theme.ok, Theme::named("light").unwrap().ok);
+        assert_eq!(parse_ok("theme = \"dark\"").theme, Theme::default());
+    }
+
+    #[test]
+    fn palette_mistakes_name_the_key_and_the_line() {
+        let err = parse_err("theme = \"dark\"\n\n[colors]\naccent = \"purpel\"\n");
+        assert!(
+            err.starts_with("console.toml: line 4: colors.accent: `purpel` is not a colour"),
+            "{err}"
+        );
+        let err = parse_err("[colors]\nacent = \"red\"\n");
+        assert!(
+            err.contains("line 2: colors.acent: no such palette entry; the entries are \"accent\""),
+            "{err}"
+        );
+        let err = parse_err("[keys]\nquit = \"q\"\n[colors]\nok = 3\n");
+        assert!(
+            err.contains("line 4: colors.ok must be a colour in quotes"),
+            "{err}"
+        );
+        let err = parse_err("colors = true\ntheme = \"solarized\"\n");
+        assert!(err.contains("line 2: theme: there is no built-in theme `solarized`; write one of \"dark\", \"light\""), "{err}");
     }
 
     #[test]

@@ -272,10 +272,15 @@ impl ResponseEditor {
         self.state == EditorState::Editing && self.validate().is_ok()
     }
 
-    /// The call ended meanwhile: say so, and send nothing from now on.
-    pub fn call_ended(&mut self) {
-        self.state = EditorState::Ended("call already ended".to_string());
-        self.message = Some("call already ended".to_string());
+    /// The call ended meanwhile: say so, and how when it is known ("answered by
+    /// handler lookup", "expired: turn interrupted"), and send nothing from now on.
+    pub fn call_ended(&mut self, how: Option<&str>) {
+        let text = match how {
+            Some(how) => format!("call already ended ({how})"),
+            None => "call already ended".to_string(),
+        };
+        self.state = EditorState::Ended(text.clone());
+        self.message = Some(text);
     }
 }
 
@@ -387,7 +392,7 @@ mod tests {
             ToolCallResult::text(true, "proposed\nsecond line")
         );
         assert!(editor.can_send());
-        editor.call_ended();
+        editor.call_ended(None);
         assert!(!editor.can_send());
         assert_eq!(editor.message.as_deref(), Some("call already ended"));
     }

@@ -100,6 +100,10 @@ pub enum Action {
     Probe,
     /// Replay the selected transcript call against today's handler.
     ReplayCall,
+    /// Try app-server again after reconnecting gave up.
+    Reconnect,
+    /// Name the selected session (`:rename`).
+    Rename,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -804,6 +808,28 @@ pub const BINDINGS: &[Binding] = &[
         ],
     },
     Binding {
+        keys: &[ctrl('r')],
+        label: "^R",
+        action: Action::Reconnect,
+        hint: "",
+        help: "after reconnecting to app-server gave up: try again (the sessions resume once it is back)",
+        contexts: &[
+            C::Sessions,
+            C::Transcript,
+            C::Queue,
+            C::Inspector,
+            C::ProtocolLog,
+        ],
+    },
+    Binding {
+        keys: &[ch('e')],
+        label: "e",
+        action: Action::Rename,
+        hint: "",
+        help: "rename the selected session (its thread's name, its title everywhere): opens :rename",
+        contexts: MAIN,
+    },
+    Binding {
         keys: &[ch('N')],
         label: "N",
         action: Action::Notices,
@@ -998,6 +1024,14 @@ pub fn table_with(overrides: &[(Action, Vec<Key>)]) -> &'static [Binding] {
 /// Puts the config file's keys in force for this process (the first call wins).
 pub fn install(overrides: &[(Action, Vec<Key>)]) {
     let _ = TABLE.set(table_with(overrides));
+}
+
+/// How the first key bound to `action` is written (`?` when nothing binds it).
+pub fn label_of(action: Action) -> &'static str {
+    bindings()
+        .iter()
+        .find(|b| b.action == action)
+        .map_or("?", |b| b.label)
 }
 
 /// The action bound to `event` in `context`, if any.

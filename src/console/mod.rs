@@ -20,6 +20,7 @@ pub mod model;
 pub mod navigate;
 mod terminal;
 pub mod text;
+pub mod theme;
 pub mod ui;
 pub mod view;
 
@@ -74,7 +75,7 @@ pub async fn run(bridge: BridgeHandle, options: ConsoleOptions) -> Result<(), Co
     // Registered before the terminal is taken, so no signal finds it half set up.
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminal = terminal::Terminal::enter(config.colors)?;
+    let mut terminal = terminal::Terminal::enter(config.colors, config.theme)?;
     let input = EventStream::new();
     let result = tokio::select! {
         result = event_loop(&bridge, &mut terminal, input, options) => result.map(|_| ()),
@@ -369,6 +370,10 @@ async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefa
         },
         Request::Hold(change) => Outcome::Hold(bridge.set_hold(change).await.map_err(text)),
         Request::ListThreads => Outcome::Threads(bridge.list_threads().await.map_err(text)),
+        Request::Reconnect => Outcome::Reconnect(bridge.reconnect().await.map_err(text)),
+        Request::Rename { thread_id, name } => {
+            Outcome::Renamed(bridge.rename_session(&thread_id, &name).await.map_err(text))
+        }
         Request::AnswerRequest { request_id, answer } => Outcome::RequestAnswered {
             result: bridge
                 .answer_request(&request_id, answer, crate::bridge::Responder::Operator)

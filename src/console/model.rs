@@ -14,6 +14,34 @@ use crate::bridge::{
 
 /// Transcript rows kept per session in the console; older rows stay on disk.
 pub const TRANSCRIPT_WINDOW: usize = 10_000;
+/// How the last calls ended, kept so a late answer can be told who got there first.
+const ENDINGS_KEPT: usize = 2_048;
+
+/// How the most recent calls ended (`ResolvedCall::how`), by request id.
+#[derive(Debug, Default)]
+pub struct Endings {
+    order: VecDeque<String>,
+    how: HashMap<String, String>,
+}
+
+impl Endings {
+    fn record(&mut self, request_id: &str, how: String) {
+        if self.how.insert(request_id.to_string(), how).is_none() {
+            self.order.push_back(request_id.to_string());
+        }
+        while self.order.len() > ENDINGS_KEPT {
+            if let Some(oldest) = self.order.pop_front() {
+                self.how.remove(&oldest);
+            }
+        }
+    }
+
+    /// How the call ended, if it ended lately.
+    pub fn get(&self, request_id: &str) -> Option<&str> {
+        self.how.get(request_id).map(String::as_str)
+    }
+}
+
 /// One session's transcript: its last rows and the agent messages still streaming.
 #[derive(Debug, Default)]
 pub struct Transcript {
@@ -74,6 +102,10 @@ pub struct Model {
     /// Pending requests other than tool calls (approvals, questions, elicitations),
     /// oldest first.
     pub requests: Vec<PendingRequestView>,
+    /// How the last calls ended.
+    pub endings: Endings,
+    /// The account's rate limits (`rateLimits` of `account/rateLimits/updated`).
+    pub rate_limits: Option<serde_json::Value>,
 }
 
 impl Model {
@@ -88,6 +120,8 @@ impl Model {
             transcripts: HashMap::new(),
             tool_stats: ToolStatsTable::default(),
             requests: Vec::new(),
+            endings: Endings::default(),
+            rate_limits: status.rate_limits,
         }
     }
 
@@ -102,6 +136,9 @@ impl Model {
         self.connection = status.connection;
         self.totals = status.totals;
         self.hold = status.hold;
+        if status.rate_limits.is_some() {
+            self.rate_limits = status.rate_limits;
+        }
         self.sessions = snapshots.iter().map(|s| s.summary.clone()).collect();
         for snapshot in snapshots {
             let transcript = self
@@ -119,6 +156,10 @@ impl Model {
 
     pub fn session(&self, thread_id: &str) -> Option<&SessionSummary> {
         self.sessions.iter().find(|s| s.thread_id == thread_id)
+    }
+
+    fn session_mut(&mut self, thread_id: &str) -> Option<&mut SessionSummary> {
+        self.sessions.iter_mut().find(|s| s.thread_id == thread_id)
     }
 
     pub fn call(&self, request_id: &str) -> Option<&PendingCallView> {
@@ -203,6 +244,28 @@ impl Model {
                 if let Some(transcript) = self.transcripts.get_mut(thread_id) {
                     transcript.streaming.clear();
                 }
+                if let Some(session) = self.session_mut(thread_id) {
+                    session.activity = None;
+                    session.turn_started_at_ms = None;
+                }
+            }
+            BridgeEvent::SessionActivity {
+                thread_id,
+                activity,
+            } => {
+                if let Some(session) = self.session_mut(thread_id) {
+                    session.activity = activity.clone();
+                }
+            }
+            BridgeEvent::TokenUsage {
+                thread_id, usage, ..
+            } => {
+                if let Some(session) = self.session_mut(thread_id) {
+                    session.token_usage = Some(*usage);
+                }
+            }
+            BridgeEvent::RateLimits { rate_limits } => {
+                self.rate_limits = Some(rate_limits.clone());
             }
             // Approvals, questions and elicitations are folded into `requests` below.
             BridgeEvent::TurnStarted { .. }
@@ -256,6 +319,7 @@ impl Model {
                 }
             }
             BridgeEvent::ToolCallResolved { call } => {
+                self.endings.record(&call.request_id, call.how());
                 self.tool_stats.record(call);
                 if let Some(index) = self
                     .pending

@@ -24,15 +24,21 @@ pub struct Terminal {
     /// False under `NO_COLOR` (or `colors = false`): frames keep only bold, dim,
     /// reverse and the like.
     colors: bool,
+    /// The palette frames are drawn in when they have colours.
+    theme: super::theme::Theme,
 }
 
 impl Terminal {
-    pub fn enter(colors: bool) -> std::io::Result<Terminal> {
+    pub fn enter(colors: bool, theme: super::theme::Theme) -> std::io::Result<Terminal> {
         // `init` installs a panic hook that restores the terminal before the panic
         // message is printed.
         let inner = ratatui::try_init()?;
         take_over()?;
-        Ok(Terminal { inner, colors })
+        Ok(Terminal {
+            inner,
+            colors,
+            theme,
+        })
     }
 }
 
@@ -60,9 +66,13 @@ fn give_back() {
 impl super::Screen for Terminal {
     fn draw(&mut self, app: &App) -> std::io::Result<()> {
         let colors = self.colors;
+        let theme = self.theme;
         self.inner.draw(|frame| {
             super::ui::render(app, frame);
-            if !colors {
+            // NO_COLOR (or `colors = false`) wins over any theme.
+            if colors {
+                theme.apply(frame.buffer_mut());
+            } else {
                 super::without_colors(frame.buffer_mut());
             }
         })?;

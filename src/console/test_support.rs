@@ -45,6 +45,7 @@ pub fn status() -> BridgeStatus {
         totals: Totals::default(),
         hold: HoldState::default(),
         not_persisted: Vec::new(),
+        rate_limits: None,
     }
 }
 
@@ -62,6 +63,10 @@ pub fn session(n: u32, status: SessionStatus) -> SessionSummary {
     SessionSummary {
         thread_id: thread(n),
         title: format!("session {}", crate::util::id_tail(&thread(n), 8)),
+        name: None,
+        activity: None,
+        turn_started_at_ms: None,
+        token_usage: None,
         status,
         cwd: Some("/srv/support".to_string()),
         model: Some("scripted".to_string()),

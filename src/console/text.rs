@@ -9,6 +9,53 @@ use unicode_width::UnicodeWidthChar;
 /// Columns between tab stops when a tab is shown.
 const TAB: usize = 4;
 
+/// `text` with thread ids (UUIDs) and codex call ids (`call_…`) shortened to the last
+/// 8 characters, the form the console shows them in everywhere else.
+pub fn shorten_ids(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let starts_word = |at: usize| at == 0 || !bytes[at - 1].is_ascii_alphanumeric();
+    let is_uuid = |at: usize| {
+        bytes.len() >= at + 36
+            && bytes[at..at + 36].iter().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => *b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+            && starts_word(at)
+            && bytes
+                .get(at + 36)
+                .is_none_or(|b| !b.is_ascii_alphanumeric())
+    };
+    // `call_` and at least 9 more id characters: longer than its short form.
+    let call_id_len = |at: usize| {
+        if !(bytes[at..].starts_with(b"call_") && starts_word(at)) {
+            return None;
+        }
+        let len = 5 + bytes[at + 5..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_' || **b == b'-')
+            .count();
+        (len > 13).then_some(len)
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if is_uuid(at) {
+            out.push_str(crate::util::id_tail(&text[at..at + 36], 8));
+            at += 36;
+            continue;
+        }
+        if let Some(len) = call_id_len(at) {
+            out.push_str(crate::util::id_tail(&text[at..at + len], 8));
+            at += len;
+            continue;
+        }
+        let c = text[at..].chars().next().unwrap_or(' ');
+        out.push(c);
+        at += c.len_utf8();
+    }
+    out
+}
+
 /// Columns `c` takes on screen (control characters are shown as one-column pictures).
 pub fn char_width(c: char) -> usize {
     c.width().unwrap_or(1)
@@ -295,6 +342,21 @@ pub fn contains_ignore_case(haystack: &str, needle_lower: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn thread_and_call_ids_are_shortened_as_the_panes_show_them() {
+        assert_eq!(
+            shorten_ids(
+                "session 019a4b2c-7d8e-7f00-8a1b-2c3d4e5f6a7b is closed; call call_Xy12ab34cd56ef78 ended"
+            ),
+            "session 4e5f6a7b is closed; call cd56ef78 ended"
+        );
+        // Short ids and words that only look like ids stay as they are.
+        assert_eq!(
+            shorten_ids("call_abc recall_0123456789abcdef"),
+            "call_abc recall_0123456789abcdef"
+        );
+    }
 
     #[test]
     fn wide_characters_take_two_columns_and_truncation_ends_in_an_ellipsis() {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::jsonrpc::{Notification, RequestId};
-use super::thread::{ThreadInfo, ThreadItem, ThreadStatus, TurnError, TurnInfo};
+use super::thread::{ThreadInfo, ThreadItem, ThreadStatus, TokenUsage, TurnError, TurnInfo};
 use super::types::method;
 
 /// A notification from app-server, typed where the bridge acts on it.
@@ -33,6 +33,9 @@ pub enum ServerNotification {
         thread_id: String,
         turn_id: String,
         item: ThreadItem,
+        /// What the item shows the session doing ("running `cargo test`", "thinking"),
+        /// from the raw item (see [`super::thread::item_activity`]).
+        activity: Option<String>,
     },
     ItemCompleted {
         thread_id: String,
@@ -61,10 +64,49 @@ pub enum ServerNotification {
         thread_id: String,
         request_id: RequestId,
     },
+    /// The thread's name changed (`thread/name/set`, by us or another client); `None`
+    /// when it was cleared.
+    ThreadNameUpdated {
+        thread_id: String,
+        name: Option<String>,
+    },
+    /// The thread's token usage after a model response.
+    TokenUsageUpdated {
+        thread_id: String,
+        turn_id: String,
+        usage: TokenUsage,
+    },
+    /// The account's rate limits: a sparse update, to merge into the last one.
+    RateLimitsUpdated {
+        rate_limits: Value,
+    },
     Other {
         method: String,
         params: Value,
     },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NameParams {
+    thread_id: String,
+    #[serde(default)]
+    thread_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenUsageParams {
+    thread_id: String,
+    #[serde(default)]
+    turn_id: String,
+    token_usage: TokenUsage,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RateLimitsParams {
+    rate_limits: Value,
 }
 
 #[derive(Deserialize)]
@@ -181,6 +223,7 @@ impl ServerNotification {
                         thread_id: p.thread_id,
                         turn_id: p.turn_id,
                         item,
+                        activity: super::thread::item_activity(&p.item),
                     }
                 } else {
                     ServerNotification::ItemCompleted {
@@ -222,6 +265,27 @@ impl ServerNotification {
                     request_id: p.request_id,
                 }
             }
+            method::THREAD_NAME_UPDATED => {
+                let p: NameParams = serde_json::from_value(params)?;
+                ServerNotification::ThreadNameUpdated {
+                    thread_id: p.thread_id,
+                    name: p.thread_name.filter(|n| !n.trim().is_empty()),
+                }
+            }
+            method::THREAD_TOKEN_USAGE_UPDATED => {
+                let p: TokenUsageParams = serde_json::from_value(params)?;
+                ServerNotification::TokenUsageUpdated {
+                    thread_id: p.thread_id,
+                    turn_id: p.turn_id,
+                    usage: p.token_usage,
+                }
+            }
+            method::ACCOUNT_RATE_LIMITS_UPDATED => {
+                let p: RateLimitsParams = serde_json::from_value(params)?;
+                ServerNotification::RateLimitsUpdated {
+                    rate_limits: p.rate_limits,
+                }
+            }
             _ => ServerNotification::Other {
                 method: n.method.clone(),
                 params,
@@ -241,7 +305,10 @@ impl ServerNotification {
             | ServerNotification::ItemStarted { thread_id, .. }
             | ServerNotification::ItemCompleted { thread_id, .. }
             | ServerNotification::AgentMessageDelta { thread_id, .. }
-            | ServerNotification::ServerRequestResolved { thread_id, .. } => Some(thread_id),
+            | ServerNotification::ServerRequestResolved { thread_id, .. }
+            | ServerNotification::ThreadNameUpdated { thread_id, .. }
+            | ServerNotification::TokenUsageUpdated { thread_id, .. } => Some(thread_id),
+            ServerNotification::RateLimitsUpdated { .. } => None,
             ServerNotification::Error { thread_id, .. }
             | ServerNotification::Warning { thread_id, .. } => thread_id.as_deref(),
             ServerNotification::Other { params, .. } => {

@@ -119,6 +119,82 @@ pub enum ThreadItem {
     },
 }
 
+/// Tokens of one kind of count (`thread/tokenUsage/updated`'s `total` and `last`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TokenBreakdown {
+    pub total_tokens: u64,
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_output_tokens: u64,
+}
+
+/// A thread's token usage: the whole thread so far, the last model response, and the
+/// model's context window when codex knows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct TokenUsage {
+    pub total: TokenBreakdown,
+    pub last: TokenBreakdown,
+    pub model_context_window: Option<u64>,
+}
+
+/// What an item that just started shows its session doing, for people: "running
+/// `cargo test`", "running tool crm.get", "thinking", "editing 3 files". `None` for
+/// items that are not work (the user's own message).
+pub fn item_activity(item: &Value) -> Option<String> {
+    let text = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or_default();
+    let activity = match text("type") {
+        "commandExecution" => {
+            let command = match item.get("command") {
+                Some(Value::Array(parts)) => parts
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                Some(Value::String(command)) => command.clone(),
+                _ => String::new(),
+            };
+            let command = command
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let cut = super::types::truncate_chars(&command, 40);
+            if cut.len() < command.len() {
+                format!("running `{cut}…`")
+            } else {
+                format!("running `{command}`")
+            }
+        }
+        "dynamicToolCall" => match item.get("namespace").and_then(Value::as_str) {
+            Some(namespace) if !namespace.is_empty() => {
+                format!("running tool {namespace}.{}", text("tool"))
+            }
+            _ => format!("running tool {}", text("tool")),
+        },
+        "mcpToolCall" => format!("running {}.{}", text("server"), text("tool")),
+        "fileChange" => match item.get("changes") {
+            Some(Value::Array(changes)) if changes.len() == 1 => "editing 1 file".to_string(),
+            Some(Value::Array(changes)) => format!("editing {} files", changes.len()),
+            Some(Value::Object(changes)) if changes.len() == 1 => "editing 1 file".to_string(),
+            Some(Value::Object(changes)) => format!("editing {} files", changes.len()),
+            _ => "editing files".to_string(),
+        },
+        "reasoning" => "thinking".to_string(),
+        "agentMessage" => "writing".to_string(),
+        "webSearch" => "searching the web".to_string(),
+        "imageView" => "viewing an image".to_string(),
+        "contextCompaction" => "compacting the context".to_string(),
+        "plan" => "planning".to_string(),
+        "userMessage" | "" => return None,
+        other => format!("working ({other})"),
+    };
+    Some(activity)
+}
+
 impl ThreadItem {
     pub fn from_value(value: &Value) -> ThreadItem {
         let text_of = |key: &str| {

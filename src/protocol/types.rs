@@ -36,6 +36,10 @@ pub mod method {
     pub const WARNING: &str = "warning";
     pub const SERVER_REQUEST_RESOLVED: &str = "serverRequest/resolved";
     pub const TURN_DIFF_UPDATED: &str = "turn/diff/updated";
+    pub const THREAD_NAME_SET: &str = "thread/name/set";
+    pub const THREAD_NAME_UPDATED: &str = "thread/name/updated";
+    pub const THREAD_TOKEN_USAGE_UPDATED: &str = "thread/tokenUsage/updated";
+    pub const ACCOUNT_RATE_LIMITS_UPDATED: &str = "account/rateLimits/updated";
 }
 
 /// A prefix of at most `max` characters, cut on a character boundary.

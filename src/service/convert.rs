@@ -138,6 +138,8 @@ pub fn session_info(summary: &SessionSummary, setup: Option<&SessionSetup>) -> S
         tools: summary.tools.clone(),
         persisted: summary.persisted,
         persist_error: summary.persist_error.clone(),
+        name: summary.name.clone(),
+        token_usage: summary.token_usage.map(Into::into),
     }
 }
 

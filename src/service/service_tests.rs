@@ -21,6 +21,10 @@ fn summary() -> SessionSummary {
     SessionSummary {
         thread_id: "t1".into(),
         title: "session t1".into(),
+        name: None,
+        activity: None,
+        turn_started_at_ms: None,
+        token_usage: None,
         status: SessionStatus::Idle,
         cwd: Some("/work".into()),
         model: Some("scripted".into()),
@@ -653,4 +657,33 @@ fn relative_cwd_is_resolved_against_the_server_folder() {
     );
     assert_eq!(super::routes::resolve_cwd(base, Some("/abs")), "/abs");
     assert_eq!(super::routes::resolve_cwd(base, None), "/srv/work");
+}
+
+/// Issue 14: the session detail carries the thread's name and its token usage, and
+/// leaves both out while there are none.
+#[test]
+fn session_info_carries_the_name_and_the_token_usage() {
+    let plain = serde_json::to_value(convert::session_info(&summary(), None)).unwrap();
+    assert!(
+        plain.get("name").is_none() && plain.get("tokenUsage").is_none(),
+        "{plain}"
+    );
+    let mut named = summary();
+    named.name = Some("nightly triage".into());
+    named.title = "nightly triage".into();
+    named.token_usage = Some(crate::protocol::TokenUsage {
+        total: crate::protocol::TokenBreakdown {
+            total_tokens: 40,
+            input_tokens: 30,
+            output_tokens: 10,
+            ..Default::default()
+        },
+        last: crate::protocol::TokenBreakdown::default(),
+        model_context_window: Some(258_400),
+    });
+    let info = serde_json::to_value(convert::session_info(&named, None)).unwrap();
+    assert_eq!(info["name"], "nightly triage");
+    assert_eq!(info["title"], "nightly triage");
+    assert_eq!(info["tokenUsage"]["total"]["totalTokens"], 40);
+    assert_eq!(info["tokenUsage"]["modelContextWindow"], 258_400);
 }

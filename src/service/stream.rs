@@ -166,7 +166,10 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
         BridgeEvent::TurnStarted { .. }
         | BridgeEvent::TurnCompleted { .. }
         | BridgeEvent::AgentMessageDelta { .. }
-        | BridgeEvent::AgentMessageCompleted { .. } => Vec::new(),
+        | BridgeEvent::AgentMessageCompleted { .. }
+        | BridgeEvent::SessionActivity { .. }
+        | BridgeEvent::TokenUsage { .. }
+        | BridgeEvent::RateLimits { .. } => Vec::new(),
         BridgeEvent::ToolCallRequested { call } => {
             let title = titles.get(&call.thread_id).map(String::as_str);
             vec![

@@ -322,6 +322,56 @@ pub struct SessionInfo {
     /// its rows wait in memory and writing is retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persist_error: Option<String>,
+    /// Switchboard: the thread's name (`thread/name/set`, by any client), when it has
+    /// one; the title is the name then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Switchboard: the thread's token usage as codex last reported it
+    /// (`thread/tokenUsage/updated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_usage: Option<TokenUsageView>,
+}
+
+/// A thread's token usage: the whole thread, the last model response, and the model's
+/// context window when codex knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsageView {
+    pub total: TokenCountsView,
+    pub last: TokenCountsView,
+    pub model_context_window: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCountsView {
+    pub total_tokens: u64,
+    pub input_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub output_tokens: u64,
+    pub reasoning_output_tokens: u64,
+}
+
+impl From<crate::protocol::TokenBreakdown> for TokenCountsView {
+    fn from(b: crate::protocol::TokenBreakdown) -> Self {
+        TokenCountsView {
+            total_tokens: b.total_tokens,
+            input_tokens: b.input_tokens,
+            cached_input_tokens: b.cached_input_tokens,
+            output_tokens: b.output_tokens,
+            reasoning_output_tokens: b.reasoning_output_tokens,
+        }
+    }
+}
+
+impl From<crate::protocol::TokenUsage> for TokenUsageView {
+    fn from(u: crate::protocol::TokenUsage) -> Self {
+        TokenUsageView {
+            total: u.total.into(),
+            last: u.last.into(),
+            model_context_window: u.model_context_window,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -279,3 +279,74 @@ async fn threads_can_be_listed_and_resumed_by_a_new_app_server() {
     );
     second.shutdown().await;
 }
+
+/// Issue 14 on the real codex: a turn reports its token usage (the scripted model
+/// reports usage and codex passes it on), the session says what it is doing while the
+/// turn runs (a manual call: "running tool approve_refund"), and a rename goes to
+/// app-server (`thread/name/set`) and comes back as the session's title.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_usage_activity_and_a_rename_on_the_real_codex() {
+    let mut h = CodexBridge::start(
+        "tests/fixtures/catalogs/manual.toml",
+        "auto",
+        ManualPolicy::Wait,
+    )
+    .await;
+    let (thread_id, _turn_id, call) = start_manual_call(&mut h).await;
+    let summary = h
+        .bridge
+        .sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.thread_id == thread_id)
+        .unwrap();
+    assert_eq!(
+        summary.activity.as_deref(),
+        Some("running tool approve_refund")
+    );
+    assert!(summary.turn_started_at_ms.is_some());
+
+    h.bridge
+        .rename_session(&thread_id, "refund for order 17")
+        .await
+        .unwrap();
+    let summary = h
+        .bridge
+        .sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.thread_id == thread_id)
+        .unwrap();
+    assert_eq!(summary.title, "refund for order 17");
+    assert_eq!(summary.name.as_deref(), Some("refund for order 17"));
+
+    // The turn ends once the call is answered: the activity goes with it.
+    h.bridge
+        .respond(
+            &call.request_id,
+            ToolCallResult::text(true, "refunded"),
+            Responder::Operator,
+        )
+        .await
+        .unwrap();
+    h.next_matching(|e| match e {
+        BridgeEvent::TurnCompleted { thread_id: t, .. } if *t == thread_id => Some(()),
+        _ => None,
+    })
+    .await;
+    let summary = h
+        .bridge
+        .sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.thread_id == thread_id)
+        .unwrap();
+    assert_eq!(summary.activity, None);
+    // codex reported the turn's usage (after each model response).
+    let usage = summary.token_usage.expect("no token usage reported");
+    assert!(usage.total.total_tokens > 0, "{usage:?}");
+    assert_eq!(summary.title, "refund for order 17");
+}

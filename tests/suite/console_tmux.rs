@@ -462,6 +462,119 @@ fn an_operator_takes_a_burst_of_150_parallel_calls_at_80x24() {
     assert_eq!(failed, REFUNDS - 1);
 }
 
+/// A real `codex app-server --listen` on `url` (`ws://127.0.0.1:PORT`), on the scripted
+/// model whose codex home is `home`; returns once it listens.
+async fn codex_listening_at(home: &std::path::Path, url: &str) -> tokio::process::Child {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(codex_bin())
+        .args(["app-server", "--listen", url])
+        .env("CODEX_HOME", home)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.trim().starts_with("listening on: ") {
+                return;
+            }
+        }
+        panic!("codex exited without listening");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    child
+}
+
+/// Defect 15 and issue 14 on the real binary and the real codex: the console names a
+/// session (`e`, `thread/name/set`) and shows its tokens; when app-server goes away and
+/// reconnecting gives up, the header and the transcript say it gave up and offer ^R;
+/// with app-server back, ^R reconnects and the session is resumed.
+#[test]
+fn after_reconnecting_gives_up_r_reconnects_to_the_real_codex() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let catalog_path = super::support::repo_path("tests/fixtures/catalogs/manual.toml");
+    let home = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let (model, codex, url) = runtime.block_on(async {
+        let catalog = switchboard::catalog::Catalog::load(&catalog_path).unwrap();
+        let model = switchboard::model::ModelServer::start(
+            switchboard::model::Scenario::load("auto").unwrap(),
+            switchboard::cli::scripted::model_options(&catalog),
+        )
+        .await
+        .unwrap();
+        let (codex, url) = super::websocket::listening_codex(&model, home.path()).await;
+        (model, codex, url)
+    });
+    let command = format!(
+        "SWITCHBOARD_DATA_DIR='{}' XDG_CONFIG_HOME='{}' '{}' --connect '{url}' --reconnect-attempts 2 --catalog '{}'; echo switchboard-exited-$?; sleep 60",
+        data.path().display(),
+        config.path().display(),
+        env!("CARGO_BIN_EXE_switchboard"),
+        catalog_path.display(),
+    );
+    let tmux = Tmux::start(&command, 120, 36);
+    let header = |s: &str| s.lines().next().unwrap_or_default().to_string();
+    tmux.wait_for("the connection", |s| header(s).contains("· connected"));
+
+    // A session with one turn (so app-server can resume it later), then named.
+    tmux.keys(&["n"]);
+    tmux.wait_for("a session", |s| s.contains("session ready"));
+    // Only the handler's tool: the turn ends on its own.
+    tmux.literal("please call:echo_args");
+    tmux.keys(&["Enter"]);
+    // Enter moved the focus to the transcript: keys are commands again.
+    tmux.wait_for("the turn's end", |s| s.contains("completed ──"));
+    tmux.keys(&["e"]);
+    tmux.wait_for("the command line", |s| s.contains(":rename"));
+    tmux.literal("nightly triage");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("the new name and the tokens", |s| {
+        s.contains("▸ nightly triage") && s.contains("tokens")
+    });
+    assert!(screen.contains("│nightly triage"), "{screen}");
+
+    // app-server goes away: two attempts fail, the console gives up and says so.
+    runtime.block_on(async {
+        let mut codex = codex;
+        codex.kill().await.unwrap();
+    });
+    let screen = tmux.wait_for("giving up", |s| {
+        header(s).contains("gave up reconnecting · ^R retries")
+    });
+    assert!(
+        !header(&screen).contains("reconnecting (attempt"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("gave up reconnecting to app-server after 2"),
+        "the transcript's last row says it gave up:\n{screen}"
+    );
+    // The footer (its notice, then its hints) leads with the retry key.
+    let footer = screen
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(footer.starts_with("^R retr"), "{screen}");
+
+    // app-server is back on the same address: R reconnects and resumes the session.
+    let _codex = runtime.block_on(codex_listening_at(home.path(), &url));
+    tmux.keys(&["C-r"]);
+    let screen = tmux.wait_for("the reconnect and the resume", |s| {
+        header(s).contains("· connected") && s.contains("resumed")
+    });
+    assert!(screen.contains("nightly triage"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
+    drop(model);
+}
+
 /// The probe key and the replay key on the real binary and the real codex: the
 /// inspector shows what the model sees, and a call replayed after its handler's answer
 /// changed shows the recorded answer, the new one and the diff.

@@ -671,18 +671,69 @@ impl Actor {
             }
             ServerNotification::ItemStarted {
                 thread_id,
-                item: ThreadItem::FileChange { id, changes, .. },
+                item,
+                activity,
                 ..
             } => {
-                // The diff a file-change approval is about: it comes just before it.
-                self.file_changes.insert((thread_id, id), changes);
+                if let Some(activity) = activity {
+                    self.set_activity(&thread_id, Some(activity));
+                }
+                if let ThreadItem::FileChange { id, changes, .. } = item {
+                    // The diff a file-change approval is about: it comes just before it.
+                    self.file_changes.insert((thread_id, id), changes);
+                }
             }
-            ServerNotification::ItemStarted { .. } => {}
             ServerNotification::ItemCompleted {
                 thread_id,
                 turn_id,
                 item,
-            } => self.on_item_completed(thread_id, turn_id, item),
+            } => {
+                // Back to the model, while the turn runs.
+                let running = self
+                    .sessions
+                    .get(&thread_id)
+                    .and_then(|s| s.active_turn())
+                    .is_some_and(|t| t.id == turn_id);
+                if running && !matches!(item, ThreadItem::UserMessage { .. }) {
+                    self.set_activity(&thread_id, Some("thinking".to_string()));
+                }
+                self.on_item_completed(thread_id, turn_id, item);
+            }
+            ServerNotification::ThreadNameUpdated { thread_id, name } => {
+                self.set_name(&thread_id, name);
+            }
+            ServerNotification::TokenUsageUpdated {
+                thread_id,
+                turn_id,
+                usage,
+            } => {
+                if let Some(session) = self.sessions.get_mut(&thread_id) {
+                    session.token_usage = Some(usage);
+                    self.emit(BridgeEvent::TokenUsage {
+                        thread_id,
+                        turn_id,
+                        usage,
+                    });
+                }
+            }
+            ServerNotification::RateLimitsUpdated { rate_limits } => {
+                // A sparse update: what it leaves out (or sends as null) stays as it was.
+                let merged = match (self.rate_limits.take(), rate_limits) {
+                    (Some(Value::Object(mut known)), Value::Object(update)) => {
+                        for (key, value) in update {
+                            if !value.is_null() || !known.contains_key(&key) {
+                                known.insert(key, value);
+                            }
+                        }
+                        Value::Object(known)
+                    }
+                    (_, update) => update,
+                };
+                self.rate_limits = Some(merged.clone());
+                self.emit(BridgeEvent::RateLimits {
+                    rate_limits: merged,
+                });
+            }
             ServerNotification::AgentMessageDelta {
                 thread_id,
                 turn_id,

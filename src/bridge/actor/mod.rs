@@ -122,6 +122,7 @@ pub(super) async fn spawn(
         next_request: 0,
         recovery: RecoveryState::default(),
         tap,
+        rate_limits: None,
     };
     if actor.config.restore_sessions {
         actor.restore_sessions();
@@ -182,6 +183,8 @@ struct Actor {
     recovery: RecoveryState,
     /// Shared with every connection, so the protocol log spans reconnects.
     tap: ProtocolTap,
+    /// The account's rate limits, merged from app-server's sparse updates.
+    rate_limits: Option<serde_json::Value>,
 }
 
 impl Actor {
@@ -244,7 +247,7 @@ impl Actor {
 
     fn disconnected_reason(&self) -> Option<String> {
         match &self.upstream.state {
-            ConnectionState::Disconnected { reason } => Some(reason.clone()),
+            ConnectionState::Disconnected { reason, .. } => Some(reason.clone()),
             ConnectionState::Reconnecting {
                 attempt,
                 max_attempts,
@@ -391,6 +394,10 @@ impl Actor {
             Command::PrepareHandler { request_id, reply } => {
                 let _ = reply.send(self.prepare_handler(&request_id));
             }
+            Command::Reconnect { reply } => {
+                let _ = reply.send(self.retry_connection());
+            }
+            Command::SetName { thread_id, name } => self.set_name(&thread_id, name),
             Command::Shutdown { reply } => {
                 // The run loop stops on it before it gets here.
                 let _ = reply.send(());

@@ -113,6 +113,7 @@ impl Actor {
             totals,
             hold: self.hold.clone(),
             not_persisted: super::super::transcript::not_persisted(self.sessions.values()),
+            rate_limits: self.rate_limits.clone(),
         }
     }
 }

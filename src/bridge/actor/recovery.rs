@@ -91,6 +91,9 @@ pub(super) struct RecoveryState {
     /// Requests read back from transcripts with no end row, by (thread, kind, item).
     restored_calls: HashMap<ItemKey, RestoredCall>,
     kept_answers: KeptAnswers,
+    /// Sessions that were waiting to be resumed when reconnecting gave up; a retry
+    /// resumes them.
+    gave_up: HashSet<String>,
 }
 
 /// A call whose request row has no end row in a restored transcript: app-server may
@@ -208,15 +211,20 @@ impl Actor {
             );
             self.emit_session(thread_id);
         }
+        self.emit(BridgeEvent::Error {
+            thread_id: None,
+            message: format!("{reason}; reconnecting"),
+        });
+        self.start_reconnect(connector, policy, reason);
+    }
+
+    /// Announces attempt 1 and starts the task that restarts or redials app-server.
+    fn start_reconnect(&mut self, connector: Connector, policy: ReconnectPolicy, reason: String) {
         self.recovery.epoch += 1;
         self.upstream.state = reconnecting(&policy, 1, reason.clone());
         self.emit(BridgeEvent::Connection {
             transport: self.upstream.label.clone(),
             state: self.upstream.state.clone(),
-        });
-        self.emit(BridgeEvent::Error {
-            thread_id: None,
-            message: format!("{reason}; reconnecting"),
         });
         tokio::spawn(reconnect(Reconnect {
             connector,
@@ -252,7 +260,19 @@ impl Actor {
             Progress::GaveUp { epoch, reason } => {
                 if epoch == self.recovery.epoch && self.upstream.conn.is_none() {
                     tracing::error!(target: "bridge", "{reason}");
-                    self.recovery.to_resume.clear();
+                    // A retry (`retry_connection`) resumes these again.
+                    let mut gave_up: Vec<String> = self.recovery.to_resume.drain().collect();
+                    gave_up.sort();
+                    for thread_id in &gave_up {
+                        self.append_row(
+                            thread_id,
+                            None,
+                            TranscriptEntry::Error {
+                                message: reason.clone(),
+                            },
+                        );
+                    }
+                    self.recovery.gave_up.extend(gave_up);
                     self.lose_for_good(reason);
                 }
                 None
@@ -266,6 +286,58 @@ impl Actor {
                 None
             }
         }
+    }
+
+    /// Tries again after a connection was lost for good (reconnecting gave up, or no
+    /// reconnect was configured): one more round of attempts with back-off, and the
+    /// sessions that were attached are resumed once one succeeds. Connected or already
+    /// reconnecting, there is nothing to do.
+    pub(super) fn retry_connection(&mut self) -> crate::bridge::Result<()> {
+        if !matches!(self.upstream.state, ConnectionState::Disconnected { .. }) {
+            return Ok(());
+        }
+        let Some(connector) = self.upstream.connector.clone() else {
+            return Err(crate::bridge::BridgeError::Disconnected {
+                reason:
+                    "this connection cannot be opened again (it was handed to Switchboard open)"
+                        .to_string(),
+            });
+        };
+        let policy = match &self.config.reconnect {
+            policy if policy.enabled && policy.max_attempts > 0 => policy.clone(),
+            _ => ReconnectPolicy::standard(),
+        };
+        let mut threads: Vec<String> = self.recovery.gave_up.drain().collect();
+        if threads.is_empty() {
+            // Lost without a reconnect policy: every session that is not closed.
+            threads = self
+                .sessions
+                .values()
+                .filter(|s| s.status == SessionStatus::Disconnected)
+                .map(|s| s.thread_id.clone())
+                .collect();
+        }
+        threads.sort();
+        let reason = "retrying as asked".to_string();
+        tracing::info!(target: "bridge", "reconnecting to app-server again, as asked");
+        for thread_id in &threads {
+            if self
+                .sessions
+                .get(thread_id)
+                .is_some_and(|s| s.status != SessionStatus::Closed)
+            {
+                self.recovery.to_resume.insert(thread_id.clone());
+                self.append_row(
+                    thread_id,
+                    None,
+                    TranscriptEntry::Notice {
+                        message: "reconnecting to app-server again, as asked".to_string(),
+                    },
+                );
+            }
+        }
+        self.start_reconnect(connector, policy, reason);
+        Ok(())
     }
 
     fn on_reconnected(&mut self, epoch: u64, link: Link) -> Option<mpsc::Receiver<Inbound>> {
@@ -1072,6 +1144,9 @@ fn restore_session(
     let session = Session {
         thread_id: thread_id.clone(),
         title: title.unwrap_or_else(|| format!("session {}", crate::util::id_tail(thread_id, 8))),
+        name: None,
+        activity: None,
+        token_usage: None,
         status: if closed {
             SessionStatus::Closed
         } else {

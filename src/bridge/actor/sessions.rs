@@ -30,6 +30,7 @@ impl Actor {
     pub(super) fn lose_for_good(&mut self, reason: String) {
         self.upstream.state = ConnectionState::Disconnected {
             reason: reason.clone(),
+            retry: self.upstream.connector.is_some(),
         };
         // Expiries first: whoever reacts to the disconnect has already seen every call end.
         for request_id in self.pending.keys_where(|_| true) {
@@ -98,6 +99,13 @@ impl Actor {
             // A resume of a session we already track: it is live again.
             let was = existing.status;
             existing.status = SessionStatus::Idle;
+            if let Some(name) = thread
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.trim().is_empty())
+            {
+                existing.name = Some(name.to_string());
+            }
             existing.thread = thread;
             existing.settings = settings;
             if !tools.is_empty() {
@@ -125,9 +133,17 @@ impl Actor {
         } else {
             crate::protocol::truncate_chars(&info.preview, 60).to_string()
         };
+        let name = thread
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .map(str::to_string);
         let session = Session {
             thread_id: thread_id.clone(),
             title,
+            name,
+            activity: None,
+            token_usage: None,
             status: SessionStatus::Idle,
             cwd: info.cwd.clone(),
             model: info.model.clone(),
@@ -162,6 +178,35 @@ impl Actor {
             session: summary.clone(),
         });
         Ok(summary)
+    }
+
+    /// The thread's name changed (ours, or `thread/name/updated`): it is the title now.
+    pub(super) fn set_name(&mut self, thread_id: &str, name: Option<String>) {
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        if session.name == name {
+            return;
+        }
+        session.name = name;
+        session.updated_at_ms = now_ms();
+        let summary = session.summary();
+        self.emit(BridgeEvent::SessionUpdated { session: summary });
+    }
+
+    /// What the session is doing in its running turn; an event when it changed.
+    pub(super) fn set_activity(&mut self, thread_id: &str, activity: Option<String>) {
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        if session.activity == activity {
+            return;
+        }
+        session.activity = activity.clone();
+        self.emit(BridgeEvent::SessionActivity {
+            thread_id: thread_id.to_string(),
+            activity,
+        });
     }
 
     /// app-server keeps a turn's overrides for the turns after it; so does the session.
@@ -210,6 +255,8 @@ impl Actor {
                 thread_id: thread_id.to_string(),
                 turn_id: turn_id.to_string(),
             });
+            // Until its first item says more, a turn is the model thinking.
+            self.set_activity(thread_id, Some("thinking".to_string()));
         }
     }
 
@@ -237,6 +284,7 @@ impl Actor {
         };
         // An agent message cut off with its turn never completes: drop its partial text.
         session.streaming.clear();
+        session.activity = None;
         session.ensure_turn(turn_id, now_ms());
         let record = match session.turn_mut(turn_id) {
             Some(turn) if !turn.status.is_terminal() => {
@@ -308,7 +356,7 @@ impl Actor {
             return;
         }
         // While reconnecting the turn may still end: the waiter stays.
-        if let ConnectionState::Disconnected { reason } = &self.upstream.state {
+        if let ConnectionState::Disconnected { reason, .. } = &self.upstream.state {
             let _ = reply.send(Err(BridgeError::Disconnected {
                 reason: reason.clone(),
             }));

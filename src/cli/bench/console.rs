@@ -32,6 +32,7 @@ fn status() -> BridgeStatus {
         totals: Totals::default(),
         hold: HoldState::default(),
         not_persisted: Vec::new(),
+        rate_limits: None,
     }
 }
 
@@ -39,6 +40,10 @@ fn session(n: usize) -> SessionSummary {
     SessionSummary {
         thread_id: format!("thread-{n:08}"),
         title: format!("session {n}"),
+        name: None,
+        activity: None,
+        turn_started_at_ms: None,
+        token_usage: None,
         status: SessionStatus::Running,
         cwd: None,
         model: None,

@@ -44,7 +44,9 @@ pub fn main_layout(screen: Rect) -> MainAreas {
 /// connection problem's reason, and a zoomed pane takes the whole body (the others are
 /// empty).
 pub fn layout(app: &App, screen: Rect) -> MainAreas {
-    let header = 2 + header_reason(app, screen.width).len() as u16;
+    let header = 2
+        + activity_lines(app, screen.width).len() as u16
+        + header_reason(app, screen.width).len() as u16;
     // Many calls waiting: the queue takes more of the screen.
     let share = if app.model.pending.len() > 3 { 40 } else { 28 };
     let mut areas = areas(screen, header, share);
@@ -174,8 +176,21 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             ),
             Style::new().yellow().bold(),
         ),
-        ConnectionState::Disconnected { .. } => {
-            ("disconnected".to_string(), Style::new().red().bold())
+        ConnectionState::Disconnected { reason, retry } => {
+            let what = if reason.starts_with("gave up") {
+                "gave up reconnecting"
+            } else {
+                "disconnected"
+            };
+            let text = if *retry {
+                format!(
+                    "{what} · {} retries",
+                    keys::label_of(keys::Action::Reconnect)
+                )
+            } else {
+                what.to_string()
+            };
+            (text, Style::new().red().bold())
         }
     };
     let version = match &app.model.connection {
@@ -251,6 +266,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         _ => Style::new().yellow(),
     };
     let mut lines = vec![Line::from(first), Line::from(second)];
+    lines.extend(activity_lines(app, area.width));
     lines.extend(
         header_reason(app, area.width)
             .into_iter()
@@ -273,9 +289,8 @@ pub fn masked(token: &str) -> String {
 /// Why the connection is down, wrapped to the header's width (at most two lines).
 fn header_reason(app: &App, width: u16) -> Vec<String> {
     let reason = match &app.model.connection {
-        ConnectionState::Reconnecting { reason, .. } | ConnectionState::Disconnected { reason } => {
-            reason
-        }
+        ConnectionState::Reconnecting { reason, .. }
+        | ConnectionState::Disconnected { reason, .. } => reason,
         _ => return Vec::new(),
     };
     let width = usize::from(width).max(1);
@@ -342,8 +357,34 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
             let badge = app.session_badge(s);
             let id = app::short(&s.thread_id);
             let title = navigate::session_title(app, s);
-            let mut second = vec![Span::raw("  "), Span::styled(badge, badge_style(badge))];
-            if badge.len() + id.len() + 5 <= width && !title.contains(id) {
+            let mut second = vec![Span::raw("  ")];
+            let mut used = 2;
+            match (badge, &s.activity) {
+                // What a running turn is doing says more than "running".
+                ("running", Some(activity)) => {
+                    let elapsed = s
+                        .turn_started_at_ms
+                        .map(|at| format!(" {}", wait_label(app.now_ms, at)))
+                        .unwrap_or_default();
+                    let room = width.saturating_sub(2 + text::width(&elapsed));
+                    let activity = text::truncate(&text::printable(activity), room);
+                    used += text::width(&activity) + text::width(&elapsed);
+                    second.push(Span::styled(activity, badge_style(badge)));
+                    second.push(elapsed.dim());
+                }
+                _ => {
+                    used += badge.len();
+                    second.push(Span::styled(badge, badge_style(badge)));
+                }
+            }
+            if let Some(usage) = &s.token_usage {
+                let tokens = format!(" · {} tok", tokens_label(usage.total.total_tokens));
+                if used + text::width(&tokens) <= width {
+                    used += text::width(&tokens);
+                    second.push(tokens.dim());
+                }
+            }
+            if used + id.len() + 3 <= width && !title.contains(id) {
                 second.push(format!(" · {id}").dim());
             }
             let style = if i == app.selected_session {
@@ -359,6 +400,121 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
         })
         .collect();
     frame.render_widget(List::new(items).block(pane(title, focused)), area);
+}
+
+/// A token count in a few columns: `950`, `12.3k`, `1.2M`.
+pub fn tokens_label(tokens: u64) -> String {
+    match tokens {
+        0..1_000 => tokens.to_string(),
+        1_000..1_000_000 => format!("{:.1}k", tokens as f64 / 1_000.0),
+        _ => format!("{:.1}M", tokens as f64 / 1_000_000.0),
+    }
+}
+
+/// The account's rate limits in a few words: `limits 5h 12% · 7d 3%`, from the
+/// `primary` and `secondary` windows app-server reported (none: `None`).
+pub fn rate_limits_label(limits: &serde_json::Value) -> Option<String> {
+    let windows: Vec<String> = ["primary", "secondary"]
+        .iter()
+        .filter_map(|key| {
+            let window = limits.get(key)?;
+            let used = window.get("usedPercent")?.as_f64()?;
+            let span = match window.get("windowDurationMins").and_then(|m| m.as_u64()) {
+                Some(mins) if mins > 0 && mins % 1440 == 0 => format!("{}d", mins / 1440),
+                Some(mins) if mins > 0 && mins % 60 == 0 => format!("{}h", mins / 60),
+                Some(mins) if mins > 0 => format!("{mins}m"),
+                _ => (*key).to_string(),
+            };
+            Some(format!("{span} {used:.0}%"))
+        })
+        .collect();
+    let mut label = (!windows.is_empty()).then(|| format!("limits {}", windows.join(" · ")))?;
+    if let Some(reached) = limits.get("rateLimitReachedType").and_then(|v| v.as_str()) {
+        label.push_str(&format!(" ({})", reached.replace('_', " ")));
+    }
+    Some(label)
+}
+
+/// The header's lines about the selected session and the account: what the session
+/// is doing and for how long, its tokens, and the rate limits, on one line where they
+/// fit and on two where they do not. None when nothing is known.
+fn activity_lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let (session, limits) = activity_spans(app);
+    let width_of =
+        |spans: &[Span<'static>]| -> usize { spans.iter().map(|s| text::width(&s.content)).sum() };
+    let session = fit_spans(session, usize::from(width));
+    match (session.is_empty(), limits) {
+        (true, None) => Vec::new(),
+        (true, Some(limits)) => vec![Line::from(limits)],
+        (false, None) => vec![Line::from(session)],
+        (false, Some(limits))
+            if width_of(&session) + 2 + text::width(&limits.content) <= usize::from(width) =>
+        {
+            let mut spans = session;
+            spans.push("  ".into());
+            spans.push(limits);
+            vec![Line::from(spans)]
+        }
+        (false, Some(limits)) => vec![Line::from(session), Line::from(limits)],
+    }
+}
+
+/// `spans` cut to `width` columns, the cut span ending in `…`.
+fn fit_spans(spans: Vec<Span<'static>>, width: usize) -> Vec<Span<'static>> {
+    let mut room = width;
+    let mut out = Vec::new();
+    for span in spans {
+        let columns = text::width(&span.content);
+        if columns <= room {
+            room -= columns;
+            out.push(span);
+            continue;
+        }
+        if room > 0 {
+            out.push(Span::styled(
+                text::truncate(&span.content, room),
+                span.style,
+            ));
+        }
+        break;
+    }
+    out
+}
+
+/// The selected session's spans and the rate limits' span, for `activity_lines`.
+fn activity_spans(app: &App) -> (Vec<Span<'static>>, Option<Span<'static>>) {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    if let Some(session) = app.model.sessions.get(app.selected_session) {
+        let running = session.activity.is_some();
+        if running || session.token_usage.is_some() {
+            let title = navigate::session_title(app, session);
+            spans.push(format!("▸ {}", text::truncate(&text::printable(&title), 24)).bold());
+            let badge = app.session_badge(session);
+            if badge == "waiting on you" {
+                spans.push("  waiting on you".magenta().bold());
+            } else if let Some(activity) = &session.activity {
+                spans.push(format!("  {}", text::printable(activity)).cyan());
+            }
+            if let (true, Some(at)) = (running, session.turn_started_at_ms) {
+                spans.push(format!(" {}", wait_label(app.now_ms, at)).dim());
+            }
+            if let Some(usage) = &session.token_usage {
+                let mut tokens = format!(" · {} tokens", tokens_label(usage.total.total_tokens));
+                if let Some(window) = usage.model_context_window.filter(|w| *w > 0) {
+                    let percent = usage.last.total_tokens.saturating_mul(100) / window;
+                    tokens.push_str(&format!(" ({percent}% of context)"));
+                }
+                spans.push(tokens.into());
+            }
+        }
+    }
+    let limits = app
+        .model
+        .rate_limits
+        .as_ref()
+        .and_then(rate_limits_label)
+        .map(|l| l.dim());
+    (spans, limits)
 }
 
 /// `mm:ss` (or `h:mm:ss`) since `received_at_ms`.
@@ -636,7 +792,23 @@ fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    frame.render_widget(Paragraph::new(footer_line(app.context(), area.width)), area);
+    let context = app.context();
+    let retry = keys::label_of(keys::Action::Reconnect);
+    let offers_retry = matches!(
+        app.model.connection,
+        ConnectionState::Disconnected { retry: true, .. }
+    ) && keys::bindings()
+        .iter()
+        .any(|b| b.action == keys::Action::Reconnect && b.contexts.contains(&context));
+    if offers_retry {
+        // The connection is lost for good: the retry key comes first.
+        let cost = u16::try_from(text::width(retry) + 9).unwrap_or(u16::MAX);
+        let mut spans = vec![retry.red().bold(), " retry  ".into()];
+        spans.extend(footer_line(context, area.width.saturating_sub(cost)).spans);
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
+    }
+    frame.render_widget(Paragraph::new(footer_line(context, area.width)), area);
 }
 
 /// The footer's hints for `context` in `width` columns. `? help` and `q quit` (where

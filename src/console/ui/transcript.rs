@@ -450,28 +450,4 @@ fn notice_text(message: &str) -> String {
     }
 }
 
-/// `text` with thread ids (UUIDs) shortened to the tail the console shows elsewhere.
-pub fn shorten_ids(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let is_uuid = |at: usize| {
-        bytes.len() >= at + 36
-            && bytes[at..at + 36].iter().enumerate().all(|(i, b)| match i {
-                8 | 13 | 18 | 23 => *b == b'-',
-                _ => b.is_ascii_hexdigit(),
-            })
-            && (at == 0 || !bytes[at - 1].is_ascii_alphanumeric())
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        if is_uuid(at) {
-            out.push_str(short(&text[at..at + 36]));
-            at += 36;
-            continue;
-        }
-        let c = text[at..].chars().next().unwrap_or(' ');
-        out.push(c);
-        at += c.len_utf8();
-    }
-    out
-}
+use crate::console::text::shorten_ids;

@@ -249,3 +249,191 @@ fn reconnecting_after_app_server_exited() {
     assert_eq!(app.session_badge(&app.model.sessions[1]), "restored");
     snapshot("reconnecting", &app);
 }
+
+/// Reconnecting gave up: the header says so (not "reconnecting") with the retry key,
+/// the footer leads with it, and the transcript's last row says it gave up.
+#[test]
+fn gave_up_reconnecting_offers_a_retry() {
+    use crate::bridge::{BridgeEvent, ConnectionState, SessionStatus, TranscriptEntry};
+    let mut app = busy_app();
+    let reason = "gave up reconnecting to app-server after 10 attempts; the last one failed with: app-server exited (exit code 1)".to_string();
+    feed(
+        &mut app,
+        [
+            BridgeEvent::TranscriptAppended {
+                thread_id: thread(1),
+                row: row(
+                    8,
+                    TranscriptEntry::Error {
+                        message: "app-server exited (exit code 1); reconnecting".to_string(),
+                    },
+                ),
+            },
+            BridgeEvent::TranscriptAppended {
+                thread_id: thread(1),
+                row: row(
+                    9,
+                    TranscriptEntry::Error {
+                        message: reason.clone(),
+                    },
+                ),
+            },
+            BridgeEvent::Connection {
+                transport: "stdio (/usr/bin/codex)".to_string(),
+                state: ConnectionState::Disconnected {
+                    reason,
+                    retry: true,
+                },
+            },
+            BridgeEvent::SessionUpdated {
+                session: session(1, SessionStatus::Disconnected),
+            },
+        ],
+    );
+    app.notice = None;
+    let screen = format!("{}", draw(&app, 80, 24).backend());
+    let header: String = screen.lines().take(3).collect();
+    assert!(
+        header.contains("gave up reconnecting · ^R retries"),
+        "{screen}"
+    );
+    assert!(!header.contains("Switchboard reconnecting"), "{screen}");
+    snapshot("gave_up", &app);
+}
+
+/// The cells' colours as letters, one per palette entry, for a snapshot of a themed
+/// frame: `a` accent, `w` warning, `e` error, `o` ok, `A` attention, `m` muted, `S` the
+/// selection's background, `.` drawn in the terminal's own colour, ` ` blank.
+fn colour_map(buffer: &ratatui::buffer::Buffer, theme: &crate::console::theme::Theme) -> String {
+    let role = |color: Color| -> Option<char> {
+        [
+            (theme.accent, 'a'),
+            (theme.warning, 'w'),
+            (theme.error, 'e'),
+            (theme.ok, 'o'),
+            (theme.attention, 'A'),
+            (theme.muted, 'm'),
+        ]
+        .iter()
+        .find(|(c, _)| *c == Some(color))
+        .map(|(_, letter)| *letter)
+    };
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            let cell = &buffer[(x, y)];
+            let letter = if theme.selection.is_some() && cell.bg == theme.selection.unwrap() {
+                'S'
+            } else if let Some(letter) = role(cell.fg) {
+                letter
+            } else if cell.symbol().trim().is_empty() {
+                ' '
+            } else if cell.fg == Color::Reset {
+                '.'
+            } else {
+                '?'
+            };
+            out.push(letter);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The light theme redraws every role in its own colour: no base colour is left, the
+/// selection has its background, muted text its grey. NO_COLOR still wins (it strips
+/// whatever the theme set).
+#[test]
+fn a_themed_frame() {
+    use crate::console::theme::Theme;
+    let theme = Theme::named("light").unwrap();
+    let app = busy_app();
+    for (width, height) in SIZES {
+        let mut buffer = draw(&app, width, height).backend().buffer().clone();
+        let buffer = &mut buffer;
+        theme.apply(buffer);
+        for cell in &buffer.content {
+            for color in [cell.fg, cell.bg] {
+                assert!(
+                    !matches!(
+                        color,
+                        Color::Cyan | Color::Yellow | Color::Red | Color::Green | Color::Magenta
+                    ),
+                    "a base colour is left: {color:?}"
+                );
+            }
+        }
+        insta::assert_snapshot!(
+            format!("themed_light_{width}x{height}"),
+            colour_map(buffer, &theme)
+        );
+        crate::console::without_colors(buffer);
+        assert!(
+            buffer
+                .content
+                .iter()
+                .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+        );
+    }
+}
+
+/// Issue 14: a running session shows what it is doing and for how long, its tokens,
+/// and the header the account's rate limits.
+#[test]
+fn a_running_session_shows_its_activity_tokens_and_the_rate_limits() {
+    use crate::bridge::{BridgeEvent, SessionStatus};
+    use crate::protocol::{TokenBreakdown, TokenUsage};
+    let mut app = busy_app();
+    let mut running = session(2, SessionStatus::Running);
+    running.name = Some("nightly triage".to_string());
+    running.title = "nightly triage".to_string();
+    running.active_turn_id = Some("turn-2".to_string());
+    running.turn_started_at_ms = Some(NOW_MS - 83_000);
+    feed(
+        &mut app,
+        [
+            BridgeEvent::SessionUpdated { session: running },
+            BridgeEvent::SessionActivity {
+                thread_id: thread(2),
+                activity: Some("running `cargo test --workspace`".to_string()),
+            },
+            BridgeEvent::TokenUsage {
+                thread_id: thread(2),
+                turn_id: "turn-2".to_string(),
+                usage: TokenUsage {
+                    total: TokenBreakdown {
+                        total_tokens: 48_210,
+                        ..TokenBreakdown::default()
+                    },
+                    last: TokenBreakdown {
+                        total_tokens: 25_840,
+                        ..TokenBreakdown::default()
+                    },
+                    model_context_window: Some(258_400),
+                },
+            },
+            BridgeEvent::RateLimits {
+                rate_limits: serde_json::json!({
+                    "limitId": "codex",
+                    "primary": { "usedPercent": 12, "windowDurationMins": 300 },
+                    "secondary": { "usedPercent": 3, "windowDurationMins": 10080 }
+                }),
+            },
+        ],
+    );
+    app.selected_session = 1;
+    let screen = format!("{}", draw(&app, 160, 48).backend());
+    assert!(screen.contains("▸ nightly triage  running `cargo test --workspace` 01:23 · 48.2k tokens (10% of context)  limits 5h 12% · 7d 3%"), "{screen}");
+    // At 80 columns the rate limits take a line of their own.
+    let narrow = format!("{}", draw(&app, 80, 24).backend());
+    assert!(
+        narrow
+            .lines()
+            .nth(3)
+            .unwrap()
+            .contains("limits 5h 12% · 7d 3%"),
+        "{narrow}"
+    );
+    assert!(screen.contains("nightly triage"), "{screen}");
+    snapshot("session_activity", &app);
+}
