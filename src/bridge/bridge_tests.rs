@@ -971,3 +971,6 @@ async fn a_started_turn_shows_the_session_running() {
     let listed = bridge.sessions().await.unwrap();
     assert_eq!(listed[0].status, SessionStatus::Running);
 }
+
+#[path = "evict_tests.rs"]
+mod evict;
