@@ -24,6 +24,7 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(super) async fn run(
     spec: &CommandSpec,
     input: &HandlerInput,
+    pid_dir: Option<&super::pidfile::PidDir>,
 ) -> (ToolCallResult, Option<String>) {
     let tool = input.tool.as_str();
     let mut payload = match serde_json::to_vec(input) {
@@ -70,6 +71,10 @@ pub(super) async fn run(
             .map(Pid::from_raw),
         armed: true,
     };
+    // Removed when this run ends or is abandoned; left behind only if Switchboard dies.
+    let _pid_file = group
+        .pgid
+        .and_then(|pgid| pid_dir.and_then(|dir| dir.record(pgid.as_raw(), tool, &spec.program)));
 
     // Every pipe task holds a receiver; when all have finished, `stop.closed()` resolves.
     let (stop, stop_rx) = watch::channel(false);

@@ -88,8 +88,16 @@ pub(super) async fn spawn(
     });
     let sessions_dir = config.data_dir.as_ref().map(|d| d.join("sessions"));
     let config_closed_kept = config.closed_sessions_kept;
+    let mut handlers = HandlerRunner::new(config.max_concurrent_handlers);
+    if let Some(dir) = &config.data_dir {
+        handlers = handlers.with_pid_dir(dir.join("handlers"));
+        let leftovers = handlers.end_leftovers();
+        if !leftovers.ended.is_empty() {
+            tracing::warn!(target: "bridge", "ended {} command handler(s) an earlier Switchboard left running: {}", leftovers.ended.len(), leftovers.ended.join(", "));
+        }
+    }
     let mut actor = Actor {
-        handlers: Arc::new(HandlerRunner::new(config.max_concurrent_handlers)),
+        handlers: Arc::new(handlers),
         config,
         sessions_dir,
         self_tx,
