@@ -497,4 +497,271 @@ mod tests {
         let late = conn.request("thread/list", json!({})).await.unwrap_err();
         assert!(late.to_string().contains("exit code 1"), "{late}");
     }
+
+    async fn send_line(peer: &MemoryPeer, line: impl Into<String>) {
+        peer.to_client
+            .send(Incoming::Line(line.into()))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn replies_out_of_order_reach_their_own_callers_and_errors_name_the_method() {
+        let (conn, _inbound, mut peer) = open(Duration::from_secs(5));
+        let ask = |method: &'static str| {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.request(method, json!({ "m": method })).await })
+        };
+        let first = ask("thread/start");
+        let a = written(&mut peer).await;
+        let second = ask("thread/list");
+        let b = written(&mut peer).await;
+        let third = ask("turn/start");
+        let c = written(&mut peer).await;
+        // Ids are integers, one per request, counted up.
+        let ids: Vec<i64> = [&a, &b, &c]
+            .iter()
+            .map(|v| v["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [1, 2, 3]);
+        assert_eq!(b["params"], json!({ "m": "thread/list" }));
+        // Answered last first, with a reply to an id nobody asked for in between.
+        send_line(
+            &peer,
+            json!({ "id": c["id"], "error": { "code": -32600, "message": "no such thread" } })
+                .to_string(),
+        )
+        .await;
+        send_line(&peer, json!({ "id": 99, "result": "stray" }).to_string()).await;
+        send_line(
+            &peer,
+            json!({ "id": b["id"], "result": "second" }).to_string(),
+        )
+        .await;
+        send_line(
+            &peer,
+            json!({ "id": a["id"], "result": "first" }).to_string(),
+        )
+        .await;
+        assert_eq!(first.await.unwrap().unwrap(), json!("first"));
+        assert_eq!(second.await.unwrap().unwrap(), json!("second"));
+        match third.await.unwrap().unwrap_err() {
+            AppServerError::Rpc { method, error } => {
+                assert_eq!(method, "turn/start");
+                assert_eq!(error.code, -32600);
+                assert_eq!(error.message, "no such thread");
+            }
+            other => panic!("not an rpc error: {other}"),
+        }
+        // A stray reply is not junk: it is JSON-RPC, just late or unknown.
+        assert_eq!(conn.junk_lines(), 0);
+    }
+
+    #[tokio::test]
+    async fn server_requests_and_notifications_go_up_in_the_order_they_came() {
+        let (_conn, mut inbound, peer) = open(Duration::from_secs(5));
+        send_line(
+            &peer,
+            json!({ "method": "turn/started", "params": { "n": 1 } }).to_string(),
+        )
+        .await;
+        send_line(
+            &peer,
+            json!({ "id": 0, "method": "item/tool/call", "params": { "n": 2 } }).to_string(),
+        )
+        .await;
+        send_line(
+            &peer,
+            json!({ "method": "turn/completed", "params": { "n": 3 } }).to_string(),
+        )
+        .await;
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            match inbound.recv().await.unwrap() {
+                Inbound::Notification(n) => seen.push(format!("notification {}", n.method)),
+                Inbound::Request(r) => {
+                    assert_eq!(r.id, RequestId::Integer(0));
+                    assert_eq!(r.params, Some(json!({ "n": 2 })));
+                    seen.push(format!("request {}", r.method));
+                }
+                Inbound::Closed { reason } => panic!("closed: {reason}"),
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                "notification turn/started",
+                "request item/tool/call",
+                "notification turn/completed"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_lines_are_counted_and_the_connection_goes_on() {
+        let (conn, mut inbound, mut peer) = open(Duration::from_secs(5));
+        for junk in [
+            "",
+            "not json",
+            "{\"id\": 1",
+            "[1, 2, 3]",
+            "42",
+            "{\"jsonrpc\": \"2.0\"}",
+            "{\"id\": {\"an\": \"object\"}, \"result\": null}",
+        ] {
+            send_line(&peer, junk).await;
+        }
+        let asking = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.request("thread/list", json!({})).await })
+        };
+        let request = written(&mut peer).await;
+        send_line(
+            &peer,
+            json!({ "id": request["id"], "result": [] }).to_string(),
+        )
+        .await;
+        assert_eq!(asking.await.unwrap().unwrap(), json!([]));
+        send_line(&peer, json!({ "method": "after/junk" }).to_string()).await;
+        let Some(Inbound::Notification(after)) = inbound.recv().await else {
+            panic!("no notification after the junk")
+        };
+        assert_eq!(after.method, "after/junk");
+        assert_eq!(conn.junk_lines(), 7);
+    }
+
+    /// The request timeout covers the reply: with time paused, the call fails exactly
+    /// when it runs out, and a reply that comes later reaches nobody and breaks nothing.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_with_no_reply_times_out_and_a_late_reply_is_dropped() {
+        let (conn, _inbound, mut peer) = open(Duration::from_secs(30));
+        let started = tokio::time::Instant::now();
+        let asking = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.request("thread/resume", json!({})).await })
+        };
+        let request = written(&mut peer).await;
+        let error = asking.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&error, AppServerError::Timeout { method, after }
+                if method == "thread/resume" && *after == Duration::from_secs(30)),
+            "{error}"
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        send_line(
+            &peer,
+            json!({ "id": request["id"], "result": "late" }).to_string(),
+        )
+        .await;
+        let next = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.request("thread/list", json!({})).await })
+        };
+        let request = written(&mut peer).await;
+        send_line(
+            &peer,
+            json!({ "id": request["id"], "result": "on time" }).to_string(),
+        )
+        .await;
+        assert_eq!(next.await.unwrap().unwrap(), json!("on time"));
+    }
+
+    /// An answer is done only when the transport wrote it: one never taken fails after
+    /// the timeout, one whose write failed says why.
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_the_transport_never_writes_fails_after_the_timeout() {
+        let (conn, _inbound, mut peer) = open(Duration::from_secs(10));
+        let started = tokio::time::Instant::now();
+        let answering = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.respond(RequestId::Integer(4), json!({})).await })
+        };
+        // Read but never acknowledged.
+        let held = peer.from_client.recv().await.unwrap();
+        let error = answering.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&error, AppServerError::Write { reason } if reason.contains("did not take the answer")),
+            "{error}"
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
+        drop(held);
+
+        let answering = {
+            let conn = conn.clone();
+            tokio::spawn(async move {
+                conn.respond_error(
+                    RequestId::String("x".to_string()),
+                    RpcError {
+                        code: -32601,
+                        message: "unknown method".to_string(),
+                        data: None,
+                    },
+                )
+                .await
+            })
+        };
+        let out = peer.from_client.recv().await.unwrap();
+        let line: Value = serde_json::from_str(&out.line).unwrap();
+        assert_eq!(line["id"], "x");
+        assert_eq!(line["error"]["code"], -32601);
+        let _ = out.written.unwrap().send(Err("broken pipe".to_string()));
+        let error = answering.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&error, AppServerError::Write { reason } if reason == "broken pipe"),
+            "{error}"
+        );
+    }
+
+    /// A peer that goes away without a word: its end of the transport simply drops.
+    #[tokio::test]
+    async fn a_peer_that_drops_its_end_closes_the_connection_once() {
+        let (conn, mut inbound, mut peer) = open(Duration::from_secs(5));
+        let asking = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.request("thread/list", json!({})).await })
+        };
+        written(&mut peer).await;
+        drop(peer);
+        let error = asking.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&error, AppServerError::Closed { reason } if reason == "app-server transport ended"),
+            "{error}"
+        );
+        let Some(Inbound::Closed { reason }) = inbound.recv().await else {
+            panic!("no close")
+        };
+        assert_eq!(reason, "app-server transport ended");
+        assert!(inbound.recv().await.is_none());
+        // Nothing can be written any more either.
+        let error = conn.notify("initialized", None).await.unwrap_err();
+        assert!(matches!(error, AppServerError::Closed { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_handshake_reads_the_version_and_confirms_with_initialized() {
+        let (conn, _inbound, mut peer) = open(Duration::from_secs(5));
+        let handshake = {
+            let conn = conn.clone();
+            tokio::spawn(async move { conn.initialize("9.9.9").await })
+        };
+        let request = written(&mut peer).await;
+        assert_eq!(request["method"], "initialize");
+        assert_eq!(request["params"]["clientInfo"]["name"], "switchboard");
+        send_line(
+            &peer,
+            json!({ "id": request["id"], "result": {
+                "userAgent": "codex_cli_rs/0.171.0 (Debian 12; x86_64) xterm",
+                "codexHome": "/home/x/.codex" } })
+            .to_string(),
+        )
+        .await;
+        let confirmed = written(&mut peer).await;
+        assert_eq!(confirmed["method"], "initialized");
+        assert!(confirmed.get("id").is_none(), "{confirmed}");
+        let info = handshake.await.unwrap().unwrap();
+        assert_eq!(info.server_version.as_deref(), Some("0.171.0"));
+        assert_eq!(info.codex_home.as_deref(), Some("/home/x/.codex"));
+        assert_eq!(version_from_user_agent("no-version"), None);
+        assert_eq!(version_from_user_agent("codex/"), None);
+    }
 }

@@ -1092,3 +1092,6 @@ async fn names_tokens_rate_limits_and_activity_become_events() {
     assert_eq!(summary.activity, None);
     assert_eq!(summary.turn_started_at_ms, None);
 }
+
+#[path = "evict_tests.rs"]
+mod evict;

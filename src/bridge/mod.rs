@@ -67,7 +67,14 @@ pub struct BridgeConfig {
     /// Resume the restored sessions at start (`thread/resume` for each): those
     /// app-server has come back attached, the rest show `resume_failed` with the reason.
     pub resume_restored: bool,
+    /// Closed sessions whose summary stays in memory, the most recently closed; a
+    /// closed session's rows always leave memory once they are all on disk, and are
+    /// read back from its transcript when asked for (see docs/RELIABILITY.md).
+    pub closed_sessions_kept: usize,
 }
+
+/// Closed sessions whose summary a bridge keeps by default (a few hundred bytes each).
+pub const CLOSED_SESSIONS_KEPT: usize = 1_000;
 
 /// Reconnecting after the app-server connection is lost: attempt `n` waits
 /// `initial_delay * 2^(n-1)`, capped at `max_delay`, and there are at most
@@ -121,6 +128,7 @@ impl BridgeConfig {
             reconnect: ReconnectPolicy::off(),
             restore_sessions: false,
             resume_restored: false,
+            closed_sessions_kept: CLOSED_SESSIONS_KEPT,
         }
     }
 }
@@ -312,8 +320,29 @@ pub enum BridgeError {
     CallEnded { request_id: String },
     #[error("tool {tool} has no handler to run")]
     NoHandler { tool: String },
+    #[error("could not read the transcript of session {thread_id}: {message}")]
+    TranscriptUnreadable { thread_id: String, message: String },
     #[error("the bridge has stopped")]
     Stopped,
+}
+
+/// A session looked up by id: in memory, or (a closed session evicted from memory)
+/// where its transcript is, with its summary when the bridge still keeps one.
+enum Lookup<T> {
+    Live(T),
+    OnDisk {
+        path: PathBuf,
+        summary: Option<Box<SessionSummary>>,
+    },
+    Unknown,
+}
+
+/// A session as the API reads it: a live one whole, a closed one by its summary (all a
+/// `410` needs, so no transcript is read for it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionState {
+    Live(Box<SessionSnapshot>),
+    Closed(Box<SessionSummary>),
 }
 
 impl Totals {
@@ -388,7 +417,13 @@ enum Command {
     },
     Session {
         thread_id: String,
-        reply: Reply<Option<SessionSnapshot>>,
+        reply: Reply<Lookup<Box<SessionSnapshot>>>,
+    },
+    /// A session's summary: no rows are copied, nor read from disk for a closed
+    /// session whose summary the bridge keeps.
+    Summary {
+        thread_id: String,
+        reply: Reply<Lookup<SessionSummary>>,
     },
     SessionSetup {
         thread_id: String,
@@ -523,6 +558,40 @@ async fn request_typed<R: serde::de::DeserializeOwned>(
     let params = serde_json::to_value(params).map_err(|e| unexpected(e.to_string()))?;
     let result = conn.request(method, params).await?;
     serde_json::from_value(result).map_err(|e| unexpected(e.to_string()))
+}
+
+/// Reads a closed session's transcript back, in a blocking task (never in the actor).
+/// `None` when there is no such file, or (unless `known`: the bridge keeps its summary)
+/// when the file is not the transcript of a closed session with this id.
+async fn read_closed(
+    thread_id: &str,
+    path: PathBuf,
+    known: bool,
+) -> Result<Option<(actor::recovery::ReadBack, SessionSummary)>> {
+    let unreadable = |message: String| BridgeError::TranscriptUnreadable {
+        thread_id: thread_id.to_string(),
+        message,
+    };
+    if !known && !path.exists() {
+        return Ok(None);
+    }
+    let shown = path.clone();
+    let read = tokio::task::spawn_blocking(move || actor::recovery::read_back(&path))
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    match read {
+        Ok(read) if read.folded.thread_id() == thread_id && read.folded.closed() => {
+            let summary = read.folded.summary(&shown);
+            Ok(Some((read, summary)))
+        }
+        Ok(_) if !known => Ok(None),
+        Ok(_) => Err(unreadable(format!(
+            "{} is not the transcript of this closed session",
+            shown.display()
+        ))),
+        Err(_) if !known => Ok(None),
+        Err(message) => Err(unreadable(message)),
+    }
 }
 
 /// Receives bridge events; lag becomes a [`BridgeEvent::Lagged`] instead of an error.
@@ -848,12 +917,93 @@ impl BridgeHandle {
         self.ask(|reply| Command::Sessions { reply }).await
     }
 
+    /// A session with its turns and (the last rows of) its transcript. A closed session
+    /// that left memory is read back from its transcript file.
     pub async fn session(&self, thread_id: &str) -> Result<Option<SessionSnapshot>> {
-        self.ask(|reply| Command::Session {
-            thread_id: thread_id.to_string(),
-            reply,
+        let found = self
+            .ask(|reply| Command::Session {
+                thread_id: thread_id.to_string(),
+                reply,
+            })
+            .await?;
+        match found {
+            Lookup::Live(snapshot) => Ok(Some(*snapshot)),
+            Lookup::OnDisk { path, summary } => {
+                match (
+                    read_closed(thread_id, path, summary.is_some()).await,
+                    summary,
+                ) {
+                    (Ok(Some((read, on_disk))), summary) => Ok(Some(
+                        read.folded
+                            .snapshot(summary.map_or(on_disk, |s| *s), read.rows),
+                    )),
+                    (Ok(None), _) => Ok(None),
+                    // The file went (or went bad) after the session closed: what the
+                    // bridge kept of it is still true.
+                    (Err(e), Some(summary)) => {
+                        tracing::warn!(target: "bridge", "{e}");
+                        Ok(Some(SessionSnapshot {
+                            summary: *summary,
+                            turns: Vec::new(),
+                            transcript: Vec::new(),
+                            streaming: Vec::new(),
+                            thread: Value::Null,
+                        }))
+                    }
+                    (Err(e), None) => Err(e),
+                }
+            }
+            Lookup::Unknown => Ok(None),
+        }
+    }
+
+    /// A session's summary, closed ones included: one that left memory past the cap
+    /// is read from its transcript file.
+    pub async fn session_summary(&self, thread_id: &str) -> Result<Option<SessionSummary>> {
+        let found = self
+            .ask(|reply| Command::Summary {
+                thread_id: thread_id.to_string(),
+                reply,
+            })
+            .await?;
+        match found {
+            Lookup::Live(summary) => Ok(Some(summary)),
+            Lookup::OnDisk { path, summary } => Ok(match summary {
+                Some(summary) => Some(*summary),
+                None => read_closed(thread_id, path, false)
+                    .await?
+                    .map(|(_, summary)| summary),
+            }),
+            Lookup::Unknown => Ok(None),
+        }
+    }
+
+    /// A live session whole, or a closed one by its summary (no transcript is read
+    /// unless the session left memory past the cap).
+    pub async fn session_state(&self, thread_id: &str) -> Result<Option<SessionState>> {
+        let found = self
+            .ask(|reply| Command::Session {
+                thread_id: thread_id.to_string(),
+                reply,
+            })
+            .await?;
+        Ok(match found {
+            Lookup::Live(snapshot) if snapshot.summary.status == SessionStatus::Closed => {
+                Some(SessionState::Closed(Box::new(snapshot.summary)))
+            }
+            Lookup::Live(snapshot) => Some(SessionState::Live(snapshot)),
+            Lookup::OnDisk {
+                summary: Some(summary),
+                ..
+            } => Some(SessionState::Closed(summary)),
+            Lookup::OnDisk {
+                path,
+                summary: None,
+            } => read_closed(thread_id, path, false)
+                .await?
+                .map(|(_, summary)| SessionState::Closed(Box::new(summary))),
+            Lookup::Unknown => None,
         })
-        .await
     }
 
     /// The session's settings and declared tools.

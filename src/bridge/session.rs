@@ -248,3 +248,67 @@ impl Session {
         }
     }
 }
+
+/// Closed sessions whose transcript is all on disk, evicted from memory: only their
+/// summary is kept (a few hundred bytes each), for at most `cap` of them, the most
+/// recently closed. Their rows are read back from the transcript when asked for
+/// (`BridgeHandle::session`); one evicted past the cap is found on disk by its id.
+#[derive(Debug, Default)]
+pub struct ClosedSessions {
+    summaries: HashMap<String, SessionSummary>,
+    /// Thread ids, the oldest closed first.
+    order: std::collections::VecDeque<String>,
+    cap: usize,
+}
+
+impl ClosedSessions {
+    pub fn new(cap: usize) -> ClosedSessions {
+        ClosedSessions {
+            summaries: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            cap,
+        }
+    }
+
+    /// Keeps a closed session's summary; beyond the cap the oldest one is dropped.
+    pub fn insert(&mut self, mut summary: SessionSummary) {
+        summary.status = SessionStatus::Closed;
+        summary.active_turn_id = None;
+        let thread_id = summary.thread_id.clone();
+        if self.summaries.insert(thread_id.clone(), summary).is_some() {
+            self.order.retain(|t| *t != thread_id);
+        }
+        self.order.push_back(thread_id);
+        while self.order.len() > self.cap {
+            if let Some(oldest) = self.order.pop_front() {
+                self.summaries.remove(&oldest);
+            }
+        }
+    }
+
+    pub fn get(&self, thread_id: &str) -> Option<&SessionSummary> {
+        self.summaries.get(thread_id)
+    }
+
+    pub fn remove(&mut self, thread_id: &str) -> Option<SessionSummary> {
+        let summary = self.summaries.remove(thread_id)?;
+        self.order.retain(|t| t != thread_id);
+        Some(summary)
+    }
+
+    pub fn contains(&self, thread_id: &str) -> bool {
+        self.summaries.contains_key(thread_id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.summaries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.summaries.is_empty()
+    }
+
+    pub fn summaries(&self) -> impl Iterator<Item = &SessionSummary> {
+        self.summaries.values()
+    }
+}

@@ -13,11 +13,16 @@ use crate::catalog::CommandSpec;
 const STDERR_QUOTE_BYTES: usize = 512;
 
 /// Runs the handler; `Ok` is what it printed on stdout (exit 0, UTF-8, not empty).
-pub(super) async fn run(spec: &CommandSpec, input: &Value, label: &str) -> Result<String, String> {
+pub(super) async fn run(
+    spec: &CommandSpec,
+    input: &Value,
+    label: &str,
+    pid_dir: Option<&super::pidfile::PidDir>,
+) -> Result<String, String> {
     let mut payload = serde_json::to_vec(input)
         .map_err(|e| format!("could not encode the request for {label}: {e}"))?;
     payload.push(b'\n');
-    let run = command::run_process(spec, payload, label).await?;
+    let run = command::run_process(spec, payload, label, pid_dir).await?;
     map_output(label, run.end, &run.captured())
 }
 

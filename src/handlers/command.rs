@@ -24,6 +24,7 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(super) async fn run(
     spec: &CommandSpec,
     input: &HandlerInput,
+    pid_dir: Option<&super::pidfile::PidDir>,
 ) -> (ToolCallResult, Option<String>) {
     let tool = input.tool.as_str();
     let mut payload = match serde_json::to_vec(input) {
@@ -35,7 +36,7 @@ pub(super) async fn run(
         }
     };
     payload.push(b'\n');
-    match run_process(spec, payload, tool).await {
+    match run_process(spec, payload, tool, pid_dir).await {
         Ok(run) => map_command_output(tool, run.end, &run.captured()),
         Err(summary) => failure_outcome(summary),
     }
@@ -60,11 +61,13 @@ impl ProcessRun {
 }
 
 /// Runs `spec` once with `payload` on stdin: its process group, its timeout, its capped
-/// pipes. `Err` only when it could not be started or waited for; `label` names it.
+/// pipes. `Err` only when it could not be started or waited for; `label` names it. While
+/// it runs it is recorded in `pid_dir`, if given (see [`super::pidfile`]).
 pub(super) async fn run_process(
     spec: &CommandSpec,
     payload: Vec<u8>,
     label: &str,
+    pid_dir: Option<&super::pidfile::PidDir>,
 ) -> Result<ProcessRun, String> {
     let tool = label;
     let mut command = Command::new(&spec.program);
@@ -101,6 +104,10 @@ pub(super) async fn run_process(
             .map(Pid::from_raw),
         armed: true,
     };
+    // Removed when this run ends or is abandoned; left behind only if Switchboard dies.
+    let _pid_file = group
+        .pgid
+        .and_then(|pgid| pid_dir.and_then(|dir| dir.record(pgid.as_raw(), tool, &spec.program)));
 
     // Every pipe task holds a receiver; when all have finished, `stop.closed()` resolves.
     let (stop, stop_rx) = watch::channel(false);

@@ -10,6 +10,7 @@ mod approval;
 mod command;
 mod http;
 pub mod output;
+pub mod pidfile;
 mod worker;
 
 use std::sync::Arc;
@@ -64,6 +65,8 @@ pub struct HandlerRunner {
     waiting: AtomicUsize,
     /// Long-lived worker processes, started on their first call.
     workers: worker::Workers,
+    /// Where running command handlers are recorded (see [`pidfile`]), if anywhere.
+    pid_dir: Option<pidfile::PidDir>,
 }
 
 impl HandlerRunner {
@@ -76,7 +79,24 @@ impl HandlerRunner {
             max_concurrent,
             waiting: AtomicUsize::new(0),
             workers: worker::Workers::default(),
+            pid_dir: None,
         }
+    }
+
+    /// Records each running command handler in `dir` (see [`pidfile`]), so that a
+    /// Switchboard started after this one was killed can end what it left running.
+    pub fn with_pid_dir(mut self, dir: std::path::PathBuf) -> HandlerRunner {
+        self.pid_dir = Some(pidfile::PidDir::new(dir));
+        self
+    }
+
+    /// Ends the command handlers that a Switchboard which is gone left running in the
+    /// pid folder (see [`pidfile::PidDir::end_leftovers`]).
+    pub fn end_leftovers(&self) -> pidfile::Leftovers {
+        self.pid_dir
+            .as_ref()
+            .map(pidfile::PidDir::end_leftovers)
+            .unwrap_or_default()
     }
 
     pub fn max_concurrent(&self) -> usize {
@@ -108,7 +128,7 @@ impl HandlerRunner {
                 Ok(_slot) => {
                     started = Instant::now();
                     queued = started - arrived;
-                    command::run(command, input).await
+                    command::run(command, input, self.pid_dir.as_ref()).await
                 }
                 Err(closed) => output::failure_outcome(closed),
             },
@@ -159,7 +179,7 @@ impl HandlerRunner {
         label: &str,
     ) -> Result<String, String> {
         let _slot = self.acquire().await?;
-        approval::run(spec, input, label).await
+        approval::run(spec, input, label, self.pid_dir.as_ref()).await
     }
 
     async fn acquire(&self) -> Result<tokio::sync::SemaphorePermit<'_>, String> {

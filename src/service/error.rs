@@ -98,6 +98,11 @@ impl ApiError {
             BridgeError::NoHandler { .. } => {
                 upstream(StatusCode::CONFLICT, "no_handler", error.to_string())
             }
+            BridgeError::TranscriptUnreadable { .. } => upstream(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "transcript_unreadable",
+                error.to_string(),
+            ),
             BridgeError::NotAttached { .. } => upstream(
                 StatusCode::CONFLICT,
                 "session_not_attached",

@@ -21,8 +21,8 @@ use super::wire::{
 };
 use crate::appserver::timeline;
 use crate::bridge::{
-    BridgeError, CreateSession, RespondOutcome, Responder, SessionStatus, SessionSummary,
-    TurnOptions,
+    BridgeError, CreateSession, RespondOutcome, Responder, SessionState, SessionStatus,
+    SessionSummary, TurnOptions,
 };
 
 /// Header a client may set to name itself in "answered by remote ..." records.
@@ -72,10 +72,12 @@ pub(super) async fn live_session(
     state: &AppState,
     session_id: &str,
 ) -> Result<SessionSummary, ApiError> {
-    let sessions = state.bridge.sessions().await.map_err(bridge_error)?;
-    let summary = sessions
-        .into_iter()
-        .find(|s| s.thread_id == session_id)
+    // One lookup by id; a closed session is found even after it left memory.
+    let summary = state
+        .bridge
+        .session_summary(session_id)
+        .await
+        .map_err(bridge_error)?
         .ok_or_else(|| ApiError::SessionNotFound {
             session_id: session_id.to_string(),
         })?;
@@ -203,19 +205,23 @@ pub async fn list_sessions(State(state): State<AppState>) -> ApiResult {
 
 async fn detail(state: &AppState, session_id: &str) -> Result<SessionDetail, ApiError> {
     // One snapshot for turns and transcript: a terminal turn always comes with its reply.
-    let snapshot = state
+    // A closed session is answered from its summary: no transcript is read for a 410.
+    let snapshot = match state
         .bridge
-        .session(session_id)
+        .session_state(session_id)
         .await
         .map_err(bridge_error)?
-        .ok_or_else(|| ApiError::SessionNotFound {
-            session_id: session_id.to_string(),
-        })?;
-    if snapshot.summary.status == SessionStatus::Closed {
-        return Err(ApiError::SessionDeleted(convert::deleted_body(
-            &snapshot.summary,
-        )));
-    }
+    {
+        Some(SessionState::Live(snapshot)) => snapshot,
+        Some(SessionState::Closed(summary)) => {
+            return Err(ApiError::SessionDeleted(convert::deleted_body(&summary)));
+        }
+        None => {
+            return Err(ApiError::SessionNotFound {
+                session_id: session_id.to_string(),
+            });
+        }
+    };
     let setup = state
         .bridge
         .session_setup(session_id)

@@ -10,6 +10,7 @@ mod handler_load;
 mod protocol_fixtures;
 mod recovery;
 mod restart_serve;
+mod serve_leftovers;
 mod serve_support;
 mod service_api;
 mod service_cli;

@@ -84,6 +84,13 @@ impl ServeProcess {
         self.child.wait().unwrap()
     }
 
+    /// SIGKILL: `serve` gets no chance to clean up.
+    pub fn kill(mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+
     fn terminate(&mut self) {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);

@@ -678,6 +678,87 @@ async fn a_failed_write_is_500_and_the_call_stays_pending() {
     assert_eq!(second.await.unwrap().status, 200);
 }
 
+/// Messages sent while a turn runs, as codex-manager passes them on: each is accepted
+/// (202) and joins the running turn (codex takes `turn/start` on a busy thread as more
+/// input for the turn in progress), so every reply names that turn. Nothing is lost:
+/// each message is in the transcript, and the next message after the turn starts a new
+/// one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_sent_during_a_turn_join_it_and_get_its_turn_id() {
+    let h = ApiHarness::start("tests/fixtures/catalogs/manual.toml").await;
+    let sid = h.create_session("approve_refund").await;
+    let mut socket = h.socket(&format!("?threadId={sid}")).await;
+    next_frame(&mut socket).await;
+    // The turn waits on a manual call, so it is surely running while the others arrive.
+    let (turn_id, record) = raise_call(&h, &sid, "approve_refund", &mut socket).await;
+    let url = h.url(&format!("/api/sessions/{sid}/messages"));
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let http = h.http.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            json_reply(
+                http.post(url)
+                    .bearer_auth(TOKEN)
+                    .json(&json!({ "text": format!("one more thing, number {i}") }))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }));
+    }
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, 202, "{:?}", reply.body);
+        assert_eq!(reply.body["turnId"], turn_id.as_str(), "{:?}", reply.body);
+    }
+    // Answer every call the turn makes until it ends.
+    let answer = |request_id: String| {
+        let h = &h;
+        async move {
+            let answered = h
+                .post(
+                    &format!("/api/tool-calls/{request_id}/response"),
+                    json!({ "text": "approved" }),
+                )
+                .await;
+            assert_eq!(answered.status, 200, "{:?}", answered.body);
+        }
+    };
+    answer(text(&record["requestId"]).to_string()).await;
+    loop {
+        let frame = next_frame(&mut socket).await;
+        match text(&frame["type"]) {
+            "tool_call_requested" => {
+                answer(text(&frame["payload"]["requestId"]).to_string()).await;
+            }
+            "app_server.turn.completed" => break,
+            _ => {}
+        }
+    }
+    let detail = h.get(&format!("/api/sessions/{sid}")).await;
+    assert_eq!(detail.status, 200);
+    let turns = detail.body["thread"]["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 1, "{turns:?}");
+    assert_eq!(turns[0]["id"], turn_id.as_str());
+    let transcript = detail.body["transcript"].to_string();
+    for i in 0..10 {
+        assert!(
+            transcript.contains(&format!("one more thing, number {i}")),
+            "message {i} is not in the transcript: {transcript}"
+        );
+    }
+    let after = h
+        .post(
+            &format!("/api/sessions/{sid}/messages"),
+            json!({ "text": "and now a new turn" }),
+        )
+        .await;
+    assert_eq!(after.status, 202, "{:?}", after.body);
+    assert_ne!(after.body["turnId"], turn_id.as_str());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_resolved_event_flags_an_answer_that_breaks_the_output_schema_and_stats_count_it() {
     let h = ApiHarness::start("tests/fixtures/catalogs/examples.toml").await;

@@ -118,6 +118,34 @@ fn serve_refuses_no_auth_off_loopback() {
     assert!(!home.path().join("switchboard/token").exists());
 }
 
+/// A token file in a folder that others can write to (so replace the token in) is
+/// refused at start with what to fix, before anything listens.
+#[test]
+fn serve_refuses_a_token_file_in_a_world_writable_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let open = home.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    let token = open.join("token");
+    std::fs::write(&token, "secret-token-0123456789\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = switchboard()
+        .args(["serve", "--listen", "127.0.0.1:0", "--token-file"])
+        .arg(&token)
+        .env("XDG_CONFIG_HOME", home.path())
+        .output()
+        .unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("which others can write to (mode 777)") && stderr.contains("chmod go-w"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}
+
 fn cli(url: &str, home: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
     let output = switchboard()
         .env("SWITCHBOARD_URL", url)

@@ -23,11 +23,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::events::{BridgeEvent, ConnectionState, HoldState, Responder};
 use super::pending::PendingStore;
-use super::session::{Session, TurnRecord};
+use super::session::{ClosedSessions, Session, TurnRecord};
 use super::transcript::TranscriptEntry;
 use super::{
-    AnswerInput, AnswerOutcome, BridgeConfig, BridgeError, Command, HoldChange, Reply, Result,
-    Totals,
+    AnswerInput, AnswerOutcome, BridgeConfig, BridgeError, Command, HoldChange, Lookup, Reply,
+    Result, Totals,
 };
 use crate::appserver::{self, ConnectionHandle, ConnectionId, Connector, Inbound, ProtocolTap};
 use crate::handlers::HandlerRunner;
@@ -96,8 +96,17 @@ pub(super) async fn spawn(
         state: state.clone(),
     });
     let sessions_dir = config.data_dir.as_ref().map(|d| d.join("sessions"));
+    let config_closed_kept = config.closed_sessions_kept;
+    let mut handlers = HandlerRunner::new(config.max_concurrent_handlers);
+    if let Some(dir) = &config.data_dir {
+        handlers = handlers.with_pid_dir(dir.join("handlers"));
+        let leftovers = handlers.end_leftovers();
+        if !leftovers.ended.is_empty() {
+            tracing::warn!(target: "bridge", "ended {} command handler(s) an earlier Switchboard left running: {}", leftovers.ended.len(), leftovers.ended.join(", "));
+        }
+    }
     let mut actor = Actor {
-        handlers: Arc::new(HandlerRunner::new(config.max_concurrent_handlers)),
+        handlers: Arc::new(handlers),
         config,
         sessions_dir,
         self_tx,
@@ -111,6 +120,7 @@ pub(super) async fn spawn(
             connector,
         },
         sessions: HashMap::new(),
+        closed: ClosedSessions::new(config_closed_kept),
         pending: PendingStore::default(),
         file_changes: HashMap::new(),
         turn_waiters: HashMap::new(),
@@ -162,7 +172,10 @@ struct Actor {
     self_tx: mpsc::WeakSender<Command>,
     events: broadcast::Sender<BridgeEvent>,
     upstream: Upstream,
+    /// Open sessions, and closed ones whose transcript is not (all) on disk.
     sessions: HashMap<String, Session>,
+    /// Closed sessions evicted from memory: their summary only (see `evict_closed`).
+    closed: ClosedSessions,
     pending: PendingStore,
     /// The changes of `fileChange` items that started, by (thread, item): what a
     /// file-change approval shows. Dropped when the item or its turn completes.
@@ -328,6 +341,9 @@ impl Actor {
                 let result = if self.sessions.contains_key(&thread_id) {
                     self.close_session(&thread_id, &reason);
                     Ok(())
+                } else if self.closed.contains(&thread_id) {
+                    // Closed already (and evicted): closing again changes nothing.
+                    Ok(())
                 } else {
                     Err(BridgeError::UnknownSession { thread_id })
                 };
@@ -360,7 +376,14 @@ impl Actor {
                 let _ = reply.send(self.session_summaries());
             }
             Command::Session { thread_id, reply } => {
-                let _ = reply.send(self.sessions.get(&thread_id).map(Session::snapshot));
+                let _ = reply.send(self.lookup(&thread_id, |s| Box::new(s.snapshot())));
+            }
+            Command::Summary { thread_id, reply } => {
+                let found = match self.closed.get(&thread_id) {
+                    Some(summary) => Lookup::Live(summary.clone()),
+                    None => self.lookup(&thread_id, Session::summary),
+                };
+                let _ = reply.send(found);
             }
             Command::SessionSetup { thread_id, reply } => {
                 let _ = reply.send(self.sessions.get(&thread_id).map(Session::setup));
@@ -380,6 +403,8 @@ impl Actor {
                     .get_mut(&thread_id)
                     .is_some_and(|s| s.transcript.retry(epoch));
                 self.report_transcript(&thread_id);
+                // A closed session whose rows were waiting can leave memory now.
+                self.evict_closed(&thread_id);
                 let _ = reply.send(failing);
             }
             Command::Status { reply } => {
@@ -452,6 +477,42 @@ impl Actor {
             Err(message) => {
                 let _ = reply.send(AnswerOutcome::Invalid { message });
             }
+        }
+    }
+
+    /// A session by id: from memory, or where its transcript is when it is not there
+    /// (with its summary when the bridge keeps one: an evicted closed session).
+    fn lookup<T>(&self, thread_id: &str, live: impl FnOnce(&Session) -> T) -> Lookup<T> {
+        if let Some(session) = self.sessions.get(thread_id) {
+            return Lookup::Live(live(session));
+        }
+        match (&self.sessions_dir, super::transcript::file_name(thread_id)) {
+            (Some(dir), Ok(name)) => Lookup::OnDisk {
+                path: dir.join(name),
+                summary: self.closed.get(thread_id).cloned().map(Box::new),
+            },
+            _ => Lookup::Unknown,
+        }
+    }
+
+    /// Moves a closed session out of memory once every row of its transcript is on
+    /// disk: its summary stays (see `ClosedSessions`), its rows are read back from the
+    /// file when asked for. A session without a transcript file (a bridge without a
+    /// data directory) stays whole: there is nothing to read it back from.
+    fn evict_closed(&mut self, thread_id: &str) {
+        let Some(session) = self.sessions.get(thread_id) else {
+            return;
+        };
+        if session.status != super::session::SessionStatus::Closed
+            || session.transcript.path().is_none()
+            || !session.transcript.is_persisted()
+        {
+            return;
+        }
+        if let Some(session) = self.sessions.remove(thread_id) {
+            self.file_changes
+                .retain(|(thread, _), _| thread != thread_id);
+            self.closed.insert(session.summary());
         }
     }
 

@@ -20,6 +20,9 @@ impl Actor {
     /// Whether a session can take a turn; its running turn, if any.
     pub(super) fn check_session(&self, thread_id: String) -> Result<Option<String>> {
         match self.sessions.get(&thread_id) {
+            None if self.closed.contains(&thread_id) => {
+                Err(BridgeError::SessionClosed { thread_id })
+            }
             None => Err(BridgeError::UnknownSession { thread_id }),
             Some(s) if s.status == SessionStatus::Closed => {
                 Err(BridgeError::SessionClosed { thread_id })
@@ -58,7 +61,12 @@ impl Actor {
     }
 
     pub(super) fn session_summaries(&self) -> Vec<SessionSummary> {
-        let mut list: Vec<_> = self.sessions.values().map(Session::summary).collect();
+        let mut list: Vec<_> = self
+            .sessions
+            .values()
+            .map(Session::summary)
+            .chain(self.closed.summaries().cloned())
+            .collect();
         list.sort_by_key(|s| s.created_at_ms);
         list
     }
@@ -93,7 +101,7 @@ impl Actor {
 
     pub(super) fn status(&self) -> BridgeStatus {
         let mut totals = self.totals.clone();
-        totals.sessions = self.sessions.len();
+        totals.sessions = self.sessions.len() + self.closed.len();
         totals.pending = self.pending.len();
         totals.waiting_on_person = self
             .pending

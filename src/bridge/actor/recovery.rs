@@ -28,8 +28,10 @@ use crate::appserver::{
 };
 use crate::bridge::events::{BridgeEvent, ConnectionState, RecoveryStep};
 use crate::bridge::pending::{ItemKey, PendingRequest};
-use crate::bridge::session::{Session, SessionStatus, TurnRecord};
-use crate::bridge::transcript::{Transcript, TranscriptEntry, TranscriptRow, read_transcript};
+use crate::bridge::session::{Session, SessionSnapshot, SessionStatus, SessionSummary, TurnRecord};
+use crate::bridge::transcript::{
+    MEMORY_WINDOW, Transcript, TranscriptEntry, TranscriptRow, read_transcript,
+};
 use crate::bridge::{Command, ReconnectPolicy};
 use crate::catalog::Catalog;
 use crate::protocol::{
@@ -712,13 +714,33 @@ impl Actor {
             .filter(|path| path.extension().is_some_and(|ext| ext == "jsonl"))
             .collect();
         paths.sort();
+        let mut closed = Vec::new();
         for path in paths {
-            match restore_session(&dir, &path, &self.config.catalog) {
-                Ok((session, calls, rows, skipped_lines)) => {
-                    let thread_id = session.thread_id.clone();
-                    if self.sessions.contains_key(&thread_id) {
-                        continue;
-                    }
+            let read = match read_back(&path) {
+                Ok(read) => read,
+                Err(e) => {
+                    tracing::warn!(target: "bridge", "not restoring {}: {e}", path.display());
+                    continue;
+                }
+            };
+            let thread_id = read.folded.thread_id.clone();
+            if self.sessions.contains_key(&thread_id) || self.closed.contains(&thread_id) {
+                continue;
+            }
+            if read.folded.closed {
+                // Closed: only its summary is kept in memory (see `ClosedSessions`).
+                if crate::bridge::transcript::file_name(&thread_id)
+                    .is_ok_and(|name| dir.join(name) == path)
+                {
+                    closed.push(read.folded.summary(&path));
+                } else {
+                    tracing::warn!(target: "bridge", "not restoring {}: it is not the transcript file of thread {thread_id}", path.display());
+                }
+                continue;
+            }
+            let (rows, skipped_lines) = (read.folded.row_count, read.skipped_lines);
+            match restore_session(&dir, &path, read, &self.config.catalog) {
+                Ok((session, calls)) => {
                     let unfinished = calls.len();
                     for call in calls {
                         self.recovery.restored_calls.insert(call.key(), call);
@@ -742,6 +764,49 @@ impl Actor {
                 Err(e) => {
                     tracing::warn!(target: "bridge", "not restoring {}: {e}", path.display());
                 }
+            }
+        }
+        // The most recently closed are the ones kept when there are more than the cap.
+        closed.sort_by_key(|s| s.updated_at_ms);
+        for summary in closed {
+            tracing::info!(target: "bridge", "restored closed session {} (summary only)", summary.thread_id);
+            self.emit(BridgeEvent::SessionStarted {
+                session: summary.clone(),
+            });
+            self.closed.insert(summary);
+        }
+    }
+
+    /// Brings a closed session back into memory from its transcript, to be resumed: its
+    /// file is opened to append to, numbering going on after its last row. False when
+    /// it is not a closed session of this data directory.
+    pub(super) fn bring_back_closed(&mut self, thread_id: &str) -> bool {
+        let Some(dir) = self.sessions_dir.clone() else {
+            return false;
+        };
+        let Ok(name) = crate::bridge::transcript::file_name(thread_id) else {
+            return false;
+        };
+        let path = dir.join(name);
+        let read = match read_back(&path) {
+            Ok(read) if read.folded.closed && read.folded.thread_id == thread_id => read,
+            Ok(_) => return false,
+            Err(e) => {
+                if self.closed.contains(thread_id) {
+                    tracing::warn!(target: "bridge", "could not read closed session {thread_id} back: {e}");
+                }
+                return false;
+            }
+        };
+        match restore_session(&dir, &path, read, &self.config.catalog) {
+            Ok((session, _)) => {
+                self.closed.remove(thread_id);
+                self.sessions.insert(thread_id.to_string(), session);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(target: "bridge", "could not reopen closed session {thread_id}: {e}");
+                false
             }
         }
     }
@@ -1021,17 +1086,80 @@ async fn report(commands: &mpsc::WeakSender<Command>, progress: Progress) -> boo
         .is_ok()
 }
 
-/// Reads one transcript back into a session, its unfinished calls, its row count and
-/// the number of unreadable lines it skipped.
-fn restore_session(
-    dir: &Path,
-    path: &Path,
-    catalog: &Catalog,
-) -> Result<(Session, Vec<RestoredCall>, u64, usize), String> {
-    let (rows, bad) = read_transcript(path).map_err(|e| e.to_string())?;
-    if bad > 0 {
-        tracing::warn!(target: "bridge", "{}: skipped {bad} unreadable line(s)", path.display());
+/// What a transcript's rows say about its session.
+pub(in crate::bridge) struct Folded {
+    thread_id: String,
+    cwd: Option<String>,
+    model: Option<String>,
+    tools: Vec<String>,
+    turns: Vec<TurnRecord>,
+    title: String,
+    closed: bool,
+    calls: HashMap<String, RestoredCall>,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+    row_count: u64,
+}
+
+impl Folded {
+    pub(in crate::bridge) fn closed(&self) -> bool {
+        self.closed
     }
+
+    pub(in crate::bridge) fn thread_id(&self) -> &str {
+        &self.thread_id
+    }
+
+    /// The summary of a session that is not in memory: everything it says is on disk.
+    pub(in crate::bridge) fn summary(&self, path: &Path) -> SessionSummary {
+        SessionSummary {
+            thread_id: self.thread_id.clone(),
+            title: self.title.clone(),
+            // The name, activity and token usage are not in the transcript rows.
+            name: None,
+            activity: None,
+            turn_started_at_ms: None,
+            token_usage: None,
+            status: if self.closed {
+                SessionStatus::Closed
+            } else {
+                SessionStatus::Restored
+            },
+            cwd: self.cwd.clone(),
+            model: self.model.clone(),
+            model_provider: None,
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
+            turn_count: self.turns.len(),
+            active_turn_id: None,
+            tools: self.tools.clone(),
+            transcript_path: Some(path.display().to_string()),
+            persisted: true,
+            persist_error: None,
+        }
+    }
+
+    /// A snapshot of a session read back from disk: its turns and its last rows (as
+    /// many as a live session keeps in memory).
+    pub(in crate::bridge) fn snapshot(
+        self,
+        summary: SessionSummary,
+        rows: Vec<TranscriptRow>,
+    ) -> SessionSnapshot {
+        let keep_from = rows.len().saturating_sub(MEMORY_WINDOW);
+        SessionSnapshot {
+            summary,
+            turns: self.turns,
+            transcript: rows.into_iter().skip(keep_from).collect(),
+            streaming: Vec::new(),
+            thread: Value::Null,
+        }
+    }
+}
+
+/// Folds a transcript's rows into what they say about the session: its turns, title,
+/// whether it was closed and the requests that have no end row.
+pub(in crate::bridge) fn fold_rows(rows: &[TranscriptRow]) -> Result<Folded, String> {
     let Some(first) = rows.first() else {
         return Err("the transcript is empty".to_string());
     };
@@ -1048,7 +1176,7 @@ fn restore_session(
     let mut calls: HashMap<String, RestoredCall> = HashMap::new();
     let mut title = None;
     let mut closed = false;
-    for row in &rows {
+    for row in rows {
         let turn_id = row.turn_id.clone().unwrap_or_default();
         match &row.entry {
             TranscriptEntry::TurnStarted => {
@@ -1134,43 +1262,87 @@ fn restore_session(
             | TranscriptEntry::Notice { .. } => {}
         }
     }
-    let transcript = Transcript::reopen(dir, path, thread_id, &rows).map_err(|e| e.to_string())?;
+    Ok(Folded {
+        thread_id: thread_id.clone(),
+        cwd: cwd.clone(),
+        model: model.clone(),
+        tools: tools.clone(),
+        turns,
+        title: title.unwrap_or_else(|| format!("session {}", crate::util::id_tail(thread_id, 8))),
+        closed,
+        calls,
+        created_at_ms: first.at_ms,
+        updated_at_ms: rows.last().map_or(first.at_ms, |r: &TranscriptRow| r.at_ms),
+        row_count: rows.last().map_or(0, |r| r.seq + 1),
+    })
+}
+
+/// A transcript read back: its rows, what they say, and how many lines were unreadable.
+pub(in crate::bridge) struct ReadBack {
+    pub(in crate::bridge) rows: Vec<TranscriptRow>,
+    pub(in crate::bridge) folded: Folded,
+    pub(in crate::bridge) skipped_lines: usize,
+}
+
+/// Reads and folds one transcript file.
+pub(in crate::bridge) fn read_back(path: &Path) -> Result<ReadBack, String> {
+    let (rows, bad) = read_transcript(path).map_err(|e| e.to_string())?;
+    if bad > 0 {
+        tracing::warn!(target: "bridge", "{}: skipped {bad} unreadable line(s)", path.display());
+    }
+    let folded = fold_rows(&rows)?;
+    Ok(ReadBack {
+        rows,
+        folded,
+        skipped_lines: bad,
+    })
+}
+
+/// Makes a transcript read back a session again, its file open to append to, with its
+/// unfinished calls (none for a closed session: they ended with it).
+fn restore_session(
+    dir: &Path,
+    path: &Path,
+    read: ReadBack,
+    catalog: &Catalog,
+) -> Result<(Session, Vec<RestoredCall>), String> {
+    let ReadBack { rows, folded, .. } = read;
+    let transcript =
+        Transcript::reopen(dir, path, &folded.thread_id, &rows).map_err(|e| e.to_string())?;
     let declared: Vec<_> = catalog
         .dynamic_tools()
         .into_iter()
-        .filter(|t| tools.contains(&t.name))
+        .filter(|t| folded.tools.contains(&t.name))
         .collect();
-    let row_count = rows.last().map_or(0, |r| r.seq + 1);
     let session = Session {
-        thread_id: thread_id.clone(),
-        title: title.unwrap_or_else(|| format!("session {}", crate::util::id_tail(thread_id, 8))),
+        thread_id: folded.thread_id,
+        title: folded.title,
         name: None,
         activity: None,
         token_usage: None,
-        status: if closed {
+        status: if folded.closed {
             SessionStatus::Closed
         } else {
             SessionStatus::Restored
         },
-        cwd: cwd.clone(),
-        model: model.clone(),
+        cwd: folded.cwd,
+        model: folded.model,
         model_provider: None,
-        created_at_ms: first.at_ms,
-        updated_at_ms: rows.last().map_or(first.at_ms, |r: &TranscriptRow| r.at_ms),
+        created_at_ms: folded.created_at_ms,
+        updated_at_ms: folded.updated_at_ms,
         tools: declared,
         settings: crate::bridge::SessionSettings::default(),
-        turns,
+        turns: folded.turns,
         transcript,
         streaming: HashMap::new(),
         thread: Value::Null,
     };
-    // A closed session's calls ended with it, whatever its transcript lacks.
-    let calls = if closed {
+    let calls = if folded.closed {
         Vec::new()
     } else {
-        let mut calls: Vec<RestoredCall> = calls.into_values().collect();
+        let mut calls: Vec<RestoredCall> = folded.calls.into_values().collect();
         calls.sort_by_key(|c| c.received_at_ms);
         calls
     };
-    Ok((session, calls, row_count, bad))
+    Ok((session, calls))
 }

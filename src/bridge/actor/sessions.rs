@@ -95,6 +95,10 @@ impl Actor {
                 message: e.to_string(),
             })?;
         let thread_id = info.id.clone();
+        if !self.sessions.contains_key(&thread_id) {
+            // A resume of a closed session that left memory: its transcript goes on.
+            self.bring_back_closed(&thread_id);
+        }
         if let Some(existing) = self.sessions.get_mut(&thread_id) {
             // A resume of a session we already track: it is live again.
             let was = existing.status;
@@ -341,6 +345,10 @@ impl Actor {
         turn_id: String,
         reply: Reply<Result<TurnRecord>>,
     ) {
+        if self.closed.contains(&thread_id) {
+            let _ = reply.send(Err(BridgeError::SessionClosed { thread_id }));
+            return;
+        }
         let Some(session) = self.sessions.get_mut(&thread_id) else {
             let _ = reply.send(Err(BridgeError::UnknownSession { thread_id }));
             return;
@@ -405,5 +413,6 @@ impl Actor {
             thread_id: thread_id.to_string(),
             reason: reason.to_string(),
         });
+        self.evict_closed(thread_id);
     }
 }
