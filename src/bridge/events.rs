@@ -268,6 +268,15 @@ pub enum BridgeEvent {
         #[serde(flatten)]
         step: RecoveryStep,
     },
+    /// The catalog was loaded again (its changes, and the sessions that keep older
+    /// definitions), or could not be (the error; the previous catalog stays in use).
+    CatalogReloaded {
+        reload: super::reload::CatalogReload,
+        /// The catalog in use from now on, when the reload loaded one; for faces in the
+        /// same process (the console's inspector), not sent over the API.
+        #[serde(skip)]
+        catalog: Option<std::sync::Arc<crate::catalog::Catalog>>,
+    },
     /// This subscriber fell behind and missed events; re-read state from the handle.
     Lagged {
         skipped: u64,
@@ -279,7 +288,8 @@ impl BridgeEvent {
         match self {
             BridgeEvent::Connection { .. }
             | BridgeEvent::Lagged { .. }
-            | BridgeEvent::HoldChanged { .. } => None,
+            | BridgeEvent::HoldChanged { .. }
+            | BridgeEvent::CatalogReloaded { .. } => None,
             BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
                 Some(&session.thread_id)
             }

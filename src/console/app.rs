@@ -663,6 +663,15 @@ impl App {
                 self.say(recovery_notice(&thread_id, &step));
             }
             BridgeEvent::Lagged { .. } => return vec![Effect::Resync],
+            BridgeEvent::CatalogReloaded { reload, catalog } => {
+                if let Some(catalog) = catalog {
+                    self.catalog = catalog;
+                    self.inspector_selected = self
+                        .inspector_selected
+                        .min(self.catalog.tools.len().saturating_sub(1));
+                }
+                self.say(reload.summary());
+            }
             BridgeEvent::Connection { .. }
             | BridgeEvent::SessionStarted { .. }
             | BridgeEvent::SessionUpdated { .. }

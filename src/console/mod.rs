@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod cards;
+pub mod catalog_reload;
 pub mod command;
 pub mod config;
 pub mod editor;

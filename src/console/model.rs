@@ -95,6 +95,8 @@ pub struct Model {
     /// Pending requests other than tool calls (approvals, questions, elicitations),
     /// oldest first.
     pub requests: Vec<PendingRequestView>,
+    /// Catalog reloads: the last one, and the sessions that keep older definitions.
+    pub reloads: super::catalog_reload::CatalogReloads,
 }
 
 impl Model {
@@ -109,6 +111,7 @@ impl Model {
             transcripts: HashMap::new(),
             tool_stats: BTreeMap::new(),
             requests: Vec::new(),
+            reloads: Default::default(),
         }
     }
 
@@ -218,6 +221,7 @@ impl Model {
                 {
                     session.status = SessionStatus::Closed;
                 }
+                self.reloads.session_closed(thread_id);
             }
             BridgeEvent::TurnCompleted { thread_id, .. } => {
                 // A message cut off with its turn never completes.
@@ -316,6 +320,7 @@ impl Model {
                 }
             }
             BridgeEvent::HoldChanged { hold } => self.hold = hold.clone(),
+            BridgeEvent::CatalogReloaded { reload, .. } => self.reloads.apply(reload),
             BridgeEvent::RequestOpened { request }
                 if request.kind != crate::protocol::RequestKind::ToolCall =>
             {

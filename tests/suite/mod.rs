@@ -2,6 +2,7 @@ mod api_support;
 mod approvals_codex;
 mod bridge_codex;
 mod catalog_cli;
+mod catalog_reload;
 mod console_tmux;
 mod exec_cli;
 mod handler_load;

@@ -1083,6 +1083,8 @@ fn restore_session(
         created_at_ms: first.at_ms,
         updated_at_ms: rows.last().map_or(first.at_ms, |r: &TranscriptRow| r.at_ms),
         tools: declared,
+        declared: None,
+        outdated: Vec::new(),
         settings: crate::bridge::SessionSettings::default(),
         turns,
         transcript,
