@@ -106,10 +106,11 @@ fn serve_reloads_its_catalog_on_sighup_and_on_the_reload_route() {
     .unwrap();
     let (code, _, err) = run(&["catalog", "reload"]);
     assert_eq!(code, Some(2), "{err}");
-    let at = format!("{path_text}:9: tool `lookup`");
+    let at = format!("{path_text}:10: tool `lookup`");
     assert!(err.contains(&at), "{err}");
-    let line = serve.wait_for_stderr("the failed reload", |l| l.contains("catalog reload failed"));
-    assert!(line.contains(&at), "{line}");
+    // A line that says so, then the problems as `catalog check` prints them.
+    serve.wait_for_stderr("the failed reload", |l| l.contains("catalog reload failed"));
+    serve.wait_for_stderr("the problem's file and line", |l| l.contains(&at));
     let (_, health, _) = run(&["health", "--json"]);
     let health: Value = serde_json::from_str(&health).unwrap();
     assert_eq!(health["status"], "degraded", "{health}");
