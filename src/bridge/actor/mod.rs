@@ -421,6 +421,10 @@ impl Actor {
                     .map(ReloadChange::from)
                     .collect();
                 self.config.catalog = catalog.clone();
+                // A worker whose catalog entry changed is started again on its next call.
+                let handlers = self.handlers.clone();
+                let in_use = catalog.clone();
+                tokio::spawn(async move { handlers.retire_workers(&in_use).await });
                 self.catalog_tx.send_replace(catalog);
                 self.catalog_generation += 1;
                 for session in self.sessions.values_mut() {
