@@ -506,17 +506,25 @@ fn the_console_reloads_its_catalog_when_the_file_changes() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("the first answer", |s| s.contains("- lookup: answer one"));
 
-    // 2. Edit a handler and a description while the console runs.
+    // 2. Edit a handler and a description while the console runs. The new description
+    // reaches new sessions only: the inspector says so.
     std::fs::write(
         &path,
         reload_catalog("answer two", "another tool, described better"),
     )
     .unwrap();
-    tmux.wait_for("the reload notice", |s| {
-        s.contains("catalog reloaded: 2 changes")
+    tmux.leave_composer();
+    tmux.keys(&["t"]);
+    tmux.wait_for("the inspector's mark", |s| {
+        s.contains("other static NEW")
+            && s.contains("new sessions only: 1 running session")
+            && s.contains("another tool, described better")
     });
     // The next call of the running session gets the new handler.
-    tmux.leave_composer();
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the main view's keys", |s| {
+        s.lines().last().is_some_and(|l| l.contains("Tab focus"))
+    });
     tmux.keys(&["i"]);
     tmux.wait_for("the composer", |s| {
         s.lines().last().is_some_and(|l| l.contains("Enter send"))
@@ -526,16 +534,9 @@ fn the_console_reloads_its_catalog_when_the_file_changes() {
     tmux.wait_for("the new handler's answer", |s| {
         s.contains("- lookup: answer two")
     });
-    // The new description reaches new sessions only: the inspector says so.
     tmux.leave_composer();
     tmux.keys(&["t"]);
-    let screen = tmux.wait_for("the inspector's mark", |s| {
-        s.contains("other static NEW") && s.contains("new sessions only: 1 running session")
-    });
-    assert!(
-        screen.contains("another tool, described better"),
-        "{screen}"
-    );
+    tmux.wait_for("the inspector", |s| s.contains("other static NEW"));
 
     // 3. A broken edit keeps the catalog in use and says where it is wrong, in the
     // header and the inspector.
@@ -560,21 +561,37 @@ fn the_console_reloads_its_catalog_when_the_file_changes() {
 
     // 4. `n` in the inspector starts a session with the catalog in use.
     tmux.keys(&["n"]);
-    tmux.wait_for("a second session", |s| s.contains("sessions 2"));
+    tmux.wait_for("a second session", |s| {
+        s.contains("sessions 2") && s.contains("session ready")
+    });
 
-    // 5. Fixed again: the error goes away.
+    // 5. Fixed again: the error goes away, and the new handler is in use.
     std::fs::write(
         &path,
         reload_catalog("answer three", "another tool, described better"),
     )
     .unwrap();
-    tmux.wait_for("the error gone", |s| {
-        !s.contains("reload failed") && s.contains("catalog reloaded: 1 change")
+    tmux.wait_for("the error gone", |s| !s.contains("reload failed"));
+    tmux.keys(&["j"]);
+    let screen = tmux.wait_for("the handler's change", |s| {
+        s.contains("reload   handler, applies now")
     });
+    // The static answer, wrapped in the details: `..."text":"answer three"}]...`.
+    assert!(screen.contains("three\"}],\"success\":true}"), "{screen}");
 
-    // 6. Back to the main view, and quit.
+    // 6. Back to the main view, where the new session's composer has the focus; leave
+    // it (one key at a time: an Escape right after another is read as Alt+Escape), and
+    // quit.
     tmux.keys(&["Escape"]);
-    tmux.leave_composer();
+    tmux.wait_for("the composer of the main view", |s| {
+        s.lines().last().is_some_and(|l| l.contains("Enter send"))
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the main view's keys", |s| {
+        s.lines()
+            .last()
+            .is_some_and(|l| l.contains("Tab focus") && !l.contains("Enter send"))
+    });
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
 }
