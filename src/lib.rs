@@ -16,6 +16,8 @@ pub mod cli;
 pub mod console;
 /// Handlers that answer tool calls: command, http, static.
 pub mod handlers;
+/// Catalog debugging for the faces: the probe through codex, replays of recorded calls.
+pub mod inspect;
 /// The embedded scripted model: a local Responses-API server for demos and tests.
 pub mod model;
 /// Wire types: the JSON-RPC envelope and typed app-server messages. No I/O.

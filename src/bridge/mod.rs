@@ -8,6 +8,7 @@ pub mod events;
 pub mod pending;
 pub mod reload;
 pub mod session;
+pub mod stats;
 pub mod transcript;
 
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ pub use reload::{CatalogReload, CatalogStatus, OutdatedSession, ReloadChange, Re
 pub use session::{
     SessionSettings, SessionSetup, SessionSnapshot, SessionStatus, SessionSummary, TurnRecord,
 };
+pub use stats::{ToolStats, ToolStatsTable, ToolStatsView};
 pub use transcript::{NotPersisted, TranscriptEntry, TranscriptRow};
 
 /// Queued commands per bridge; a full queue makes callers wait.
@@ -406,6 +408,9 @@ enum Command {
     },
     Status {
         reply: Reply<BridgeStatus>,
+    },
+    ToolStats {
+        reply: Reply<Vec<ToolStatsView>>,
     },
     SetHold {
         change: HoldChange,
@@ -893,6 +898,11 @@ impl BridgeHandle {
 
     pub async fn status(&self) -> Result<BridgeStatus> {
         self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// Per-tool statistics of the calls that ended since the bridge started.
+    pub async fn tool_stats(&self) -> Result<Vec<ToolStatsView>> {
+        self.ask(|reply| Command::ToolStats { reply }).await
     }
 
     /// Holds handlers for review (all, or one tool's): their answers wait on the call

@@ -136,6 +136,9 @@ pub enum CatalogCommand {
     /// Make a running server (or a console serving the API) load its catalog file
     /// again; exit 2 if the file does not load (the server keeps the previous catalog).
     Reload(client::PlainArgs),
+    /// A running server's per-tool statistics since it started: calls, arguments that
+    /// broke input_schema, answers that broke output_schema, failures, latency.
+    Stats(client::PlainArgs),
 }
 
 /// How to reach app-server; shared by every command that starts a bridge.

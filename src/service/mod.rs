@@ -261,6 +261,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .route("/api/catalog/reload", post(catalog::reload))
         .route("/api/health", get(routes::health))
+        .route("/api/catalog/stats", get(routes::catalog_stats))
         .route("/api/openapi.json", get(routes::openapi))
         .route("/api/stream", get(stream::stream))
         .fallback(routes::no_route)

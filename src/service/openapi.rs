@@ -36,6 +36,7 @@ use super::{approvals, catalog, routes, stream, wire};
         approvals::answer_request,
         catalog::reload,
         routes::health,
+        routes::catalog_stats,
         routes::openapi,
         stream::stream,
     ),
