@@ -79,7 +79,22 @@ async fn start_catalog(
     catalog_text: &str,
     policy: ManualPolicy,
 ) -> (BridgeHandle, EventReceiver, FakeAppServer, String) {
-    let catalog = Catalog::parse(catalog_text, std::path::Path::new("/tmp/catalog.toml")).unwrap();
+    start_catalog_at(
+        catalog_text,
+        std::path::Path::new("/tmp/catalog.toml"),
+        policy,
+    )
+    .await
+}
+
+/// [`start_catalog`] with the catalog parsed as if read from `path` (where a reload
+/// reads it again).
+async fn start_catalog_at(
+    catalog_text: &str,
+    path: &std::path::Path,
+    policy: ManualPolicy,
+) -> (BridgeHandle, EventReceiver, FakeAppServer, String) {
+    let catalog = Catalog::parse(catalog_text, path).unwrap();
     let (raw, peer) = memory();
     let mut fake = FakeAppServer {
         from_bridge: peer.from_client,
@@ -1095,3 +1110,5 @@ async fn names_tokens_rate_limits_and_activity_become_events() {
 
 #[path = "evict_tests.rs"]
 mod evict;
+#[path = "reload_tests.rs"]
+mod reload;

@@ -349,6 +349,15 @@ pub enum BridgeEvent {
         #[serde(rename = "rateLimits")]
         rate_limits: Value,
     },
+    /// The catalog was loaded again (its changes, and the sessions that keep older
+    /// definitions), or could not be (the error; the previous catalog stays in use).
+    CatalogReloaded {
+        reload: super::reload::CatalogReload,
+        /// The catalog in use from now on, when the reload loaded one; for faces in the
+        /// same process (the console's inspector), not sent over the API.
+        #[serde(skip)]
+        catalog: Option<std::sync::Arc<crate::catalog::Catalog>>,
+    },
     /// This subscriber fell behind and missed events; re-read state from the handle.
     Lagged {
         skipped: u64,
@@ -361,7 +370,8 @@ impl BridgeEvent {
             BridgeEvent::Connection { .. }
             | BridgeEvent::Lagged { .. }
             | BridgeEvent::RateLimits { .. }
-            | BridgeEvent::HoldChanged { .. } => None,
+            | BridgeEvent::HoldChanged { .. }
+            | BridgeEvent::CatalogReloaded { .. } => None,
             BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
                 Some(&session.thread_id)
             }

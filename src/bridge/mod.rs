@@ -6,6 +6,7 @@ mod actor;
 pub mod dispatch;
 pub mod events;
 pub mod pending;
+pub mod reload;
 pub mod session;
 pub mod stats;
 pub mod transcript;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::appserver::{AppServerError, ConnectionHandle, Connector, ProtocolTap, TransportSpec};
 use crate::catalog::Catalog;
@@ -31,6 +32,7 @@ pub use events::{
     Responder,
 };
 pub use pending::{Answerer, PendingCallView, PendingRequestView};
+pub use reload::{CatalogReload, CatalogStatus, OutdatedSession, ReloadChange, ReloadOutcome};
 pub use session::{
     SessionSettings, SessionSetup, SessionSnapshot, SessionStatus, SessionSummary, TurnRecord,
 };
@@ -380,6 +382,8 @@ enum Command {
         thread: serde_json::Value,
         settings: SessionSettings,
         tools: Vec<DynamicToolSpec>,
+        /// Set when `tools` are the catalog's: later catalogs are compared with them.
+        declared: Option<reload::DeclaredCatalog>,
         reply: Reply<Result<SessionSummary>>,
     },
     RecordTurn {
@@ -465,6 +469,15 @@ enum Command {
         thread_id: String,
         name: Option<String>,
     },
+    /// Use this catalog from the next call on (or report why it could not be loaded,
+    /// keeping the one in use).
+    ReloadCatalog {
+        loaded: std::result::Result<Arc<Catalog>, String>,
+        reply: Reply<CatalogReload>,
+    },
+    CatalogStatus {
+        reply: Reply<CatalogStatus>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
@@ -488,7 +501,8 @@ pub struct BridgeHandle {
     /// they hold a handle.
     events: broadcast::WeakSender<BridgeEvent>,
     tap: ProtocolTap,
-    catalog: Arc<Catalog>,
+    /// The catalog in use; the actor swaps it on a reload.
+    catalog: watch::Receiver<Arc<Catalog>>,
 }
 
 /// Starts the bridge: connects to app-server, runs the handshake, and spawns the actor.
@@ -525,17 +539,15 @@ async fn launch(
     let (commands, command_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
     let tap = ProtocolTap::default();
-    let catalog = config.catalog.clone();
-    actor::spawn(
-        config,
-        raw,
-        connector,
-        commands.downgrade(),
-        command_rx,
-        events.clone(),
-        tap.clone(),
-    )
-    .await?;
+    let (catalog_tx, catalog) = watch::channel(config.catalog.clone());
+    let wiring = actor::Wiring {
+        self_tx: commands.downgrade(),
+        commands: command_rx,
+        events: events.clone(),
+        tap: tap.clone(),
+        catalog_tx,
+    };
+    actor::spawn(config, raw, connector, wiring).await?;
     Ok(BridgeHandle {
         commands,
         events: events.downgrade(),
@@ -636,8 +648,46 @@ impl BridgeHandle {
         &self.tap
     }
 
-    pub fn catalog(&self) -> &Arc<Catalog> {
-        &self.catalog
+    /// The catalog in use now: new sessions declare its tools, the next call is routed
+    /// by it. A reload replaces it (see [`BridgeHandle::reload_catalog`]).
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.borrow().clone()
+    }
+
+    /// Loads the catalog file again and uses it from the next call on: handlers, static
+    /// answers and `[[approvals]]` rules at once; changed tool definitions in sessions
+    /// created from now on (running threads keep theirs: codex fixes them at
+    /// `thread/start`). A file that does not load keeps the catalog in use; the reload
+    /// reports why, as `catalog check` would. Either way a `CatalogReloaded` event
+    /// announces it.
+    pub async fn reload_catalog(&self) -> Result<CatalogReload> {
+        let loaded = match self.catalog().path.clone() {
+            None => Err(
+                "there is no catalog file to reload: Switchboard was started without --catalog"
+                    .to_string(),
+            ),
+            Some(path) => tokio::task::spawn_blocking(move || Catalog::load(&path))
+                .await
+                .map_err(|e| format!("loading the catalog stopped: {e}"))
+                .and_then(|loaded| loaded.map(Arc::new).map_err(|e| e.to_string())),
+        };
+        self.ask(|reply| Command::ReloadCatalog { loaded, reply })
+            .await
+    }
+
+    /// Uses `catalog` from the next call on, as [`BridgeHandle::reload_catalog`] does
+    /// with a catalog loaded elsewhere.
+    pub async fn swap_catalog(&self, catalog: Arc<Catalog>) -> Result<CatalogReload> {
+        self.ask(|reply| Command::ReloadCatalog {
+            loaded: Ok(catalog),
+            reply,
+        })
+        .await
+    }
+
+    /// The catalog in use, the last reload and the sessions that keep older definitions.
+    pub async fn catalog_status(&self) -> Result<CatalogStatus> {
+        self.ask(|reply| Command::CatalogStatus { reply }).await
     }
 
     async fn connection(&self) -> Result<ConnectionHandle> {
@@ -647,10 +697,16 @@ impl BridgeHandle {
     /// `thread/start` with the catalog's (or the given) dynamic tools.
     pub async fn create_session(&self, options: CreateSession) -> Result<SessionSummary> {
         let conn = self.connection().await?;
+        // One catalog for the whole start, even if a reload comes meanwhile (the actor
+        // then marks the session outdated at once).
+        let catalog = self.catalog();
+        let declared = options.tools.is_none().then(|| reload::DeclaredCatalog {
+            namespaces: catalog.namespaces.clone(),
+        });
         let tools = options
             .tools
             .clone()
-            .unwrap_or_else(|| self.catalog.dynamic_tools());
+            .unwrap_or_else(|| catalog.dynamic_tools());
         let params = ThreadStartParams {
             cwd: options.cwd,
             model: options.model,
@@ -660,7 +716,7 @@ impl BridgeHandle {
                 serde_json::json!({ "sandbox_workspace_write": { "network_access": allowed } })
             }),
             // The catalog picks the legacy or the canonical shape (see catalog.md).
-            dynamic_tools: (!tools.is_empty()).then(|| self.catalog.thread_start_tools(&tools)),
+            dynamic_tools: (!tools.is_empty()).then(|| catalog.thread_start_tools(&tools)),
         };
         let reply: ThreadStartResponse =
             request_typed(&conn, method::THREAD_START, &params).await?;
@@ -669,6 +725,7 @@ impl BridgeHandle {
             thread: reply.thread,
             settings,
             tools,
+            declared,
             reply: reply_to,
         })
         .await?
@@ -688,6 +745,7 @@ impl BridgeHandle {
             thread: reply.thread,
             settings,
             tools: Vec::new(),
+            declared: None,
             reply: reply_to,
         })
         .await?

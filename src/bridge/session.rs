@@ -157,6 +157,12 @@ pub struct Session {
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub tools: Vec<DynamicToolSpec>,
+    /// Set when `tools` are the catalog's, as it was at `thread/start`; `None` for tools
+    /// of the session's own (the API's `dynamicTools`) or not known (restored).
+    pub declared: Option<super::reload::DeclaredCatalog>,
+    /// The tools whose definition in this thread differs from the catalog in use (after
+    /// a reload): they stay as they were until the session ends.
+    pub outdated: Vec<String>,
     pub settings: SessionSettings,
     pub turns: Vec<TurnRecord>,
     pub transcript: Transcript,

@@ -44,6 +44,7 @@ pub async fn run(command: CatalogCommand) -> u8 {
         CatalogCommand::Check(args) => check(args).await,
         CatalogCommand::Test(args) => super::catalog_test::test(args).await,
         CatalogCommand::Replay(args) => super::catalog_test::replay(args).await,
+        CatalogCommand::Reload(args) => super::client::catalog_reload(args).await,
         CatalogCommand::Stats(args) => super::client::catalog_stats(args).await,
     }
 }

@@ -82,6 +82,7 @@ pub const ROUTE_COMMANDS: &[(&str, &str, &str)] = &[
         "/api/requests/{requestId}/answer",
         "requests answer REQUEST --decision decline",
     ),
+    ("post", "/api/catalog/reload", "catalog reload"),
     ("get", "/api/health", "health"),
     ("get", "/api/catalog/stats", "catalog stats"),
     ("get", "/api/openapi.json", "openapi"),
@@ -415,6 +416,48 @@ pub async fn health(args: PlainArgs) -> u8 {
     )
 }
 
+/// `catalog reload`: the server loads its catalog file again. Exit 0 when it did, 2 when
+/// the file did not load (the server keeps the previous catalog; every problem is
+/// printed, with file and line).
+pub async fn catalog_reload(args: PlainArgs) -> u8 {
+    code(
+        async {
+            let api = api(&args.client)?;
+            let reply = api
+                .call(Method::POST, "/catalog/reload", None)
+                .await
+                .map_err(|e| {
+                    report_error(&e.to_string());
+                    e.exit_code()
+                })?;
+            let json = args.client.json;
+            if json {
+                out(&reply.body.to_string());
+            }
+            match reply.status {
+                200 => {
+                    if !json {
+                        print_reload(&reply.body);
+                    }
+                    Ok(())
+                }
+                422 => {
+                    report_error(&format!(
+                        "the catalog did not load; the server keeps the previous one: {}",
+                        text_of(&reply.body, "error")
+                    ));
+                    Err(exit::INVALID_INPUT)
+                }
+                _ => {
+                    report_error(&reply.message());
+                    Err(reply.exit_code())
+                }
+            }
+        }
+        .await,
+    )
+}
+
 /// `catalog stats`: a running server's per-tool statistics.
 pub async fn catalog_stats(args: PlainArgs) -> u8 {
     code(
@@ -456,6 +499,41 @@ pub async fn catalog_stats(args: PlainArgs) -> u8 {
         }
         .await,
     )
+}
+
+fn print_reload(body: &Value) {
+    let changes = body["changes"].as_array().cloned().unwrap_or_default();
+    out(&format!(
+        "reloaded {} (generation {}): {} tool(s) changed",
+        text_of(body, "path"),
+        body["generation"],
+        changes.len()
+    ));
+    for change in &changes {
+        let when = if change["newSessionsOnly"].as_bool() == Some(true) {
+            "new sessions only"
+        } else {
+            "applies to the next call"
+        };
+        out(&format!(
+            "  {}: {} ({when})",
+            text_of(change, "tool"),
+            text_of(change, "change")
+        ));
+    }
+    for session in body["outdatedSessions"].as_array().into_iter().flatten() {
+        let tools: Vec<&str> = session["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        out(&format!(
+            "  session {} keeps older definitions of: {}",
+            text_of(session, "sessionId"),
+            tools.join(", ")
+        ));
+    }
 }
 
 pub async fn openapi(args: OpenapiArgs) -> u8 {

@@ -12,9 +12,13 @@ use crate::console::{self, ConsoleOptions};
 
 #[derive(Debug, Clone, Args)]
 pub struct ConsoleArgs {
-    /// The tool catalog (TOML) whose tools new sessions declare.
+    /// The tool catalog (TOML) whose tools new sessions declare. It is reloaded when the
+    /// file changes: handlers at once, tool definitions for new sessions.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Do not reload the catalog when its file changes.
+    #[arg(long)]
+    pub no_watch: bool,
     /// Run codex against the embedded scripted model (a built-in scenario name or a
     /// scenario file; see docs/scripted-model.md).
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
@@ -160,6 +164,7 @@ pub async fn demo(args: DemoArgs) -> u8 {
     };
     let console_args = ConsoleArgs {
         catalog: Some(catalog),
+        no_watch: false,
         scripted_model: Some(args.scenario),
         sessions: SessionArgs::default(),
         listen: args.listen,
@@ -244,7 +249,14 @@ async fn start_and_run(
         }
         _ => None,
     };
+    // Edits of the catalog file reach the console as `CatalogReloaded` events.
+    let watch = if args.no_watch {
+        None
+    } else {
+        super::catalog_watch::spawn(started.bridge.clone())
+    };
     let result = console::run(started.bridge.clone(), options).await;
+    drop(watch);
     if let Some(server) = server {
         server.shutdown().await;
     }

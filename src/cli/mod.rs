@@ -6,6 +6,7 @@ pub mod bench;
 mod catalog_cmd;
 mod catalog_probe;
 mod catalog_test;
+pub mod catalog_watch;
 pub mod client;
 pub mod console_cmd;
 mod exec;
@@ -132,6 +133,9 @@ pub enum CatalogCommand {
     /// Run the tool calls of a recorded session again against a catalog's handlers and
     /// show what changed; exit 1 if an answer changed.
     Replay(catalog_test::ReplayArgs),
+    /// Make a running server (or a console serving the API) load its catalog file
+    /// again; exit 2 if the file does not load (the server keeps the previous catalog).
+    Reload(client::PlainArgs),
     /// A running server's per-tool statistics since it started: calls, arguments that
     /// broke input_schema, answers that broke output_schema, failures, latency.
     Stats(client::PlainArgs),

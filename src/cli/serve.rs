@@ -17,9 +17,13 @@ use crate::service::{self, DEFAULT_LISTEN, ServeConfig};
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The tool catalog (TOML): its handlers answer their tools' calls; sessions created
-    /// without `dynamicTools` declare its tools.
+    /// without `dynamicTools` declare its tools. Reloaded when the file changes, on
+    /// SIGHUP and on `POST /api/catalog/reload`.
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// Do not reload the catalog when its file changes (SIGHUP and the API still do).
+    #[arg(long)]
+    pub no_watch: bool,
     /// Where to listen; port 0 picks a free one (the address is printed).
     #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
@@ -190,43 +194,68 @@ pub async fn run(args: ServeArgs) -> u8 {
         Some((_, source)) => note(&format!("bearer token: {source}")),
         None => note("no bearer token (--no-auth): any local process may use the API"),
     }
+    let watch = if args.no_watch {
+        None
+    } else {
+        super::catalog_watch::spawn(bridge.clone())
+    };
+    if watch.is_some() {
+        note("the catalog is reloaded when its file changes, and on SIGHUP");
+    }
     note("press Ctrl-C to stop");
 
-    let code = wait_for_stop(&mut events).await;
+    let code = wait_for_stop(&bridge, &mut events).await;
+    drop(watch);
     server.shutdown().await;
     bridge.shutdown().await;
     drop(started);
     code
 }
 
-/// Runs until Ctrl-C or SIGTERM (exit 0), or until app-server is lost (exit 3).
-async fn wait_for_stop(events: &mut bridge::EventReceiver) -> u8 {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => Some(signal),
-            Err(e) => {
-                report_error(&format!("cannot watch for SIGTERM: {e}"));
-                None
-            }
-        };
-    let terminated = async {
-        match terminate.as_mut() {
+/// Runs until Ctrl-C or SIGTERM (exit 0), or until app-server is lost (exit 3). SIGHUP
+/// reloads the catalog; every reload (SIGHUP, the file watch, the API) is reported on
+/// stderr, a failed one with every problem.
+async fn wait_for_stop(bridge: &bridge::BridgeHandle, events: &mut bridge::EventReceiver) -> u8 {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let watch = |kind: SignalKind, name: &str| match signal(kind) {
+        Ok(signal) => Some(signal),
+        Err(e) => {
+            report_error(&format!("cannot watch for {name}: {e}"));
+            None
+        }
+    };
+    async fn next(signal: &mut Option<Signal>) {
+        match signal.as_mut() {
             Some(signal) => {
                 signal.recv().await;
             }
             None => std::future::pending::<()>().await,
         }
-    };
-    tokio::pin!(terminated);
+    }
+    let mut terminate = watch(SignalKind::terminate(), "SIGTERM");
+    let mut hangup = watch(SignalKind::hangup(), "SIGHUP");
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return exit::OK,
-            _ = &mut terminated => return exit::OK,
+            _ = next(&mut terminate) => return exit::OK,
+            _ = next(&mut hangup) => {
+                note("SIGHUP: reloading the catalog");
+                // The outcome comes back as an event, below.
+                if let Err(e) = bridge.reload_catalog().await {
+                    report_error(&format!("could not reload the catalog: {e}"));
+                }
+            }
             event = events.recv() => match event {
                 Some(BridgeEvent::Connection { state: ConnectionState::Disconnected { reason, .. }, .. }) => {
                     report_error(&reason);
                     return exit::APP_SERVER;
                 }
+                Some(BridgeEvent::CatalogReloaded { reload, .. }) => match reload.error() {
+                    None => note(&reload.summary()),
+                    Some(error) => report_error(&format!(
+                        "catalog reload failed, the previous catalog stays in use: {error}"
+                    )),
+                },
                 Some(_) => {}
                 None => {
                     report_error("the bridge stopped");

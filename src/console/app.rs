@@ -757,6 +757,15 @@ impl App {
                     session.turn_started_at_ms = Some(now);
                 }
             }
+            BridgeEvent::CatalogReloaded { reload, catalog } => {
+                if let Some(catalog) = catalog {
+                    self.catalog = catalog;
+                    self.inspector_selected = self
+                        .inspector_selected
+                        .min(self.catalog.tools.len().saturating_sub(1));
+                }
+                self.say(reload.summary());
+            }
             BridgeEvent::Connection { .. }
             | BridgeEvent::SessionStarted { .. }
             | BridgeEvent::SessionUpdated { .. }

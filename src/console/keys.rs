@@ -668,6 +668,14 @@ pub const BINDINGS: &[Binding] = &[
         contexts: MAIN,
     },
     Binding {
+        keys: &[ch('n')],
+        label: "n",
+        action: Action::NewSession,
+        hint: "",
+        help: "create a session with the catalog in use (after a reload: its new definitions)",
+        contexts: &[C::Inspector],
+    },
+    Binding {
         keys: &[ch('i')],
         label: "i",
         action: Action::Compose,

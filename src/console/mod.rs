@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod cards;
+pub mod catalog_reload;
 pub mod command;
 pub mod config;
 pub mod editor;
@@ -138,7 +139,7 @@ where
     let mut stats = LoopStats::default();
     let mut events = bridge.subscribe();
     let mut protocol = bridge.protocol_tap().subscribe();
-    let mut app = App::new(bridge.catalog().clone(), bridge.status().await?);
+    let mut app = App::new(bridge.catalog(), bridge.status().await?);
     app.listen = options.listen.clone();
     let (outcomes_tx, mut outcomes) = mpsc::channel::<Outcome>(256);
     let initial = load(bridge).await?;
@@ -274,7 +275,7 @@ fn apply(
 ) {
     match effect {
         Effect::Inspect(request) => {
-            let catalog = bridge.catalog().clone();
+            let catalog = bridge.catalog();
             let outcomes = outcomes.clone();
             let codex = options.codex.clone();
             // Beside the loop, like bridge requests: a probe takes seconds.

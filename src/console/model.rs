@@ -106,6 +106,8 @@ pub struct Model {
     pub endings: Endings,
     /// The account's rate limits (`rateLimits` of `account/rateLimits/updated`).
     pub rate_limits: Option<serde_json::Value>,
+    /// Catalog reloads: the last one, and the sessions that keep older definitions.
+    pub reloads: super::catalog_reload::CatalogReloads,
 }
 
 impl Model {
@@ -122,6 +124,7 @@ impl Model {
             requests: Vec::new(),
             endings: Endings::default(),
             rate_limits: status.rate_limits,
+            reloads: Default::default(),
         }
     }
 
@@ -238,6 +241,7 @@ impl Model {
                 {
                     session.status = SessionStatus::Closed;
                 }
+                self.reloads.session_closed(thread_id);
             }
             BridgeEvent::TurnCompleted { thread_id, .. } => {
                 // A message cut off with its turn never completes.
@@ -349,6 +353,7 @@ impl Model {
                 }
             }
             BridgeEvent::HoldChanged { hold } => self.hold = hold.clone(),
+            BridgeEvent::CatalogReloaded { reload, .. } => self.reloads.apply(reload),
             BridgeEvent::RequestOpened { request }
                 if request.kind != crate::protocol::RequestKind::ToolCall =>
             {

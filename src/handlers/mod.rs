@@ -113,6 +113,21 @@ impl HandlerRunner {
         self.waiting.load(Ordering::SeqCst)
     }
 
+    /// After a catalog reload: forgets the worker processes that no worker handler of
+    /// `catalog` runs as they are (same argv, folder and environment), so an edited
+    /// worker entry gets a new process on its next call.
+    pub async fn retire_workers(&self, catalog: &crate::catalog::Catalog) {
+        let keep: Vec<&crate::catalog::CommandSpec> = catalog
+            .tools
+            .iter()
+            .filter_map(|tool| match &tool.handler {
+                Some(HandlerSpec::Worker(spec)) => Some(spec),
+                _ => None,
+            })
+            .collect();
+        self.workers.retire_except(&keep).await;
+    }
+
     /// Runs one call. Dropping the future abandons the call and kills a command handler's
     /// whole process group.
     pub async fn run(&self, spec: &HandlerSpec, input: &HandlerInput) -> HandlerOutcome {

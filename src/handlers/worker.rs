@@ -18,7 +18,7 @@
 //! answer is passed on cut, with the same note as a command handler's; nothing on stderr
 //! stops the worker.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -123,8 +123,12 @@ pub(super) fn restart_delay(failures: u32) -> Duration {
     }
 }
 
-/// What identifies a worker: the argv and the folder it runs in.
-type WorkerKey = (Vec<String>, std::path::PathBuf);
+/// What identifies a worker: the argv, the folder it runs in and its environment.
+type WorkerKey = (Vec<String>, std::path::PathBuf, BTreeMap<String, String>);
+
+fn worker_key(spec: &CommandSpec) -> WorkerKey {
+    (spec.argv.clone(), spec.cwd.clone(), spec.env.clone())
+}
 
 /// Live workers, by the argv and folder that started them.
 #[derive(Default)]
@@ -196,6 +200,17 @@ impl Workers {
         }
     }
 
+    /// Forgets every worker but those `keep` runs, so that their next call starts a new
+    /// process. Calls in flight keep the process they were written to; it gets the end
+    /// of its stdin when the last of them is done.
+    pub(super) async fn retire_except(&self, keep: &[&CommandSpec]) {
+        let keep: HashSet<WorkerKey> = keep.iter().map(|spec| worker_key(spec)).collect();
+        self.running
+            .lock()
+            .await
+            .retain(|key, _| keep.contains(key));
+    }
+
     fn forget(&self, worker: &Worker, id: u64) {
         if let Ok(mut waiting) = worker.waiting.lock() {
             waiting.calls.remove(&id);
@@ -210,7 +225,7 @@ impl Workers {
         spec: &CommandSpec,
         deadline: Instant,
     ) -> Result<Arc<Worker>, String> {
-        let key = (spec.argv.clone(), spec.cwd.clone());
+        let key = worker_key(spec);
         loop {
             let start_at = {
                 let mut running = self.running.lock().await;

@@ -362,3 +362,40 @@ for line in sys.stdin:
     let up = runner.run(&spec, &call(json!({}))).await;
     assert_eq!(up.result, ToolCallResult::text(true, "up"));
 }
+
+/// After a reload, a worker the new catalog no longer runs as it was is started again on
+/// its next call; one it still runs keeps its process.
+#[tokio::test]
+async fn retired_workers_are_started_again_on_their_next_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = py_worker(dir.path());
+    let HandlerSpec::Worker(command) = &spec else {
+        unreachable!()
+    };
+    let runner = HandlerRunner::new(1);
+    let pid = runner
+        .run(&spec, &call(json!({})))
+        .await
+        .result
+        .joined_text();
+    assert!(pid.starts_with("pid "), "{pid}");
+    runner.workers.retire_except(&[command]).await;
+    assert_eq!(
+        runner
+            .run(&spec, &call(json!({})))
+            .await
+            .result
+            .joined_text(),
+        pid
+    );
+    runner.workers.retire_except(&[]).await;
+    let again = runner
+        .run(&spec, &call(json!({})))
+        .await
+        .result
+        .joined_text();
+    assert!(
+        again.starts_with("pid ") && again != pid,
+        "{again} after {pid}"
+    );
+}

@@ -5,6 +5,7 @@
 
 pub mod approvals;
 pub mod auth;
+pub mod catalog;
 pub mod convert;
 pub mod error;
 pub mod listen;
@@ -258,6 +259,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/api/requests/{requestId}/answer",
             post(approvals::answer_request),
         )
+        .route("/api/catalog/reload", post(catalog::reload))
         .route("/api/health", get(routes::health))
         .route("/api/catalog/stats", get(routes::catalog_stats))
         .route("/api/openapi.json", get(routes::openapi))

@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-use super::{approvals, routes, stream, wire};
+use super::{approvals, catalog, routes, stream, wire};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,7 @@ use super::{approvals, routes, stream, wire};
         approvals::decide_tool_input,
         approvals::all_requests,
         approvals::answer_request,
+        catalog::reload,
         routes::health,
         routes::catalog_stats,
         routes::openapi,
@@ -60,7 +61,7 @@ use super::{approvals, routes, stream, wire};
         (name = "tool-calls", description = "Pending dynamic tool calls and their answers"),
         (name = "approvals", description = "Pending approvals, user-input questions and other requests, and their decisions"),
         (name = "stream", description = "The websocket event stream"),
-        (name = "service", description = "Health and this document"),
+        (name = "service", description = "Health, the catalog's reload and this document"),
     )
 )]
 pub struct ApiDoc;

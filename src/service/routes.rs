@@ -538,6 +538,7 @@ pub async fn respond(
 )]
 pub async fn health(State(state): State<AppState>) -> ApiResult {
     let status = state.bridge.status().await.map_err(bridge_error)?;
+    let catalog = state.bridge.catalog_status().await.map_err(bridge_error)?;
     use crate::bridge::ConnectionState;
     let (connected, word) = match &status.connection {
         ConnectionState::Connected { .. } => (true, "ok"),
@@ -548,8 +549,10 @@ pub async fn health(State(state): State<AppState>) -> ApiResult {
         }
     };
     // Up, but some transcript is not reaching the disk: 200, `degraded`, and why.
-    let degraded =
-        crate::bridge::transcript::degraded_reason(&status.not_persisted).filter(|_| connected);
+    // So is a catalog whose last reload failed: the server answers with the older one.
+    let degraded = crate::bridge::transcript::degraded_reason(&status.not_persisted)
+        .or_else(|| super::catalog::degraded_reason(&catalog))
+        .filter(|_| connected);
     let word = if degraded.is_some() { "degraded" } else { word };
     let body = Health {
         status: word.to_string(),
@@ -558,6 +561,7 @@ pub async fn health(State(state): State<AppState>) -> ApiResult {
         transport: status.transport.clone(),
         connection: serde_json::to_value(&status.connection).unwrap_or(Value::Null),
         totals: serde_json::to_value(&status.totals).unwrap_or(Value::Null),
+        catalog: Some(super::catalog::info(&catalog)),
     };
     let code = if connected {
         StatusCode::OK

@@ -194,6 +194,12 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
             false,
         )],
         BridgeEvent::HoldChanged { hold } => vec![frame("hold_changed", None, hold, true)],
+        BridgeEvent::CatalogReloaded { reload, .. } => vec![frame(
+            "catalog_reloaded",
+            None,
+            &super::catalog::reload_reply(reload),
+            true,
+        )],
         BridgeEvent::ToolCallResolved { call } => vec![frame(
             "tool_call_resolved",
             Some(&call.thread_id),

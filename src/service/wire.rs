@@ -774,6 +774,66 @@ pub struct Health {
     /// Sessions, pending calls and answer counts.
     #[schema(value_type = Object)]
     pub totals: Value,
+    /// The catalog in use and its last reload; `degraded` while that reload failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<CatalogInfo>,
+}
+
+/// The catalog the server answers with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogInfo {
+    /// The catalog file; absent when the server runs without one.
+    pub path: Option<String>,
+    /// Successful loads since the server started, the first being 0.
+    pub generation: u64,
+    pub tools: usize,
+    /// The last reload (SIGHUP, a change of the file, `POST /api/catalog/reload`).
+    pub last_reload: Option<CatalogReloadReply>,
+    /// Sessions started with tool definitions that differ from the catalog in use.
+    pub outdated_sessions: Vec<OutdatedSessionRecord>,
+}
+
+/// What a reload did: the reply of `POST /api/catalog/reload` and the payload of the
+/// `catalog_reloaded` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogReloadReply {
+    /// `ok`: the file was loaded and is in use from the next call on; `failed`: it was
+    /// not (`error` says what to fix, with file and line), the previous catalog stays.
+    pub status: String,
+    pub path: Option<String>,
+    /// The generation in use after the reload.
+    pub generation: u64,
+    pub at_ms: i64,
+    /// How each tool changed (empty when nothing changed, or the load failed).
+    pub changes: Vec<CatalogChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Sessions that keep older definitions of some tools (codex fixes them at
+    /// `thread/start`): a new session gets the new ones.
+    pub outdated_sessions: Vec<OutdatedSessionRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogChange {
+    /// The tool's qualified name (`namespace.name`).
+    pub tool: String,
+    /// `added`, `removed`, `definition` (description, schemas, namespace) or
+    /// `answering` (handler, static answer, examples).
+    pub change: String,
+    /// Only sessions created from now on see it; running ones keep what they declared.
+    /// False for `answering`, which applies to the next call of every session.
+    pub new_sessions_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutdatedSessionRecord {
+    pub session_id: String,
+    /// The tools whose definition in the session differs from the catalog in use.
+    pub tools: Vec<String>,
 }
 
 // ----- websocket --------------------------------------------------------------------

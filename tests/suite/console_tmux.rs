@@ -1,7 +1,8 @@
 //! The real `switchboard demo` binary in tmux, against the real codex and the scripted
 //! model: an operator creates a session, sends a message, answers the manual call from
 //! the editor, sees the answer quoted back, and quits; takes a burst of 150 parallel
-//! manual calls at 80x24; and the terminal comes back after SIGTERM and SIGHUP.
+//! manual calls at 80x24; the terminal comes back after SIGTERM and SIGHUP; and the
+//! catalog is reloaded live when its file is edited.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -573,6 +574,145 @@ fn after_reconnecting_gives_up_r_reconnects_to_the_real_codex() {
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
     drop(model);
+}
+
+/// A catalog whose `lookup` answers `answer` and whose `other` (listed first, so the
+/// inspector selects it) is described `about`.
+fn reload_catalog(answer: &str, about: &str) -> String {
+    format!(
+        r#"[[tools]]
+name = "other"
+description = "{about}"
+input_schema = {{ type = "object" }}
+handler = {{ static_text = "other answer" }}
+
+[[tools]]
+name = "lookup"
+description = "looks a ticket up"
+input_schema = {{ type = "object" }}
+handler = {{ static_text = "{answer}" }}
+"#
+    )
+}
+
+#[test]
+fn the_console_reloads_its_catalog_when_the_file_changes() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("catalog.toml");
+    std::fs::write(&path, reload_catalog("answer one", "another tool")).unwrap();
+    let command = format!(
+        "SWITCHBOARD_CODEX_BIN='{}' SWITCHBOARD_DATA_DIR='{}' '{}' --catalog '{}' --scripted-model; echo switchboard-exited-$?; sleep 60",
+        codex_bin().display(),
+        data.path().display(),
+        env!("CARGO_BIN_EXE_switchboard"),
+        path.display(),
+    );
+    let tmux = Tmux::start(&command, 120, 36);
+    tmux.wait_for("the console", |s| s.contains("connected"));
+
+    // 1. A session, and a call answered by the handler as the file first had it.
+    tmux.keys(&["n"]);
+    tmux.wait_for("a session", |s| {
+        s.contains("Sessions (1)") && s.contains("session ready")
+    });
+    tmux.literal("call:lookup");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the first answer", |s| s.contains("- lookup: answer one"));
+
+    // 2. Edit a handler and a description while the console runs. The new description
+    // reaches new sessions only: the inspector says so.
+    std::fs::write(
+        &path,
+        reload_catalog("answer two", "another tool, described better"),
+    )
+    .unwrap();
+    leave_composer(&tmux);
+    tmux.keys(&["t"]);
+    tmux.wait_for("the inspector's mark", |s| {
+        s.contains("other static NEW")
+            && s.contains("new sessions only: 1 running session")
+            && s.contains("another tool, described better")
+    });
+    // The next call of the running session gets the new handler.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the main view's keys", |s| {
+        s.lines().last().is_some_and(|l| l.contains("Tab focus"))
+    });
+    tmux.keys(&["i"]);
+    tmux.wait_for("the composer", |s| {
+        s.lines().last().is_some_and(|l| l.contains("Enter send"))
+    });
+    tmux.literal("call:lookup");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the new handler's answer", |s| {
+        s.contains("- lookup: answer two")
+    });
+    leave_composer(&tmux);
+    tmux.keys(&["t"]);
+    tmux.wait_for("the inspector", |s| s.contains("other static NEW"));
+
+    // 3. A broken edit keeps the catalog in use and says where it is wrong, in the
+    // header and the inspector.
+    std::fs::write(
+        &path,
+        reload_catalog("answer three", "x").replace(
+            "input_schema = { type = \"object\" }\nhandler = { static_text = \"answer three\" }",
+            "input_schema = 5",
+        ),
+    )
+    .unwrap();
+    let at = format!("{}:10: tool `lookup`", path.display());
+    let screen = tmux.wait_for("the reload error", |s| {
+        s.contains("catalog reload failed, the previous catalog stays in use:")
+            && s.contains("catalog reload failed: the previous catalog stays")
+    });
+    assert!(screen.contains(&at), "{screen}");
+    assert!(
+        screen.contains("another tool, described better"),
+        "{screen}"
+    );
+
+    // 4. `n` in the inspector starts a session with the catalog in use.
+    tmux.keys(&["n"]);
+    tmux.wait_for("a second session", |s| {
+        s.contains("sessions 2") && s.contains("session ready")
+    });
+
+    // 5. Fixed again: the error goes away, and the new handler is in use.
+    std::fs::write(
+        &path,
+        reload_catalog("answer three", "another tool, described better"),
+    )
+    .unwrap();
+    tmux.wait_for("the error gone", |s| !s.contains("reload failed"));
+    tmux.keys(&["j"]);
+    let screen = tmux.wait_for("the handler's change", |s| {
+        s.contains("reload   handler, applies now")
+    });
+    // The static answer, wrapped in the details: `..."text":"answer three"}]...`.
+    assert!(screen.contains("three\"}],\"success\":true}"), "{screen}");
+
+    // 6. Back to the main view, where the new session's composer has the focus; leave
+    // it, and quit.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the composer of the main view", |s| {
+        s.lines().last().is_some_and(|l| l.contains("Enter send"))
+    });
+    leave_composer(&tmux);
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
+}
+
+/// Leaves the composer and waits until the main view's keys apply, which the composer's
+/// own footer (it has `Tab focus` too) does not show: a key sent before would follow the
+/// Escape too closely and reach the console as Alt+key.
+fn leave_composer(tmux: &Tmux) {
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the main view's keys", |s| {
+        s.lines()
+            .last()
+            .is_some_and(|l| l.contains("Tab focus") && !l.contains("Enter send"))
+    });
 }
 
 /// The probe key and the replay key on the real binary and the real codex: the

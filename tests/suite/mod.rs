@@ -4,6 +4,7 @@ mod approvals_codex;
 mod bridge_codex;
 mod cards_tmux;
 mod catalog_cli;
+mod catalog_reload;
 mod console_tmux;
 mod exec_cli;
 mod handler_load;

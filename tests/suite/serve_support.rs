@@ -100,6 +100,26 @@ impl ServeProcess {
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.try_iter().collect()
     }
+
+    /// Sends `signal` to the server.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
+
+    /// The next stderr line that `check` accepts (earlier ones are dropped); fails after
+    /// WAIT.
+    pub fn wait_for_stderr(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if check(&line) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("serve printed no line with {what}"),
+            }
+        }
+    }
 }
 
 impl Drop for ServeProcess {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::events::{BridgeEvent, ConnectionState, HoldState, Responder};
 use super::pending::PendingStore;
@@ -30,6 +30,7 @@ use super::{
     Result, Totals,
 };
 use crate::appserver::{self, ConnectionHandle, ConnectionId, Connector, Inbound, ProtocolTap};
+use crate::catalog::Catalog;
 use crate::handlers::HandlerRunner;
 use crate::protocol::{Answer, ToolCallResult};
 use crate::util::now_ms;
@@ -60,17 +61,30 @@ pub(super) enum Internal {
     Recovery(recovery::Progress),
 }
 
+/// The actor's ends of the channels its handles use.
+pub(super) struct Wiring {
+    pub self_tx: mpsc::WeakSender<Command>,
+    pub commands: mpsc::Receiver<Command>,
+    pub events: broadcast::Sender<BridgeEvent>,
+    pub tap: ProtocolTap,
+    pub catalog_tx: watch::Sender<Arc<Catalog>>,
+}
+
 /// Connects and spawns the actor. The actor stops when every handle is dropped or on
 /// `Shutdown`; app-server is killed with it.
 pub(super) async fn spawn(
     config: BridgeConfig,
     raw: appserver::RawConnection,
     connector: Option<Connector>,
-    self_tx: mpsc::WeakSender<Command>,
-    commands: mpsc::Receiver<Command>,
-    events: broadcast::Sender<BridgeEvent>,
-    tap: ProtocolTap,
+    wiring: Wiring,
 ) -> Result<()> {
+    let Wiring {
+        self_tx,
+        commands,
+        events,
+        tap,
+        catalog_tx,
+    } = wiring;
     let transport_label = config.transport.describe();
     let kill = raw.kill;
     let pid = raw.child_pid;
@@ -133,6 +147,9 @@ pub(super) async fn spawn(
         recovery: RecoveryState::default(),
         tap,
         rate_limits: None,
+        catalog_tx,
+        catalog_generation: 0,
+        last_reload: None,
     };
     if actor.config.restore_sessions {
         actor.restore_sessions();
@@ -198,6 +215,11 @@ struct Actor {
     tap: ProtocolTap,
     /// The account's rate limits, merged from app-server's sparse updates.
     rate_limits: Option<serde_json::Value>,
+    /// Tells the handles which catalog is in use (`config.catalog`, swapped on reload).
+    catalog_tx: watch::Sender<Arc<Catalog>>,
+    /// Successful catalog loads since start, the first being 0.
+    catalog_generation: u64,
+    last_reload: Option<crate::bridge::CatalogReload>,
 }
 
 impl Actor {
@@ -321,9 +343,10 @@ impl Actor {
                 thread,
                 settings,
                 tools,
+                declared,
                 reply,
             } => {
-                let _ = reply.send(self.register_session(thread, settings, tools));
+                let _ = reply.send(self.register_session(thread, settings, tools, declared));
             }
             Command::RecordTurn {
                 thread_id,
@@ -423,6 +446,12 @@ impl Actor {
                 let _ = reply.send(self.retry_connection());
             }
             Command::SetName { thread_id, name } => self.set_name(&thread_id, name),
+            Command::ReloadCatalog { loaded, reply } => {
+                let _ = reply.send(self.reload_catalog(loaded));
+            }
+            Command::CatalogStatus { reply } => {
+                let _ = reply.send(self.catalog_status());
+            }
             Command::Shutdown { reply } => {
                 // The run loop stops on it before it gets here.
                 let _ = reply.send(());
@@ -431,6 +460,93 @@ impl Actor {
                 // The run loop takes these first; kept total for the compiler.
                 let _ = self.on_internal(internal);
             }
+        }
+    }
+
+    /// Swaps the catalog in (or reports why it could not be loaded) and says so. Calls
+    /// already routed keep the handler spec they were routed with; the next one reads
+    /// the new catalog. Sessions compare what they declared with it.
+    fn reload_catalog(
+        &mut self,
+        loaded: std::result::Result<Arc<Catalog>, String>,
+    ) -> crate::bridge::CatalogReload {
+        use crate::bridge::reload::{self, ReloadChange, ReloadOutcome};
+        let outcome = match loaded {
+            Ok(catalog) => {
+                let changes = self
+                    .config
+                    .catalog
+                    .changes_to(&catalog)
+                    .iter()
+                    .map(ReloadChange::from)
+                    .collect();
+                self.config.catalog = catalog.clone();
+                // A worker whose catalog entry changed is started again on its next call.
+                let handlers = self.handlers.clone();
+                let in_use = catalog.clone();
+                tokio::spawn(async move { handlers.retire_workers(&in_use).await });
+                self.catalog_tx.send_replace(catalog);
+                self.catalog_generation += 1;
+                for session in self.sessions.values_mut() {
+                    if let Some(declared) = &session.declared {
+                        session.outdated =
+                            reload::outdated_tools(&session.tools, declared, &self.config.catalog);
+                    }
+                }
+                ReloadOutcome::Loaded { changes }
+            }
+            Err(error) => ReloadOutcome::Failed { error },
+        };
+        let reload = crate::bridge::CatalogReload {
+            at_ms: now_ms(),
+            path: self
+                .config
+                .catalog
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            generation: self.catalog_generation,
+            outcome,
+            outdated_sessions: self.outdated_sessions(),
+        };
+        match reload.error() {
+            None => tracing::info!(target: "bridge", "{}", reload.summary()),
+            Some(error) => tracing::warn!(target: "bridge", "catalog reload failed: {error}"),
+        }
+        self.last_reload = Some(reload.clone());
+        self.emit(BridgeEvent::CatalogReloaded {
+            reload: reload.clone(),
+            catalog: reload.is_ok().then(|| self.config.catalog.clone()),
+        });
+        reload
+    }
+
+    /// Open sessions whose threads carry older definitions, oldest first.
+    fn outdated_sessions(&self) -> Vec<crate::bridge::OutdatedSession> {
+        let mut list: Vec<_> = self
+            .sessions
+            .values()
+            .filter(|s| !s.outdated.is_empty() && s.status != super::SessionStatus::Closed)
+            .map(|s| (s.created_at_ms, s.thread_id.clone(), s.outdated.clone()))
+            .collect();
+        list.sort();
+        list.into_iter()
+            .map(|(_, thread_id, tools)| crate::bridge::OutdatedSession { thread_id, tools })
+            .collect()
+    }
+
+    fn catalog_status(&self) -> crate::bridge::CatalogStatus {
+        crate::bridge::CatalogStatus {
+            path: self
+                .config
+                .catalog
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            generation: self.catalog_generation,
+            tools: self.config.catalog.tools.len(),
+            last_reload: self.last_reload.clone(),
+            outdated_sessions: self.outdated_sessions(),
         }
     }
 

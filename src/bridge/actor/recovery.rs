@@ -1331,6 +1331,8 @@ fn restore_session(
         created_at_ms: folded.created_at_ms,
         updated_at_ms: folded.updated_at_ms,
         tools: declared,
+        declared: None,
+        outdated: Vec::new(),
         settings: crate::bridge::SessionSettings::default(),
         turns: folded.turns,
         transcript,

@@ -88,6 +88,7 @@ impl Actor {
         thread: Value,
         settings: crate::bridge::SessionSettings,
         tools: Vec<crate::protocol::DynamicToolSpec>,
+        declared: Option<crate::bridge::reload::DeclaredCatalog>,
     ) -> Result<crate::bridge::SessionSummary> {
         let info: crate::protocol::ThreadInfo =
             serde_json::from_value(thread.clone()).map_err(|e| BridgeError::UnexpectedReply {
@@ -142,6 +143,12 @@ impl Actor {
             .and_then(Value::as_str)
             .filter(|n| !n.trim().is_empty())
             .map(str::to_string);
+        // A reload between reading the catalog and this registration leaves the thread
+        // with the older definitions: say so from the start.
+        let outdated = declared
+            .as_ref()
+            .map(|d| crate::bridge::reload::outdated_tools(&tools, d, &self.config.catalog))
+            .unwrap_or_default();
         let session = Session {
             thread_id: thread_id.clone(),
             title,
@@ -155,6 +162,8 @@ impl Actor {
             created_at_ms: now,
             updated_at_ms: now,
             tools,
+            declared,
+            outdated,
             settings,
             turns: Vec::new(),
             transcript,

@@ -263,6 +263,9 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     ];
     let style = match app.model.connection {
         ConnectionState::Disconnected { .. } => Style::new().red(),
+        ConnectionState::Connected { .. } if app.model.reloads.error().is_some() => {
+            Style::new().red()
+        }
         _ => Style::new().yellow(),
     };
     let mut lines = vec![Line::from(first), Line::from(second)];
@@ -286,15 +289,19 @@ pub fn masked(token: &str) -> String {
     )
 }
 
-/// Why the connection is down, wrapped to the header's width (at most two lines).
+/// Why the connection is down, else why the last catalog reload failed, wrapped to the
+/// header's width (at most two lines).
 fn header_reason(app: &App, width: u16) -> Vec<String> {
     let reason = match &app.model.connection {
         ConnectionState::Reconnecting { reason, .. }
-        | ConnectionState::Disconnected { reason, .. } => reason,
-        _ => return Vec::new(),
+        | ConnectionState::Disconnected { reason, .. } => format!("why: {reason}"),
+        _ => match app.model.reloads.error() {
+            Some(error) => views::reload_error_line(error),
+            None => return Vec::new(),
+        },
     };
     let width = usize::from(width).max(1);
-    let mut lines = text::wrap(&format!("why: {reason}"), width);
+    let mut lines = text::wrap(&reason, width);
     if lines.len() > 2 {
         lines.truncate(2);
         lines[1] = text::truncate(&format!("{}…", lines[1]), width);
@@ -863,3 +870,7 @@ mod tests;
 #[cfg(test)]
 #[path = "scale_tests.rs"]
 mod scale_tests;
+
+#[cfg(test)]
+#[path = "reload_tests.rs"]
+mod reload_tests;

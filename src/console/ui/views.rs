@@ -195,7 +195,8 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
             } else {
                 ""
             };
-            let tail = format!(" {kind}{held}");
+            let newer = reload_mark(app, &t.qualified_name());
+            let tail = format!(" {kind}{held}{newer}");
             let name = text::truncate_middle(
                 &t.qualified_name(),
                 row_width.saturating_sub(text::width(&tail)),
@@ -203,6 +204,9 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
             let mut spans = vec![Span::raw(name), Span::raw(format!(" {kind}")).dim()];
             if !held.is_empty() {
                 spans.push(held.yellow().bold());
+            }
+            if !newer.is_empty() {
+                spans.push(newer.cyan().bold());
             }
             let item = ListItem::new(Line::from(spans));
             if i == app.inspector_selected {
@@ -225,7 +229,7 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
     };
     frame.render_widget(List::new(items).block(pane(title, true)), list_area);
 
-    let mut lines: Vec<Line> = Vec::new();
+    let mut lines: Vec<Line> = reload_error_lines(app);
     if let Some(tool) = app.catalog.tools.get(app.inspector_selected) {
         let stats = app.model.tool_stats.get(&tool.qualified_name());
         lines.push(Line::from(tool.qualified_name()).bold());
@@ -243,6 +247,7 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
                 "answers on its own (H holds)".into()
             },
         ]));
+        lines.extend(reload_lines(app, &tool.qualified_name()));
         lines.extend(stats_lines(tool, stats));
         lines.extend(probe_lines(app, &tool.qualified_name()));
         lines.push(Line::from(""));
@@ -315,6 +320,67 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
         Paragraph::new(wrapped[top..end].to_vec()).block(pane(title, false)),
         detail_area,
     );
+}
+
+/// The list's mark of a tool whose definition some running session still has in an
+/// older form: a change that only new sessions see.
+fn reload_mark(app: &App, tool: &str) -> &'static str {
+    if app.model.reloads.sessions_with_older(tool).is_empty() {
+        ""
+    } else {
+        " NEW"
+    }
+}
+
+/// What the last reload did to this tool, and which sessions keep its older definition.
+fn reload_lines(app: &App, tool: &str) -> Vec<Line<'static>> {
+    let reloads = &app.model.reloads;
+    let older = reloads.sessions_with_older(tool);
+    let mut lines = Vec::new();
+    if !older.is_empty() {
+        let count = older.len();
+        let sessions = if count == 1 {
+            "1 running session keeps".to_string()
+        } else {
+            format!("{count} running sessions keep")
+        };
+        lines.push(Line::from(vec![
+            "reload   ".dim(),
+            "new sessions only".cyan().bold(),
+            format!(": {sessions} the older definition; n starts a session with this one").into(),
+        ]));
+    } else if let Some(change) = reloads.last_change(tool) {
+        lines.push(Line::from(vec![
+            "reload   ".dim(),
+            change.to_string().into(),
+        ]));
+    }
+    lines
+}
+
+/// The header's line for a failed reload.
+pub(super) fn reload_error_line(error: &str) -> String {
+    format!(
+        "catalog reload failed, the previous catalog stays in use: {}",
+        crate::bridge::reload::first_problem(error)
+    )
+}
+
+/// A failed reload at the top of the inspector, every problem of it.
+fn reload_error_lines(app: &App) -> Vec<Line<'static>> {
+    let Some(error) = app.model.reloads.error() else {
+        return Vec::new();
+    };
+    let mut lines = vec![
+        Line::from("catalog reload failed: the previous catalog stays in use until the file loads")
+            .red()
+            .bold(),
+    ];
+    for problem in error.lines() {
+        lines.push(Line::from(problem.trim().to_string()).red());
+    }
+    lines.push(Line::from(""));
+    lines
 }
 
 pub(super) fn render_protocol_log(app: &App, frame: &mut Frame, area: Rect) {
