@@ -1059,7 +1059,8 @@ fn restore_session(
             TranscriptEntry::SessionClosed { .. } => closed = true,
             TranscriptEntry::SessionStarted { .. }
             | TranscriptEntry::Error { .. }
-            | TranscriptEntry::Notice { .. } => {}
+            | TranscriptEntry::Notice { .. }
+            | TranscriptEntry::Item(_) => {}
         }
     }
     let transcript = Transcript::reopen(dir, path, thread_id, &rows).map_err(|e| e.to_string())?;
