@@ -216,3 +216,38 @@ fn a_long_output_keeps_its_tail_in_memory_and_says_how_much_was_cut() {
     assert!(output.len() <= OUTPUT_IN_MEMORY && output.ends_with("end"));
     assert_eq!(output_cut_bytes + output.len(), long.len());
 }
+
+#[test]
+fn the_transcript_file_keeps_a_long_output_whole_and_memory_keeps_its_tail() {
+    let data = tempfile::tempdir().unwrap();
+    let mut transcript = crate::bridge::transcript::Transcript::on_disk(data.path(), "thread-1");
+    let long: String = (0..3000).map(|n| format!("line {n}\n")).collect();
+    assert!(long.len() > OUTPUT_IN_MEMORY);
+    let entry = TranscriptEntry::Item(ItemRow::Command {
+        item_id: "c".to_string(),
+        command: "seq".to_string(),
+        cwd: "/".to_string(),
+        status: "completed".to_string(),
+        exit_code: Some(0),
+        duration_ms: Some(1),
+        output: long.clone(),
+        output_cut_bytes: 0,
+    });
+    let (sent, written) = transcript.append(1, Some("U".to_string()), entry);
+    written.unwrap();
+    let kept = |row: &TranscriptRow| match &row.entry {
+        TranscriptEntry::Item(ItemRow::Command {
+            output,
+            output_cut_bytes,
+            ..
+        }) => (output.clone(), *output_cut_bytes),
+        other => panic!("{other:?}"),
+    };
+    let (output, cut) = kept(&sent);
+    assert!(output.len() <= OUTPUT_IN_MEMORY && output.ends_with("line 2999\n"));
+    assert_eq!(cut + output.len(), long.len());
+    assert_eq!(kept(transcript.rows().next().unwrap()), (output, cut));
+    let file = std::fs::read_to_string(transcript.path().unwrap()).unwrap();
+    let on_disk: TranscriptRow = serde_json::from_str(file.lines().next().unwrap()).unwrap();
+    assert_eq!(kept(&on_disk), (long, 0));
+}
