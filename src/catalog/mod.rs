@@ -27,7 +27,9 @@ use serde_json::Value;
 
 use crate::protocol::{DynamicToolSpec, ToolCallResult};
 
-pub use approvals::{ApprovalRules, RequestContext, RuleDecision, RuleOutcome};
+pub use approvals::{
+    ApprovalRules, RequestContext, RuleDecision, RuleOutcome, answer_from_handler,
+};
 pub use examples::{Example, Expect, FileExample, answer_text};
 
 /// How long a command or http handler may run when the catalog does not say.

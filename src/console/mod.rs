@@ -54,6 +54,15 @@ pub struct ConsoleOptions {
     /// The codex the inspector's probe runs (the sessions' binary and app-server
     /// arguments; the model is always the scripted one).
     pub codex: inspect::ProbeCodex,
+    /// The approval policy and sandbox of the sessions the console creates (codex's
+    /// words); `None` leaves them to codex's configuration.
+    pub sessions: SessionDefaults,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionDefaults {
+    pub approval_policy: Option<String>,
+    pub sandbox: Option<String>,
 }
 
 /// Runs the console until the operator quits. The terminal is restored on every exit
@@ -165,7 +174,7 @@ where
                 }
                 _ => {}
             }
-            apply(effect, bridge, &outcomes_tx, screen, &options.codex);
+            apply(effect, bridge, &outcomes_tx, screen, &options);
         }
         if app.quit {
             return Ok(stats);
@@ -260,13 +269,13 @@ fn apply(
     bridge: &BridgeHandle,
     outcomes: &mpsc::Sender<Outcome>,
     screen: &mut impl Screen,
-    codex: &inspect::ProbeCodex,
+    options: &ConsoleOptions,
 ) {
     match effect {
         Effect::Inspect(request) => {
             let catalog = bridge.catalog().clone();
             let outcomes = outcomes.clone();
-            let codex = codex.clone();
+            let codex = options.codex.clone();
             // Beside the loop, like bridge requests: a probe takes seconds.
             tokio::spawn(async move {
                 let outcome = match request {
@@ -302,16 +311,17 @@ fn apply(
         Effect::Bridge(request) => {
             let bridge = bridge.clone();
             let outcomes = outcomes.clone();
+            let sessions = options.sessions.clone();
             // Requests run beside the loop: the console never waits on app-server.
             tokio::spawn(async move {
-                let outcome = perform(&bridge, request).await;
+                let outcome = perform(&bridge, request, &sessions).await;
                 let _ = outcomes.send(outcome).await;
             });
         }
     }
 }
 
-async fn perform(bridge: &BridgeHandle, request: Request) -> Outcome {
+async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefaults) -> Outcome {
     let text = |e: crate::bridge::BridgeError| e.to_string();
     match request {
         Request::CreateSession => Outcome::SessionCreated(
@@ -320,6 +330,8 @@ async fn perform(bridge: &BridgeHandle, request: Request) -> Outcome {
                     cwd: std::env::current_dir()
                         .ok()
                         .map(|p| p.display().to_string()),
+                    approval_policy: sessions.approval_policy.clone(),
+                    sandbox: sessions.sandbox.clone(),
                     ..Default::default()
                 })
                 .await

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use super::support::{WAIT, codex_bin};
 
 /// A detached tmux session running one command; killed when dropped.
-struct Tmux {
+pub(super) struct Tmux {
     name: String,
 }
 
 impl Tmux {
-    fn start(command: &str, width: u16, height: u16) -> Tmux {
+    pub(super) fn start(command: &str, width: u16, height: u16) -> Tmux {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("switchboard-test-{}-{n}", std::process::id());
@@ -36,7 +36,7 @@ impl Tmux {
         Tmux { name }
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(super) fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["send-keys", "-t", &self.name])
             .args(keys)
@@ -45,7 +45,7 @@ impl Tmux {
         assert!(status.success());
     }
 
-    fn literal(&self, text: &str) {
+    pub(super) fn literal(&self, text: &str) {
         let status = Command::new("tmux")
             .args(["send-keys", "-t", &self.name, "-l", text])
             .status()
@@ -55,7 +55,7 @@ impl Tmux {
 
     /// Leaves the composer and waits until the main keys apply: a key sent right after
     /// Escape would reach the console as Alt+key.
-    fn leave_composer(&self) {
+    pub(super) fn leave_composer(&self) {
         self.keys(&["Escape"]);
         self.wait_for("the main view's keys", |s| {
             s.lines().last().is_some_and(|l| l.contains("Tab focus"))
@@ -111,7 +111,7 @@ impl Tmux {
         pid
     }
 
-    fn screen(&self) -> String {
+    pub(super) fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
@@ -120,7 +120,7 @@ impl Tmux {
     }
 
     /// Polls the pane until `check` accepts it; fails with the last screen after WAIT.
-    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+    pub(super) fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             let screen = self.screen();

@@ -49,6 +49,13 @@ pub(super) enum Internal {
         /// The handler's own failure, kept on the call for its resolved event.
         failure: Option<super::pending::HandlerFailure>,
     },
+    /// An approval rule's handler script finished: what it printed, or why it printed
+    /// no decision.
+    RuleHandlerDone {
+        request_id: String,
+        rule: usize,
+        printed: std::result::Result<String, String>,
+    },
     /// Progress of a reconnect or of resuming sessions after one (see `recovery.rs`).
     Recovery(recovery::Progress),
 }
@@ -278,6 +285,11 @@ impl Actor {
                     self.start_write(request_id, Answer::ToolCall(result), by, Origin::Automatic);
                 }
             }
+            Internal::RuleHandlerDone {
+                request_id,
+                rule,
+                printed,
+            } => self.on_rule_handler_done(request_id, rule, printed),
             Internal::Recovery(progress) => return self.on_recovery(progress),
         }
         None

@@ -216,7 +216,8 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         first.push(format!("  API {} token {}", listen.url, masked(&listen.token)).dim());
     }
     let totals = &app.model.totals;
-    let waiting = app.waiting_on_person().count();
+    // Tool calls and every other kind of request waiting on a person.
+    let waiting = app.waiting_count();
     let waiting_span = if waiting > 0 {
         format!("waiting on you {waiting}")
             .black()
