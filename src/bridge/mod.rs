@@ -5,6 +5,7 @@
 mod actor;
 pub mod dispatch;
 pub mod events;
+pub mod items;
 pub mod pending;
 pub mod reload;
 pub mod session;

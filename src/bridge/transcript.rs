@@ -152,6 +152,10 @@ pub enum TranscriptEntry {
     /// The session was closed; a restarted Switchboard shows it as closed.
     #[serde(rename = "session.closed")]
     SessionClosed { reason: String },
+    /// A thread item of a turn other than messages and dynamic tool calls (commands, file
+    /// changes, reasoning, plans, ..), by `kind`; see `bridge/items.rs`.
+    #[serde(rename = "item")]
+    Item(super::items::ItemRow),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -606,6 +610,8 @@ impl Transcript {
                 }
             }
         };
+        let mut row = row;
+        super::items::cap_in_memory(&mut row.entry);
         if self.rows.len() == MEMORY_WINDOW {
             self.rows.pop_front();
         }

@@ -4,8 +4,10 @@
 //! - [`requests`]: what app-server asks of its client (tool calls, approvals, user input,
 //!   elicitations) and the answers it accepts, checked strictly before they are written;
 //! - [`notifications`]: what app-server reports, typed where the bridge acts on it;
-//! - [`thread`]: thread and turn params and replies, and the items the bridge tracks.
+//! - [`thread`]: thread and turn params and replies, and the items the bridge tracks;
+//! - [`items`]: every thread item of a turn, typed, and the notifications that stream them.
 
+pub mod items;
 pub mod jsonrpc;
 pub mod notifications;
 pub mod requests;

@@ -234,7 +234,8 @@ pub fn thread_view(snapshot: &SessionSnapshot) -> ThreadView {
             | TranscriptEntry::Notice { .. }
             | TranscriptEntry::SessionClosed { .. }
             | TranscriptEntry::RequestOpened { .. }
-            | TranscriptEntry::RequestResolved { .. } => {}
+            | TranscriptEntry::RequestResolved { .. }
+            | TranscriptEntry::Item(_) => {}
         }
     }
     let turns = snapshot
@@ -435,6 +436,16 @@ pub fn transcript_entry(row: &TranscriptRow) -> Option<TranscriptEntryView> {
             message.clone(),
             TranscriptStatus::Error,
         ),
+        TranscriptEntry::Item(item) => TranscriptEntryView {
+            details: serde_json::to_string(item).ok(),
+            ..entry(
+                row_id(row),
+                TranscriptRole::System,
+                item.type_name(),
+                item.headline(),
+                TranscriptStatus::Complete,
+            )
+        },
     };
     Some(view)
 }
@@ -468,7 +479,8 @@ pub fn transcript(snapshot: &SessionSnapshot) -> Vec<TranscriptEntryView> {
             | TranscriptEntry::Notice { .. }
             | TranscriptEntry::SessionClosed { .. }
             | TranscriptEntry::RequestOpened { .. }
-            | TranscriptEntry::RequestResolved { .. } => {}
+            | TranscriptEntry::RequestResolved { .. }
+            | TranscriptEntry::Item(_) => {}
         }
         out.push(entry);
     }

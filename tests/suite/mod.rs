@@ -8,6 +8,7 @@ mod catalog_reload;
 mod console_tmux;
 mod exec_cli;
 mod handler_load;
+mod items_codex;
 mod protocol_fixtures;
 mod recovery;
 mod restart_serve;

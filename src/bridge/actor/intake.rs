@@ -34,6 +34,9 @@ impl Actor {
                             method: notification.method.clone(),
                             params: notification.params.clone().unwrap_or(Value::Null),
                         });
+                        for (thread, turn, row) in self.items.fold(&notification) {
+                            self.append_row(&thread, Some(turn), row);
+                        }
                         self.on_notification(typed);
                     }
                     Err(e) => {

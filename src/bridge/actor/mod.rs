@@ -137,6 +137,7 @@ pub(super) async fn spawn(
         closed: ClosedSessions::new(config_closed_kept),
         pending: PendingStore::default(),
         file_changes: HashMap::new(),
+        items: super::items::ItemFold::default(),
         turn_waiters: HashMap::new(),
         totals: Totals::default(),
         tool_stats: super::stats::ToolStatsTable::default(),
@@ -197,6 +198,8 @@ struct Actor {
     /// The changes of `fileChange` items that started, by (thread, item): what a
     /// file-change approval shows. Dropped when the item or its turn completes.
     file_changes: HashMap<(String, String), serde_json::Value>,
+    /// Commands' streamed output until their item completes (`bridge/items.rs`).
+    items: super::items::ItemFold,
     turn_waiters: HashMap<(String, String), Vec<Reply<Result<TurnRecord>>>>,
     totals: Totals,
     /// Per-tool statistics of ended calls (`stats.rs`).

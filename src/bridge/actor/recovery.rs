@@ -1259,7 +1259,8 @@ pub(in crate::bridge) fn fold_rows(rows: &[TranscriptRow]) -> Result<Folded, Str
             TranscriptEntry::SessionClosed { .. } => closed = true,
             TranscriptEntry::SessionStarted { .. }
             | TranscriptEntry::Error { .. }
-            | TranscriptEntry::Notice { .. } => {}
+            | TranscriptEntry::Notice { .. }
+            | TranscriptEntry::Item(_) => {}
         }
     }
     Ok(Folded {

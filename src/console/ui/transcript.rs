@@ -392,6 +392,7 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
             .into_iter()
             .map(|l| Line::styled(l, Style::new().yellow()))
             .collect(),
+        TranscriptEntry::Item(item) => super::items::row_lines(item, width, expanded),
         TranscriptEntry::SessionClosed { reason } => {
             let text = if reason.is_empty() || reason == "session closed" {
                 "· session closed".to_string()
