@@ -16,14 +16,14 @@ pub mod cli;
 pub mod console;
 /// Handlers that answer tool calls: command, http, static.
 pub mod handlers;
+/// Benchmark and soak rig: the synthetic app-server, fault injection, the soak run,
+/// loaded-console fixtures. Nothing else depends on it.
+pub mod lab;
 /// The embedded scripted model: a local Responses-API server for demos and tests.
 pub mod model;
 /// Wire types: the JSON-RPC envelope and typed app-server messages. No I/O.
 pub mod protocol;
 /// The HTTP + websocket API over a bridge (codex-manager compatible), with its OpenAPI.
 pub mod service;
-/// The soak run: a bridge on the faulty synthetic app-server, checked for lost calls,
-/// double answers and memory growth.
-pub mod soak;
 /// Small shared helpers.
 pub mod util;

@@ -831,7 +831,7 @@ async fn running_a_handler_needs_a_live_call_with_a_handler() {
 /// through the bridge and reports every call answered once.
 #[tokio::test]
 async fn the_synthetic_app_server_floods_a_turn_through_the_bridge() {
-    use crate::appserver::synthetic::{self, REPORT_METHOD, SyntheticConfig, SyntheticReport};
+    use crate::lab::synthetic::{self, REPORT_METHOD, SyntheticConfig, SyntheticReport};
     let catalog = Catalog::parse(CATALOG, std::path::Path::new("/tmp/catalog.toml")).unwrap();
     let config = BridgeConfig::new(
         crate::appserver::TransportSpec::WebSocket {

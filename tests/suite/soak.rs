@@ -2,7 +2,7 @@
 //! app-server (real codex cannot inject these faults, nor raise calls by the thousand).
 //! The full run is `switchboard soak --calls 1000000` (docs/RELIABILITY.md).
 
-use switchboard::soak::{SoakConfig, run};
+use switchboard::lab::soak::{SoakConfig, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_soak_loses_no_call_and_writes_no_answer_twice() {

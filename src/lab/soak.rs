@@ -1,5 +1,5 @@
 //! The soak run: a bridge on the faulty synthetic app-server (see
-//! `appserver::synthetic::faults`) answers calls by the hundred thousand while the peer
+//! `lab::synthetic::faults`) answers calls by the hundred thousand while the peer
 //! injects faults, and the run checks what reliability promises:
 //!
 //! - every call ends exactly once, resolved or expired: the bridge's end count equals
@@ -22,12 +22,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::appserver::TransportSpec;
-use crate::appserver::synthetic::faults::{FaultCounts, FaultPlan, ToolMix, spawn_faulty};
 use crate::bridge::{
     self, Answerer, BridgeConfig, BridgeError, BridgeEvent, BridgeHandle, ConnectionState,
     CreateSession, ManualPolicy, ReconnectPolicy, RecoveryStep, RespondOutcome, Responder,
 };
 use crate::catalog::{Catalog, CatalogError};
+use crate::lab::rng::Rng;
+use crate::lab::synthetic::faults::{FaultCounts, FaultPlan, ToolMix, spawn_faulty};
 use crate::protocol::ToolCallResult;
 
 /// The tools of the soak: one static, one answered remotely, one flaky command.
@@ -249,23 +250,6 @@ fn add(counter: &AtomicU64) {
 
 fn get(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
-}
-
-/// SplitMix64 for the responder's choices, seeded from the run's seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
 }
 
 /// The process's resident set size in KiB, from /proc/self/status.
@@ -496,7 +480,7 @@ fn totals_ended(totals: &crate::bridge::Totals) -> u64 {
 /// Samples resident memory until told to stop: the warm figure once a tenth of the
 /// calls are raised, the peak after that, and the last one.
 async fn sample_memory(
-    peer: Arc<crate::appserver::synthetic::faults::FaultySynthetic>,
+    peer: Arc<crate::lab::synthetic::faults::FaultySynthetic>,
     calls: u64,
     memory: Arc<std::sync::Mutex<MemoryTally>>,
     running: Arc<AtomicBool>,
@@ -527,7 +511,7 @@ async fn watch_events(
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut events = bridge.subscribe();
-    let mut rng = Rng(config.seed ^ 0x5EED);
+    let mut rng = Rng::new(config.seed ^ 0x5EED);
     // Calls seen requested and not yet ended: whether the remote responder answers it.
     let mut open: HashMap<String, bool> = HashMap::new();
     let mut connected_once = false;
@@ -548,7 +532,9 @@ async fn watch_events(
                 }
                 if remote {
                     let plan = Answer {
-                        delay: Duration::from_micros(rng.next() % (config.max_answer_delay_us + 1)),
+                        delay: Duration::from_micros(
+                            rng.next_u64() % (config.max_answer_delay_us + 1),
+                        ),
                         success: !rng.chance(config.failed_answer),
                         twice: rng.chance(config.duplicate_answer),
                     };
@@ -692,7 +678,7 @@ async fn answer_remotely(
 /// longer go on is replaced by a new one.
 async fn drive_session(
     bridge: BridgeHandle,
-    peer: Arc<crate::appserver::synthetic::faults::FaultySynthetic>,
+    peer: Arc<crate::lab::synthetic::faults::FaultySynthetic>,
     counters: Arc<Counters>,
     deadline: Instant,
 ) {
