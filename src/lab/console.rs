@@ -112,6 +112,7 @@ pub fn loaded_app(sessions: usize, rows: u64, pending: usize) -> Result<App, Cat
                 schema_problems: Vec::new(),
                 in_flight: false,
                 proposed: None,
+                claim: None,
             },
         });
     }
@@ -138,5 +139,6 @@ pub fn big_call() -> PendingCallView {
         schema_problems: Vec::new(),
         in_flight: false,
         proposed: Some(crate::protocol::ToolCallResult::text(true, text)),
+        claim: None,
     }
 }

@@ -6,6 +6,8 @@
 
 /// A console loaded with sessions, rows and calls, for the console benchmarks.
 pub mod console;
+/// Transcript stores that keep no bytes and inject full disks, for the soak.
+pub mod faulty_store;
 /// SplitMix64, seeded: the faults' and the soak responder's choices.
 pub mod rng;
 /// The soak run: a bridge on the faulty synthetic app-server, checked for lost calls,

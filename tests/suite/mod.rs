@@ -17,3 +17,4 @@ mod soak;
 mod support;
 mod transcript_faults;
 mod websocket;
+mod worker_claims;

@@ -353,6 +353,7 @@ impl Actor {
                 arguments: params.arguments.clone(),
                 schema_problems,
                 handler_task: None,
+                claim: None,
             }),
             answer: AnswerState::Waiting,
             completed_upstream: false,
