@@ -16,6 +16,8 @@ pub mod cli;
 pub mod console;
 /// Handlers that answer tool calls: command, http, static.
 pub mod handlers;
+/// Catalog debugging for the faces: the probe through codex, replays of recorded calls.
+pub mod inspect;
 /// Benchmark and soak rig: the synthetic app-server, fault injection, the soak run,
 /// loaded-console fixtures. Nothing else depends on it.
 pub mod lab;

@@ -203,14 +203,14 @@ fn blocking_requests() -> Vec<(Value, Value)> {
             json!({ "id": 10, "method": "applyPatchApproval", "params": {
                 "conversationId": "thread-1", "callId": "c10", "fileChanges": {} } }),
             json!({ "id": 10, "result": { "decision": { "denied": { "rejection":
-                "declined by Switchboard: nobody can answer `applyPatchApproval` here (request policy `decline`)" } } } }),
+                "declined by Switchboard: no approval rule decides `applyPatchApproval` and nobody can answer it here (--approvals accept-rules-only)" } } } }),
         ),
         (
             json!({ "id": 11, "method": "execCommandApproval", "params": {
                 "conversationId": "thread-1", "callId": "c11", "command": ["rm", "-rf", "x"],
                 "cwd": "/w", "parsedCmd": [] } }),
             json!({ "id": 11, "result": { "decision": { "denied": { "rejection":
-                "declined by Switchboard: nobody can answer `execCommandApproval` here (request policy `decline`)" } } } }),
+                "declined by Switchboard: no approval rule decides `execCommandApproval` and nobody can answer it here (--approvals accept-rules-only)" } } } }),
         ),
     ]
 }

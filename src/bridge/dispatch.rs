@@ -1,7 +1,9 @@
 //! Who answers a request: a pure routing decision, kept apart from the actor that
 //! applies it so the rules are tested without sockets or processes.
 
-use crate::catalog::{Catalog, HandlerSpec, RuleOutcome};
+use serde_json::Value;
+
+use crate::catalog::{Catalog, CommandSpec, HandlerSpec, RuleOutcome};
 use crate::protocol::{Answer, RequestKind};
 
 /// What to do with headless calls that nobody is there to answer.
@@ -21,22 +23,51 @@ impl ManualPolicy {
     }
 }
 
-/// What to do with approvals, questions and elicitations that nobody here can answer.
+/// What to do with approvals, questions and elicitations that no rule decides and
+/// nobody here can answer (`--approvals ask|accept-rules-only|decline`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestPolicy {
-    /// Keep them pending for a person (the console) or a remote client (the API).
+    /// Rules first; the rest stays pending for a person (the console) or a remote client
+    /// (the API).
     Ask,
-    /// Answer at once with the kind's refusal (declined, nothing granted, no answers),
-    /// saying why in the transcript and the event: what `exec` needs, where nobody
-    /// watches. `{method}` in the reason is replaced by the request's method.
+    /// Rules first; the rest is answered at once with the kind's refusal (declined,
+    /// nothing granted, no answers), saying why in the transcript and the event: what
+    /// `exec` needs, where nobody watches. `{method}` in the reason is replaced by the
+    /// request's method.
+    RulesOnly { reason: String },
+    /// Every request refused at once with the reason; the rules are not asked.
     Decline { reason: String },
 }
 
 impl RequestPolicy {
-    /// The headless default: decline, and say so.
+    /// The headless default (`accept-rules-only`): the rules decide, the rest is
+    /// declined, and the reason says so.
     pub fn headless_default() -> RequestPolicy {
+        RequestPolicy::RulesOnly {
+            reason: "declined by Switchboard: no approval rule decides `{method}` and nobody can answer it here (--approvals accept-rules-only)".to_string(),
+        }
+    }
+
+    /// `--approvals decline`: everything declined, rules or not.
+    pub fn decline_all() -> RequestPolicy {
         RequestPolicy::Decline {
-            reason: "declined by Switchboard: nobody can answer `{method}` here (request policy `decline`)".to_string(),
+            reason:
+                "declined by Switchboard: nobody can answer `{method}` here (--approvals decline)"
+                    .to_string(),
+        }
+    }
+
+    /// Whether the catalog's `[[approvals]]` rules are asked first.
+    pub fn asks_rules(&self) -> bool {
+        !matches!(self, RequestPolicy::Decline { .. })
+    }
+
+    /// The `--approvals` word for it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            RequestPolicy::Ask => "ask",
+            RequestPolicy::RulesOnly { .. } => "accept-rules-only",
+            RequestPolicy::Decline { .. } => "decline",
         }
     }
 }
@@ -87,16 +118,17 @@ fn manual(tool: &str, policy: &ManualPolicy) -> Route {
     }
 }
 
-/// Where an approval, a question or an elicitation goes: to a person, or answered at once
-/// by the policy with the kind's refusal and the reason.
+/// Where an approval, a question or an elicitation goes when no rule decided it: to a
+/// person, or answered at once by the policy with the kind's refusal and the reason.
 pub fn route_request(kind: RequestKind, method: &str, policy: &RequestPolicy) -> RequestRoute {
     match policy {
         RequestPolicy::Ask => RequestRoute::WaitForPerson,
-        RequestPolicy::Decline { reason } => {
+        RequestPolicy::RulesOnly { reason } | RequestPolicy::Decline { reason } => {
             let reason = reason.replace("{method}", method);
             RequestRoute::Refuse {
                 answer: Answer::decline(kind, &reason),
                 reason,
+                policy: policy.word(),
             }
         }
     }
@@ -108,6 +140,8 @@ pub enum RequestRoute {
     Refuse {
         answer: Answer,
         reason: String,
+        /// The `--approvals` word of the policy that refused.
+        policy: &'static str,
     },
     /// An `[[approvals]]` rule of the catalog decided (`rule` counts from 1).
     ByRule {
@@ -115,11 +149,19 @@ pub enum RequestRoute {
         rule: usize,
         reason: Option<String>,
     },
+    /// A rule's handler script decides: run it with `input` on stdin (`rule` counts
+    /// from 1). What it prints is read by `catalog::answer_from_handler`; a failing or
+    /// undecided handler leaves the request to the policy.
+    RunHandler {
+        rule: usize,
+        spec: CommandSpec,
+        input: Value,
+    },
 }
 
 impl RequestRoute {
-    /// How a rule's outcome routes a request: a decided rule answers it, anything else
-    /// (ask, or a handler rule, which is not run yet) leaves it to the request policy.
+    /// How a rule's outcome routes a request: a decided rule answers it, a handler rule
+    /// runs its script, anything else (ask, no rule) leaves it to the request policy.
     pub fn from_rule(outcome: RuleOutcome, policy_route: impl FnOnce() -> RequestRoute) -> Self {
         match outcome {
             RuleOutcome::Decided {
@@ -132,7 +174,16 @@ impl RequestRoute {
                 rule: rule_index + 1,
                 reason,
             },
-            RuleOutcome::RunHandler { .. } | RuleOutcome::Ask { .. } => policy_route(),
+            RuleOutcome::RunHandler {
+                rule_index,
+                spec,
+                input,
+            } => RequestRoute::RunHandler {
+                rule: rule_index + 1,
+                spec,
+                input,
+            },
+            RuleOutcome::Ask { .. } => policy_route(),
         }
     }
 
@@ -140,8 +191,9 @@ impl RequestRoute {
     pub fn responder_label(&self) -> String {
         match self {
             RequestRoute::WaitForPerson => "you".to_string(),
-            RequestRoute::Refuse { .. } => "request policy (decline)".to_string(),
+            RequestRoute::Refuse { policy, .. } => format!("request policy ({policy})"),
             RequestRoute::ByRule { rule, .. } => format!("approval rule {rule}"),
+            RequestRoute::RunHandler { rule, .. } => format!("approval rule {rule} handler"),
         }
     }
 }
@@ -157,17 +209,34 @@ mod tests {
             "item/commandExecution/requestApproval",
             &RequestPolicy::headless_default(),
         );
-        let RequestRoute::Refuse { answer, reason } = route else {
+        let RequestRoute::Refuse {
+            answer,
+            reason,
+            policy,
+        } = route
+        else {
             panic!("{route:?}")
         };
         assert_eq!(answer.to_value(), serde_json::json!({"decision":"decline"}));
+        assert_eq!(policy, "accept-rules-only");
         assert!(
-            reason.contains("nobody can answer `item/commandExecution/requestApproval` here"),
+            reason.contains("no approval rule decides `item/commandExecution/requestApproval`")
+                && reason.contains("nobody can answer it here"),
             "{reason}"
         );
         assert_eq!(
             route_request(RequestKind::UserInput, "m", &RequestPolicy::Ask),
             RequestRoute::WaitForPerson
         );
+        let RequestRoute::Refuse { reason, policy, .. } =
+            route_request(RequestKind::UserInput, "m", &RequestPolicy::decline_all())
+        else {
+            panic!()
+        };
+        assert_eq!(policy, "decline");
+        assert!(reason.contains("nobody can answer `m` here"), "{reason}");
+        assert!(RequestPolicy::headless_default().asks_rules());
+        assert!(RequestPolicy::Ask.asks_rules());
+        assert!(!RequestPolicy::decline_all().asks_rules());
     }
 }

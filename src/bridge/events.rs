@@ -48,6 +48,8 @@ pub struct ResolvedCall {
     pub thread_id: String,
     pub turn_id: String,
     pub call_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     pub tool: String,
     pub status: CallEnd,
     pub success: bool,
@@ -56,6 +58,18 @@ pub struct ResolvedCall {
     pub reason: Option<String>,
     pub latency_ms: u64,
     pub result: Option<ToolCallResult>,
+    /// Where the call's arguments broke the tool's `input_schema`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schema_problems: Vec<String>,
+    /// Where the answer broke the tool's `output_schema` (a successful JSON answer only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output_schema_problems: Vec<String>,
+    /// The handler's own failure (exit status, bad output, timeout), when it had one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handler_failure: Option<String>,
+    /// The handler ran out of its timeout.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
 }
 
 /// How an approval, a question or an elicitation ended; the payload of `request_resolved`.

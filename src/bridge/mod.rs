@@ -7,6 +7,7 @@ pub mod dispatch;
 pub mod events;
 pub mod pending;
 pub mod session;
+pub mod stats;
 pub mod transcript;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ pub use pending::{Answerer, CallClaim, PendingCallView, PendingRequestView};
 pub use session::{
     SessionSettings, SessionSetup, SessionSnapshot, SessionStatus, SessionSummary, TurnRecord,
 };
+pub use stats::{ToolStats, ToolStatsTable, ToolStatsView};
 pub use transcript::{NotPersisted, TranscriptEntry, TranscriptRow};
 
 /// Queued commands per bridge; a full queue makes callers wait.
@@ -465,6 +467,9 @@ enum Command {
     },
     Status {
         reply: Reply<BridgeStatus>,
+    },
+    ToolStats {
+        reply: Reply<Vec<ToolStatsView>>,
     },
     SetHold {
         change: HoldChange,
@@ -944,6 +949,11 @@ impl BridgeHandle {
 
     pub async fn status(&self) -> Result<BridgeStatus> {
         self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// Per-tool statistics of the calls that ended since the bridge started.
+    pub async fn tool_stats(&self) -> Result<Vec<ToolStatsView>> {
+        self.ask(|reply| Command::ToolStats { reply }).await
     }
 
     /// Holds handlers for review (all, or one tool's): their answers wait on the call

@@ -112,6 +112,31 @@ pub struct ToolCall {
     pub handler_task: Option<tokio::task::AbortHandle>,
     /// The worker that claimed it, while its lease runs.
     pub claim: Option<HeldClaim>,
+    /// How the handler itself failed for this call (its answer says so to the model).
+    pub handler_failure: Option<HandlerFailure>,
+}
+
+/// A handler's own failure (exit status, bad output, unreachable URL, timeout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerFailure {
+    pub message: String,
+    /// It ran out of its `timeout_ms`.
+    pub timed_out: bool,
+}
+
+impl HandlerFailure {
+    /// The failure of a run, if it failed: a failed run that lasted its whole
+    /// `timeout_ms` timed out.
+    pub fn of(
+        spec: &crate::catalog::HandlerSpec,
+        outcome: &crate::handlers::HandlerOutcome,
+    ) -> Option<HandlerFailure> {
+        let message = outcome.failure.clone()?;
+        let timed_out = spec
+            .timeout()
+            .is_some_and(|timeout| outcome.elapsed >= timeout);
+        Some(HandlerFailure { message, timed_out })
+    }
 }
 
 /// What a pending request is, with the params its answer is checked against.

@@ -94,6 +94,9 @@ pub enum TranscriptEntry {
         content: Option<ToolCallResult>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// Where the answer broke the tool's `output_schema`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        output_schema_problems: Vec<String>,
     },
     /// An approval, a question or an elicitation app-server waits on.
     #[serde(rename = "request.opened", rename_all = "camelCase")]

@@ -412,6 +412,8 @@ pub fn answer_from_handler(
             .ok_or_else(|| format!("rule {rule_index}: this request takes no answer"))?;
         let answer = Answer::parse(kind, raw.clone())
             .map_err(|e| format!("the approval handler of rule {rule_index}: {e}"))?;
+        offered(request, &answer)
+            .map_err(|e| format!("the approval handler of rule {rule_index}: {e}"))?;
         return Ok(RuleOutcome::Decided {
             decision: RuleDecision::Accept,
             rule_index,
@@ -450,6 +452,7 @@ pub fn answer_from_handler(
         }
     }
     let answer = answer_for(request, decision, &answers)
+        .and_then(|answer| offered(request, &answer).map(|()| answer))
         .map_err(|e| format!("the approval handler of rule {rule_index}: {e}"))?;
     Ok(RuleOutcome::Decided {
         decision,
@@ -457,6 +460,29 @@ pub fn answer_from_handler(
         reason,
         answer,
     })
+}
+
+/// A command approval's decision must be one the request allows: those of
+/// `availableDecisions`, or the others codex accepts (an exec-policy amendment only as
+/// proposed, a network rule only for its host).
+fn offered(request: &ServerRequest, answer: &Answer) -> Result<(), String> {
+    if let (ServerRequest::CommandApproval(params), Answer::CommandApproval(response)) =
+        (request, answer)
+    {
+        let allowed = params.decisions();
+        if !allowed.contains(&response.decision) {
+            let listed: Vec<String> = allowed
+                .iter()
+                .filter_map(|d| serde_json::to_string(d).ok())
+                .collect();
+            return Err(format!(
+                "the decision {} is not one this request allows ({})",
+                serde_json::to_string(&response.decision).unwrap_or_default(),
+                listed.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The response a decision means for this request. `Err` says why the decision cannot

@@ -406,6 +406,13 @@ handler = { command = ["python3", "decide.py"], timeout_ms = 2000 }
     ] {
         assert!(answer_from_handler(&req, bad, 0).is_err(), "{bad}");
     }
+    // An amendment codex did not propose is not a decision this request allows.
+    let amended = r#"{"answer":{"decision":{"acceptWithExecpolicyAmendment":{"execpolicy_amendment":["rm"]}}}}"#;
+    let refused = answer_from_handler(&req, amended, 3).unwrap_err();
+    assert!(
+        refused.contains("rule 3") && refused.contains("not one this request allows"),
+        "{refused}"
+    );
 }
 
 #[test]

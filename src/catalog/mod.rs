@@ -27,7 +27,9 @@ use serde_json::Value;
 
 use crate::protocol::{DynamicToolSpec, ToolCallResult};
 
-pub use approvals::{ApprovalRules, RequestContext, RuleDecision, RuleOutcome};
+pub use approvals::{
+    ApprovalRules, RequestContext, RuleDecision, RuleOutcome, answer_from_handler,
+};
 pub use examples::{Example, Expect, FileExample, answer_text};
 
 /// How long a command or http handler may run when the catalog does not say.
@@ -390,6 +392,15 @@ impl HandlerSpec {
             HandlerSpec::Worker(_) => "worker",
             HandlerSpec::Http(_) => "http",
             HandlerSpec::Static(_) => "static",
+        }
+    }
+
+    /// How long one call may run (`timeout_ms`); `None` for a static answer.
+    pub fn timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            HandlerSpec::Command(spec) | HandlerSpec::Worker(spec) => Some(spec.timeout),
+            HandlerSpec::Http(spec) => Some(spec.timeout),
+            HandlerSpec::Static(_) => None,
         }
     }
 }

@@ -44,6 +44,7 @@ pub async fn run(command: CatalogCommand) -> u8 {
         CatalogCommand::Check(args) => check(args).await,
         CatalogCommand::Test(args) => super::catalog_test::test(args).await,
         CatalogCommand::Replay(args) => super::catalog_test::replay(args).await,
+        CatalogCommand::Stats(args) => super::client::catalog_stats(args).await,
     }
 }
 
@@ -65,7 +66,7 @@ pub async fn check(args: CheckArgs) -> u8 {
     let tools = catalog.dynamic_tools_payload();
     let instructions = catalog.instruction_text();
     let probe = if args.through_codex {
-        match super::catalog_probe::probe_tools(&catalog, args.codex_bin.as_deref()).await {
+        match crate::inspect::probe::probe_tools(&catalog, args.codex_bin.as_deref(), &[]).await {
             Ok(probe) => Some(probe),
             Err(e) => {
                 if args.json {

@@ -93,6 +93,7 @@ pub const ROUTE_COMMANDS: &[(&str, &str, &str)] = &[
         "requests answer REQUEST --decision decline",
     ),
     ("get", "/api/health", "health"),
+    ("get", "/api/catalog/stats", "catalog stats"),
     ("get", "/api/openapi.json", "openapi"),
     ("get", "/api/stream", "stream"),
 ];
@@ -447,6 +448,49 @@ pub async fn health(args: PlainArgs) -> u8 {
                 // `degraded`: why (transcripts not being written).
                 if let Some(reason) = reply.body["reason"].as_str() {
                     out(reason);
+                }
+            }
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// `catalog stats`: a running server's per-tool statistics.
+pub async fn catalog_stats(args: PlainArgs) -> u8 {
+    code(
+        async {
+            let api = api(&args.client)?;
+            let reply = request(
+                &api,
+                args.client.json,
+                Method::GET,
+                "/catalog/stats",
+                None,
+            )
+            .await?;
+            if !args.client.json {
+                let tools = reply.body["tools"].as_array().cloned().unwrap_or_default();
+                if tools.is_empty() {
+                    note("no tool call has ended yet");
+                }
+                for t in &tools {
+                    let median = t["medianLatencyMs"]
+                        .as_u64()
+                        .map_or_else(|| "-".to_string(), |m| format!("{m} ms"));
+                    out(&format!(
+                        "{}: {} call(s), {}% broke input_schema, {}% broke output_schema, {} handler failure(s) ({} timed out), {} expired, median {median}",
+                        text_of(t, "tool"),
+                        t["calls"],
+                        t["badArgumentsPercent"],
+                        t["badAnswersPercent"],
+                        t["handlerFailures"],
+                        t["timeouts"],
+                        t["expired"],
+                    ));
+                    if let Some(problem) = t["mostCommonProblem"].as_str() {
+                        out(&format!("    most common argument problem: {problem}"));
+                    }
                 }
             }
             Ok(())

@@ -1,6 +1,6 @@
 //! `switchboard` (the console) and `switchboard demo`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -20,9 +20,34 @@ pub struct ConsoleArgs {
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
     pub scripted_model: Option<String>,
     #[command(flatten)]
+    pub sessions: SessionArgs,
+    #[command(flatten)]
     pub listen: ListenArgs,
     #[command(flatten)]
     pub app_server: AppServerArgs,
+}
+
+/// The sessions the console creates.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SessionArgs {
+    /// The approval policy of new sessions (untrusted, on-failure, on-request, never);
+    /// default: codex's configuration. With `untrusted`, codex asks before running
+    /// commands and writing files, and the console shows each request as a card.
+    #[arg(long, value_name = "POLICY", value_parser = super::serve::parse_policy)]
+    pub approval_policy: Option<crate::service::wire::ApprovalPolicy>,
+    /// The sandbox of new sessions (read-only, workspace-write, danger-full-access);
+    /// default: codex's configuration.
+    #[arg(long, value_name = "MODE", value_parser = super::serve::parse_sandbox)]
+    pub sandbox: Option<crate::service::wire::FilesystemSandbox>,
+}
+
+impl SessionArgs {
+    fn defaults(&self) -> console::SessionDefaults {
+        console::SessionDefaults {
+            approval_policy: self.approval_policy.map(|p| p.codex_value().to_string()),
+            sandbox: self.sandbox.map(|s| s.as_str().to_string()),
+        }
+    }
 }
 
 /// Serving the API from the console.
@@ -64,8 +89,44 @@ pub struct DemoArgs {
 pub const DEMO_MESSAGE: &str =
     "Look up ticket T-1 and escalate it: call:lookup_ticket call:escalate_ticket";
 
+/// The example catalog in the source tree, where a developer's edits show up at once.
 pub fn demo_catalog() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/support.toml")
+}
+
+/// The example catalog and its handler scripts, built into the binary for a demo run
+/// away from the source tree (an installed or copied binary).
+const EMBEDDED_DEMO: [(&str, &str); 3] = [
+    ("support.toml", include_str!("../../assets/support.toml")),
+    (
+        "handlers/lookup_ticket.py",
+        include_str!("../../assets/handlers/lookup_ticket.py"),
+    ),
+    (
+        "handlers/search_kb.py",
+        include_str!("../../assets/handlers/search_kb.py"),
+    ),
+];
+
+/// The demo's catalog: the source tree's when it is there, else the embedded copy
+/// written under `data_dir/demo` (its handlers' paths are relative to the catalog).
+pub fn demo_catalog_in(data_dir: &Path) -> std::io::Result<PathBuf> {
+    tree_or_embedded(demo_catalog(), data_dir)
+}
+
+fn tree_or_embedded(in_tree: PathBuf, data_dir: &Path) -> std::io::Result<PathBuf> {
+    if in_tree.is_file() {
+        return Ok(in_tree);
+    }
+    let dir = data_dir.join("demo");
+    for (name, text) in EMBEDDED_DEMO {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text)?;
+    }
+    Ok(dir.join("support.toml"))
 }
 
 pub async fn run(args: ConsoleArgs) -> u8 {
@@ -76,9 +137,23 @@ pub async fn run(args: ConsoleArgs) -> u8 {
 }
 
 pub async fn demo(args: DemoArgs) -> u8 {
+    let catalog = match args.catalog {
+        Some(catalog) => catalog,
+        None => match demo_catalog_in(&args.app_server.data_dir()) {
+            Ok(catalog) => catalog,
+            Err(e) => {
+                report_error(&format!(
+                    "could not write the demo catalog under {}: {e}; pass --catalog FILE or --data-dir DIR",
+                    args.app_server.data_dir().join("demo").display()
+                ));
+                return exit::INVALID_INPUT;
+            }
+        },
+    };
     let console_args = ConsoleArgs {
-        catalog: Some(args.catalog.unwrap_or_else(demo_catalog)),
+        catalog: Some(catalog),
         scripted_model: Some(args.scenario),
+        sessions: SessionArgs::default(),
         listen: args.listen,
         app_server: args.app_server,
     };
@@ -94,6 +169,11 @@ async fn start_and_run(
     mut options: ConsoleOptions,
     restore_sessions: bool,
 ) -> u8 {
+    options.codex = console::inspect::ProbeCodex {
+        bin: args.app_server.codex_bin.clone(),
+        app_server_args: args.app_server.app_server_args.clone(),
+    };
+    options.sessions = args.sessions.defaults();
     let data_dir = args.app_server.data_dir();
     let _log_guard = super::init_file_logging(&data_dir, "console.log");
     // Checked before anything starts, so a refused address costs nothing.
@@ -165,5 +245,27 @@ async fn start_and_run(
             report_error(&e.to_string());
             exit::APP_SERVER
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn away_from_the_source_tree_the_demo_writes_its_embedded_catalog_and_handlers() {
+        let data = tempfile::tempdir().unwrap();
+        let gone = data.path().join("no-source-tree/assets/support.toml");
+        let catalog = tree_or_embedded(gone, data.path()).unwrap();
+        assert_eq!(catalog, data.path().join("demo/support.toml"));
+        let loaded = crate::catalog::Catalog::load(&catalog).unwrap();
+        assert!(loaded.tool(None, "lookup_ticket").is_some());
+        assert!(data.path().join("demo/handlers/lookup_ticket.py").is_file());
+        assert!(data.path().join("demo/handlers/search_kb.py").is_file());
+        // In the source tree, the tree's own copy wins so that edits show at once.
+        assert_eq!(
+            tree_or_embedded(demo_catalog(), data.path()).unwrap(),
+            demo_catalog()
+        );
     }
 }

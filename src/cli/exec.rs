@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::start::{Recovery, ScriptedChoice, start_bridge};
+use super::serve::ApprovalsMode;
+use super::start::{Recovery, ScriptedChoice, start_bridge_with};
 use super::{AppServerArgs, exit, note, out, report_error};
 use crate::bridge::{
     BridgeEvent, BridgeHandle, CallEnd, ConnectionState, CreateSession, ManualPolicy, ResolvedCall,
@@ -47,6 +48,13 @@ pub struct ExecArgs {
     /// single, parallel, multi-round, model-error, fail-stream) or a scenario file.
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
     pub scripted_model: Option<String>,
+    /// Approvals, questions, permission requests and elicitations that no
+    /// `[[approvals]]` rule decides: `accept-rules-only` declines them at once with a
+    /// reason saying so (nobody is watching); `ask` leaves them waiting (with
+    /// `--connect`, where another client may answer); `decline` declines every request,
+    /// rules or not.
+    #[arg(long, value_enum, default_value_t = ApprovalsMode::AcceptRulesOnly)]
+    pub approvals: ApprovalsMode,
     /// What to do with calls of tools that have no handler.
     #[arg(long, value_enum, default_value = "fail")]
     pub manual: ManualMode,
@@ -103,12 +111,13 @@ pub async fn run(args: ExecArgs) -> u8 {
             options: super::scripted::model_options(&catalog),
         });
     // No reconnect: a lost app-server ends the run with exit status 3.
-    let started = match start_bridge(
+    let started = match start_bridge_with(
         &args.app_server,
         catalog,
         scripted,
         manual_policy,
         Recovery::none(),
+        args.approvals.policy(),
     )
     .await
     {
@@ -279,6 +288,9 @@ fn print_event(args: &ExecArgs, event: &BridgeEvent) {
     }
     if let BridgeEvent::ToolCallResolved { call } = event {
         note(&describe_call(call));
+        for problem in &call.output_schema_problems {
+            note(&format!("  ⚠ {problem}"));
+        }
     }
     if let BridgeEvent::Error { message, .. } = event {
         note(&format!("error: {message}"));

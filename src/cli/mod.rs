@@ -132,6 +132,9 @@ pub enum CatalogCommand {
     /// Run the tool calls of a recorded session again against a catalog's handlers and
     /// show what changed; exit 1 if an answer changed.
     Replay(catalog_test::ReplayArgs),
+    /// A running server's per-tool statistics since it started: calls, arguments that
+    /// broke input_schema, answers that broke output_schema, failures, latency.
+    Stats(client::PlainArgs),
 }
 
 /// How to reach app-server; shared by every command that starts a bridge.

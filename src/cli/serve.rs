@@ -34,10 +34,11 @@ pub struct ServeArgs {
     /// single, parallel, multi-round, model-error, fail-stream) or a scenario file.
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, default_missing_value = "auto")]
     pub scripted_model: Option<String>,
-    /// Approvals, user-input questions, permission requests and elicitations: `ask`
-    /// keeps them pending for API clients (GET .../approvals, .../tool-input,
-    /// /api/requests) to decide; `decline` answers each at once with its kind's refusal
-    /// (what a server nobody watches needs).
+    /// Approvals, user-input questions, permission requests and elicitations that no
+    /// `[[approvals]]` rule of the catalog decides: `ask` keeps them pending for API
+    /// clients (GET .../approvals, .../tool-input, /api/requests) to decide;
+    /// `accept-rules-only` declines them at once, saying no rule decided (what a server
+    /// nobody watches needs); `decline` declines every request, rules or not.
     #[arg(long, value_enum, default_value_t = ApprovalsMode::Ask)]
     pub approvals: ApprovalsMode,
     /// The approval policy of sessions created without `approvalPolicy` (untrusted,
@@ -52,29 +53,35 @@ pub struct ServeArgs {
     pub app_server: AppServerArgs,
 }
 
+/// `--approvals` of `serve` and `exec`: what happens to a request no rule decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ApprovalsMode {
+    /// Rules first; the rest waits for a person or an API client.
     Ask,
+    /// Rules decide; the rest is declined with a reason that says no rule decided.
+    AcceptRulesOnly,
+    /// Every request declined at once; rules are not asked.
     Decline,
 }
 
 impl ApprovalsMode {
-    fn policy(self) -> RequestPolicy {
+    pub(super) fn policy(self) -> RequestPolicy {
         match self {
             ApprovalsMode::Ask => RequestPolicy::Ask,
-            ApprovalsMode::Decline => RequestPolicy::headless_default(),
+            ApprovalsMode::AcceptRulesOnly => RequestPolicy::headless_default(),
+            ApprovalsMode::Decline => RequestPolicy::decline_all(),
         }
     }
 }
 
-fn parse_policy(text: &str) -> Result<ApprovalPolicy, String> {
+pub(super) fn parse_policy(text: &str) -> Result<ApprovalPolicy, String> {
     ApprovalPolicy::ALL
         .into_iter()
         .find(|p| p.as_str() == text)
         .ok_or_else(|| "expected untrusted, on-failure, on-request or never".to_string())
 }
 
-fn parse_sandbox(text: &str) -> Result<FilesystemSandbox, String> {
+pub(super) fn parse_sandbox(text: &str) -> Result<FilesystemSandbox, String> {
     FilesystemSandbox::ALL
         .into_iter()
         .find(|s| s.as_str() == text)

@@ -60,28 +60,10 @@ impl Recovery {
     }
 }
 
-/// Starts the scripted model (if asked), app-server and the bridge. Errors are reported
+/// Starts the scripted model (if asked), app-server and the bridge, with the policy for
+/// approvals, questions and elicitations no rule decides (the console asks the operator:
+/// `RequestPolicy::Ask`; `exec` and `serve` take `--approvals`). Errors are reported
 /// here; the returned status is the exit status to use.
-pub async fn start_bridge(
-    app_server: &AppServerArgs,
-    catalog: Arc<Catalog>,
-    scripted_model: Option<ScriptedChoice<'_>>,
-    manual_policy: ManualPolicy,
-    recovery: Recovery,
-) -> Result<Started, u8> {
-    start_bridge_with(
-        app_server,
-        catalog,
-        scripted_model,
-        manual_policy,
-        recovery,
-        crate::bridge::RequestPolicy::headless_default(),
-    )
-    .await
-}
-
-/// As [`start_bridge`], with the policy for approvals, questions and elicitations (the
-/// console asks the operator: `RequestPolicy::Ask`).
 pub async fn start_bridge_with(
     app_server: &AppServerArgs,
     catalog: Arc<Catalog>,

@@ -1,6 +1,7 @@
 //! `switchboard worker`: a remote handler process. It follows a server's event stream and
 //! answers the calls of its catalog's tools with the catalog's handlers, like
-//! codex-manager's Python remote skills.
+//! codex-manager's Python remote skills, and the server's pending approvals and questions
+//! with the catalog's `[[approvals]]` rules (see `worker_approvals.rs`).
 //!
 //! Delivery: on every (re)connect, and whenever the stream says it skipped events, the
 //! worker re-reads the pending list, so a call raised while it was away is still answered.
@@ -29,9 +30,12 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::api_client::{Api, ClientArgs, ClientError};
 use super::{exit, note, out, report_error};
-use crate::catalog::{Catalog, HandlerSpec};
+use crate::catalog::{ApprovalRules, Catalog, HandlerSpec};
 use crate::handlers::{HandlerInput, HandlerRunner};
 use crate::protocol::ToolCallResult;
+
+#[path = "worker_approvals.rs"]
+mod approvals;
 
 /// Finished request ids remembered, so a pending list read just before an answer landed
 /// does not run a handler twice.
@@ -127,6 +131,8 @@ impl Seen {
 struct Worker {
     api: Api,
     handlers: HashMap<(Option<String>, String), (String, HandlerSpec)>,
+    /// The catalog's `[[approvals]]` rules, for the server's pending requests.
+    rules: ApprovalRules,
     runner: Arc<HandlerRunner>,
     seen: Mutex<Seen>,
     max_attempts: u32,
@@ -449,9 +455,9 @@ pub async fn run(args: WorkerArgs) -> u8 {
             ))
         })
         .collect();
-    if handlers.is_empty() {
+    if handlers.is_empty() && catalog.approvals.is_empty() {
         report_error(&format!(
-            "{} has no tool with a handler: nothing to answer",
+            "{} has no tool with a handler and no approval rule: nothing to answer",
             args.catalog.display()
         ));
         return exit::INVALID_INPUT;
@@ -470,6 +476,7 @@ pub async fn run(args: WorkerArgs) -> u8 {
     let worker = Arc::new(Worker {
         api,
         handlers,
+        rules: catalog.approvals.clone(),
         runner: Arc::new(HandlerRunner::new(args.concurrency)),
         seen: Mutex::new(Seen::default()),
         max_attempts: args.max_submit_attempts,
@@ -542,12 +549,17 @@ async fn follow_stream(worker: &Arc<Worker>) -> Result<(), ClientError> {
                 ready = true;
                 note(&format!("worker connected to {}", worker.api.endpoint.base));
                 worker.drain().await?;
+                worker.drain_requests().await?;
             }
             "tool_call_requested" => worker.offer(&frame["payload"]),
             // A claim was given back or its holder died (lease ran out): offer it again.
             "tool_call_released" => worker.offer(&frame["payload"]["call"]),
             // Events were skipped (this socket lagged, or one was too large to send).
-            "lagged" | "error" => worker.drain().await?,
+            "lagged" | "error" => {
+                worker.drain().await?;
+                worker.drain_requests().await?;
+            }
+            kind if approvals::is_request_event(kind) => worker.drain_requests().await?,
             _ => {}
         }
     }

@@ -42,7 +42,8 @@ fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> Strin
     }
 }
 
-pub use super::model::{TRANSCRIPT_WINDOW, ToolStats};
+pub use super::model::TRANSCRIPT_WINDOW;
+pub use crate::bridge::ToolStats;
 
 /// Protocol lines kept for the protocol log.
 pub const PROTOCOL_WINDOW: usize = 5_000;
@@ -221,6 +222,10 @@ pub enum Outcome {
     Requests(Result<Vec<crate::bridge::PendingRequestView>, String>),
     /// Everything read afresh from the bridge: at start and after a lag.
     Loaded(Box<(BridgeStatus, Vec<SessionSnapshot>, Vec<PendingCallView>)>),
+    /// The inspector's probe ended (`console/inspect.rs`).
+    Probed(Result<crate::inspect::probe::Probe, String>),
+    /// A transcript call's replay ended.
+    Replayed(Box<crate::inspect::replay::ReplayReport>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +248,8 @@ pub enum Effect {
         target: EditTarget,
         text: String,
     },
+    /// Run a probe or a replay beside the loop (`console/inspect.rs`).
+    Inspect(super::inspect::InspectRequest),
 }
 
 /// What an external edit goes back to.
@@ -361,6 +368,11 @@ pub struct App {
     last_person_call_ms: Option<i64>,
     /// Answers typed but not sent, by request id.
     pub drafts: HashMap<String, Draft>,
+    /// Request cards closed before they were answered, as they were left (choices,
+    /// pages, typed text), by request id.
+    pub card_drafts: HashMap<String, super::cards::RequestCard>,
+    /// The last `turn/diff/updated` of each session: (turn id, diff).
+    pub turn_diffs: HashMap<String, (String, String)>,
     /// The composer text on its way to the bridge; cleared from the composer only when
     /// the send succeeds.
     pub sending_message: Option<String>,
@@ -383,6 +395,8 @@ pub struct App {
     bulk: HashSet<String>,
     bulk_answered: usize,
     bulk_refused: usize,
+    /// The probe and replay keys' state.
+    pub inspect: super::inspect::InspectState,
 }
 
 impl App {
@@ -409,6 +423,8 @@ impl App {
             titled_at_ms: None,
             last_person_call_ms: None,
             drafts: HashMap::new(),
+            card_drafts: HashMap::new(),
+            turn_diffs: HashMap::new(),
             sending_message: None,
             ctrl_c_at_ms: None,
             notices: VecDeque::new(),
@@ -420,6 +436,7 @@ impl App {
             bulk: HashSet::new(),
             bulk_answered: 0,
             bulk_refused: 0,
+            inspect: Default::default(),
         }
     }
 
@@ -534,7 +551,16 @@ impl App {
                     self.drafts.remove(request_id);
                 }
             }
-            Card::Request(_) => {}
+            Card::Request(card) => {
+                let request_id = &card.request.request_id;
+                if self.model.request(request_id).is_some() {
+                    let mut parked = card.clone();
+                    parked.sending = false;
+                    self.card_drafts.insert(request_id.clone(), parked);
+                } else {
+                    self.card_drafts.remove(request_id);
+                }
+            }
         }
     }
 
@@ -543,10 +569,43 @@ impl App {
         self.overlays
             .retain(|o| !matches!(o, Overlay::Card(card) if card.request_id() == request_id));
         self.drafts.remove(request_id);
+        self.card_drafts.remove(request_id);
+    }
+
+    /// Everything waiting on a person: tool calls, approvals, questions, elicitations.
+    pub fn waiting_count(&self) -> usize {
+        self.waiting_on_person().count() + self.model.requests_waiting().count()
+    }
+
+    /// Keeps a session's latest turn diff, for the file-change cards of that turn.
+    fn turn_diff_updated(&mut self, params: &serde_json::Value) {
+        let get = |name: &str| params.get(name).and_then(serde_json::Value::as_str);
+        let (Some(thread), Some(turn), Some(diff)) = (get("threadId"), get("turnId"), get("diff"))
+        else {
+            return;
+        };
+        self.turn_diffs
+            .insert(thread.to_string(), (turn.to_string(), diff.to_string()));
+        let cards = self
+            .overlays
+            .iter_mut()
+            .filter_map(|o| match o {
+                Overlay::Card(card) => match card.as_mut() {
+                    Card::Request(card) => Some(card),
+                    Card::ToolCall(_) => None,
+                },
+                _ => None,
+            })
+            .chain(self.card_drafts.values_mut());
+        for card in cards {
+            if card.request.thread_id == thread && card.request.turn_id.as_deref() == Some(turn) {
+                card.turn_diff = Some(diff.to_string());
+            }
+        }
     }
 
     /// Shows a notice in the footer and keeps it in the history.
-    fn say(&mut self, text: impl Into<String>) {
+    pub(super) fn say(&mut self, text: impl Into<String>) {
         let text = text.into();
         if self.notices.len() == NOTICE_HISTORY {
             self.notices.pop_front();
@@ -609,7 +668,8 @@ impl App {
     /// loop must tick once a second.
     pub fn needs_ticks(&self) -> bool {
         !self.model.pending.is_empty()
-            || self.titled_waiting != Some(self.waiting_on_person().count())
+            || !self.model.requests.is_empty()
+            || self.titled_waiting != Some(self.waiting_count())
     }
 
     /// The once-a-second tick (while `needs_ticks`): timers move on; anything held back
@@ -680,8 +740,12 @@ impl App {
             | BridgeEvent::AgentMessageCompleted { .. }
             | BridgeEvent::TranscriptAppended { .. }
             | BridgeEvent::HoldChanged { .. }
-            | BridgeEvent::AppServerNotification { .. }
             | BridgeEvent::ServerRequestRefused { .. } => {}
+            BridgeEvent::AppServerNotification { method, params, .. } => {
+                if method == crate::protocol::method::TURN_DIFF_UPDATED {
+                    self.turn_diff_updated(&params);
+                }
+            }
             BridgeEvent::RequestResolved { request } => self.remove_card(&request.request_id),
         }
         Vec::new()
@@ -707,7 +771,7 @@ impl App {
 
     /// A new title when the count changed and the last change is old enough.
     fn retitle(&mut self) -> Option<Effect> {
-        let waiting = self.waiting_on_person().count() + self.model.requests_waiting().count();
+        let waiting = self.waiting_count();
         let due = self
             .titled_at_ms
             .is_none_or(|at| self.now_ms - at >= TITLE_INTERVAL_MS);
@@ -740,6 +804,8 @@ impl App {
             Outcome::RequestAnswered { request_id, result } => {
                 self.on_request_answered(&request_id, result);
             }
+            Outcome::Probed(result) => self.on_probed(result),
+            Outcome::Replayed(report) => self.on_replayed(*report),
             Outcome::Requests(Ok(requests)) => {
                 self.model.load_requests(requests);
                 return self.attention(false);
@@ -982,6 +1048,13 @@ impl App {
                 }
             }
             Context::Filter => self.filter_paste(&text),
+            Context::Card => {
+                if let Some(Overlay::Card(card)) = self.overlays.last_mut()
+                    && let Card::Request(card) = card.as_mut()
+                {
+                    card.paste(&text);
+                }
+            }
             _ => {}
         }
     }
@@ -1273,6 +1346,8 @@ impl App {
                 }
             }
             Action::Inspector => self.view = View::Inspector,
+            Action::Probe => return self.start_probe(),
+            Action::ReplayCall => return self.start_replay(),
             Action::ProtocolLog => self.view = View::ProtocolLog,
             Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
                 let delta: isize = match action {
@@ -1728,9 +1803,20 @@ impl App {
         self.overlays.retain(
             |o| !matches!(o, Overlay::Card(card) if card.request_id() == request.request_id),
         );
-        self.push_overlay(Overlay::Card(Box::new(Card::Request(
-            super::cards::RequestCard::new(request),
-        ))));
+        // A card closed before keeps what was chosen and typed on it.
+        let mut card = match self.card_drafts.remove(&request.request_id) {
+            Some(mut parked) => {
+                parked.request = request;
+                parked
+            }
+            None => super::cards::RequestCard::new(request),
+        };
+        if let Some((turn, diff)) = self.turn_diffs.get(&card.request.thread_id)
+            && card.request.turn_id.as_deref() == Some(turn.as_str())
+        {
+            card.turn_diff = Some(diff.clone());
+        }
+        self.push_overlay(Overlay::Card(Box::new(Card::Request(card))));
     }
 
     fn on_card_key(&mut self, key: KeyEvent) -> Vec<Effect> {

@@ -44,6 +44,11 @@ fn resolved(
         reason: None,
         latency_ms: 40,
         result: None,
+        namespace: None,
+        schema_problems: Vec::new(),
+        output_schema_problems: Vec::new(),
+        handler_failure: None,
+        timed_out: false,
     }
 }
 

@@ -96,6 +96,10 @@ pub enum Action {
     Redraw,
     Suspend,
     Notices,
+    /// Probe what codex hands the model for the catalog (`console/inspect.rs`).
+    Probe,
+    /// Replay the selected transcript call against today's handler.
+    ReplayCall,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -722,6 +726,22 @@ pub const BINDINGS: &[Binding] = &[
         hint: "tools",
         help: "catalog inspector: schemas, handlers, statistics, warnings",
         contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('p')],
+        label: "p",
+        action: Action::Probe,
+        hint: "probe",
+        help: "probe: run codex on the scripted model with this catalog, in the background, and show what the model sees (shadowed, sanitised, deferred, built-ins)",
+        contexts: &[C::Inspector],
+    },
+    Binding {
+        keys: &[ch('R')],
+        label: "R",
+        action: Action::ReplayCall,
+        hint: "replay",
+        help: "replay the selected tool call: today's handler with the recorded arguments, the recorded answer beside the new one with a diff (nothing is sent)",
+        contexts: &[C::Transcript],
     },
     Binding {
         keys: &[ch('l')],

@@ -1,6 +1,6 @@
 //! The operator console: a full-screen ratatui face over a running bridge. It holds a
 //! `BridgeHandle` and receives `BridgeEvent`s; it never touches app-server or a handler
-//! process itself.
+//! process itself (the inspect keys' probe and replay run in `crate::inspect`).
 //!
 //! The loop is event-driven: terminal input, bridge events, protocol lines and the
 //! outcomes of bridge requests all feed one `select!`, and a frame is drawn only when
@@ -14,6 +14,7 @@ pub mod command;
 pub mod config;
 pub mod editor;
 pub mod headless;
+pub mod inspect;
 pub mod keys;
 pub mod model;
 pub mod navigate;
@@ -50,6 +51,18 @@ pub struct ConsoleOptions {
     pub listen: Option<ListenInfo>,
     /// Create a session at start and put this message in the composer (demo mode).
     pub first_message: Option<String>,
+    /// The codex the inspector's probe runs (the sessions' binary and app-server
+    /// arguments; the model is always the scripted one).
+    pub codex: inspect::ProbeCodex,
+    /// The approval policy and sandbox of the sessions the console creates (codex's
+    /// words); `None` leaves them to codex's configuration.
+    pub sessions: SessionDefaults,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionDefaults {
+    pub approval_policy: Option<String>,
+    pub sandbox: Option<String>,
 }
 
 /// Runs the console until the operator quits. The terminal is restored on every exit
@@ -161,7 +174,7 @@ where
                 }
                 _ => {}
             }
-            apply(effect, bridge, &outcomes_tx, screen);
+            apply(effect, bridge, &outcomes_tx, screen, &options);
         }
         if app.quit {
             return Ok(stats);
@@ -256,8 +269,31 @@ fn apply(
     bridge: &BridgeHandle,
     outcomes: &mpsc::Sender<Outcome>,
     screen: &mut impl Screen,
+    options: &ConsoleOptions,
 ) {
     match effect {
+        Effect::Inspect(request) => {
+            let catalog = bridge.catalog().clone();
+            let outcomes = outcomes.clone();
+            let codex = options.codex.clone();
+            // Beside the loop, like bridge requests: a probe takes seconds.
+            tokio::spawn(async move {
+                let outcome = match request {
+                    inspect::InspectRequest::Probe => Outcome::Probed(
+                        crate::inspect::probe::probe_tools(
+                            &catalog,
+                            codex.bin.as_deref(),
+                            &codex.app_server_args,
+                        )
+                        .await,
+                    ),
+                    inspect::InspectRequest::Replay(call) => Outcome::Replayed(Box::new(
+                        crate::inspect::replay::replay_call(&catalog, &call).await,
+                    )),
+                };
+                let _ = outcomes.send(outcome).await;
+            });
+        }
         Effect::Bell => screen.bell(),
         Effect::Copy(text) => screen.copy(&text),
         // Handled by the loop itself.
@@ -275,16 +311,17 @@ fn apply(
         Effect::Bridge(request) => {
             let bridge = bridge.clone();
             let outcomes = outcomes.clone();
+            let sessions = options.sessions.clone();
             // Requests run beside the loop: the console never waits on app-server.
             tokio::spawn(async move {
-                let outcome = perform(&bridge, request).await;
+                let outcome = perform(&bridge, request, &sessions).await;
                 let _ = outcomes.send(outcome).await;
             });
         }
     }
 }
 
-async fn perform(bridge: &BridgeHandle, request: Request) -> Outcome {
+async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefaults) -> Outcome {
     let text = |e: crate::bridge::BridgeError| e.to_string();
     match request {
         Request::CreateSession => Outcome::SessionCreated(
@@ -293,6 +330,8 @@ async fn perform(bridge: &BridgeHandle, request: Request) -> Outcome {
                     cwd: std::env::current_dir()
                         .ok()
                         .map(|p| p.display().to_string()),
+                    approval_policy: sessions.approval_policy.clone(),
+                    sandbox: sessions.sandbox.clone(),
                     ..Default::default()
                 })
                 .await

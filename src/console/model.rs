@@ -8,34 +8,12 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::bridge::{
     BridgeEvent, BridgeStatus, CallEnd, ConnectionState, HoldState, PendingCallView,
-    PendingRequestView, Responder, SessionSnapshot, SessionStatus, SessionSummary, Totals,
-    TranscriptRow,
+    PendingRequestView, Responder, SessionSnapshot, SessionStatus, SessionSummary, ToolStatsTable,
+    Totals, TranscriptRow,
 };
 
 /// Transcript rows kept per session in the console; older rows stay on disk.
 pub const TRANSCRIPT_WINDOW: usize = 10_000;
-/// Latencies kept per tool for the median.
-const LATENCY_WINDOW: usize = 1_000;
-
-#[derive(Debug, Clone, Default)]
-pub struct ToolStats {
-    pub calls: u64,
-    pub failures: u64,
-    pub expired: u64,
-    latencies: VecDeque<u64>,
-}
-
-impl ToolStats {
-    pub fn median_latency_ms(&self) -> Option<u64> {
-        if self.latencies.is_empty() {
-            return None;
-        }
-        let mut sorted: Vec<u64> = self.latencies.iter().copied().collect();
-        sorted.sort_unstable();
-        Some(sorted[sorted.len() / 2])
-    }
-}
-
 /// One session's transcript: its last rows and the agent messages still streaming.
 #[derive(Debug, Default)]
 pub struct Transcript {
@@ -91,7 +69,8 @@ pub struct Model {
     /// Pending calls across sessions, oldest first.
     pub pending: Vec<PendingCallView>,
     pub transcripts: HashMap<String, Transcript>,
-    pub tool_stats: BTreeMap<String, ToolStats>,
+    /// Per-tool statistics of the calls that ended since the console started.
+    pub tool_stats: ToolStatsTable,
     /// Pending requests other than tool calls (approvals, questions, elicitations),
     /// oldest first.
     pub requests: Vec<PendingRequestView>,
@@ -107,7 +86,7 @@ impl Model {
             sessions: Vec::new(),
             pending: Vec::new(),
             transcripts: HashMap::new(),
-            tool_stats: BTreeMap::new(),
+            tool_stats: ToolStatsTable::default(),
             requests: Vec::new(),
         }
     }
@@ -277,17 +256,7 @@ impl Model {
                 }
             }
             BridgeEvent::ToolCallResolved { call } => {
-                let stats = self.tool_stats.entry(call.tool.clone()).or_default();
-                stats.calls += 1;
-                match call.status {
-                    CallEnd::Resolved if !call.success => stats.failures += 1,
-                    CallEnd::Resolved => {}
-                    CallEnd::Expired => stats.expired += 1,
-                }
-                if stats.latencies.len() == LATENCY_WINDOW {
-                    stats.latencies.pop_front();
-                }
-                stats.latencies.push_back(call.latency_ms);
+                self.tool_stats.record(call);
                 if let Some(index) = self
                     .pending
                     .iter()

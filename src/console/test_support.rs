@@ -159,6 +159,7 @@ pub fn busy_app() -> App {
             latency_ms: 12,
             content: Some(ToolCallResult::text(true, "ticket T-1: open")),
             reason: None,
+            output_schema_problems: Vec::new(),
         },
         TranscriptEntry::ToolCallRequest {
             request_id: "req-1".to_string(),

@@ -35,7 +35,38 @@ pub(super) async fn run(
         }
     };
     payload.push(b'\n');
+    match run_process(spec, payload, tool).await {
+        Ok(run) => map_command_output(tool, run.end, &run.captured()),
+        Err(summary) => failure_outcome(summary),
+    }
+}
 
+/// What one run of a command produced.
+pub(super) struct ProcessRun {
+    pub end: CommandEnd,
+    stdout: Capture,
+    stderr: Capture,
+}
+
+impl ProcessRun {
+    pub fn captured(&self) -> Captured<'_> {
+        Captured {
+            stdout: &self.stdout.bytes,
+            stderr: &self.stderr.bytes,
+            stdout_truncated: self.stdout.truncated,
+            stderr_truncated: self.stderr.truncated,
+        }
+    }
+}
+
+/// Runs `spec` once with `payload` on stdin: its process group, its timeout, its capped
+/// pipes. `Err` only when it could not be started or waited for; `label` names it.
+pub(super) async fn run_process(
+    spec: &CommandSpec,
+    payload: Vec<u8>,
+    label: &str,
+) -> Result<ProcessRun, String> {
+    let tool = label;
     let mut command = Command::new(&spec.program);
     command
         .args(spec.argv.get(1..).unwrap_or_default())
@@ -55,7 +86,7 @@ pub(super) async fn run(
             } else {
                 format!(" (its folder {} does not exist)", spec.cwd.display())
             };
-            return failure_outcome(format!(
+            return Err(format!(
                 "could not start handler `{tool}`: {}: {error}{place}",
                 spec.program.display()
             ));
@@ -117,20 +148,11 @@ pub(super) async fn run(
         Ok(CommandEnd::Exited(_) | CommandEnd::Signaled(_)) => group.armed = false,
         Ok(CommandEnd::TimedOut(_)) | Err(_) => {}
     }
-    let end = match end {
-        Ok(end) => end,
-        Err(summary) => return failure_outcome(summary),
-    };
-    map_command_output(
-        tool,
-        end,
-        &Captured {
-            stdout: &stdout.bytes,
-            stderr: &stderr.bytes,
-            stdout_truncated: stdout.truncated,
-            stderr_truncated: stderr.truncated,
-        },
-    )
+    Ok(ProcessRun {
+        end: end?,
+        stdout,
+        stderr,
+    })
 }
 
 fn command_end(status: ExitStatus) -> CommandEnd {

@@ -1,10 +1,12 @@
 //! Handlers: a tool call in, an answer out. Command, http and static handlers run here;
-//! manual tools never reach this module.
+//! manual tools never reach this module. Approval rules' handler scripts run here too
+//! ([`HandlerRunner::run_approval`]): a request in, the decision they printed out.
 //!
 //! A handler run never returns an error: whatever goes wrong (no such program, timeout,
 //! garbage output, connection refused) becomes a `success: false` answer whose text tells
 //! the model what happened, plus a one-line `failure` for the operator.
 
+mod approval;
 mod command;
 mod http;
 pub mod output;
@@ -18,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::catalog::HandlerSpec;
+use crate::catalog::{CommandSpec, HandlerSpec};
 use crate::protocol::ToolCallResult;
 
 pub use output::{Captured, CommandEnd, map_command_output, map_http_reply};
@@ -145,6 +147,19 @@ impl HandlerRunner {
             queued,
             failure,
         }
+    }
+
+    /// Runs an approval rule's handler script for one request (`input` on stdin), in a
+    /// slot like a command handler. `Ok` is what it printed; `Err` says why it printed no
+    /// decision (could not start, exit code, signal, timeout, nothing printed).
+    pub async fn run_approval(
+        &self,
+        spec: &CommandSpec,
+        input: &Value,
+        label: &str,
+    ) -> Result<String, String> {
+        let _slot = self.acquire().await?;
+        approval::run(spec, input, label).await
     }
 
     async fn acquire(&self) -> Result<tokio::sync::SemaphorePermit<'_>, String> {

@@ -69,6 +69,7 @@ pub fn sample_row(seq: u64) -> TranscriptEntry {
             latency_ms: 3,
             content: Some(crate::protocol::ToolCallResult::text(true, "ticket open, owner dana")),
             reason: None,
+            output_schema_problems: Vec::new(),
         },
         3 => TranscriptEntry::AgentMessage {
             item_id: format!("m-{seq}"),

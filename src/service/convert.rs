@@ -352,6 +352,7 @@ pub fn transcript_entry(row: &TranscriptRow) -> Option<TranscriptEntryView> {
             latency_ms,
             content,
             reason,
+            ..
         } => {
             let (word, state, end) = match status {
                 CallEnd::Resolved => ("resolved", TranscriptStatus::Complete, "resolved"),
@@ -611,5 +612,6 @@ pub fn resolved_payload(call: &ResolvedCall) -> ToolCallResolvedPayload {
         answered_by: call.answered_by.as_ref().map(|r| r.label()),
         reason: call.reason.clone(),
         latency_ms: call.latency_ms,
+        output_schema_problems: call.output_schema_problems.clone(),
     }
 }

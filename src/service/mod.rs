@@ -263,6 +263,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             post(approvals::answer_request),
         )
         .route("/api/health", get(routes::health))
+        .route("/api/catalog/stats", get(routes::catalog_stats))
         .route("/api/openapi.json", get(routes::openapi))
         .route("/api/stream", get(stream::stream))
         .fallback(routes::no_route)

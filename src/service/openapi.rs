@@ -37,6 +37,7 @@ use super::{approvals, routes, stream, wire};
         approvals::all_requests,
         approvals::answer_request,
         routes::health,
+        routes::catalog_stats,
         routes::openapi,
         stream::stream,
     ),

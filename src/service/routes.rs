@@ -698,6 +698,20 @@ pub async fn health(State(state): State<AppState>) -> ApiResult {
 
 #[utoipa::path(
     get,
+    path = "/api/catalog/stats",
+    tag = "service",
+    responses((status = 200, description = "Per-tool statistics since Switchboard started", body = super::wire::CatalogStats))
+)]
+pub async fn catalog_stats(State(state): State<AppState>) -> ApiResult {
+    let tools = state.bridge.tool_stats().await.map_err(bridge_error)?;
+    let body = super::wire::CatalogStats {
+        tools: tools.into_iter().map(Into::into).collect(),
+    };
+    Ok(json_reply(StatusCode::OK, &body))
+}
+
+#[utoipa::path(
+    get,
     path = "/api/openapi.json",
     tag = "service",
     responses((status = 200, description = "This document", content_type = "application/json", body = Object))

@@ -106,6 +106,7 @@ fn snapshot() -> SessionSnapshot {
                 latency_ms: 3,
                 content: Some(ToolCallResult::text(true, "open")),
                 reason: None,
+                output_schema_problems: Vec::new(),
             },
         ),
         row(

@@ -760,6 +760,61 @@ pub struct ErrorBody {
     pub issues: Option<Vec<Issue>>,
 }
 
+/// Per-tool statistics of the calls that ended since Switchboard started
+/// (`GET /api/catalog/stats`): what tells a catalog's author which description or
+/// schema the model misunderstands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogStats {
+    /// One entry per tool called, by qualified name.
+    pub tools: Vec<ToolStatsRecord>,
+}
+
+/// One tool's statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolStatsRecord {
+    /// The qualified name (`namespace.name` for a tool in a namespace).
+    pub tool: String,
+    /// Calls that ended (answered or expired).
+    pub calls: u64,
+    /// Calls whose arguments broke the tool's `input_schema`, and their share in percent.
+    pub bad_arguments: u64,
+    pub bad_arguments_percent: u64,
+    /// The argument problem seen most often.
+    pub most_common_problem: Option<String>,
+    /// Answers that broke the tool's `output_schema`, and their share in percent.
+    pub bad_answers: u64,
+    pub bad_answers_percent: u64,
+    /// Answers with `success: false`.
+    pub failures: u64,
+    /// Calls whose handler itself failed (timeouts included).
+    pub handler_failures: u64,
+    pub timeouts: u64,
+    pub expired: u64,
+    /// Of the last 1,000 answered calls.
+    pub median_latency_ms: Option<u64>,
+}
+
+impl From<crate::bridge::ToolStatsView> for ToolStatsRecord {
+    fn from(v: crate::bridge::ToolStatsView) -> ToolStatsRecord {
+        ToolStatsRecord {
+            tool: v.tool,
+            calls: v.calls,
+            bad_arguments: v.bad_arguments,
+            bad_arguments_percent: v.bad_arguments_percent,
+            most_common_problem: v.most_common_problem,
+            bad_answers: v.bad_answers,
+            bad_answers_percent: v.bad_answers_percent,
+            failures: v.failures,
+            handler_failures: v.handler_failures,
+            timeouts: v.timeouts,
+            expired: v.expired,
+            median_latency_ms: v.median_latency_ms,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
@@ -918,6 +973,10 @@ pub struct ToolCallResolvedPayload {
     /// Why an expired call expired.
     pub reason: Option<String>,
     pub latency_ms: u64,
+    /// Switchboard: where the answer breaks the tool's `output_schema` (a successful
+    /// JSON answer of a tool that has one); empty when it matches.
+    #[serde(default)]
+    pub output_schema_problems: Vec<String>,
 }
 
 /// Payload of `transcript_updated`: a new entry, or a new version of one with the same

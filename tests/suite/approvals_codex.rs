@@ -19,13 +19,13 @@ use switchboard::protocol::{RequestKind, TurnStatus};
 use super::support::{WAIT, codex_bin, repo_path};
 
 /// A bridge on the real codex with the shell tool and `request_user_input` turned on.
-struct Approvals {
-    bridge: BridgeHandle,
+pub(super) struct Approvals {
+    pub(super) bridge: BridgeHandle,
     events: EventReceiver,
-    work: std::path::PathBuf,
+    pub(super) work: std::path::PathBuf,
     /// What a second bridge on the same app-server and data directory needs.
     config: BridgeConfig,
-    thread_id: String,
+    pub(super) thread_id: String,
     _model: ModelServer,
     _home: tempfile::TempDir,
 }
@@ -56,15 +56,91 @@ fn patch_command(path: &Path) -> String {
     )
 }
 
+/// The scripted model and a `CODEX_HOME` (under `home`) whose codex has the shell tool,
+/// `request_user_input`, `request_permissions` and the eliciting MCP server; the
+/// scenario's commands work in `home/work`. Returns the model, `CODEX_HOME` and the
+/// work folder.
+pub(super) async fn scripted_codex(
+    home: &Path,
+    catalog: &Catalog,
+) -> (ModelServer, std::path::PathBuf, std::path::PathBuf) {
+    let work = home.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let scenario_path = home.join("scenario.toml");
+    let scenario = [
+        call_turn(
+            "run the command",
+            "exec_command",
+            &json!({ "cmd": format!("touch {}/ran.txt && echo RAN", work.display()) }),
+        ),
+        call_turn(
+            "run the other command",
+            "exec_command",
+            &json!({ "cmd": format!("touch {}/other.txt && echo OTHER", work.display()) }),
+        ),
+        call_turn(
+            "patch the file",
+            "exec_command",
+            &json!({ "cmd": patch_command(&work.join("new.txt")) }),
+        ),
+        call_turn(
+            "ask me",
+            "request_user_input",
+            &json!({ "questions": [{ "id": "color", "header": "Color", "question": "Which color?",
+                "options": [{ "label": "Red", "description": "warm" },
+                            { "label": "Blue", "description": "cool" }] }] }),
+        ),
+        // codex offers an MCP server's tools in the namespace `mcp__<server>`.
+        namespaced_call_turn("use the probe", "probe_write", Some("mcp__probe"), &json!({})),
+        call_turn(
+            "grant network",
+            "request_permissions",
+            &json!({ "permissions": { "network": { "enabled": true } }, "reason": "fetch the docs" }),
+        ),
+    ]
+    .concat();
+    std::fs::write(&scenario_path, scenario).unwrap();
+    let mut options = switchboard::cli::scripted::model_options(catalog);
+    options.tool_names = None;
+    let model = ModelServer::start(
+        Scenario::load(scenario_path.to_str().unwrap()).unwrap(),
+        options,
+    )
+    .await
+    .unwrap();
+    let codex_home = home.join("codex");
+    switchboard::model::write_codex_home(&codex_home, &model.base_url()).unwrap();
+    // codex's shell tool and questions, which the small default config turns off.
+    let config_path = codex_home.join("config.toml");
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("shell_tool = false", "shell_tool = true")
+        .replace("unified_exec = false", "unified_exec = true")
+        .replace(
+            "[features]\n",
+            "[features]\ndefault_mode_request_user_input = true\nrequest_permissions_tool = true\n",
+        );
+    // A small MCP server of our own whose tool elicits (tests/fixtures/mcp_elicit.py).
+    let mcp_server = toml::Value::String(
+        repo_path("tests/fixtures/mcp_elicit.py")
+            .display()
+            .to_string(),
+    );
+    let config =
+        format!("{config}\n[mcp_servers.probe]\ncommand = \"python3\"\nargs = [{mcp_server}]\n");
+    std::fs::write(&config_path, config).unwrap();
+    (model, codex_home, work)
+}
+
 /// Where app-server runs: a child on stdio, or a listening one over a websocket that
 /// goes through a proxy whose connections can be cut.
-enum Link {
+pub(super) enum Link {
     Stdio,
     WebSocket,
 }
 
 /// A loopback TCP proxy whose open connections can be dropped.
-struct CuttableProxy {
+pub(super) struct CuttableProxy {
     addr: std::net::SocketAddr,
     links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     accept: tokio::task::JoinHandle<()>,
@@ -141,7 +217,7 @@ async fn listening_codex(codex_home: &Path) -> (tokio::process::Child, std::net:
 }
 
 impl Approvals {
-    async fn start(policy: RequestPolicy) -> Approvals {
+    pub(super) async fn start(policy: RequestPolicy) -> Approvals {
         Approvals::start_on(policy, Link::Stdio).await.0
     }
 
@@ -152,74 +228,14 @@ impl Approvals {
         Approvals::start_with("tests/fixtures/catalogs/manual.toml", policy, link).await
     }
 
-    async fn start_with(
+    pub(super) async fn start_with(
         catalog: &str,
         policy: RequestPolicy,
         link: Link,
     ) -> (Approvals, Option<(CuttableProxy, tokio::process::Child)>) {
         let home = tempfile::tempdir().unwrap();
-        let work = home.path().join("work");
-        std::fs::create_dir_all(&work).unwrap();
-        let scenario_path = home.path().join("scenario.toml");
-        let scenario = [
-            call_turn(
-                "run the command",
-                "exec_command",
-                &json!({ "cmd": format!("touch {}/ran.txt && echo RAN", work.display()) }),
-            ),
-            call_turn(
-                "patch the file",
-                "exec_command",
-                &json!({ "cmd": patch_command(&work.join("new.txt")) }),
-            ),
-            call_turn(
-                "ask me",
-                "request_user_input",
-                &json!({ "questions": [{ "id": "color", "header": "Color", "question": "Which color?",
-                    "options": [{ "label": "Red", "description": "warm" },
-                                { "label": "Blue", "description": "cool" }] }] }),
-            ),
-            // codex offers an MCP server's tools in the namespace `mcp__<server>`.
-            namespaced_call_turn("use the probe", "probe_write", Some("mcp__probe"), &json!({})),
-            call_turn(
-                "grant network",
-                "request_permissions",
-                &json!({ "permissions": { "network": { "enabled": true } }, "reason": "fetch the docs" }),
-            ),
-        ]
-        .concat();
-        std::fs::write(&scenario_path, scenario).unwrap();
         let catalog = Arc::new(Catalog::load(&repo_path(catalog)).unwrap());
-        let mut options = switchboard::cli::scripted::model_options(&catalog);
-        options.tool_names = None;
-        let model = ModelServer::start(
-            Scenario::load(scenario_path.to_str().unwrap()).unwrap(),
-            options,
-        )
-        .await
-        .unwrap();
-        let codex_home = home.path().join("codex");
-        switchboard::model::write_codex_home(&codex_home, &model.base_url()).unwrap();
-        // codex's shell tool and questions, which the small default config turns off.
-        let config_path = codex_home.join("config.toml");
-        let config = std::fs::read_to_string(&config_path)
-            .unwrap()
-            .replace("shell_tool = false", "shell_tool = true")
-            .replace("unified_exec = false", "unified_exec = true")
-            .replace(
-                "[features]\n",
-                "[features]\ndefault_mode_request_user_input = true\nrequest_permissions_tool = true\n",
-            );
-        // A small MCP server of our own whose tool elicits (tests/fixtures/mcp_elicit.py).
-        let mcp_server = toml::Value::String(
-            repo_path("tests/fixtures/mcp_elicit.py")
-                .display()
-                .to_string(),
-        );
-        let config = format!(
-            "{config}\n[mcp_servers.probe]\ncommand = \"python3\"\nargs = [{mcp_server}]\n"
-        );
-        std::fs::write(&config_path, config).unwrap();
+        let (model, codex_home, work) = scripted_codex(home.path(), &catalog).await;
         let (transport, remote) = match link {
             Link::Stdio => (
                 TransportSpec::Stdio {
@@ -286,7 +302,7 @@ impl Approvals {
             .expect("timed out waiting for a bridge event")
     }
 
-    async fn opened(&mut self) -> PendingRequestView {
+    pub(super) async fn opened(&mut self) -> PendingRequestView {
         self.next_matching(|e| match e {
             BridgeEvent::RequestOpened { request } => Some(request.clone()),
             _ => None,
@@ -294,7 +310,7 @@ impl Approvals {
         .await
     }
 
-    async fn resolved(&mut self) -> ResolvedRequest {
+    pub(super) async fn resolved(&mut self) -> ResolvedRequest {
         self.next_matching(|e| match e {
             BridgeEvent::RequestResolved { request } => Some(request.clone()),
             _ => None,
@@ -303,7 +319,7 @@ impl Approvals {
     }
 
     /// Sends a message; returns its turn id.
-    async fn send(&self, text: &str) -> String {
+    pub(super) async fn send(&self, text: &str) -> String {
         self.bridge
             .send_message(&self.thread_id, text)
             .await
@@ -311,7 +327,7 @@ impl Approvals {
     }
 
     /// What the model answered at the end of the turn.
-    async fn reply(&self, turn_id: &str) -> String {
+    pub(super) async fn reply(&self, turn_id: &str) -> String {
         let turn = tokio::time::timeout(WAIT, self.bridge.wait_turn(&self.thread_id, turn_id))
             .await
             .unwrap()
@@ -788,4 +804,171 @@ async fn an_approval_rule_accepts_the_command_and_no_person_is_asked() {
     assert!(reply.contains("RAN"), "{reply}");
     assert!(h.work.join("ran.txt").exists());
     assert!(h.bridge.pending_requests(None).await.unwrap().is_empty());
+}
+
+/// The rule's reason, from a request answered by a rule or a policy.
+fn policy_reason(ended: &ResolvedRequest) -> String {
+    match &ended.answered_by {
+        Some(Responder::Policy { reason }) => reason.clone(),
+        other => panic!("not answered by a rule or a policy: {other:?}"),
+    }
+}
+
+/// The notices of the session's transcript.
+async fn notices(h: &Approvals) -> Vec<String> {
+    let snapshot = h.bridge.session(&h.thread_id).await.unwrap().unwrap();
+    snapshot
+        .transcript
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .filter(|r| r["type"] == "notice")
+        .filter_map(|r| r["message"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_handler_script_approves_one_command_and_declines_another() {
+    let (mut h, _) = Approvals::start_with(
+        "tests/fixtures/catalogs/rule_handlers.toml",
+        RequestPolicy::Ask,
+        Link::Stdio,
+    )
+    .await;
+    // tests/fixtures/handlers/decide_approval.py reads the request and decides.
+    let turn_id = h.send("run the command").await;
+    let ended = h.resolved().await;
+    assert_eq!(ended.kind, RequestKind::CommandApproval);
+    assert_eq!(ended.status, CallEnd::Resolved);
+    assert_eq!(ended.answer, Some(json!({ "decision": "accept" })));
+    assert_eq!(
+        policy_reason(&ended),
+        "approval rule 1 handler: accept: touching ran.txt is fine"
+    );
+    let reply = h.reply(&turn_id).await;
+    assert!(reply.contains("RAN"), "{reply}");
+    assert!(h.work.join("ran.txt").exists());
+
+    let turn_id = h.send("run the other command").await;
+    let ended = h.resolved().await;
+    assert_eq!(ended.answer, Some(json!({ "decision": "decline" })));
+    assert_eq!(
+        policy_reason(&ended),
+        "approval rule 1 handler: decline: other.txt stays as it is"
+    );
+    let reply = h.reply(&turn_id).await;
+    assert!(reply.contains("rejected"), "{reply}");
+    assert!(!h.work.join("other.txt").exists());
+    assert!(h.bridge.pending_requests(None).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_handler_that_prints_no_decision_leaves_the_file_change_to_a_person() {
+    let (mut h, _) = Approvals::start_with(
+        "tests/fixtures/catalogs/rule_handlers.toml",
+        RequestPolicy::Ask,
+        Link::Stdio,
+    )
+    .await;
+    let turn_id = h.send("patch the file").await;
+    // Shown only once the handler failed, and then for a person.
+    let request = h.opened().await;
+    assert_eq!(request.kind, RequestKind::FileChangeApproval);
+    assert!(request.answerer.needs_person(), "{:?}", request.answerer);
+    let said = notices(&h).await;
+    assert!(
+        said.iter().any(
+            |n| n.contains("the approval handler of rule 2 did not print JSON")
+                && n.contains("a person decides")
+        ),
+        "{said:?}"
+    );
+    let outcome = h
+        .bridge
+        .decide(
+            &request.request_id,
+            SimpleDecision::Accept,
+            false,
+            operator(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, AnswerOutcome::Accepted);
+    h.reply(&turn_id).await;
+    assert!(h.work.join("new.txt").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_a_rule_handler_that_prints_no_decision_gets_the_request_declined_and_says_why() {
+    let (mut h, _) = Approvals::start_with(
+        "tests/fixtures/catalogs/rule_handlers.toml",
+        RequestPolicy::headless_default(),
+        Link::Stdio,
+    )
+    .await;
+    let turn_id = h.send("patch the file").await;
+    let ended = h.resolved().await;
+    assert_eq!(ended.kind, RequestKind::FileChangeApproval);
+    assert_eq!(ended.answer, Some(json!({ "decision": "decline" })));
+    let reason = policy_reason(&ended);
+    assert!(
+        reason.contains("the approval handler of rule 2 did not print JSON")
+            && reason.contains("no approval rule decides")
+            && reason.contains("accept-rules-only"),
+        "{reason}"
+    );
+    let reply = h.reply(&turn_id).await;
+    assert!(reply.contains("rejected"), "{reply}");
+    assert!(!h.work.join("new.txt").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_decline_declines_even_what_a_rule_would_accept() {
+    let (mut h, _) = Approvals::start_with(
+        "tests/fixtures/catalogs/rules.toml",
+        RequestPolicy::decline_all(),
+        Link::Stdio,
+    )
+    .await;
+    let turn_id = h.send("run the command").await;
+    let ended = h.resolved().await;
+    assert_eq!(ended.answer, Some(json!({ "decision": "decline" })));
+    let reason = policy_reason(&ended);
+    assert!(reason.contains("(--approvals decline)"), "{reason}");
+    let reply = h.reply(&turn_id).await;
+    assert!(reply.contains("rejected"), "{reply}");
+    assert!(!h.work.join("ran.txt").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_handler_that_hangs_is_killed_at_its_timeout_and_the_question_goes_to_a_person() {
+    let (mut h, _) = Approvals::start_with(
+        "tests/fixtures/catalogs/rule_handlers.toml",
+        RequestPolicy::Ask,
+        Link::Stdio,
+    )
+    .await;
+    let turn_id = h.send("ask me").await;
+    let request = h.opened().await;
+    assert_eq!(request.kind, RequestKind::UserInput);
+    assert!(request.answerer.needs_person(), "{:?}", request.answerer);
+    let said = notices(&h).await;
+    assert!(
+        said.iter().any(
+            |n| n.contains("approval rule 3 handler timed out after 300 ms")
+                && n.contains("a person decides")
+        ),
+        "{said:?}"
+    );
+    let outcome = h
+        .bridge
+        .answer_request(
+            &request.request_id,
+            json!({ "answers": { "color": { "answers": ["Blue"] } } }),
+            operator(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, AnswerOutcome::Accepted);
+    let reply = h.reply(&turn_id).await;
+    assert!(reply.contains("Blue"), "{reply}");
 }

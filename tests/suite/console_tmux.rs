@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use super::support::{WAIT, codex_bin};
 
 /// A detached tmux session running one command; killed when dropped.
-struct Tmux {
+pub(super) struct Tmux {
     name: String,
 }
 
 impl Tmux {
-    fn start(command: &str, width: u16, height: u16) -> Tmux {
+    pub(super) fn start(command: &str, width: u16, height: u16) -> Tmux {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("switchboard-test-{}-{n}", std::process::id());
@@ -36,7 +36,7 @@ impl Tmux {
         Tmux { name }
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(super) fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["send-keys", "-t", &self.name])
             .args(keys)
@@ -45,7 +45,7 @@ impl Tmux {
         assert!(status.success());
     }
 
-    fn literal(&self, text: &str) {
+    pub(super) fn literal(&self, text: &str) {
         let status = Command::new("tmux")
             .args(["send-keys", "-t", &self.name, "-l", text])
             .status()
@@ -55,7 +55,7 @@ impl Tmux {
 
     /// Leaves the composer and waits until the main keys apply: a key sent right after
     /// Escape would reach the console as Alt+key.
-    fn leave_composer(&self) {
+    pub(super) fn leave_composer(&self) {
         self.keys(&["Escape"]);
         self.wait_for("the main view's keys", |s| {
             s.lines().last().is_some_and(|l| l.contains("Tab focus"))
@@ -111,7 +111,7 @@ impl Tmux {
         pid
     }
 
-    fn screen(&self) -> String {
+    pub(super) fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["capture-pane", "-p", "-t", &self.name])
             .output()
@@ -120,7 +120,7 @@ impl Tmux {
     }
 
     /// Polls the pane until `check` accepts it; fails with the last screen after WAIT.
-    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+    pub(super) fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             let screen = self.screen();
@@ -460,4 +460,115 @@ fn an_operator_takes_a_burst_of_150_parallel_calls_at_80x24() {
         }
     }
     assert_eq!(failed, REFUNDS - 1);
+}
+
+/// The probe key and the replay key on the real binary and the real codex: the
+/// inspector shows what the model sees, and a call replayed after its handler's answer
+/// changed shows the recorded answer, the new one and the diff.
+#[test]
+fn the_inspector_probes_the_catalog_and_the_transcript_replays_a_call() {
+    let data = tempfile::tempdir().unwrap();
+    let answer = data.path().join("answer.txt");
+    std::fs::write(&answer, "ticket T-1: open\n").unwrap();
+    let catalog = data.path().join("probe.toml");
+    std::fs::write(
+        &catalog,
+        format!(
+            r#"
+[[tools]]
+name = "lookup_ticket"
+description = "Look up a ticket"
+input_schema = {{ type = "object", properties = {{ ticket_id = {{ type = "string" }} }} }}
+handler = {{ command = ["cat", "{}"] }}
+
+[[tools]]
+name = "due_date"
+description = "When a ticket is due"
+input_schema = {{ type = "object", properties = {{ when = {{ type = "date" }} }} }}
+handler = {{ static_text = "tomorrow" }}
+"#,
+            answer.display()
+        ),
+    )
+    .unwrap();
+    let command = format!(
+        "SWITCHBOARD_CODEX_BIN='{}' SWITCHBOARD_DATA_DIR='{}' '{}' demo --catalog '{}'; echo switchboard-exited-$?; sleep 60",
+        codex_bin().display(),
+        data.path().display(),
+        env!("CARGO_BIN_EXE_switchboard"),
+        catalog.display(),
+    );
+    let tmux = Tmux::start(&command, 160, 48);
+    tmux.wait_for("the demo's first session", |s| s.contains("session ready"));
+
+    // 1. One call, answered by the handler.
+    tmux.keys(&["C-a", "C-k"]);
+    tmux.wait_for("an empty composer", |s| {
+        s.contains("for the selected session; Enter sends")
+    });
+    tmux.literal("call:lookup_ticket");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the handler's answer", |s| {
+        s.contains("lookup_ticket answered by handler lookup_ticket")
+    });
+
+    // 2. The probe, in the background: the inspector shows what the model sees.
+    tmux.leave_composer();
+    tmux.keys(&["t"]);
+    tmux.wait_for("the inspector", |s| s.contains("not probed yet"));
+    tmux.keys(&["p"]);
+    let screen = tmux.wait_for("the probe's report", |s| s.contains("probed at"));
+    assert!(
+        screen.contains("this tool offered as the catalog writes it"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("sanitised due_date: input_schema.properties.when is {} for the model"),
+        "{screen}"
+    );
+    // The statistics of the call made above.
+    assert!(
+        screen.contains("0% broke input_schema (0 of 1)"),
+        "{screen}"
+    );
+
+    // 3. The handler now answers otherwise; replay the recorded call from the
+    // transcript (its resolved row, found with the filter).
+    std::fs::write(&answer, "ticket T-1: closed\n").unwrap();
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the main view", |s| s.contains("Tab focus"));
+    // Filter the focused pane; Tab on until the filter is the transcript's.
+    for attempt in 0.. {
+        assert!(attempt < 4, "the transcript never took the focus");
+        tmux.keys(&["/"]);
+        tmux.literal("tool_call.resolved");
+        tmux.keys(&["Enter"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut found = false;
+        while !found && Instant::now() < deadline {
+            found = tmux.screen().contains("row(s) /tool_call.resolved");
+            // Polling a pane: tmux offers no way to be told when it changes.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if found {
+            break;
+        }
+        tmux.keys(&["Tab"]);
+    }
+    tmux.keys(&["g", "R"]);
+    let screen = tmux.wait_for("the replay report", |s| {
+        s.contains("Replay of lookup_ticket") && s.contains("+ ticket T-1: closed")
+    });
+    assert!(
+        screen.contains("CHANGED: today's handler answers differently"),
+        "{screen}"
+    );
+    assert!(screen.contains("- ticket T-1: open"), "{screen}");
+    assert!(screen.contains("nothing was sent to codex"), "{screen}");
+
+    // 4. Back, and quit cleanly.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the main view", |s| !s.contains("Replay of lookup_ticket"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
 }

@@ -179,6 +179,81 @@ fn failing_handlers_still_complete_the_turn() {
     assert!(hang.contains("timed out after 300 ms"), "{hang}");
     let garbage = run.call_text("prints_garbage");
     assert!(garbage.contains("contentItems"), "{garbage}");
+    // Each says how its handler failed; only the hang timed out.
+    for call in run.tool_calls() {
+        assert!(call["handlerFailure"].is_string(), "{call}");
+        assert_eq!(
+            call["timedOut"].as_bool().unwrap_or(false),
+            call["tool"] == "hangs",
+            "{call}"
+        );
+    }
+}
+
+#[test]
+fn an_answer_that_breaks_the_output_schema_is_flagged() {
+    let run = exec_json(
+        "tests/fixtures/catalogs/examples.toml",
+        "auto",
+        "call:customer call:ticket_status",
+    );
+    assert!(run.output.status.success(), "{:?}", run.output);
+    let customer = run
+        .tool_calls()
+        .into_iter()
+        .find(|c| c["tool"] == "customer")
+        .expect("no customer call");
+    let problems = customer["outputSchemaProblems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{customer}");
+    assert!(
+        problems[0]
+            .as_str()
+            .unwrap()
+            .contains("\"id\" is a required property"),
+        "{customer}"
+    );
+    // The event says so too, and so does the transcript row.
+    let event = run
+        .events_of("tool_call_resolved")
+        .into_iter()
+        .find(|e| e["call"]["tool"] == "customer")
+        .expect("no resolved event");
+    assert_eq!(
+        event["call"]["outputSchemaProblems"],
+        customer["outputSchemaProblems"]
+    );
+    let row = run
+        .events_of("transcript_appended")
+        .into_iter()
+        .find(|e| e["row"]["type"] == "tool_call.resolved" && e["row"]["tool"] == "customer")
+        .expect("no resolved row");
+    assert_eq!(
+        row["row"]["outputSchemaProblems"],
+        customer["outputSchemaProblems"]
+    );
+    // A plain-text answer of a tool without an output schema is not flagged.
+    let status = run
+        .tool_calls()
+        .into_iter()
+        .find(|c| c["tool"] == "ticket_status")
+        .expect("no ticket_status call");
+    assert!(status.get("outputSchemaProblems").is_none(), "{status}");
+    // Without --json, stderr says so under the call's line.
+    let data = tempfile::tempdir().unwrap();
+    let output = switchboard()
+        .args(["exec", "--scripted-model", "--catalog"])
+        .arg(repo_path("tests/fixtures/catalogs/examples.toml"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("call:customer")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("⚠ output_schema: answer: \"id\" is a required property"),
+        "exec says so on stderr: {stderr}"
+    );
 }
 
 #[test]

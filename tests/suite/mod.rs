@@ -1,6 +1,8 @@
 mod api_support;
+mod approvals_api;
 mod approvals_codex;
 mod bridge_codex;
+mod cards_tmux;
 mod catalog_cli;
 mod console_tmux;
 mod exec_cli;

@@ -677,3 +677,45 @@ async fn a_failed_write_is_500_and_the_call_stays_pending() {
     assert_eq!(written["result"]["contentItems"][0]["text"], "b");
     assert_eq!(second.await.unwrap().status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resolved_event_flags_an_answer_that_breaks_the_output_schema_and_stats_count_it() {
+    let h = ApiHarness::start("tests/fixtures/catalogs/examples.toml").await;
+    let empty = h.get("/api/catalog/stats").await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(empty.body, json!({ "tools": [] }));
+    // `customer`'s handler answers {"name": "Dana"}; its output_schema requires an id.
+    let sid = h.create_session("customer").await;
+    let mut socket = h.socket(&format!("?threadId={sid}")).await;
+    next_frame(&mut socket).await;
+    let sent = h
+        .post(
+            &format!("/api/sessions/{sid}/messages"),
+            json!({ "text": "please call:customer" }),
+        )
+        .await;
+    assert_eq!(sent.status, 202, "{:?}", sent.body);
+    let frames = frames_until(&mut socket, "tool_call_resolved").await;
+    let resolved = &frames.last().unwrap()["payload"];
+    assert_eq!(resolved["tool"], "customer");
+    assert_eq!(resolved["success"], true);
+    let problems = resolved["outputSchemaProblems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{resolved}");
+    assert!(
+        text(&problems[0]).contains("\"id\" is a required property"),
+        "{resolved}"
+    );
+
+    let stats = h.get("/api/catalog/stats").await;
+    assert_eq!(stats.status, 200);
+    let tools = stats.body["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 1, "{}", stats.body);
+    let customer = &tools[0];
+    assert_eq!(customer["tool"], "customer");
+    assert_eq!(customer["calls"], 1);
+    assert_eq!(customer["badAnswers"], 1);
+    assert_eq!(customer["badAnswersPercent"], 100);
+    assert_eq!(customer["handlerFailures"], 0);
+    assert_eq!(customer["timeouts"], 0);
+    assert!(customer["medianLatencyMs"].is_u64(), "{customer}");
+}

@@ -279,6 +279,18 @@ fn serve_and_the_client_commands() {
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(reply.contains("echo_args"), "{reply}");
+    // Both calls are in the server's statistics.
+    let (code, stats, err) = run(&["catalog", "stats"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        stats.contains("approve_refund: 1 call(s), 0% broke input_schema"),
+        "{stats}"
+    );
+    assert!(stats.contains("echo_args: 1 call(s)"), "{stats}");
+    let (code, stats, _) = run(&["catalog", "stats", "--json"]);
+    assert_eq!(code, Some(0));
+    let stats: Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(stats["tools"].as_array().unwrap().len(), 2, "{stats}");
     let (code, _, err) = run(&["sessions", "interrupt", &session]);
     assert_eq!(code, Some(5), "{err}");
     let (code, detail, _) = run(&["sessions", "get", &session, "--json"]);

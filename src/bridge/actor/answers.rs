@@ -102,6 +102,10 @@ struct Ending {
     /// The tool of a tool call.
     tool: String,
     latency_ms: u64,
+    /// A tool call's namespace, argument problems and handler failure.
+    namespace: Option<String>,
+    schema_problems: Vec<String>,
+    handler_failure: Option<crate::bridge::pending::HandlerFailure>,
 }
 
 impl Actor {
@@ -286,6 +290,12 @@ impl Actor {
                         .unwrap_or_default(),
                     latency_ms: u64::try_from(request.received_at.elapsed().as_millis())
                         .unwrap_or(u64::MAX),
+                    namespace: request.tool_call().and_then(|c| c.namespace.clone()),
+                    schema_problems: request
+                        .tool_call()
+                        .map(|c| c.schema_problems.clone())
+                        .unwrap_or_default(),
+                    handler_failure: request.tool_call().and_then(|c| c.handler_failure.clone()),
                 }
             }
             None => match self.take_restored(request_id) {
@@ -299,6 +309,9 @@ impl Actor {
                     tool: restored.tool,
                     latency_ms: u64::try_from(now_ms().saturating_sub(restored.received_at_ms))
                         .unwrap_or(0),
+                    namespace: None,
+                    schema_problems: Vec::new(),
+                    handler_failure: None,
                 },
                 None => return,
             },
@@ -324,11 +337,23 @@ impl Actor {
             item_id,
             tool,
             latency_ms,
+            namespace,
+            schema_problems,
+            handler_failure,
         } = ending;
         if kind == RequestKind::ToolCall {
             let result = match answer {
                 Some(Answer::ToolCall(result)) => Some(result),
                 _ => None,
+            };
+            let output_schema_problems = match (&result, end) {
+                (Some(result), CallEnd::Resolved) => self
+                    .config
+                    .catalog
+                    .tool(namespace.as_deref(), &tool)
+                    .map(|def| def.output_problems(result))
+                    .unwrap_or_default(),
+                _ => Vec::new(),
             };
             let call_id = item_id.unwrap_or_default();
             self.append_row(
@@ -344,23 +369,29 @@ impl Actor {
                     latency_ms,
                     content: result.clone(),
                     reason: reason.clone(),
+                    output_schema_problems: output_schema_problems.clone(),
                 },
             );
-            self.emit(BridgeEvent::ToolCallResolved {
-                call: ResolvedCall {
-                    request_id: key,
-                    thread_id,
-                    turn_id: turn_id.unwrap_or_default(),
-                    call_id,
-                    tool,
-                    status: end,
-                    success,
-                    answered_by: by,
-                    reason,
-                    latency_ms,
-                    result,
-                },
-            });
+            let call = ResolvedCall {
+                request_id: key,
+                thread_id,
+                turn_id: turn_id.unwrap_or_default(),
+                call_id,
+                namespace,
+                tool,
+                status: end,
+                success,
+                answered_by: by,
+                reason,
+                latency_ms,
+                result,
+                schema_problems,
+                output_schema_problems,
+                timed_out: handler_failure.as_ref().is_some_and(|f| f.timed_out),
+                handler_failure: handler_failure.map(|f| f.message),
+            };
+            self.tool_stats.record(&call);
+            self.emit(BridgeEvent::ToolCallResolved { call });
             return;
         }
         let decision = answer.as_ref().map(Answer::label);

@@ -10,7 +10,9 @@ use super::{Actor, Internal, Origin};
 use crate::appserver::Inbound;
 use crate::bridge::dispatch::{self, RequestRoute, Route};
 use crate::bridge::events::{BridgeEvent, Responder};
-use crate::bridge::pending::{AnswerState, Answerer, PendingKind, PendingRequest, ToolCall};
+use crate::bridge::pending::{
+    AnswerState, Answerer, HandlerFailure, PendingKind, PendingRequest, ToolCall,
+};
 use crate::bridge::session::SessionStatus;
 use crate::bridge::transcript::TranscriptEntry;
 use crate::handlers::HandlerInput;
@@ -98,7 +100,14 @@ impl Actor {
                 _ => None,
             },
         };
-        let rule = self.config.catalog.approvals.decide(&typed, &context);
+        let rule = if self.config.request_policy.asks_rules() {
+            self.config.catalog.approvals.decide(&typed, &context)
+        } else {
+            crate::catalog::RuleOutcome::Ask {
+                rule_index: None,
+                note: None,
+            }
+        };
         let pending_kind = match typed {
             ServerRequest::CommandApproval(p) => PendingKind::CommandApproval(p),
             ServerRequest::FileChangeApproval(params) => {
@@ -142,6 +151,9 @@ impl Actor {
             RequestRoute::ByRule { rule, .. } => Answerer::Handler {
                 name: format!("approval rule {rule}"),
             },
+            RequestRoute::RunHandler { rule, .. } => Answerer::Handler {
+                name: format!("approval rule {rule} handler"),
+            },
         };
         let pending = PendingRequest {
             key: request_id.clone(),
@@ -174,12 +186,18 @@ impl Actor {
         if !restored {
             self.append_row(&thread_id, turn_id, row);
         }
-        if let Some(view) = view {
+        // A handler rule's request is shown once its script decided who answers.
+        if let Some(view) = view
+            && !matches!(route, RequestRoute::RunHandler { .. })
+        {
             self.emit(BridgeEvent::RequestOpened { request: view });
         }
         match route {
             RequestRoute::WaitForPerson => {}
-            RequestRoute::Refuse { answer, reason } => {
+            RequestRoute::RunHandler { rule, spec, input } => {
+                self.run_rule_handler(request_id, rule, spec, input);
+            }
+            RequestRoute::Refuse { answer, reason, .. } => {
                 tracing::info!(target: "bridge", "{method} {request_id}: {reason}");
                 self.start_write(
                     request_id,
@@ -205,6 +223,158 @@ impl Actor {
                     Origin::Automatic,
                 );
             }
+        }
+    }
+
+    /// Runs an approval rule's handler script for a registered request; what it prints
+    /// comes back as [`Internal::RuleHandlerDone`].
+    fn run_rule_handler(
+        &mut self,
+        request_id: String,
+        rule: usize,
+        spec: crate::catalog::CommandSpec,
+        input: Value,
+    ) {
+        let Some(tx) = self.self_tx.upgrade() else {
+            return;
+        };
+        let runner = self.handlers.clone();
+        tokio::spawn(async move {
+            let label = format!("approval rule {rule} handler");
+            let printed = runner.run_approval(&spec, &input, &label).await;
+            let report = Internal::RuleHandlerDone {
+                request_id,
+                rule,
+                printed,
+            };
+            let _ = tx.send(crate::bridge::Command::Internal(report)).await;
+        });
+    }
+
+    /// A rule's handler finished: send the decision it printed, checked against the
+    /// request. Output that is no valid decision, a failed run or `ask` leaves the
+    /// request to the policy (a person, or the headless refusal), with the reason in the
+    /// log and the transcript. A request answered or ended meanwhile is left alone.
+    pub(super) fn on_rule_handler_done(
+        &mut self,
+        request_id: String,
+        rule: usize,
+        printed: Result<String, String>,
+    ) {
+        let Some(pending) = self.pending.get(&request_id) else {
+            return;
+        };
+        if !matches!(pending.answer, AnswerState::Waiting) {
+            return;
+        }
+        let request = Request {
+            id: pending.rpc.clone(),
+            method: pending.method.clone(),
+            params: Some(pending.params.clone()),
+        };
+        let decided = printed.and_then(|stdout| {
+            let typed = ServerRequest::from_request(&request)
+                .map_err(|e| format!("approval rule {rule}: the request does not parse: {e}"))?;
+            crate::catalog::answer_from_handler(&typed, &stdout, rule)
+        });
+        let decided = match decided {
+            Ok(crate::catalog::RuleOutcome::Decided {
+                decision,
+                reason,
+                answer,
+                ..
+            }) => super::answers::check_answer(pending, &answer)
+                .map(|()| (decision, reason, answer))
+                .map_err(|e| {
+                    format!(
+                        "the handler of approval rule {rule} decided {}, which does not fit: {e}",
+                        decision.as_str()
+                    )
+                }),
+            Ok(crate::catalog::RuleOutcome::Ask { note, .. }) => Err(format!(
+                "the handler of approval rule {rule} said ask{}",
+                note.map(|n| format!(" ({n})")).unwrap_or_default()
+            )),
+            Ok(crate::catalog::RuleOutcome::RunHandler { .. }) => Err(format!(
+                "the handler of approval rule {rule} named another handler"
+            )),
+            Err(why) => Err(why),
+        };
+        match decided {
+            Ok((decision, reason, answer)) => {
+                let reason = match reason {
+                    Some(why) => {
+                        format!("approval rule {rule} handler: {}: {why}", decision.as_str())
+                    }
+                    None => format!("approval rule {rule} handler: {}", decision.as_str()),
+                };
+                tracing::info!(target: "bridge", "{} {request_id}: {reason}", request.method);
+                self.show_request(&request_id, None);
+                self.start_write(
+                    request_id,
+                    answer,
+                    Responder::Policy { reason },
+                    Origin::Automatic,
+                );
+            }
+            Err(why) => self.after_failed_handler(request_id, &request.method, why),
+        }
+    }
+
+    /// A rule handler gave no decision: the policy takes the request, and the
+    /// transcript says why.
+    fn after_failed_handler(&mut self, request_id: String, method: &str, why: String) {
+        let Some(pending) = self.pending.get(&request_id) else {
+            return;
+        };
+        let kind = pending.request_kind();
+        let thread_id = pending.thread_id.clone();
+        let turn_id = pending.turn_id.clone();
+        let route = dispatch::route_request(kind, method, &self.config.request_policy);
+        let next = match &route {
+            RequestRoute::WaitForPerson => "a person decides".to_string(),
+            _ => format!("request policy `{}`", self.config.request_policy.word()),
+        };
+        tracing::warn!(target: "bridge", "{method} {request_id}: {why}; {next}");
+        self.append_row(
+            &thread_id,
+            turn_id,
+            TranscriptEntry::Notice {
+                message: format!("request {request_id} ({method}): {why}; {next}"),
+            },
+        );
+        match route {
+            RequestRoute::Refuse { answer, reason, .. } => {
+                self.show_request(
+                    &request_id,
+                    Some(Answerer::Handler {
+                        name: "request policy".to_string(),
+                    }),
+                );
+                self.start_write(
+                    request_id,
+                    answer,
+                    Responder::Policy {
+                        reason: format!("{why}; {reason}"),
+                    },
+                    Origin::Automatic,
+                );
+            }
+            _ => self.show_request(&request_id, Some(Answerer::Person)),
+        }
+    }
+
+    /// Emits the (held back) `RequestOpened` of a request, with its answerer changed
+    /// first when given.
+    fn show_request(&mut self, request_id: &str, answerer: Option<Answerer>) {
+        let Some(pending) = self.pending.get_mut(request_id) else {
+            return;
+        };
+        if let Some(answerer) = answerer {
+            pending.answerer = answerer;
+        }
+        if let Some(view) = pending.request_view() {
+            self.emit(BridgeEvent::RequestOpened { request: view });
         }
     }
 
@@ -354,6 +524,7 @@ impl Actor {
                 schema_problems,
                 handler_task: None,
                 claim: None,
+                handler_failure: None,
             }),
             answer: AnswerState::Waiting,
             completed_upstream: false,
@@ -425,11 +596,13 @@ impl Actor {
                     if let Some(failure) = &outcome.failure {
                         tracing::info!(target: "bridge", "handler {name} failed for {request_id}: {failure}");
                     }
+                    let failure = HandlerFailure::of(&spec, &outcome);
                     let report = Internal::HandlerAnswered {
                         request_id,
                         result: outcome.result,
                         by: Responder::Handler { name },
                         held,
+                        failure,
                     };
                     let _ = tx.send(crate::bridge::Command::Internal(report)).await;
                 });

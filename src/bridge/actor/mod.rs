@@ -48,6 +48,15 @@ pub(super) enum Internal {
         result: ToolCallResult,
         by: Responder,
         held: bool,
+        /// The handler's own failure, kept on the call for its resolved event.
+        failure: Option<super::pending::HandlerFailure>,
+    },
+    /// An approval rule's handler script finished: what it printed, or why it printed
+    /// no decision.
+    RuleHandlerDone {
+        request_id: String,
+        rule: usize,
+        printed: std::result::Result<String, String>,
     },
     /// Progress of a reconnect or of resuming sessions after one (see `recovery.rs`).
     Recovery(recovery::Progress),
@@ -113,6 +122,7 @@ pub(super) async fn spawn(
         file_changes: HashMap::new(),
         turn_waiters: HashMap::new(),
         totals: Totals::default(),
+        tool_stats: super::stats::ToolStatsTable::default(),
         hold: HoldState::default(),
         started_writes: Vec::new(),
         id_prefix: crate::util::base36(u64::try_from(now_ms()).unwrap_or(0)),
@@ -166,6 +176,8 @@ struct Actor {
     file_changes: HashMap<(String, String), serde_json::Value>,
     turn_waiters: HashMap<(String, String), Vec<Reply<Result<TurnRecord>>>>,
     totals: Totals,
+    /// Per-tool statistics of ended calls (`stats.rs`).
+    tool_stats: super::stats::ToolStatsTable,
     hold: HoldState,
     handlers: Arc<HandlerRunner>,
     /// Writes started since the run loop last looked; it moves them to its own set.
@@ -265,13 +277,26 @@ impl Actor {
                 result,
                 by,
                 held,
+                failure,
             } => {
+                if let Some(super::pending::PendingRequest {
+                    kind: super::pending::PendingKind::ToolCall(call),
+                    ..
+                }) = self.pending.get_mut(&request_id)
+                {
+                    call.handler_failure = failure;
+                }
                 if held {
                     self.propose(&request_id, Answer::ToolCall(result));
                 } else {
                     self.start_write(request_id, Answer::ToolCall(result), by, Origin::Automatic);
                 }
             }
+            Internal::RuleHandlerDone {
+                request_id,
+                rule,
+                printed,
+            } => self.on_rule_handler_done(request_id, rule, printed),
             Internal::Recovery(progress) => return self.on_recovery(progress),
             Internal::ClaimExpired {
                 request_id,
@@ -392,6 +417,9 @@ impl Actor {
             }
             Command::Status { reply } => {
                 let _ = reply.send(self.status());
+            }
+            Command::ToolStats { reply } => {
+                let _ = reply.send(self.tool_stats.views());
             }
             Command::SetHold { change, reply } => {
                 let _ = reply.send(self.set_hold(change));

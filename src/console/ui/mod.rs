@@ -215,7 +215,8 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         first.push(format!("  API {} token {}", listen.url, masked(&listen.token)).dim());
     }
     let totals = &app.model.totals;
-    let waiting = app.waiting_on_person().count();
+    // Tool calls and every other kind of request waiting on a person.
+    let waiting = app.waiting_count();
     let waiting_span = if waiting > 0 {
         format!("waiting on you {waiting}")
             .black()
@@ -557,6 +558,13 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
             let flag = if app::flagged(call) {
                 Cell::from(
                     if columns[5] >= 8 { "⚠ schema" } else { "⚠" }
+                        .yellow()
+                        .bold(),
+                )
+            } else if !app.proposal_output_problems(call).is_empty() {
+                // A held handler's answer that breaks the tool's output_schema.
+                Cell::from(
+                    if columns[5] >= 8 { "⚠ output" } else { "⚠" }
                         .yellow()
                         .bold(),
                 )

@@ -437,6 +437,7 @@ fn a_resolved_row_at_80_columns_keeps_its_latency_and_result() {
                     latency_ms: 1234,
                     content: Some(ToolCallResult::text(true, "found Dana Smith")),
                     reason: None,
+                    output_schema_problems: Vec::new(),
                 },
             ),
         }],

@@ -294,6 +294,7 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
             latency_ms,
             content,
             reason,
+            output_schema_problems,
             ..
         } => {
             let (mark, style, what) = match (status, success) {
@@ -310,8 +311,13 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
                 (None, Some(reason)) => reason.clone(),
                 (None, None) => String::new(),
             };
+            let broke = if output_schema_problems.is_empty() {
+                ""
+            } else {
+                " ⚠ breaks output_schema"
+            };
             // At narrow widths the middle gives way: the latency and the result stay.
-            let head = format!("{mark} {tool} {what}{by}");
+            let head = format!("{mark} {tool} {what}{broke}{by}");
             let latency = format!(" in {latency_ms} ms: ");
             let summary = text::printable(&summary);
             let keep = text::width(&summary).min((width / 3).max(10));
@@ -324,6 +330,13 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
             ])];
             if expanded && let Some(result) = content {
                 lines.extend(json_lines(result, width));
+            }
+            if expanded {
+                for problem in output_schema_problems {
+                    lines.push(
+                        Line::from(text::truncate(&format!("  ⚠ {problem}"), width)).yellow(),
+                    );
+                }
             }
             lines
         }

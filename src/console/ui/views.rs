@@ -8,8 +8,10 @@ use ratatui::widgets::{List, ListItem, Paragraph};
 
 use super::pane;
 use crate::appserver::Direction;
-use crate::catalog::HandlerSpec;
+use crate::bridge::ToolStats;
+use crate::catalog::{HandlerSpec, ToolDef};
 use crate::console::app::App;
+use crate::console::inspect::ProbeState;
 use crate::console::text;
 
 fn handler_text(spec: Option<&HandlerSpec>) -> String {
@@ -34,6 +36,136 @@ fn handler_text(spec: Option<&HandlerSpec>) -> String {
             serde_json::to_string(result).unwrap_or_default()
         ),
     }
+}
+
+/// The inspector's statistics of one tool since the console started: what tells an
+/// author which description or schema the model misunderstands.
+fn stats_lines(tool: &ToolDef, stats: Option<&ToolStats>) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(""),
+        Line::from("since the console started").bold(),
+    ];
+    let Some(stats) = stats.filter(|s| s.calls > 0) else {
+        lines.push(Line::from("  no call has ended yet".dim()));
+        return lines;
+    };
+    let row = |label: &str, value: String, bad: bool| {
+        let value = if bad {
+            Span::raw(value).yellow()
+        } else {
+            Span::raw(value)
+        };
+        Line::from(vec![Span::raw(format!("  {label:<17}")).dim(), value])
+    };
+    lines.push(row("calls", stats.calls.to_string(), false));
+    let mut arguments = format!(
+        "{}% broke input_schema ({} of {})",
+        stats.percent(stats.bad_arguments),
+        stats.bad_arguments,
+        stats.calls
+    );
+    if let Some((problem, count)) = stats.most_common_problem() {
+        arguments.push_str(&format!("; most common ({count}x): {problem}"));
+    }
+    lines.push(row("arguments", arguments, stats.bad_arguments > 0));
+    let answers = if tool.output_schema.is_some() {
+        format!(
+            "{}% broke output_schema ({} of {})",
+            stats.percent(stats.bad_answers),
+            stats.bad_answers,
+            stats.calls
+        )
+    } else {
+        "not checked (no output_schema)".to_string()
+    };
+    lines.push(row("answers", answers, stats.bad_answers > 0));
+    lines.push(row(
+        "handler failures",
+        format!("{} ({} timed out)", stats.handler_failures, stats.timeouts),
+        stats.handler_failures > 0,
+    ));
+    lines.push(row(
+        "success: false",
+        stats.failures.to_string(),
+        stats.failures > 0,
+    ));
+    lines.push(row("expired", stats.expired.to_string(), stats.expired > 0));
+    lines.push(row(
+        "median latency",
+        stats
+            .median_latency_ms()
+            .map(|m| format!("{m} ms"))
+            .unwrap_or_else(|| "- (none answered)".to_string()),
+        false,
+    ));
+    lines
+}
+
+/// The probe's report (`p`): how what codex hands the model differs from the catalog,
+/// this tool's differences first.
+fn probe_lines(app: &App, tool: &str) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(""),
+        Line::from("what the model sees (p probes)").bold(),
+    ];
+    match &app.inspect.probe {
+        ProbeState::NotRun => lines.push(Line::from(
+            "  not probed yet: p starts codex on the scripted model with this catalog, in the background"
+                .dim(),
+        )),
+        ProbeState::Running { started_ms } => lines.push(Line::from(
+            format!(
+                "  probing… started {} s ago (the console goes on)",
+                app.now_ms.saturating_sub(*started_ms) / 1000
+            )
+            .cyan(),
+        )),
+        ProbeState::Done { result: Err(e), .. } => {
+            lines.push(Line::from(format!("  the probe failed: {e}").red()));
+        }
+        ProbeState::Done {
+            at_ms,
+            result: Ok(probe),
+        } => {
+            let entries = probe.tools.as_array().map_or(0, Vec::len);
+            lines.push(Line::from(format!(
+                "  probed at {} UTC: {entries} entr{} in the model's tools, {} difference(s)",
+                &clock(*at_ms)[..8],
+                if entries == 1 { "y" } else { "ies" },
+                probe.differences.len()
+            )));
+            let (mine, others): (Vec<_>, Vec<_>) =
+                probe.differences.iter().partition(|d| d.tool == tool);
+            if mine.is_empty() {
+                lines.push(Line::from(vec![
+                    "  this tool ".dim(),
+                    "offered as the catalog writes it".green(),
+                ]));
+            }
+            for d in mine {
+                lines.push(Line::from(format!("  this tool {}: {}", d.kind, d.detail)).yellow());
+            }
+            let builtins: Vec<&str> = others
+                .iter()
+                .filter(|d| d.kind == "builtin")
+                .map(|d| d.tool.as_str())
+                .collect();
+            for d in others.iter().filter(|d| d.kind != "builtin") {
+                lines.push(Line::from(format!("  {} {}: {}", d.kind, d.tool, d.detail)));
+            }
+            if !builtins.is_empty() {
+                lines.push(Line::from(
+                    format!(
+                        "  builtin: {} of codex's own tools beside the catalog's: {}",
+                        builtins.len(),
+                        builtins.join(", ")
+                    )
+                    .dim(),
+                ));
+            }
+        }
+    }
+    lines
 }
 
 pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
@@ -95,7 +227,7 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
 
     let mut lines: Vec<Line> = Vec::new();
     if let Some(tool) = app.catalog.tools.get(app.inspector_selected) {
-        let stats = app.model.tool_stats.get(&tool.name);
+        let stats = app.model.tool_stats.get(&tool.qualified_name());
         lines.push(Line::from(tool.qualified_name()).bold());
         lines.push(Line::from(tool.description.clone()));
         lines.push(Line::from(""));
@@ -111,19 +243,8 @@ pub(super) fn render_inspector(app: &App, frame: &mut Frame, area: Rect) {
                 "answers on its own (H holds)".into()
             },
         ]));
-        let (calls, failures, expired, median) = stats
-            .map(|s| (s.calls, s.failures, s.expired, s.median_latency_ms()))
-            .unwrap_or((0, 0, 0, None));
-        lines.push(Line::from(vec![
-            "stats    ".dim(),
-            format!(
-                "{calls} call(s), {failures} failure(s), {expired} expired, median latency {}",
-                median
-                    .map(|m| format!("{m} ms"))
-                    .unwrap_or_else(|| "-".to_string())
-            )
-            .into(),
-        ]));
+        lines.extend(stats_lines(tool, stats));
+        lines.extend(probe_lines(app, &tool.qualified_name()));
         lines.push(Line::from(""));
         lines.push(Line::from("input schema").bold());
         for l in serde_json::to_string_pretty(&tool.input_schema)
