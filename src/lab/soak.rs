@@ -376,8 +376,12 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         sampling.clone(),
     ));
     let (stop_watching, watching) = tokio::sync::oneshot::channel::<()>();
+    // Subscribed here, before any session exists: a watcher task that starts late on a
+    // busy machine would miss the first calls' `tool_call_requested`.
+    let events = bridge.subscribe();
     let watcher = tokio::spawn(watch_events(
         bridge.clone(),
+        events,
         counters.clone(),
         config.clone(),
         watching,
@@ -649,11 +653,11 @@ async fn sample_memory(
 /// once, and answers the remote tool's calls as a slow, unreliable client would.
 async fn watch_events(
     bridge: BridgeHandle,
+    mut events: crate::bridge::EventReceiver,
     counters: Arc<Counters>,
     config: SoakConfig,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let mut events = bridge.subscribe();
     let mut rng = Rng::new(config.seed ^ 0x5EED);
     // Calls seen requested and not yet ended: whether the remote responder answers it.
     let mut open: HashMap<String, bool> = HashMap::new();
