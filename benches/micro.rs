@@ -49,7 +49,7 @@ fn transcript(c: &mut Criterion) {
 
 fn console(c: &mut Criterion) {
     let app =
-        switchboard::cli::bench::loaded_app(1, 10_000, 1_000).unwrap_or_else(|e| panic!("{e}"));
+        switchboard::lab::console::loaded_app(1, 10_000, 1_000).unwrap_or_else(|e| panic!("{e}"));
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap_or_else(|e| panic!("{e}"));
     c.bench_function(
         "render a 160x48 frame: 10,000 rows, 1,000 pending calls",

@@ -18,14 +18,14 @@ pub mod console;
 pub mod handlers;
 /// Catalog debugging for the faces: the probe through codex, replays of recorded calls.
 pub mod inspect;
+/// Benchmark and soak rig: the synthetic app-server, fault injection, the soak run,
+/// loaded-console fixtures. Nothing else depends on it.
+pub mod lab;
 /// The embedded scripted model: a local Responses-API server for demos and tests.
 pub mod model;
 /// Wire types: the JSON-RPC envelope and typed app-server messages. No I/O.
 pub mod protocol;
 /// The HTTP + websocket API over a bridge (codex-manager compatible), with its OpenAPI.
 pub mod service;
-/// The soak run: a bridge on the faulty synthetic app-server, checked for lost calls,
-/// double answers and memory growth.
-pub mod soak;
 /// Small shared helpers.
 pub mod util;

@@ -3,7 +3,6 @@
 
 pub mod connection;
 pub mod locate;
-pub mod synthetic;
 pub mod timeline;
 pub mod transport;
 

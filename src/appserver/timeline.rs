@@ -20,9 +20,12 @@ pub struct Mark {
     pub hop: String,
 }
 
-/// The timeline's clock: monotonic microseconds, shared by everything in the process.
+/// The timeline's clock: monotonic microseconds since the first call in this process,
+/// shared by everything in it.
 pub fn now_us() -> u64 {
-    super::synthetic::monotonic_us()
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Whether marks go anywhere; callers that build a label check this first.

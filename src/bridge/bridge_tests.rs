@@ -846,7 +846,7 @@ async fn running_a_handler_needs_a_live_call_with_a_handler() {
 /// through the bridge and reports every call answered once.
 #[tokio::test]
 async fn the_synthetic_app_server_floods_a_turn_through_the_bridge() {
-    use crate::appserver::synthetic::{self, REPORT_METHOD, SyntheticConfig, SyntheticReport};
+    use crate::lab::synthetic::{self, REPORT_METHOD, SyntheticConfig, SyntheticReport};
     let catalog = Catalog::parse(CATALOG, std::path::Path::new("/tmp/catalog.toml")).unwrap();
     let config = BridgeConfig::new(
         crate::appserver::TransportSpec::WebSocket {
@@ -1112,3 +1112,227 @@ async fn names_tokens_rate_limits_and_activity_become_events() {
 mod evict;
 #[path = "reload_tests.rs"]
 mod reload;
+async fn claim_event(events: &mut EventReceiver) -> (ClaimChange, CallClaim, PendingCallView) {
+    match next_event(events, |e| matches!(e, BridgeEvent::ToolCallClaim { .. })).await {
+        BridgeEvent::ToolCallClaim {
+            call,
+            change,
+            claim,
+        } => (change, claim, call),
+        _ => unreachable!(),
+    }
+}
+
+fn claimed(outcome: ClaimOutcome) -> CallClaim {
+    match outcome {
+        ClaimOutcome::Claimed { claim, .. } => claim,
+        other => panic!("not claimed: {other:?}"),
+    }
+}
+
+fn text_answer(text: &str) -> ToolCallResult {
+    ToolCallResult::text(true, text)
+}
+
+/// Answers and reads what the bridge wrote (acknowledging it while the answer waits, as
+/// paused time would otherwise time the write out).
+async fn answer_written(
+    bridge: &BridgeHandle,
+    fake: &mut FakeAppServer,
+    request_id: &str,
+    text: &str,
+    claim_id: Option<&str>,
+) -> Value {
+    let answering = {
+        let (bridge, id, text) = (bridge.clone(), request_id.to_string(), text.to_string());
+        let claim_id = claim_id.map(str::to_string);
+        tokio::spawn(async move {
+            bridge
+                .respond_claimed(
+                    &id,
+                    text_answer(&text),
+                    Responder::Operator,
+                    claim_id.as_deref(),
+                )
+                .await
+        })
+    };
+    let written = fake.next().await;
+    assert_eq!(answering.await.unwrap().unwrap(), RespondOutcome::Accepted);
+    written
+}
+
+/// (Paused time.) While a worker's lease runs only its answer is taken; a renewal
+/// keeps the call past the first lease; a lease that runs out frees it once, for the
+/// next worker, whose answer is written exactly once.
+#[tokio::test(start_paused = true)]
+async fn a_claimed_call_takes_only_its_holders_answer_until_the_lease_runs_out() {
+    let (bridge, mut events, mut fake, _) = start(ManualPolicy::Wait).await;
+    fake.send(tool_call(json!(1), "call-1", "manual_tool"))
+        .await;
+    let id = requested(&mut events).await.request_id;
+    let lease = Duration::from_secs(3);
+    let first = claimed(bridge.claim_call(&id, "w1", lease, None).await.unwrap());
+    assert_eq!(first.holder, "w1");
+    let (change, _, view) = claim_event(&mut events).await;
+    assert_eq!(change, ClaimChange::Claimed);
+    assert_eq!(view.claim.as_ref(), Some(&first));
+    // Another worker, anyone without the claim id, and the generic answer route are refused.
+    assert_eq!(
+        bridge.claim_call(&id, "w2", lease, None).await.unwrap(),
+        ClaimOutcome::Held {
+            claim: first.clone()
+        }
+    );
+    let refused = RespondOutcome::Claimed {
+        claim: first.clone(),
+    };
+    let remote = || Responder::Remote {
+        client: "test".to_string(),
+    };
+    assert_eq!(
+        bridge
+            .respond(&id, text_answer("x"), remote())
+            .await
+            .unwrap(),
+        refused
+    );
+    assert_eq!(
+        bridge
+            .respond_claimed(&id, text_answer("x"), remote(), Some("not-the-claim"))
+            .await
+            .unwrap(),
+        refused
+    );
+    let generic = bridge
+        .answer_request(&id, json!({"contentItems": [], "success": true}), remote())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&generic, AnswerOutcome::Invalid { message } if message.contains("claimed by w1")),
+        "{generic:?}"
+    );
+    let listed = bridge.pending_calls(None).await.unwrap();
+    assert_eq!(listed[0].claim.as_ref(), Some(&first));
+
+    // Renewed at 2 s: the first lease's end (3 s) passes and w1 still holds it.
+    tokio::time::advance(Duration::from_secs(2)).await;
+    match bridge
+        .claim_call(&id, "w1", lease, Some(&first.claim_id))
+        .await
+        .unwrap()
+    {
+        ClaimOutcome::Claimed { claim, renewed, .. } => {
+            assert!(renewed);
+            assert_eq!(claim.claim_id, first.claim_id);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(claim_event(&mut events).await.0, ClaimChange::Renewed);
+    tokio::time::advance(Duration::from_millis(2_500)).await;
+    assert!(matches!(
+        bridge.claim_call(&id, "w2", lease, None).await.unwrap(),
+        ClaimOutcome::Held { .. }
+    ));
+
+    // The renewed lease ends at 5 s without an answer (w1 died): freed, once.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let (change, ended, view) = claim_event(&mut events).await;
+    assert_eq!(
+        (change, ended.holder.as_str()),
+        (ClaimChange::Expired, "w1")
+    );
+    assert_eq!(view.claim, None);
+    assert_eq!(bridge.pending_calls(None).await.unwrap()[0].claim, None);
+    let second = claimed(bridge.claim_call(&id, "w2", lease, None).await.unwrap());
+    assert_ne!(second.claim_id, first.claim_id);
+    // The next claim event is w2's: the expiry was reported once.
+    assert_eq!(claim_event(&mut events).await.0, ClaimChange::Claimed);
+    // w1 comes back with its old claim: refused, w2 holds it.
+    assert_eq!(
+        bridge
+            .respond_claimed(&id, text_answer("late"), remote(), Some(&first.claim_id))
+            .await
+            .unwrap(),
+        RespondOutcome::Claimed {
+            claim: second.clone()
+        }
+    );
+    let answer = answer_written(&bridge, &mut fake, &id, "by w2", Some(&second.claim_id)).await;
+    assert_eq!(answer["id"], 1);
+    assert_eq!(answer["result"]["contentItems"][0]["text"], "by w2");
+    assert_eq!(resolved(&mut events).await.request_id, id);
+    // Its claim ended with it: the lease's end reports nothing.
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(
+        bridge.claim_call(&id, "w3", lease, None).await.unwrap(),
+        ClaimOutcome::NotFound
+    );
+}
+
+/// (Paused time.) Release gives the call back to anyone; only the holder releases; an
+/// expiry report for a claim that was renewed or replaced changes nothing; a call nobody
+/// claimed takes any answer (codex-manager's SDK), and one with a claim id of a claim
+/// that is gone is still the first answer.
+#[tokio::test(start_paused = true)]
+async fn release_frees_a_call_and_a_stale_expiry_is_ignored() {
+    let (bridge, mut events, mut fake, _) = start(ManualPolicy::Wait).await;
+    fake.send(tool_call(json!(1), "call-1", "manual_tool"))
+        .await;
+    let id = requested(&mut events).await.request_id;
+    let lease = Duration::from_secs(5);
+    let claim = claimed(bridge.claim_call(&id, "w1", lease, None).await.unwrap());
+    assert_eq!(
+        bridge.release_claim(&id, "someone-else").await.unwrap(),
+        ReleaseOutcome::Held {
+            claim: claim.clone()
+        }
+    );
+    // A stale report (its lease was renewed meanwhile) is a no-op.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    claimed(
+        bridge
+            .claim_call(&id, "w1", lease, Some(&claim.claim_id))
+            .await
+            .unwrap(),
+    );
+    bridge
+        .commands
+        .send(Command::Internal(actor::Internal::ClaimExpired {
+            request_id: id.clone(),
+            claim_id: claim.claim_id.clone(),
+        }))
+        .await
+        .unwrap();
+    assert!(bridge.pending_calls(None).await.unwrap()[0].claim.is_some());
+    assert!(matches!(
+        bridge.release_claim(&id, &claim.claim_id).await.unwrap(),
+        ReleaseOutcome::Released { .. }
+    ));
+    let changes: Vec<ClaimChange> = [
+        claim_event(&mut events).await.0,
+        claim_event(&mut events).await.0,
+        claim_event(&mut events).await.0,
+    ]
+    .to_vec();
+    assert_eq!(
+        changes,
+        [
+            ClaimChange::Claimed,
+            ClaimChange::Renewed,
+            ClaimChange::Released
+        ]
+    );
+    assert_eq!(
+        bridge.release_claim(&id, &claim.claim_id).await.unwrap(),
+        ReleaseOutcome::NotClaimed
+    );
+    let written = answer_written(&bridge, &mut fake, &id, "sdk", Some(&claim.claim_id)).await;
+    assert_eq!(written["result"]["contentItems"][0]["text"], "sdk");
+    // A second call, never claimed, takes a plain answer.
+    fake.send(tool_call(json!(2), "call-2", "manual_tool"))
+        .await;
+    let id = requested(&mut events).await.request_id;
+    let written = answer_written(&bridge, &mut fake, &id, "plain", None).await;
+    assert_eq!(written["id"], 2);
+}

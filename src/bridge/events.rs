@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::pending::{PendingCallView, PendingRequestView};
+use super::pending::{CallClaim, PendingCallView, PendingRequestView};
 use super::session::SessionSummary;
 use super::transcript::TranscriptRow;
 use crate::protocol::{RequestKind, TokenUsage, ToolCallResult, TurnStatus};
@@ -223,6 +223,30 @@ impl RecoveryStep {
     }
 }
 
+/// What happened to a call's claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimChange {
+    Claimed,
+    Renewed,
+    /// Its holder gave it back.
+    Released,
+    /// Its lease ran out without an answer (the worker died or stalled): any worker
+    /// may claim it now.
+    Expired,
+}
+
+impl ClaimChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimChange::Claimed => "claimed",
+            ClaimChange::Renewed => "renewed",
+            ClaimChange::Released => "released",
+            ClaimChange::Expired => "expired",
+        }
+    }
+}
+
 /// One event of the bridge. Serialised with a `type` tag for `exec --json` and the API.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -284,6 +308,14 @@ pub enum BridgeEvent {
     /// A held handler answered; its answer waits on the call for a person to review.
     ToolCallProposed {
         call: PendingCallView,
+    },
+    /// A worker claimed a call, renewed its lease, released it, or let the lease run
+    /// out; `call.claim` is the claim now (`None` once released or expired), `claim` the
+    /// one that changed.
+    ToolCallClaim {
+        call: PendingCallView,
+        change: ClaimChange,
+        claim: CallClaim,
     },
     HoldChanged {
         hold: HoldState,
@@ -384,9 +416,9 @@ impl BridgeEvent {
             | BridgeEvent::SessionActivity { thread_id, .. }
             | BridgeEvent::TokenUsage { thread_id, .. }
             | BridgeEvent::SessionRecovery { thread_id, .. } => Some(thread_id),
-            BridgeEvent::ToolCallRequested { call } | BridgeEvent::ToolCallProposed { call } => {
-                Some(&call.thread_id)
-            }
+            BridgeEvent::ToolCallRequested { call }
+            | BridgeEvent::ToolCallProposed { call }
+            | BridgeEvent::ToolCallClaim { call, .. } => Some(&call.thread_id),
             BridgeEvent::ToolCallResolved { call } => Some(&call.thread_id),
             BridgeEvent::RequestOpened { request } => Some(&request.thread_id),
             BridgeEvent::RequestResolved { request } => Some(&request.thread_id),

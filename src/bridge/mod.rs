@@ -29,10 +29,10 @@ use serde_json::Value;
 
 pub use dispatch::{ManualPolicy, RequestPolicy, Route};
 pub use events::{
-    BridgeEvent, CallEnd, ConnectionState, HoldState, RecoveryStep, ResolvedCall, ResolvedRequest,
-    Responder,
+    BridgeEvent, CallEnd, ClaimChange, ConnectionState, HoldState, RecoveryStep, ResolvedCall,
+    ResolvedRequest, Responder,
 };
-pub use pending::{Answerer, PendingCallView, PendingRequestView};
+pub use pending::{Answerer, CallClaim, PendingCallView, PendingRequestView};
 pub use reload::{CatalogReload, CatalogStatus, OutdatedSession, ReloadChange, ReloadOutcome};
 pub use session::{
     SessionSettings, SessionSetup, SessionSnapshot, SessionStatus, SessionSummary, TurnRecord,
@@ -74,6 +74,9 @@ pub struct BridgeConfig {
     /// closed session's rows always leave memory once they are all on disk, and are
     /// read back from its transcript when asked for (see docs/RELIABILITY.md).
     pub closed_sessions_kept: usize,
+    /// New sessions' transcripts go to what this opens instead of their files (the
+    /// soak's injected short writes and full disks); `None`: the files.
+    pub transcript_store: Option<transcript::StoreOpener>,
 }
 
 /// Closed sessions whose summary a bridge keeps by default (a few hundred bytes each).
@@ -132,6 +135,7 @@ impl BridgeConfig {
             restore_sessions: false,
             resume_restored: false,
             closed_sessions_kept: CLOSED_SESSIONS_KEPT,
+            transcript_store: None,
         }
     }
 }
@@ -179,6 +183,50 @@ pub enum RespondOutcome {
     InFlight,
     /// Writing failed; the call is pending again and may be answered again.
     UpstreamError { message: String },
+    /// A worker holds the call (see [`BridgeHandle::claim_call`]) and this answer did
+    /// not come with its claim id: nothing was written, the call is still pending.
+    Claimed { claim: CallClaim },
+}
+
+/// The longest lease a claim may ask for.
+pub const MAX_LEASE: Duration = Duration::from_secs(600);
+
+/// The outcome of claiming a pending tool call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ClaimOutcome {
+    /// The caller holds the call until `claim.lease_expires_at_ms` (a new claim, or its
+    /// own renewed).
+    Claimed {
+        claim: CallClaim,
+        thread_id: String,
+        renewed: bool,
+    },
+    /// Someone else holds it; try again when it is released or its lease runs out.
+    Held { claim: CallClaim },
+    /// No such pending tool call: unknown, answered or expired.
+    NotFound,
+    /// Its answer is being written right now.
+    InFlight,
+    /// It cannot be claimed: the server's own handler answers it.
+    NotClaimable { message: String },
+}
+
+/// The outcome of giving a claim back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ReleaseOutcome {
+    /// Released: anyone may claim or answer the call again.
+    Released {
+        thread_id: String,
+    },
+    /// The call is not claimed (its lease ran out, or it never was).
+    NotClaimed,
+    /// Someone else holds it: only its holder releases it.
+    Held {
+        claim: CallClaim,
+    },
+    NotFound,
 }
 
 /// The outcome of answering any pending request (`BridgeHandle::answer_request`).
@@ -409,7 +457,22 @@ enum Command {
         request_id: String,
         result: ToolCallResult,
         by: Responder,
+        /// The answerer's claim: needed when the call is claimed.
+        claim_id: Option<String>,
         reply: Reply<RespondOutcome>,
+    },
+    Claim {
+        request_id: String,
+        holder: String,
+        lease: Duration,
+        /// The caller's claim, to renew it.
+        claim_id: Option<String>,
+        reply: Reply<ClaimOutcome>,
+    },
+    Release {
+        request_id: String,
+        claim_id: String,
+        reply: Reply<ReleaseOutcome>,
     },
     Answer {
         request_id: String,
@@ -888,17 +951,63 @@ impl BridgeHandle {
         .await
     }
 
-    /// Answers a pending call. Exactly one answer is ever written per call.
+    /// Answers a pending call. Exactly one answer is ever written per call. A call a
+    /// worker claimed gets `Claimed` (see [`BridgeHandle::respond_claimed`]).
     pub async fn respond(
         &self,
         request_id: &str,
         result: ToolCallResult,
         by: Responder,
     ) -> Result<RespondOutcome> {
+        self.respond_claimed(request_id, result, by, None).await
+    }
+
+    /// [`BridgeHandle::respond`] by a claim's holder: a claimed call takes only the
+    /// answer that comes with its claim id. A claim id for a call that is no longer
+    /// claimed is no obstacle: the answer is still the first.
+    pub async fn respond_claimed(
+        &self,
+        request_id: &str,
+        result: ToolCallResult,
+        by: Responder,
+        claim_id: Option<&str>,
+    ) -> Result<RespondOutcome> {
         self.ask(|reply| Command::Respond {
             request_id: request_id.to_string(),
             result,
             by,
+            claim_id: claim_id.map(str::to_string),
+            reply,
+        })
+        .await
+    }
+
+    /// Claims a pending tool call for `holder` for `lease` (at most [`MAX_LEASE`]), or
+    /// renews the caller's claim when `claim_id` is its id. While the lease runs only
+    /// the holder answers the call; a lease that runs out frees it for anyone
+    /// (`ToolCallClaim` with `Expired`).
+    pub async fn claim_call(
+        &self,
+        request_id: &str,
+        holder: &str,
+        lease: Duration,
+        claim_id: Option<&str>,
+    ) -> Result<ClaimOutcome> {
+        self.ask(|reply| Command::Claim {
+            request_id: request_id.to_string(),
+            holder: holder.to_string(),
+            lease: lease.min(MAX_LEASE),
+            claim_id: claim_id.map(str::to_string),
+            reply,
+        })
+        .await
+    }
+
+    /// Gives a claim back: the call is answerable by anyone again.
+    pub async fn release_claim(&self, request_id: &str, claim_id: &str) -> Result<ReleaseOutcome> {
+        self.ask(|reply| Command::Release {
+            request_id: request_id.to_string(),
+            claim_id: claim_id.to_string(),
             reply,
         })
         .await

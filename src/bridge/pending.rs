@@ -75,6 +75,30 @@ impl AnswerState {
     }
 }
 
+/// A worker's claim on a pending tool call: until its lease ends, only its holder may
+/// answer the call (a call nobody claimed is answerable by anyone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallClaim {
+    /// What the holder renews, releases and answers with.
+    pub claim_id: String,
+    /// Who holds it (a worker's name).
+    pub holder: String,
+    /// When the lease ends unless renewed (ms since the epoch).
+    pub lease_expires_at_ms: i64,
+}
+
+/// A claim as the actor keeps it: the view, the lease's end on the runtime's clock, and
+/// the timer that reports the end.
+#[derive(Debug, Clone)]
+pub struct HeldClaim {
+    pub claim: CallClaim,
+    /// How long each lease (and each renewal) runs.
+    pub lease: std::time::Duration,
+    pub expires_at: tokio::time::Instant,
+    pub timer: tokio::task::AbortHandle,
+}
+
 /// What is particular to a pending tool call.
 #[derive(Debug, Clone)]
 pub struct ToolCall {
@@ -86,6 +110,8 @@ pub struct ToolCall {
     pub schema_problems: Vec<String>,
     /// The handler running for this call, aborted when the call ends.
     pub handler_task: Option<tokio::task::AbortHandle>,
+    /// The worker that claimed it, while its lease runs.
+    pub claim: Option<HeldClaim>,
     /// How the handler itself failed for this call (its answer says so to the model).
     pub handler_failure: Option<HandlerFailure>,
 }
@@ -207,6 +233,8 @@ pub struct PendingCallView {
     pub in_flight: bool,
     /// A held handler's answer, ready for review.
     pub proposed: Option<ToolCallResult>,
+    /// The worker that claimed it, while its lease runs.
+    pub claim: Option<CallClaim>,
 }
 
 /// What consumers see of a pending approval, question or elicitation.
@@ -253,6 +281,13 @@ impl PendingRequest {
         self.kind.tool_call()
     }
 
+    pub fn tool_call_mut(&mut self) -> Option<&mut ToolCall> {
+        match &mut self.kind {
+            PendingKind::ToolCall(call) => Some(call),
+            _ => None,
+        }
+    }
+
     /// The tool-call view, for a tool call.
     pub fn call_view(&self) -> Option<PendingCallView> {
         let call = self.tool_call()?;
@@ -272,6 +307,7 @@ impl PendingRequest {
                 Some(Answer::ToolCall(result)) => Some(result.clone()),
                 _ => None,
             },
+            claim: call.claim.as_ref().map(|held| held.claim.clone()),
         })
     }
 

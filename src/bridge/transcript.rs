@@ -231,12 +231,28 @@ fn shown_id(thread_id: &str) -> String {
     format!("{:?}", crate::protocol::truncate_chars(thread_id, 80))
 }
 
-/// Where rows go. A trait so that tests can make a write come up short.
-trait Store: Send {
+/// Where rows go: a file, or what tests and the soak put in its place to make writes
+/// come up short or fail. (`len` is the file's length; "empty" means nothing here.)
+#[allow(clippy::len_without_is_empty)]
+pub trait Store: Send {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize>;
     /// Cuts the file back to `len` bytes.
     fn truncate(&mut self, len: u64) -> std::io::Result<()>;
     fn len(&mut self) -> std::io::Result<u64>;
+}
+
+/// Opens the store of a transcript's path instead of the file (fault injection: see
+/// `BridgeConfig::transcript_store`). A store it opens starts empty.
+#[derive(Clone)]
+pub struct StoreOpener(pub std::sync::Arc<OpenStore>);
+
+/// What a [`StoreOpener`] calls with the transcript's path.
+pub type OpenStore = dyn Fn(&Path) -> std::io::Result<Box<dyn Store>> + Send + Sync;
+
+impl std::fmt::Debug for StoreOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreOpener(..)")
+    }
 }
 
 impl Store for File {
@@ -256,6 +272,8 @@ impl Store for File {
 /// A transcript's file and the rows waiting to go into it.
 struct Disk {
     path: PathBuf,
+    /// Opens something else than the file (fault injection).
+    opener: Option<StoreOpener>,
     /// `None` until the file could be opened.
     store: Option<Box<dyn Store>>,
     /// The file's length up to the end of its last whole row.
@@ -275,6 +293,7 @@ impl Disk {
     fn new(path: PathBuf) -> Disk {
         Disk {
             path,
+            opener: None,
             store: None,
             good_len: 0,
             torn_tail: false,
@@ -291,6 +310,12 @@ impl Disk {
             path: path.to_path_buf(),
             source,
         };
+        if self.store.is_none()
+            && let Some(opener) = &self.opener
+        {
+            let store = (opener.0)(&self.path).map_err(|e| open_error(&self.path, e))?;
+            self.store = Some(store);
+        }
         if self.store.is_none() {
             if let Some(dir) = self.path.parent() {
                 crate::util::create_private_dir_all(dir).map_err(|e| open_error(&self.path, e))?;
@@ -484,8 +509,17 @@ impl Transcript {
     /// opened or written is tried again, and a thread id that cannot name a file keeps
     /// the transcript in memory; either is reported by [`Transcript::take_change`].
     pub fn on_disk(dir: &Path, thread_id: &str) -> Transcript {
+        Transcript::on_store(dir, thread_id, None)
+    }
+
+    /// [`Transcript::on_disk`], written to what `opener` opens instead of the file.
+    pub fn on_store(dir: &Path, thread_id: &str, opener: Option<StoreOpener>) -> Transcript {
         match file_name(thread_id) {
-            Ok(name) => Transcript::with(Persist::Disk(Disk::new(dir.join(name)))),
+            Ok(name) => {
+                let mut disk = Disk::new(dir.join(name));
+                disk.opener = opener;
+                Transcript::with(Persist::Disk(disk))
+            }
             Err(TranscriptError::ThreadId { shown, why }) => {
                 let failure = TranscriptError::ThreadId {
                     shown: shown.clone(),

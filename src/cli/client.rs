@@ -52,6 +52,16 @@ pub const ROUTE_COMMANDS: &[(&str, &str, &str)] = &[
         "tool-calls respond REQUEST --text T",
     ),
     (
+        "post",
+        "/api/tool-calls/{requestId}/claim",
+        "tool-calls claim REQUEST --worker NAME",
+    ),
+    (
+        "delete",
+        "/api/tool-calls/{requestId}/claim",
+        "tool-calls release REQUEST --claim-id ID",
+    ),
+    (
         "get",
         "/api/sessions/{sessionId}/approvals",
         "approvals list SESSION",
@@ -259,6 +269,34 @@ pub enum ToolCallsCommand {
     List,
     /// Answer a pending tool call.
     Respond(RespondArgs),
+    /// Claim a pending tool call (or renew your claim with --claim-id): until the lease
+    /// ends only you may answer it, with that claim id. Prints the claim id.
+    Claim(ClaimArgs),
+    /// Give a claim back: anyone may claim or answer the call again.
+    Release(ReleaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    pub request_id: String,
+    /// Who holds the claim (default: cli).
+    #[arg(long, value_name = "NAME")]
+    pub worker: Option<String>,
+    /// How long the claim holds without a renewal (1 to 600000; the server's default
+    /// is 30000).
+    #[arg(long, value_name = "MS")]
+    pub lease_ms: Option<u64>,
+    /// Renew this claim (yours) instead of taking a new one.
+    #[arg(long, value_name = "ID")]
+    pub claim_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    pub request_id: String,
+    /// The claim to give back.
+    #[arg(long, value_name = "ID")]
+    pub claim_id: String,
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +314,9 @@ pub struct RespondArgs {
     /// The whole result, {contentItems, success}: JSON, or @FILE.
     #[arg(long, value_name = "JSON|@FILE", conflicts_with = "success")]
     pub response: Option<String>,
+    /// Your claim on the call (a claimed call takes only its holder's answer).
+    #[arg(long, value_name = "ID")]
+    pub claim_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -813,8 +854,15 @@ pub async fn tool_calls(args: ToolCallsArgs) -> u8 {
                         }
                         409 => {
                             note(&format!(
-                                "another answer for {} is being written",
-                                respond.request_id
+                                "{}: {}",
+                                respond.request_id,
+                                if reply.body.get("code").and_then(Value::as_str)
+                                    == Some("call_claimed")
+                                {
+                                    reply.message()
+                                } else {
+                                    "another answer is being written".to_string()
+                                }
                             ));
                             return Err(exit::CONFLICT);
                         }
@@ -822,6 +870,55 @@ pub async fn tool_calls(args: ToolCallsArgs) -> u8 {
                             report_error(&reply.message());
                             return Err(reply.exit_code());
                         }
+                    }
+                }
+                ToolCallsCommand::Claim(claim) => {
+                    let mut body = serde_json::Map::new();
+                    if let Some(worker) = &claim.worker {
+                        body.insert("worker".to_string(), json!(worker));
+                    }
+                    if let Some(lease_ms) = claim.lease_ms {
+                        body.insert("leaseMs".to_string(), json!(lease_ms));
+                    }
+                    if let Some(claim_id) = &claim.claim_id {
+                        body.insert("claimId".to_string(), json!(claim_id));
+                    }
+                    let path = format!("/tool-calls/{}/claim", claim.request_id);
+                    let reply =
+                        request(&api, json, Method::POST, &path, Some(&Value::Object(body)))
+                            .await?;
+                    if !json {
+                        out(text_of(&reply.body, "claimId"));
+                        note(&format!(
+                            "{} {} by {} until {}",
+                            claim.request_id,
+                            if reply.body["renewed"] == json!(true) {
+                                "renewed"
+                            } else {
+                                "claimed"
+                            },
+                            text_of(&reply.body, "holder"),
+                            reply.body["leaseExpiresAtMs"]
+                                .as_i64()
+                                .map(crate::util::iso8601_ms)
+                                .unwrap_or_default()
+                        ));
+                    }
+                }
+                ToolCallsCommand::Release(release) => {
+                    let path = format!("/tool-calls/{}/claim", release.request_id);
+                    let body = json!({ "claimId": release.claim_id });
+                    let reply = request(&api, json, Method::DELETE, &path, Some(&body)).await?;
+                    if !json {
+                        out(&format!(
+                            "{} {}",
+                            release.request_id,
+                            if text_of(&reply.body, "status") == "released" {
+                                "released"
+                            } else {
+                                "was not claimed"
+                            }
+                        ));
                     }
                 }
             }
@@ -987,6 +1084,9 @@ fn respond_body(respond: &RespondArgs) -> Result<Value, String> {
     }
     if let Some(response) = &respond.response {
         body.insert("response".to_string(), json_arg("--response", response)?);
+    }
+    if let Some(claim_id) = &respond.claim_id {
+        body.insert("claimId".to_string(), json!(claim_id));
     }
     Ok(Value::Object(body))
 }

@@ -116,7 +116,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SyntheticArgs {
-    /// The synthetic peer's settings as JSON (see `appserver::synthetic::SyntheticConfig`);
+    /// The synthetic peer's settings as JSON (see `lab::synthetic::SyntheticConfig`);
     /// each turn's message may override them.
     #[arg(long, value_name = "JSON")]
     pub config: Option<String>,
@@ -223,7 +223,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Some(Command::Soak(args)) => soak_cmd::run_soak(args).await,
             Some(Command::SyntheticAppServer(args)) => {
                 let config = match args.config.as_deref().map(serde_json::from_str) {
-                    None => crate::appserver::synthetic::SyntheticConfig::default(),
+                    None => crate::lab::synthetic::SyntheticConfig::default(),
                     Some(Ok(config)) => config,
                     Some(Err(e)) => {
                         report_error(&format!(
@@ -232,7 +232,7 @@ pub fn run(cli: Cli) -> ExitCode {
                         return exit::INVALID_INPUT;
                     }
                 };
-                crate::appserver::synthetic::serve_stdio(config).await;
+                crate::lab::synthetic::serve_stdio(config).await;
                 exit::OK
             }
             Some(Command::Serve(args)) => serve::run(*args).await,

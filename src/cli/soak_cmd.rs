@@ -4,7 +4,7 @@
 use clap::Args;
 
 use super::{exit, out, report_error};
-use crate::soak::{SoakConfig, run};
+use crate::lab::soak::{SoakConfig, run};
 
 #[derive(Debug, Args)]
 pub struct SoakArgs {

@@ -5,10 +5,17 @@
 //!
 //! Delivery: on every (re)connect, and whenever the stream says it skipped events, the
 //! worker re-reads the pending list, so a call raised while it was away is still answered.
-//! Several workers may serve one server: the server writes exactly one answer per call
-//! (others get 404 or 409, which count as done), but without a claim step two workers may
-//! both run a handler for the same call. Handlers with side effects should be idempotent
-//! per `requestId`, or run in one worker.
+//!
+//! Claims: before running a handler the worker claims the call
+//! (`POST /api/tool-calls/{id}/claim` with a lease), runs it only when the claim is its
+//! own, renews the lease every third of it while the handler runs, and answers with its
+//! claim id. A call another worker holds is left to it; when that claim is released or
+//! its lease runs out (`tool_call_released`: the holder died) the call is offered again,
+//! so several workers serving one server run each call's handler once while they live.
+//! A server without the claim route (codex-manager) is served without claims. What a
+//! claim cannot promise: a worker that stalls past its lease without renewing can run
+//! alongside the next holder, so handlers with side effects should still be idempotent
+//! per `requestId`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -53,9 +60,26 @@ pub struct WorkerArgs {
     /// Tries per answer when the server fails transiently (5xx, unreachable).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub max_submit_attempts: u32,
-    /// How answers are credited (default: worker-<pid>).
+    /// How answers are credited, and who holds its claims (default: worker-<pid>).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// The lease of each claim, renewed every third of it while the handler runs; a
+    /// worker that dies holding a claim frees the call after this long.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(300..=600_000))]
+    pub lease_ms: u64,
+}
+
+/// How claiming one call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Claimed {
+    /// Ours, with this claim id.
+    Ours(String),
+    /// The server has no claim route: run without one, as before claims.
+    Unsupported,
+    /// Another worker holds it: it is offered again when released or expired.
+    Held(String),
+    /// Answered, expired, answered by the server's own handler, or refused: nothing to run.
+    Gone(String),
 }
 
 /// How submitting one answer ended.
@@ -86,6 +110,11 @@ impl Seen {
         true
     }
 
+    /// Lets an id be offered again (another worker held it).
+    fn forget(&mut self, id: &str) {
+        self.active.remove(id);
+    }
+
     fn finish(&mut self, id: &str) {
         self.active.remove(id);
         if self.finished_set.insert(id.to_string()) {
@@ -109,6 +138,8 @@ struct Worker {
     max_attempts: u32,
     json: bool,
     session: Option<String>,
+    name: String,
+    lease: Duration,
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -163,9 +194,37 @@ impl Worker {
         };
         let worker = Arc::clone(self);
         tokio::spawn(async move {
+            let claim_id = match worker.claim(&request_id, None).await {
+                Claimed::Ours(claim_id) => Some(claim_id),
+                Claimed::Unsupported => None,
+                Claimed::Held(holder) => {
+                    if let Ok(mut seen) = worker.seen.lock() {
+                        seen.forget(&request_id);
+                    }
+                    worker.skipped(&input, &format!("claimed by {holder}"));
+                    return;
+                }
+                Claimed::Gone(why) => {
+                    if let Ok(mut seen) = worker.seen.lock() {
+                        seen.finish(&request_id);
+                    }
+                    worker.skipped(&input, &why);
+                    return;
+                }
+            };
             let started = Instant::now();
-            let outcome = worker.runner.run(&spec, &input).await;
-            let submitted = worker.submit(&request_id, &outcome.result).await;
+            let run = worker.runner.run(&spec, &input);
+            let outcome = match &claim_id {
+                Some(claim_id) => worker.renewing(&request_id, claim_id, run).await,
+                None => run.await,
+            };
+            let submitted = worker
+                .submit(&request_id, &outcome.result, claim_id.as_deref())
+                .await;
+            if let (Submitted::Failed(_), Some(claim_id)) = (&submitted, &claim_id) {
+                // Give the call back so that another worker (or this one) can try.
+                worker.release(&request_id, claim_id).await;
+            }
             if let Ok(mut seen) = worker.seen.lock() {
                 seen.finish(&request_id);
             }
@@ -179,10 +238,116 @@ impl Worker {
         });
     }
 
+    /// Claims a call (or renews `claim_id`), retrying transient failures.
+    async fn claim(&self, request_id: &str, claim_id: Option<&str>) -> Claimed {
+        let path = format!("/tool-calls/{request_id}/claim");
+        let mut body = json!({
+            "worker": self.name,
+            "leaseMs": u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX),
+        });
+        if let Some(claim_id) = claim_id {
+            body["claimId"] = json!(claim_id);
+        }
+        let mut last = String::new();
+        for attempt in 1..=self.max_attempts.max(1) {
+            match self.api.call(Method::POST, &path, Some(&body)).await {
+                Ok(reply) if reply.ok() => {
+                    return match reply.body.get("claimId").and_then(Value::as_str) {
+                        Some(id) => Claimed::Ours(id.to_string()),
+                        None => {
+                            Claimed::Gone("the server's claim reply has no claimId".to_string())
+                        }
+                    };
+                }
+                Ok(reply) if reply.status == 409 => {
+                    return match reply.body.get("code").and_then(Value::as_str) {
+                        Some("call_claimed") => Claimed::Held(text(&reply.body, "holder")),
+                        _ => Claimed::Gone(reply.message()),
+                    };
+                }
+                // A pending-call 404 names the call; a 404 without one is a server with
+                // no claim route.
+                Ok(reply) if reply.status == 404 && reply.body.get("requestId").is_some() => {
+                    return Claimed::Gone("already answered or ended".to_string());
+                }
+                Ok(reply) if reply.status == 404 || reply.status == 405 => {
+                    return Claimed::Unsupported;
+                }
+                Ok(reply) if reply.status < 500 => return Claimed::Gone(reply.message()),
+                Ok(reply) => last = format!("HTTP {}: {}", reply.status, reply.message()),
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100) * attempt).await;
+        }
+        Claimed::Gone(format!("could not claim it: {last}"))
+    }
+
+    /// Runs `work` while renewing the claim every third of its lease.
+    async fn renewing<F: std::future::Future>(
+        &self,
+        request_id: &str,
+        claim_id: &str,
+        work: F,
+    ) -> F::Output {
+        let mut work = std::pin::pin!(work);
+        let period = (self.lease / 3).max(Duration::from_millis(100));
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let mut holding = true;
+        loop {
+            tokio::select! {
+                output = &mut work => return output,
+                _ = renew.tick(), if holding => {
+                    match self.claim(request_id, Some(claim_id)).await {
+                        Claimed::Ours(_) => {}
+                        Claimed::Held(holder) => {
+                            note(&format!("lost the claim on {request_id} to {holder} (the lease ran out): its answer will be refused"));
+                            holding = false;
+                        }
+                        Claimed::Gone(_) | Claimed::Unsupported => holding = false,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives a claim back; failures are only logged (the lease ends it anyway).
+    async fn release(&self, request_id: &str, claim_id: &str) {
+        let path = format!("/tool-calls/{request_id}/claim");
+        let body = json!({ "claimId": claim_id });
+        if let Err(e) = self.api.call(Method::DELETE, &path, Some(&body)).await {
+            note(&format!("could not release the claim on {request_id}: {e}"));
+        }
+    }
+
+    fn skipped(&self, input: &HandlerInput, why: &str) {
+        if self.json {
+            out(&json!({
+                "requestId": input.request_id,
+                "tool": input.tool,
+                "outcome": "skipped",
+                "detail": why,
+            })
+            .to_string());
+        } else {
+            note(&format!(
+                "left {} ({}): {why}",
+                input.request_id, input.tool
+            ));
+        }
+    }
+
     /// Sends an answer, retrying transient failures.
-    async fn submit(&self, request_id: &str, result: &ToolCallResult) -> Submitted {
+    async fn submit(
+        &self,
+        request_id: &str,
+        result: &ToolCallResult,
+        claim_id: Option<&str>,
+    ) -> Submitted {
         let path = format!("/tool-calls/{request_id}/response");
-        let body = json!({ "response": result });
+        let mut body = json!({ "response": result });
+        if let Some(claim_id) = claim_id {
+            body["claimId"] = json!(claim_id);
+        }
         let mut last = String::new();
         for attempt in 1..=self.max_attempts.max(1) {
             match self.api.call(Method::POST, &path, Some(&body)).await {
@@ -317,6 +482,8 @@ pub async fn run(args: WorkerArgs) -> u8 {
         max_attempts: args.max_submit_attempts,
         json: args.client.json,
         session: args.session.clone(),
+        name,
+        lease: Duration::from_millis(args.lease_ms),
     });
     tokio::select! {
         code = serve_forever(&worker) => code,
@@ -385,6 +552,8 @@ async fn follow_stream(worker: &Arc<Worker>) -> Result<(), ClientError> {
                 worker.drain_requests().await?;
             }
             "tool_call_requested" => worker.offer(&frame["payload"]),
+            // A claim was given back or its holder died (lease ran out): offer it again.
+            "tool_call_released" => worker.offer(&frame["payload"]["call"]),
             // Events were skipped (this socket lagged, or one was too large to send).
             "lagged" | "error" => {
                 worker.drain().await?;

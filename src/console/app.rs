@@ -716,6 +716,13 @@ impl App {
                     editor.message = Some("the held handler answered: review, then ^S".to_string());
                 }
             }
+            BridgeEvent::ToolCallClaim { call, .. } => {
+                if let Some(editor) = self.editor_mut()
+                    && editor.call.request_id == call.request_id
+                {
+                    editor.call.claim = call.claim;
+                }
+            }
             BridgeEvent::ToolCallResolved { call } => {
                 self.clamp_selection();
                 self.drafts.remove(&call.request_id);
@@ -970,6 +977,13 @@ impl App {
             Ok(RespondOutcome::InFlight) => {
                 editor.state = EditorState::Editing;
                 editor.message = Some("another answer for this call is being written".to_string());
+            }
+            Ok(RespondOutcome::Claimed { claim }) => {
+                editor.state = EditorState::Editing;
+                editor.message = Some(format!(
+                    "claimed by {}: only its holder can answer while its lease runs",
+                    claim.holder
+                ));
             }
             Ok(RespondOutcome::UpstreamError { message }) => {
                 editor.state = EditorState::Editing;
@@ -2043,6 +2057,9 @@ pub fn flagged(call: &PendingCallView) -> bool {
 
 /// Who answers a call, as the queue shows it.
 pub fn answerer_label(call: &PendingCallView) -> String {
+    if let Some(claim) = &call.claim {
+        return format!("⚑ {}", claim.holder);
+    }
     match &call.answerer {
         Answerer::Handler { name } => name.clone(),
         Answerer::Person => "you".to_string(),

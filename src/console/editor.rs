@@ -304,6 +304,7 @@ mod tests {
             schema_problems: Vec::new(),
             in_flight: false,
             proposed: None,
+            claim: None,
         }
     }
 

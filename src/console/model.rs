@@ -313,7 +313,7 @@ impl Model {
                 self.totals.pending += 1;
                 self.pending.push(call.clone());
             }
-            BridgeEvent::ToolCallProposed { call } => {
+            BridgeEvent::ToolCallProposed { call } | BridgeEvent::ToolCallClaim { call, .. } => {
                 if let Some(existing) = self
                     .pending
                     .iter_mut()

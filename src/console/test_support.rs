@@ -96,6 +96,7 @@ pub fn call(n: u32, session: u32, tool: &str, answerer: Answerer) -> PendingCall
         schema_problems: Vec::new(),
         in_flight: false,
         proposed: None,
+        claim: None,
     }
 }
 

@@ -547,6 +547,15 @@ pub fn pending_record(call: &PendingCallView) -> PendingCallRecord {
             },
         },
         schema_problems: call.schema_problems.clone(),
+        claim: call.claim.as_ref().map(claim_view),
+    }
+}
+
+pub fn claim_view(claim: &crate::bridge::CallClaim) -> super::wire::ClaimView {
+    super::wire::ClaimView {
+        claim_id: claim.claim_id.clone(),
+        holder: claim.holder.clone(),
+        lease_expires_at_ms: claim.lease_expires_at_ms,
     }
 }
 

@@ -6,9 +6,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::wire::{
-    CallInFlightBody, CallNotFoundBody, ConflictStatus, DeletedSessionBody, ErrorBody, ErrorStatus,
-    InFlightCode, Issue, NoActiveTurnBody, NoActiveTurnStatus, NotFoundStatus, RespondFailedBody,
-    SessionNotFoundBody,
+    CallClaimedBody, CallInFlightBody, CallNotFoundBody, ClaimedCode, ConflictStatus,
+    DeletedSessionBody, ErrorBody, ErrorStatus, InFlightCode, Issue, NoActiveTurnBody,
+    NoActiveTurnStatus, NotFoundStatus, RespondFailedBody, SessionNotFoundBody,
 };
 use crate::appserver::AppServerError;
 use crate::bridge::BridgeError;
@@ -39,6 +39,11 @@ pub enum ApiError {
     CallNotFound { request_id: String },
     #[error("another answer for {request_id} is being written")]
     CallInFlight { request_id: String },
+    #[error("call {request_id} is claimed by {}", claim.holder)]
+    CallClaimed {
+        request_id: String,
+        claim: crate::bridge::CallClaim,
+    },
     #[error("could not write the answer for {request_id}: {message}")]
     AnswerNotWritten { request_id: String, message: String },
     /// app-server refused or failed a request, or is not there.
@@ -142,7 +147,9 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::SessionDeleted(_) => StatusCode::GONE,
-            ApiError::NoActiveTurn { .. } | ApiError::CallInFlight { .. } => StatusCode::CONFLICT,
+            ApiError::NoActiveTurn { .. }
+            | ApiError::CallInFlight { .. }
+            | ApiError::CallClaimed { .. } => StatusCode::CONFLICT,
             ApiError::AnswerNotWritten { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -209,6 +216,21 @@ impl IntoResponse for ApiError {
                     status: ConflictStatus::Conflict,
                     code: InFlightCode::InFlight,
                     request_id,
+                },
+            ),
+            ApiError::CallClaimed { request_id, claim } => json_reply(
+                status,
+                &CallClaimedBody {
+                    status: ConflictStatus::Conflict,
+                    code: ClaimedCode::CallClaimed,
+                    message: format!(
+                        "call {request_id} is claimed by {} until {}: only its holder answers it while the lease runs; claim it when it is released or the lease runs out",
+                        claim.holder,
+                        crate::util::iso8601_ms(claim.lease_expires_at_ms)
+                    ),
+                    request_id,
+                    holder: claim.holder,
+                    lease_expires_at_ms: claim.lease_expires_at_ms,
                 },
             ),
             ApiError::AnswerNotWritten {

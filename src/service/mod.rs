@@ -233,6 +233,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/api/tool-calls/{requestId}/response",
             post(routes::respond),
         )
+        .route(
+            "/api/tool-calls/{requestId}/claim",
+            post(routes::claim_call).delete(routes::release_claim),
+        )
         // Approvals and tool input (approvals.rs).
         .route(
             "/api/sessions/{sessionId}/approvals",

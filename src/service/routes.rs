@@ -21,12 +21,18 @@ use super::wire::{
 };
 use crate::appserver::timeline;
 use crate::bridge::{
-    BridgeError, CreateSession, RespondOutcome, Responder, SessionState, SessionStatus,
-    SessionSummary, TurnOptions,
+    BridgeError, ClaimOutcome, CreateSession, ReleaseOutcome, RespondOutcome, Responder,
+    SessionState, SessionStatus, SessionSummary, TurnOptions,
 };
 
 /// Header a client may set to name itself in "answered by remote ..." records.
 pub const CLIENT_HEADER: &str = "x-switchboard-client";
+
+/// Header that carries a worker's claim id on the response and release routes.
+pub const CLAIM_HEADER: &str = "x-switchboard-claim";
+
+/// The lease of a claim that does not say.
+pub const DEFAULT_LEASE_MS: u64 = 30_000;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -475,7 +481,7 @@ pub async fn all_tool_calls(State(state): State<AppState>) -> ApiResult {
         (status = 200, description = "Written to app-server; the call left the pending list", body = RespondAccepted),
         (status = 400, description = "Invalid body (checked before the lookup); the call stays pending", body = ErrorBody),
         (status = 404, description = "Unknown, already answered, or expired", body = super::wire::CallNotFoundBody),
-        (status = 409, description = "Another answer is being written right now", body = super::wire::CallInFlightBody),
+        (status = 409, description = "Another answer is being written right now (`in_flight`), or a worker claimed the call and this answer does not carry its `claimId` (`call_claimed`, CallClaimedBody)", body = super::wire::CallInFlightBody),
         (status = 500, description = "Writing failed; the call is pending again", body = super::wire::RespondFailedBody),
     )
 )]
@@ -486,7 +492,12 @@ pub async fn respond(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     timeline::mark("api.respond.read");
-    let result = validate::respond(body_value(body, false)?).map_err(problem)?;
+    let value = body_value(body, false)?;
+    let claim_id = match validate::respond_claim_id(&value).map_err(problem)? {
+        Some(id) => Some(id),
+        None => header_text(&headers, CLAIM_HEADER),
+    };
+    let result = validate::respond(value).map_err(problem)?;
     let calls = state
         .bridge
         .pending_calls(None)
@@ -495,15 +506,15 @@ pub async fn respond(
     let Some(call) = calls.into_iter().find(|c| c.request_id == request_id) else {
         return Err(ApiError::CallNotFound { request_id });
     };
-    let client = headers
-        .get(CLIENT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| crate::protocol::truncate_chars(v.trim(), 80).to_string())
-        .unwrap_or_else(|| "api client".to_string());
+    let client = client_name(&headers);
     let outcome = state
         .bridge
-        .respond(&request_id, result, Responder::Remote { client })
+        .respond_claimed(
+            &request_id,
+            result,
+            Responder::Remote { client },
+            claim_id.as_deref(),
+        )
         .await
         .map_err(bridge_error)?;
     match outcome {
@@ -520,11 +531,135 @@ pub async fn respond(
         )),
         RespondOutcome::NotFound => Err(ApiError::CallNotFound { request_id }),
         RespondOutcome::InFlight => Err(ApiError::CallInFlight { request_id }),
+        RespondOutcome::Claimed { claim } => Err(ApiError::CallClaimed { request_id, claim }),
         RespondOutcome::UpstreamError { message } => Err(ApiError::AnswerNotWritten {
             request_id,
             message,
         }),
     }
+}
+
+/// A header's text, trimmed and at most 80 characters; `None` when absent or blank.
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| crate::protocol::truncate_chars(v.trim(), 80).to_string())
+}
+
+/// Who a client says it is (`X-Switchboard-Client`), for "answered by remote ...".
+fn client_name(headers: &HeaderMap) -> String {
+    header_text(headers, CLIENT_HEADER).unwrap_or_else(|| "api client".to_string())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/tool-calls/{requestId}/claim",
+    tag = "tool-calls",
+    params(("requestId" = String, Path, description = "The pending call's requestId")),
+    request_body = super::wire::ClaimRequest,
+    responses(
+        (status = 200, description = "Claimed (or, with the caller's `claimId`, renewed): until `leaseExpiresAtMs` only the holder answers the call, with its `claimId`. A lease that runs out frees the call for the next worker (`tool_call_released` with reason `expired`)", body = super::wire::ClaimGranted),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 404, description = "Unknown, already answered, or expired", body = super::wire::CallNotFoundBody),
+        (status = 409, description = "Another worker holds it (`call_claimed`), or its answer is being written (`in_flight`, CallInFlightBody), or the server's own handler answers it (`not_claimable`, ErrorBody)", body = super::wire::CallClaimedBody),
+    )
+)]
+pub async fn claim_call(
+    State(state): State<AppState>,
+    UrlPath(request_id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let request = validate::claim(body_value(body, true)?).map_err(problem)?;
+    let holder = request
+        .worker
+        .map(|w| crate::protocol::truncate_chars(w.trim(), 80).to_string())
+        .unwrap_or_else(|| client_name(&headers));
+    let lease = std::time::Duration::from_millis(request.lease_ms.unwrap_or(DEFAULT_LEASE_MS));
+    let outcome = state
+        .bridge
+        .claim_call(&request_id, &holder, lease, request.claim_id.as_deref())
+        .await
+        .map_err(bridge_error)?;
+    match outcome {
+        ClaimOutcome::Claimed {
+            claim,
+            thread_id,
+            renewed,
+        } => Ok(json_reply(
+            StatusCode::OK,
+            &super::wire::ClaimGranted {
+                status: super::wire::ClaimedStatus::Claimed,
+                request_id,
+                thread_id,
+                claim_id: claim.claim_id,
+                holder: claim.holder,
+                lease_expires_at_ms: claim.lease_expires_at_ms,
+                renewed,
+            },
+        )),
+        ClaimOutcome::Held { claim } => Err(ApiError::CallClaimed { request_id, claim }),
+        ClaimOutcome::NotFound => Err(ApiError::CallNotFound { request_id }),
+        ClaimOutcome::InFlight => Err(ApiError::CallInFlight { request_id }),
+        ClaimOutcome::NotClaimable { message } => Err(ApiError::request(
+            StatusCode::CONFLICT,
+            "not_claimable",
+            message,
+        )),
+    }
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/tool-calls/{requestId}/claim",
+    tag = "tool-calls",
+    params(("requestId" = String, Path, description = "The pending call's requestId")),
+    request_body = super::wire::ReleaseRequest,
+    responses(
+        (status = 200, description = "Released (`released`), or nobody held it any more (`not_claimed`): anyone may claim or answer the call", body = super::wire::ClaimReleased),
+        (status = 400, description = "Invalid body, or no `claimId` in the body or the `X-Switchboard-Claim` header", body = ErrorBody),
+        (status = 404, description = "Unknown, already answered, or expired", body = super::wire::CallNotFoundBody),
+        (status = 409, description = "Another worker holds it: only the holder releases it", body = super::wire::CallClaimedBody),
+    )
+)]
+pub async fn release_claim(
+    State(state): State<AppState>,
+    UrlPath(request_id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let request = validate::release(body_value(body, true)?).map_err(problem)?;
+    let Some(claim_id) = request
+        .claim_id
+        .or_else(|| header_text(&headers, CLAIM_HEADER))
+    else {
+        return Err(ApiError::Invalid {
+            issues: vec![Issue {
+                code: "invalid_type".to_string(),
+                path: vec![json!("claimId")],
+                message: "claimId is required (in the body or the X-Switchboard-Claim header): only the holder releases a claim".to_string(),
+            }],
+        });
+    };
+    let outcome = state
+        .bridge
+        .release_claim(&request_id, &claim_id)
+        .await
+        .map_err(bridge_error)?;
+    let status = match outcome {
+        ReleaseOutcome::Released { .. } => super::wire::ReleasedStatus::Released,
+        ReleaseOutcome::NotClaimed => super::wire::ReleasedStatus::NotClaimed,
+        ReleaseOutcome::Held { claim } => {
+            return Err(ApiError::CallClaimed { request_id, claim });
+        }
+        ReleaseOutcome::NotFound => return Err(ApiError::CallNotFound { request_id }),
+    };
+    Ok(json_reply(
+        StatusCode::OK,
+        &super::wire::ClaimReleased { status, request_id },
+    ))
 }
 
 #[utoipa::path(

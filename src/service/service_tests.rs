@@ -63,6 +63,7 @@ fn call() -> PendingCallView {
         schema_problems: Vec::new(),
         in_flight: false,
         proposed: None,
+        claim: None,
     }
 }
 

@@ -20,9 +20,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::AppState;
 use super::convert;
-use super::wire::{SessionEventPayload, TranscriptUpdate};
+use super::wire::{ClaimEventPayload, SessionEventPayload, TranscriptUpdate};
 use crate::appserver::timeline;
-use crate::bridge::{BridgeEvent, BridgeHandle, EventReceiver, SessionSummary};
+use crate::bridge::{
+    BridgeEvent, BridgeHandle, ClaimChange, ClaimOutcome, EventReceiver, ReleaseOutcome,
+    SessionSummary,
+};
 use crate::util::now_ms;
 
 /// The largest frame sent. Python `websockets` (the SDK's client) closes the connection
@@ -193,6 +196,28 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
             &convert::pending_record(call),
             false,
         )],
+        BridgeEvent::ToolCallClaim {
+            call,
+            change,
+            claim,
+        } => {
+            let kind = match change {
+                ClaimChange::Claimed | ClaimChange::Renewed => "tool_call_claimed",
+                ClaimChange::Released | ClaimChange::Expired => "tool_call_released",
+            };
+            vec![frame(
+                kind,
+                Some(&call.thread_id),
+                &ClaimEventPayload {
+                    request_id: call.request_id.clone(),
+                    thread_id: call.thread_id.clone(),
+                    reason: change.as_str().to_string(),
+                    claim: convert::claim_view(claim),
+                    call: convert::pending_record(call),
+                },
+                false,
+            )]
+        }
         BridgeEvent::HoldChanged { hold } => vec![frame("hold_changed", None, hold, true)],
         BridgeEvent::CatalogReloaded { reload, .. } => vec![frame(
             "catalog_reloaded",
@@ -526,6 +551,157 @@ pub fn on_command(text: &str, filter: &mut Option<String>) -> Utf8Bytes {
     }
 }
 
+/// A `claim` or `release` command, parsed; `None` for every other frame.
+fn claim_command(text: &str) -> Option<Result<super::wire::StreamCommand, String>> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    let kind = value.get("type").and_then(Value::as_str)?.to_string();
+    if kind != "claim" && kind != "release" {
+        return None;
+    }
+    Some(
+        serde_json::from_value::<super::wire::StreamCommand>(value)
+            .map_err(|e| format!("invalid {kind} command: {e}")),
+    )
+}
+
+fn claim_refused(
+    request_id: &str,
+    code: &str,
+    message: String,
+    claim: Option<&crate::bridge::CallClaim>,
+) -> Utf8Bytes {
+    let mut reply = json!({
+        "type": "claim_refused",
+        "requestId": request_id,
+        "code": code,
+        "message": message,
+    });
+    if let Some(claim) = claim {
+        reply["holder"] = json!(claim.holder);
+        reply["leaseExpiresAtMs"] = json!(claim.lease_expires_at_ms);
+    }
+    Utf8Bytes::from(reply.to_string())
+}
+
+/// Claims or releases a call for this socket's client; the reply frame.
+async fn on_claim_command(
+    bridge: &BridgeHandle,
+    command: Result<super::wire::StreamCommand, String>,
+) -> Utf8Bytes {
+    use super::wire::StreamCommand;
+    let command = match command {
+        Ok(command) => command,
+        Err(message) => {
+            return Utf8Bytes::from(json!({ "type": "error", "message": message }).to_string());
+        }
+    };
+    match command {
+        StreamCommand::Claim {
+            request_id,
+            worker,
+            lease_ms,
+            claim_id,
+        } => {
+            let lease_ms = lease_ms.unwrap_or(super::routes::DEFAULT_LEASE_MS);
+            if !(1..=super::validate::MAX_LEASE_MS).contains(&lease_ms) {
+                return claim_refused(
+                    &request_id,
+                    "invalid_request",
+                    format!(
+                        "leaseMs must be from 1 to {}",
+                        super::validate::MAX_LEASE_MS
+                    ),
+                    None,
+                );
+            }
+            let holder = worker
+                .filter(|w| !w.trim().is_empty())
+                .map(|w| crate::protocol::truncate_chars(w.trim(), 80).to_string())
+                .unwrap_or_else(|| "websocket client".to_string());
+            match bridge
+                .claim_call(
+                    &request_id,
+                    &holder,
+                    Duration::from_millis(lease_ms),
+                    claim_id.as_deref(),
+                )
+                .await
+            {
+                Ok(ClaimOutcome::Claimed {
+                    claim,
+                    thread_id,
+                    renewed,
+                }) => Utf8Bytes::from(
+                    json!({
+                        "type": "claimed",
+                        "requestId": request_id,
+                        "threadId": thread_id,
+                        "claimId": claim.claim_id,
+                        "holder": claim.holder,
+                        "leaseExpiresAtMs": claim.lease_expires_at_ms,
+                        "renewed": renewed,
+                    })
+                    .to_string(),
+                ),
+                Ok(ClaimOutcome::Held { claim }) => claim_refused(
+                    &request_id,
+                    "call_claimed",
+                    format!("call {request_id} is claimed by {}", claim.holder),
+                    Some(&claim),
+                ),
+                Ok(ClaimOutcome::NotFound) => claim_refused(
+                    &request_id,
+                    "not_found",
+                    format!("no pending call {request_id}"),
+                    None,
+                ),
+                Ok(ClaimOutcome::InFlight) => claim_refused(
+                    &request_id,
+                    "in_flight",
+                    format!("an answer for {request_id} is being written"),
+                    None,
+                ),
+                Ok(ClaimOutcome::NotClaimable { message }) => {
+                    claim_refused(&request_id, "not_claimable", message, None)
+                }
+                Err(e) => claim_refused(&request_id, "unavailable", e.to_string(), None),
+            }
+        }
+        StreamCommand::Release {
+            request_id,
+            claim_id,
+        } => match bridge.release_claim(&request_id, &claim_id).await {
+            Ok(ReleaseOutcome::Released { .. }) => Utf8Bytes::from(
+                json!({ "type": "released", "requestId": request_id, "status": "released" })
+                    .to_string(),
+            ),
+            Ok(ReleaseOutcome::NotClaimed) => Utf8Bytes::from(
+                json!({ "type": "released", "requestId": request_id, "status": "not_claimed" })
+                    .to_string(),
+            ),
+            Ok(ReleaseOutcome::Held { claim }) => claim_refused(
+                &request_id,
+                "call_claimed",
+                format!(
+                    "call {request_id} is claimed by {}: only its holder releases it",
+                    claim.holder
+                ),
+                Some(&claim),
+            ),
+            Ok(ReleaseOutcome::NotFound) => claim_refused(
+                &request_id,
+                "not_found",
+                format!("no pending call {request_id}"),
+                None,
+            ),
+            Err(e) => claim_refused(&request_id, "unavailable", e.to_string(), None),
+        },
+        StreamCommand::Subscribe { .. } | StreamCommand::Unsubscribe | StreamCommand::Ping => {
+            command_error()
+        }
+    }
+}
+
 async fn send(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
     matches!(
         tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await,
@@ -548,7 +724,10 @@ async fn serve_socket(mut socket: WebSocket, state: AppState, mut filter: Option
             incoming = socket.recv() => {
                 let reply = match incoming {
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                    Some(Ok(Message::Text(text))) => on_command(text.as_str(), &mut filter),
+                    Some(Ok(Message::Text(text))) => match claim_command(text.as_str()) {
+                        Some(command) => on_claim_command(&state.bridge, command).await,
+                        None => on_command(text.as_str(), &mut filter),
+                    },
                     Some(Ok(Message::Binary(_))) => command_error(),
                     // The websocket layer answers pings itself.
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,

@@ -329,6 +329,56 @@ pub fn respond(value: Value) -> Result<ToolCallResult, BodyProblem> {
     })
 }
 
+/// The `claimId` of a response body: a non-empty string, or absent.
+pub fn respond_claim_id(value: &Value) -> Result<Option<String>, BodyProblem> {
+    let mut check = Checker::new();
+    let Some(map) = check.object(value) else {
+        return Ok(None);
+    };
+    check.string(map, "claimId", true);
+    if !check.issues.is_empty() {
+        return Err(BodyProblem::Invalid(check.issues));
+    }
+    Ok(map
+        .get("claimId")
+        .and_then(Value::as_str)
+        .map(str::to_string))
+}
+
+/// The longest lease a claim may ask for, in ms.
+pub const MAX_LEASE_MS: u64 = 600_000;
+
+/// `POST /api/tool-calls/{requestId}/claim`: `worker` and `claimId` non-empty strings,
+/// `leaseMs` 1 to 600000.
+pub fn claim(value: Value) -> Result<super::wire::ClaimRequest, BodyProblem> {
+    let mut check = Checker::new();
+    if let Some(map) = check.object(&value) {
+        check.string(map, "worker", true);
+        check.string(map, "claimId", true);
+        match map.get("leaseMs") {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|ms| (1..=MAX_LEASE_MS).contains(&ms)) => {}
+            Some(other) => check.issue(
+                "invalid_type",
+                &[json!("leaseMs")],
+                format!(
+                    "leaseMs must be a whole number of milliseconds from 1 to {MAX_LEASE_MS}, got {other}"
+                ),
+            ),
+        }
+    }
+    check.finish(value)
+}
+
+/// `DELETE /api/tool-calls/{requestId}/claim`: `claimId` a non-empty string.
+pub fn release(value: Value) -> Result<super::wire::ReleaseRequest, BodyProblem> {
+    let mut check = Checker::new();
+    if let Some(map) = check.object(&value) {
+        check.string(map, "claimId", true);
+    }
+    check.finish(value)
+}
+
 pub fn content_item(item: ContentItemBody) -> ContentItem {
     match item {
         ContentItemBody::InputText { text } => ContentItem::InputText { text },

@@ -272,6 +272,10 @@ pub struct RespondRequest {
     pub content_items: Option<Vec<ContentItemBody>>,
     /// One `inputText` item, used when `contentItems` is absent.
     pub text: Option<String>,
+    /// Switchboard: the answerer's claim (also taken from the `X-Switchboard-Claim`
+    /// header). A claimed call takes only its holder's answer; a call nobody claimed
+    /// takes any.
+    pub claim_id: Option<String>,
 }
 
 // ----- sessions ---------------------------------------------------------------------
@@ -632,6 +636,112 @@ pub struct PendingCallRecord {
     pub answerer: AnswererView,
     /// Switchboard: where the arguments miss the catalog's input schema.
     pub schema_problems: Vec<String>,
+    /// Switchboard: the worker that claimed the call, while its lease runs (`null` when
+    /// nobody holds it: anyone may claim or answer it).
+    #[serde(default)]
+    pub claim: Option<ClaimView>,
+}
+
+/// Payload of `tool_call_claimed` and `tool_call_released`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimEventPayload {
+    pub request_id: String,
+    pub thread_id: String,
+    /// `claimed`, `renewed`, `released` or `expired` (the lease ran out without an
+    /// answer: the holder died or stalled).
+    pub reason: String,
+    /// The claim that was taken, renewed or ended.
+    pub claim: ClaimView,
+    /// The call as it is now (its `claim` is `null` once released or expired).
+    pub call: PendingCallRecord,
+}
+
+/// A worker's claim on a call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimView {
+    pub claim_id: String,
+    pub holder: String,
+    /// When the lease ends unless renewed (ms since the epoch).
+    pub lease_expires_at_ms: i64,
+}
+
+/// `POST /api/tool-calls/{requestId}/claim`. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimRequest {
+    /// Who claims it (default: the `X-Switchboard-Client` header, else `api client`).
+    pub worker: Option<String>,
+    /// How long the claim holds without a renewal, 1 to 600000 (default 30000).
+    pub lease_ms: Option<u64>,
+    /// The caller's claim, to renew its lease.
+    pub claim_id: Option<String>,
+}
+
+/// `status: "claimed"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimedStatus {
+    Claimed,
+}
+
+/// 200 from the claim route: the caller holds the call until `leaseExpiresAtMs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimGranted {
+    pub status: ClaimedStatus,
+    pub request_id: String,
+    pub thread_id: String,
+    pub claim_id: String,
+    pub holder: String,
+    pub lease_expires_at_ms: i64,
+    /// The caller's own claim was renewed.
+    pub renewed: bool,
+}
+
+/// `code: "call_claimed"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimedCode {
+    CallClaimed,
+}
+
+/// 409 from the claim, release and response routes: another worker holds the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallClaimedBody {
+    pub status: ConflictStatus,
+    pub code: ClaimedCode,
+    pub request_id: String,
+    pub holder: String,
+    pub lease_expires_at_ms: i64,
+    pub message: String,
+}
+
+/// `DELETE /api/tool-calls/{requestId}/claim`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRequest {
+    /// The claim to give back (also taken from the `X-Switchboard-Claim` header).
+    pub claim_id: Option<String>,
+}
+
+/// `status: "released"` / `"not_claimed"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleasedStatus {
+    Released,
+    /// Nobody held it (its lease had run out): nothing to give back.
+    NotClaimed,
+}
+
+/// 200 from the release route: anyone may claim or answer the call again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimReleased {
+    pub status: ReleasedStatus,
+    pub request_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -850,6 +960,25 @@ pub enum StreamCommand {
     Unsubscribe,
     /// Answered with `{"type":"pong"}`.
     Ping,
+    /// Claim a pending call, or renew the caller's claim (as the claim route does);
+    /// answered with `{"type":"claimed", requestId, threadId, claimId, holder,
+    /// leaseExpiresAtMs, renewed}` or `{"type":"claim_refused", requestId, code,
+    /// message, holder?, leaseExpiresAtMs?}` (`call_claimed`, `not_found`, `in_flight`,
+    /// `not_claimable`).
+    #[serde(rename_all = "camelCase")]
+    Claim {
+        request_id: String,
+        worker: Option<String>,
+        lease_ms: Option<u64>,
+        claim_id: Option<String>,
+    },
+    /// Give a claim back; answered with `{"type":"released", requestId, status}` or
+    /// `claim_refused`.
+    #[serde(rename_all = "camelCase")]
+    Release {
+        request_id: String,
+        claim_id: String,
+    },
 }
 
 /// A frame the server sends on `/api/stream`: `ready` on connect, the answers to
@@ -860,8 +989,10 @@ pub enum StreamCommand {
 /// ([`ToolCallResolvedPayload`]), `app_server.<method>` for every app-server
 /// notification ([`NotificationSignal`]), `transcript_updated` ([`TranscriptUpdate`]),
 /// `session_created`, `session_updated`, `session_deleted` ([`SessionEventPayload`]),
-/// `server_request_refused`, `bridge_error`, `connection`, and `lagged` (`{skipped}`:
-/// this socket missed events; re-read state over HTTP).
+/// `server_request_refused`, `bridge_error`, `connection`, `tool_call_claimed` and
+/// `tool_call_released` ([`ClaimEventPayload`]: a worker claimed or renewed a call, or
+/// released it, or its lease ran out, after which any worker may claim it), and
+/// `lagged` (`{skipped}`: this socket missed events; re-read state over HTTP).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamEvent {

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard::appserver::TransportSpec;
-use switchboard::appserver::synthetic::{SyntheticConfig, spawn_memory};
 use switchboard::bridge::{self, BridgeConfig, CreateSession, ManualPolicy};
 use switchboard::catalog::Catalog;
+use switchboard::lab::synthetic::{SyntheticConfig, spawn_memory};
 use switchboard::protocol::TurnStatus;
 
 use super::support::WAIT;

@@ -22,3 +22,4 @@ mod soak;
 mod support;
 mod transcript_faults;
 mod websocket;
+mod worker_claims;

@@ -2,7 +2,7 @@
 //! app-server (real codex cannot inject these faults, nor raise calls by the thousand).
 //! The full run is `switchboard soak --calls 1000000` (docs/RELIABILITY.md).
 
-use switchboard::soak::{SoakConfig, run};
+use switchboard::lab::soak::{SoakConfig, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_soak_loses_no_call_and_writes_no_answer_twice() {
@@ -12,6 +12,8 @@ async fn a_short_soak_loses_no_call_and_writes_no_answer_twice() {
     config.restart = 0.0003;
     config.flaky_every = 500;
     config.interrupt_turn = 0.2;
+    config.claimant_dies = 0.01;
+    config.transcript_failure = 0.001;
     let report = run(config).await.unwrap();
     let text = serde_json::to_string_pretty(&report).unwrap();
     assert!(report.passed(), "{text}");
@@ -28,6 +30,24 @@ async fn a_short_soak_loses_no_call_and_writes_no_answer_twice() {
         "{text}"
     );
     assert_eq!(report.bridge.junk_lines, faults.junk_lines, "{text}");
+    // Workers raced for every remote call, some died holding a claim and their calls
+    // went to the next worker when the lease ran out; no handler ran twice.
+    let workers = &report.responder;
+    assert!(
+        workers.claims_refused > 0 && workers.claimants_died > 0 && workers.leases_expired > 0,
+        "{text}"
+    );
+    // Full disks were injected into the transcripts, reported, and written through.
+    let transcripts = &report.transcripts;
+    assert!(
+        transcripts.stores.short_writes > 0 && transcripts.failures_reported > 0,
+        "{text}"
+    );
+    assert_eq!(transcripts.stores.cuts_inside_a_row, 0, "{text}");
+    assert_eq!(
+        transcripts.stores.rows_written, transcripts.rows_appended,
+        "{text}"
+    );
     // Flat: no growth worth the name once warm (transcript windows, queues).
     let memory = &report.memory;
     assert!(

@@ -526,6 +526,7 @@ impl Actor {
                 arguments: params.arguments.clone(),
                 schema_problems,
                 handler_task: None,
+                claim: None,
                 handler_failure: None,
             }),
             answer: AnswerState::Waiting,

@@ -4,11 +4,13 @@
 //!
 //! - `intake`: what app-server sends (server requests, notifications);
 //! - `answers`: writing the one answer of a request, and ending it (`finish`);
+//! - `claims`: workers' claims on tool calls, with leases;
 //! - `sessions`: sessions and turns, and what a lost connection ends;
 //! - `queries`: read-only commands;
 //! - `recovery`: reconnecting, resuming, restoring from transcripts.
 
 mod answers;
+mod claims;
 mod intake;
 mod queries;
 pub(super) mod recovery;
@@ -59,6 +61,11 @@ pub(super) enum Internal {
     },
     /// Progress of a reconnect or of resuming sessions after one (see `recovery.rs`).
     Recovery(recovery::Progress),
+    /// A claim's lease timer fired (see `claims.rs`).
+    ClaimExpired {
+        request_id: String,
+        claim_id: String,
+    },
 }
 
 /// The actor's ends of the channels its handles use.
@@ -145,6 +152,7 @@ pub(super) async fn spawn(
         started_writes: Vec::new(),
         id_prefix: crate::util::base36(u64::try_from(now_ms()).unwrap_or(0)),
         next_request: 0,
+        next_claim: 0,
         recovery: RecoveryState::default(),
         tap,
         rate_limits: None,
@@ -212,6 +220,8 @@ struct Actor {
     /// unique across restarts of app-server and of Switchboard.
     id_prefix: String,
     next_request: u64,
+    /// Claim ids are `<prefix>-claim-<n>`.
+    next_claim: u64,
     /// Reconnect progress, requests restored from transcripts, answers kept for replays.
     recovery: RecoveryState,
     /// Shared with every connection, so the protocol log spans reconnects.
@@ -329,6 +339,10 @@ impl Actor {
                 printed,
             } => self.on_rule_handler_done(request_id, rule, printed),
             Internal::Recovery(progress) => return self.on_recovery(progress),
+            Internal::ClaimExpired {
+                request_id,
+                claim_id,
+            } => self.on_claim_expired(&request_id, &claim_id),
         }
         None
     }
@@ -385,13 +399,35 @@ impl Actor {
                 request_id,
                 result,
                 by,
+                claim_id,
                 reply,
-            } => self.start_write(
+            } => match self.claim_refusal(&request_id, claim_id.as_deref()) {
+                Some(refusal) => {
+                    let _ = reply.send(refusal);
+                }
+                None => self.start_write(
+                    request_id,
+                    Answer::ToolCall(result),
+                    by,
+                    Origin::ToolCaller(reply),
+                ),
+            },
+            Command::Claim {
                 request_id,
-                Answer::ToolCall(result),
-                by,
-                Origin::ToolCaller(reply),
-            ),
+                holder,
+                lease,
+                claim_id,
+                reply,
+            } => {
+                let _ = reply.send(self.claim(request_id, holder, lease, claim_id));
+            }
+            Command::Release {
+                request_id,
+                claim_id,
+                reply,
+            } => {
+                let _ = reply.send(self.release(&request_id, &claim_id));
+            }
             Command::Answer {
                 request_id,
                 answer,
@@ -577,6 +613,16 @@ impl Actor {
         by: Responder,
         reply: Reply<AnswerOutcome>,
     ) {
+        if let Some(claim) = self.claim_of(&request_id) {
+            let _ = reply.send(AnswerOutcome::Invalid {
+                message: format!(
+                    "call {request_id} is claimed by {} (lease until {}): only its holder answers it, on /api/tool-calls/{request_id}/response with its claimId",
+                    claim.holder,
+                    crate::util::iso8601_ms(claim.lease_expires_at_ms)
+                ),
+            });
+            return;
+        }
         let Some(request) = self.pending.get(&request_id) else {
             let _ = reply.send(AnswerOutcome::NotFound);
             return;

@@ -129,7 +129,9 @@ impl Actor {
         }
         // Failures to open or write it are reported by `append_row`, and retried.
         let transcript = match &self.sessions_dir {
-            Some(dir) => Transcript::on_disk(dir, &thread_id),
+            Some(dir) => {
+                Transcript::on_store(dir, &thread_id, self.config.transcript_store.clone())
+            }
             None => Transcript::in_memory(),
         };
         let now = now_ms();

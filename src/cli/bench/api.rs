@@ -10,9 +10,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::bridge::synthetic_stdio;
 use super::{BenchError, Figure, Result, quantile};
-use crate::appserver::synthetic::{self, SyntheticConfig, monotonic_us};
 use crate::bridge::{self, BridgeConfig, BridgeHandle, CreateSession, ManualPolicy};
 use crate::catalog::Catalog;
+use crate::lab::synthetic::{self, SyntheticConfig, monotonic_us};
 use crate::service::{self, ServeConfig, ServerHandle};
 
 /// A manual tool: no handler, so every call waits for an API client.

@@ -9,19 +9,13 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 
 use super::{BenchError, Figure, Result, quantile, self_exe};
-use crate::appserver::synthetic::{REPORT_METHOD, SyntheticReport};
-use crate::appserver::{TransportSpec, synthetic};
+use crate::appserver::TransportSpec;
 use crate::bridge::{self, BridgeConfig, BridgeEvent, BridgeHandle, CreateSession};
 use crate::catalog::Catalog;
+use crate::lab::synthetic;
+use crate::lab::synthetic::{REPORT_METHOD, SyntheticReport};
 
-/// A catalog with one tool answered by an in-process static handler.
-pub const STATIC_CATALOG: &str = r#"
-[[tools]]
-name = "bench_tool"
-description = "answered by a static handler"
-input_schema = { type = "object" }
-handler = { static_text = "ok" }
-"#;
+pub use crate::lab::synthetic::STATIC_CATALOG;
 
 #[derive(Debug, Clone, Args)]
 pub struct BridgeArgs {
@@ -51,9 +45,7 @@ impl Default for BridgeArgs {
 }
 
 pub fn static_catalog() -> Result<Arc<Catalog>> {
-    Catalog::parse(STATIC_CATALOG, std::path::Path::new("bench.toml"))
-        .map(Arc::new)
-        .map_err(BenchError::from("bench catalog"))
+    synthetic::static_catalog().map_err(BenchError::from("bench catalog"))
 }
 
 /// The synthetic app-server as a child over stdio.

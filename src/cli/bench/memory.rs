@@ -8,8 +8,8 @@ use serde_json::json;
 use super::bridge::{session_turn, static_catalog, synthetic_stdio, tempdir};
 use super::console::loaded_app;
 use super::{BenchError, Figure, Result, rss_bytes};
-use crate::appserver::synthetic;
 use crate::bridge::{self, BridgeConfig};
+use crate::lab::synthetic;
 
 #[derive(Debug, Clone, Args)]
 pub struct MemoryArgs {

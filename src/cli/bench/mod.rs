@@ -6,8 +6,6 @@ mod api;
 mod bridge;
 mod codex;
 mod console;
-
-pub use console::loaded_app;
 mod handlers;
 mod memory;
 mod startup;

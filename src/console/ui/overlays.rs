@@ -211,6 +211,13 @@ fn text_line(line: &TextLine) -> Line<'static> {
 /// the input schema folded to one line (^G shows the call in full).
 fn context_lines(editor: &ResponseEditor) -> Vec<TextLine> {
     let mut lines = Vec::new();
+    if let Some(claim) = &editor.call.claim {
+        lines.push(plain(&format!(
+            "⚑ claimed by {}: only its holder can answer while its lease runs",
+            claim.holder
+        )));
+        lines.push(plain(""));
+    }
     for problem in &editor.call.schema_problems {
         lines.push(plain(&format!("⚠ {problem}")));
     }

@@ -437,3 +437,27 @@ fn a_running_session_shows_its_activity_tokens_and_the_rate_limits() {
     assert!(screen.contains("nightly triage"), "{screen}");
     snapshot("session_activity", &app);
 }
+
+/// A call a worker claimed names its holder in the queue's "who" column and at the top
+/// of the editor's context.
+#[test]
+fn a_claimed_call_shows_its_holder_in_the_queue_and_the_editor() {
+    use crate::bridge::{BridgeEvent, CallClaim, ClaimChange};
+    let mut app = busy_app();
+    for mut call in app.model.pending.clone() {
+        let claim = CallClaim {
+            claim_id: format!("claim-{}", call.request_id),
+            holder: "worker-4711".to_string(),
+            lease_expires_at_ms: NOW_MS + 12_000,
+        };
+        call.claim = Some(claim.clone());
+        app.on_bridge_event(BridgeEvent::ToolCallClaim {
+            call,
+            change: ClaimChange::Claimed,
+            claim,
+        });
+    }
+    snapshot("claimed_call_queue", &app);
+    keys(&mut app, "a");
+    snapshot("claimed_call_editor", &app);
+}

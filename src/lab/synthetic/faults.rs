@@ -21,8 +21,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::super::transport::{Connector, Incoming, memory};
 use super::{MemoryWire, Wire};
+use crate::appserver::AppServerError;
+use crate::appserver::transport::{Connector, Incoming, memory};
+use crate::lab::rng::Rng;
 
 /// A tool the faulty peer calls, how often, and with what arguments.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -125,7 +127,7 @@ pub fn spawn_faulty(plan: FaultPlan) -> FaultySynthetic {
         };
         let sent = wires_tx.send(wire);
         Box::pin(async move {
-            sent.map_err(|_| super::super::AppServerError::Connect {
+            sent.map_err(|_| AppServerError::Connect {
                 url: "synthetic".to_string(),
                 message: "the synthetic app-server has stopped".to_string(),
             })?;
@@ -140,28 +142,6 @@ pub fn spawn_faulty(plan: FaultPlan) -> FaultySynthetic {
         connector,
         counts,
         total_calls,
-    }
-}
-
-/// SplitMix64: small, seeded, good enough to pick faults.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
     }
 }
 
@@ -247,7 +227,7 @@ impl FaultyPeer {
     fn new(plan: FaultPlan, counts: Arc<Mutex<FaultCounts>>) -> FaultyPeer {
         let words = usize::try_from(plan.total_calls / 64 + 1).unwrap_or(0);
         FaultyPeer {
-            rng: Rng(plan.seed),
+            rng: Rng::new(plan.seed),
             plan,
             counts,
             next_request: 0,

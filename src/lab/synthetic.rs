@@ -17,11 +17,26 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use super::transport::{Incoming, Outgoing, RawConnection};
+use crate::appserver::RawConnection;
+use crate::appserver::transport::{Incoming, Outgoing};
+use crate::catalog::{Catalog, CatalogError};
 
 /// Seeded fault injection on top of this peer, for the soak run.
-#[path = "synthetic_faults.rs"]
 pub mod faults;
+
+/// A catalog with one tool answered by an in-process static handler.
+pub const STATIC_CATALOG: &str = r#"
+[[tools]]
+name = "bench_tool"
+description = "answered by a static handler"
+input_schema = { type = "object" }
+handler = { static_text = "ok" }
+"#;
+
+/// [`STATIC_CATALOG`], parsed.
+pub fn static_catalog() -> Result<std::sync::Arc<Catalog>, CatalogError> {
+    Catalog::parse(STATIC_CATALOG, std::path::Path::new("bench.toml")).map(std::sync::Arc::new)
+}
 
 /// The notification carrying a turn's timings.
 pub const REPORT_METHOD: &str = "synthetic/report";
@@ -44,13 +59,9 @@ pub struct SyntheticConfig {
     pub stamp_arguments: bool,
 }
 
-/// Microseconds since the first call in this process: a clock shared by the in-memory
+/// Microseconds on the process's one monotonic clock, shared by the in-memory
 /// synthetic peer and whatever it is measured against.
-pub fn monotonic_us() -> u64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    let start = START.get_or_init(Instant::now);
-    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
-}
+pub use crate::appserver::timeline::now_us as monotonic_us;
 
 impl Default for SyntheticConfig {
     fn default() -> Self {
@@ -170,7 +181,7 @@ pub async fn serve_stdio(config: SyntheticConfig) {
 /// A synthetic app-server on the in-memory transport, running as a task: the returned
 /// connection is what a bridge is started on.
 pub fn spawn_memory(config: SyntheticConfig) -> RawConnection {
-    let (raw, peer) = super::transport::memory();
+    let (raw, peer) = crate::appserver::transport::memory();
     let wire = MemoryWire {
         from_client: peer.from_client,
         to_client: peer.to_client,

@@ -1,5 +1,5 @@
 //! The soak run: a bridge on the faulty synthetic app-server (see
-//! `appserver::synthetic::faults`) answers calls by the hundred thousand while the peer
+//! `lab::synthetic::faults`) answers calls by the hundred thousand while the peer
 //! injects faults, and the run checks what reliability promises:
 //!
 //! - every call ends exactly once, resolved or expired: the bridge's end count equals
@@ -8,10 +8,17 @@
 //! - no answer is ever written twice: the peer counts answers per request id;
 //! - memory stays flat: the process's resident size is sampled as the run goes.
 //!
-//! Calls are answered by a static handler (most), by a "remote" responder that is slow,
-//! fails some answers, sends duplicate answers and late ones (a person's or a client's
-//! behaviour), and, rarely, by a command handler that crashes, fails, hangs, prints
-//! invalid UTF-8 or nothing at all. The run is bounded in calls and in time.
+//! - no handler runs twice: remote calls are raced for by claimants (workers) that claim
+//!   a call before "running its handler"; the run counts handler runs per call.
+//!
+//! Calls are answered by a static handler (most), by remote workers that claim each call
+//! first (two race for every call; the loser is refused; some winners die holding the
+//! claim, and the call goes to a new claimant when the lease runs out), are slow, fail
+//! some answers, send duplicate answers and late ones, and, rarely, by a command handler
+//! that crashes, fails, hangs, prints invalid UTF-8 or nothing at all. Transcripts go to
+//! stores that keep no bytes and inject full disks (a short write cutting a row, then
+//! ENOSPC), checked for rows cut in half and rows lost. The run is bounded in calls and
+//! in time.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,12 +29,15 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::appserver::TransportSpec;
-use crate::appserver::synthetic::faults::{FaultCounts, FaultPlan, ToolMix, spawn_faulty};
 use crate::bridge::{
-    self, Answerer, BridgeConfig, BridgeError, BridgeEvent, BridgeHandle, ConnectionState,
-    CreateSession, ManualPolicy, ReconnectPolicy, RecoveryStep, RespondOutcome, Responder,
+    self, Answerer, BridgeConfig, BridgeError, BridgeEvent, BridgeHandle, ClaimChange,
+    ClaimOutcome, ConnectionState, CreateSession, ManualPolicy, ReconnectPolicy, RecoveryStep,
+    RespondOutcome, Responder,
 };
 use crate::catalog::{Catalog, CatalogError};
+use crate::lab::faulty_store::{FaultyDisk, StoreTally};
+use crate::lab::rng::Rng;
+use crate::lab::synthetic::faults::{FaultCounts, FaultPlan, ToolMix, spawn_faulty};
 use crate::protocol::ToolCallResult;
 
 /// The tools of the soak: one static, one answered remotely, one flaky command.
@@ -78,6 +88,16 @@ pub struct SoakConfig {
     pub failed_answer: f64,
     /// The remote responder waits up to this many microseconds before answering.
     pub max_answer_delay_us: u64,
+    /// Claimants racing for each remote call.
+    pub claimants: usize,
+    /// The lease of each claim.
+    pub lease_ms: u64,
+    /// A winning claimant dies holding the claim (never answers, never renews).
+    pub claimant_dies: f64,
+    /// A claimant renews its claim before answering.
+    pub renew: f64,
+    /// A transcript write starts a full disk (short write, then ENOSPC for 1 to 3 writes).
+    pub transcript_failure: f64,
 }
 
 impl SoakConfig {
@@ -100,6 +120,11 @@ impl SoakConfig {
             late_answer: 0.01,
             failed_answer: 0.1,
             max_answer_delay_us: 2_000,
+            claimants: 2,
+            lease_ms: 1_000,
+            claimant_dies: 0.005,
+            renew: 0.1,
+            transcript_failure: 0.0002,
         }
     }
 
@@ -184,6 +209,33 @@ pub struct ResponderTally {
     pub upstream_errors_retried: u64,
     pub duplicate_answers: u64,
     pub late_answers: u64,
+    /// Claims: granted, refused because another claimant held the call, renewed.
+    pub claims_granted: u64,
+    pub claims_refused: u64,
+    pub claims_renewed: u64,
+    /// Winners that died holding their claim, and leases that ran out (from events).
+    pub claimants_died: u64,
+    pub leases_expired: u64,
+    /// Handlers run by claimants (a dead claimant's run counts: it began).
+    pub handler_runs: u64,
+    /// Answers without the claim id refused while a claim was held.
+    pub answers_refused_claimed: u64,
+}
+
+/// What the transcript stores saw, and what the bridge reported of their failures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptTally {
+    #[serde(flatten)]
+    pub stores: StoreTally,
+    /// Rows the sessions appended (each session's last seq + 1).
+    pub rows_appended: u64,
+    /// `bridge_error` events saying a transcript was not persisted, and notices that it
+    /// was written again.
+    pub failures_reported: u64,
+    pub failures_cleared: u64,
+    /// Sessions still not persisted at the end.
+    pub not_persisted_at_end: u64,
 }
 
 /// Resident memory in KiB over the run.
@@ -207,6 +259,8 @@ pub struct SoakReport {
     pub app_server: FaultCounts,
     pub bridge: BridgeTally,
     pub responder: ResponderTally,
+    /// The transcript stores: rows written, full disks injected, rows cut in half.
+    pub transcripts: TranscriptTally,
     /// Calls raised that did not end exactly once.
     pub calls_lost: u64,
     pub memory: MemoryTally,
@@ -241,6 +295,17 @@ struct Counters {
     upstream_retried: AtomicU64,
     duplicate_answers: AtomicU64,
     late_answers: AtomicU64,
+    claims_granted: AtomicU64,
+    claims_refused: AtomicU64,
+    claims_renewed: AtomicU64,
+    claimants_died: AtomicU64,
+    leases_expired: AtomicU64,
+    handler_runs: AtomicU64,
+    handlers_run_twice: AtomicU64,
+    answers_refused_claimed: AtomicU64,
+    lost_claims: AtomicU64,
+    persist_failed: AtomicU64,
+    persist_cleared: AtomicU64,
 }
 
 fn add(counter: &AtomicU64) {
@@ -249,23 +314,6 @@ fn add(counter: &AtomicU64) {
 
 fn get(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
-}
-
-/// SplitMix64 for the responder's choices, seeded from the run's seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        p > 0.0 && ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
-    }
 }
 
 /// The process's resident set size in KiB, from /proc/self/status.
@@ -292,6 +340,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         std::path::Path::new("soak-catalog.toml"),
     )?);
     let peer = Arc::new(spawn_faulty(config.plan()));
+    let (disk, opener) = FaultyDisk::new(config.seed ^ 0xD15C, config.transcript_failure);
     let mut bridge_config = BridgeConfig::new(
         // Labelled websocket: a dropped connection keeps its calls for replay, as a
         // websocket app-server does; injected restarts lose them, as a crash does.
@@ -302,6 +351,9 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         catalog,
     );
     bridge_config.manual_policy = ManualPolicy::Wait;
+    // Transcripts go to the faulty stores (no file is written; the folder is a label).
+    bridge_config.data_dir = Some(std::env::temp_dir().join("switchboard-soak"));
+    bridge_config.transcript_store = Some(opener);
     bridge_config.request_timeout = Duration::from_secs(10);
     bridge_config.reconnect = ReconnectPolicy {
         enabled: true,
@@ -324,8 +376,12 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         sampling.clone(),
     ));
     let (stop_watching, watching) = tokio::sync::oneshot::channel::<()>();
+    // Subscribed here, before any session exists: a watcher task that starts late on a
+    // busy machine would miss the first calls' `tool_call_requested`.
+    let events = bridge.subscribe();
     let watcher = tokio::spawn(watch_events(
         bridge.clone(),
+        events,
         counters.clone(),
         config.clone(),
         watching,
@@ -357,7 +413,19 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
             .map(|p| p.len())
             .unwrap_or(0);
     }
-    let status = bridge.status().await?;
+    // Rows that wait for a failed store are written by the retries (1 s, 2 s, ...).
+    let mut status = bridge.status().await?;
+    while !status.not_persisted.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = bridge.status().await?;
+    }
+    let mut rows_appended = 0;
+    for session in bridge.sessions().await? {
+        if let Some(snapshot) = bridge.session(&session.thread_id).await? {
+            rows_appended += snapshot.transcript.last().map_or(0, |row| row.seq + 1);
+        }
+    }
+    disk.check_ends();
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
     // The watcher's handle keeps the event stream open: let it catch up, then stop it.
@@ -398,6 +466,20 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         upstream_errors_retried: get(&c.upstream_retried),
         duplicate_answers: get(&c.duplicate_answers),
         late_answers: get(&c.late_answers),
+        claims_granted: get(&c.claims_granted),
+        claims_refused: get(&c.claims_refused),
+        claims_renewed: get(&c.claims_renewed),
+        claimants_died: get(&c.claimants_died),
+        leases_expired: get(&c.leases_expired),
+        handler_runs: get(&c.handler_runs),
+        answers_refused_claimed: get(&c.answers_refused_claimed),
+    };
+    let transcripts = TranscriptTally {
+        stores: disk.counts().tally(),
+        rows_appended,
+        failures_reported: get(&c.persist_failed),
+        failures_cleared: get(&c.persist_cleared),
+        not_persisted_at_end: u64::try_from(status.not_persisted.len()).unwrap_or(u64::MAX),
     };
     let mut violations = Vec::new();
     let mut check = |ok: bool, what: String| {
@@ -469,6 +551,54 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
             get(&c.stalled_turns)
         ),
     );
+    check(
+        get(&c.handlers_run_twice) == 0,
+        format!(
+            "{} calls had their handler run twice by live claimants",
+            get(&c.handlers_run_twice)
+        ),
+    );
+    check(
+        get(&c.lost_claims) == 0,
+        format!(
+            "{} live claimants lost their claim (a lease ran out while renewed)",
+            get(&c.lost_claims)
+        ),
+    );
+    check(
+        get(&c.leases_expired) <= get(&c.claimants_died),
+        format!(
+            "{} leases ran out but only {} claimants died",
+            get(&c.leases_expired),
+            get(&c.claimants_died)
+        ),
+    );
+    let t = &transcripts;
+    check(
+        t.stores.cuts_inside_a_row == 0 && t.stores.torn_at_end == 0,
+        format!(
+            "transcripts: {} cuts inside a row, {} stores ending inside a row",
+            t.stores.cuts_inside_a_row, t.stores.torn_at_end
+        ),
+    );
+    check(
+        t.stores.rows_written == t.rows_appended,
+        format!(
+            "transcripts: {} rows written of {} appended",
+            t.stores.rows_written, t.rows_appended
+        ),
+    );
+    check(
+        t.not_persisted_at_end == 0,
+        format!(
+            "{} transcripts still not persisted at the end",
+            t.not_persisted_at_end
+        ),
+    );
+    check(
+        t.failures_reported > 0 || t.stores.failures_injected == 0,
+        "transcript failures were injected but none was reported".to_string(),
+    );
     let memory = memory.lock().map(|m| m.clone()).unwrap_or_default();
     // Calls that did not end, or ended more than once.
     let calls_lost = raised.abs_diff(calls_ended) + u64::try_from(pending).unwrap_or(u64::MAX);
@@ -480,6 +610,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         app_server,
         bridge: bridge_tally,
         responder,
+        transcripts,
         calls_lost,
         memory,
         violations,
@@ -496,7 +627,7 @@ fn totals_ended(totals: &crate::bridge::Totals) -> u64 {
 /// Samples resident memory until told to stop: the warm figure once a tenth of the
 /// calls are raised, the peak after that, and the last one.
 async fn sample_memory(
-    peer: Arc<crate::appserver::synthetic::faults::FaultySynthetic>,
+    peer: Arc<crate::lab::synthetic::faults::FaultySynthetic>,
     calls: u64,
     memory: Arc<std::sync::Mutex<MemoryTally>>,
     running: Arc<AtomicBool>,
@@ -522,14 +653,19 @@ async fn sample_memory(
 /// once, and answers the remote tool's calls as a slow, unreliable client would.
 async fn watch_events(
     bridge: BridgeHandle,
+    mut events: crate::bridge::EventReceiver,
     counters: Arc<Counters>,
     config: SoakConfig,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let mut events = bridge.subscribe();
-    let mut rng = Rng(config.seed ^ 0x5EED);
+    let mut rng = Rng::new(config.seed ^ 0x5EED);
     // Calls seen requested and not yet ended: whether the remote responder answers it.
     let mut open: HashMap<String, bool> = HashMap::new();
+    // Whether each session's transcript is being written, to count failures and clears.
+    let mut persisted: HashMap<String, bool> = HashMap::new();
+    let runs: Runs = Arc::default();
+    let lease = Duration::from_millis(config.lease_ms.max(1));
+    let mut next_claimant = 0u64;
     let mut connected_once = false;
     loop {
         let event = tokio::select! {
@@ -547,21 +683,68 @@ async fn watch_events(
                     add(&counters.ended_twice);
                 }
                 if remote {
-                    let plan = Answer {
-                        delay: Duration::from_micros(rng.next() % (config.max_answer_delay_us + 1)),
-                        success: !rng.chance(config.failed_answer),
-                        twice: rng.chance(config.duplicate_answer),
-                    };
-                    tokio::spawn(answer_remotely(
-                        bridge.clone(),
-                        call.request_id,
-                        plan,
-                        counters.clone(),
-                    ));
+                    // Workers race for it: each claims it first; one wins.
+                    for _ in 0..config.claimants.max(1) {
+                        next_claimant += 1;
+                        let plan = Answer {
+                            delay: Duration::from_micros(
+                                rng.next_u64() % (config.max_answer_delay_us + 1),
+                            ),
+                            success: !rng.chance(config.failed_answer),
+                            twice: rng.chance(config.duplicate_answer),
+                            dies: rng.chance(config.claimant_dies),
+                            renew: rng.chance(config.renew),
+                        };
+                        tokio::spawn(claimant(
+                            bridge.clone(),
+                            call.request_id.clone(),
+                            format!("worker-{}", next_claimant % 8),
+                            lease,
+                            plan,
+                            counters.clone(),
+                            runs.clone(),
+                        ));
+                    }
+                }
+            }
+            BridgeEvent::ToolCallClaim {
+                call,
+                change: ClaimChange::Expired,
+                ..
+            } => {
+                // Its holder died: the next worker takes it.
+                add(&counters.leases_expired);
+                next_claimant += 1;
+                let plan = Answer {
+                    delay: Duration::from_micros(rng.next_u64() % (config.max_answer_delay_us + 1)),
+                    success: !rng.chance(config.failed_answer),
+                    twice: false,
+                    dies: false,
+                    renew: rng.chance(config.renew),
+                };
+                tokio::spawn(claimant(
+                    bridge.clone(),
+                    call.request_id,
+                    format!("worker-{}", next_claimant % 8),
+                    lease,
+                    plan,
+                    counters.clone(),
+                    runs.clone(),
+                ));
+            }
+            BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
+                let before = persisted.insert(session.thread_id.clone(), session.persisted);
+                match (before, session.persisted) {
+                    (Some(true) | None, false) => add(&counters.persist_failed),
+                    (Some(false), true) => add(&counters.persist_cleared),
+                    _ => {}
                 }
             }
             BridgeEvent::ToolCallResolved { call } => {
                 add(&counters.ended);
+                if let Ok(mut runs) = runs.lock() {
+                    runs.remove(&call.request_id);
+                }
                 match open.remove(&call.request_id) {
                     None => add(&counters.ended_twice),
                     Some(true) if rng.chance(config.late_answer) => {
@@ -612,17 +795,107 @@ struct Answer {
     delay: Duration,
     success: bool,
     twice: bool,
+    /// Dies holding the claim: never runs to the end, never renews, never answers.
+    dies: bool,
+    /// Renews the claim once before answering.
+    renew: bool,
 }
 
-/// Answers one remote call after a delay, sometimes twice at once. An answer that
-/// comes while the call waits to be sent again after a reconnect is retried.
-async fn answer_remotely(
+/// Calls whose handler a live claimant ran (or is running); a call leaves when it ends.
+type Runs = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// A worker: claims the call, and only if the claim is its own "runs the handler" and
+/// answers with the claim id after a delay (sometimes twice at once). An answer that
+/// comes while the call waits to be sent again after a reconnect is retried, renewing
+/// the claim meanwhile.
+async fn claimant(
     bridge: BridgeHandle,
     request_id: String,
+    name: String,
+    lease: Duration,
     plan: Answer,
     counters: Arc<Counters>,
+    runs: Runs,
+) {
+    let claim_id = match bridge.claim_call(&request_id, &name, lease, None).await {
+        Ok(ClaimOutcome::Claimed { claim, .. }) => {
+            add(&counters.claims_granted);
+            claim.claim_id
+        }
+        Ok(ClaimOutcome::Held { .. }) => {
+            add(&counters.claims_refused);
+            return;
+        }
+        // Ended meanwhile, or being answered: nothing to run.
+        _ => return,
+    };
+    add(&counters.handler_runs);
+    if plan.dies {
+        add(&counters.claimants_died);
+        return;
+    }
+    let ran_before = runs
+        .lock()
+        .map(|mut runs| !runs.insert(request_id.clone()))
+        .unwrap_or(false);
+    if ran_before {
+        add(&counters.handlers_run_twice);
+    }
+    // Like `switchboard worker`: renew every third of the lease while working.
+    let work = run_and_answer(
+        bridge.clone(),
+        request_id.clone(),
+        name.clone(),
+        lease,
+        plan,
+        counters.clone(),
+        claim_id.clone(),
+    );
+    let mut work = std::pin::pin!(work);
+    let period = lease / 3;
+    let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            () = &mut work => return,
+            _ = renewals.tick() => {
+                match bridge.claim_call(&request_id, &name, lease, Some(&claim_id)).await {
+                    Ok(ClaimOutcome::Claimed { .. }) => {}
+                    Ok(ClaimOutcome::Held { .. }) => {
+                        add(&counters.lost_claims);
+                        return;
+                    }
+                    // Ended, or its answer is being written: the work finishes it.
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// The claimant's work once the claim is its own: the handler's time, then the answer.
+async fn run_and_answer(
+    bridge: BridgeHandle,
+    request_id: String,
+    name: String,
+    lease: Duration,
+    plan: Answer,
+    counters: Arc<Counters>,
+    claim_id: String,
 ) {
     tokio::time::sleep(plan.delay).await;
+    if plan.renew {
+        match bridge
+            .claim_call(&request_id, &name, lease, Some(&claim_id))
+            .await
+        {
+            Ok(ClaimOutcome::Claimed { .. }) => add(&counters.claims_renewed),
+            Ok(ClaimOutcome::Held { .. }) => {
+                add(&counters.lost_claims);
+                return;
+            }
+            _ => {}
+        }
+    }
     let result = ToolCallResult::text(
         plan.success,
         if plan.success {
@@ -634,17 +907,19 @@ async fn answer_remotely(
     let attempt = |bridge: BridgeHandle,
                    request_id: String,
                    result: ToolCallResult,
-                   counters: Arc<Counters>| async move {
+                   counters: Arc<Counters>,
+                   claim_id: String| async move {
         // Bounded: a call that cannot be answered for this long ends by expiry anyway.
         for _ in 0..6_000 {
             add(&counters.answers_sent);
             let outcome = bridge
-                .respond(
+                .respond_claimed(
                     &request_id,
                     result.clone(),
                     Responder::Remote {
                         client: "soak".to_string(),
                     },
+                    Some(&claim_id),
                 )
                 .await;
             match outcome {
@@ -660,7 +935,12 @@ async fn answer_remotely(
                     add(&counters.not_found);
                     return false;
                 }
+                Ok(RespondOutcome::Claimed { .. }) => {
+                    add(&counters.lost_claims);
+                    return false;
+                }
                 Ok(RespondOutcome::UpstreamError { .. }) => {
+                    // Still ours while it waits to be sent again: the claimant renews.
                     add(&counters.upstream_retried);
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
@@ -675,13 +955,14 @@ async fn answer_remotely(
                 bridge.clone(),
                 request_id.clone(),
                 result.clone(),
-                counters.clone()
+                counters.clone(),
+                claim_id.clone(),
             ),
-            attempt(bridge, request_id, result, counters.clone())
+            attempt(bridge, request_id, result, counters.clone(), claim_id)
         );
         u8::from(a) + u8::from(b)
     } else {
-        u8::from(attempt(bridge, request_id, result, counters.clone()).await)
+        u8::from(attempt(bridge, request_id, result, counters.clone(), claim_id).await)
     };
     if accepted > 1 {
         add(&counters.accepted_twice);
@@ -692,7 +973,7 @@ async fn answer_remotely(
 /// longer go on is replaced by a new one.
 async fn drive_session(
     bridge: BridgeHandle,
-    peer: Arc<crate::appserver::synthetic::faults::FaultySynthetic>,
+    peer: Arc<crate::lab::synthetic::faults::FaultySynthetic>,
     counters: Arc<Counters>,
     deadline: Instant,
 ) {
