@@ -331,6 +331,10 @@ fn render_editor(app: &App, editor: &ResponseEditor, frame: &mut Frame, screen: 
             result.success
         ))
         .green(),
+        // Nothing typed yet is a prompt, not an error.
+        (EditorState::Editing, Err(e)) if editor.text().trim().is_empty() => {
+            Line::from(format!("· {e}")).dim()
+        }
         (EditorState::Editing, Err(e)) => Line::from(format!("✘ {e}")).red(),
     };
     let mut status_lines = vec![validity];
