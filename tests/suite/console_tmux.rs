@@ -545,8 +545,18 @@ fn after_reconnecting_gives_up_r_reconnects_to_the_real_codex() {
         let mut codex = codex;
         codex.kill().await.unwrap();
     });
+    // The header and the footer's notice come from two events, maybe two frames: wait
+    // for both.
+    let last_line = |s: &str| {
+        s.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_string()
+    };
     let screen = tmux.wait_for("giving up", |s| {
         header(s).contains("gave up reconnecting · ^R retries")
+            && last_line(s).starts_with("^R retr")
     });
     assert!(
         !header(&screen).contains("reconnecting (attempt"),
@@ -557,12 +567,7 @@ fn after_reconnecting_gives_up_r_reconnects_to_the_real_codex() {
         "the transcript's last row says it gave up:\n{screen}"
     );
     // The footer (its notice, then its hints) leads with the retry key.
-    let footer = screen
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default();
-    assert!(footer.starts_with("^R retr"), "{screen}");
+    assert!(last_line(&screen).starts_with("^R retr"), "{screen}");
 
     // app-server is back on the same address: R reconnects and resumes the session.
     let _codex = runtime.block_on(codex_listening_at(home.path(), &url));
