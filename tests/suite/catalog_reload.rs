@@ -5,25 +5,8 @@
 
 use serde_json::Value;
 
+use super::console_tmux::reload_catalog as catalog;
 use super::serve_support::{ServeProcess, switchboard};
-
-/// A catalog whose `lookup` answers `answer` and whose `other` is described `about`.
-fn catalog(answer: &str, about: &str) -> String {
-    format!(
-        r#"[[tools]]
-name = "other"
-description = "{about}"
-input_schema = {{ type = "object" }}
-handler = {{ static_text = "other answer" }}
-
-[[tools]]
-name = "lookup"
-description = "looks a ticket up"
-input_schema = {{ type = "object" }}
-handler = {{ static_text = "{answer}" }}
-"#
-    )
-}
 
 fn cli(url: &str, home: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
     let output = switchboard()

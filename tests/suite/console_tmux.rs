@@ -583,7 +583,7 @@ fn after_reconnecting_gives_up_r_reconnects_to_the_real_codex() {
 
 /// A catalog whose `lookup` answers `answer` and whose `other` (listed first, so the
 /// inspector selects it) is described `about`.
-fn reload_catalog(answer: &str, about: &str) -> String {
+pub(super) fn reload_catalog(answer: &str, about: &str) -> String {
     format!(
         r#"[[tools]]
 name = "other"
