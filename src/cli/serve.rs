@@ -161,6 +161,7 @@ pub async fn run(args: ServeArgs) -> u8 {
     // reconnecting gives up. Earlier sessions can be resumed only from a CODEX_HOME that
     // outlives the run, which the scripted model's does not.
     let recovery = Recovery::attended(args.scripted_model.is_none());
+    let signals = StopSignals::watch();
     let started = match start_bridge_with(
         &args.app_server,
         catalog,
@@ -204,7 +205,7 @@ pub async fn run(args: ServeArgs) -> u8 {
     }
     note("press Ctrl-C to stop");
 
-    let code = wait_for_stop(&bridge, &mut events).await;
+    let code = wait_for_stop(&bridge, &mut events, signals).await;
     drop(watch);
     server.shutdown().await;
     bridge.shutdown().await;
@@ -212,19 +213,40 @@ pub async fn run(args: ServeArgs) -> u8 {
     code
 }
 
+/// SIGTERM and SIGHUP, watched from the start: one that arrives while `serve` starts
+/// (or just after it says it listens) is handled, instead of killing the process by the
+/// default action.
+struct StopSignals {
+    terminate: Option<tokio::signal::unix::Signal>,
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn watch() -> StopSignals {
+        use tokio::signal::unix::{SignalKind, signal};
+        let watch = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(signal) => Some(signal),
+            Err(e) => {
+                report_error(&format!("cannot watch for {name}: {e}"));
+                None
+            }
+        };
+        StopSignals {
+            terminate: watch(SignalKind::terminate(), "SIGTERM"),
+            hangup: watch(SignalKind::hangup(), "SIGHUP"),
+        }
+    }
+}
+
 /// Runs until Ctrl-C or SIGTERM (exit 0), or until app-server is lost (exit 3). SIGHUP
 /// reloads the catalog; every reload (SIGHUP, the file watch, the API) is reported on
 /// stderr, a failed one with every problem.
-async fn wait_for_stop(bridge: &bridge::BridgeHandle, events: &mut bridge::EventReceiver) -> u8 {
-    use tokio::signal::unix::{Signal, SignalKind, signal};
-    let watch = |kind: SignalKind, name: &str| match signal(kind) {
-        Ok(signal) => Some(signal),
-        Err(e) => {
-            report_error(&format!("cannot watch for {name}: {e}"));
-            None
-        }
-    };
-    async fn next(signal: &mut Option<Signal>) {
+async fn wait_for_stop(
+    bridge: &bridge::BridgeHandle,
+    events: &mut bridge::EventReceiver,
+    signals: StopSignals,
+) -> u8 {
+    async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
         match signal.as_mut() {
             Some(signal) => {
                 signal.recv().await;
@@ -232,8 +254,10 @@ async fn wait_for_stop(bridge: &bridge::BridgeHandle, events: &mut bridge::Event
             None => std::future::pending::<()>().await,
         }
     }
-    let mut terminate = watch(SignalKind::terminate(), "SIGTERM");
-    let mut hangup = watch(SignalKind::hangup(), "SIGHUP");
+    let StopSignals {
+        mut terminate,
+        mut hangup,
+    } = signals;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return exit::OK,
