@@ -232,13 +232,13 @@ fn shown_id(thread_id: &str) -> String {
 }
 
 /// Where rows go: a file, or what tests and the soak put in its place to make writes
-/// come up short or fail. (`len` is the file's length; "empty" means nothing here.)
-#[allow(clippy::len_without_is_empty)]
+/// come up short or fail.
 pub trait Store: Send {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize>;
     /// Cuts the file back to `len` bytes.
     fn truncate(&mut self, len: u64) -> std::io::Result<()>;
-    fn len(&mut self) -> std::io::Result<u64>;
+    /// The file's length in bytes.
+    fn byte_len(&mut self) -> std::io::Result<u64>;
 }
 
 /// Opens the store of a transcript's path instead of the file (fault injection: see
@@ -264,7 +264,7 @@ impl Store for File {
         self.set_len(len)
     }
 
-    fn len(&mut self) -> std::io::Result<u64> {
+    fn byte_len(&mut self) -> std::io::Result<u64> {
         self.metadata().map(|m| m.len())
     }
 }
@@ -322,7 +322,7 @@ impl Disk {
             }
             let mut file =
                 open_private_append_nofollow(&self.path).map_err(|e| open_error(&self.path, e))?;
-            let len = Store::len(&mut file).map_err(|e| open_error(&self.path, e))?;
+            let len = Store::byte_len(&mut file).map_err(|e| open_error(&self.path, e))?;
             self.torn_tail = len > 0 && !ends_with_newline(&file, len);
             self.good_len = len;
             self.store = Some(Box::new(file));
@@ -417,7 +417,7 @@ fn write_whole(
         Ok(()) => Err((error, false)),
         Err(_) => {
             // The file keeps the partial row; learn where it ends now.
-            *good_len = store.len().unwrap_or(*good_len + done as u64);
+            *good_len = store.byte_len().unwrap_or(*good_len + done as u64);
             Err((error, true))
         }
     }

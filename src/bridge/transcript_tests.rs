@@ -64,7 +64,7 @@ impl Store for FakeDisk {
         Ok(())
     }
 
-    fn len(&mut self) -> std::io::Result<u64> {
+    fn byte_len(&mut self) -> std::io::Result<u64> {
         Ok(self.0.lock().unwrap().bytes.len() as u64)
     }
 }

@@ -181,7 +181,7 @@ impl Store for FaultyStore {
         Ok(())
     }
 
-    fn len(&mut self) -> std::io::Result<u64> {
+    fn byte_len(&mut self) -> std::io::Result<u64> {
         self.state
             .lock()
             .map(|s| s.len)
