@@ -169,99 +169,75 @@ fn working_views() -> Result<WorkingViews> {
     Ok(views)
 }
 
-/// p50 and p99 of one measurement's frames, pushed to `p50` and `p99`.
-fn frames_into(
-    app: &App,
-    width: u16,
-    height: u16,
-    p50: &mut Vec<f64>,
-    p99: &mut Vec<f64>,
-) -> Result<()> {
-    let times = frame_times(app, width, height)?;
-    p50.push(quantile(&times, 0.5));
-    p99.push(quantile(&times, 0.99));
-    Ok(())
+/// The p50 and p99 frame of each run of one view.
+#[derive(Default)]
+struct Frames {
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+}
+
+impl Frames {
+    fn measure(&mut self, app: &App, width: u16, height: u16) -> Result<()> {
+        let times = frame_times(app, width, height)?;
+        self.p50.push(quantile(&times, 0.5));
+        self.p99.push(quantile(&times, 0.99));
+        Ok(())
+    }
+
+    /// This view's p50 and p99 figures against `base`'s.
+    fn against(&self, what: &str, size: &str, base: &Frames) -> [Figure; 2] {
+        let name = |q: &str| {
+            format!(
+                "frame, 10,000 rows with 200 command outputs of 1,000 lines, {what}, {size}, {q}"
+            )
+        };
+        let baseline = |q: &str| {
+            format!("the existing scenario (10,000 rows, 1,000 pending calls), {size}, {q}")
+        };
+        [
+            Figure::new(&name("p50"), "us", &self.p50)
+                .against(&baseline("p50"), &base.p50)
+                .target("< 16 ms"),
+            Figure::new(&name("p99"), "us", &self.p99)
+                .against(&baseline("p99"), &base.p99)
+                .target("< 16 ms"),
+        ]
+    }
 }
 
 /// Frame times of the working session: 10,000 rows with 200 command outputs of 1,000
 /// lines, file changes, reasoning, plans, tool calls and messages, against the
-/// existing 10,000-row figure measured in the same run.
+/// existing 10,000-row scenario measured in the same run.
 fn working_figures(runs: usize) -> Result<Vec<Figure>> {
     let base = loaded_app(1, 10_000, 1_000)?;
     let views = working_views()?;
-    let mut samples: [Vec<f64>; 12] = Default::default();
+    let (mut base_wide, mut base_small) = (Frames::default(), Frames::default());
+    let (mut bottom, mut small) = (Frames::default(), Frames::default());
+    let (mut middle, mut expanded, mut detail) =
+        (Frames::default(), Frames::default(), Frames::default());
     for _ in 0..runs {
-        let [
-            b50,
-            b99,
-            bot50,
-            bot99,
-            mid50,
-            mid99,
-            exp50,
-            exp99,
-            det50,
-            det99,
-            small50,
-            small99,
-        ] = &mut samples;
-        frames_into(&base, 160, 48, b50, b99)?;
-        frames_into(&views.bottom, 160, 48, bot50, bot99)?;
-        frames_into(&views.middle, 160, 48, mid50, mid99)?;
-        frames_into(&views.expanded, 160, 48, exp50, exp99)?;
-        frames_into(&views.detail, 160, 48, det50, det99)?;
-        frames_into(&views.bottom, 80, 24, small50, small99)?;
+        base_wide.measure(&base, 160, 48)?;
+        base_small.measure(&base, 80, 24)?;
+        bottom.measure(&views.bottom, 160, 48)?;
+        small.measure(&views.bottom, 80, 24)?;
+        middle.measure(&views.middle, 160, 48)?;
+        expanded.measure(&views.expanded, 160, 48)?;
+        detail.measure(&views.detail, 160, 48)?;
     }
-    let [
-        b50,
-        b99,
-        bot50,
-        bot99,
-        mid50,
-        mid99,
-        exp50,
-        exp99,
-        det50,
-        det99,
-        small50,
-        small99,
-    ] = &samples;
-    let base50 = "frame with 10,000 rows and 1,000 pending calls, 160x48, p50";
-    let base99 = "the same, p99";
-    let name = |what: &str, q: &str| {
-        format!("frame, 10,000 rows with 200 command outputs of 1,000 lines, {what}, {q}")
-    };
-    let pair = |what: &str, size: &str, p50: &[f64], p99: &[f64]| {
-        [
-            Figure::new(&name(&format!("{what}, {size}"), "p50"), "us", p50)
-                .against(base50, b50)
-                .target("< 16 ms"),
-            Figure::new(&name(&format!("{what}, {size}"), "p99"), "us", p99)
-                .against(base99, b99)
-                .target("< 16 ms"),
-        ]
-    };
     let mut figures = Vec::new();
-    figures.extend(pair("at the bottom (following)", "160x48", bot50, bot99));
-    figures.extend(pair("at the bottom (following)", "80x24", small50, small99));
-    figures.extend(pair(
+    figures.extend(bottom.against("at the bottom (following)", "160x48", &base_wide));
+    figures.extend(small.against("at the bottom (following)", "80x24", &base_small));
+    figures.extend(middle.against(
         "scrolled to the middle, on a folded output",
         "160x48",
-        mid50,
-        mid99,
+        &base_wide,
     ));
-    figures.extend(pair(
+    figures.extend(expanded.against(
         "scrolled to the middle, that output expanded",
         "160x48",
-        exp50,
-        exp99,
+        &base_wide,
     ));
-    figures.extend(pair(
-        "the detail view on that output",
-        "160x48",
-        det50,
-        det99,
-    ));
+    figures.extend(detail.against("the detail view on that output", "160x48", &base_wide));
     Ok(figures)
 }
 

@@ -170,7 +170,11 @@ pub fn figures() -> Result<Vec<Figure>> {
 
     Ok(vec![
         figure(
-            &format!("the bridge's window ({MEMORY_WINDOW} rows)"),
+            &format!(
+                "the bridge's window ({},{:03} rows)",
+                MEMORY_WINDOW / 1000,
+                MEMORY_WINDOW % 1000
+            ),
             &bridge,
             whole_last(bridge.rows),
         )
