@@ -471,3 +471,41 @@ fn rows_reopened_from_disk_keep_a_long_output_capped_in_memory() {
     assert_eq!(kept.len() + cut, long.len());
     assert!(kept.ends_with("line 2999 of the output\n"));
 }
+
+/// A long output keeps whole lines in memory: the line the cut falls in goes whole, so
+/// the first line shown is a real one.
+#[test]
+fn a_capped_output_starts_at_a_line() {
+    use crate::bridge::items::{ItemRow, OUTPUT_IN_MEMORY};
+    let long: String = (0..1_000)
+        .map(|n| format!("test bridge::tests::case_{n:04}_behaves ... ok\n"))
+        .collect();
+    let entry = TranscriptEntry::Item(ItemRow::Command {
+        item_id: "c".to_string(),
+        command: "cargo test".to_string(),
+        cwd: "/".to_string(),
+        status: "completed".to_string(),
+        exit_code: Some(0),
+        duration_ms: None,
+        output: long.clone(),
+        output_cut_bytes: 0,
+    });
+    let mut transcript = Transcript::in_memory();
+    let (row, _) = transcript.append(1, None, entry);
+    let TranscriptEntry::Item(ItemRow::Command {
+        output,
+        output_cut_bytes,
+        ..
+    }) = row.entry
+    else {
+        panic!("not a command");
+    };
+    assert!(output.len() <= OUTPUT_IN_MEMORY);
+    assert!(
+        output.starts_with("test bridge::tests::case_"),
+        "{}",
+        &output[..60]
+    );
+    assert!(long[..output_cut_bytes].ends_with('\n'));
+    assert_eq!(&long[output_cut_bytes..], output);
+}
