@@ -45,8 +45,11 @@ fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> Strin
 pub use super::model::TRANSCRIPT_WINDOW;
 pub use crate::bridge::ToolStats;
 
-/// Protocol lines kept for the protocol log.
+/// Protocol lines kept for the protocol log ...
 pub const PROTOCOL_WINDOW: usize = 5_000;
+/// ... and their bytes at most (an `item/completed` of a command carries its whole
+/// output): beyond either, the oldest lines go.
+pub const PROTOCOL_BYTES: usize = 16 * 1024 * 1024;
 /// Notices kept for the history (`N`).
 pub const NOTICE_HISTORY: usize = 100;
 /// Calls that arrive less than this apart are one burst: the bell rings once for it.
@@ -333,6 +336,8 @@ pub struct ProtocolLog {
     pub lines: VecDeque<ProtocolLine>,
     /// Lines dropped from the front of the window so far.
     pub dropped: u64,
+    /// Bytes of the lines kept.
+    pub bytes: usize,
 }
 
 /// Where the API is served, when the console serves it.
@@ -829,11 +834,18 @@ impl App {
     }
 
     pub fn on_protocol_line(&mut self, line: ProtocolLine) {
-        if self.protocol.lines.len() == PROTOCOL_WINDOW {
-            self.protocol.lines.pop_front();
-            self.protocol.dropped += 1;
+        let log = &mut self.protocol;
+        log.bytes += line.text.len();
+        log.lines.push_back(line);
+        while log.lines.len() > PROTOCOL_WINDOW
+            || (log.bytes > PROTOCOL_BYTES && log.lines.len() > 1)
+        {
+            let Some(oldest) = log.lines.pop_front() else {
+                break;
+            };
+            log.bytes = log.bytes.saturating_sub(oldest.text.len());
+            log.dropped += 1;
         }
-        self.protocol.lines.push_back(line);
     }
 
     // ----- outcomes of bridge requests ---------------------------------------------
