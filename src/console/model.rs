@@ -374,6 +374,15 @@ impl Model {
                 self.requests.retain(|r| r.request_id != request.request_id);
             }
             BridgeEvent::RequestOpened { .. } | BridgeEvent::RequestResolved { .. } => {}
+            BridgeEvent::RequestClaim { request, .. } => {
+                if let Some(existing) = self
+                    .requests
+                    .iter_mut()
+                    .find(|r| r.request_id == request.request_id)
+                {
+                    existing.claim = request.claim.clone();
+                }
+            }
         }
         applied
     }
