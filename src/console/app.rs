@@ -788,6 +788,12 @@ impl App {
         !self.model.pending.is_empty()
             || !self.model.requests.is_empty()
             || self.titled_waiting != Some(self.waiting_count())
+            // A running turn's commands count their seconds.
+            || self
+                .model
+                .sessions
+                .iter()
+                .any(|s| s.turn_started_at_ms.is_some())
     }
 
     /// The once-a-second tick (while `needs_ticks`): timers move on; anything held back
@@ -933,6 +939,15 @@ impl App {
                 }
             }
             BridgeEvent::RequestResolved { request } => self.remove_card(&request.request_id),
+            BridgeEvent::TranscriptRowUpdated { thread_id, row } => {
+                // The detail view open on a live row follows it.
+                if let Some(pager) = &mut self.views.detail
+                    && pager.source.as_ref() == Some(&(thread_id.clone(), row.seq))
+                {
+                    let fresh = super::navigate::row_pager(&row, &thread_id, self.now_ms);
+                    pager.replace(fresh.title.clone(), fresh.into_lines());
+                }
+            }
         }
         Vec::new()
     }
