@@ -17,11 +17,11 @@ use super::text::{self, TextLine};
 /// Lines wrapped to a width, kept until the width changes.
 type WrapCache = RefCell<Option<(usize, Arc<Vec<TextLine>>)>>;
 
-/// A transcript row laid out: the width and fold it was laid out for, the row as it
-/// was (a live row changes in place), and its lines.
+/// A transcript row laid out: the width, fold and time (a running command shows its
+/// elapsed time) it was laid out for, the row as it was (a live row changes in place),
+/// and its lines.
 pub type LaidRow = (
-    usize,
-    bool,
+    (usize, bool, i64),
     crate::bridge::TranscriptRow,
     Arc<Vec<ratatui::text::Line<'static>>>,
 );

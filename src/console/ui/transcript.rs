@@ -192,24 +192,24 @@ fn window_lines(
 }
 
 /// The selected row's lines, laid out again only when the row, the width or its fold
-/// changed since the last frame: an expanded output is hundreds of wrapped lines.
+/// (or the time, for a running command) changed since the last frame: an expanded
+/// output is hundreds of wrapped lines.
 fn laid_selected(
     app: &App,
     row: &TranscriptRow,
     width: usize,
     view: &crate::console::app::TranscriptView<'_>,
 ) -> std::sync::Arc<Vec<Line<'static>>> {
-    let expanded = view.expanded.contains(&row.seq);
+    let key = (width, view.expanded.contains(&row.seq), app.now_ms);
     let mut laid = app.views.transcript_laid.borrow_mut();
-    if let Some((w, e, kept, lines)) = laid.as_ref()
-        && *w == width
-        && *e == expanded
+    if let Some((kept_key, kept, lines)) = laid.as_ref()
+        && *kept_key == key
         && kept == row
     {
         return lines.clone();
     }
-    let lines = std::sync::Arc::new(row_lines(row, width, expanded));
-    *laid = Some((width, expanded, row.clone(), lines.clone()));
+    let lines = std::sync::Arc::new(row_lines(row, width, key.1, key.2));
+    *laid = Some((key, row.clone(), lines.clone()));
     lines
 }
 
