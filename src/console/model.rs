@@ -72,7 +72,7 @@ impl Transcript {
     fn update(&mut self, row: &TranscriptRow) -> bool {
         match self.rows.binary_search_by_key(&row.seq, |r| r.seq) {
             Ok(at) => {
-                self.rows[at] = row.clone();
+                self.rows[at] = crate::bridge::transcript::capped(row.clone());
                 true
             }
             Err(_) => {

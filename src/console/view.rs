@@ -17,6 +17,15 @@ use super::text::{self, TextLine};
 /// Lines wrapped to a width, kept until the width changes.
 type WrapCache = RefCell<Option<(usize, Arc<Vec<TextLine>>)>>;
 
+/// A transcript row laid out: the width, fold and time (a running command shows its
+/// elapsed time) it was laid out for, the row as it was (a live row changes in place),
+/// and its lines.
+pub type LaidRow = (
+    (usize, bool, i64),
+    crate::bridge::TranscriptRow,
+    Arc<Vec<ratatui::text::Line<'static>>>,
+);
+
 /// A scroll position over lines whose number is known when drawn.
 #[derive(Debug, Default)]
 pub struct Scroll {
@@ -310,6 +319,9 @@ pub struct Views {
     pub transcript_inside: Scroll,
     /// The selected transcript row's height and the pane's, at the last frame.
     pub transcript_measure: Cell<(usize, usize)>,
+    /// The selected transcript row as last laid out (width, expanded, the row, its
+    /// lines), so a tall row (an expanded output) is not laid out again every frame.
+    pub transcript_laid: RefCell<Option<LaidRow>>,
     pub inspector: ListOffset,
     pub inspector_filter: Filter,
     pub inspector_detail: Scroll,
@@ -334,6 +346,7 @@ impl Default for Views {
             transcript_top: Cell::new(None),
             transcript_inside: Scroll::default(),
             transcript_measure: Cell::new((0, 0)),
+            transcript_laid: RefCell::new(None),
             inspector: ListOffset::default(),
             sessions: ListOffset::default(),
             sessions_filter: Filter::default(),

@@ -142,7 +142,7 @@ fn window_lines(
         .iter()
         .position(|&i| i >= view.cursor)
         .unwrap_or(rows.len() - 1);
-    let selected = lay(cursor);
+    let selected = laid_selected(app, &view.rows[rows[cursor]], width, view);
     let inside = app.views.transcript_inside.clamp(selected.len(), height);
     app.views.transcript_measure.set((selected.len(), height));
     // The top row: last frame's, moved only as far as needed to show the selection.
@@ -176,7 +176,7 @@ fn window_lines(
             break;
         }
         let mut row = if position == cursor {
-            selected.clone().into_iter().skip(inside).collect()
+            selected.iter().skip(inside).take(height).cloned().collect()
         } else {
             lay(position)
         };
@@ -188,6 +188,28 @@ fn window_lines(
         lines.extend(row);
     }
     lines.truncate(height);
+    lines
+}
+
+/// The selected row's lines, laid out again only when the row, the width or its fold
+/// (or the time, for a running command) changed since the last frame: an expanded
+/// output is hundreds of wrapped lines.
+fn laid_selected(
+    app: &App,
+    row: &TranscriptRow,
+    width: usize,
+    view: &crate::console::app::TranscriptView<'_>,
+) -> std::sync::Arc<Vec<Line<'static>>> {
+    let key = (width, view.expanded.contains(&row.seq), app.now_ms);
+    let mut laid = app.views.transcript_laid.borrow_mut();
+    if let Some((kept_key, kept, lines)) = laid.as_ref()
+        && *kept_key == key
+        && kept == row
+    {
+        return lines.clone();
+    }
+    let lines = std::sync::Arc::new(row_lines(row, width, key.1, key.2));
+    *laid = Some((key, row.clone(), lines.clone()));
     lines
 }
 
