@@ -294,3 +294,30 @@ fn a_request_card_someone_else_holds_says_who_and_sends_nothing() {
     });
     assert_eq!(app.answered_elsewhere("rq-7"), None);
 }
+
+#[test]
+fn a_call_its_holder_lets_go_of_is_claimed_by_the_console_that_has_it_open() {
+    let mut app = app_as_ana();
+    let theirs = claimed_elsewhere(&mut app, "bo@cli");
+    assert_eq!(press(&mut app, "a"), vec![]);
+    // bo's lease runs out (bo died): the open editor claims it for ana.
+    let mut call = app.model.call("req-3").cloned().unwrap();
+    call.claim = None;
+    let effects = app.on_bridge_event(BridgeEvent::ToolCallClaim {
+        call,
+        change: ClaimChange::Expired,
+        claim: theirs,
+    });
+    assert_eq!(effects, vec![ask("req-3", None, false)]);
+    // A call released while nobody here has it open is left alone.
+    let mut app = app_as_ana();
+    let theirs = claimed_elsewhere(&mut app, "bo@cli");
+    let mut call = app.model.call("req-3").cloned().unwrap();
+    call.claim = None;
+    let effects = app.on_bridge_event(BridgeEvent::ToolCallClaim {
+        call,
+        change: ClaimChange::Released,
+        claim: theirs,
+    });
+    assert_eq!(effects, vec![]);
+}
