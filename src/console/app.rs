@@ -1271,10 +1271,19 @@ impl App {
             return;
         }
         let how = self.model.endings.get(request_id).map(str::to_string);
+        // Sent before this console's own claim came back: send again, with it.
+        let resend =
+            matches!(&result, Ok(RespondOutcome::Claimed { claim }) if self.claims.is_mine(claim));
         let Some(editor) = self.editor_mut() else {
             return;
         };
         if editor.call.request_id != request_id {
+            return;
+        }
+        if resend {
+            editor.state = EditorState::Editing;
+            let effects = self.editor_send();
+            self.outbox.extend(effects);
             return;
         }
         match result {
