@@ -221,6 +221,21 @@ fn pending_call(url: &str) -> String {
         .to_string()
 }
 
+/// Leaves the composer if it has the keys, and waits until the main view's keys apply:
+/// an Escape sent when there is no composer to leave, followed at once by a key, reaches
+/// the console as Alt+key.
+fn leave_composer(tmux: &Tmux) {
+    let in_composer = |s: &str| s.lines().last().is_some_and(|l| l.contains("Enter send"));
+    if in_composer(&tmux.screen()) {
+        tmux.keys(&["Escape"]);
+    }
+    tmux.wait_for("the main view's keys", |s| {
+        s.lines()
+            .last()
+            .is_some_and(|l| l.contains("Tab focus") && !l.contains("Enter send"))
+    });
+}
+
 #[test]
 fn the_console_and_the_cli_share_one_queue_without_a_double_answer() {
     let home = tempfile::tempdir().unwrap();
@@ -270,7 +285,7 @@ fn the_console_and_the_cli_share_one_queue_without_a_double_answer() {
     assert!(listed.contains("being answered by bo@cli"), "{listed}");
 
     // 2. The console opens it: its editor says who, and ^S is refused.
-    tmux.leave_composer();
+    leave_composer(&tmux);
     tmux.keys(&["a"]);
     tmux.wait_for("the editor naming the holder", |s| {
         s.contains("Answer escalate_ticket")
@@ -318,7 +333,7 @@ fn the_console_and_the_cli_share_one_queue_without_a_double_answer() {
     tmux.wait_for("the second call", |s| s.contains("waiting on you 1"));
     let second = pending_call(&url);
     assert_ne!(second, first);
-    tmux.leave_composer();
+    leave_composer(&tmux);
     tmux.keys(&["a"]);
     tmux.wait_for("the console's own claim", |s| {
         s.contains("⚑ yours: others see \"being answered by ana\"")
@@ -347,6 +362,40 @@ fn the_console_and_the_cli_share_one_queue_without_a_double_answer() {
     assert!(ok, "{err}");
     tmux.wait_for("the CLI's answer", |s| {
         s.contains("escalate_ticket answered by remote") && s.contains("waiting on you 0")
+    });
+
+    // 7. A claimant that dies (claims with a short lease, never renews): the console that
+    // has the call open claims it when the lease runs out, and answers.
+    tmux.keys(&["i"]);
+    tmux.literal("please escalate T-3: call:escalate_ticket");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the third call", |s| s.contains("waiting on you 1"));
+    let third = pending_call(&url);
+    let (ok, _, err) = cli(
+        &url,
+        &[
+            "requests",
+            "claim",
+            &third,
+            "--holder",
+            "cy@gone",
+            "--lease-ms",
+            "1500",
+        ],
+    );
+    assert!(ok, "{err}");
+    leave_composer(&tmux);
+    tmux.keys(&["a"]);
+    tmux.wait_for("the editor naming the dying holder", |s| {
+        s.contains("being answered by cy@gone")
+    });
+    tmux.wait_for("the console's claim after the lease ran out", |s| {
+        s.contains("⚑ yours: others see \"being answered by ana\"")
+    });
+    tmux.literal("taken after cy's lease");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the console's answer", |s| {
+        s.contains("- escalate_ticket: taken after cy's lease")
     });
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
