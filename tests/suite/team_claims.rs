@@ -221,21 +221,6 @@ fn pending_call(url: &str) -> String {
         .to_string()
 }
 
-/// Leaves the composer if it has the keys, and waits until the main view's keys apply:
-/// an Escape sent when there is no composer to leave, followed at once by a key, reaches
-/// the console as Alt+key.
-fn leave_composer(tmux: &Tmux) {
-    let in_composer = |s: &str| s.lines().last().is_some_and(|l| l.contains("Enter send"));
-    if in_composer(&tmux.screen()) {
-        tmux.keys(&["Escape"]);
-    }
-    tmux.wait_for("the main view's keys", |s| {
-        s.lines()
-            .last()
-            .is_some_and(|l| l.contains("Tab focus") && !l.contains("Enter send"))
-    });
-}
-
 #[test]
 fn the_console_and_the_cli_share_one_queue_without_a_double_answer() {
     let home = tempfile::tempdir().unwrap();
@@ -285,7 +270,7 @@ fn the_console_and_the_cli_share_one_queue_without_a_double_answer() {
     assert!(listed.contains("being answered by bo@cli"), "{listed}");
 
     // 2. The console opens it: its editor says who, and ^S is refused.
-    leave_composer(&tmux);
+    tmux.leave_composer();
     tmux.keys(&["a"]);
     tmux.wait_for("the editor naming the holder", |s| {
         s.contains("Answer escalate_ticket")
@@ -333,7 +318,7 @@ fn the_console_and_the_cli_share_one_queue_without_a_double_answer() {
     tmux.wait_for("the second call", |s| s.contains("waiting on you 1"));
     let second = pending_call(&url);
     assert_ne!(second, first);
-    leave_composer(&tmux);
+    tmux.leave_composer();
     tmux.keys(&["a"]);
     tmux.wait_for("the console's own claim", |s| {
         s.contains("⚑ yours: others see \"being answered by ana\"")
@@ -384,7 +369,7 @@ fn the_console_and_the_cli_share_one_queue_without_a_double_answer() {
         ],
     );
     assert!(ok, "{err}");
-    leave_composer(&tmux);
+    tmux.leave_composer();
     tmux.keys(&["a"]);
     tmux.wait_for("the editor naming the dying holder", |s| {
         s.contains("being answered by cy@gone")
