@@ -344,6 +344,14 @@ pub enum BridgeEvent {
         thread_id: String,
         row: TranscriptRow,
     },
+    /// A live row changed in place (a running command's output, the turn's plan, ..):
+    /// `row.seq` names the row appended before, which `row` replaces. Sent at most
+    /// every 100 ms per row, however fast app-server streams (`bridge/items.rs`).
+    TranscriptRowUpdated {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        row: TranscriptRow,
+    },
     /// Every app-server notification, raw, for consumers that mirror app-server.
     AppServerNotification {
         #[serde(rename = "threadId")]
@@ -424,6 +432,7 @@ impl BridgeEvent {
             | BridgeEvent::AgentMessageDelta { thread_id, .. }
             | BridgeEvent::AgentMessageCompleted { thread_id, .. }
             | BridgeEvent::TranscriptAppended { thread_id, .. }
+            | BridgeEvent::TranscriptRowUpdated { thread_id, .. }
             | BridgeEvent::SessionActivity { thread_id, .. }
             | BridgeEvent::TokenUsage { thread_id, .. }
             | BridgeEvent::SessionRecovery { thread_id, .. } => Some(thread_id),

@@ -45,8 +45,11 @@ fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> Strin
 pub use super::model::TRANSCRIPT_WINDOW;
 pub use crate::bridge::ToolStats;
 
-/// Protocol lines kept for the protocol log.
+/// Protocol lines kept for the protocol log ...
 pub const PROTOCOL_WINDOW: usize = 5_000;
+/// ... and their bytes at most (an `item/completed` of a command carries its whole
+/// output): beyond either, the oldest lines go.
+pub const PROTOCOL_BYTES: usize = 16 * 1024 * 1024;
 /// Notices kept for the history (`N`).
 pub const NOTICE_HISTORY: usize = 100;
 /// Calls that arrive less than this apart are one burst: the bell rings once for it.
@@ -381,6 +384,8 @@ pub struct ProtocolLog {
     pub lines: VecDeque<ProtocolLine>,
     /// Lines dropped from the front of the window so far.
     pub dropped: u64,
+    /// Bytes of the lines kept.
+    pub bytes: usize,
 }
 
 /// Where the API is served, when the console serves it.
@@ -798,6 +803,12 @@ impl App {
         !self.model.pending.is_empty()
             || !self.model.requests.is_empty()
             || self.titled_waiting != Some(self.waiting_count())
+            // A running turn's commands count their seconds.
+            || self
+                .model
+                .sessions
+                .iter()
+                .any(|s| s.turn_started_at_ms.is_some())
     }
 
     /// The once-a-second tick (while `needs_ticks`): timers move on; anything held back
@@ -943,6 +954,15 @@ impl App {
                 }
             }
             BridgeEvent::RequestResolved { request } => self.remove_card(&request.request_id),
+            BridgeEvent::TranscriptRowUpdated { thread_id, row } => {
+                // The detail view open on a live row follows it.
+                if let Some(pager) = &mut self.views.detail
+                    && pager.source.as_ref() == Some(&(thread_id.clone(), row.seq))
+                {
+                    let fresh = super::navigate::row_pager(&row, &thread_id, self.now_ms);
+                    pager.replace(fresh.title.clone(), fresh.into_lines());
+                }
+            }
         }
         Vec::new()
     }
@@ -1105,11 +1125,18 @@ impl App {
     }
 
     pub fn on_protocol_line(&mut self, line: ProtocolLine) {
-        if self.protocol.lines.len() == PROTOCOL_WINDOW {
-            self.protocol.lines.pop_front();
-            self.protocol.dropped += 1;
+        let log = &mut self.protocol;
+        log.bytes += line.text.len();
+        log.lines.push_back(line);
+        while log.lines.len() > PROTOCOL_WINDOW
+            || (log.bytes > PROTOCOL_BYTES && log.lines.len() > 1)
+        {
+            let Some(oldest) = log.lines.pop_front() else {
+                break;
+            };
+            log.bytes = log.bytes.saturating_sub(oldest.text.len());
+            log.dropped += 1;
         }
-        self.protocol.lines.push_back(line);
     }
 
     // ----- outcomes of bridge requests ---------------------------------------------

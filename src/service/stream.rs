@@ -257,7 +257,9 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
             &convert::resolved_payload(call),
             false,
         )],
-        BridgeEvent::TranscriptAppended { thread_id, row } => {
+        // A live row's update is the same entry again (same `messageId`), replacing it.
+        BridgeEvent::TranscriptAppended { thread_id, row }
+        | BridgeEvent::TranscriptRowUpdated { thread_id, row } => {
             match convert::transcript_entry(row) {
                 Some(entry) => vec![frame(
                     "transcript_updated",

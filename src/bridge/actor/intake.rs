@@ -34,9 +34,7 @@ impl Actor {
                             method: notification.method.clone(),
                             params: notification.params.clone().unwrap_or(Value::Null),
                         });
-                        for (thread, turn, row) in self.items.fold(&notification) {
-                            self.append_row(&thread, Some(turn), row);
-                        }
+                        self.fold_items(&notification);
                         self.on_notification(typed);
                     }
                     Err(e) => {
@@ -759,9 +757,10 @@ impl Actor {
                     delta,
                 });
             }
+            // Its transcript row is an item row, with codex's details (`bridge/items.rs`).
             ServerNotification::Error {
                 thread_id,
-                turn_id,
+                turn_id: _,
                 message,
                 will_retry,
             } => {
@@ -770,15 +769,6 @@ impl Actor {
                 } else {
                     message
                 };
-                if let Some(thread_id) = &thread_id {
-                    self.append_row(
-                        thread_id,
-                        turn_id,
-                        TranscriptEntry::Error {
-                            message: text.clone(),
-                        },
-                    );
-                }
                 self.emit(BridgeEvent::Error {
                     thread_id,
                     message: text,

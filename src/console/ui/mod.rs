@@ -2,7 +2,7 @@
 //! it. The layout function is shared with mouse handling so clicks land where things are.
 
 mod cards;
-mod items;
+pub(crate) mod items;
 mod overlays;
 mod transcript;
 mod views;

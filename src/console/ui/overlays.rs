@@ -207,7 +207,9 @@ pub(super) fn render_pager(pager: &Pager, frame: &mut Frame, screen: Rect) {
 /// A laid-out line of a value: indented; string text plain, JSON around it dimmer.
 fn text_line(line: &TextLine) -> Line<'static> {
     let text = format!("{}{}", " ".repeat(line.indent), line.text);
-    if line.is_text {
+    if line.tone != crate::console::text::Tone::Auto {
+        Line::from(text).style(super::items::tone_style(line.tone))
+    } else if line.is_text {
         Line::from(text)
     } else if line.text.starts_with('⚠') {
         Line::from(text).yellow()
