@@ -644,6 +644,21 @@ impl App {
         }
     }
 
+    /// A request as notices name it: its tool (a call) or its kind, with its short id.
+    fn request_name(&self, request_id: &str) -> String {
+        if let Some(call) = self.model.call(request_id) {
+            return format!("{} ({})", qualified(call), short(request_id));
+        }
+        match self.model.request(request_id) {
+            Some(request) => format!(
+                "the {} ({})",
+                request.kind.as_str().replace('_', " "),
+                short(request_id)
+            ),
+            None => short(request_id).to_string(),
+        }
+    }
+
     /// Who else is answering `request_id` right now, if anyone.
     pub fn answered_elsewhere(&self, request_id: &str) -> Option<&str> {
         self.claims.other_holder(self.claim_of(request_id))
@@ -993,12 +1008,26 @@ impl App {
         now: Option<&crate::bridge::CallClaim>,
     ) {
         use crate::bridge::ClaimChange;
+        // Someone else let go of a request this console has open: it is the operator's now.
+        let open_here = self
+            .overlays
+            .iter()
+            .any(|o| matches!(o, Overlay::Card(card) if card.request_id() == request_id));
+        if matches!(change, ClaimChange::Released | ClaimChange::Expired)
+            && now.is_none()
+            && open_here
+            && !self.claims.holds(request_id)
+        {
+            let ask = self.claims.claim(request_id, self.now_ms, false);
+            self.outbox.push(Effect::Bridge(ask));
+            return;
+        }
         if change == ClaimChange::TakenOver && self.claims.is_mine(claim) {
             self.claims.forget(request_id);
             let by = now.map_or("someone", |c| c.holder.as_str()).to_string();
             let text = format!(
                 "{by} took {} over: it is being answered by {by}",
-                short(request_id)
+                self.request_name(request_id)
             );
             if let Some(editor) = self.editor_mut()
                 && editor.call.request_id == request_id
@@ -1034,7 +1063,7 @@ impl App {
                 if let Some(replaced) = replaced {
                     let text = format!(
                         "you took {} over from {}: it is yours to answer",
-                        short(request_id),
+                        self.request_name(request_id),
                         replaced.holder
                     );
                     if let Some(editor) = self.editor_mut()
@@ -1269,10 +1298,19 @@ impl App {
             return;
         }
         let how = self.model.endings.get(request_id).map(str::to_string);
+        // Sent before this console's own claim came back: send again, with it.
+        let resend =
+            matches!(&result, Ok(RespondOutcome::Claimed { claim }) if self.claims.is_mine(claim));
         let Some(editor) = self.editor_mut() else {
             return;
         };
         if editor.call.request_id != request_id {
+            return;
+        }
+        if resend {
+            editor.state = EditorState::Editing;
+            let effects = self.editor_send();
+            self.outbox.extend(effects);
             return;
         }
         match result {

@@ -294,3 +294,62 @@ fn a_request_card_someone_else_holds_says_who_and_sends_nothing() {
     });
     assert_eq!(app.answered_elsewhere("rq-7"), None);
 }
+
+#[test]
+fn a_call_its_holder_lets_go_of_is_claimed_by_the_console_that_has_it_open() {
+    let mut app = app_as_ana();
+    let theirs = claimed_elsewhere(&mut app, "bo@cli");
+    assert_eq!(press(&mut app, "a"), vec![]);
+    // bo's lease runs out (bo died): the open editor claims it for ana.
+    let mut call = app.model.call("req-3").cloned().unwrap();
+    call.claim = None;
+    let effects = app.on_bridge_event(BridgeEvent::ToolCallClaim {
+        call,
+        change: ClaimChange::Expired,
+        claim: theirs,
+    });
+    assert_eq!(effects, vec![ask("req-3", None, false)]);
+    // A call released while nobody here has it open is left alone.
+    let mut app = app_as_ana();
+    let theirs = claimed_elsewhere(&mut app, "bo@cli");
+    let mut call = app.model.call("req-3").cloned().unwrap();
+    call.claim = None;
+    let effects = app.on_bridge_event(BridgeEvent::ToolCallClaim {
+        call,
+        change: ClaimChange::Released,
+        claim: theirs,
+    });
+    assert_eq!(effects, vec![]);
+}
+
+#[test]
+fn an_answer_sent_before_the_consoles_claim_came_back_is_sent_again_with_it() {
+    let mut app = app_as_ana();
+    press(&mut app, "a");
+    press(&mut app, "quick");
+    // ^S before the grant: no claim to send with yet.
+    let effects = app.on_key(ctrl('s'));
+    assert!(matches!(
+        effects.as_slice(),
+        [Effect::Bridge(Request::Respond {
+            claim: RespondClaim::None,
+            ..
+        })]
+    ));
+    app.on_outcome(granted("req-3", claim("c-1", "ana@desk"), None));
+    // The bridge had granted the claim first: the answer is refused as ana's, and sent again.
+    let effects = app.on_outcome(Outcome::Responded {
+        request_id: "req-3".to_string(),
+        result: Ok(RespondOutcome::Claimed {
+            claim: claim("c-1", "ana@desk"),
+        }),
+    });
+    assert_eq!(
+        effects,
+        vec![Effect::Bridge(Request::Respond {
+            request_id: "req-3".to_string(),
+            result: ToolCallResult::text(true, "quick"),
+            claim: RespondClaim::Held("c-1".to_string()),
+        })]
+    );
+}

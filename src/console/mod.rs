@@ -453,10 +453,12 @@ async fn respond(
     claim: app::RespondClaim,
 ) -> Result<crate::bridge::RespondOutcome, crate::bridge::BridgeError> {
     use crate::bridge::{ClaimOutcome, RespondOutcome};
+    let mut claimed_first = false;
     let claim_id = match claim {
         app::RespondClaim::None => None,
         app::RespondClaim::Held(id) => Some(id),
         app::RespondClaim::First { holder, lease_ms } => {
+            claimed_first = true;
             let ask = crate::bridge::ClaimAsk {
                 holder,
                 lease: Duration::from_millis(lease_ms),
@@ -474,9 +476,18 @@ async fn respond(
             }
         }
     };
-    bridge
+    let outcome = bridge
         .respond_claimed(request_id, result, Responder::Operator, claim_id.as_deref())
-        .await
+        .await;
+    // A claim taken only to answer goes back when the answer did not go (a failed
+    // write): the call is anyone's again, this console's included.
+    if claimed_first
+        && !matches!(outcome, Ok(RespondOutcome::Accepted))
+        && let Some(claim_id) = &claim_id
+    {
+        let _ = bridge.release_claim(request_id, claim_id).await;
+    }
+    outcome
 }
 
 #[cfg(test)]

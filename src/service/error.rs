@@ -224,7 +224,7 @@ impl IntoResponse for ApiError {
                     status: ConflictStatus::Conflict,
                     code: ClaimedCode::CallClaimed,
                     message: format!(
-                        "call {request_id} is claimed by {} until {}: only its holder answers it while the lease runs; claim it when it is released or the lease runs out",
+                        "call {request_id} is claimed by {} until {}: only its holder answers it while the lease runs; claim it when it is released or the lease runs out, or take it over (`takeover: true`, `switchboard requests claim {request_id} --takeover`)",
                         claim.holder,
                         crate::util::iso8601_ms(claim.lease_expires_at_ms)
                     ),

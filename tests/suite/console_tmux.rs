@@ -54,12 +54,19 @@ impl Tmux {
         assert!(status.success());
     }
 
-    /// Leaves the composer and waits until the main keys apply: a key sent right after
-    /// Escape would reach the console as Alt+key.
+    /// Leaves the composer (when it has the keys) and waits until the main keys apply:
+    /// a key sent right after an Escape would reach the console as Alt+key, so no
+    /// Escape goes out when there is no composer to leave (the composer's footer has
+    /// `Tab focus` too, hence `Enter send`).
     pub(super) fn leave_composer(&self) {
-        self.keys(&["Escape"]);
+        let in_composer = |s: &str| s.lines().last().is_some_and(|l| l.contains("Enter send"));
+        if in_composer(&self.screen()) {
+            self.keys(&["Escape"]);
+        }
         self.wait_for("the main view's keys", |s| {
-            s.lines().last().is_some_and(|l| l.contains("Tab focus"))
+            s.lines()
+                .last()
+                .is_some_and(|l| l.contains("Tab focus") && !l.contains("Enter send"))
         });
     }
 

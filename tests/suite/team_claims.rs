@@ -348,6 +348,40 @@ fn the_console_and_the_cli_share_one_queue_without_a_double_answer() {
     tmux.wait_for("the CLI's answer", |s| {
         s.contains("escalate_ticket answered by remote") && s.contains("waiting on you 0")
     });
+
+    // 7. A claimant that dies (claims with a short lease, never renews): the console that
+    // has the call open claims it when the lease runs out, and answers.
+    tmux.keys(&["i"]);
+    tmux.literal("please escalate T-3: call:escalate_ticket");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the third call", |s| s.contains("waiting on you 1"));
+    let third = pending_call(&url);
+    let (ok, _, err) = cli(
+        &url,
+        &[
+            "requests",
+            "claim",
+            &third,
+            "--holder",
+            "cy@gone",
+            "--lease-ms",
+            "1500",
+        ],
+    );
+    assert!(ok, "{err}");
+    tmux.leave_composer();
+    tmux.keys(&["a"]);
+    tmux.wait_for("the editor naming the dying holder", |s| {
+        s.contains("being answered by cy@gone")
+    });
+    tmux.wait_for("the console's claim after the lease ran out", |s| {
+        s.contains("⚑ yours: others see \"being answered by ana\"")
+    });
+    tmux.literal("taken after cy's lease");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("the console's answer", |s| {
+        s.contains("- escalate_ticket: taken after cy's lease")
+    });
     tmux.keys(&["q"]);
     tmux.wait_for("a clean exit", |s| s.contains("switchboard-exited-0"));
 }
