@@ -234,6 +234,9 @@ pub enum ClaimChange {
     /// Its lease ran out without an answer (the worker died or stalled): any worker
     /// may claim it now.
     Expired,
+    /// Someone else claimed it over this claim, explicitly: the event's `claim` is the
+    /// one that ended, the request's `claim` the new holder's.
+    TakenOver,
 }
 
 impl ClaimChange {
@@ -243,6 +246,7 @@ impl ClaimChange {
             ClaimChange::Renewed => "renewed",
             ClaimChange::Released => "released",
             ClaimChange::Expired => "expired",
+            ClaimChange::TakenOver => "taken_over",
         }
     }
 }
@@ -314,6 +318,13 @@ pub enum BridgeEvent {
     /// one that changed.
     ToolCallClaim {
         call: PendingCallView,
+        change: ClaimChange,
+        claim: CallClaim,
+    },
+    /// The same for an approval, a question or an elicitation: an operator (or a
+    /// client) claimed it, renewed, released, let the lease run out, or was taken over.
+    RequestClaim {
+        request: PendingRequestView,
         change: ClaimChange,
         claim: CallClaim,
     },
@@ -429,7 +440,9 @@ impl BridgeEvent {
             | BridgeEvent::ToolCallProposed { call }
             | BridgeEvent::ToolCallClaim { call, .. } => Some(&call.thread_id),
             BridgeEvent::ToolCallResolved { call } => Some(&call.thread_id),
-            BridgeEvent::RequestOpened { request } => Some(&request.thread_id),
+            BridgeEvent::RequestOpened { request } | BridgeEvent::RequestClaim { request, .. } => {
+                Some(&request.thread_id)
+            }
             BridgeEvent::RequestResolved { request } => Some(&request.thread_id),
             BridgeEvent::AppServerNotification { thread_id, .. }
             | BridgeEvent::ServerRequestRefused { thread_id, .. }

@@ -1036,7 +1036,8 @@ fn shown_whole(live: &Live) -> ItemRow {
 }
 
 /// Caps a row for memory once it is on disk: a command keeps its last
-/// [`OUTPUT_IN_MEMORY`] bytes (cut on a character boundary).
+/// [`OUTPUT_IN_MEMORY`] bytes at most, from the start of a line (or, in a long line, of
+/// a character).
 pub fn cap_in_memory(entry: &mut TranscriptEntry) {
     if let TranscriptEntry::Item(ItemRow::Command {
         output,
@@ -1052,6 +1053,14 @@ pub fn cap_in_memory(entry: &mut TranscriptEntry) {
         let mut cut = output.len() - OUTPUT_IN_MEMORY;
         while !output.is_char_boundary(cut) {
             cut += 1;
+        }
+        // Whole lines: the rest of a cut line goes too, unless that is much of the tail.
+        if output.as_bytes()[cut - 1] != b'\n'
+            && let Some(end) = output[cut..].find('\n')
+            && end < OUTPUT_IN_MEMORY / 4
+            && cut + end + 1 < output.len()
+        {
+            cut += end + 1;
         }
         output.drain(..cut);
         *output_cut_bytes += cut;

@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use crate::bridge::TranscriptRow;
 
-/// What app-server sent in a capture from real codex (`tests/fixtures/capture_items.py`).
+/// What app-server sent in a capture from real codex (`tests/fixtures/capture.py`).
 fn captured(name: &str) -> Vec<Notification> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(path)

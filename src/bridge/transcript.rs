@@ -570,7 +570,7 @@ impl Transcript {
         // A live row's later states replace its first (bridge/items.rs).
         let rows = super::items::keep_last_of_each(rows.to_vec());
         let keep_from = rows.len().saturating_sub(MEMORY_WINDOW);
-        transcript.rows = rows[keep_from..].iter().cloned().collect();
+        transcript.rows = rows[keep_from..].iter().cloned().map(capped).collect();
         Ok(transcript)
     }
 
@@ -874,6 +874,14 @@ fn spawn_retry(thread_id: String, epoch: u64, commands: mpsc::WeakSender<Command
             delay = (delay * 2).min(RETRY_MAX);
         }
     });
+}
+
+/// A row as memory keeps it (a command's output cut to its tail, see
+/// [`super::items::cap_in_memory`]): every row a session holds, appended or read back
+/// from disk, goes through this; the file keeps the row whole.
+pub fn capped(mut row: TranscriptRow) -> TranscriptRow {
+    super::items::cap_in_memory(&mut row.entry);
+    row
 }
 
 /// Reads a transcript file back: its bytes are split into lines and each line decoded

@@ -51,12 +51,14 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    /// Appends a row (a row already seen is ignored); true when the oldest row was
-    /// dropped to keep the window, so indices into `rows` moved down by one.
+    /// Appends a row (a row already seen is ignored), a long command output cut to its
+    /// tail as the bridge keeps it; true when the oldest row was dropped to keep the
+    /// window, so indices into `rows` moved down by one.
     fn push(&mut self, row: TranscriptRow) -> bool {
         if self.rows.back().is_some_and(|last| last.seq >= row.seq) {
             return false;
         }
+        let row = crate::bridge::transcript::capped(row);
         let dropped = self.rows.len() == TRANSCRIPT_WINDOW;
         if dropped {
             self.rows.pop_front();
@@ -397,7 +399,20 @@ impl Model {
                 self.requests.retain(|r| r.request_id != request.request_id);
             }
             BridgeEvent::RequestOpened { .. } | BridgeEvent::RequestResolved { .. } => {}
+            BridgeEvent::RequestClaim { request, .. } => {
+                if let Some(existing) = self
+                    .requests
+                    .iter_mut()
+                    .find(|r| r.request_id == request.request_id)
+                {
+                    existing.claim = request.claim.clone();
+                }
+            }
         }
         applied
     }
 }
+
+#[cfg(test)]
+#[path = "model_tests.rs"]
+mod tests;

@@ -176,7 +176,7 @@ impl App {
             qualified_tool(call),
             call.thread_id,
             title,
-            super::app::answerer_label(call),
+            super::app::answerer_label(&self.claims, call),
             text::summary(&call.arguments)
         )
     }
@@ -442,7 +442,7 @@ impl App {
         let pager = match (self.top(), self.view, self.focus) {
             (Some(Overlay::Card(card)), _, _) => card
                 .tool_call()
-                .map(|editor| call_pager(&editor.call, editor.input_schema.as_ref())),
+                .map(|editor| call_pager(&self.claims, &editor.call, editor.input_schema.as_ref())),
             (Some(_), _, _) => None,
             (None, View::ProtocolLog, _) => {
                 let rows = self.log_rows();
@@ -482,7 +482,8 @@ impl App {
                         .tool(c.namespace.as_deref(), &c.tool)
                         .map(|t| t.input_schema.clone())
                 });
-                self.selected_call().map(|c| call_pager(c, tool.as_ref()))
+                self.selected_call()
+                    .map(|c| call_pager(&self.claims, c, tool.as_ref()))
             }
             (None, View::Main, Focus::Transcript) => self.selected_thread().and_then(|thread| {
                 let view = self.transcript(thread)?;
@@ -636,14 +637,18 @@ fn scroll_by(scroll: &super::view::Scroll, action: Action) {
 
 /// A call in full: what it is, its schema problems first, its arguments, a proposed
 /// answer, the tool's input schema.
-pub fn call_pager(call: &PendingCallView, schema: Option<&Value>) -> Pager {
+pub fn call_pager(
+    claims: &super::claims::Claims,
+    call: &PendingCallView,
+    schema: Option<&Value>,
+) -> Pager {
     let mut lines = vec![
         plain(&format!(
             "tool {} · call {} · session {} · answered by {}",
             qualified_tool(call),
             call.call_id,
             short(&call.thread_id),
-            super::app::answerer_label(call)
+            super::app::answerer_label(claims, call)
         )),
         plain(""),
     ];

@@ -170,6 +170,7 @@ impl Actor {
             kind: pending_kind,
             answer: AnswerState::Waiting,
             completed_upstream: false,
+            claim: None,
         };
         let view = pending.request_view();
         let row = TranscriptEntry::RequestOpened {
@@ -524,11 +525,11 @@ impl Actor {
                 arguments: params.arguments.clone(),
                 schema_problems,
                 handler_task: None,
-                claim: None,
                 handler_failure: None,
             }),
             answer: AnswerState::Waiting,
             completed_upstream: false,
+            claim: None,
         };
         let view = pending.call_view();
         // Registered before anyone can see it: a responder never races the store.

@@ -31,7 +31,7 @@ use super::session::{ClosedSessions, Session, TurnRecord};
 use super::transcript::TranscriptEntry;
 use super::{
     AnswerInput, AnswerOutcome, BridgeConfig, BridgeError, Command, HoldChange, Lookup, Reply,
-    Result, Totals,
+    RespondOutcome, Result, Totals,
 };
 use crate::appserver::{self, ConnectionHandle, ConnectionId, Connector, Inbound, ProtocolTap};
 use crate::catalog::Catalog;
@@ -409,8 +409,8 @@ impl Actor {
                 claim_id,
                 reply,
             } => match self.claim_refusal(&request_id, claim_id.as_deref()) {
-                Some(refusal) => {
-                    let _ = reply.send(refusal);
+                Some(claim) => {
+                    let _ = reply.send(RespondOutcome::Claimed { claim });
                 }
                 None => self.start_write(
                     request_id,
@@ -421,12 +421,10 @@ impl Actor {
             },
             Command::Claim {
                 request_id,
-                holder,
-                lease,
-                claim_id,
+                ask,
                 reply,
             } => {
-                let _ = reply.send(self.claim(request_id, holder, lease, claim_id));
+                let _ = reply.send(self.claim(request_id, ask));
             }
             Command::Release {
                 request_id,
@@ -439,8 +437,9 @@ impl Actor {
                 request_id,
                 answer,
                 by,
+                claim_id,
                 reply,
-            } => self.answer_request(request_id, answer, by, reply),
+            } => self.answer_request(request_id, answer, by, claim_id.as_deref(), reply),
             Command::Sessions { reply } => {
                 let _ = reply.send(self.session_summaries());
             }
@@ -618,16 +617,11 @@ impl Actor {
         request_id: String,
         answer: AnswerInput,
         by: Responder,
+        claim_id: Option<&str>,
         reply: Reply<AnswerOutcome>,
     ) {
-        if let Some(claim) = self.claim_of(&request_id) {
-            let _ = reply.send(AnswerOutcome::Invalid {
-                message: format!(
-                    "call {request_id} is claimed by {} (lease until {}): only its holder answers it, on /api/tool-calls/{request_id}/response with its claimId",
-                    claim.holder,
-                    crate::util::iso8601_ms(claim.lease_expires_at_ms)
-                ),
-            });
+        if let Some(claim) = self.claim_refusal(&request_id, claim_id) {
+            let _ = reply.send(AnswerOutcome::Claimed { claim });
             return;
         }
         let Some(request) = self.pending.get(&request_id) else {
