@@ -194,9 +194,16 @@ fn diff_summary(diff: &str, width: usize) -> Vec<Line<'static>> {
     let flush = |current: &mut Option<(String, String)>, lines: &mut Vec<Line<'static>>| {
         if let Some((path, body)) = current.take() {
             let (added, removed) = diff_counts(&body);
+            let (mark, style) = if body.contains("\nnew file mode") {
+                ("  A ", Style::new().green())
+            } else if body.contains("\ndeleted file mode") {
+                ("  D ", Style::new().red())
+            } else {
+                ("  M ", Style::new().yellow())
+            };
             lines.push(head(
                 vec![
-                    Span::styled("  M ", Style::new().yellow()),
+                    Span::styled(mark, style),
                     Span::raw(format!("{path}  ")),
                     Span::styled(format!("+{added}"), Style::new().green()),
                     Span::raw(" "),

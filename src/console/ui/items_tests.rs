@@ -349,5 +349,6 @@ fn the_turn_diff_folds_to_its_files_with_their_counts() {
         "{folded:?}"
     );
     assert!(folded[1].contains("src/lib.rs  +1 -1"));
-    assert!(folded[2].contains("notes.txt  +1 -0"));
+    assert!(folded[1].contains("M src/lib.rs"));
+    assert!(folded[2].contains("A notes.txt  +1 -0"));
 }
