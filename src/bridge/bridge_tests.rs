@@ -1340,3 +1340,80 @@ async fn release_frees_a_call_and_a_stale_expiry_is_ignored() {
     let written = answer_written(&bridge, &mut fake, &id, "plain", None).await;
     assert_eq!(written["id"], 2);
 }
+
+/// Live rows: a command streaming a thousand lines at once reaches subscribers as two
+/// row updates (the first line at once, the rest at the next 100 ms tick), then its end.
+#[tokio::test(start_paused = true)]
+async fn a_streaming_command_reaches_subscribers_at_most_every_100_ms() {
+    let (bridge, mut events, fake, thread) = start(ManualPolicy::Wait).await;
+    let item = json!({"type": "commandExecution", "id": "cmd-1", "command": "make", "cwd": "/w",
+        "status": "inProgress", "commandActions": []});
+    let delta = |text: &str| {
+        json!({"method": "item/commandExecution/outputDelta", "params": {"threadId": "thread-1",
+            "turnId": "turn-1", "itemId": "cmd-1", "delta": text}})
+    };
+    fake.send(
+        json!({"method": "item/started", "params": {"threadId": "thread-1",
+        "turnId": "turn-1", "item": item}}),
+    )
+    .await;
+    let started = next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::TranscriptAppended { row, .. } if matches!(row.entry, TranscriptEntry::Item(_)))
+    })
+    .await;
+    let BridgeEvent::TranscriptAppended { row: started, .. } = started else {
+        unreachable!()
+    };
+    let updated = |e: &BridgeEvent| matches!(e, BridgeEvent::TranscriptRowUpdated { .. });
+    let output = |e: BridgeEvent| match e {
+        BridgeEvent::TranscriptRowUpdated { row, .. } => match row.entry {
+            TranscriptEntry::Item(items::ItemRow::Command {
+                output,
+                output_lines,
+                status,
+                ..
+            }) => (row.seq, output, output_lines, status),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let t0 = tokio::time::Instant::now();
+    fake.send(delta("line 0\n")).await;
+    let (seq, first, lines, status) = output(next_event(&mut events, updated).await);
+    assert_eq!(
+        (seq, first.as_str(), lines, status.as_str()),
+        (started.seq, "line 0\n", 1, "inProgress")
+    );
+    for n in 1..1_000 {
+        fake.send(delta(&format!("line {n}\n"))).await;
+    }
+    let (seq, _, lines, _) = output(next_event(&mut events, updated).await);
+    assert_eq!(
+        (seq, lines),
+        (started.seq, 1_000),
+        "the other 999 lines in one update"
+    );
+    assert!(t0.elapsed() >= items::FLUSH_EVERY);
+    let mut done = item.clone();
+    done["status"] = json!("completed");
+    done["exitCode"] = json!(0);
+    fake.send(
+        json!({"method": "item/completed", "params": {"threadId": "thread-1",
+        "turnId": "turn-1", "item": done}}),
+    )
+    .await;
+    let (seq, last, lines, status) = output(next_event(&mut events, updated).await);
+    assert_eq!(
+        (seq, lines, status.as_str()),
+        (started.seq, 1_000, "completed")
+    );
+    assert!(last.ends_with("line 999\n"));
+    // Memory has one row for it, as it ended.
+    let snapshot = bridge.session(&thread).await.unwrap().unwrap();
+    let commands = snapshot
+        .transcript
+        .iter()
+        .filter(|r| matches!(r.entry, TranscriptEntry::Item(_)))
+        .count();
+    assert_eq!(commands, 1);
+}

@@ -9,6 +9,7 @@ mod console_tmux;
 mod exec_cli;
 mod handler_load;
 mod items_codex;
+mod items_tmux;
 mod protocol_fixtures;
 mod recovery;
 mod restart_serve;

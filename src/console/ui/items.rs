@@ -14,7 +14,7 @@ use crate::protocol::items::PlanStep;
 
 /// Reasoning lines a folded row shows.
 const FOLDED_REASONING_LINES: usize = 2;
-/// Output lines a running command shows while folded: its last ones.
+/// Output lines a command shows while folded: its last ones.
 const LIVE_TAIL_LINES: usize = 3;
 
 /// How long something took, for people: `830 ms`, `4.2 s`, `3m05s`.
@@ -27,6 +27,30 @@ pub fn took(ms: i64) -> String {
     } else {
         format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
     }
+}
+
+/// The command a shell wrapper runs (`/bin/bash -lc 'cargo test'` reads `cargo test`);
+/// the detail view shows the whole.
+fn shell_inner(command: &str) -> &str {
+    for shell in [
+        "/bin/bash -lc ",
+        "bash -lc ",
+        "/bin/zsh -lc ",
+        "/bin/sh -c ",
+        "sh -c ",
+    ] {
+        if let Some(rest) = command.strip_prefix(shell) {
+            let inner = rest
+                .strip_prefix('\'')
+                .and_then(|r| r.strip_suffix('\''))
+                .unwrap_or(rest);
+            // Quotes inside would have been escaped: show such a command as it is.
+            if !inner.contains('\'') {
+                return inner;
+            }
+        }
+    }
+    command
 }
 
 /// A status as people say it.
@@ -170,9 +194,16 @@ fn diff_summary(diff: &str, width: usize) -> Vec<Line<'static>> {
     let flush = |current: &mut Option<(String, String)>, lines: &mut Vec<Line<'static>>| {
         if let Some((path, body)) = current.take() {
             let (added, removed) = diff_counts(&body);
+            let (mark, style) = if body.contains("\nnew file mode") {
+                ("  A ", Style::new().green())
+            } else if body.contains("\ndeleted file mode") {
+                ("  D ", Style::new().red())
+            } else {
+                ("  M ", Style::new().yellow())
+            };
             lines.push(head(
                 vec![
-                    Span::styled("  M ", Style::new().yellow()),
+                    Span::styled(mark, style),
                     Span::raw(format!("{path}  ")),
                     Span::styled(format!("+{added}"), Style::new().green()),
                     Span::raw(" "),
@@ -251,11 +282,14 @@ pub fn row_lines(
             if running {
                 facts.push_str(&format!(" · {count} line(s)"));
             }
+            // The command gives way to its status: both fit the line, the command cut.
+            let shown = text::printable(shell_inner(command));
+            let room = width.saturating_sub(2 + 2 + text::width(&facts)).max(12);
             let mut lines = vec![head(
                 vec![
                     Span::styled("$ ", Style::new().blue().bold()),
                     Span::styled(
-                        format!("{}  ", text::printable(command)),
+                        format!("{}  ", text::truncate(&shown, room)),
                         Style::new().bold(),
                     ),
                     Span::styled(facts, status_style(status)),
@@ -273,21 +307,26 @@ pub fn row_lines(
                     );
                 }
                 lines.extend(body(output, width, 4, Style::new()));
-            } else if running {
-                // The last lines as they stream, under a bar that says they are live.
+            } else {
+                // The last lines (as they stream, while it runs) under a bar, and how
+                // many more there are.
                 let tail: Vec<&str> = output.lines().collect();
                 let from = tail.len().saturating_sub(LIVE_TAIL_LINES);
+                let shown = tail.len() - from;
+                if count > shown {
+                    lines.push(hint(2, count - shown, "earlier line(s) of output"));
+                }
+                let bar = if running {
+                    Style::new().yellow()
+                } else {
+                    Style::new().dim()
+                };
                 for line in &tail[from..] {
                     lines.push(head(
-                        vec![
-                            Span::styled("  │ ", Style::new().yellow()),
-                            Span::raw(text::printable(line)),
-                        ],
+                        vec![Span::styled("  │ ", bar), Span::raw(text::printable(line))],
                         width,
                     ));
                 }
-            } else if count > 0 {
-                lines.push(hint(4, count, "line(s) of output"));
             }
             lines
         }

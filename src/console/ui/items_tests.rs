@@ -237,9 +237,10 @@ fn folded_rows_count_what_they_hide() {
             .collect::<Vec<_>>()
     };
     let command = text(&rows[0].1, false);
-    assert_eq!(command.len(), 2);
+    assert_eq!(command.len(), 5);
     assert!(command[0].contains("failed · exit 101 · 5230 ms"));
-    assert!(command[1].contains("42 line(s) of output"));
+    assert!(command[1].contains("39 earlier line(s) of output"));
+    assert!(command[4].contains("│ test case_30 ... ok"));
     let all = text(&rows[0].1, true);
     assert!(all.iter().any(|l| l.contains("test case_30 ... ok")));
     assert!(all[1].contains("2048 earlier byte(s) only in the transcript file"));
@@ -250,8 +251,9 @@ fn folded_rows_count_what_they_hide() {
         running[0].contains("running · 0 ms · 4 line(s)"),
         "{running:?}"
     );
-    assert_eq!(running.len(), 4);
-    assert!(running[3].contains("Compiling switchboard"));
+    assert_eq!(running.len(), 5);
+    assert!(running[1].contains("1 earlier line(s)"));
+    assert!(running[4].starts_with("  │") && running[4].contains("Compiling switchboard"));
 }
 
 #[test]
@@ -347,5 +349,6 @@ fn the_turn_diff_folds_to_its_files_with_their_counts() {
         "{folded:?}"
     );
     assert!(folded[1].contains("src/lib.rs  +1 -1"));
-    assert!(folded[2].contains("notes.txt  +1 -0"));
+    assert!(folded[1].contains("M src/lib.rs"));
+    assert!(folded[2].contains("A notes.txt  +1 -0"));
 }
