@@ -10,8 +10,10 @@ use serde::Serialize;
 use super::serve::ApprovalsMode;
 use super::start::{Recovery, ScriptedChoice, start_bridge_with};
 use super::{AppServerArgs, exit, note, out, report_error};
+use crate::bridge::items::ItemRow;
 use crate::bridge::{
     BridgeEvent, BridgeHandle, CallEnd, ConnectionState, CreateSession, ManualPolicy, ResolvedCall,
+    TranscriptEntry,
 };
 use crate::protocol::TurnStatus;
 
@@ -279,10 +281,41 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
     }
 }
 
+/// An `item` line of `--json`: one thread item of the turn (a command, a file change,
+/// reasoning, a plan, an MCP call, .., any kind not known yet), as the transcript keeps it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    thread_id: &'a str,
+    turn_id: Option<&'a str>,
+    seq: u64,
+    at_ms: i64,
+    item: &'a ItemRow,
+}
+
 fn print_event(args: &ExecArgs, event: &BridgeEvent) {
     if args.json {
-        if !matches!(event, BridgeEvent::AppServerNotification { .. }) {
+        // The raw app-server messages are the API stream's; their effects are here.
+        if !matches!(
+            event,
+            BridgeEvent::AppServerNotification { .. } | BridgeEvent::AppServerRequest { .. }
+        ) {
             out(&serde_json::to_string(event).unwrap_or_default());
+        }
+        if let BridgeEvent::TranscriptAppended { thread_id, row } = event
+            && let TranscriptEntry::Item(item) = &row.entry
+        {
+            let line = ItemLine {
+                kind: "item",
+                thread_id,
+                turn_id: row.turn_id.as_deref(),
+                seq: row.seq,
+                at_ms: row.at_ms,
+                item,
+            };
+            out(&serde_json::to_string(&line).unwrap_or_default());
         }
         return;
     }

@@ -19,6 +19,7 @@ mod service_cli;
 mod service_limits;
 mod service_python;
 mod soak;
+mod stream_codex;
 mod support;
 mod transcript_faults;
 mod websocket;
