@@ -21,6 +21,7 @@ mod service_python;
 mod soak;
 mod stream_codex;
 mod support;
+mod team_claims;
 mod transcript_faults;
 mod websocket;
 mod worker_claims;
