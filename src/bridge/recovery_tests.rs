@@ -940,6 +940,7 @@ async fn rows_read_back_from_disk_keep_long_outputs_capped_in_memory() {
         duration_ms: Some(4_000),
         output: long.clone(),
         output_cut_bytes: 0,
+        output_lines: 0,
     });
     written
         .append(2, Some("turn-1".to_string()), command)

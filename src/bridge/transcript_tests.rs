@@ -445,6 +445,7 @@ fn rows_reopened_from_disk_keep_a_long_output_capped_in_memory() {
         duration_ms: Some(1),
         output: long.clone(),
         output_cut_bytes: 0,
+        output_lines: 0,
     });
     let mut written = Transcript::persisted(&dir, "thread-1").unwrap();
     written.append(1, None, said("before")).1.unwrap();
@@ -489,6 +490,7 @@ fn a_capped_output_starts_at_a_line() {
         duration_ms: None,
         output: long.clone(),
         output_cut_bytes: 0,
+        output_lines: 0,
     });
     let mut transcript = Transcript::in_memory();
     let (row, _) = transcript.append(1, None, entry);

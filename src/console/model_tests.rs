@@ -15,6 +15,7 @@ fn command(output: &str) -> TranscriptEntry {
         duration_ms: Some(900),
         output: output.to_string(),
         output_cut_bytes: 0,
+        output_lines: 0,
     })
 }
 

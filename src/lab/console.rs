@@ -170,6 +170,7 @@ fn command(seq: u64, command: &str, exit_code: i64, output: String) -> ItemRow {
         .to_string(),
         exit_code: Some(exit_code),
         duration_ms: Some(1_200 + i64::try_from(seq % 1_000).unwrap_or(0)),
+        output_lines: crate::bridge::items::count_lines(&output),
         output,
         output_cut_bytes: 0,
     }
@@ -238,6 +239,7 @@ pub fn working_row(seq: u64) -> TranscriptEntry {
                         diff: diff("src/bridge/transcript_tests.rs", seq),
                     },
                 ],
+                output: String::new(),
             }),
             3 => sample_row(1 + 5 * seq),
             4 => sample_row(2 + 5 * seq),

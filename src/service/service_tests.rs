@@ -851,6 +851,7 @@ fn transcript_updates_carry_item_rows_in_codex_managers_entry_shape() {
         duration_ms: Some(2300),
         output: "test result: FAILED\n".into(),
         output_cut_bytes: 0,
+        output_lines: 1,
     };
     let frames = frames_of(BridgeEvent::TranscriptAppended {
         thread_id: "t1".into(),
