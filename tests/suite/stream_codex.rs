@@ -235,10 +235,18 @@ async fn the_stream_sends_raw_frames_and_item_rows_and_exec_prints_the_items() {
         .unwrap();
     assert!(requested < request, "{seen:?}");
 
-    // The command row as the session detail has it.
-    let row = frames
+    // The command row, live from item/started (streaming), last as the session detail
+    // has it.
+    let rows: Vec<&Value> = frames
         .iter()
-        .find(|f| f["type"] == "transcript_updated" && f["payload"]["type"] == "item.command")
+        .filter(|f| f["type"] == "transcript_updated" && f["payload"]["type"] == "item.command")
+        .collect();
+    assert_eq!(
+        rows[0]["payload"]["entry"]["status"], "streaming",
+        "{rows:?}"
+    );
+    let row = rows
+        .last()
         .unwrap_or_else(|| panic!("no command row in {seen:?}"));
     let entry = &row["payload"]["entry"];
     assert_eq!(entry["turnId"], turn_id.as_str());
