@@ -877,7 +877,7 @@ async fn the_synthetic_app_server_floods_a_turn_through_the_bridge() {
     })
     .await
     {
-        BridgeEvent::AppServerNotification { params, .. } => serde_json::from_value::<SyntheticReport>(params).unwrap(),
+        BridgeEvent::AppServerNotification { params, .. } => <SyntheticReport as serde::Deserialize>::deserialize(&*params).unwrap(),
         _ => unreachable!(),
     };
     assert_eq!(
@@ -1416,4 +1416,72 @@ async fn a_streaming_command_reaches_subscribers_at_most_every_100_ms() {
         .filter(|r| matches!(r.entry, TranscriptEntry::Item(_)))
         .count();
     assert_eq!(commands, 1);
+}
+
+/// Every server request reaches the consumers raw (`AppServerRequest`, for the API's
+/// `server_request` frames) after the events that make it answerable or say how it was
+/// refused, with app-server's id in its JSON type; every notification raw too, the
+/// unreadable ones still with their thread.
+#[tokio::test]
+async fn server_requests_and_notifications_reach_consumers_raw() {
+    let (_bridge, mut events, fake, thread) = start(ManualPolicy::Wait).await;
+    fake.send(tool_call(json!(41), "call_raw", "manual_tool"))
+        .await;
+    fake.send(
+        json!({ "id": "s-42", "method": "attestation/generate", "params": { "threadId": thread } }),
+    )
+    .await;
+    let mut seen = Vec::new();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while raw.len() < 2 {
+            let event = events.recv().await.unwrap();
+            match &event {
+                BridgeEvent::ToolCallRequested { .. } => seen.push("requested"),
+                BridgeEvent::ServerRequestRefused { .. } => seen.push("refused"),
+                BridgeEvent::AppServerRequest { .. } => {
+                    seen.push("raw");
+                    raw.push(event);
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("no raw server request");
+    assert_eq!(seen, ["requested", "raw", "refused", "raw"]);
+    let BridgeEvent::AppServerRequest {
+        thread_id,
+        id,
+        method,
+        params,
+    } = &raw[0]
+    else {
+        unreachable!()
+    };
+    assert_eq!(thread_id.as_deref(), Some(thread.as_str()));
+    assert_eq!(id, &crate::protocol::RequestId::Integer(41));
+    assert_eq!(method, "item/tool/call");
+    assert_eq!(params["callId"], "call_raw");
+    assert_eq!(params["arguments"], json!({ "n": 1 }));
+    let BridgeEvent::AppServerRequest { id, method, .. } = &raw[1] else {
+        unreachable!()
+    };
+    assert_eq!(id, &crate::protocol::RequestId::String("s-42".into()));
+    assert_eq!(method, "attestation/generate");
+
+    // A notification the bridge cannot read is still its thread's.
+    fake.send(json!({ "method": "item/completed", "params": { "threadId": thread, "item": 7 } }))
+        .await;
+    let BridgeEvent::AppServerNotification {
+        thread_id, params, ..
+    } = next_event(&mut events, |e| {
+        matches!(e, BridgeEvent::AppServerNotification { method, .. } if method == "item/completed")
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(thread_id.as_deref(), Some(thread.as_str()));
+    assert_eq!(params["item"], 7);
 }

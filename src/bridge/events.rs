@@ -1,12 +1,14 @@
 //! What the bridge tells its consumers (console, service, `exec`): a typed event stream.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 
 use super::pending::{CallClaim, PendingCallView, PendingRequestView};
 use super::session::SessionSummary;
 use super::transcript::TranscriptRow;
-use crate::protocol::{RequestKind, TokenUsage, ToolCallResult, TurnStatus};
+use crate::protocol::{RequestId, RequestKind, TokenUsage, ToolCallResult, TurnStatus};
 
 /// Who answered a tool call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -352,12 +354,24 @@ pub enum BridgeEvent {
         thread_id: String,
         row: TranscriptRow,
     },
-    /// Every app-server notification, raw, for consumers that mirror app-server.
+    /// Every app-server notification, raw, for consumers that mirror app-server. The
+    /// params are shared, so that every subscriber gets them without a copy.
     AppServerNotification {
         #[serde(rename = "threadId")]
         thread_id: Option<String>,
         method: String,
-        params: Value,
+        params: Arc<Value>,
+    },
+    /// Every server request, raw, as app-server sent it (`id` is its JSON-RPC id), for
+    /// consumers that mirror app-server. Sent once the bridge has taken the request in:
+    /// after the events that make it answerable (`ToolCallRequested`, `RequestOpened`)
+    /// or that say how it was refused.
+    AppServerRequest {
+        #[serde(rename = "threadId")]
+        thread_id: Option<String>,
+        id: RequestId,
+        method: String,
+        params: Arc<Value>,
     },
     /// A server request Switchboard cannot serve (token refresh, attestation, anything
     /// unknown), refused with JSON-RPC error -32601, or one whose params could not be read.
@@ -445,6 +459,7 @@ impl BridgeEvent {
             }
             BridgeEvent::RequestResolved { request } => Some(&request.thread_id),
             BridgeEvent::AppServerNotification { thread_id, .. }
+            | BridgeEvent::AppServerRequest { thread_id, .. }
             | BridgeEvent::ServerRequestRefused { thread_id, .. }
             | BridgeEvent::Error { thread_id, .. } => thread_id.as_deref(),
         }

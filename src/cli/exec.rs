@@ -10,8 +10,10 @@ use serde::Serialize;
 use super::serve::ApprovalsMode;
 use super::start::{Recovery, ScriptedChoice, start_bridge_with};
 use super::{AppServerArgs, exit, note, out, report_error};
+use crate::bridge::items::ItemRow;
 use crate::bridge::{
     BridgeEvent, BridgeHandle, CallEnd, ConnectionState, CreateSession, ManualPolicy, ResolvedCall,
+    TranscriptEntry, TranscriptRow,
 };
 use crate::protocol::TurnStatus;
 
@@ -135,6 +137,7 @@ pub async fn run(args: ExecArgs) -> u8 {
 /// the turn.
 async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
     let mut events = bridge.subscribe();
+    let mut items = ItemLines::default();
     // The connection came up before we could subscribe: report it from the status.
     if let Ok(status) = bridge.status().await {
         print_event(
@@ -143,6 +146,7 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
                 transport: status.transport,
                 state: status.connection,
             },
+            &mut items,
         );
     }
     let mut result = ExecResult {
@@ -200,11 +204,13 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
             event = events.recv() => event,
             _ = &mut deadline => {
                 let _ = bridge.interrupt(&session.thread_id).await;
+                flush_items(args, &mut items);
                 let message = format!("the turn did not end within {} s; interrupted it", args.timeout);
                 return finish(args, result, message, exit::TURN_NOT_COMPLETED);
             }
             _ = tokio::signal::ctrl_c() => {
                 let _ = bridge.interrupt(&session.thread_id).await;
+                flush_items(args, &mut items);
                 return finish(args, result, "interrupted by Ctrl-C".to_string(), exit::INTERRUPTED);
             }
         };
@@ -219,7 +225,7 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
         if event.thread_id().is_some_and(|t| t != session.thread_id) {
             continue;
         }
-        print_event(args, &event);
+        print_event(args, &event, &mut items);
         match event {
             BridgeEvent::ToolCallResolved { call } if call.turn_id == turn_id => {
                 result.tool_calls.push(call);
@@ -279,10 +285,125 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
     }
 }
 
-fn print_event(args: &ExecArgs, event: &BridgeEvent) {
+/// An `item` line of `--json`: one thread item of the turn (a command, a file change,
+/// reasoning, a plan, an MCP call, .., any kind not known yet), as the transcript keeps it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    thread_id: &'a str,
+    turn_id: Option<&'a str>,
+    seq: u64,
+    at_ms: i64,
+    item: &'a ItemRow,
+}
+
+/// The `item` lines of `--json`: each item row once, in its last state. A row changes in
+/// place while its item runs (`TranscriptRowUpdated`); one that runs (a command, a file
+/// change, an MCP call, a hook) is printed when it stops running, the others (reasoning,
+/// the turn's plan, ..) when the turn ends, in transcript order.
+#[derive(Debug, Default)]
+pub struct ItemLines {
+    /// Rows not printed yet, by transcript position: thread, row.
+    waiting: std::collections::BTreeMap<u64, (String, TranscriptRow)>,
+    printed: std::collections::HashSet<u64>,
+}
+
+impl ItemLines {
+    /// The lines `event` completes.
+    pub fn on_event(&mut self, event: &BridgeEvent) -> Vec<String> {
+        let (BridgeEvent::TranscriptAppended { thread_id, row }
+        | BridgeEvent::TranscriptRowUpdated { thread_id, row }) = event
+        else {
+            return Vec::new();
+        };
+        let TranscriptEntry::Item(item) = &row.entry else {
+            return Vec::new();
+        };
+        if self.printed.contains(&row.seq) {
+            return Vec::new();
+        }
+        if item.is_running() || !has_status(item) {
+            self.waiting
+                .insert(row.seq, (thread_id.clone(), row.clone()));
+            return Vec::new();
+        }
+        self.waiting.remove(&row.seq);
+        self.printed.insert(row.seq);
+        vec![item_line(thread_id, row)]
+    }
+
+    /// The lines of every row still waiting (the turn is over).
+    pub fn flush(&mut self) -> Vec<String> {
+        let waiting = std::mem::take(&mut self.waiting);
+        waiting
+            .into_values()
+            .map(|(thread_id, row)| {
+                self.printed.insert(row.seq);
+                item_line(&thread_id, &row)
+            })
+            .collect()
+    }
+}
+
+/// Whether the row's item runs for a while and says when it stopped.
+fn has_status(item: &ItemRow) -> bool {
+    matches!(
+        item,
+        ItemRow::Command { .. }
+            | ItemRow::FileChange { .. }
+            | ItemRow::McpToolCall { .. }
+            | ItemRow::Hook { .. }
+    )
+}
+
+fn item_line(thread_id: &str, row: &TranscriptRow) -> String {
+    let TranscriptEntry::Item(item) = &row.entry else {
+        return String::new();
+    };
+    serde_json::to_string(&ItemLine {
+        kind: "item",
+        thread_id,
+        turn_id: row.turn_id.as_deref(),
+        seq: row.seq,
+        at_ms: row.at_ms,
+        item,
+    })
+    .unwrap_or_default()
+}
+
+fn flush_items(args: &ExecArgs, items: &mut ItemLines) {
     if args.json {
-        if !matches!(event, BridgeEvent::AppServerNotification { .. }) {
+        for line in items.flush() {
+            out(&line);
+        }
+    }
+}
+
+fn print_event(args: &ExecArgs, event: &BridgeEvent, items: &mut ItemLines) {
+    if args.json {
+        // The raw app-server messages are the API stream's; their effects are here.
+        if !matches!(
+            event,
+            BridgeEvent::AppServerNotification { .. } | BridgeEvent::AppServerRequest { .. }
+        ) {
             out(&serde_json::to_string(event).unwrap_or_default());
+        }
+        for line in items.on_event(event) {
+            out(&line);
+        }
+        // The turn is over: the items still changing have their last state.
+        if matches!(
+            event,
+            BridgeEvent::TurnCompleted { .. }
+                | BridgeEvent::Connection {
+                    state: ConnectionState::Disconnected { .. },
+                    ..
+                }
+                | BridgeEvent::Lagged { .. }
+        ) {
+            flush_items(args, items);
         }
         return;
     }
@@ -353,4 +474,122 @@ fn finish(args: &ExecArgs, mut result: ExecResult, error: String, code: u8) -> u
         report_error(&error);
     }
     code
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::Value;
+
+    use super::ItemLines;
+    use crate::bridge::items::ItemRow;
+    use crate::bridge::{BridgeEvent, TranscriptEntry, TranscriptRow};
+
+    fn row(seq: u64, item: ItemRow) -> TranscriptRow {
+        TranscriptRow {
+            seq,
+            at_ms: 1000 + seq as i64,
+            turn_id: Some("u1".into()),
+            entry: TranscriptEntry::Item(item),
+        }
+    }
+
+    fn command(status: &str, output: &str) -> ItemRow {
+        ItemRow::Command {
+            item_id: "call_1".into(),
+            command: "cargo test".into(),
+            cwd: "/w".into(),
+            status: status.into(),
+            exit_code: (status != "inProgress").then_some(0),
+            duration_ms: None,
+            output: output.into(),
+            output_cut_bytes: 0,
+            output_lines: output.lines().count(),
+        }
+    }
+
+    fn reasoning(summary: &str) -> ItemRow {
+        ItemRow::Reasoning {
+            item_id: "rs_1".into(),
+            summary: vec![summary.into()],
+        }
+    }
+
+    fn appended(row: TranscriptRow) -> BridgeEvent {
+        BridgeEvent::TranscriptAppended {
+            thread_id: "t1".into(),
+            row,
+        }
+    }
+
+    fn updated(row: TranscriptRow) -> BridgeEvent {
+        BridgeEvent::TranscriptRowUpdated {
+            thread_id: "t1".into(),
+            row,
+        }
+    }
+
+    fn parse(lines: Vec<String>) -> Vec<Value> {
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Each item once, in its last state: a command when it stops running, reasoning
+    /// (which says nothing of its end) when the turn is over.
+    #[test]
+    fn each_item_is_one_line_in_its_last_state() {
+        let mut lines = ItemLines::default();
+        assert!(
+            lines
+                .on_event(&appended(row(3, command("inProgress", ""))))
+                .is_empty()
+        );
+        assert!(
+            lines
+                .on_event(&appended(row(4, reasoning("Reading"))))
+                .is_empty()
+        );
+        assert!(
+            lines
+                .on_event(&updated(row(3, command("inProgress", "one\n"))))
+                .is_empty()
+        );
+        assert!(
+            lines
+                .on_event(&updated(row(4, reasoning("Reading the tests"))))
+                .is_empty()
+        );
+        let done = parse(lines.on_event(&updated(row(3, command("completed", "one\ntwo\n")))));
+        assert_eq!(done.len(), 1);
+        assert_eq!(
+            (
+                &done[0]["type"],
+                &done[0]["threadId"],
+                &done[0]["turnId"],
+                &done[0]["seq"]
+            ),
+            (
+                &Value::from("item"),
+                &Value::from("t1"),
+                &Value::from("u1"),
+                &Value::from(3)
+            )
+        );
+        assert_eq!(done[0]["item"]["kind"], "command");
+        assert_eq!(done[0]["item"]["status"], "completed");
+        assert_eq!(done[0]["item"]["output"], "one\ntwo\n");
+        // A later copy of a printed row (read back, repeated) is not printed again.
+        assert!(
+            lines
+                .on_event(&updated(row(3, command("completed", "one\ntwo\n"))))
+                .is_empty()
+        );
+        let rest = parse(lines.flush());
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0]["item"]["kind"], "reasoning");
+        assert_eq!(rest[0]["item"]["summary"][0], "Reading the tests");
+        assert!(lines.flush().is_empty());
+    }
 }

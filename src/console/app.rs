@@ -947,6 +947,7 @@ impl App {
             | BridgeEvent::AgentMessageCompleted { .. }
             | BridgeEvent::TranscriptAppended { .. }
             | BridgeEvent::HoldChanged { .. }
+            | BridgeEvent::AppServerRequest { .. }
             | BridgeEvent::ServerRequestRefused { .. } => {}
             BridgeEvent::AppServerNotification { method, params, .. } => {
                 if method == crate::protocol::method::TURN_DIFF_UPDATED {

@@ -293,6 +293,7 @@ impl Model {
             // Approvals, questions and elicitations are folded into `requests` below.
             BridgeEvent::TurnStarted { .. }
             | BridgeEvent::AppServerNotification { .. }
+            | BridgeEvent::AppServerRequest { .. }
             | BridgeEvent::ServerRequestRefused { .. }
             | BridgeEvent::Error { .. }
             | BridgeEvent::SessionRecovery { .. }

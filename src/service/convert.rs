@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::validate::content_item_body;
@@ -11,8 +12,8 @@ use super::wire::{
     FilesystemSandbox, NetworkAccess, NotificationSignal, PendingCallRecord, PendingStatus,
     SessionControls, SessionInfo, SignalContext, SignalSession, ThreadItemView, ThreadView,
     ToolCallItemStatus, ToolCallParamsView, ToolCallResolvedPayload, ToolCallSignal,
-    TranscriptEntryView, TranscriptRole, TranscriptStatus, TurnErrorView, TurnState, TurnView,
-    UserInputView,
+    TranscriptEntryView, TranscriptRole, TranscriptStatus, Truncation, TurnErrorView, TurnState,
+    TurnView, UserInputView,
 };
 use crate::bridge::{
     Answerer, CallEnd, PendingCallView, ResolvedCall, SessionSettings, SessionSetup,
@@ -436,18 +437,39 @@ pub fn transcript_entry(row: &TranscriptRow) -> Option<TranscriptEntryView> {
             message.clone(),
             TranscriptStatus::Error,
         ),
-        TranscriptEntry::Item(item) => TranscriptEntryView {
-            details: serde_json::to_string(item).ok(),
-            ..entry(
-                row_id(row),
-                TranscriptRole::System,
-                item.type_name(),
-                item.headline(),
-                TranscriptStatus::Complete,
-            )
-        },
+        TranscriptEntry::Item(item) => {
+            // Read through serde, so that kinds added later get the same treatment.
+            let details = serde_json::to_value(item).unwrap_or(Value::Null);
+            let message_id = details
+                .get("itemId")
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .map_or_else(|| row_id(row), str::to_string);
+            let status = item_status(details.get("status").and_then(Value::as_str));
+            TranscriptEntryView {
+                details: Some(details.to_string()),
+                ..entry(
+                    message_id,
+                    TranscriptRole::System,
+                    item.type_name(),
+                    item.headline(),
+                    status,
+                )
+            }
+        }
     };
     Some(view)
+}
+
+/// An item row's status as a transcript entry's: codex's `inProgress` is still
+/// streaming, `failed` an error, `declined` canceled, and anything else complete.
+fn item_status(status: Option<&str>) -> TranscriptStatus {
+    match status {
+        Some("inProgress") => TranscriptStatus::Streaming,
+        Some("failed") => TranscriptStatus::Error,
+        Some("declined") => TranscriptStatus::Canceled,
+        _ => TranscriptStatus::Complete,
+    }
 }
 
 /// The transcript of a snapshot: a tool call's request entry is replaced in place by its
@@ -584,10 +606,13 @@ pub fn tool_call_signal(call: &PendingCallView, title: Option<&str>) -> ToolCall
     }
 }
 
+/// codex-manager's `app_server.<method>` signal of a notification whose params are
+/// already serialised (`raw`, cut to fit a frame when `truncated` says so).
 pub fn notification_signal(
     method: &str,
     thread_id: Option<&str>,
     params: &Value,
+    (raw, truncated): (Box<RawValue>, Option<Truncation>),
     title: Option<&str>,
     received_at_ms: i64,
 ) -> NotificationSignal {
@@ -606,8 +631,9 @@ pub fn notification_signal(
             thread_id: thread_id.map(str::to_string),
             turn_id,
         },
-        params: params.clone(),
+        params: raw,
         session: thread_id.map(|id| signal_session(id, title)),
+        truncated,
     }
 }
 
@@ -628,4 +654,118 @@ pub fn resolved_payload(call: &ResolvedCall) -> ToolCallResolvedPayload {
         latency_ms: call.latency_ms,
         output_schema_problems: call.output_schema_problems.clone(),
     }
+}
+
+/// The start of the marker left where a string was cut to fit a frame.
+pub const CUT_MARKER: &str = "[… ";
+
+/// Room kept for a marker when planning a cut (the marker is shorter).
+const MARKER_ROOM: usize = 96;
+
+fn cut_marker(cut: usize) -> String {
+    format!("\n{CUT_MARKER}{cut} bytes cut by Switchboard to fit a websocket frame …]\n")
+}
+
+fn string_lengths(value: &Value, out: &mut Vec<usize>) {
+    match value {
+        Value::String(s) => out.push(s.len()),
+        Value::Array(values) => values.iter().for_each(|v| string_lengths(v, out)),
+        Value::Object(map) => map.values().for_each(|v| string_lengths(v, out)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Bytes that capping every string at `keep` bytes saves, after its marker.
+fn saved_at(lengths: &[usize], keep: usize) -> usize {
+    lengths
+        .iter()
+        .filter(|&&len| len > keep + MARKER_ROOM)
+        .map(|&len| len - keep - MARKER_ROOM)
+        .sum()
+}
+
+fn floor_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+/// `value` with every string longer than `keep` bytes (plus a marker's room) cut to
+/// its first and last `keep / 2` bytes around a marker saying how much went.
+fn cap_strings(value: &Value, keep: usize, cut: &mut Truncation) -> Value {
+    match value {
+        Value::String(s) if s.len() > keep + MARKER_ROOM => {
+            let head = floor_boundary(s, keep / 2);
+            let tail = ceil_boundary(s, s.len() - keep / 2);
+            let removed = tail - head;
+            cut.cut_bytes += removed;
+            cut.strings += 1;
+            let mut out = String::with_capacity(keep + MARKER_ROOM);
+            out.push_str(&s[..head]);
+            out.push_str(&cut_marker(removed));
+            out.push_str(&s[tail..]);
+            Value::String(out)
+        }
+        Value::Array(values) => {
+            Value::Array(values.iter().map(|v| cap_strings(v, keep, cut)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), cap_strings(v, keep, cut)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `value` serialised, its longest strings cut (start and end kept around a marker)
+/// when it would not fit in `max_bytes`; `None` when even that does not make it fit
+/// (the bulk is not in strings).
+pub fn fit_json(value: &Value, max_bytes: usize) -> Option<(Box<RawValue>, Option<Truncation>)> {
+    let whole = serde_json::value::to_raw_value(value).ok()?;
+    if whole.get().len() <= max_bytes {
+        return Some((whole, None));
+    }
+    let mut lengths = Vec::new();
+    string_lengths(value, &mut lengths);
+    let longest = lengths.iter().copied().max().unwrap_or(0);
+    // Escapes (`\n`, `\"`) make a string longer on the wire than in memory: aim lower
+    // and try again when the first cut was not enough.
+    let mut budget = max_bytes;
+    for _ in 0..4 {
+        let excess = whole.get().len().saturating_sub(budget);
+        if saved_at(&lengths, 0) < excess {
+            return None;
+        }
+        // The most each string may keep while still saving `excess` bytes.
+        let (mut low, mut high) = (0, longest);
+        while low < high {
+            let mid = (low + high).div_ceil(2);
+            if saved_at(&lengths, mid) >= excess {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        let mut cut = Truncation {
+            cut_bytes: 0,
+            strings: 0,
+        };
+        let capped = cap_strings(value, low, &mut cut);
+        let raw = serde_json::value::to_raw_value(&capped).ok()?;
+        let len = raw.get().len();
+        if len <= max_bytes {
+            return Some((raw, Some(cut)));
+        }
+        budget = budget.saturating_sub(len - max_bytes + MARKER_ROOM);
+    }
+    None
 }

@@ -239,7 +239,7 @@ fn notifications_become_app_server_events() {
     let event = BridgeEvent::AppServerNotification {
         thread_id: Some("t1".into()),
         method: "item/agentMessage/delta".into(),
-        params: json!({ "threadId": "t1", "turnId": "u1", "delta": "he" }),
+        params: json!({ "threadId": "t1", "turnId": "u1", "delta": "he" }).into(),
     };
     let frames = stream::frames_for(&event, &mut titles);
     let frame: Value = serde_json::from_str(frames[0].text.as_str()).unwrap();
@@ -687,4 +687,243 @@ fn session_info_carries_the_name_and_the_token_usage() {
     assert_eq!(info["title"], "nightly triage");
     assert_eq!(info["tokenUsage"]["total"]["totalTokens"], 40);
     assert_eq!(info["tokenUsage"]["modelContextWindow"], 258_400);
+}
+
+// ----- raw frames, cut frames, item rows on the stream -----------------------------------
+
+fn frames_of(event: BridgeEvent) -> Vec<(stream::Frame, Value)> {
+    stream::frames_for(&event, &mut HashMap::new())
+        .into_iter()
+        .map(|frame| {
+            let value = serde_json::from_str(frame.text.as_str()).unwrap();
+            (frame, value)
+        })
+        .collect()
+}
+
+#[test]
+fn every_notification_is_its_signal_then_its_raw_frame() {
+    let params =
+        json!({ "threadId": "t1", "turnId": "u1", "turn": { "id": "u1", "status": "completed" } });
+    let frames = frames_of(BridgeEvent::AppServerNotification {
+        thread_id: Some("t1".into()),
+        method: "turn/completed".into(),
+        params: params.clone().into(),
+    });
+    let kinds: Vec<&Value> = frames.iter().map(|(_, v)| &v["type"]).collect();
+    assert_eq!(kinds, ["app_server.turn.completed", "notification"]);
+    let (_, raw) = &frames[1];
+    // codex-manager's raw frame: the notification as app-server sent it.
+    assert_eq!(
+        raw,
+        &json!({ "type": "notification", "threadId": "t1", "payload": { "method": "turn/completed", "params": params } })
+    );
+    assert_eq!(frames[0].1["payload"]["params"], params);
+    assert!(frames[0].1["payload"].get("truncated").is_none());
+    // The socket's thread filter applies to both.
+    for (frame, _) in &frames {
+        assert!(frame.wanted_by(None) && frame.wanted_by(Some("t1")));
+        assert!(!frame.wanted_by(Some("t2")));
+    }
+    // A notification of no thread goes to unfiltered sockets only, as codex-manager's.
+    let frames = frames_of(BridgeEvent::AppServerNotification {
+        thread_id: None,
+        method: "account/rateLimits/updated".into(),
+        params: json!({ "rateLimits": {} }).into(),
+    });
+    assert_eq!(frames[1].1["type"], "notification");
+    assert_eq!(frames[1].1["threadId"], Value::Null);
+    assert!(frames[1].0.wanted_by(None) && !frames[1].0.wanted_by(Some("t1")));
+}
+
+#[test]
+fn every_server_request_is_a_raw_frame_with_app_servers_id() {
+    for id in [json!(7), json!("s-8")] {
+        let params = json!({ "threadId": "t1", "turnId": "u1", "callId": "call_1", "tool": "lookup", "arguments": { "id": "T-1" } });
+        let frames = frames_of(BridgeEvent::AppServerRequest {
+            thread_id: Some("t1".into()),
+            id: serde_json::from_value(id.clone()).unwrap(),
+            method: "item/tool/call".into(),
+            params: params.clone().into(),
+        });
+        assert_eq!(frames.len(), 1);
+        assert_eq!(
+            frames[0].1,
+            json!({ "type": "server_request", "threadId": "t1", "payload": { "method": "item/tool/call", "id": id, "params": params } })
+        );
+        assert!(!frames[0].0.wanted_by(Some("t2")));
+    }
+}
+
+/// `item/completed` of a command that printed 3 MB: both frames stay under the SDK's
+/// 1 MiB limit, the output keeps its start and end around a marker, and the rest of the
+/// item is whole.
+#[test]
+fn a_3_mb_command_output_is_cut_to_fit_a_frame_with_a_marker() {
+    let output: String = (0..300_000).map(|n| format!("line {n:06}\n")).collect();
+    assert!(output.len() > 3_000_000);
+    let params = json!({ "threadId": "t1", "turnId": "u1", "item": {
+        "type": "commandExecution", "id": "call_9", "command": "seq 300000", "cwd": "/w",
+        "status": "completed", "exitCode": 0, "durationMs": 812, "aggregatedOutput": output } });
+    let frames = frames_of(BridgeEvent::AppServerNotification {
+        thread_id: Some("t1".into()),
+        method: "item/completed".into(),
+        params: params.into(),
+    });
+    assert_eq!(frames.len(), 2);
+    for (frame, value) in &frames {
+        assert!(
+            frame.text.len() < stream::MAX_FRAME_BYTES,
+            "{}",
+            frame.text.len()
+        );
+        let payload = &value["payload"];
+        let item = &payload["params"]["item"];
+        assert_eq!(
+            (item["id"].as_str(), item["exitCode"].as_i64()),
+            (Some("call_9"), Some(0))
+        );
+        assert_eq!(item["command"], "seq 300000");
+        let text = item["aggregatedOutput"].as_str().unwrap();
+        assert!(
+            text.starts_with("line 000000\nline 000001\n"),
+            "{}",
+            &text[..40]
+        );
+        assert!(text.ends_with("line 299999\n"));
+        let cut = payload["truncated"]["cutBytes"].as_u64().unwrap() as usize;
+        assert_eq!(payload["truncated"]["strings"], 1);
+        let marker = format!("\n[… {cut} bytes cut by Switchboard to fit a websocket frame …]\n");
+        assert!(text.contains(&marker));
+        assert_eq!(text.len(), output.len() - cut + marker.len());
+        assert!(cut > 2_000_000 && cut < output.len());
+    }
+    assert_eq!(frames[0].1["type"], "app_server.item.completed");
+    assert_eq!(frames[1].1["type"], "notification");
+    assert_eq!(
+        frames[0].1["payload"]["params"],
+        frames[1].1["payload"]["params"]
+    );
+}
+
+#[test]
+fn fitting_cuts_the_longest_strings_on_character_boundaries() {
+    let small = json!({ "a": "x".repeat(100) });
+    let (raw, cut) = convert::fit_json(&small, 1000).unwrap();
+    assert_eq!((raw.get(), cut), (small.to_string().as_str(), None));
+    // Multi-byte text, two long strings and a short one that stays.
+    let value = json!({ "short": "kept", "long": ["é".repeat(5000), "ü€".repeat(4000)] });
+    let (raw, cut) = convert::fit_json(&value, 4000).unwrap();
+    assert!(raw.get().len() <= 4000, "{}", raw.get().len());
+    let fitted: Value = serde_json::from_str(raw.get()).unwrap();
+    assert_eq!(fitted["short"], "kept");
+    assert_eq!(cut.unwrap().strings, 2);
+    for text in fitted["long"].as_array().unwrap() {
+        assert!(text.as_str().unwrap().contains("bytes cut by Switchboard"));
+    }
+    // Bulk that is not in strings cannot be cut.
+    let numbers = json!((0..10_000).collect::<Vec<u32>>());
+    assert!(convert::fit_json(&numbers, 1000).is_none());
+}
+
+#[test]
+fn a_server_request_too_large_in_its_numbers_becomes_an_error_frame() {
+    let frames = frames_of(BridgeEvent::AppServerRequest {
+        thread_id: Some("t1".into()),
+        id: crate::protocol::RequestId::Integer(3),
+        method: "item/tool/call".into(),
+        params: json!({ "arguments": (0..300_000).collect::<Vec<u32>>() }).into(),
+    });
+    assert_eq!(frames[0].1["type"], "error");
+    assert_eq!(frames[0].1["payload"]["eventType"], "server_request");
+    assert!(frames[0].0.text.len() < stream::MAX_FRAME_BYTES);
+}
+
+#[test]
+fn transcript_updates_carry_item_rows_in_codex_managers_entry_shape() {
+    use crate::bridge::items::ItemRow;
+    let command = ItemRow::Command {
+        item_id: "call_9".into(),
+        command: "cargo test".into(),
+        cwd: "/w".into(),
+        status: "failed".into(),
+        exit_code: Some(101),
+        duration_ms: Some(2300),
+        output: "test result: FAILED\n".into(),
+        output_cut_bytes: 0,
+        output_lines: 1,
+    };
+    let frames = frames_of(BridgeEvent::TranscriptAppended {
+        thread_id: "t1".into(),
+        row: row(7, Some("u1"), TranscriptEntry::Item(command.clone())),
+    });
+    assert_eq!(frames.len(), 1);
+    let frame = &frames[0].1;
+    assert_eq!(frame["type"], "transcript_updated");
+    assert_eq!(frame["threadId"], "t1");
+    let payload = &frame["payload"];
+    let entry = &payload["entry"];
+    // codex-manager's fields beside the entry, and the entry keyed by its item.
+    assert_eq!(
+        (
+            &payload["sessionId"],
+            &payload["threadId"],
+            &payload["turnId"],
+            &payload["messageId"],
+            &payload["type"]
+        ),
+        (
+            &json!("t1"),
+            &json!("t1"),
+            &json!("u1"),
+            &json!("call_9"),
+            &json!("item.command")
+        )
+    );
+    assert_eq!(entry["messageId"], "call_9");
+    assert_eq!(entry["role"], "system");
+    assert_eq!(entry["content"], "cargo test (failed, exit 101)");
+    assert_eq!(entry["status"], "error");
+    let details: Value = serde_json::from_str(entry["details"].as_str().unwrap()).unwrap();
+    assert_eq!(details, serde_json::to_value(&command).unwrap());
+    assert_eq!(details["output"], "test result: FAILED\n");
+    // The same entry as the session detail has.
+    let detail_entry =
+        convert::transcript_entry(&row(7, Some("u1"), TranscriptEntry::Item(command))).unwrap();
+    assert_eq!(entry, &serde_json::to_value(detail_entry).unwrap());
+    // A plan update has no item: its row's id. A running item is streaming.
+    let plan = convert::transcript_entry(&row(
+        8,
+        Some("u1"),
+        TranscriptEntry::Item(ItemRow::Plan {
+            item_id: None,
+            explanation: None,
+            steps: Vec::new(),
+            text: Some("1. read".into()),
+        }),
+    ))
+    .unwrap();
+    assert_eq!(
+        (plan.message_id.as_str(), plan.status),
+        ("row-8", TranscriptStatus::Complete)
+    );
+    let running = convert::transcript_entry(&row(
+        9,
+        Some("u1"),
+        TranscriptEntry::Item(ItemRow::McpToolCall {
+            item_id: "mcp_1".into(),
+            server: "docs".into(),
+            tool: "search".into(),
+            status: "inProgress".into(),
+            arguments: json!({}),
+            result: None,
+            error: None,
+            duration_ms: None,
+        }),
+    ))
+    .unwrap();
+    assert_eq!(
+        (running.status, running.completed_at),
+        (TranscriptStatus::Streaming, None)
+    );
 }

@@ -12,6 +12,7 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,12 +21,16 @@ use tokio::sync::{mpsc, watch};
 
 use super::AppState;
 use super::convert;
-use super::wire::{ClaimEventPayload, SessionEventPayload, TranscriptUpdate};
+use super::wire::{
+    ClaimEventPayload, RawNotification, RawServerRequest, SessionEventPayload, TranscriptEntryView,
+    TranscriptUpdate,
+};
 use crate::appserver::timeline;
 use crate::bridge::{
     BridgeEvent, BridgeHandle, ClaimChange, ClaimOutcome, EventReceiver, ReleaseOutcome,
     SessionSummary,
 };
+use crate::protocol::RequestId;
 use crate::util::now_ms;
 
 /// The largest frame sent. Python `websockets` (the SDK's client) closes the connection
@@ -55,7 +60,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn wanted_by(&self, filter: Option<&str>) -> bool {
+    pub fn wanted_by(&self, filter: Option<&str>) -> bool {
         match filter {
             None => true,
             Some(filter) => self.global || self.thread_id.as_deref() == Some(filter),
@@ -264,10 +269,7 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
                 Some(entry) => vec![frame(
                     "transcript_updated",
                     Some(thread_id),
-                    &TranscriptUpdate {
-                        session_id: thread_id.clone(),
-                        entry,
-                    },
+                    &transcript_update(thread_id, entry),
                     false,
                 )],
                 None => Vec::new(),
@@ -277,24 +279,27 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
             thread_id,
             method,
             params,
-        } => {
-            let signal = convert::notification_signal(
-                method,
-                thread_id.as_deref(),
-                params,
-                thread_id
-                    .as_ref()
-                    .and_then(|t| titles.get(t))
-                    .map(String::as_str),
-                now_ms(),
-            );
-            vec![frame(
-                &signal.event_type,
-                thread_id.as_deref(),
-                &signal,
-                false,
-            )]
-        }
+        } => notification_frames(
+            method,
+            thread_id.as_deref(),
+            params,
+            thread_id
+                .as_ref()
+                .and_then(|t| titles.get(t))
+                .map(String::as_str),
+            now_ms(),
+        ),
+        BridgeEvent::AppServerRequest {
+            thread_id,
+            id,
+            method,
+            params,
+        } => vec![server_request_frame(
+            thread_id.as_deref(),
+            id,
+            method,
+            params,
+        )],
         // codex-manager's signal and record first (approvals.rs), then Switchboard's own.
         BridgeEvent::RequestOpened { request } => {
             let mut frames = super::approvals::opened_frames(request, titles);
@@ -340,6 +345,89 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
         )],
         BridgeEvent::Lagged { skipped } => vec![lagged_frame(*skipped)],
     }
+}
+
+/// Room in a frame for everything of a notification's signal but its params.
+const ENVELOPE_ROOM: usize = 8 * 1024;
+
+/// A `transcript_updated` payload: the entry, with codex-manager's fields beside it.
+pub fn transcript_update(thread_id: &str, entry: TranscriptEntryView) -> TranscriptUpdate {
+    TranscriptUpdate {
+        session_id: thread_id.to_string(),
+        thread_id: thread_id.to_string(),
+        turn_id: entry.turn_id.clone(),
+        message_id: entry.message_id.clone(),
+        kind: entry.kind.clone(),
+        entry,
+    }
+}
+
+/// The frames of one app-server notification: codex-manager's `app_server.<method>`
+/// signal, then its raw `notification` frame. The params are serialised once for both,
+/// with their longest strings cut when they would not fit a frame (a command's
+/// aggregated output on `item/completed`); when even that cannot make them fit, each
+/// frame becomes an `error` frame naming the event.
+pub fn notification_frames(
+    method: &str,
+    thread_id: Option<&str>,
+    params: &Value,
+    title: Option<&str>,
+    received_at_ms: i64,
+) -> Vec<Frame> {
+    let fitted = convert::fit_json(params, MAX_FRAME_BYTES - ENVELOPE_ROOM);
+    let (raw, truncated) = match fitted {
+        Some(fitted) => fitted,
+        // Too large in its numbers or keys: `frame` reports it as too large.
+        None => match serde_json::value::to_raw_value(params) {
+            Ok(raw) => (raw, None),
+            Err(_) => return Vec::new(),
+        },
+    };
+    let payload = RawNotification {
+        method: method.to_string(),
+        params: raw.clone(),
+        truncated,
+    };
+    let signal = convert::notification_signal(
+        method,
+        thread_id,
+        params,
+        (raw, truncated),
+        title,
+        received_at_ms,
+    );
+    vec![
+        frame(&signal.event_type, thread_id, &signal, false),
+        frame("notification", thread_id, &payload, false),
+    ]
+}
+
+/// codex-manager's raw `server_request` frame: `{method, id, params}` as app-server
+/// sent them, cut to fit a frame like a notification's.
+pub fn server_request_frame(
+    thread_id: Option<&str>,
+    id: &RequestId,
+    method: &str,
+    params: &Value,
+) -> Frame {
+    let (raw, truncated) = match convert::fit_json(params, MAX_FRAME_BYTES - ENVELOPE_ROOM) {
+        Some(fitted) => fitted,
+        None => match serde_json::value::to_raw_value(params) {
+            Ok(raw) => (raw, None),
+            Err(_) => (RawValue::NULL.to_owned(), None),
+        },
+    };
+    frame(
+        "server_request",
+        thread_id,
+        &RawServerRequest {
+            method: method.to_string(),
+            id: serde_json::to_value(id).unwrap_or(Value::Null),
+            params: raw,
+            truncated,
+        },
+        false,
+    )
 }
 
 fn lagged_frame(skipped: u64) -> Frame {

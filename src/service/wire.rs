@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 /// `status: "ok"`.
@@ -1021,7 +1022,9 @@ pub enum StreamCommand {
 /// Event types: `app_server.request.item.tool.call` (payload [`ToolCallSignal`]),
 /// `tool_call_requested` ([`PendingCallRecord`]), `tool_call_resolved`
 /// ([`ToolCallResolvedPayload`]), `app_server.<method>` for every app-server
-/// notification ([`NotificationSignal`]), `transcript_updated` ([`TranscriptUpdate`]),
+/// notification ([`NotificationSignal`]), then its raw `notification` ([`RawNotification`]),
+/// `server_request` for every server request, raw ([`RawServerRequest`]),
+/// `transcript_updated` ([`TranscriptUpdate`]),
 /// `session_created`, `session_updated`, `session_deleted` ([`SessionEventPayload`]),
 /// `server_request_refused`, `bridge_error`, `connection`, `tool_call_claimed` and
 /// `tool_call_released` ([`ClaimEventPayload`]: a worker claimed or renewed a call, or
@@ -1080,7 +1083,7 @@ pub struct ToolCallSignal {
 }
 
 /// Payload of `app_server.<method>` events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationSignal {
     /// `app_server`.
@@ -1091,9 +1094,55 @@ pub struct NotificationSignal {
     pub method: String,
     pub received_at: String,
     pub context: SignalContext,
+    /// The notification's params, serialised once and shared with its raw
+    /// `notification` frame; cut to fit a frame when too large (see `truncated`).
     #[schema(value_type = Object)]
-    pub params: Value,
+    pub params: Box<RawValue>,
     pub session: Option<SignalSession>,
+    /// Switchboard: present when strings of `params` were cut to keep the frame under
+    /// 1,000,000 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<Truncation>,
+}
+
+/// What was cut from an event too large for one websocket frame: the longest strings
+/// keep their start and end around a marker (`[… N bytes cut by Switchboard …]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Truncation {
+    /// Bytes cut, over every string.
+    pub cut_bytes: usize,
+    /// Strings that were cut.
+    pub strings: usize,
+}
+
+/// Payload of `notification`, codex-manager's raw frame for every app-server
+/// notification: `{method, params}` as app-server sent them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RawNotification {
+    pub method: String,
+    #[schema(value_type = Object)]
+    pub params: Box<RawValue>,
+    /// Switchboard: present when strings of `params` were cut to fit a frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<Truncation>,
+}
+
+/// Payload of `server_request`, codex-manager's raw frame for a server request:
+/// `{method, id, params}` as app-server sent them (`id` is app-server's JSON-RPC id, a
+/// number or a string, not the `requestId` the answer routes take).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RawServerRequest {
+    pub method: String,
+    #[schema(value_type = Object)]
+    pub id: Value,
+    #[schema(value_type = Object)]
+    pub params: Box<RawValue>,
+    /// Switchboard: present when strings of `params` were cut to fit a frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<Truncation>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -1126,11 +1175,17 @@ pub struct ToolCallResolvedPayload {
 }
 
 /// Payload of `transcript_updated`: a new entry, or a new version of one with the same
-/// `messageId` (a tool call's request entry is replaced by its resolution).
+/// `messageId` (a tool call's request entry is replaced by its resolution). `threadId`,
+/// `turnId`, `messageId` and `type` repeat the entry's, as codex-manager sends them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TranscriptUpdate {
     pub session_id: String,
+    pub thread_id: String,
+    pub turn_id: String,
+    pub message_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
     pub entry: TranscriptEntryView,
 }
 

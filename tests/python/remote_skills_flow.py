@@ -9,7 +9,9 @@ every reply is read the way the SDK reads it (see shared/docs/codex-manager-api.
      answer POST /api/tool-calls/{id}/response, poll GET /api/sessions/{id} until the
      turn is terminal, with the assistant reply in the same response
   3. on_app_server_request("item.tool.call") + respond_to_signal (stream): websocket
-     /api/stream?threadId=..., subscribe, ping, the signal, the answer, turn completion
+     /api/stream?threadId=..., subscribe, ping, the signal, the answer, the raw
+     `server_request`, and the raw `notification` of turn/completed (what codex-manager's
+     smoke test and web UI wait for)
   4. lifecycle exit: DELETE /api/sessions/{id}, then 410 on the session
 
 Configuration as the SDK's from_env(): CODEX_MANAGER_API_BASE, CODEX_MANAGER_API_PREFIX,
@@ -313,11 +315,25 @@ def stream_flow(session_id):
         elif kind == "tool_call_resolved":
             check(payload["requestId"] == answered, f"resolved {payload['requestId']}, answered {answered}")
             check(payload["status"] == "resolved" and payload["success"] is True, str(payload))
-        elif kind == "app_server.turn.completed" and payload["params"]["turn"]["id"] == turn_id:
+        elif kind == "server_request":
+            # codex-manager's raw frame: the request as app-server sent it.
+            check(frame.get("threadId") == session_id, f"server_request threadId {frame.get('threadId')}")
+            check(payload.get("method") == "item/tool/call", f"server_request for {payload.get('method')}")
+            check(isinstance(payload.get("id"), (str, int)), f"server_request id {payload.get('id')!r}")
+            check(payload["params"].get("tool") == "lookup_ticket", f"server_request params {payload['params']}")
+        elif (
+            kind == "notification"
+            and payload.get("method") == "turn/completed"
+            and payload["params"]["turn"]["id"] == turn_id
+        ):
+            # What codex-manager's own smoke test and web UI wait for: the raw frame.
+            check(frame.get("threadId") == session_id, f"notification threadId {frame.get('threadId')}")
             break
     check(answered is not None, f"no tool-call signal in {seen}")
     signal_at = seen.index("app_server.request.item.tool.call")
     check(signal_at < seen.index("tool_call_requested") < seen.index("tool_call_resolved"), f"order: {seen}")
+    check(seen.index("tool_call_requested") < seen.index("server_request"), f"order: {seen}")
+    check("app_server.turn.completed" in seen, f"no turn.completed signal before its raw frame: {seen}")
     ws.close()
     _, detail = request("GET", f"/sessions/{session_id}", allow=(410,))
     status, reply = turn_state(detail, turn_id)

@@ -20,6 +20,7 @@ mod service_cli;
 mod service_limits;
 mod service_python;
 mod soak;
+mod stream_codex;
 mod support;
 mod team_claims;
 mod transcript_faults;

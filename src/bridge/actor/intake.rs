@@ -2,6 +2,7 @@
 //! reconnect), registered (in the store before anyone can see them), then routed (a
 //! handler, a person, a policy); notifications move sessions, turns and requests on.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -32,17 +33,19 @@ impl Actor {
                         self.emit(BridgeEvent::AppServerNotification {
                             thread_id: typed.thread_id().map(str::to_string),
                             method: notification.method.clone(),
-                            params: notification.params.clone().unwrap_or(Value::Null),
+                            params: Arc::new(notification.params.clone().unwrap_or(Value::Null)),
                         });
                         self.fold_items(&notification);
                         self.on_notification(typed);
                     }
                     Err(e) => {
                         tracing::warn!(target: "bridge", "could not read `{}` notification: {e}", notification.method);
+                        let params = notification.params.unwrap_or(Value::Null);
                         self.emit(BridgeEvent::AppServerNotification {
-                            thread_id: None,
+                            // Still its thread's, for the API's thread filters.
+                            thread_id: thread_of(&params),
                             method: notification.method,
-                            params: notification.params.unwrap_or(Value::Null),
+                            params: Arc::new(params),
                         });
                     }
                 }
@@ -51,7 +54,20 @@ impl Actor {
         }
     }
 
+    /// Takes a server request in, then tells the consumers that mirror app-server about
+    /// it as it came (`AppServerRequest`), once it is registered or answered.
     fn on_server_request(&mut self, request: Request) {
+        let raw = BridgeEvent::AppServerRequest {
+            thread_id: request.params.as_ref().and_then(thread_of),
+            id: request.id.clone(),
+            method: request.method.clone(),
+            params: Arc::new(request.params.clone().unwrap_or(Value::Null)),
+        };
+        self.take_server_request(request);
+        self.emit(raw);
+    }
+
+    fn take_server_request(&mut self, request: Request) {
         match ServerRequest::from_request(&request) {
             Ok(ServerRequest::ToolCall(params)) => self.on_tool_call(request, params),
             Ok(ServerRequest::Other { method, params }) => {
@@ -864,4 +880,12 @@ fn changed_paths(changes: &Value) -> Vec<String> {
         Value::Object(map) => map.keys().cloned().collect(),
         _ => Vec::new(),
     }
+}
+
+/// The `threadId` of a message's params, when it has one.
+fn thread_of(params: &Value) -> Option<String> {
+    params
+        .get("threadId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }

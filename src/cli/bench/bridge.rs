@@ -105,7 +105,7 @@ pub async fn wait_report(
                     if method == REPORT_METHOD
                         && params.get("threadId").and_then(Value::as_str) == Some(thread_id) =>
                 {
-                    return serde_json::from_value(params)
+                    return <SyntheticReport as serde::Deserialize>::deserialize(&*params)
                         .map_err(BenchError::from("synthetic report"));
                 }
                 Some(_) => {}

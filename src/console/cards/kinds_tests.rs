@@ -589,7 +589,7 @@ fn diff_updated(app: &mut App) {
     app.on_bridge_event(BridgeEvent::AppServerNotification {
         thread_id: Some(thread(1)),
         method: "turn/diff/updated".to_string(),
-        params: json!({"threadId": thread(1), "turnId": "turn-1", "diff": TURN_DIFF}),
+        params: json!({"threadId": thread(1), "turnId": "turn-1", "diff": TURN_DIFF}).into(),
     });
 }
 
