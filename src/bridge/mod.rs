@@ -3,6 +3,7 @@
 //! cloneable [`BridgeHandle`] talks to it through commands with one-shot replies.
 
 mod actor;
+pub mod calls;
 pub mod dispatch;
 pub mod events;
 pub mod items;
@@ -172,7 +173,7 @@ impl TurnOptions {
 }
 
 /// The outcome of answering a pending call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RespondOutcome {
     /// Written to app-server; the call is resolved.
@@ -230,7 +231,7 @@ pub enum ReleaseOutcome {
 }
 
 /// The outcome of answering any pending request (`BridgeHandle::answer_request`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum AnswerOutcome {
     /// Written to app-server; the request is resolved.
@@ -314,7 +315,7 @@ impl<'a> From<&'a ResolvedRequest> for EndedRequest<'a> {
 }
 
 /// Counts for the console header and `/api/health`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     pub sessions: usize,
@@ -327,7 +328,7 @@ pub struct Totals {
     pub failed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BridgeStatus {
     pub transport: String,
@@ -340,7 +341,7 @@ pub struct BridgeStatus {
     pub not_persisted: Vec<NotPersisted>,
     /// The account's rate limits as app-server last reported them
     /// (`account/rateLimits/updated`, merged).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<Value>,
 }
 
