@@ -51,9 +51,28 @@ pub enum BridgeCall {
         thread_id: String,
     },
     ListThreads,
+    /// Answers a tool call; `claim_id` is the caller's claim when it holds one.
     Respond {
         request_id: String,
         result: ToolCallResult,
+        #[serde(default)]
+        claim_id: Option<String>,
+    },
+    /// Claims any pending request for `holder` (or renews the caller's claim, or takes
+    /// another holder's over): a [`super::ClaimOutcome`].
+    Claim {
+        request_id: String,
+        holder: String,
+        lease_ms: u64,
+        #[serde(default)]
+        claim_id: Option<String>,
+        #[serde(default)]
+        takeover: bool,
+    },
+    /// Gives a claim back: a [`super::ReleaseOutcome`].
+    Release {
+        request_id: String,
+        claim_id: String,
     },
     /// Runs the call's handler now; the reply is `[result, failure]`.
     RunHandler {
@@ -68,6 +87,8 @@ pub enum BridgeCall {
     AnswerRequest {
         request_id: String,
         answer: Value,
+        #[serde(default)]
+        claim_id: Option<String>,
     },
     ListRequests,
     Reconnect,
@@ -87,6 +108,8 @@ impl BridgeCall {
             BridgeCall::Resume { .. } => "resume",
             BridgeCall::ListThreads => "list_threads",
             BridgeCall::Respond { .. } => "respond",
+            BridgeCall::Claim { .. } => "claim",
+            BridgeCall::Release { .. } => "release",
             BridgeCall::RunHandler { .. } => "run_handler",
             BridgeCall::SetHold { .. } => "set_hold",
             BridgeCall::AnswerRequest { .. } => "answer_request",
@@ -215,9 +238,38 @@ pub async fn execute(
         }
         BridgeCall::Resume { thread_id } => json(bridge.resume_session(&thread_id).await?),
         BridgeCall::ListThreads => json(bridge.list_threads().await?),
-        BridgeCall::Respond { request_id, result } => {
-            json(bridge.respond(&request_id, result, by).await?)
-        }
+        BridgeCall::Respond {
+            request_id,
+            result,
+            claim_id,
+        } => json(
+            bridge
+                .respond_claimed(&request_id, result, by, claim_id.as_deref())
+                .await?,
+        ),
+        BridgeCall::Claim {
+            request_id,
+            holder,
+            lease_ms,
+            claim_id,
+            takeover,
+        } => json(
+            bridge
+                .claim_request(
+                    &request_id,
+                    super::ClaimAsk {
+                        holder,
+                        lease: std::time::Duration::from_millis(lease_ms),
+                        claim_id,
+                        takeover,
+                    },
+                )
+                .await?,
+        ),
+        BridgeCall::Release {
+            request_id,
+            claim_id,
+        } => json(bridge.release_claim(&request_id, &claim_id).await?),
         BridgeCall::RunHandler { request_id } => {
             let outcome = bridge.run_handler(&request_id).await?;
             json((outcome.result, outcome.failure))
@@ -229,9 +281,15 @@ pub async fn execute(
             };
             json(bridge.set_hold(change).await?)
         }
-        BridgeCall::AnswerRequest { request_id, answer } => {
-            json(bridge.answer_request(&request_id, answer, by).await?)
-        }
+        BridgeCall::AnswerRequest {
+            request_id,
+            answer,
+            claim_id,
+        } => json(
+            bridge
+                .answer_request_claimed(&request_id, answer, by, claim_id.as_deref())
+                .await?,
+        ),
         BridgeCall::ListRequests => json(bridge.pending_requests(None).await?),
         BridgeCall::Reconnect => json(bridge.reconnect().await?),
     })

@@ -10,8 +10,9 @@ use tokio::sync::broadcast;
 use crate::appserver::ProtocolLine;
 use crate::bridge::calls::{BridgeCall, Snapshot};
 use crate::bridge::{
-    AnswerOutcome, BridgeError, BridgeHandle, CreateSession, EventReceiver, HoldChange, HoldState,
-    PendingRequestView, RespondOutcome, Responder, SessionSummary,
+    AnswerOutcome, BridgeError, BridgeHandle, ClaimAsk, ClaimOutcome, CreateSession, EventReceiver,
+    HoldChange, HoldState, PendingRequestView, ReleaseOutcome, RespondOutcome, Responder,
+    SessionSummary,
 };
 use crate::catalog::Catalog;
 use crate::protocol::{ThreadInfo, ToolCallResult};
@@ -219,20 +220,53 @@ impl Link {
     }
 
     /// Answers a tool call as the person at this console (over the link: credited to
-    /// the console's client name).
-    pub async fn respond(
+    /// the console's client name), with its claim when it holds one.
+    pub async fn respond_claimed(
         &self,
         request_id: &str,
         result: ToolCallResult,
+        claim_id: Option<&str>,
     ) -> Result<RespondOutcome> {
         match self {
             Link::Local(bridge) => Ok(bridge
-                .respond(request_id, result, Responder::Operator)
+                .respond_claimed(request_id, result, Responder::Operator, claim_id)
                 .await?),
             Link::Remote(remote) => {
                 let call = BridgeCall::Respond {
                     request_id: request_id.to_string(),
                     result,
+                    claim_id: claim_id.map(str::to_string),
+                };
+                Self::remote(remote, call).await
+            }
+        }
+    }
+
+    /// Claims a pending request for the person at this console (or renews, or takes
+    /// over).
+    pub async fn claim_request(&self, request_id: &str, ask: ClaimAsk) -> Result<ClaimOutcome> {
+        match self {
+            Link::Local(bridge) => Ok(bridge.claim_request(request_id, ask).await?),
+            Link::Remote(remote) => {
+                let call = BridgeCall::Claim {
+                    request_id: request_id.to_string(),
+                    holder: ask.holder,
+                    lease_ms: u64::try_from(ask.lease.as_millis()).unwrap_or(u64::MAX),
+                    claim_id: ask.claim_id,
+                    takeover: ask.takeover,
+                };
+                Self::remote(remote, call).await
+            }
+        }
+    }
+
+    pub async fn release_claim(&self, request_id: &str, claim_id: &str) -> Result<ReleaseOutcome> {
+        match self {
+            Link::Local(bridge) => Ok(bridge.release_claim(request_id, claim_id).await?),
+            Link::Remote(remote) => {
+                let call = BridgeCall::Release {
+                    request_id: request_id.to_string(),
+                    claim_id: claim_id.to_string(),
                 };
                 Self::remote(remote, call).await
             }
@@ -269,20 +303,23 @@ impl Link {
         }
     }
 
-    /// Answers an approval, a question or an elicitation as the person at this console.
-    pub async fn answer_request(
+    /// Answers an approval, a question or an elicitation as the person at this console,
+    /// with its claim when it holds one.
+    pub async fn answer_request_claimed(
         &self,
         request_id: &str,
         answer: serde_json::Value,
+        claim_id: Option<&str>,
     ) -> Result<AnswerOutcome> {
         match self {
             Link::Local(bridge) => Ok(bridge
-                .answer_request(request_id, answer, Responder::Operator)
+                .answer_request_claimed(request_id, answer, Responder::Operator, claim_id)
                 .await?),
             Link::Remote(remote) => {
                 let call = BridgeCall::AnswerRequest {
                     request_id: request_id.to_string(),
                     answer,
+                    claim_id: claim_id.map(str::to_string),
                 };
                 Self::remote(remote, call).await
             }
