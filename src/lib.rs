@@ -25,6 +25,8 @@ pub mod lab;
 pub mod model;
 /// Wire types: the JSON-RPC envelope and typed app-server messages. No I/O.
 pub mod protocol;
+/// A bridge in a running `serve`, over its native routes: the remote console's link.
+pub mod remote;
 /// The HTTP + websocket API over a bridge (codex-manager compatible), with its OpenAPI.
 pub mod service;
 /// Small shared helpers.

@@ -18,7 +18,7 @@ use crate::protocol::{Message, Notification, Request, RequestId, Response, RpcEr
 const INBOUND_CAPACITY: usize = 1024;
 
 /// Which way a protocol line went, for the protocol log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// From app-server to Switchboard.
@@ -28,7 +28,7 @@ pub enum Direction {
 }
 
 /// One raw line of the protocol, as the console's protocol log shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProtocolLine {
     pub at_ms: i64,
     pub generation: u64,

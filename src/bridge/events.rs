@@ -43,14 +43,14 @@ pub enum CallEnd {
 }
 
 /// How a tool call ended; the payload of `tool_call_resolved`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedCall {
     pub request_id: String,
     pub thread_id: String,
     pub turn_id: String,
     pub call_id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     pub tool: String,
     pub status: CallEnd,
@@ -61,16 +61,16 @@ pub struct ResolvedCall {
     pub latency_ms: u64,
     pub result: Option<ToolCallResult>,
     /// Where the call's arguments broke the tool's `input_schema`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schema_problems: Vec<String>,
     /// Where the answer broke the tool's `output_schema` (a successful JSON answer only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub output_schema_problems: Vec<String>,
     /// The handler's own failure (exit status, bad output, timeout), when it had one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handler_failure: Option<String>,
     /// The handler ran out of its timeout.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub timed_out: bool,
 }
 
@@ -117,7 +117,7 @@ pub fn how_it_ended(status: CallEnd, by: Option<&Responder>, reason: Option<&str
 }
 
 /// How an approval, a question or an elicitation ended; the payload of `request_resolved`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedRequest {
     pub request_id: String,
@@ -138,7 +138,7 @@ pub struct ResolvedRequest {
 }
 
 /// Which handlers are held for review instead of answering on their own.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HoldState {
     /// Every handler is held.
@@ -153,7 +153,7 @@ impl HoldState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
     Connecting,
@@ -183,7 +183,7 @@ pub enum ConnectionState {
 }
 
 /// A step in bringing a session back after a reconnect or a Switchboard restart.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum RecoveryStep {
     /// Read back from its transcript at start; `resume_session` re-attaches it.
@@ -226,7 +226,7 @@ impl RecoveryStep {
 }
 
 /// What happened to a call's claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimChange {
     Claimed,
@@ -254,7 +254,7 @@ impl ClaimChange {
 }
 
 /// One event of the bridge. Serialised with a `type` tag for `exec --json` and the API.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BridgeEvent {
     Connection {

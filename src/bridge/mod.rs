@@ -3,6 +3,7 @@
 //! cloneable [`BridgeHandle`] talks to it through commands with one-shot replies.
 
 mod actor;
+pub mod calls;
 pub mod dispatch;
 pub mod events;
 pub mod items;
@@ -172,7 +173,7 @@ impl TurnOptions {
 }
 
 /// The outcome of answering a pending call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RespondOutcome {
     /// Written to app-server; the call is resolved.
@@ -206,7 +207,7 @@ pub struct ClaimAsk {
 }
 
 /// The outcome of claiming a pending request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ClaimOutcome {
     /// The caller holds the call until `claim.lease_expires_at_ms` (a new claim, or its
@@ -230,7 +231,7 @@ pub enum ClaimOutcome {
 }
 
 /// The outcome of giving a claim back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ReleaseOutcome {
     /// Released: anyone may claim or answer the call again.
@@ -247,7 +248,7 @@ pub enum ReleaseOutcome {
 }
 
 /// The outcome of answering any pending request (`BridgeHandle::answer_request`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum AnswerOutcome {
     /// Written to app-server; the request is resolved.
@@ -335,7 +336,7 @@ impl<'a> From<&'a ResolvedRequest> for EndedRequest<'a> {
 }
 
 /// Counts for the console header and `/api/health`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     pub sessions: usize,
@@ -348,7 +349,7 @@ pub struct Totals {
     pub failed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BridgeStatus {
     pub transport: String,
@@ -361,7 +362,7 @@ pub struct BridgeStatus {
     pub not_persisted: Vec<NotPersisted>,
     /// The account's rate limits as app-server last reported them
     /// (`account/rateLimits/updated`, merged).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<Value>,
 }
 

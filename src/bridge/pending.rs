@@ -18,7 +18,7 @@ use crate::protocol::{
 };
 
 /// Who is expected to answer a waiting request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Answerer {
     /// A catalog handler runs for it.
@@ -78,7 +78,7 @@ impl AnswerState {
 /// A claim on a pending request (a worker's on a tool call, an operator's on whatever
 /// their console has open): until its lease ends, only its holder may answer it (a
 /// request nobody claimed is answerable by anyone).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallClaim {
     /// What the holder renews, releases and answers with.
@@ -218,7 +218,7 @@ pub struct PendingRequest {
 
 /// What consumers see of a pending tool call. Field names follow codex-manager's
 /// pending-call record so the service can pass it on unchanged.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingCallView {
     pub request_id: String,
@@ -239,7 +239,7 @@ pub struct PendingCallView {
 }
 
 /// What consumers see of a pending approval, question or elicitation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingRequestView {
     /// Ours, as for tool calls: what the answer methods take.

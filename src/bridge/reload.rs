@@ -17,7 +17,7 @@ use crate::protocol::DynamicToolSpec;
 
 /// What one reload did: the catalog now in use (`generation` counts the successful
 /// loads since start, 0 being the first), and the changes or the error.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogReload {
     pub at_ms: i64,
@@ -90,7 +90,7 @@ pub fn first_problem(error: &str) -> String {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum ReloadOutcome {
     /// The new catalog is in use.
@@ -113,6 +113,29 @@ pub struct ReloadChange {
     /// from now on see this change. False for a changed handler, which answers the next
     /// call of every session.
     pub new_sessions_only: bool,
+}
+
+/// A change read back (the remote console's events); a word this build does not know
+/// reads as `definition`.
+impl<'de> serde::Deserialize<'de> for ReloadChange {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Read {
+            tool: String,
+            change: String,
+            new_sessions_only: bool,
+        }
+        let read = Read::deserialize(deserializer)?;
+        Ok(ReloadChange {
+            tool: read.tool,
+            change: ["added", "removed", "definition", "answering"]
+                .into_iter()
+                .find(|known| *known == read.change)
+                .unwrap_or("definition"),
+            new_sessions_only: read.new_sessions_only,
+        })
+    }
 }
 
 impl ReloadChange {
@@ -146,7 +169,7 @@ impl From<&ToolChange> for ReloadChange {
 }
 
 /// A session whose thread carries older definitions of some tools.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutdatedSession {
     pub thread_id: String,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::transcript::{Transcript, TranscriptRow};
 use crate::protocol::{DynamicToolSpec, TokenUsage, TurnStatus};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     Idle,
@@ -39,7 +39,7 @@ impl SessionStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TurnRecord {
     pub id: String,
@@ -51,7 +51,7 @@ pub struct TurnRecord {
     pub assistant_reply: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionSummary {
     pub thread_id: String,
@@ -131,7 +131,7 @@ pub struct SessionSetup {
 }
 
 /// A session's state read in one step, so turns and transcript always agree.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionSnapshot {
     pub summary: SessionSummary,

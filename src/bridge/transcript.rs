@@ -466,7 +466,7 @@ pub enum PersistChange {
 }
 
 /// A session whose transcript is not being written, for `status()` and health.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NotPersisted {
     pub thread_id: String,

@@ -33,6 +33,20 @@ pub struct ConsoleArgs {
     /// giving up (then R in the console tries again).
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub reconnect_attempts: u32,
+    /// Attach to a running `switchboard serve` at URL (http://HOST:PORT) instead of
+    /// starting a bridge: the same console over its API. Calls wait in `serve` while no
+    /// console is attached, so closing or restarting this one loses nothing.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with_all = ["catalog", "scripted_model", "listen", "no_watch"]
+    )]
+    pub remote: Option<String>,
+    /// The bearer token of the `serve` given with --remote (default: $SWITCHBOARD_TOKEN,
+    /// $CODEX_MANAGER_BEARER_TOKEN, the codex-manager profile's, then the token file
+    /// `serve` wrote, for a server on this machine).
+    #[arg(long, value_name = "TOKEN", requires = "remote")]
+    pub token: Option<String>,
 }
 
 /// The sessions the console creates.
@@ -142,6 +156,9 @@ fn tree_or_embedded(in_tree: PathBuf, data_dir: &Path) -> std::io::Result<PathBu
 }
 
 pub async fn run(args: ConsoleArgs) -> u8 {
+    if let Some(url) = args.remote.clone() {
+        return run_remote(args, &url).await;
+    }
     // Earlier sessions can only be resumed from a CODEX_HOME that outlives the run; the
     // scripted model's is temporary.
     let restore = args.scripted_model.is_none();
@@ -170,12 +187,82 @@ pub async fn demo(args: DemoArgs) -> u8 {
         listen: args.listen,
         app_server: args.app_server,
         reconnect_attempts: args.reconnect_attempts,
+        remote: None,
+        token: None,
     };
     let options = ConsoleOptions {
         first_message: Some(DEMO_MESSAGE.to_string()),
         ..ConsoleOptions::default()
     };
     start_and_run(console_args, options, false).await
+}
+
+/// Who answers from this console, as `serve` records it: `console USER@HOST`.
+fn console_name() -> String {
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "operator".to_string());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("console {user}@{host}")
+}
+
+/// The console attached to a running `serve`: no bridge here, no app-server.
+async fn run_remote(args: ConsoleArgs, url: &str) -> u8 {
+    use crate::remote::{RemoteBridge, RemoteConfig, RemoteError};
+    let _log_guard = super::init_file_logging(&args.app_server.data_dir(), "console.log");
+    let base = match crate::remote::base_url(url) {
+        Ok(base) => base,
+        Err(e) => {
+            report_error(&e.to_string());
+            return exit::INVALID_INPUT;
+        }
+    };
+    // The token from the same places as the API client commands.
+    let endpoint = super::api_client::ClientArgs {
+        url: Some(base.clone()),
+        token: args.token.clone(),
+        ..Default::default()
+    }
+    .endpoint();
+    let config = RemoteConfig {
+        url: base,
+        token: endpoint.token,
+        client_name: console_name(),
+    };
+    let remote = match RemoteBridge::connect(config).await {
+        Ok(remote) => remote,
+        Err(e) => {
+            report_error(&e.to_string());
+            return match e {
+                RemoteError::BadUrl { .. } => exit::INVALID_INPUT,
+                RemoteError::Unreachable { .. } => exit::UNREACHABLE,
+                RemoteError::Unauthorized { .. } | RemoteError::NoToken { .. } => {
+                    exit::UNAUTHORIZED
+                }
+                _ => exit::SERVER_ERROR,
+            };
+        }
+    };
+    let options = ConsoleOptions {
+        codex: console::inspect::ProbeCodex {
+            bin: args.app_server.codex_bin.clone(),
+            app_server_args: args.app_server.app_server_args.clone(),
+        },
+        sessions: args.sessions.defaults(),
+        ..ConsoleOptions::default()
+    };
+    match console::run(remote, options).await {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            report_error(&e.to_string());
+            exit::UNREACHABLE
+        }
+    }
 }
 
 async fn start_and_run(

@@ -72,6 +72,9 @@ pub enum Command {
     /// Open the console on the embedded scripted model with the example catalog: some
     /// tools answered by script handlers, one waiting for you.
     Demo(console_cmd::DemoArgs),
+    /// Open the console: what `switchboard` with no command does (`console --remote URL`
+    /// attaches it to a running `serve`).
+    Console(Box<console_cmd::ConsoleArgs>),
     /// Run one prompt headless: create a session with the catalog, answer tool calls with
     /// its handlers, wait for the turn, print the assistant reply.
     Exec(Box<exec::ExecArgs>),
@@ -217,6 +220,7 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             None => console_cmd::run(cli.console).await,
             Some(Command::Demo(args)) => console_cmd::demo(args).await,
+            Some(Command::Console(args)) => console_cmd::run(*args).await,
             Some(Command::Exec(args)) => exec::run(*args).await,
             Some(Command::Catalog(command)) => catalog_cmd::run(command).await,
             Some(Command::Bench(args)) => bench::run(args).await,

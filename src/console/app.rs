@@ -419,6 +419,8 @@ pub struct App {
     pub inspector_selected: usize,
     pub inspector_scroll: u16,
     pub listen: Option<ListenInfo>,
+    /// The link to `serve`, for a console attached to one (`--remote URL`).
+    pub remote: Option<super::link::LinkState>,
     /// The clock for wait timers, set by the loop.
     pub now_ms: i64,
     pub quit: bool,
@@ -486,6 +488,7 @@ impl App {
             inspector_selected: 0,
             inspector_scroll: 0,
             listen: None,
+            remote: None,
             now_ms: crate::util::now_ms(),
             quit: false,
             titled_waiting: None,

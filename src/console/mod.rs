@@ -18,6 +18,7 @@ pub mod editor;
 pub mod headless;
 pub mod inspect;
 pub mod keys;
+pub mod link;
 pub mod model;
 pub mod navigate;
 mod terminal;
@@ -30,10 +31,10 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
-use crate::bridge::{BridgeHandle, Responder};
 use app::{App, Effect, ListenInfo, Outcome, Request};
+pub use link::{Link, LinkError, LinkEvent};
 
 /// The shortest time between two frames; events in between share one frame.
 const FRAME_INTERVAL: Duration = Duration::from_millis(16);
@@ -44,6 +45,8 @@ pub enum ConsoleError {
     Terminal(#[from] std::io::Error),
     #[error(transparent)]
     Bridge(#[from] crate::bridge::BridgeError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
     #[error("console config: {0}")]
     Config(#[from] config::ConfigError),
 }
@@ -73,8 +76,9 @@ pub struct SessionDefaults {
 
 /// Runs the console until the operator quits. The terminal is restored on every exit
 /// path, panics included.
-pub async fn run(bridge: BridgeHandle, options: ConsoleOptions) -> Result<(), ConsoleError> {
+pub async fn run(bridge: impl Into<Link>, options: ConsoleOptions) -> Result<(), ConsoleError> {
     use tokio::signal::unix::{SignalKind, signal};
+    let bridge = bridge.into();
     let config = config::load()?;
     keys::install(&config.keys);
     let mut options = options;
@@ -133,7 +137,7 @@ pub struct LoopStats {
 /// The console's event loop, generic over where it draws and where input comes from so
 /// that tests drive it with a `TestBackend` and a scripted key stream.
 pub async fn event_loop<S, I>(
-    bridge: &BridgeHandle,
+    bridge: impl Into<Link>,
     screen: &mut S,
     mut input: I,
     options: ConsoleOptions,
@@ -142,17 +146,20 @@ where
     S: Screen,
     I: futures_util::Stream<Item = std::io::Result<Event>> + Unpin,
 {
+    let bridge = &bridge.into();
     let mut stats = LoopStats::default();
     let mut events = bridge.subscribe();
-    let mut protocol = bridge.protocol_tap().subscribe();
-    let mut app = App::new(bridge.catalog(), bridge.status().await?);
+    let initial = bridge.load().await?;
+    let mut app = App::new(bridge.catalog(), initial.status.clone());
     app.listen = options.listen.clone();
+    app.remote = bridge.remote_url().map(|url| link::LinkState::Connected {
+        url: url.to_string(),
+    });
     if let Some((operator, lease_ms)) = &options.claims {
         app.claims = claims::Claims::new(operator, *lease_ms);
     }
     let (outcomes_tx, mut outcomes) = mpsc::channel::<Outcome>(256);
-    let initial = load(bridge).await?;
-    let mut effects = app.on_outcome(initial);
+    let mut effects = app.on_outcome(loaded(initial));
     if let Some(message) = &options.first_message {
         app.composer.insert_str(message);
         effects.push(Effect::Bridge(Request::CreateSession));
@@ -223,20 +230,20 @@ where
                 }
             }
             event = events.recv() => match event {
-                Some(event) => {
+                Some(LinkEvent::Bridge(event)) => {
                     app.now_ms = crate::util::now_ms();
-                        effects = app.on_bridge_event(event);
+                    effects = app.on_bridge_event(event);
                     dirty = true;
                 }
-                None => return Ok(stats),
-            },
-            line = protocol.recv() => match line {
-                Ok(line) => {
+                Some(LinkEvent::Protocol(line)) => {
                     app.on_protocol_line(line);
                     dirty |= app.view == app::View::ProtocolLog;
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => {}
+                Some(LinkEvent::Link(state)) => {
+                    app.remote = Some(state);
+                    dirty = true;
+                }
+                None => return Ok(stats),
             },
             Some(outcome) = outcomes.recv() => {
                 app.now_ms = crate::util::now_ms();
@@ -262,22 +269,19 @@ pub fn without_colors(buffer: &mut ratatui::buffer::Buffer) {
     }
 }
 
-/// Reads everything the console shows from the bridge in one go.
-async fn load(bridge: &BridgeHandle) -> Result<Outcome, ConsoleError> {
-    let status = bridge.status().await?;
-    let mut snapshots = Vec::new();
-    for summary in bridge.sessions().await? {
-        if let Some(snapshot) = bridge.session(&summary.thread_id).await? {
-            snapshots.push(snapshot);
-        }
-    }
-    let pending = bridge.pending_calls(None).await?;
-    Ok(Outcome::Loaded(Box::new((status, snapshots, pending))))
+/// Everything the console shows, read from the bridge in one go, as the state machine
+/// takes it.
+fn loaded(snapshot: crate::bridge::calls::Snapshot) -> Outcome {
+    Outcome::Loaded(Box::new((
+        snapshot.status,
+        snapshot.sessions,
+        snapshot.pending,
+    )))
 }
 
 fn apply(
     effect: Effect,
-    bridge: &BridgeHandle,
+    bridge: &Link,
     outcomes: &mpsc::Sender<Outcome>,
     screen: &mut impl Screen,
     options: &ConsoleOptions,
@@ -314,8 +318,11 @@ fn apply(
             let bridge = bridge.clone();
             let outcomes = outcomes.clone();
             tokio::spawn(async move {
-                if let Ok(loaded) = load(&bridge).await {
-                    let _ = outcomes.send(loaded).await;
+                match bridge.load().await {
+                    Ok(snapshot) => {
+                        let _ = outcomes.send(loaded(snapshot)).await;
+                    }
+                    Err(e) => tracing::warn!(target: "console", "reading state again failed: {e}"),
                 }
             });
         }
@@ -332,8 +339,8 @@ fn apply(
     }
 }
 
-async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefaults) -> Outcome {
-    let text = |e: crate::bridge::BridgeError| e.to_string();
+async fn perform(bridge: &Link, request: Request, sessions: &SessionDefaults) -> Outcome {
+    let text = |e: LinkError| e.to_string();
     match request {
         Request::CreateSession => Outcome::SessionCreated(
             bridge
@@ -406,11 +413,7 @@ async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefa
             request_id,
         },
         Request::RunHandler { request_id } => Outcome::HandlerRan {
-            result: bridge
-                .run_handler(&request_id)
-                .await
-                .map(|o| (o.result, o.failure))
-                .map_err(text),
+            result: bridge.run_handler(&request_id).await.map_err(text),
             request_id,
         },
         Request::Hold(change) => Outcome::Hold(bridge.set_hold(change).await.map_err(text)),
@@ -425,19 +428,12 @@ async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefa
             claim_id,
         } => Outcome::RequestAnswered {
             result: bridge
-                .answer_request_claimed(
-                    &request_id,
-                    answer,
-                    crate::bridge::Responder::Operator,
-                    claim_id.as_deref(),
-                )
+                .answer_request_claimed(&request_id, answer, claim_id.as_deref())
                 .await
                 .map_err(text),
             request_id,
         },
-        Request::ListRequests => {
-            Outcome::Requests(bridge.pending_requests(None).await.map_err(text))
-        }
+        Request::ListRequests => Outcome::Requests(bridge.pending_requests().await.map_err(text)),
         Request::Resume { thread_id } => {
             Outcome::Resumed(bridge.resume_session(&thread_id).await.map_err(text))
         }
@@ -447,11 +443,11 @@ async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefa
 /// Answers a tool call with the console's claim; a bulk answer claims the call first and
 /// leaves it alone when someone else holds it (`Claimed`, nothing written).
 async fn respond(
-    bridge: &BridgeHandle,
+    bridge: &Link,
     request_id: &str,
     result: crate::protocol::ToolCallResult,
     claim: app::RespondClaim,
-) -> Result<crate::bridge::RespondOutcome, crate::bridge::BridgeError> {
+) -> Result<crate::bridge::RespondOutcome, LinkError> {
     use crate::bridge::{ClaimOutcome, RespondOutcome};
     let mut claimed_first = false;
     let claim_id = match claim {
@@ -477,7 +473,7 @@ async fn respond(
         }
     };
     let outcome = bridge
-        .respond_claimed(request_id, result, Responder::Operator, claim_id.as_deref())
+        .respond_claimed(request_id, result, claim_id.as_deref())
         .await;
     // A claim taken only to answer goes back when the answer did not go (a failed
     // write): the call is anyone's again, this console's included.

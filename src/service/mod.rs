@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod convert;
 pub mod error;
 pub mod listen;
+pub mod native;
 pub mod openapi;
 pub mod routes;
 pub mod stream;
@@ -272,6 +273,9 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/catalog/stats", get(routes::catalog_stats))
         .route("/api/openapi.json", get(routes::openapi))
         .route("/api/stream", get(stream::stream))
+        // The remote console's own routes (native.rs), outside the OpenAPI document.
+        .route("/api/switchboard/events", get(native::events))
+        .route("/api/switchboard/call", post(native::call))
         .fallback(routes::no_route)
         .method_not_allowed_fallback(routes::wrong_method)
         .layer(DefaultBodyLimit::max(max_body_bytes))

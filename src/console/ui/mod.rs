@@ -18,6 +18,7 @@ use super::keys;
 use super::navigate;
 use super::text;
 use crate::bridge::ConnectionState;
+use crate::console::link::LinkState;
 
 pub use transcript::row_lines;
 
@@ -208,15 +209,43 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         .next()
         .unwrap_or_default()
         .to_string();
-    let mut first = vec![
-        "Switchboard".bold(),
-        "  ".into(),
-        version.into(),
-        " · ".dim(),
-        transport.into(),
-        " · ".dim(),
-        Span::styled(state, state_style),
-    ];
+    let mut first = vec!["Switchboard".bold(), "  ".into()];
+    // Attached to a `serve`: where, and the link's own state. While the link is down,
+    // what was last heard of app-server is stale, so it is not shown.
+    match &app.remote {
+        Some(LinkState::Reconnecting {
+            url,
+            attempt,
+            delay_ms,
+            ..
+        }) => {
+            first.push(format!("remote {}", short_url(url)).into());
+            first.push(" · ".dim());
+            first.push(Span::styled(
+                format!(
+                    "link lost, retrying (attempt {attempt} in {:.2} s)",
+                    *delay_ms as f64 / 1000.0
+                ),
+                Style::new().yellow().bold(),
+            ));
+        }
+        Some(LinkState::Connected { url }) => first.extend([
+            version.into(),
+            " · ".dim(),
+            transport.into(),
+            " · ".dim(),
+            format!("remote {}", short_url(url)).into(),
+            " · ".dim(),
+            Span::styled(state, state_style),
+        ]),
+        None => first.extend([
+            version.into(),
+            " · ".dim(),
+            transport.into(),
+            " · ".dim(),
+            Span::styled(state, state_style),
+        ]),
+    }
     if app.model.hold.all {
         first.push("  HOLD ALL".black().on_yellow().bold());
     } else if !app.model.hold.tools.is_empty() {
@@ -279,6 +308,11 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
+/// A server's URL without `http://`, as the header shows it.
+fn short_url(url: &str) -> &str {
+    url.strip_prefix("http://").unwrap_or(url)
+}
+
 /// The start of a token, enough to tell two apart.
 pub fn masked(token: &str) -> String {
     if token.starts_with("none (") {
@@ -293,9 +327,10 @@ pub fn masked(token: &str) -> String {
 /// Why the connection is down, else why the last catalog reload failed, wrapped to the
 /// header's width (at most two lines).
 fn header_reason(app: &App, width: u16) -> Vec<String> {
-    let reason = match &app.model.connection {
-        ConnectionState::Reconnecting { reason, .. }
-        | ConnectionState::Disconnected { reason, .. } => format!("why: {reason}"),
+    let reason = match (&app.remote, &app.model.connection) {
+        (Some(LinkState::Reconnecting { reason, .. }), _) => format!("why: {reason}"),
+        (_, ConnectionState::Reconnecting { reason, .. })
+        | (_, ConnectionState::Disconnected { reason, .. }) => format!("why: {reason}"),
         _ => match app.model.reloads.error() {
             Some(error) => views::reload_error_line(error),
             None => return Vec::new(),
