@@ -38,6 +38,8 @@ pub fn session(n: usize) -> SessionSummary {
         turn_started_at_ms: None,
         token_usage: None,
         status: SessionStatus::Running,
+        origin: crate::bridge::SessionOrigin::Started,
+        auto_answer: false,
         cwd: None,
         model: None,
         model_provider: None,

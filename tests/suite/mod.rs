@@ -21,5 +21,7 @@ mod service_python;
 mod soak;
 mod support;
 mod transcript_faults;
+mod watch_codex;
 mod websocket;
 mod worker_claims;
+mod ws_client;
