@@ -15,6 +15,7 @@ use switchboard::catalog::Catalog;
 use switchboard::model::{ModelServer, Scenario};
 use switchboard::protocol::{ToolCallResult, TurnStatus};
 
+use super::api_support::TOKEN;
 use super::support::{WAIT, repo_path};
 use super::websocket::listening_codex;
 use super::ws_client::OtherClient;
@@ -283,6 +284,84 @@ async fn a_watched_threads_call_answered_by_its_own_client_ends_once_here() {
     assert_eq!(shared.other.turn_completed(&thread_id).await, "completed");
 
     shared.detach_and_check().await;
+    through_the_api(&shared).await;
+}
+
+/// The same over the API: list, watch again (a detached session comes back watched),
+/// auto-answer with a bad body and a good one, detach, and detach again.
+async fn through_the_api(shared: &Shared) {
+    use switchboard::service::{self, ServeConfig};
+    let config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), Some(TOKEN.to_string()));
+    let server = service::serve(shared.bridge.clone(), config).await.unwrap();
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
+        let mut request = http
+            .request(method, format!("{}{path}", server.url()))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let reply = request.send().await.unwrap();
+            let status = reply.status().as_u16();
+            (status, reply.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let id = &shared.thread_id;
+    let (status, loaded) = call(reqwest::Method::GET, "/api/threads/loaded".into(), None).await;
+    assert_eq!(status, 200, "{loaded}");
+    let theirs = loaded["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["threadId"] == *id)
+        .cloned()
+        .unwrap();
+    assert_eq!(theirs["originator"], "other_client");
+    assert_eq!(theirs["session"], serde_json::Value::Null);
+
+    let (status, watched) = call(
+        reqwest::Method::POST,
+        format!("/api/threads/{id}/watch"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{watched}");
+    assert_eq!(watched["session"]["origin"], "watched");
+    assert_eq!(watched["session"]["autoAnswer"], false);
+
+    let path = format!("/api/sessions/{id}/auto-answer");
+    let (status, bad) = call(
+        reqwest::Method::POST,
+        path.clone(),
+        Some(serde_json::json!({"enabled": "yes"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+    assert!(bad.to_string().contains("enabled is required"), "{bad}");
+    let (status, on) = call(
+        reqwest::Method::POST,
+        path,
+        Some(serde_json::json!({"enabled": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{on}");
+    assert_eq!(on["session"]["autoAnswer"], true);
+
+    let (status, detached) = call(
+        reqwest::Method::POST,
+        format!("/api/sessions/{id}/detach"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{detached}");
+    let (status, again) = call(
+        reqwest::Method::POST,
+        format!("/api/sessions/{id}/detach"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 410, "{again}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,10 +369,28 @@ async fn switchboard_answers_a_watched_threads_call_and_its_client_goes_on() {
     let mut shared = shared_app_server().await;
     shared.list_and_watch().await;
     let thread_id = shared.thread_id.clone();
-    // A Switchboard-side refusal: auto-answer is only for watched threads, and
-    // watching a thread twice gives the same session.
+    // Watching a thread twice gives the same session; Switchboard's own threads are
+    // not watched, detached or switched to auto-answer.
     let again = shared.bridge.watch_thread(&thread_id).await.unwrap();
     assert_eq!(again.origin, SessionOrigin::Watched);
+    let own = shared
+        .bridge
+        .create_session(switchboard::bridge::CreateSession::default())
+        .await
+        .unwrap();
+    assert_eq!(own.origin, SessionOrigin::Started);
+    for refused in [
+        shared.bridge.watch_thread(&own.thread_id).await.map(|_| ()),
+        shared.bridge.detach(&own.thread_id).await,
+        shared
+            .bridge
+            .set_auto_answer(&own.thread_id, true)
+            .await
+            .map(|_| ()),
+    ] {
+        let message = refused.unwrap_err().to_string();
+        assert!(message.contains("Switchboard's own (started)"), "{message}");
+    }
 
     let (ours, theirs) = shared.turn_with_a_call("call:echo_args second").await;
     let outcome = shared
