@@ -264,6 +264,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/api/requests/{requestId}/answer",
             post(approvals::answer_request),
         )
+        .route(
+            "/api/requests/{requestId}/claim",
+            post(routes::claim_request).delete(routes::release_request_claim),
+        )
         // Threads other clients run (threads.rs).
         .route("/api/threads/loaded", get(threads::loaded_threads))
         .route("/api/threads/{threadId}/watch", post(threads::watch_thread))
