@@ -441,6 +441,16 @@ async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefa
         Request::Resume { thread_id } => {
             Outcome::Resumed(bridge.resume_session(&thread_id).await.map_err(text))
         }
+        Request::ListLoaded => Outcome::LoadedThreads(bridge.loaded_threads().await.map_err(text)),
+        Request::Watch { thread_id } => {
+            Outcome::Watched(bridge.watch_thread(&thread_id).await.map_err(text))
+        }
+        Request::Detach { thread_id } => {
+            Outcome::Detached(bridge.detach(&thread_id).await.map_err(text))
+        }
+        Request::AutoAnswer { thread_id, on } => {
+            Outcome::AutoAnswer(bridge.set_auto_answer(&thread_id, on).await.map_err(text))
+        }
     }
 }
 
