@@ -375,7 +375,8 @@ impl ConnectionHandle {
     /// `initialize` then `initialized`: the handshake app-server requires before anything
     /// else. Returns app-server's user agent, which carries its version.
     pub async fn initialize(&self, client_version: &str) -> Result<InitializeInfo, AppServerError> {
-        let params = crate::protocol::initialize_params("switchboard", client_version);
+        let params =
+            crate::protocol::initialize_params(crate::protocol::CLIENT_NAME, client_version);
         let result = self.request(method::INITIALIZE, params).await?;
         self.notify(method::INITIALIZED, None).await?;
         let user_agent = result

@@ -86,11 +86,16 @@ impl ResolvedCall {
     }
 }
 
+/// The reason of a request that ended because another client of a shared app-server
+/// answered it first (its `item/completed` came with an answer that was not ours).
+pub const ANSWERED_ELSEWHERE: &str = "answered by another client";
+
 /// How a request ended, for people: answered by whom (a handler, an approval rule, a
 /// policy, the API, the operator), or expired and why.
 pub fn how_it_ended(status: CallEnd, by: Option<&Responder>, reason: Option<&str>) -> String {
     match (status, by) {
         (CallEnd::Expired, _) => match reason {
+            Some(reason) if reason.starts_with(ANSWERED_ELSEWHERE) => reason.to_string(),
             Some(reason) => format!("expired: {reason}"),
             None => "expired".to_string(),
         },

@@ -36,10 +36,14 @@ pub use events::{
 pub use pending::{Answerer, CallClaim, PendingCallView, PendingRequestView};
 pub use reload::{CatalogReload, CatalogStatus, OutdatedSession, ReloadChange, ReloadOutcome};
 pub use session::{
-    SessionSettings, SessionSetup, SessionSnapshot, SessionStatus, SessionSummary, TurnRecord,
+    LoadedThread, SessionOrigin, SessionSettings, SessionSetup, SessionSnapshot, SessionStatus,
+    SessionSummary, TurnRecord,
 };
 pub use stats::{ToolStats, ToolStatsTable, ToolStatsView};
 pub use transcript::{NotPersisted, TranscriptEntry, TranscriptRow};
+
+/// Pages of `thread/loaded/list` read at most.
+const LOADED_PAGES: usize = 100;
 
 /// Queued commands per bridge; a full queue makes callers wait.
 const COMMAND_CAPACITY: usize = 1024;
@@ -389,6 +393,14 @@ pub enum BridgeError {
     Disconnected { reason: String },
     #[error("app-server sent an unexpected reply to `{method}`: {message}")]
     UnexpectedReply { method: String, message: String },
+    #[error(
+        "session {thread_id} is Switchboard's own ({origin}), not a watched thread: {what} only a thread another client runs"
+    )]
+    NotWatched {
+        thread_id: String,
+        origin: &'static str,
+        what: &'static str,
+    },
     #[error("call {request_id} already ended")]
     CallEnded { request_id: String },
     #[error("tool {tool} has no handler to run")]
@@ -455,6 +467,25 @@ enum Command {
         tools: Vec<DynamicToolSpec>,
         /// Set when `tools` are the catalog's: later catalogs are compared with them.
         declared: Option<reload::DeclaredCatalog>,
+        origin: SessionOrigin,
+        reply: Reply<Result<SessionSummary>>,
+    },
+    /// A watch is starting (`on`), or its `thread/resume` failed (`!on`): meanwhile the
+    /// thread's requests wait for a person.
+    Attaching {
+        thread_id: String,
+        on: bool,
+    },
+    /// Stop watching a thread another client runs: its requests expire here (the
+    /// other client still answers them), the session closes as detached.
+    Detach {
+        thread_id: String,
+        reply: Reply<Result<()>>,
+    },
+    /// Let a watched session's requests be answered automatically (or not).
+    SetAutoAnswer {
+        thread_id: String,
+        on: bool,
         reply: Reply<Result<SessionSummary>>,
     },
     RecordTurn {
@@ -811,6 +842,7 @@ impl BridgeHandle {
             settings,
             tools,
             declared,
+            origin: SessionOrigin::Started,
             reply: reply_to,
         })
         .await?
@@ -819,6 +851,10 @@ impl BridgeHandle {
     /// `thread/resume`: takes over a thread app-server knows (its tools come back with
     /// it) and re-registers it as a session.
     pub async fn resume_session(&self, thread_id: &str) -> Result<SessionSummary> {
+        self.attach(thread_id, SessionOrigin::Resumed).await
+    }
+
+    async fn attach(&self, thread_id: &str, origin: SessionOrigin) -> Result<SessionSummary> {
         let conn = self.connection().await?;
         let params = ThreadIdParams {
             thread_id: thread_id.to_string(),
@@ -831,7 +867,112 @@ impl BridgeHandle {
             settings,
             tools: Vec::new(),
             declared: None,
+            origin,
             reply: reply_to,
+        })
+        .await?
+    }
+
+    /// The threads app-server has loaded (`thread/loaded/list`, then `thread/read` for
+    /// each): who started them, their status, and whether this bridge has them as a
+    /// session. On an app-server shared with other clients these include theirs.
+    pub async fn loaded_threads(&self) -> Result<Vec<LoadedThread>> {
+        let conn = self.connection().await?;
+        let mut ids: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        // Bounded: a server that keeps handing out cursors cannot hold the caller.
+        for _ in 0..LOADED_PAGES {
+            let page: crate::protocol::ThreadLoadedListResponse = request_typed(
+                &conn,
+                method::THREAD_LOADED_LIST,
+                &serde_json::json!({ "cursor": cursor }),
+            )
+            .await?;
+            ids.extend(page.data);
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let sessions = self.sessions().await?;
+        let mut threads = Vec::with_capacity(ids.len());
+        for thread_id in ids {
+            let read = conn
+                .request(
+                    method::THREAD_READ,
+                    serde_json::json!({ "threadId": thread_id, "includeTurns": false }),
+                )
+                .await;
+            let thread = match read {
+                Ok(result) => result.get("thread").cloned().unwrap_or(Value::Null),
+                // Unloaded meanwhile, or unreadable: listed by its id alone.
+                Err(e) => {
+                    tracing::info!(target: "bridge", "thread/read {thread_id} failed: {e}");
+                    Value::Null
+                }
+            };
+            let session = sessions
+                .iter()
+                .find(|s| s.thread_id == thread_id && s.status != SessionStatus::Closed);
+            threads.push(LoadedThread::from_thread(&thread_id, &thread, session));
+        }
+        Ok(threads)
+    }
+
+    /// Attaches to a thread another client runs (`thread/resume`), as a
+    /// [`SessionOrigin::Watched`] session: its items stream here and its pending
+    /// requests reach Switchboard too (the first answer wins), but none is answered
+    /// automatically until [`BridgeHandle::set_auto_answer`] says so. Watching a thread
+    /// already watched gives its session; one of Switchboard's own is refused.
+    pub async fn watch_thread(&self, thread_id: &str) -> Result<SessionSummary> {
+        if let Some(known) = self.session_summary(thread_id).await?
+            && known.status.is_attached()
+        {
+            return match known.origin {
+                SessionOrigin::Watched => Ok(known),
+                origin => Err(BridgeError::NotWatched {
+                    thread_id: thread_id.to_string(),
+                    origin: origin.as_str(),
+                    what: "it is attached already; watching is for",
+                }),
+            };
+        }
+        let attaching = |on| Command::Attaching {
+            thread_id: thread_id.to_string(),
+            on,
+        };
+        self.commands
+            .send(attaching(true))
+            .await
+            .map_err(|_| BridgeError::Stopped)?;
+        let attached = self.attach(thread_id, SessionOrigin::Watched).await;
+        if attached.is_err() {
+            let _ = self.commands.send(attaching(false)).await;
+        }
+        attached
+    }
+
+    /// Stops watching a thread (`thread/unsubscribe`): its pending requests expire here
+    /// (the client that runs it still answers them) and the session closes as detached.
+    /// Only for watched sessions: Switchboard's own are closed.
+    pub async fn detach(&self, thread_id: &str) -> Result<()> {
+        self.ask(|reply| Command::Detach {
+            thread_id: thread_id.to_string(),
+            reply,
+        })
+        .await??;
+        self.unsubscribe(thread_id).await;
+        Ok(())
+    }
+
+    /// Turns automatic answers on (or off) for a watched session: on, its requests go
+    /// to the catalog's handlers, approval rules and request policy like Switchboard's
+    /// own, from the next request on; off (the default), a person answers each.
+    pub async fn set_auto_answer(&self, thread_id: &str, on: bool) -> Result<SessionSummary> {
+        self.ask(|reply| Command::SetAutoAnswer {
+            thread_id: thread_id.to_string(),
+            on,
+            reply,
         })
         .await?
     }
@@ -947,7 +1088,12 @@ impl BridgeHandle {
             reply,
         })
         .await??;
-        // Best effort: the session is closed on our side whatever app-server says.
+        self.unsubscribe(thread_id).await;
+        Ok(())
+    }
+
+    /// Best effort: the session is closed on our side whatever app-server says.
+    async fn unsubscribe(&self, thread_id: &str) {
         if let Ok(conn) = self.connection().await
             && let Err(e) = request_typed::<Value>(
                 &conn,
@@ -960,7 +1106,6 @@ impl BridgeHandle {
         {
             tracing::info!(target: "bridge", "thread/unsubscribe for {thread_id} failed: {e}");
         }
-        Ok(())
     }
 
     /// Pending calls, oldest first; all sessions or one.

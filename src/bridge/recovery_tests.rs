@@ -718,6 +718,7 @@ async fn restored_calls_of_finished_turns_expire_on_resume() {
                 cwd: None,
                 model: None,
                 tools: vec!["manual_tool".to_string()],
+                watched: false,
             },
         ),
         (Some("turn-1"), TranscriptEntry::TurnStarted),
@@ -795,6 +796,7 @@ async fn a_garbled_transcript_loses_only_its_bad_lines_on_restore() {
         cwd: None,
         model: None,
         tools: vec!["manual_tool".to_string()],
+        watched: false,
     };
     written.append(1, None, started).1.unwrap();
     let path = dir.join("thread-1.jsonl");
@@ -929,6 +931,7 @@ async fn rows_read_back_from_disk_keep_long_outputs_capped_in_memory() {
         cwd: None,
         model: None,
         tools: Vec::new(),
+        watched: false,
     };
     written.append(1, None, started).1.unwrap();
     let command = TranscriptEntry::Item(ItemRow::Command {

@@ -26,6 +26,14 @@ pub enum SessionStatus {
 }
 
 impl SessionStatus {
+    /// Attached to app-server now: its events come, its requests can be answered.
+    pub fn is_attached(self) -> bool {
+        matches!(
+            self,
+            SessionStatus::Idle | SessionStatus::Running | SessionStatus::Failed
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SessionStatus::Idle => "idle",
@@ -36,6 +44,111 @@ impl SessionStatus {
             SessionStatus::ResumeFailed => "resume_failed",
             SessionStatus::Closed => "closed",
         }
+    }
+}
+
+/// Who runs a session's thread: Switchboard (it started or resumed it), or another
+/// client of a shared app-server that Switchboard only watches (`thread/resume` on a
+/// loaded thread). A watched thread's requests are never answered automatically
+/// unless its `auto_answer` is on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOrigin {
+    /// Switchboard started the thread (`thread/start`).
+    #[default]
+    Started,
+    /// Switchboard took over a saved thread (`thread/resume` from the thread list).
+    Resumed,
+    /// Another client runs the thread; Switchboard attached to watch it.
+    Watched,
+}
+
+impl SessionOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionOrigin::Started => "started",
+            SessionOrigin::Resumed => "resumed",
+            SessionOrigin::Watched => "watched",
+        }
+    }
+}
+
+/// A thread app-server has loaded, whoever runs it (`BridgeHandle::loaded_threads`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadedThread {
+    pub thread_id: String,
+    /// app-server's status: `idle`, `active`, `systemError` or `notLoaded` (`unknown`
+    /// when the thread could not be read).
+    pub status: String,
+    /// What an active thread waits on: `waitingOnApproval`, `waitingOnUserInput`.
+    pub active_flags: Vec<String>,
+    pub name: Option<String>,
+    pub preview: String,
+    pub cwd: Option<String>,
+    /// The client that started the thread (its `initialize` `clientInfo.name`), when
+    /// app-server recorded it.
+    pub originator: Option<String>,
+    /// app-server's session source (`vscode`, `cli`, `exec`, `appServer`, ..).
+    pub source: Option<String>,
+    /// Started by a Switchboard (this one or another).
+    pub started_by_switchboard: bool,
+    /// How this bridge has it as a session, when it does (closed ones excluded).
+    pub session: Option<SessionOrigin>,
+    pub updated_at: Option<i64>,
+}
+
+impl LoadedThread {
+    /// From a `thread/read` reply's thread (`Null` when it could not be read).
+    pub fn from_thread(
+        thread_id: &str,
+        thread: &Value,
+        session: Option<&SessionSummary>,
+    ) -> LoadedThread {
+        let text = |key: &str| thread.get(key).and_then(Value::as_str).map(str::to_string);
+        let status = thread.get("status");
+        let originator = text("originator").filter(|o| !o.is_empty());
+        let source = match thread.get("source") {
+            Some(Value::String(source)) => Some(source.clone()),
+            Some(Value::Object(map)) => map.keys().next().cloned(),
+            _ => None,
+        };
+        LoadedThread {
+            thread_id: thread_id.to_string(),
+            status: status
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string(),
+            active_flags: status
+                .and_then(|s| s.get("activeFlags"))
+                .and_then(Value::as_array)
+                .map(|flags| {
+                    flags
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            name: text("name").filter(|n| !n.trim().is_empty()),
+            preview: text("preview").unwrap_or_default(),
+            cwd: text("cwd"),
+            started_by_switchboard: originator.as_deref() == Some(crate::protocol::CLIENT_NAME),
+            originator,
+            source,
+            session: session.map(|s| s.origin),
+            updated_at: thread.get("updatedAt").and_then(Value::as_i64),
+        }
+    }
+
+    /// Who started it, for people: "switchboard", the other client's name, or its
+    /// source when app-server did not record a name.
+    pub fn started_by(&self) -> &str {
+        self.originator
+            .as_deref()
+            .or(self.source.as_deref())
+            .unwrap_or("unknown client")
     }
 }
 
@@ -68,6 +181,11 @@ pub struct SessionSummary {
     /// The thread's token usage as app-server last reported it.
     pub token_usage: Option<TokenUsage>,
     pub status: SessionStatus,
+    /// Started or resumed by Switchboard, or watched (run by another client).
+    pub origin: SessionOrigin,
+    /// A watched session's requests go to the catalog's handlers and rules, and the
+    /// request policy, as Switchboard's own do (off by default: a person answers).
+    pub auto_answer: bool,
     pub cwd: Option<String>,
     pub model: Option<String>,
     pub model_provider: Option<String>,
@@ -151,6 +269,9 @@ pub struct Session {
     pub activity: Option<String>,
     pub token_usage: Option<TokenUsage>,
     pub status: SessionStatus,
+    pub origin: SessionOrigin,
+    /// Only for watched sessions: answer their requests automatically.
+    pub auto_answer: bool,
     pub cwd: Option<String>,
     pub model: Option<String>,
     pub model_provider: Option<String>,
@@ -200,6 +321,12 @@ impl Session {
         true
     }
 
+    /// Whether this session's requests may be answered without a person: always for
+    /// Switchboard's own threads, for a watched one only once its operator said so.
+    pub fn answers_automatically(&self) -> bool {
+        self.origin != SessionOrigin::Watched || self.auto_answer
+    }
+
     pub fn has_tool(&self, namespace: Option<&str>, name: &str) -> bool {
         self.tools
             .iter()
@@ -216,6 +343,8 @@ impl Session {
             turn_started_at_ms: active.map(|t| t.started_at_ms),
             token_usage: self.token_usage,
             status: self.status,
+            origin: self.origin,
+            auto_answer: self.auto_answer,
             cwd: self.cwd.clone(),
             model: self.model.clone(),
             model_provider: self.model_provider.clone(),

@@ -64,6 +64,9 @@ pub enum TranscriptEntry {
         cwd: Option<String>,
         model: Option<String>,
         tools: Vec<String>,
+        /// Another client runs the thread: Switchboard attached to watch it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        watched: bool,
     },
     #[serde(rename = "user_message")]
     UserMessage { text: String },

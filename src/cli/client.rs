@@ -102,6 +102,22 @@ pub const ROUTE_COMMANDS: &[(&str, &str, &str)] = &[
         "/api/requests/{requestId}/claim",
         "requests release REQUEST --claim-id ID",
     ),
+    ("get", "/api/threads/loaded", "sessions loaded"),
+    (
+        "post",
+        "/api/threads/{threadId}/watch",
+        "sessions watch THREAD",
+    ),
+    (
+        "post",
+        "/api/sessions/{sessionId}/detach",
+        "sessions detach SESSION",
+    ),
+    (
+        "post",
+        "/api/sessions/{sessionId}/auto-answer",
+        "sessions auto-answer SESSION on",
+    ),
     ("post", "/api/catalog/reload", "catalog reload"),
     ("get", "/api/health", "health"),
     ("get", "/api/catalog/stats", "catalog stats"),
@@ -133,6 +149,21 @@ pub enum SessionsCommand {
     Interrupt { session: String },
     /// Re-attach a session to app-server (after a restart); its waiting calls come back.
     Resume { session: String },
+    /// The threads app-server has loaded, of every client: status, who started them,
+    /// and this server's session for each.
+    Loaded,
+    /// Watch a thread another client runs (`thread/resume`): its items and pending
+    /// requests reach the server, which answers none automatically.
+    Watch { thread: String },
+    /// Stop watching a thread (`thread/unsubscribe`); its pending requests expire here.
+    Detach { session: String },
+    /// Let a watched session's requests be answered automatically (on) or not (off).
+    #[command(name = "auto-answer")]
+    AutoAnswer {
+        session: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
     /// A session's pending tool calls.
     #[command(subcommand, name = "tool-calls")]
     ToolCalls(SessionToolCallsCommand),
@@ -633,11 +664,12 @@ pub async fn sessions(args: SessionsArgs) -> u8 {
                         }
                         for s in &sessions {
                             out(&format!(
-                                "{}  {:<12} turns={:<3} {}",
+                                "{}  {:<12} turns={:<3} {}{}",
                                 text_of(s, "sessionId"),
                                 text_of(s, "status"),
                                 s["turnCount"],
-                                text_of(s, "title")
+                                text_of(s, "title"),
+                                watching_mark(s)
                             ));
                         }
                     }
@@ -709,6 +741,34 @@ pub async fn sessions(args: SessionsArgs) -> u8 {
                         print_session(&reply.body);
                     }
                 }
+                SessionsCommand::Loaded => {
+                    let reply = request(&api, json, Method::GET, "/threads/loaded", None).await?;
+                    if !json {
+                        print_loaded(&reply.body);
+                    }
+                }
+                SessionsCommand::Watch { thread } => {
+                    let path = format!("/threads/{thread}/watch");
+                    let reply = request(&api, json, Method::POST, &path, None).await?;
+                    if !json {
+                        print_session(&reply.body);
+                    }
+                }
+                SessionsCommand::Detach { session } => {
+                    let path = format!("/sessions/{session}/detach");
+                    request(&api, json, Method::POST, &path, None).await?;
+                    if !json {
+                        out(&format!("detached from {session}"));
+                    }
+                }
+                SessionsCommand::AutoAnswer { session, state } => {
+                    let path = format!("/sessions/{session}/auto-answer");
+                    let body = json!({ "enabled": state == "on" });
+                    request(&api, json, Method::POST, &path, Some(&body)).await?;
+                    if !json {
+                        out(&format!("auto-answer {state} for {session}"));
+                    }
+                }
                 SessionsCommand::ToolCalls(SessionToolCallsCommand::List { session }) => {
                     let path = format!("/sessions/{session}/tool-calls");
                     let reply = request(&api, json, Method::GET, &path, None).await?;
@@ -721,6 +781,33 @@ pub async fn sessions(args: SessionsArgs) -> u8 {
         }
         .await,
     )
+}
+
+/// One line per loaded thread: id, status, who started it, this server's session.
+fn print_loaded(body: &Value) {
+    let threads = body["data"].as_array().cloned().unwrap_or_default();
+    if threads.is_empty() {
+        note("app-server has no loaded threads");
+    }
+    for t in &threads {
+        let by = t["originator"]
+            .as_str()
+            .or(t["source"].as_str())
+            .unwrap_or("unknown client");
+        let here = t["session"].as_str().unwrap_or("not attached");
+        let title = t["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(text_of(t, "preview"));
+        out(&format!(
+            "{}  {:<11} by {:<16} {:<12} {}",
+            text_of(t, "threadId"),
+            text_of(t, "status"),
+            by,
+            here,
+            title
+        ));
+    }
 }
 
 fn create_body(create: &CreateArgs) -> Result<Value, String> {
@@ -747,12 +834,22 @@ fn create_body(create: &CreateArgs) -> Result<Value, String> {
     Ok(Value::Object(body))
 }
 
+/// "  watching" (and whether it answers automatically) for a watched session.
+fn watching_mark(session: &Value) -> &'static str {
+    match (session["origin"].as_str(), session["autoAnswer"].as_bool()) {
+        (Some("watched"), Some(true)) => "  [watching, auto-answer on]",
+        (Some("watched"), _) => "  [watching]",
+        _ => "",
+    }
+}
+
 fn print_session(detail: &Value) {
     let session = &detail["session"];
     out(&format!(
-        "session {}  {}  {}",
+        "session {}  {}{}  {}",
         text_of(session, "sessionId"),
         text_of(session, "status"),
+        watching_mark(session),
         text_of(session, "title")
     ));
     for turn in detail["thread"]["turns"]

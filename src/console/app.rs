@@ -134,6 +134,15 @@ pub enum Overlay {
         threads: Vec<ThreadInfo>,
         selected: usize,
     },
+    /// The threads app-server has loaded, of every client: watch one.
+    Loaded {
+        threads: Vec<crate::bridge::LoadedThread>,
+        selected: usize,
+    },
+    /// Turning auto-answer on for a watched session, asked first.
+    ConfirmAutoAnswer {
+        thread_id: String,
+    },
     /// The notice history, newest last.
     Notices {
         scroll: u16,
@@ -162,10 +171,12 @@ impl Overlay {
             Overlay::Card(card) => card.context(),
             Overlay::ConfirmQuit { .. }
             | Overlay::ConfirmClose { .. }
+            | Overlay::ConfirmAutoAnswer { .. }
             | Overlay::ConfirmFailAll { .. }
             | Overlay::ConfirmTakeover { .. } => Context::Confirm,
             Overlay::Command { .. } => Context::Command,
             Overlay::Threads { .. } => Context::Picker,
+            Overlay::Loaded { .. } => Context::Watch,
             Overlay::Notices { .. } => Context::Notices,
         }
     }
@@ -198,6 +209,19 @@ pub enum Request {
     ListThreads,
     Resume {
         thread_id: String,
+    },
+    /// The threads app-server has loaded (other clients' too).
+    ListLoaded,
+    /// Attach to a thread another client runs, to watch it.
+    Watch {
+        thread_id: String,
+    },
+    Detach {
+        thread_id: String,
+    },
+    AutoAnswer {
+        thread_id: String,
+        on: bool,
     },
     /// Answer an approval, question or elicitation with the JSON app-server gets.
     AnswerRequest {
@@ -262,6 +286,10 @@ pub enum Outcome {
     Hold(Result<HoldState, String>),
     Threads(Result<Vec<ThreadInfo>, String>),
     Resumed(Result<SessionSummary, String>),
+    LoadedThreads(Result<Vec<crate::bridge::LoadedThread>, String>),
+    Watched(Result<SessionSummary, String>),
+    Detached(Result<(), String>),
+    AutoAnswer(Result<SessionSummary, String>),
     RequestAnswered {
         request_id: String,
         result: Result<crate::bridge::AnswerOutcome, String>,
@@ -1191,6 +1219,43 @@ impl App {
                 self.say("session ready: type a message, Enter sends".to_string());
             }
             Outcome::SessionCreated(Err(e)) => self.say(format!("could not create a session: {e}")),
+            Outcome::LoadedThreads(Ok(threads)) if threads.is_empty() => {
+                self.say("app-server has no loaded threads".to_string())
+            }
+            Outcome::LoadedThreads(Ok(threads)) => self.push_overlay(Overlay::Loaded {
+                threads,
+                selected: 0,
+            }),
+            Outcome::LoadedThreads(Err(e)) => {
+                self.say(format!("could not list the loaded threads: {e}"))
+            }
+            Outcome::Watched(Ok(session)) => {
+                let thread_id = session.thread_id.clone();
+                self.handle_bridge_event(BridgeEvent::SessionStarted { session });
+                self.select_thread(&thread_id);
+                self.focus = Focus::Sessions;
+                self.say(format!(
+                    "watching {}: its requests wait for you ({} auto-answers, {} detaches)",
+                    short(&thread_id),
+                    keys::label_of(keys::Action::ToggleAutoAnswer),
+                    keys::label_of(keys::Action::Detach)
+                ));
+            }
+            Outcome::Watched(Err(e)) => self.say(format!("could not watch: {e}")),
+            Outcome::Detached(Ok(())) => {
+                self.say("detached: the thread goes on in the client that runs it")
+            }
+            Outcome::Detached(Err(e)) => self.say(format!("could not detach: {e}")),
+            Outcome::AutoAnswer(Ok(session)) => {
+                let what = if session.auto_answer {
+                    "auto-answer ON: the catalog's handlers and rules answer its requests"
+                } else {
+                    "auto-answer off: its requests wait for you"
+                };
+                self.say(format!("{} {what}", short(&session.thread_id)));
+                self.handle_bridge_event(BridgeEvent::SessionUpdated { session });
+            }
+            Outcome::AutoAnswer(Err(e)) => self.say(format!("auto-answer not changed: {e}")),
             Outcome::Resumed(Err(e)) => self.say(format!("could not resume: {e}")),
             Outcome::Sent(Ok(_)) => {
                 if let Some(sent) = self.sending_message.take() {
@@ -1743,6 +1808,46 @@ impl App {
                     }
                 }
             }
+            Action::WatchThread => {
+                if let Some(Overlay::Loaded { threads, selected }) = self.top() {
+                    let Some(thread) = threads.get(*selected) else {
+                        return Vec::new();
+                    };
+                    let thread_id = thread.thread_id.clone();
+                    self.pop_overlay();
+                    return bridge(Request::Watch { thread_id });
+                }
+                return bridge(Request::ListLoaded);
+            }
+            Action::Detach | Action::ToggleAutoAnswer => {
+                let Some(session) = self.model.sessions.get(self.selected_session) else {
+                    return Vec::new();
+                };
+                let thread_id = session.thread_id.clone();
+                if session.origin != crate::bridge::SessionOrigin::Watched {
+                    self.say(format!(
+                        "session {} is Switchboard's own ({}): only a watched session detaches or auto-answers ({} lists threads to watch)",
+                        short(&thread_id),
+                        session.origin.as_str(),
+                        keys::label_of(keys::Action::WatchThread)
+                    ));
+                    return Vec::new();
+                }
+                if session.status == SessionStatus::Closed {
+                    self.say(format!("session {} is detached already", short(&thread_id)));
+                    return Vec::new();
+                }
+                if action == Action::Detach {
+                    return bridge(Request::Detach { thread_id });
+                }
+                if session.auto_answer {
+                    return bridge(Request::AutoAnswer {
+                        thread_id,
+                        on: false,
+                    });
+                }
+                self.push_overlay(Overlay::ConfirmAutoAnswer { thread_id });
+            }
             Action::ResumeThread => {
                 if let Some(Overlay::Threads { threads, selected }) = self.top() {
                     let Some(thread) = threads.get(*selected) else {
@@ -1837,6 +1942,14 @@ impl App {
                     let thread_id = thread_id.clone();
                     self.pop_overlay();
                     return bridge(Request::Close { thread_id });
+                }
+                Some(Overlay::ConfirmAutoAnswer { thread_id }) => {
+                    let thread_id = thread_id.clone();
+                    self.pop_overlay();
+                    return bridge(Request::AutoAnswer {
+                        thread_id,
+                        on: true,
+                    });
                 }
                 Some(Overlay::ConfirmFailAll { reason, .. }) => {
                     let result = super::editor::failure(reason);
@@ -2414,6 +2527,12 @@ impl App {
     fn move_selection(&mut self, delta: isize) {
         match self.overlays.last_mut() {
             Some(Overlay::Threads { threads, selected }) => {
+                *selected = selected
+                    .saturating_add_signed(delta)
+                    .min(threads.len().saturating_sub(1));
+                return;
+            }
+            Some(Overlay::Loaded { threads, selected }) => {
                 *selected = selected
                     .saturating_add_signed(delta)
                     .min(threads.len().saturating_sub(1));

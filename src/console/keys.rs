@@ -19,6 +19,8 @@ pub enum Context {
     Detail,
     Help,
     Picker,
+    /// The loaded threads (other clients' too), to watch one.
+    Watch,
     Confirm,
     Notices,
     Command,
@@ -39,6 +41,12 @@ pub enum Action {
     Interrupt,
     CloseSession,
     ResumeThread,
+    /// List the loaded threads (other clients' too); in that list, attach to watch one.
+    WatchThread,
+    /// Stop watching the selected watched session (`thread/unsubscribe`).
+    Detach,
+    /// Turn automatic answers on (asked first) or off for a watched session.
+    ToggleAutoAnswer,
     OpenCall,
     /// Open the card of the oldest approval or question waiting on you.
     OpenRequest,
@@ -178,6 +186,7 @@ const ANYWHERE: &[Context] = &[
     C::Filter,
     C::Help,
     C::Picker,
+    C::Watch,
     C::Confirm,
     C::Notices,
     C::Command,
@@ -191,6 +200,7 @@ const LISTS: &[Context] = &[
     C::Inspector,
     C::ProtocolLog,
     C::Picker,
+    C::Watch,
     C::Help,
     C::Detail,
     C::Notices,
@@ -459,6 +469,14 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Picker],
     },
     Binding {
+        keys: &[plain(KeyCode::Enter), ch('w')],
+        label: "Enter",
+        action: Action::WatchThread,
+        hint: "watch",
+        help: "attach to the selected thread to watch it (its requests wait for you)",
+        contexts: &[C::Watch],
+    },
+    Binding {
         keys: &[plain(KeyCode::Enter), ch(' ')],
         label: "Enter",
         action: Action::Expand,
@@ -601,7 +619,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Back,
         hint: "back",
         help: "close this view",
-        contexts: &[C::Picker, C::Inspector, C::ProtocolLog],
+        contexts: &[C::Picker, C::Watch, C::Inspector, C::ProtocolLog],
     },
     // Lists.
     Binding {
@@ -723,6 +741,30 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ResumeThread,
         hint: "resume",
         help: "list app-server's threads and resume one",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('w')],
+        label: "w",
+        action: Action::WatchThread,
+        hint: "watch",
+        help: "list the threads app-server has loaded (other clients' too) and watch one",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('D')],
+        label: "D",
+        action: Action::Detach,
+        hint: "",
+        help: "detach from the selected watched session (thread/unsubscribe; its client goes on)",
+        contexts: MAIN,
+    },
+    Binding {
+        keys: &[ch('U')],
+        label: "U",
+        action: Action::ToggleAutoAnswer,
+        hint: "",
+        help: "auto-answer a watched session's requests (catalog handlers and rules), or stop",
         contexts: MAIN,
     },
     Binding {

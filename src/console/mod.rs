@@ -437,6 +437,16 @@ async fn perform(bridge: &Link, request: Request, sessions: &SessionDefaults) ->
         Request::Resume { thread_id } => {
             Outcome::Resumed(bridge.resume_session(&thread_id).await.map_err(text))
         }
+        Request::ListLoaded => Outcome::LoadedThreads(bridge.loaded_threads().await.map_err(text)),
+        Request::Watch { thread_id } => {
+            Outcome::Watched(bridge.watch_thread(&thread_id).await.map_err(text))
+        }
+        Request::Detach { thread_id } => {
+            Outcome::Detached(bridge.detach(&thread_id).await.map_err(text))
+        }
+        Request::AutoAnswer { thread_id, on } => {
+            Outcome::AutoAnswer(bridge.set_auto_answer(&thread_id, on).await.map_err(text))
+        }
     }
 }
 

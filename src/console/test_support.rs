@@ -68,6 +68,8 @@ pub fn session(n: u32, status: SessionStatus) -> SessionSummary {
         turn_started_at_ms: None,
         token_usage: None,
         status,
+        origin: crate::bridge::SessionOrigin::Started,
+        auto_answer: false,
         cwd: Some("/srv/support".to_string()),
         model: Some("scripted".to_string()),
         model_provider: Some("local".to_string()),
@@ -139,6 +141,7 @@ pub fn busy_app() -> App {
             cwd: Some("/srv/support".to_string()),
             model: Some("scripted".to_string()),
             tools: vec!["lookup_ticket".to_string(), "escalate_ticket".to_string()],
+            watched: false,
         },
         TranscriptEntry::TurnStarted,
         TranscriptEntry::UserMessage {

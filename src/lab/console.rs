@@ -40,6 +40,8 @@ pub fn session(n: usize) -> SessionSummary {
         turn_started_at_ms: None,
         token_usage: None,
         status: SessionStatus::Running,
+        origin: crate::bridge::SessionOrigin::Started,
+        auto_answer: false,
         cwd: None,
         model: None,
         model_provider: None,
@@ -225,6 +227,7 @@ pub fn working_row(seq: u64) -> TranscriptEntry {
             2 => item(ItemRow::FileChange {
                 item_id: format!("fc-{seq}"),
                 status: "completed".to_string(),
+                output: String::new(),
                 files: vec![
                     FileDiff {
                         path: "src/bridge/transcript.rs".to_string(),

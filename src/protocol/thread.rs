@@ -248,6 +248,20 @@ impl ThreadItem {
     }
 }
 
+/// The `clientInfo.name` Switchboard gives app-server: a thread's `originator` is the
+/// name of the client that started it, so this tells Switchboard's threads apart.
+pub const CLIENT_NAME: &str = "switchboard";
+
+/// `thread/loaded/list` reply: the ids of the threads app-server has in memory (of
+/// every client), a page at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThreadLoadedListResponse {
+    pub data: Vec<String>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
 /// `initialize` params: dynamic tools need `experimentalApi`.
 pub fn initialize_params(client_name: &str, client_version: &str) -> Value {
     serde_json::json!({

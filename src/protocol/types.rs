@@ -8,6 +8,7 @@ pub mod method {
     pub const THREAD_START: &str = "thread/start";
     pub const THREAD_RESUME: &str = "thread/resume";
     pub const THREAD_LIST: &str = "thread/list";
+    pub const THREAD_LOADED_LIST: &str = "thread/loaded/list";
     pub const THREAD_READ: &str = "thread/read";
     pub const THREAD_UNSUBSCRIBE: &str = "thread/unsubscribe";
     pub const TURN_START: &str = "turn/start";

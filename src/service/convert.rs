@@ -141,6 +141,8 @@ pub fn session_info(summary: &SessionSummary, setup: Option<&SessionSetup>) -> S
         persist_error: summary.persist_error.clone(),
         name: summary.name.clone(),
         token_usage: summary.token_usage.map(Into::into),
+        origin: summary.origin.as_str().to_string(),
+        auto_answer: summary.auto_answer,
     }
 }
 

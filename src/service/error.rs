@@ -108,6 +108,11 @@ impl ApiError {
                 "transcript_unreadable",
                 error.to_string(),
             ),
+            BridgeError::NotWatched { .. } => upstream(
+                StatusCode::CONFLICT,
+                "session_not_watched",
+                error.to_string(),
+            ),
             BridgeError::NotAttached { .. } => upstream(
                 StatusCode::CONFLICT,
                 "session_not_attached",

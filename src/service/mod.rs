@@ -13,6 +13,7 @@ pub mod native;
 pub mod openapi;
 pub mod routes;
 pub mod stream;
+pub mod threads;
 pub mod validate;
 pub mod wire;
 
@@ -267,6 +268,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route(
             "/api/requests/{requestId}/claim",
             post(routes::claim_request).delete(routes::release_request_claim),
+        )
+        // Threads other clients run (threads.rs).
+        .route("/api/threads/loaded", get(threads::loaded_threads))
+        .route("/api/threads/{threadId}/watch", post(threads::watch_thread))
+        .route("/api/sessions/{sessionId}/detach", post(threads::detach))
+        .route(
+            "/api/sessions/{sessionId}/auto-answer",
+            post(threads::auto_answer),
         )
         .route("/api/catalog/reload", post(catalog::reload))
         .route("/api/health", get(routes::health))

@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-use super::{approvals, catalog, routes, stream, wire};
+use super::{approvals, catalog, routes, stream, threads, wire};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +38,10 @@ use super::{approvals, catalog, routes, stream, wire};
         approvals::decide_tool_input,
         approvals::all_requests,
         approvals::answer_request,
+        threads::loaded_threads,
+        threads::watch_thread,
+        threads::detach,
+        threads::auto_answer,
         catalog::reload,
         routes::health,
         routes::catalog_stats,

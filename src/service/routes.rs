@@ -34,7 +34,7 @@ pub const CLAIM_HEADER: &str = "x-switchboard-claim";
 /// The lease of a claim that does not say.
 pub const DEFAULT_LEASE_MS: u64 = 30_000;
 
-type ApiResult = Result<Response, ApiError>;
+pub(super) type ApiResult = Result<Response, ApiError>;
 
 fn body_value(
     body: Result<Bytes, BytesRejection>,
@@ -94,7 +94,11 @@ pub(super) async fn live_session(
 }
 
 /// Maps a bridge error about one session, with the deleted payload for a closed one.
-async fn session_error(state: &AppState, session_id: &str, error: BridgeError) -> ApiError {
+pub(super) async fn session_error(
+    state: &AppState,
+    session_id: &str,
+    error: BridgeError,
+) -> ApiError {
     match error {
         BridgeError::SessionClosed { .. } => match live_session(state, session_id).await {
             Err(e) => e,
@@ -209,7 +213,7 @@ pub async fn list_sessions(State(state): State<AppState>) -> ApiResult {
     Ok(json_reply(StatusCode::OK, &SessionList { data }))
 }
 
-async fn detail(state: &AppState, session_id: &str) -> Result<SessionDetail, ApiError> {
+pub(super) async fn detail(state: &AppState, session_id: &str) -> Result<SessionDetail, ApiError> {
     // One snapshot for turns and transcript: a terminal turn always comes with its reply.
     // A closed session is answered from its summary: no transcript is read for a 410.
     let snapshot = match state

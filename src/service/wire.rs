@@ -335,6 +335,14 @@ pub struct SessionInfo {
     /// (`thread/tokenUsage/updated`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_usage: Option<TokenUsageView>,
+    /// Switchboard: `started` or `resumed` by this server, or `watched` (a thread
+    /// another client runs, attached with `POST /api/threads/{threadId}/watch`).
+    #[serde(default)]
+    pub origin: String,
+    /// Switchboard: a watched session's requests are answered automatically (the
+    /// catalog's handlers and rules); false by default, always false for the others.
+    #[serde(default)]
+    pub auto_answer: bool,
 }
 
 /// A thread's token usage: the whole thread, the last model response, and the model's

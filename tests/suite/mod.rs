@@ -24,5 +24,7 @@ mod stream_codex;
 mod support;
 mod team_claims;
 mod transcript_faults;
+mod watch_codex;
 mod websocket;
 mod worker_claims;
+mod ws_client;

@@ -10,11 +10,11 @@ use serde_json::Value;
 use super::{Actor, Internal, Origin};
 use crate::appserver::Inbound;
 use crate::bridge::dispatch::{self, RequestRoute, Route};
-use crate::bridge::events::{BridgeEvent, Responder};
+use crate::bridge::events::{ANSWERED_ELSEWHERE, BridgeEvent, Responder};
 use crate::bridge::pending::{
     AnswerState, Answerer, HandlerFailure, PendingKind, PendingRequest, ToolCall,
 };
-use crate::bridge::session::SessionStatus;
+use crate::bridge::session::{SessionOrigin, SessionStatus};
 use crate::bridge::transcript::TranscriptEntry;
 use crate::handlers::HandlerInput;
 use crate::protocol::{
@@ -117,7 +117,15 @@ impl Actor {
                 _ => None,
             },
         };
-        let rule = if self.config.request_policy.asks_rules() {
+        // A watched thread's request waits for a person unless its operator turned
+        // auto-answer on: no rule, no handler, no policy refusal answers it.
+        let by_person = self.person_answers(&thread_id);
+        let rule = if by_person {
+            crate::catalog::RuleOutcome::Ask {
+                rule_index: None,
+                note: None,
+            }
+        } else if self.config.request_policy.asks_rules() {
             self.config.catalog.approvals.decide(&typed, &context)
         } else {
             crate::catalog::RuleOutcome::Ask {
@@ -158,7 +166,11 @@ impl Actor {
             None => (self.next_key(), false),
         };
         let route = RequestRoute::from_rule(rule, || {
-            dispatch::route_request(kind, &method, &self.config.request_policy)
+            if by_person {
+                RequestRoute::WaitForPerson
+            } else {
+                dispatch::route_request(kind, &method, &self.config.request_policy)
+            }
         });
         let answerer = match &route {
             RequestRoute::WaitForPerson => Answerer::Person,
@@ -487,6 +499,17 @@ impl Actor {
         }
     }
 
+    /// Only a person answers this thread's requests: a watched thread without
+    /// auto-answer, or one being attached to watch (its pending requests come right
+    /// after the `thread/resume` reply, maybe before its session is registered).
+    fn person_answers(&self, thread_id: &str) -> bool {
+        self.attaching.contains(thread_id)
+            || self
+                .sessions
+                .get(thread_id)
+                .is_some_and(|s| !s.answers_automatically())
+    }
+
     fn on_tool_call(&mut self, request: Request, params: DynamicToolCallParams) {
         let kind = RequestKind::ToolCall;
         if self.recognise_replay(&request, kind, &params.thread_id, &params.call_id)
@@ -507,13 +530,18 @@ impl Actor {
             .sessions
             .get(&params.thread_id)
             .is_some_and(|s| s.has_tool(params.namespace.as_deref(), &params.tool));
-        let route = dispatch::decide(
-            &catalog,
-            params.namespace.as_deref(),
-            &params.tool,
-            declared,
-            &self.config.manual_policy,
-        );
+        let route = if self.person_answers(&params.thread_id) {
+            // Another client's thread: shown, never answered for it (see `person_answers`).
+            Route::WaitForPerson
+        } else {
+            dispatch::decide(
+                &catalog,
+                params.namespace.as_deref(),
+                &params.tool,
+                declared,
+                &self.config.manual_policy,
+            )
+        };
         let schema_problems = tool_def
             .map(|def| catalog.validate_arguments(def, &params.arguments))
             .unwrap_or_default();
@@ -824,7 +852,13 @@ impl Actor {
                     text,
                 });
             }
-            ThreadItem::DynamicToolCall { id, status, .. } => {
+            ThreadItem::DynamicToolCall {
+                id,
+                status,
+                success,
+                content_items,
+                ..
+            } => {
                 let Some(call) = self.pending.find_call_mut(&thread_id, &id) else {
                     return;
                 };
@@ -833,10 +867,21 @@ impl Actor {
                     call.completed_upstream = true;
                 } else {
                     let request_id = call.key.clone();
-                    self.expire(
-                        &request_id,
-                        format!("app-server ended the call without our answer (item {status})"),
-                    );
+                    // An item that carries an answer got it from another client of the
+                    // app-server (codex sends no `serverRequest/resolved` for tool calls);
+                    // an interrupted call ends `failed` with nothing in it.
+                    let answered = content_items
+                        .as_ref()
+                        .and_then(Value::as_array)
+                        .is_some_and(|items| !items.is_empty());
+                    let reason = match (answered, success) {
+                        (true, Some(false)) => format!("{ANSWERED_ELSEWHERE} (a failure)"),
+                        (true, _) => ANSWERED_ELSEWHERE.to_string(),
+                        (false, _) => {
+                            format!("app-server ended the call without our answer (item {status})")
+                        }
+                    };
+                    self.expire(&request_id, reason);
                 }
             }
             ThreadItem::FileChange { id, .. } => {
@@ -861,10 +906,20 @@ impl Actor {
         if request.answer.is_writing() {
             request.completed_upstream = true;
         } else {
-            self.expire(
-                &key,
-                "app-server resolved the request without our answer".to_string(),
-            );
+            // Mid-turn on a watched thread, the client that runs it answered; at a
+            // turn's end it is app-server's cleanup.
+            let turn = request.turn_id.clone();
+            let elsewhere = self.sessions.get(thread_id).is_some_and(|s| {
+                s.origin == SessionOrigin::Watched
+                    && s.active_turn()
+                        .is_some_and(|t| Some(&t.id) == turn.as_ref())
+            });
+            let reason = if elsewhere {
+                ANSWERED_ELSEWHERE.to_string()
+            } else {
+                "app-server resolved the request without our answer".to_string()
+            };
+            self.expire(&key, reason);
         }
     }
 }

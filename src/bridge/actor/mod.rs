@@ -161,6 +161,7 @@ pub(super) async fn spawn(
         catalog_tx,
         catalog_generation: 0,
         last_reload: None,
+        attaching: std::collections::HashSet::new(),
     };
     if actor.config.restore_sessions {
         actor.restore_sessions();
@@ -232,6 +233,9 @@ struct Actor {
     rate_limits: Option<serde_json::Value>,
     /// Tells the handles which catalog is in use (`config.catalog`, swapped on reload).
     catalog_tx: watch::Sender<Arc<Catalog>>,
+    /// Threads being attached to watch (`thread/resume` sent, session not registered
+    /// yet): their requests wait for a person like a watched session's.
+    attaching: std::collections::HashSet<String>,
     /// Successful catalog loads since start, the first being 0.
     catalog_generation: u64,
     last_reload: Option<crate::bridge::CatalogReload>,
@@ -368,9 +372,28 @@ impl Actor {
                 settings,
                 tools,
                 declared,
+                origin,
                 reply,
             } => {
-                let _ = reply.send(self.register_session(thread, settings, tools, declared));
+                let _ =
+                    reply.send(self.register_session(thread, settings, tools, declared, origin));
+            }
+            Command::Attaching { thread_id, on } => {
+                if on {
+                    self.attaching.insert(thread_id);
+                } else {
+                    self.attaching.remove(&thread_id);
+                }
+            }
+            Command::Detach { thread_id, reply } => {
+                let _ = reply.send(self.detach(&thread_id));
+            }
+            Command::SetAutoAnswer {
+                thread_id,
+                on,
+                reply,
+            } => {
+                let _ = reply.send(self.set_auto_answer(&thread_id, on));
             }
             Command::RecordTurn {
                 thread_id,

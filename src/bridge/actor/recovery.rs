@@ -1092,6 +1092,7 @@ pub(in crate::bridge) struct Folded {
     cwd: Option<String>,
     model: Option<String>,
     tools: Vec<String>,
+    watched: bool,
     turns: Vec<TurnRecord>,
     title: String,
     closed: bool,
@@ -1110,6 +1111,16 @@ impl Folded {
         &self.thread_id
     }
 
+    /// A watched thread stays watched when read back (its requests are not ours to
+    /// answer); any other is one of Switchboard's own.
+    fn origin(&self) -> crate::bridge::SessionOrigin {
+        if self.watched {
+            crate::bridge::SessionOrigin::Watched
+        } else {
+            crate::bridge::SessionOrigin::Started
+        }
+    }
+
     /// The summary of a session that is not in memory: everything it says is on disk.
     pub(in crate::bridge) fn summary(&self, path: &Path) -> SessionSummary {
         SessionSummary {
@@ -1125,6 +1136,8 @@ impl Folded {
             } else {
                 SessionStatus::Restored
             },
+            origin: self.origin(),
+            auto_answer: false,
             cwd: self.cwd.clone(),
             model: self.model.clone(),
             model_provider: None,
@@ -1172,6 +1185,7 @@ pub(in crate::bridge) fn fold_rows(rows: &[TranscriptRow]) -> Result<Folded, Str
         cwd,
         model,
         tools,
+        watched,
     } = &first.entry
     else {
         return Err("the first row is not `session.started`".to_string());
@@ -1272,6 +1286,7 @@ pub(in crate::bridge) fn fold_rows(rows: &[TranscriptRow]) -> Result<Folded, Str
         cwd: cwd.clone(),
         model: model.clone(),
         tools: tools.clone(),
+        watched: *watched,
         turns,
         title: title.unwrap_or_else(|| format!("session {}", crate::util::id_tail(thread_id, 8))),
         closed,
@@ -1312,6 +1327,7 @@ fn restore_session(
     catalog: &Catalog,
 ) -> Result<(Session, Vec<RestoredCall>), String> {
     let ReadBack { rows, folded, .. } = read;
+    let origin = folded.origin();
     let transcript =
         Transcript::reopen(dir, path, &folded.thread_id, &rows).map_err(|e| e.to_string())?;
     let declared: Vec<_> = catalog
@@ -1330,6 +1346,8 @@ fn restore_session(
         } else {
             SessionStatus::Restored
         },
+        origin,
+        auto_answer: false,
         cwd: folded.cwd,
         model: folded.model,
         model_provider: None,

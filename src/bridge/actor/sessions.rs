@@ -7,11 +7,15 @@ use serde_json::Value;
 
 use super::{Actor, loss_reason};
 use crate::bridge::events::{BridgeEvent, ConnectionState};
-use crate::bridge::session::{Session, SessionStatus, TurnRecord};
+use crate::bridge::session::{Session, SessionOrigin, SessionStatus, TurnRecord};
 use crate::bridge::transcript::{Transcript, TranscriptEntry};
 use crate::bridge::{BridgeError, Reply, Result};
 use crate::protocol::TurnStatus;
 use crate::util::now_ms;
+
+/// Why a detached session's requests ended, and its close reason.
+pub(super) const DETACHED: &str =
+    "detached from the thread (thread/unsubscribe): the client that runs it goes on";
 
 impl Actor {
     /// The connection is gone: app-server forgets every pending request with it, so
@@ -89,6 +93,7 @@ impl Actor {
         settings: crate::bridge::SessionSettings,
         tools: Vec<crate::protocol::DynamicToolSpec>,
         declared: Option<crate::bridge::reload::DeclaredCatalog>,
+        origin: SessionOrigin,
     ) -> Result<crate::bridge::SessionSummary> {
         let info: crate::protocol::ThreadInfo =
             serde_json::from_value(thread.clone()).map_err(|e| BridgeError::UnexpectedReply {
@@ -96,6 +101,7 @@ impl Actor {
                 message: e.to_string(),
             })?;
         let thread_id = info.id.clone();
+        self.attaching.remove(&thread_id);
         if !self.sessions.contains_key(&thread_id) {
             // A resume of a closed session that left memory: its transcript goes on.
             self.bring_back_closed(&thread_id);
@@ -103,6 +109,12 @@ impl Actor {
         if let Some(existing) = self.sessions.get_mut(&thread_id) {
             // A resume of a session we already track: it is live again.
             let was = existing.status;
+            // A closed session comes back as what it is attached as now; a live one
+            // stays what it was (Switchboard's own thread is not watched).
+            if was == SessionStatus::Closed {
+                existing.origin = origin;
+                existing.auto_answer = false;
+            }
             existing.status = SessionStatus::Idle;
             if let Some(name) = thread
                 .get("name")
@@ -158,6 +170,8 @@ impl Actor {
             activity: None,
             token_usage: None,
             status: SessionStatus::Idle,
+            origin,
+            auto_answer: false,
             cwd: info.cwd.clone(),
             model: info.model.clone(),
             model_provider: info.model_provider.clone(),
@@ -179,17 +193,120 @@ impl Actor {
             None,
             TranscriptEntry::SessionStarted {
                 thread_id: thread_id.clone(),
-                cwd: info.cwd,
-                model: info.model,
+                cwd: info.cwd.clone(),
+                model: info.model.clone(),
                 tools: tool_names,
+                watched: origin == SessionOrigin::Watched,
             },
         );
+        if origin == SessionOrigin::Watched {
+            self.adopt_running_turns(&thread_id, &info);
+        }
         let summary = self.sessions.get(&thread_id).map(Session::summary).ok_or(
             BridgeError::UnknownSession {
                 thread_id: thread_id.clone(),
             },
         )?;
         self.emit(BridgeEvent::SessionStarted {
+            session: summary.clone(),
+        });
+        Ok(summary)
+    }
+
+    /// A watched thread may be in the middle of a turn when Switchboard attaches: the
+    /// turn is recorded from the resume reply, so the session shows it running and its
+    /// end completes it (there is no `turn/started` for it).
+    fn adopt_running_turns(&mut self, thread_id: &str, info: &crate::protocol::ThreadInfo) {
+        let running: Vec<String> = info
+            .turns
+            .iter()
+            .filter(|t| t.get("status").and_then(Value::as_str) == Some("inProgress"))
+            .filter_map(|t| t.get("id").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        let active = info.status.as_ref().is_some_and(|s| s.kind == "active");
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return;
+        };
+        for turn_id in &running {
+            session.ensure_turn(turn_id, now_ms());
+        }
+        if active && session.status == SessionStatus::Idle {
+            session.status = SessionStatus::Running;
+        }
+    }
+
+    /// The watched session, or why it is not one.
+    fn watched(&self, thread_id: &str, what: &'static str) -> Result<&Session> {
+        let Some(session) = self.sessions.get(thread_id) else {
+            return Err(if self.closed.contains(thread_id) {
+                BridgeError::SessionClosed {
+                    thread_id: thread_id.to_string(),
+                }
+            } else {
+                BridgeError::UnknownSession {
+                    thread_id: thread_id.to_string(),
+                }
+            });
+        };
+        if session.origin != SessionOrigin::Watched {
+            return Err(BridgeError::NotWatched {
+                thread_id: thread_id.to_string(),
+                origin: session.origin.as_str(),
+                what,
+            });
+        }
+        if session.status == SessionStatus::Closed {
+            return Err(BridgeError::SessionClosed {
+                thread_id: thread_id.to_string(),
+            });
+        }
+        Ok(session)
+    }
+
+    /// Stops watching: what is pending here expires (the client that runs the thread
+    /// still answers it), and the session closes as detached.
+    pub(super) fn detach(&mut self, thread_id: &str) -> Result<()> {
+        self.watched(thread_id, "detach is for")?;
+        self.close_session(thread_id, DETACHED);
+        Ok(())
+    }
+
+    /// Automatic answers on or off for a watched session, from its next request on.
+    pub(super) fn set_auto_answer(
+        &mut self,
+        thread_id: &str,
+        on: bool,
+    ) -> Result<crate::bridge::SessionSummary> {
+        self.watched(thread_id, "auto-answer is for")?;
+        let Some(session) = self.sessions.get_mut(thread_id) else {
+            return Err(BridgeError::UnknownSession {
+                thread_id: thread_id.to_string(),
+            });
+        };
+        if session.auto_answer != on {
+            session.auto_answer = on;
+            session.updated_at_ms = now_ms();
+            let message = if on {
+                "auto-answer on: this watched thread's requests go to the catalog's handlers, rules and request policy from now on"
+            } else {
+                "auto-answer off: a person answers this watched thread's requests"
+            };
+            self.append_row(
+                thread_id,
+                None,
+                TranscriptEntry::Notice {
+                    message: message.to_string(),
+                },
+            );
+        }
+        let summary = self
+            .sessions
+            .get(thread_id)
+            .map(Session::summary)
+            .ok_or_else(|| BridgeError::UnknownSession {
+                thread_id: thread_id.to_string(),
+            })?;
+        self.emit(BridgeEvent::SessionUpdated {
             session: summary.clone(),
         });
         Ok(summary)

@@ -97,6 +97,7 @@ pub fn figures() -> Result<Vec<Figure>> {
         cwd: Some("/work/switchboard".to_string()),
         model: Some("gpt-5.1-codex".to_string()),
         tools: Vec::new(),
+        watched: false,
     };
     live.append(0, None, started)
         .1

@@ -255,6 +255,21 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
                 .on_yellow(),
         );
     }
+    if let Some(s) = app.model.sessions.get(app.selected_session)
+        && s.origin == crate::bridge::SessionOrigin::Watched
+        && s.status != crate::bridge::SessionStatus::Closed
+    {
+        first.push(
+            format!("  WATCHING {}", app::short(&s.thread_id))
+                .magenta()
+                .bold(),
+        );
+        first.push(if s.auto_answer {
+            "  auto-answer ON".black().on_red().bold()
+        } else {
+            "  auto-answer off".dim()
+        });
+    }
     if let Some(listen) = &app.listen {
         // The whole token is in the help overlay (?), not on screen for good.
         first.push(format!("  API {} token {}", listen.url, masked(&listen.token)).dim());
@@ -435,11 +450,23 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
             } else {
                 Style::new()
             };
-            ListItem::new(vec![
-                Line::from(text::truncate(&text::printable(&title), width)),
-                Line::from(second),
-            ])
-            .style(style)
+            let first = if s.origin == crate::bridge::SessionOrigin::Watched {
+                let mark = if s.auto_answer {
+                    "watching·auto "
+                } else {
+                    "watching "
+                };
+                Line::from(vec![
+                    Span::raw(mark).magenta().bold(),
+                    Span::raw(text::truncate(
+                        &text::printable(&title),
+                        width.saturating_sub(mark.len()),
+                    )),
+                ])
+            } else {
+                Line::from(text::truncate(&text::printable(&title), width))
+            };
+            ListItem::new(vec![first, Line::from(second)]).style(style)
         })
         .collect();
     frame.render_widget(List::new(items).block(pane(title, focused)), area);

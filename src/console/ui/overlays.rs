@@ -63,6 +63,52 @@ fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
                 short(thread_id)
             ),
         ),
+        Overlay::ConfirmAutoAnswer { thread_id } => render_confirm(
+            frame,
+            screen,
+            " Auto-answer? ",
+            &format!(
+                "Answer the requests of watched session {} automatically (the catalog's handlers, rules and request policy), though another client runs it?",
+                short(thread_id)
+            ),
+        ),
+        Overlay::Loaded { threads, selected } => {
+            let area = centered(screen, 90, 70, 40, 8);
+            frame.render_widget(Clear, area);
+            let items: Vec<ListItem> = threads
+                .iter()
+                .map(|t| {
+                    let title = t
+                        .name
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or_else(|| t.preview.replace('\n', " "));
+                    let here = match t.session {
+                        Some(origin) => format!("{:<9}", origin.as_str()),
+                        None => "-        ".to_string(),
+                    };
+                    ListItem::new(Line::from(vec![
+                        Span::raw(format!("{}  ", short(&t.thread_id))).dim(),
+                        Span::raw(format!("{:<11}", t.status)),
+                        Span::raw(format!("by {:<14} ", t.started_by())),
+                        Span::raw(here).dim(),
+                        Span::raw(if title.is_empty() {
+                            "(no messages)".to_string()
+                        } else {
+                            title
+                        }),
+                    ]))
+                })
+                .collect();
+            let list = List::new(items)
+                .block(pane(
+                    " Loaded threads: status, who started them (Enter watches, Esc closes) ",
+                    true,
+                ))
+                .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+            let mut state = ListState::default().with_selected(Some(*selected));
+            frame.render_stateful_widget(list, area, &mut state);
+        }
         Overlay::Threads { threads, selected } => {
             let area = centered(screen, 80, 70, 40, 8);
             frame.render_widget(Clear, area);
@@ -120,7 +166,12 @@ const HELP_SECTIONS: &[(&str, &[Context])] = &[
     ("Detail view", &[Context::Detail]),
     (
         "Dialogs",
-        &[Context::Picker, Context::Confirm, Context::Help],
+        &[
+            Context::Picker,
+            Context::Watch,
+            Context::Confirm,
+            Context::Help,
+        ],
     ),
 ];
 
