@@ -51,6 +51,21 @@ pub enum BridgeCall {
         thread_id: String,
     },
     ListThreads,
+    /// The threads app-server has loaded, whoever runs them.
+    ListLoaded,
+    /// Attaches to watch a thread another client runs.
+    Watch {
+        thread_id: String,
+    },
+    /// Stops watching a thread (`thread/unsubscribe`).
+    Detach {
+        thread_id: String,
+    },
+    /// Lets handlers and rules answer a watched thread's requests, or stops them.
+    SetAutoAnswer {
+        thread_id: String,
+        on: bool,
+    },
     /// Answers a tool call; `claim_id` is the caller's claim when it holds one.
     Respond {
         request_id: String,
@@ -107,6 +122,10 @@ impl BridgeCall {
             BridgeCall::Rename { .. } => "rename",
             BridgeCall::Resume { .. } => "resume",
             BridgeCall::ListThreads => "list_threads",
+            BridgeCall::ListLoaded => "list_loaded",
+            BridgeCall::Watch { .. } => "watch",
+            BridgeCall::Detach { .. } => "detach",
+            BridgeCall::SetAutoAnswer { .. } => "set_auto_answer",
             BridgeCall::Respond { .. } => "respond",
             BridgeCall::Claim { .. } => "claim",
             BridgeCall::Release { .. } => "release",
@@ -238,6 +257,12 @@ pub async fn execute(
         }
         BridgeCall::Resume { thread_id } => json(bridge.resume_session(&thread_id).await?),
         BridgeCall::ListThreads => json(bridge.list_threads().await?),
+        BridgeCall::ListLoaded => json(bridge.loaded_threads().await?),
+        BridgeCall::Watch { thread_id } => json(bridge.watch_thread(&thread_id).await?),
+        BridgeCall::Detach { thread_id } => json(bridge.detach(&thread_id).await?),
+        BridgeCall::SetAutoAnswer { thread_id, on } => {
+            json(bridge.set_auto_answer(&thread_id, on).await?)
+        }
         BridgeCall::Respond {
             request_id,
             result,

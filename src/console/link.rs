@@ -11,7 +11,7 @@ use crate::appserver::ProtocolLine;
 use crate::bridge::calls::{BridgeCall, Snapshot};
 use crate::bridge::{
     AnswerOutcome, BridgeError, BridgeHandle, ClaimAsk, ClaimOutcome, CreateSession, EventReceiver,
-    HoldChange, HoldState, PendingRequestView, ReleaseOutcome, RespondOutcome, Responder,
+    HoldChange, HoldState, LoadedThread, PendingRequestView, ReleaseOutcome, RespondOutcome, Responder,
     SessionSummary,
 };
 use crate::catalog::Catalog;
@@ -216,6 +216,43 @@ impl Link {
         match self {
             Link::Local(bridge) => Ok(bridge.list_threads().await?),
             Link::Remote(remote) => Self::remote(remote, BridgeCall::ListThreads).await,
+        }
+    }
+
+    pub async fn loaded_threads(&self) -> Result<Vec<LoadedThread>> {
+        match self {
+            Link::Local(bridge) => Ok(bridge.loaded_threads().await?),
+            Link::Remote(remote) => Self::remote(remote, BridgeCall::ListLoaded).await,
+        }
+    }
+
+    pub async fn watch_thread(&self, thread_id: &str) -> Result<SessionSummary> {
+        match self {
+            Link::Local(bridge) => Ok(bridge.watch_thread(thread_id).await?),
+            Link::Remote(remote) => {
+                let thread_id = thread_id.to_string();
+                Self::remote(remote, BridgeCall::Watch { thread_id }).await
+            }
+        }
+    }
+
+    pub async fn detach(&self, thread_id: &str) -> Result<()> {
+        match self {
+            Link::Local(bridge) => Ok(bridge.detach(thread_id).await?),
+            Link::Remote(remote) => {
+                let thread_id = thread_id.to_string();
+                Self::remote(remote, BridgeCall::Detach { thread_id }).await
+            }
+        }
+    }
+
+    pub async fn set_auto_answer(&self, thread_id: &str, on: bool) -> Result<SessionSummary> {
+        match self {
+            Link::Local(bridge) => Ok(bridge.set_auto_answer(thread_id, on).await?),
+            Link::Remote(remote) => {
+                let thread_id = thread_id.to_string();
+                Self::remote(remote, BridgeCall::SetAutoAnswer { thread_id, on }).await
+            }
         }
     }
 

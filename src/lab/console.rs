@@ -227,7 +227,6 @@ pub fn working_row(seq: u64) -> TranscriptEntry {
             2 => item(ItemRow::FileChange {
                 item_id: format!("fc-{seq}"),
                 status: "completed".to_string(),
-                output: String::new(),
                 files: vec![
                     FileDiff {
                         path: "src/bridge/transcript.rs".to_string(),
