@@ -64,6 +64,10 @@ pub enum TranscriptEntry {
         cwd: Option<String>,
         model: Option<String>,
         tools: Vec<String>,
+        /// The app-server of the fleet the thread is on; written only by a bridge with
+        /// several (one with a single app-server writes what it always wrote).
+        #[serde(default, rename = "appServer", skip_serializing_if = "Option::is_none")]
+        app_server: Option<String>,
     },
     #[serde(rename = "user_message")]
     UserMessage { text: String },

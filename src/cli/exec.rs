@@ -137,13 +137,16 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
     let mut events = bridge.subscribe();
     // The connection came up before we could subscribe: report it from the status.
     if let Ok(status) = bridge.status().await {
-        print_event(
-            args,
-            &BridgeEvent::Connection {
-                transport: status.transport,
-                state: status.connection,
-            },
-        );
+        for app_server in status.app_servers {
+            print_event(
+                args,
+                &BridgeEvent::Connection {
+                    app_server: app_server.name,
+                    transport: app_server.transport,
+                    state: app_server.connection,
+                },
+            );
+        }
     }
     let mut result = ExecResult {
         kind: "result",

@@ -22,6 +22,7 @@ pub fn status() -> BridgeStatus {
             pid: None,
         },
         junk_lines: 0,
+        app_servers: Vec::new(),
         totals: Totals::default(),
         hold: HoldState::default(),
         not_persisted: Vec::new(),
@@ -32,6 +33,7 @@ pub fn status() -> BridgeStatus {
 pub fn session(n: usize) -> SessionSummary {
     SessionSummary {
         thread_id: format!("thread-{n:08}"),
+        app_server: "local".to_string(),
         title: format!("session {n}"),
         name: None,
         activity: None,

@@ -170,6 +170,7 @@ pub async fn create_session(
             .dynamic_tools
             .map(|tools| tools.into_iter().map(validate::tool_spec).collect()),
         network_access: request.network_access.map(|n| n == NetworkAccess::Enabled),
+        app_server: None,
     };
     let summary = state
         .bridge

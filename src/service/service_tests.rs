@@ -19,6 +19,7 @@ use crate::protocol::{ToolCallResult, TurnStatus};
 
 fn summary() -> SessionSummary {
     SessionSummary {
+        app_server: "local".to_string(),
         thread_id: "t1".into(),
         title: "session t1".into(),
         name: None,
@@ -73,6 +74,7 @@ fn snapshot() -> SessionSnapshot {
             0,
             None,
             TranscriptEntry::SessionStarted {
+                app_server: None,
                 thread_id: "t1".into(),
                 cwd: None,
                 model: None,
