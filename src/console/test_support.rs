@@ -86,6 +86,7 @@ pub fn session(n: u32, status: SessionStatus) -> SessionSummary {
 
 pub fn call(n: u32, session: u32, tool: &str, answerer: Answerer) -> PendingCallView {
     PendingCallView {
+        app_server: "local".to_string(),
         request_id: format!("req-{n}"),
         thread_id: thread(session),
         turn_id: "turn-0000000000001".to_string(),

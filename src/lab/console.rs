@@ -108,6 +108,7 @@ pub fn loaded_app(sessions: usize, rows: u64, pending: usize) -> Result<App, Cat
     for n in 0..pending {
         app.on_bridge_event(BridgeEvent::ToolCallRequested {
             call: PendingCallView {
+                app_server: "local".to_string(),
                 request_id: format!("req-{n}"),
                 thread_id: format!("thread-{:08}", n % sessions.max(1)),
                 turn_id: "turn".to_string(),
@@ -133,6 +134,7 @@ pub fn big_call() -> PendingCallView {
         .map(|i| format!("line {i:05} of a long document, about fifty characters\n"))
         .collect();
     PendingCallView {
+        app_server: "local".to_string(),
         request_id: "req-big".to_string(),
         thread_id: "thread-00000000".to_string(),
         turn_id: "turn".to_string(),

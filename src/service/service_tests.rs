@@ -52,6 +52,7 @@ fn row(seq: u64, turn: Option<&str>, entry: TranscriptEntry) -> TranscriptRow {
 
 fn call() -> PendingCallView {
     PendingCallView {
+        app_server: "local".to_string(),
         request_id: "abc-0".into(),
         thread_id: "t1".into(),
         turn_id: "u1".into(),
