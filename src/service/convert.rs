@@ -140,6 +140,7 @@ pub fn session_info(summary: &SessionSummary, setup: Option<&SessionSetup>) -> S
         persist_error: summary.persist_error.clone(),
         name: summary.name.clone(),
         token_usage: summary.token_usage.map(Into::into),
+        app_server: summary.app_server.clone(),
     }
 }
 
