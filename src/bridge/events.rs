@@ -234,6 +234,9 @@ pub enum ClaimChange {
     /// Its lease ran out without an answer (the worker died or stalled): any worker
     /// may claim it now.
     Expired,
+    /// Someone else claimed it over this claim, explicitly: the event's `claim` is the
+    /// one that ended, the request's `claim` the new holder's.
+    TakenOver,
 }
 
 impl ClaimChange {
@@ -243,6 +246,7 @@ impl ClaimChange {
             ClaimChange::Renewed => "renewed",
             ClaimChange::Released => "released",
             ClaimChange::Expired => "expired",
+            ClaimChange::TakenOver => "taken_over",
         }
     }
 }
@@ -320,6 +324,13 @@ pub enum BridgeEvent {
         change: ClaimChange,
         claim: CallClaim,
     },
+    /// The same for an approval, a question or an elicitation: an operator (or a
+    /// client) claimed it, renewed, released, let the lease run out, or was taken over.
+    RequestClaim {
+        request: PendingRequestView,
+        change: ClaimChange,
+        claim: CallClaim,
+    },
     HoldChanged {
         hold: HoldState,
     },
@@ -332,6 +343,14 @@ pub enum BridgeEvent {
         request: ResolvedRequest,
     },
     TranscriptAppended {
+        #[serde(rename = "threadId")]
+        thread_id: String,
+        row: TranscriptRow,
+    },
+    /// A live row changed in place (a running command's output, the turn's plan, ..):
+    /// `row.seq` names the row appended before, which `row` replaces. Sent at most
+    /// every 100 ms per row, however fast app-server streams (`bridge/items.rs`).
+    TranscriptRowUpdated {
         #[serde(rename = "threadId")]
         thread_id: String,
         row: TranscriptRow,
@@ -416,6 +435,7 @@ impl BridgeEvent {
             | BridgeEvent::AgentMessageDelta { thread_id, .. }
             | BridgeEvent::AgentMessageCompleted { thread_id, .. }
             | BridgeEvent::TranscriptAppended { thread_id, .. }
+            | BridgeEvent::TranscriptRowUpdated { thread_id, .. }
             | BridgeEvent::SessionActivity { thread_id, .. }
             | BridgeEvent::TokenUsage { thread_id, .. }
             | BridgeEvent::SessionRecovery { thread_id, .. } => Some(thread_id),
@@ -423,7 +443,9 @@ impl BridgeEvent {
             | BridgeEvent::ToolCallProposed { call }
             | BridgeEvent::ToolCallClaim { call, .. } => Some(&call.thread_id),
             BridgeEvent::ToolCallResolved { call } => Some(&call.thread_id),
-            BridgeEvent::RequestOpened { request } => Some(&request.thread_id),
+            BridgeEvent::RequestOpened { request } | BridgeEvent::RequestClaim { request, .. } => {
+                Some(&request.thread_id)
+            }
             BridgeEvent::RequestResolved { request } => Some(&request.thread_id),
             BridgeEvent::AppServerNotification { thread_id, .. }
             | BridgeEvent::ServerRequestRefused { thread_id, .. }

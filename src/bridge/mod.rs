@@ -211,7 +211,21 @@ pub enum RespondOutcome {
 /// The longest lease a claim may ask for.
 pub const MAX_LEASE: Duration = Duration::from_secs(600);
 
-/// The outcome of claiming a pending tool call.
+/// What a claim asks for (see [`BridgeHandle::claim_request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimAsk {
+    /// Who claims it: a worker's name, an operator's (`operator` in console.toml, or
+    /// `$USER@host`).
+    pub holder: String,
+    /// How long it holds without a renewal (at most [`MAX_LEASE`]).
+    pub lease: Duration,
+    /// The caller's claim, to renew it.
+    pub claim_id: Option<String>,
+    /// Replace another holder's claim: an explicit takeover, announced to both.
+    pub takeover: bool,
+}
+
+/// The outcome of claiming a pending request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ClaimOutcome {
@@ -221,8 +235,11 @@ pub enum ClaimOutcome {
         claim: CallClaim,
         thread_id: String,
         renewed: bool,
+        /// The claim this one replaced (an explicit takeover).
+        replaced: Option<CallClaim>,
     },
-    /// Someone else holds it; try again when it is released or its lease runs out.
+    /// Someone else holds it; try again when it is released or its lease runs out, or
+    /// take it over.
     Held { claim: CallClaim },
     /// No such pending tool call: unknown, answered or expired.
     NotFound,
@@ -264,6 +281,9 @@ pub enum AnswerOutcome {
     /// The answer does not fit the request (its shape, its kind, its question ids):
     /// nothing was written, and the request is still pending.
     Invalid { message: String },
+    /// Someone holds the request (see [`BridgeHandle::claim_request`]) and this answer
+    /// did not come with its claim id: nothing was written, it is still pending.
+    Claimed { claim: CallClaim },
 }
 
 impl AnswerOutcome {
@@ -275,6 +295,7 @@ impl AnswerOutcome {
             AnswerOutcome::NotFound | AnswerOutcome::Invalid { .. } => RespondOutcome::NotFound,
             AnswerOutcome::InFlight => RespondOutcome::InFlight,
             AnswerOutcome::UpstreamError { message } => RespondOutcome::UpstreamError { message },
+            AnswerOutcome::Claimed { claim } => RespondOutcome::Claimed { claim },
         }
     }
 }
@@ -497,10 +518,7 @@ enum Command {
     },
     Claim {
         request_id: String,
-        holder: String,
-        lease: Duration,
-        /// The caller's claim, to renew it.
-        claim_id: Option<String>,
+        ask: ClaimAsk,
         reply: Reply<ClaimOutcome>,
     },
     Release {
@@ -512,6 +530,8 @@ enum Command {
         request_id: String,
         answer: AnswerInput,
         by: Responder,
+        /// The answerer's claim: needed when the request is claimed.
+        claim_id: Option<String>,
         reply: Reply<AnswerOutcome>,
     },
     Sessions {
@@ -1127,17 +1147,36 @@ impl BridgeHandle {
         lease: Duration,
         claim_id: Option<&str>,
     ) -> Result<ClaimOutcome> {
+        self.claim_request(
+            request_id,
+            ClaimAsk {
+                holder: holder.to_string(),
+                lease,
+                claim_id: claim_id.map(str::to_string),
+                takeover: false,
+            },
+        )
+        .await
+    }
+
+    /// Claims any pending request (tool call, approval, question, elicitation), renews
+    /// the caller's claim, or (`takeover`) replaces another holder's: the replaced
+    /// holder's answers are refused from then on, and the `ToolCallClaim` /
+    /// `RequestClaim` event with `TakenOver` tells everyone. A lease that runs out
+    /// frees the request (`Expired`).
+    pub async fn claim_request(&self, request_id: &str, ask: ClaimAsk) -> Result<ClaimOutcome> {
         self.ask(|reply| Command::Claim {
             request_id: request_id.to_string(),
-            holder: holder.to_string(),
-            lease: lease.min(MAX_LEASE),
-            claim_id: claim_id.map(str::to_string),
+            ask: ClaimAsk {
+                lease: ask.lease.min(MAX_LEASE),
+                ..ask
+            },
             reply,
         })
         .await
     }
 
-    /// Gives a claim back: the call is answerable by anyone again.
+    /// Gives a claim back: the request is answerable by anyone again.
     pub async fn release_claim(&self, request_id: &str, claim_id: &str) -> Result<ReleaseOutcome> {
         self.ask(|reply| Command::Release {
             request_id: request_id.to_string(),
@@ -1169,10 +1208,24 @@ impl BridgeHandle {
         answer: serde_json::Value,
         by: Responder,
     ) -> Result<AnswerOutcome> {
+        self.answer_request_claimed(request_id, answer, by, None)
+            .await
+    }
+
+    /// [`BridgeHandle::answer_request`] by a claim's holder: a claimed request takes
+    /// only the answer that comes with its claim id (`Claimed` otherwise).
+    pub async fn answer_request_claimed(
+        &self,
+        request_id: &str,
+        answer: serde_json::Value,
+        by: Responder,
+        claim_id: Option<&str>,
+    ) -> Result<AnswerOutcome> {
         self.ask(|reply| Command::Answer {
             request_id: request_id.to_string(),
             answer: AnswerInput::Raw(answer),
             by,
+            claim_id: claim_id.map(str::to_string),
             reply,
         })
         .await
@@ -1187,6 +1240,19 @@ impl BridgeHandle {
         for_session: bool,
         by: Responder,
     ) -> Result<AnswerOutcome> {
+        self.decide_claimed(request_id, decision, for_session, by, None)
+            .await
+    }
+
+    /// [`BridgeHandle::decide`] by a claim's holder (see `answer_request_claimed`).
+    pub async fn decide_claimed(
+        &self,
+        request_id: &str,
+        decision: SimpleDecision,
+        for_session: bool,
+        by: Responder,
+        claim_id: Option<&str>,
+    ) -> Result<AnswerOutcome> {
         self.ask(|reply| Command::Answer {
             request_id: request_id.to_string(),
             answer: AnswerInput::Decision {
@@ -1194,6 +1260,7 @@ impl BridgeHandle {
                 for_session,
             },
             by,
+            claim_id: claim_id.map(str::to_string),
             reply,
         })
         .await
@@ -1210,6 +1277,7 @@ impl BridgeHandle {
             request_id: request_id.to_string(),
             answer: AnswerInput::Typed(answer),
             by,
+            claim_id: None,
             reply,
         })
         .await

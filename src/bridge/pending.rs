@@ -75,14 +75,15 @@ impl AnswerState {
     }
 }
 
-/// A worker's claim on a pending tool call: until its lease ends, only its holder may
-/// answer the call (a call nobody claimed is answerable by anyone).
+/// A claim on a pending request (a worker's on a tool call, an operator's on whatever
+/// their console has open): until its lease ends, only its holder may answer it (a
+/// request nobody claimed is answerable by anyone).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallClaim {
     /// What the holder renews, releases and answers with.
     pub claim_id: String,
-    /// Who holds it (a worker's name).
+    /// Who holds it (a worker's or an operator's name).
     pub holder: String,
     /// When the lease ends unless renewed (ms since the epoch).
     pub lease_expires_at_ms: i64,
@@ -110,8 +111,6 @@ pub struct ToolCall {
     pub schema_problems: Vec<String>,
     /// The handler running for this call, aborted when the call ends.
     pub handler_task: Option<tokio::task::AbortHandle>,
-    /// The worker that claimed it, while its lease runs.
-    pub claim: Option<HeldClaim>,
     /// How the handler itself failed for this call (its answer says so to the model).
     pub handler_failure: Option<HandlerFailure>,
 }
@@ -216,6 +215,8 @@ pub struct PendingRequest {
     pub answer: AnswerState,
     /// app-server reported the request ended while our answer was being written.
     pub completed_upstream: bool,
+    /// Who claimed it (a worker, an operator), while the lease runs.
+    pub claim: Option<HeldClaim>,
 }
 
 /// What consumers see of a pending tool call. Field names follow codex-manager's
@@ -271,6 +272,9 @@ pub struct PendingRequestView {
     pub received_at_ms: i64,
     pub answerer: Answerer,
     pub in_flight: bool,
+    /// Who claimed it (an operator who has it open, a worker), while the lease runs;
+    /// only the holder's answer is taken meanwhile.
+    pub claim: Option<CallClaim>,
 }
 
 impl PendingRequest {
@@ -315,7 +319,7 @@ impl PendingRequest {
                 Some(Answer::ToolCall(result)) => Some(result.clone()),
                 _ => None,
             },
-            claim: call.claim.as_ref().map(|held| held.claim.clone()),
+            claim: self.claim.as_ref().map(|held| held.claim.clone()),
         })
     }
 
@@ -357,6 +361,7 @@ impl PendingRequest {
             received_at_ms: self.received_at_ms,
             answerer: self.answerer.clone(),
             in_flight: self.answer.is_writing(),
+            claim: self.claim.as_ref().map(|held| held.claim.clone()),
         })
     }
 

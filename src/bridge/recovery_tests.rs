@@ -913,3 +913,79 @@ async fn a_failed_transcript_write_is_retried_with_back_off_and_reported_when_it
         "the transcript is written again: 2 row(s) that waited were written"
     );
 }
+
+/// Rows read back from disk are held as live rows are: a command's long output keeps
+/// its tail in memory, both in a session restored at start-up and in a closed session
+/// read back from its file; the file keeps the output whole.
+#[tokio::test]
+async fn rows_read_back_from_disk_keep_long_outputs_capped_in_memory() {
+    use crate::bridge::items::{ItemRow, OUTPUT_IN_MEMORY};
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("sessions");
+    let long: String = (0..3_000)
+        .map(|n| format!("   Compiling crate-{n:04} v0.1.0\n"))
+        .collect();
+    let mut written = transcript::Transcript::persisted(&dir, "thread-1").unwrap();
+    let started = TranscriptEntry::SessionStarted {
+        app_server: None,
+        thread_id: "thread-1".to_string(),
+        cwd: None,
+        model: None,
+        tools: Vec::new(),
+    };
+    written.append(1, None, started).1.unwrap();
+    let command = TranscriptEntry::Item(ItemRow::Command {
+        item_id: "c".to_string(),
+        command: "cargo build".to_string(),
+        cwd: "/work".to_string(),
+        status: "completed".to_string(),
+        exit_code: Some(0),
+        duration_ms: Some(4_000),
+        output: long.clone(),
+        output_cut_bytes: 0,
+        output_lines: 0,
+    });
+    written
+        .append(2, Some("turn-1".to_string()), command)
+        .1
+        .unwrap();
+    drop(written);
+    let path = dir.join("thread-1.jsonl");
+    let held = |rows: &[TranscriptRow]| {
+        rows.iter()
+            .find_map(|r| match &r.entry {
+                TranscriptEntry::Item(ItemRow::Command {
+                    output,
+                    output_cut_bytes,
+                    ..
+                }) => Some((output.clone(), *output_cut_bytes)),
+                _ => None,
+            })
+            .expect("the command row")
+    };
+    let capped = |(output, cut): (String, usize)| {
+        assert!(
+            output.len() <= OUTPUT_IN_MEMORY,
+            "{} bytes held",
+            output.len()
+        );
+        assert_eq!(output.len() + cut, long.len());
+        assert!(output.ends_with("crate-2999 v0.1.0\n"));
+    };
+
+    // A restart restores the session from its file.
+    let second = start_recovering(stdio_spec(), Some(data.path()), true).await;
+    let snapshot = second.bridge.session("thread-1").await.unwrap().unwrap();
+    assert_eq!(snapshot.summary.status, SessionStatus::Restored);
+    capped(held(&snapshot.transcript));
+    second.bridge.shutdown().await;
+
+    // A closed session that left memory is read back from its file when asked for.
+    let read = crate::bridge::actor::recovery::read_back(&path).unwrap();
+    let summary = read.folded.summary(&path);
+    let snapshot = read.folded.snapshot(summary, read.rows);
+    capped(held(&snapshot.transcript));
+
+    let (rows, _) = transcript::read_transcript(&path).unwrap();
+    assert_eq!(held(&rows), (long.clone(), 0), "the file keeps it whole");
+}

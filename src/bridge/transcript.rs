@@ -571,8 +571,10 @@ impl Transcript {
             }
         }
         transcript.next_seq = rows.last().map_or(0, |r| r.seq + 1);
+        // A live row's later states replace its first (bridge/items.rs).
+        let rows = super::items::keep_last_of_each(rows.to_vec());
         let keep_from = rows.len().saturating_sub(MEMORY_WINDOW);
-        transcript.rows = rows[keep_from..].iter().cloned().collect();
+        transcript.rows = rows[keep_from..].iter().cloned().map(capped).collect();
         Ok(transcript)
     }
 
@@ -614,7 +616,59 @@ impl Transcript {
             entry,
         };
         self.next_seq += 1;
-        let written = match &mut self.persist {
+        let written = self.write(&row);
+        let mut row = row;
+        super::items::cap_in_memory(&mut row.entry);
+        if self.rows.len() == MEMORY_WINDOW {
+            self.rows.pop_front();
+        }
+        self.rows.push_back(row.clone());
+        (row, written)
+    }
+
+    /// A live row changed (see `bridge/items.rs`): row `seq` in memory takes `entry`;
+    /// nothing is written. The row as it is now, if it is still in memory.
+    pub fn update(&mut self, seq: u64, mut entry: TranscriptEntry) -> Option<TranscriptRow> {
+        super::items::cap_in_memory(&mut entry);
+        let at = self.rows.binary_search_by_key(&seq, |r| r.seq).ok()?;
+        let row = self.rows.get_mut(at)?;
+        row.entry = entry;
+        Some(row.clone())
+    }
+
+    /// A live row's last state: written as a new row (the file is only appended to; a
+    /// reader keeps a live row's last state), and in memory it replaces row `live_seq`,
+    /// which keeps its number and start time. The row as memory has it now.
+    pub fn append_final(
+        &mut self,
+        at_ms: i64,
+        turn_id: Option<String>,
+        live_seq: u64,
+        entry: TranscriptEntry,
+    ) -> (TranscriptRow, Result<(), TranscriptError>) {
+        let Ok(at) = self.rows.binary_search_by_key(&live_seq, |r| r.seq) else {
+            return self.append(at_ms, turn_id, entry);
+        };
+        let row = TranscriptRow {
+            seq: self.next_seq,
+            at_ms,
+            turn_id,
+            entry,
+        };
+        self.next_seq += 1;
+        let written = self.write(&row);
+        let mut entry = row.entry;
+        super::items::cap_in_memory(&mut entry);
+        let Some(kept) = self.rows.get_mut(at) else {
+            return (TranscriptRow { entry, ..row }, written);
+        };
+        kept.entry = entry;
+        (kept.clone(), written)
+    }
+
+    /// Writes a row to the file (or has it wait); memory is the caller's.
+    fn write(&mut self, row: &TranscriptRow) -> Result<(), TranscriptError> {
+        match &mut self.persist {
             Persist::Memory => match &self.failure {
                 Some(reason) => Err(TranscriptError::NotWritten {
                     reason: reason.clone(),
@@ -626,7 +680,7 @@ impl Transcript {
                 why,
             }),
             Persist::Disk(disk) => {
-                match serde_json::to_vec(&row) {
+                match serde_json::to_vec(row) {
                     Ok(mut line) => {
                         line.push(b'\n');
                         disk.queue(line);
@@ -647,14 +701,7 @@ impl Transcript {
                     }
                 }
             }
-        };
-        let mut row = row;
-        super::items::cap_in_memory(&mut row.entry);
-        if self.rows.len() == MEMORY_WINDOW {
-            self.rows.pop_front();
         }
-        self.rows.push_back(row.clone());
-        (row, written)
     }
 
     /// Tries again to write the rows that wait. True while the failure numbered `epoch`
@@ -831,6 +878,14 @@ fn spawn_retry(thread_id: String, epoch: u64, commands: mpsc::WeakSender<Command
             delay = (delay * 2).min(RETRY_MAX);
         }
     });
+}
+
+/// A row as memory keeps it (a command's output cut to its tail, see
+/// [`super::items::cap_in_memory`]): every row a session holds, appended or read back
+/// from disk, goes through this; the file keeps the row whole.
+pub fn capped(mut row: TranscriptRow) -> TranscriptRow {
+    super::items::cap_in_memory(&mut row.entry);
+    row
 }
 
 /// Reads a transcript file back: its bytes are split into lines and each line decoded

@@ -425,3 +425,89 @@ fn a_real_full_disk_leaves_whole_rows_and_the_rows_go_on_when_space_returns() {
     );
     assert_eq!(texts(&rows).last().map(String::as_str), Some("while full"));
 }
+
+/// A transcript reopened after a restart holds its rows as a live one does: a command's
+/// long output keeps its tail in memory; the file keeps all of it.
+#[test]
+fn rows_reopened_from_disk_keep_a_long_output_capped_in_memory() {
+    use crate::bridge::items::{ItemRow, OUTPUT_IN_MEMORY};
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("sessions");
+    let long: String = (0..3_000)
+        .map(|n| format!("line {n:04} of the output\n"))
+        .collect();
+    let entry = TranscriptEntry::Item(ItemRow::Command {
+        item_id: "c".to_string(),
+        command: "seq 3000".to_string(),
+        cwd: "/".to_string(),
+        status: "completed".to_string(),
+        exit_code: Some(0),
+        duration_ms: Some(1),
+        output: long.clone(),
+        output_cut_bytes: 0,
+        output_lines: 0,
+    });
+    let mut written = Transcript::persisted(&dir, "thread-1").unwrap();
+    written.append(1, None, said("before")).1.unwrap();
+    written.append(2, None, entry).1.unwrap();
+    let path = written.path().unwrap().to_path_buf();
+    drop(written);
+
+    let (rows, bad) = read_transcript(&path).unwrap();
+    assert_eq!(bad, 0);
+    let output = |row: &TranscriptRow| match &row.entry {
+        TranscriptEntry::Item(ItemRow::Command {
+            output,
+            output_cut_bytes,
+            ..
+        }) => (output.clone(), *output_cut_bytes),
+        other => panic!("not a command: {other:?}"),
+    };
+    assert_eq!(output(&rows[1]), (long.clone(), 0), "the file has it whole");
+    let reopened = Transcript::reopen(&dir, &path, "thread-1", &rows).unwrap();
+    let held: Vec<&TranscriptRow> = reopened.rows().collect();
+    assert_eq!(held.len(), 2);
+    let (kept, cut) = output(held[1]);
+    assert!(kept.len() <= OUTPUT_IN_MEMORY, "{} bytes held", kept.len());
+    assert_eq!(kept.len() + cut, long.len());
+    assert!(kept.ends_with("line 2999 of the output\n"));
+}
+
+/// A long output keeps whole lines in memory: the line the cut falls in goes whole, so
+/// the first line shown is a real one.
+#[test]
+fn a_capped_output_starts_at_a_line() {
+    use crate::bridge::items::{ItemRow, OUTPUT_IN_MEMORY};
+    let long: String = (0..1_000)
+        .map(|n| format!("test bridge::tests::case_{n:04}_behaves ... ok\n"))
+        .collect();
+    let entry = TranscriptEntry::Item(ItemRow::Command {
+        item_id: "c".to_string(),
+        command: "cargo test".to_string(),
+        cwd: "/".to_string(),
+        status: "completed".to_string(),
+        exit_code: Some(0),
+        duration_ms: None,
+        output: long.clone(),
+        output_cut_bytes: 0,
+        output_lines: 0,
+    });
+    let mut transcript = Transcript::in_memory();
+    let (row, _) = transcript.append(1, None, entry);
+    let TranscriptEntry::Item(ItemRow::Command {
+        output,
+        output_cut_bytes,
+        ..
+    }) = row.entry
+    else {
+        panic!("not a command");
+    };
+    assert!(output.len() <= OUTPUT_IN_MEMORY);
+    assert!(
+        output.starts_with("test bridge::tests::case_"),
+        "{}",
+        &output[..60]
+    );
+    assert!(long[..output_cut_bytes].ends_with('\n'));
+    assert_eq!(&long[output_cut_bytes..], output);
+}

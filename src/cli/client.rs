@@ -92,6 +92,16 @@ pub const ROUTE_COMMANDS: &[(&str, &str, &str)] = &[
         "/api/requests/{requestId}/answer",
         "requests answer REQUEST --decision decline",
     ),
+    (
+        "post",
+        "/api/requests/{requestId}/claim",
+        "requests claim REQUEST --holder NAME",
+    ),
+    (
+        "delete",
+        "/api/requests/{requestId}/claim",
+        "requests release REQUEST --claim-id ID",
+    ),
     ("post", "/api/catalog/reload", "catalog reload"),
     ("get", "/api/health", "health"),
     ("get", "/api/catalog/stats", "catalog stats"),
@@ -208,7 +218,17 @@ pub enum RequestsCommand {
         /// The whole result sent to app-server: JSON, or @FILE.
         #[arg(long, value_name = "JSON|@FILE")]
         response: Option<String>,
+        /// Your claim on the request (a claimed request takes only its holder's answer).
+        #[arg(long, value_name = "ID")]
+        claim_id: Option<String>,
     },
+    /// Claim any pending request (tool call, approval, question, elicitation), renew
+    /// your claim with --claim-id, or take it over from its holder with --takeover:
+    /// until the lease ends only you may answer it, with that claim id. Prints the
+    /// claim id.
+    Claim(ClaimArgs),
+    /// Give a claim back: anyone may claim or answer the request again.
+    Release(ReleaseArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,8 +299,8 @@ pub enum ToolCallsCommand {
 #[derive(Debug, Args)]
 pub struct ClaimArgs {
     pub request_id: String,
-    /// Who holds the claim (default: cli).
-    #[arg(long, value_name = "NAME")]
+    /// Who holds the claim, as others see it ("being answered by NAME"; default: cli).
+    #[arg(long, visible_alias = "holder", value_name = "NAME")]
     pub worker: Option<String>,
     /// How long the claim holds without a renewal (1 to 600000; the server's default
     /// is 30000).
@@ -289,6 +309,10 @@ pub struct ClaimArgs {
     /// Renew this claim (yours) instead of taking a new one.
     #[arg(long, value_name = "ID")]
     pub claim_id: Option<String>,
+    /// Take the request over when someone else holds it (their answers are refused
+    /// from then on, and they are told).
+    #[arg(long)]
+    pub takeover: bool,
 }
 
 #[derive(Debug, Args)]
@@ -405,7 +429,7 @@ fn text_of<'a>(value: &'a Value, key: &str) -> &'a str {
 
 fn print_call(call: &Value) {
     out(&format!(
-        "{}  {}  {}  (session {}, turn {})",
+        "{}  {}  {}  (session {}, turn {}{})",
         text_of(call, "requestId"),
         text_of(call, "tool"),
         call.get("arguments")
@@ -413,6 +437,7 @@ fn print_call(call: &Value) {
             .unwrap_or_default(),
         text_of(call, "threadId"),
         text_of(call, "turnId"),
+        claimed_by(call),
     ));
 }
 
@@ -880,59 +905,89 @@ pub async fn tool_calls(args: ToolCallsArgs) -> u8 {
                     }
                 }
                 ToolCallsCommand::Claim(claim) => {
-                    let mut body = serde_json::Map::new();
-                    if let Some(worker) = &claim.worker {
-                        body.insert("worker".to_string(), json!(worker));
-                    }
-                    if let Some(lease_ms) = claim.lease_ms {
-                        body.insert("leaseMs".to_string(), json!(lease_ms));
-                    }
-                    if let Some(claim_id) = &claim.claim_id {
-                        body.insert("claimId".to_string(), json!(claim_id));
-                    }
-                    let path = format!("/tool-calls/{}/claim", claim.request_id);
-                    let reply =
-                        request(&api, json, Method::POST, &path, Some(&Value::Object(body)))
-                            .await?;
-                    if !json {
-                        out(text_of(&reply.body, "claimId"));
-                        note(&format!(
-                            "{} {} by {} until {}",
-                            claim.request_id,
-                            if reply.body["renewed"] == json!(true) {
-                                "renewed"
-                            } else {
-                                "claimed"
-                            },
-                            text_of(&reply.body, "holder"),
-                            reply.body["leaseExpiresAtMs"]
-                                .as_i64()
-                                .map(crate::util::iso8601_ms)
-                                .unwrap_or_default()
-                        ));
-                    }
+                    claim_command(&api, json, "tool-calls", &claim).await?;
                 }
                 ToolCallsCommand::Release(release) => {
-                    let path = format!("/tool-calls/{}/claim", release.request_id);
-                    let body = json!({ "claimId": release.claim_id });
-                    let reply = request(&api, json, Method::DELETE, &path, Some(&body)).await?;
-                    if !json {
-                        out(&format!(
-                            "{} {}",
-                            release.request_id,
-                            if text_of(&reply.body, "status") == "released" {
-                                "released"
-                            } else {
-                                "was not claimed"
-                            }
-                        ));
-                    }
+                    release_command(&api, json, "tool-calls", &release).await?;
                 }
             }
             Ok(())
         }
         .await,
     )
+}
+
+/// `tool-calls claim` and `requests claim`: the claim id on stdout, what happened on
+/// stderr.
+async fn claim_command(api: &Api, json: bool, route: &str, claim: &ClaimArgs) -> Result<(), u8> {
+    let mut body = serde_json::Map::new();
+    if let Some(worker) = &claim.worker {
+        body.insert("holder".to_string(), json!(worker));
+    }
+    if let Some(lease_ms) = claim.lease_ms {
+        body.insert("leaseMs".to_string(), json!(lease_ms));
+    }
+    if let Some(claim_id) = &claim.claim_id {
+        body.insert("claimId".to_string(), json!(claim_id));
+    }
+    if claim.takeover {
+        body.insert("takeover".to_string(), json!(true));
+    }
+    let path = format!("/{route}/{}/claim", claim.request_id);
+    let reply = request(api, json, Method::POST, &path, Some(&Value::Object(body))).await?;
+    if !json {
+        out(text_of(&reply.body, "claimId"));
+        let replaced = reply.body["replaced"]["holder"]
+            .as_str()
+            .map(|holder| format!(" (taken over from {holder})"))
+            .unwrap_or_default();
+        note(&format!(
+            "{} {} by {} until {}{replaced}",
+            claim.request_id,
+            if reply.body["renewed"] == json!(true) {
+                "renewed"
+            } else {
+                "claimed"
+            },
+            text_of(&reply.body, "holder"),
+            reply.body["leaseExpiresAtMs"]
+                .as_i64()
+                .map(crate::util::iso8601_ms)
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+async fn release_command(
+    api: &Api,
+    json: bool,
+    route: &str,
+    release: &ReleaseArgs,
+) -> Result<(), u8> {
+    let path = format!("/{route}/{}/claim", release.request_id);
+    let body = json!({ "claimId": release.claim_id });
+    let reply = request(api, json, Method::DELETE, &path, Some(&body)).await?;
+    if !json {
+        out(&format!(
+            "{} {}",
+            release.request_id,
+            if text_of(&reply.body, "status") == "released" {
+                "released"
+            } else {
+                "was not claimed"
+            }
+        ));
+    }
+    Ok(())
+}
+
+/// ", being answered by NAME" for a record someone claimed.
+fn claimed_by(record: &Value) -> String {
+    record["claim"]["holder"]
+        .as_str()
+        .map(|holder| format!(", being answered by {holder}"))
+        .unwrap_or_default()
 }
 
 fn print_requests(reply: &Reply, id_key: &str, what: &str) {
@@ -942,11 +997,12 @@ fn print_requests(reply: &Reply, id_key: &str, what: &str) {
     }
     for record in &data {
         out(&format!(
-            "{}  {}  (session {}, turn {})",
+            "{}  {}  (session {}, turn {}{})",
             text_of(record, id_key),
             text_of(record, "summary"),
             text_of(record, "threadId"),
             text_of(record, "turnId"),
+            claimed_by(record),
         ));
     }
 }
@@ -1049,13 +1105,23 @@ pub async fn requests(args: RequestsArgs) -> u8 {
                         print_requests(&reply, "requestId", "requests");
                     }
                 }
+                RequestsCommand::Claim(claim) => {
+                    claim_command(&api, json, "requests", &claim).await?;
+                }
+                RequestsCommand::Release(release) => {
+                    release_command(&api, json, "requests", &release).await?;
+                }
                 RequestsCommand::Answer {
                     request_id,
                     decision,
                     scope,
                     response,
+                    claim_id,
                 } => {
                     let mut body = json!({});
+                    if let Some(claim_id) = claim_id {
+                        body["claimId"] = json!(claim_id);
+                    }
                     if let Some(decision) = decision {
                         body["decision"] = json!(decision);
                     }

@@ -45,8 +45,11 @@ fn recovery_notice(thread_id: &str, step: &crate::bridge::RecoveryStep) -> Strin
 pub use super::model::TRANSCRIPT_WINDOW;
 pub use crate::bridge::ToolStats;
 
-/// Protocol lines kept for the protocol log.
+/// Protocol lines kept for the protocol log ...
 pub const PROTOCOL_WINDOW: usize = 5_000;
+/// ... and their bytes at most (an `item/completed` of a command carries its whole
+/// output): beyond either, the oldest lines go.
+pub const PROTOCOL_BYTES: usize = 16 * 1024 * 1024;
 /// Notices kept for the history (`N`).
 pub const NOTICE_HISTORY: usize = 100;
 /// Calls that arrive less than this apart are one burst: the bell rings once for it.
@@ -145,6 +148,11 @@ pub enum Overlay {
         reason: String,
         count: usize,
     },
+    /// Take a request over from the operator (or worker) answering it, asked first.
+    ConfirmTakeover {
+        request_id: String,
+        holder: String,
+    },
 }
 
 impl Overlay {
@@ -154,7 +162,8 @@ impl Overlay {
             Overlay::Card(card) => card.context(),
             Overlay::ConfirmQuit { .. }
             | Overlay::ConfirmClose { .. }
-            | Overlay::ConfirmFailAll { .. } => Context::Confirm,
+            | Overlay::ConfirmFailAll { .. }
+            | Overlay::ConfirmTakeover { .. } => Context::Confirm,
             Overlay::Command { .. } => Context::Command,
             Overlay::Threads { .. } => Context::Picker,
             Overlay::Notices { .. } => Context::Notices,
@@ -179,6 +188,8 @@ pub enum Request {
     Respond {
         request_id: String,
         result: ToolCallResult,
+        /// The console's claim on the call, or a claim to take first (bulk answers).
+        claim: RespondClaim,
     },
     RunHandler {
         request_id: String,
@@ -192,6 +203,22 @@ pub enum Request {
     AnswerRequest {
         request_id: String,
         answer: serde_json::Value,
+        /// The console's claim on the request, when it holds one.
+        claim_id: Option<String>,
+    },
+    /// Claim a request for this console's operator (its card opened), renew the claim
+    /// (`claim_id`), or take the request over from its holder (`takeover`).
+    Claim {
+        request_id: String,
+        holder: String,
+        lease_ms: u64,
+        claim_id: Option<String>,
+        takeover: bool,
+    },
+    /// Give a claim back (its card closed).
+    Release {
+        request_id: String,
+        claim_id: String,
     },
     /// Read the pending approvals, questions and elicitations afresh.
     ListRequests,
@@ -202,6 +229,19 @@ pub enum Request {
         thread_id: String,
         name: String,
     },
+}
+
+/// How an answer to a tool call goes with the console's claim on it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RespondClaim {
+    /// The console holds no claim (yet): a call someone else holds refuses it.
+    #[default]
+    None,
+    /// The console's claim on the call.
+    Held(String),
+    /// Claim the call first and answer only when the claim is granted (bulk answers:
+    /// a call someone else holds is left to them, and reported).
+    First { holder: String, lease_ms: u64 },
 }
 
 /// What a bridge request came to.
@@ -227,6 +267,17 @@ pub enum Outcome {
         result: Result<crate::bridge::AnswerOutcome, String>,
     },
     Requests(Result<Vec<crate::bridge::PendingRequestView>, String>),
+    /// A claim (a new one, a renewal, a takeover) came back.
+    Claimed {
+        request_id: String,
+        takeover: bool,
+        result: Result<crate::bridge::ClaimOutcome, String>,
+    },
+    /// A claim given back (nothing to do unless it failed).
+    Released {
+        request_id: String,
+        result: Result<crate::bridge::ReleaseOutcome, String>,
+    },
     Reconnect(Result<(), String>),
     Renamed(Result<(), String>),
     /// Everything read afresh from the bridge: at start and after a lag.
@@ -333,6 +384,8 @@ pub struct ProtocolLog {
     pub lines: VecDeque<ProtocolLine>,
     /// Lines dropped from the front of the window so far.
     pub dropped: u64,
+    /// Bytes of the lines kept.
+    pub bytes: usize,
 }
 
 /// Where the API is served, when the console serves it.
@@ -404,8 +457,15 @@ pub struct App {
     bulk: HashSet<String>,
     bulk_answered: usize,
     bulk_refused: usize,
+    /// Of those refused, how many someone else was answering.
+    bulk_claimed: usize,
     /// The probe and replay keys' state.
     pub inspect: super::inspect::InspectState,
+    /// The requests this console claimed for its operator (`claims.rs`).
+    pub claims: super::claims::Claims,
+    /// Effects made where none can be returned (a card popped, a card opened), sent
+    /// with the next batch.
+    outbox: Vec<Effect>,
 }
 
 impl App {
@@ -445,7 +505,10 @@ impl App {
             bulk: HashSet::new(),
             bulk_answered: 0,
             bulk_refused: 0,
+            bulk_claimed: 0,
             inspect: Default::default(),
+            claims: Default::default(),
+            outbox: Vec::new(),
         }
     }
 
@@ -545,8 +608,51 @@ impl App {
         let popped = self.overlays.pop();
         if let Some(Overlay::Card(card)) = &popped {
             self.keep_draft(card);
+            let request_id = card.request_id().to_string();
+            self.card_closed(&request_id);
         }
         popped
+    }
+
+    /// A card closed without its request ending: its claim goes back, unless another
+    /// card of the same request is still open.
+    fn card_closed(&mut self, request_id: &str) {
+        let still_open = self
+            .overlays
+            .iter()
+            .any(|o| matches!(o, Overlay::Card(card) if card.request_id() == request_id));
+        if !still_open && let Some(release) = self.claims.release(request_id) {
+            self.outbox.push(Effect::Bridge(release));
+        }
+    }
+
+    /// Claims a request whose card just opened, unless this console holds it already
+    /// or someone else does (the card then says who, and how to take it over).
+    fn claim_opened(&mut self, request_id: &str, claim: Option<&crate::bridge::CallClaim>) {
+        if self.claims.holds(request_id) || self.claims.other_holder(claim).is_some() {
+            return;
+        }
+        let ask = self.claims.claim(request_id, self.now_ms, false);
+        self.outbox.push(Effect::Bridge(ask));
+    }
+
+    /// The claim of `request_id` as the queue knows it: a tool call's or a request's.
+    pub fn claim_of(&self, request_id: &str) -> Option<&crate::bridge::CallClaim> {
+        match self.model.call(request_id) {
+            Some(call) => call.claim.as_ref(),
+            None => self.model.request(request_id)?.claim.as_ref(),
+        }
+    }
+
+    /// Who else is answering `request_id` right now, if anyone.
+    pub fn answered_elsewhere(&self, request_id: &str) -> Option<&str> {
+        self.claims.other_holder(self.claim_of(request_id))
+    }
+
+    /// The effects of one input, with what was made on the way (`outbox`).
+    fn with_outbox(&mut self, mut effects: Vec<Effect>) -> Vec<Effect> {
+        effects.append(&mut self.outbox);
+        effects
     }
 
     /// Keeps what was typed on a closing card, while its call still waits.
@@ -579,6 +685,8 @@ impl App {
             .retain(|o| !matches!(o, Overlay::Card(card) if card.request_id() == request_id));
         self.drafts.remove(request_id);
         self.card_drafts.remove(request_id);
+        // The claim ended with its request.
+        self.claims.forget(request_id);
     }
 
     /// Everything waiting on a person: tool calls, approvals, questions, elicitations.
@@ -680,17 +788,35 @@ impl App {
         !self.model.pending.is_empty()
             || !self.model.requests.is_empty()
             || self.titled_waiting != Some(self.waiting_count())
+            // A running turn's commands count their seconds.
+            || self
+                .model
+                .sessions
+                .iter()
+                .any(|s| s.turn_started_at_ms.is_some())
     }
 
     /// The once-a-second tick (while `needs_ticks`): timers move on; anything held back
     /// for a quieter moment goes out now.
     pub fn on_tick(&mut self) -> Vec<Effect> {
-        self.retitle().into_iter().collect()
+        let mut effects: Vec<Effect> = self.retitle().into_iter().collect();
+        effects.extend(
+            self.claims
+                .renewals(self.now_ms)
+                .into_iter()
+                .map(Effect::Bridge),
+        );
+        self.with_outbox(effects)
     }
 
     // ----- bridge events -------------------------------------------------------------
 
     pub fn on_bridge_event(&mut self, event: BridgeEvent) -> Vec<Effect> {
+        let effects = self.handle_bridge_event(event);
+        self.with_outbox(effects)
+    }
+
+    fn handle_bridge_event(&mut self, event: BridgeEvent) -> Vec<Effect> {
         let applied = self.model.apply(&event);
         if let Some(thread) = &applied.dropped_row
             && let Some(scroll) = self.transcript_scroll.get_mut(thread)
@@ -716,12 +842,33 @@ impl App {
                     editor.message = Some("the held handler answered: review, then ^S".to_string());
                 }
             }
-            BridgeEvent::ToolCallClaim { call, .. } => {
+            BridgeEvent::ToolCallClaim {
+                call,
+                change,
+                claim,
+            } => {
+                let request_id = call.request_id.clone();
                 if let Some(editor) = self.editor_mut()
                     && editor.call.request_id == call.request_id
                 {
-                    editor.call.claim = call.claim;
+                    editor.call.claim = call.claim.clone();
                 }
+                self.claim_changed(&request_id, change, &claim, call.claim.as_ref());
+            }
+            BridgeEvent::RequestClaim {
+                request,
+                change,
+                claim,
+            } => {
+                for overlay in &mut self.overlays {
+                    if let Overlay::Card(card) = overlay
+                        && let Card::Request(card) = card.as_mut()
+                        && card.request.request_id == request.request_id
+                    {
+                        card.request.claim = request.claim.clone();
+                    }
+                }
+                self.claim_changed(&request.request_id, change, &claim, request.claim.as_ref());
             }
             BridgeEvent::ToolCallResolved { call } => {
                 self.clamp_selection();
@@ -792,6 +939,15 @@ impl App {
                 }
             }
             BridgeEvent::RequestResolved { request } => self.remove_card(&request.request_id),
+            BridgeEvent::TranscriptRowUpdated { thread_id, row } => {
+                // The detail view open on a live row follows it.
+                if let Some(pager) = &mut self.views.detail
+                    && pager.source.as_ref() == Some(&(thread_id.clone(), row.seq))
+                {
+                    let fresh = super::navigate::row_pager(&row, &thread_id, self.now_ms);
+                    pager.replace(fresh.title.clone(), fresh.into_lines());
+                }
+            }
         }
         Vec::new()
     }
@@ -828,17 +984,140 @@ impl App {
         Some(Effect::Title(title_for(waiting)))
     }
 
-    pub fn on_protocol_line(&mut self, line: ProtocolLine) {
-        if self.protocol.lines.len() == PROTOCOL_WINDOW {
-            self.protocol.lines.pop_front();
-            self.protocol.dropped += 1;
+    /// A claim changed on the bridge: this console learns that it was taken over.
+    fn claim_changed(
+        &mut self,
+        request_id: &str,
+        change: crate::bridge::ClaimChange,
+        claim: &crate::bridge::CallClaim,
+        now: Option<&crate::bridge::CallClaim>,
+    ) {
+        use crate::bridge::ClaimChange;
+        if change == ClaimChange::TakenOver && self.claims.is_mine(claim) {
+            self.claims.forget(request_id);
+            let by = now.map_or("someone", |c| c.holder.as_str()).to_string();
+            let text = format!(
+                "{by} took {} over: it is being answered by {by}",
+                short(request_id)
+            );
+            if let Some(editor) = self.editor_mut()
+                && editor.call.request_id == request_id
+            {
+                editor.message = Some(text.clone());
+            }
+            self.say(text);
         }
-        self.protocol.lines.push_back(line);
+    }
+
+    /// A claim came back: kept while the card is open, given back when it closed
+    /// meanwhile; a held request's card says who holds it.
+    fn on_claimed(
+        &mut self,
+        request_id: &str,
+        takeover: bool,
+        result: Result<crate::bridge::ClaimOutcome, String>,
+    ) -> Vec<Effect> {
+        use crate::bridge::ClaimOutcome;
+        match result {
+            Ok(ClaimOutcome::Claimed {
+                claim, replaced, ..
+            }) => {
+                if !self
+                    .claims
+                    .granted(request_id, &claim.claim_id, self.now_ms)
+                {
+                    return vec![Effect::Bridge(Request::Release {
+                        request_id: request_id.to_string(),
+                        claim_id: claim.claim_id,
+                    })];
+                }
+                if let Some(replaced) = replaced {
+                    let text = format!(
+                        "you took {} over from {}: it is yours to answer",
+                        short(request_id),
+                        replaced.holder
+                    );
+                    if let Some(editor) = self.editor_mut()
+                        && editor.call.request_id == request_id
+                    {
+                        editor.message = Some(text.clone());
+                    }
+                    self.say(text);
+                }
+            }
+            Ok(ClaimOutcome::Held { claim }) => {
+                if self.claims.is_mine(&claim) {
+                    return Vec::new();
+                }
+                self.claims.forget(request_id);
+                let text = format!(
+                    "being answered by {}: {} takes it over",
+                    claim.holder,
+                    keys::label_of(Action::TakeOver)
+                );
+                if let Some(editor) = self.editor_mut()
+                    && editor.call.request_id == request_id
+                {
+                    editor.message = Some(text.clone());
+                }
+                if takeover {
+                    self.say(text);
+                }
+            }
+            // Nothing to hold: it ended, its answer is on its way, or a handler of the
+            // server answers it.
+            Ok(ClaimOutcome::NotFound | ClaimOutcome::InFlight) => {
+                self.claims.forget(request_id);
+            }
+            Ok(ClaimOutcome::NotClaimable { message }) => {
+                self.claims.forget(request_id);
+                if takeover {
+                    self.say(message);
+                }
+            }
+            Err(e) => {
+                self.claims.forget(request_id);
+                self.say(format!("could not claim {}: {e}", short(request_id)));
+            }
+        }
+        Vec::new()
+    }
+
+    /// Asks before taking the top card's request over from whoever is answering it.
+    fn ask_takeover(&mut self) {
+        let Some(Overlay::Card(card)) = self.top() else {
+            return;
+        };
+        let request_id = card.request_id().to_string();
+        match self.answered_elsewhere(&request_id).map(str::to_string) {
+            Some(holder) => self.push_overlay(Overlay::ConfirmTakeover { request_id, holder }),
+            None => self.say("nobody else is answering it: it is yours".to_string()),
+        }
+    }
+
+    pub fn on_protocol_line(&mut self, line: ProtocolLine) {
+        let log = &mut self.protocol;
+        log.bytes += line.text.len();
+        log.lines.push_back(line);
+        while log.lines.len() > PROTOCOL_WINDOW
+            || (log.bytes > PROTOCOL_BYTES && log.lines.len() > 1)
+        {
+            let Some(oldest) = log.lines.pop_front() else {
+                break;
+            };
+            log.bytes = log.bytes.saturating_sub(oldest.text.len());
+            log.dropped += 1;
+        }
     }
 
     // ----- outcomes of bridge requests ---------------------------------------------
 
     pub fn on_outcome(&mut self, outcome: Outcome) -> Vec<Effect> {
+        let effects = self.handle_outcome(outcome);
+        self.with_outbox(effects)
+    }
+
+    fn handle_outcome(&mut self, outcome: Outcome) -> Vec<Effect> {
         match outcome {
             Outcome::Loaded(loaded) => {
                 let (status, snapshots, pending) = *loaded;
@@ -848,6 +1127,19 @@ impl App {
             }
             Outcome::RequestAnswered { request_id, result } => {
                 self.on_request_answered(&request_id, result);
+            }
+            Outcome::Claimed {
+                request_id,
+                takeover,
+                result,
+            } => return self.on_claimed(&request_id, takeover, result),
+            Outcome::Released { request_id, result } => {
+                if let Err(e) = result {
+                    self.say(format!(
+                        "could not give back the claim on {}: {e} (its lease runs out by itself)",
+                        short(&request_id)
+                    ));
+                }
             }
             Outcome::Probed(result) => self.on_probed(result),
             Outcome::Replayed(report) => self.on_replayed(*report),
@@ -860,7 +1152,7 @@ impl App {
             }
             Outcome::SessionCreated(Ok(session)) | Outcome::Resumed(Ok(session)) => {
                 let thread_id = session.thread_id.clone();
-                self.on_bridge_event(BridgeEvent::SessionStarted { session });
+                self.handle_bridge_event(BridgeEvent::SessionStarted { session });
                 self.select_thread(&thread_id);
                 self.focus = Focus::Composer;
                 self.say("session ready: type a message, Enter sends".to_string());
@@ -933,6 +1225,15 @@ impl App {
         if self.bulk.remove(request_id) {
             match result {
                 Ok(RespondOutcome::Accepted) => self.bulk_answered += 1,
+                Ok(RespondOutcome::Claimed { claim }) => {
+                    self.bulk_refused += 1;
+                    self.bulk_claimed += 1;
+                    self.say(format!(
+                        "call {}: not claimed, being answered by {}",
+                        short(request_id),
+                        claim.holder
+                    ));
+                }
                 Ok(other) => {
                     self.bulk_refused += 1;
                     self.say(format!(
@@ -946,13 +1247,20 @@ impl App {
                 }
             }
             if self.bulk.is_empty() {
-                let (answered, refused) = (self.bulk_answered, self.bulk_refused);
+                let (answered, refused, claimed) =
+                    (self.bulk_answered, self.bulk_refused, self.bulk_claimed);
                 self.bulk_answered = 0;
                 self.bulk_refused = 0;
+                self.bulk_claimed = 0;
                 self.say(format!(
-                    "answered {answered} more call(s) at once{}",
+                    "answered {answered} more call(s) at once{}{}",
                     if refused > 0 {
                         format!(", {refused} refused")
+                    } else {
+                        String::new()
+                    },
+                    if claimed > 0 {
+                        format!(" ({claimed} being answered by others: not claimed)")
                     } else {
                         String::new()
                     }
@@ -981,8 +1289,9 @@ impl App {
             Ok(RespondOutcome::Claimed { claim }) => {
                 editor.state = EditorState::Editing;
                 editor.message = Some(format!(
-                    "claimed by {}: only its holder can answer while its lease runs",
-                    claim.holder
+                    "not sent: being answered by {} ({} takes it over)",
+                    claim.holder,
+                    keys::label_of(Action::TakeOver)
                 ));
             }
             Ok(RespondOutcome::UpstreamError { message }) => {
@@ -1004,7 +1313,7 @@ impl App {
         let before = self.queue_position();
         let effects = self.handle_key(key);
         self.follow_queue_moves(before);
-        effects
+        self.with_outbox(effects)
     }
 
     /// The focused queue's selected call, to see whether an input moved it.
@@ -1115,7 +1424,7 @@ impl App {
         let before = self.queue_position();
         let effects = self.handle_mouse(mouse, screen);
         self.follow_queue_moves(before);
-        effects
+        self.with_outbox(effects)
     }
 
     fn handle_mouse(&mut self, mouse: MouseEvent, screen: Rect) -> Vec<Effect> {
@@ -1160,6 +1469,7 @@ impl App {
                 Some(
                     Overlay::ConfirmClose { .. }
                     | Overlay::ConfirmFailAll { .. }
+                    | Overlay::ConfirmTakeover { .. }
                     | Overlay::Command { .. },
                 ) => {
                     self.pop_overlay();
@@ -1403,7 +1713,8 @@ impl App {
                 return bridge(Request::ListThreads);
             }
             Action::OpenCall => self.open_editor(),
-            Action::OpenRequest => self.open_request(None),
+            Action::OpenRequest => return self.open_request(None),
+            Action::TakeOver => self.ask_takeover(),
             Action::CardKey => {}
             Action::ToggleHoldAll => {
                 return bridge(Request::Hold(HoldChange::All(!self.model.hold.all)));
@@ -1493,17 +1804,13 @@ impl App {
                         .filter(|c| !c.in_flight)
                         .map(|c| c.request_id.clone())
                         .collect();
-                    return ids
-                        .into_iter()
-                        .map(|request_id| {
-                            self.bulk.insert(request_id.clone());
-                            self.drafts.remove(&request_id);
-                            Effect::Bridge(Request::Respond {
-                                request_id,
-                                result: result.clone(),
-                            })
-                        })
-                        .collect();
+                    return self.bulk_send(ids, &result);
+                }
+                Some(Overlay::ConfirmTakeover { request_id, .. }) => {
+                    let request_id = request_id.clone();
+                    self.pop_overlay();
+                    let ask = self.claims.claim(&request_id, self.now_ms, true);
+                    return vec![Effect::Bridge(ask)];
                 }
                 _ => {}
             },
@@ -1574,16 +1881,56 @@ impl App {
             return Vec::new();
         }
         let mut effects = self.editor_send();
-        for request_id in others {
-            self.bulk.insert(request_id.clone());
-            self.drafts.remove(&request_id);
-            effects.push(Effect::Bridge(Request::Respond {
-                request_id,
-                result: result.clone(),
-            }));
+        if effects.is_empty() {
+            // This call's own answer was refused (someone else answers it): nor the others.
+            return effects;
         }
+        effects.extend(self.bulk_send(others, &result));
         self.marked.clear();
         effects
+    }
+
+    /// Sends one answer to several calls, each claimed first: a call someone else is
+    /// answering is left to them, said now or when its claim is refused.
+    fn bulk_send(&mut self, request_ids: Vec<String>, result: &ToolCallResult) -> Vec<Effect> {
+        let (elsewhere, free): (Vec<String>, Vec<String>) = request_ids
+            .into_iter()
+            .partition(|id| self.answered_elsewhere(id).is_some());
+        if !elsewhere.is_empty() {
+            let names: Vec<String> = elsewhere
+                .iter()
+                .map(|id| {
+                    format!(
+                        "{} (being answered by {})",
+                        short(id),
+                        self.answered_elsewhere(id).unwrap_or("someone")
+                    )
+                })
+                .collect();
+            self.say(format!(
+                "{} call(s) not claimed, left to others: {}",
+                elsewhere.len(),
+                names.join(", ")
+            ));
+        }
+        free.into_iter()
+            .map(|request_id| {
+                self.bulk.insert(request_id.clone());
+                self.drafts.remove(&request_id);
+                let claim = match self.claims.claim_id(&request_id) {
+                    Some(id) => RespondClaim::Held(id.to_string()),
+                    None => RespondClaim::First {
+                        holder: self.claims.operator.clone(),
+                        lease_ms: self.claims.lease_ms,
+                    },
+                };
+                Effect::Bridge(Request::Respond {
+                    request_id,
+                    result: result.clone(),
+                    claim,
+                })
+            })
+            .collect()
     }
 
     /// Sends held handlers' proposals for the marked calls (or the selected one).
@@ -1608,8 +1955,7 @@ impl App {
         }
         let mut effects = Vec::new();
         for (request_id, result) in sends {
-            self.bulk.insert(request_id.clone());
-            effects.push(Effect::Bridge(Request::Respond { request_id, result }));
+            effects.extend(self.bulk_send(vec![request_id], &result));
         }
         if skipped > 0 {
             self.say(format!(
@@ -1850,10 +2196,25 @@ impl App {
     }
 
     fn editor_send(&mut self) -> Vec<Effect> {
+        let Some(request_id) = self.top_editor_mut().map(|e| e.call.request_id.clone()) else {
+            return Vec::new();
+        };
+        let elsewhere = self.answered_elsewhere(&request_id).map(str::to_string);
+        let claim = match self.claims.claim_id(&request_id) {
+            Some(id) => RespondClaim::Held(id.to_string()),
+            None => RespondClaim::None,
+        };
         let Some(editor) = self.top_editor_mut() else {
             return Vec::new();
         };
         if editor.state != EditorState::Editing {
+            return Vec::new();
+        }
+        if let Some(holder) = elsewhere {
+            editor.message = Some(format!(
+                "not sent: being answered by {holder}; {} takes it over (asks first)",
+                keys::label_of(Action::TakeOver)
+            ));
             return Vec::new();
         }
         match editor.validate() {
@@ -1861,8 +2222,9 @@ impl App {
                 editor.state = EditorState::Sending;
                 editor.message = Some("sending…".to_string());
                 vec![Effect::Bridge(Request::Respond {
-                    request_id: editor.call.request_id.clone(),
+                    request_id,
                     result,
+                    claim,
                 })]
             }
             Err(e) => {
@@ -1874,15 +2236,16 @@ impl App {
 
     // ----- approval, question and elicitation cards (`cards/`) ----------------------
 
-    /// Opens the card of `request_id`, or of the oldest request waiting on a person.
-    pub fn open_request(&mut self, request_id: Option<&str>) {
+    /// Opens the card of `request_id`, or of the oldest request waiting on a person;
+    /// the effects claim it for the operator.
+    pub fn open_request(&mut self, request_id: Option<&str>) -> Vec<Effect> {
         let request = match request_id {
             Some(id) => self.model.request(id),
             None => self.model.requests_waiting().next(),
         };
         let Some(request) = request.cloned() else {
             self.say("no approval or question is waiting".to_string());
-            return;
+            return Vec::new();
         };
         self.overlays.retain(
             |o| !matches!(o, Overlay::Card(card) if card.request_id() == request.request_id),
@@ -1900,7 +2263,10 @@ impl App {
         {
             card.turn_diff = Some(diff.clone());
         }
+        let (request_id, claim) = (card.request.request_id.clone(), card.request.claim.clone());
         self.push_overlay(Overlay::Card(Box::new(Card::Request(card))));
+        self.claim_opened(&request_id, claim.as_ref());
+        std::mem::take(&mut self.outbox)
     }
 
     fn on_card_key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -1917,8 +2283,22 @@ impl App {
                 Vec::new()
             }
             super::cards::CardKey::Send(answer) => {
+                let request_id = card.request.request_id.clone();
+                if let Some(holder) = self.answered_elsewhere(&request_id).map(str::to_string) {
+                    if let Some(Overlay::Card(card)) = self.overlays.last_mut()
+                        && let Card::Request(card) = card.as_mut()
+                    {
+                        card.sending = false;
+                    }
+                    self.say(format!(
+                        "not sent: being answered by {holder}; {} takes it over (asks first)",
+                        keys::label_of(Action::TakeOver)
+                    ));
+                    return Vec::new();
+                }
                 vec![Effect::Bridge(Request::AnswerRequest {
-                    request_id: card.request.request_id.clone(),
+                    claim_id: self.claims.claim_id(&request_id).map(str::to_string),
+                    request_id,
                     answer,
                 })]
             }
@@ -1937,6 +2317,11 @@ impl App {
             Ok(AnswerOutcome::InFlight) => Some("another answer is being sent".to_string()),
             Ok(AnswerOutcome::UpstreamError { message }) => Some(message),
             Ok(AnswerOutcome::Invalid { message }) => Some(message),
+            Ok(AnswerOutcome::Claimed { claim }) => Some(format!(
+                "being answered by {} ({} takes it over)",
+                claim.holder,
+                keys::label_of(Action::TakeOver)
+            )),
             Err(message) => Some(message),
         };
         match problem {
@@ -1965,7 +2350,8 @@ impl App {
         };
         let Some(call) = call else {
             if self.model.requests_waiting().next().is_some() {
-                self.open_request(None);
+                let effects = self.open_request(None);
+                self.outbox.extend(effects);
             } else {
                 self.say("no call is waiting".to_string());
             }
@@ -1978,7 +2364,9 @@ impl App {
         if let Some(draft) = self.drafts.get(&editor.call.request_id) {
             editor.restore(draft);
         }
+        let (request_id, claim) = (editor.call.request_id.clone(), editor.call.claim.clone());
         self.push_overlay(Overlay::Card(Box::new(Card::ToolCall(editor))));
+        self.claim_opened(&request_id, claim.as_ref());
     }
 
     fn move_selection(&mut self, delta: isize) {
@@ -2055,9 +2443,13 @@ pub fn flagged(call: &PendingCallView) -> bool {
     !call.schema_problems.is_empty()
 }
 
-/// Who answers a call, as the queue shows it.
-pub fn answerer_label(call: &PendingCallView) -> String {
+/// Who answers a call, as the queue shows it: a claim's holder first ("⚑ you" for
+/// this console's own).
+pub fn answerer_label(claims: &super::claims::Claims, call: &PendingCallView) -> String {
     if let Some(claim) = &call.claim {
+        if claims.is_mine(claim) {
+            return "⚑ you".to_string();
+        }
         return format!("⚑ {}", claim.holder);
     }
     match &call.answerer {

@@ -161,6 +161,7 @@ fn answering_a_call_from_the_queue_in_text_mode() {
         vec![Effect::Bridge(Request::Respond {
             request_id: "req-3".to_string(),
             result: ToolCallResult::text(true, "approved by Maria"),
+            claim: RespondClaim::None,
         })]
     );
     // A second ^S while sending does nothing.
@@ -853,6 +854,10 @@ fn held_calls_are_handed_back_with_their_proposals() {
         vec![Effect::Bridge(Request::Respond {
             request_id: "req-7".to_string(),
             result: ToolCallResult::text(true, "ticket T-1: open"),
+            claim: RespondClaim::First {
+                holder: "operator".to_string(),
+                lease_ms: 30_000,
+            },
         })]
     );
 }
@@ -1203,3 +1208,6 @@ fn notices_show_short_ids() {
             .starts_with("session 4e5f6a7b ")
     );
 }
+
+#[path = "app_claims_tests.rs"]
+mod claims;

@@ -6,6 +6,9 @@
 //! ```toml
 //! colors = false          # true (default) or false: only bold, reverse and dim
 //! theme = "light"         # a built-in theme: "dark" (default) or "light"
+//! operator = "ana"        # your name on the calls you open ("being answered by ana");
+//!                         # default `$USER@host`
+//! claim_lease_ms = 30000  # how long a claim holds if this console dies (1000-600000)
 //!
 //! [colors]                # or, instead of `colors = false`: palette entries
 //! accent = "#0055aa"      # a colour name, an index 0-255 or #rrggbb
@@ -39,7 +42,16 @@ pub struct ConsoleConfig {
     pub theme: Theme,
     /// Actions whose keys the file replaces.
     pub keys: Vec<(Action, Vec<Key>)>,
+    /// The operator's name on the requests this console claims; `None`: `$USER@host`.
+    pub operator: Option<String>,
+    /// How long a claim holds without a renewal: what a console that dies keeps its
+    /// requests for.
+    pub claim_lease_ms: u64,
 }
+
+/// The lease of the console's claims unless the file says (renewed every third of it
+/// while the card is open).
+pub const DEFAULT_CLAIM_LEASE_MS: u64 = 30_000;
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
@@ -47,6 +59,30 @@ impl Default for ConsoleConfig {
             colors: true,
             theme: Theme::default(),
             keys: Vec::new(),
+            operator: None,
+            claim_lease_ms: DEFAULT_CLAIM_LEASE_MS,
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// The operator's name: the file's `operator`, else `$USER@host`.
+    pub fn operator_name(&self) -> String {
+        if let Some(name) = &self.operator {
+            return name.clone();
+        }
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "operator".to_string());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty());
+        match host {
+            Some(host) => format!("{user}@{host}"),
+            None => user,
         }
     }
 }
@@ -124,6 +160,36 @@ pub fn parse(text: &str, path: &Path) -> Result<ConsoleConfig, ConfigError> {
     for (name, value) in &table {
         match (name.as_str(), value) {
             ("theme", _) => {}
+            ("operator", toml::Value::String(name)) if !name.trim().is_empty() => {
+                config.operator =
+                    Some(crate::protocol::truncate_chars(name.trim(), 80).to_string());
+            }
+            ("operator", other) => {
+                return Err(at(
+                    None,
+                    "operator",
+                    format!(
+                        "operator must be your name in quotes (operator = \"ana\"), not {}",
+                        if other.is_str() {
+                            "an empty string"
+                        } else {
+                            other.type_str()
+                        }
+                    ),
+                ));
+            }
+            ("claim_lease_ms", toml::Value::Integer(ms)) if (1_000..=600_000).contains(ms) => {
+                config.claim_lease_ms = *ms as u64;
+            }
+            ("claim_lease_ms", other) => {
+                return Err(at(
+                    None,
+                    "claim_lease_ms",
+                    format!(
+                        "claim_lease_ms must be a whole number of milliseconds from 1000 to 600000 (default {DEFAULT_CLAIM_LEASE_MS}), not {other}"
+                    ),
+                ));
+            }
             ("colors", toml::Value::Boolean(on)) => config.colors = *on,
             ("colors", toml::Value::Table(entries)) => {
                 for (entry, value) in entries {
@@ -204,7 +270,7 @@ pub fn parse(text: &str, path: &Path) -> Result<ConsoleConfig, ConfigError> {
                     None,
                     other,
                     format!(
-                        "unknown setting `{other}`: the file takes `colors`, `theme`, `[colors]` and `[keys]`"
+                        "unknown setting `{other}`: the file takes `colors`, `theme`, `operator`, `claim_lease_ms`, `[colors]` and `[keys]`"
                     ),
                 ));
             }

@@ -104,6 +104,8 @@ pub enum Action {
     Reconnect,
     /// Name the selected session (`:rename`).
     Rename,
+    /// Take the open call or request over from whoever is answering it (asks first).
+    TakeOver,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,6 +273,14 @@ pub const BINDINGS: &[Binding] = &[
         hint: "send to tool",
         help: "send this answer to this call and every other call of its tool waiting on you; also Alt-a",
         contexts: &[C::Editor],
+    },
+    Binding {
+        keys: &[f(8), alt('o')],
+        label: "F8",
+        action: Action::TakeOver,
+        hint: "",
+        help: "take the call over from the operator or worker answering it (asks first; their answer is refused from then on); also Alt-o",
+        contexts: &[C::Editor, C::Card],
     },
     Binding {
         keys: &[ch('A')],

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod cards;
 pub mod catalog_reload;
+pub mod claims;
 pub mod command;
 pub mod config;
 pub mod editor;
@@ -59,6 +60,9 @@ pub struct ConsoleOptions {
     /// The approval policy and sandbox of the sessions the console creates (codex's
     /// words); `None` leaves them to codex's configuration.
     pub sessions: SessionDefaults,
+    /// Who the operator is on the requests they open, and how long a claim holds
+    /// (console.toml's `operator` and `claim_lease_ms`); `None`: the defaults.
+    pub claims: Option<(String, u64)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,6 +77,8 @@ pub async fn run(bridge: BridgeHandle, options: ConsoleOptions) -> Result<(), Co
     use tokio::signal::unix::{SignalKind, signal};
     let config = config::load()?;
     keys::install(&config.keys);
+    let mut options = options;
+    options.claims = Some((config.operator_name(), config.claim_lease_ms));
     // Registered before the terminal is taken, so no signal finds it half set up.
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
@@ -141,6 +147,9 @@ where
     let mut protocol = bridge.protocol_tap().subscribe();
     let mut app = App::new(bridge.catalog(), bridge.status().await?);
     app.listen = options.listen.clone();
+    if let Some((operator, lease_ms)) = &options.claims {
+        app.claims = claims::Claims::new(operator, *lease_ms);
+    }
     let (outcomes_tx, mut outcomes) = mpsc::channel::<Outcome>(256);
     let initial = load(bridge).await?;
     let mut effects = app.on_outcome(initial);
@@ -354,9 +363,44 @@ async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefa
         Request::Close { thread_id } => {
             Outcome::Closed(bridge.close_session(&thread_id).await.map_err(text))
         }
-        Request::Respond { request_id, result } => Outcome::Responded {
+        Request::Respond {
+            request_id,
+            result,
+            claim,
+        } => Outcome::Responded {
+            result: respond(bridge, &request_id, result, claim)
+                .await
+                .map_err(text),
+            request_id,
+        },
+        Request::Claim {
+            request_id,
+            holder,
+            lease_ms,
+            claim_id,
+            takeover,
+        } => Outcome::Claimed {
             result: bridge
-                .respond(&request_id, result, Responder::Operator)
+                .claim_request(
+                    &request_id,
+                    crate::bridge::ClaimAsk {
+                        holder,
+                        lease: Duration::from_millis(lease_ms),
+                        claim_id,
+                        takeover,
+                    },
+                )
+                .await
+                .map_err(text),
+            request_id,
+            takeover,
+        },
+        Request::Release {
+            request_id,
+            claim_id,
+        } => Outcome::Released {
+            result: bridge
+                .release_claim(&request_id, &claim_id)
                 .await
                 .map_err(text),
             request_id,
@@ -375,9 +419,18 @@ async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefa
         Request::Rename { thread_id, name } => {
             Outcome::Renamed(bridge.rename_session(&thread_id, &name).await.map_err(text))
         }
-        Request::AnswerRequest { request_id, answer } => Outcome::RequestAnswered {
+        Request::AnswerRequest {
+            request_id,
+            answer,
+            claim_id,
+        } => Outcome::RequestAnswered {
             result: bridge
-                .answer_request(&request_id, answer, crate::bridge::Responder::Operator)
+                .answer_request_claimed(
+                    &request_id,
+                    answer,
+                    crate::bridge::Responder::Operator,
+                    claim_id.as_deref(),
+                )
                 .await
                 .map_err(text),
             request_id,
@@ -389,6 +442,41 @@ async fn perform(bridge: &BridgeHandle, request: Request, sessions: &SessionDefa
             Outcome::Resumed(bridge.resume_session(&thread_id).await.map_err(text))
         }
     }
+}
+
+/// Answers a tool call with the console's claim; a bulk answer claims the call first and
+/// leaves it alone when someone else holds it (`Claimed`, nothing written).
+async fn respond(
+    bridge: &BridgeHandle,
+    request_id: &str,
+    result: crate::protocol::ToolCallResult,
+    claim: app::RespondClaim,
+) -> Result<crate::bridge::RespondOutcome, crate::bridge::BridgeError> {
+    use crate::bridge::{ClaimOutcome, RespondOutcome};
+    let claim_id = match claim {
+        app::RespondClaim::None => None,
+        app::RespondClaim::Held(id) => Some(id),
+        app::RespondClaim::First { holder, lease_ms } => {
+            let ask = crate::bridge::ClaimAsk {
+                holder,
+                lease: Duration::from_millis(lease_ms),
+                claim_id: None,
+                takeover: false,
+            };
+            match bridge.claim_request(request_id, ask).await? {
+                ClaimOutcome::Claimed { claim, .. } => Some(claim.claim_id),
+                ClaimOutcome::Held { claim } => return Ok(RespondOutcome::Claimed { claim }),
+                ClaimOutcome::NotFound => return Ok(RespondOutcome::NotFound),
+                ClaimOutcome::InFlight => return Ok(RespondOutcome::InFlight),
+                // A handler of the server answers it: nothing to claim, the answer
+                // goes as any other.
+                ClaimOutcome::NotClaimable { .. } => None,
+            }
+        }
+    };
+    bridge
+        .respond_claimed(request_id, result, Responder::Operator, claim_id.as_deref())
+        .await
 }
 
 #[cfg(test)]

@@ -51,18 +51,35 @@ pub struct Transcript {
 }
 
 impl Transcript {
-    /// Appends a row (a row already seen is ignored); true when the oldest row was
-    /// dropped to keep the window, so indices into `rows` moved down by one.
+    /// Appends a row (a row already seen is ignored), a long command output cut to its
+    /// tail as the bridge keeps it; true when the oldest row was dropped to keep the
+    /// window, so indices into `rows` moved down by one.
     fn push(&mut self, row: TranscriptRow) -> bool {
         if self.rows.back().is_some_and(|last| last.seq >= row.seq) {
             return false;
         }
+        let row = crate::bridge::transcript::capped(row);
         let dropped = self.rows.len() == TRANSCRIPT_WINDOW;
         if dropped {
             self.rows.pop_front();
         }
         self.rows.push_back(row);
         dropped
+    }
+
+    /// A live row changed in place (same `seq`); a row not in the window yet is
+    /// appended like a new one. True when it replaced a row.
+    fn update(&mut self, row: &TranscriptRow) -> bool {
+        match self.rows.binary_search_by_key(&row.seq, |r| r.seq) {
+            Ok(at) => {
+                self.rows[at] = row.clone();
+                true
+            }
+            Err(_) => {
+                self.push(row.clone());
+                false
+            }
+        }
     }
 
     /// The index of the `tool_call.request` row of `request_id`, if it is in the window.
@@ -84,6 +101,8 @@ pub struct Applied {
     pub dropped_row: Option<String>,
     /// A row was appended to this session's transcript.
     pub appended_row: Option<String>,
+    /// A live row of this session's transcript changed in place: (thread, row number).
+    pub updated_row: Option<(String, u64)>,
 }
 
 /// The fold itself.
@@ -325,6 +344,14 @@ impl Model {
                 }
                 applied.appended_row = Some(thread_id.clone());
             }
+            BridgeEvent::TranscriptRowUpdated { thread_id, row } => {
+                let transcript = self.transcripts.entry(thread_id.clone()).or_default();
+                if transcript.update(row) {
+                    applied.updated_row = Some((thread_id.clone(), row.seq));
+                } else {
+                    applied.appended_row = Some(thread_id.clone());
+                }
+            }
             BridgeEvent::ToolCallRequested { call } => {
                 if call.answerer.needs_person() {
                     self.totals.waiting_on_person += 1;
@@ -392,7 +419,20 @@ impl Model {
                 self.requests.retain(|r| r.request_id != request.request_id);
             }
             BridgeEvent::RequestOpened { .. } | BridgeEvent::RequestResolved { .. } => {}
+            BridgeEvent::RequestClaim { request, .. } => {
+                if let Some(existing) = self
+                    .requests
+                    .iter_mut()
+                    .find(|r| r.request_id == request.request_id)
+                {
+                    existing.claim = request.claim.clone();
+                }
+            }
         }
         applied
     }
 }
+
+#[cfg(test)]
+#[path = "model_tests.rs"]
+mod tests;

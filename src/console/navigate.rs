@@ -176,7 +176,7 @@ impl App {
             qualified_tool(call),
             call.thread_id,
             title,
-            super::app::answerer_label(call),
+            super::app::answerer_label(&self.claims, call),
             text::summary(&call.arguments)
         )
     }
@@ -442,7 +442,7 @@ impl App {
         let pager = match (self.top(), self.view, self.focus) {
             (Some(Overlay::Card(card)), _, _) => card
                 .tool_call()
-                .map(|editor| call_pager(&editor.call, editor.input_schema.as_ref())),
+                .map(|editor| call_pager(&self.claims, &editor.call, editor.input_schema.as_ref())),
             (Some(_), _, _) => None,
             (None, View::ProtocolLog, _) => {
                 let rows = self.log_rows();
@@ -482,12 +482,13 @@ impl App {
                         .tool(c.namespace.as_deref(), &c.tool)
                         .map(|t| t.input_schema.clone())
                 });
-                self.selected_call().map(|c| call_pager(c, tool.as_ref()))
+                self.selected_call()
+                    .map(|c| call_pager(&self.claims, c, tool.as_ref()))
             }
             (None, View::Main, Focus::Transcript) => self.selected_thread().and_then(|thread| {
                 let view = self.transcript(thread)?;
                 let row = view.rows.get(view.bottom())?;
-                Some(row_pager(row))
+                Some(row_pager(row, thread, self.now_ms))
             }),
             (None, View::Main, Focus::Sessions) => {
                 self.model.sessions.get(self.selected_session).map(|s| {
@@ -636,14 +637,18 @@ fn scroll_by(scroll: &super::view::Scroll, action: Action) {
 
 /// A call in full: what it is, its schema problems first, its arguments, a proposed
 /// answer, the tool's input schema.
-pub fn call_pager(call: &PendingCallView, schema: Option<&Value>) -> Pager {
+pub fn call_pager(
+    claims: &super::claims::Claims,
+    call: &PendingCallView,
+    schema: Option<&Value>,
+) -> Pager {
     let mut lines = vec![
         plain(&format!(
             "tool {} · call {} · session {} · answered by {}",
             qualified_tool(call),
             call.call_id,
             short(&call.thread_id),
-            super::app::answerer_label(call)
+            super::app::answerer_label(claims, call)
         )),
         plain(""),
     ];
@@ -677,7 +682,17 @@ fn result_lines(result: &crate::protocol::ToolCallResult) -> Vec<TextLine> {
 }
 
 /// A transcript row in full.
-pub fn row_pager(row: &TranscriptRow) -> Pager {
+/// The detail view of a transcript row of session `thread`: an item row as its pager
+/// (`ui/items.rs`, kept current while it is live), any other as its JSON.
+pub fn row_pager(row: &TranscriptRow, thread: &str, now_ms: i64) -> Pager {
+    if let TranscriptEntry::Item(item) = &row.entry {
+        let mut pager = Pager::new(
+            format!(" {} ", item_title(item)),
+            crate::console::ui::items::detail_lines(item, now_ms - row.at_ms),
+        );
+        pager.source = Some((thread.to_string(), row.seq));
+        return pager;
+    }
     let (title, value) = match &row.entry {
         TranscriptEntry::UserMessage { text } => ("your message".to_string(), json!(text)),
         TranscriptEntry::AgentMessage { text, .. } => {
@@ -707,4 +722,29 @@ pub fn row_pager(row: &TranscriptRow) -> Pager {
         ),
     };
     Pager::new(format!(" {title} "), text::value_lines(&value))
+}
+
+/// The detail view's title for an item row.
+fn item_title(item: &crate::bridge::items::ItemRow) -> String {
+    use crate::bridge::items::ItemRow;
+    match item {
+        ItemRow::Command { status, .. } if status == "inProgress" => {
+            "Command (running)".to_string()
+        }
+        ItemRow::Command { .. } => "Command".to_string(),
+        ItemRow::FileChange { .. } => "File change".to_string(),
+        ItemRow::TurnDiff { .. } => "Turn diff".to_string(),
+        ItemRow::Reasoning { .. } => "Reasoning".to_string(),
+        ItemRow::Plan { .. } => "Plan".to_string(),
+        ItemRow::McpToolCall { .. } => "MCP tool call".to_string(),
+        ItemRow::WebSearch { .. } => "Web search".to_string(),
+        ItemRow::ImageView { .. } => "Image view".to_string(),
+        ItemRow::ReviewMode { .. } => "Review mode".to_string(),
+        ItemRow::ContextCompaction { .. } => "Context compaction".to_string(),
+        ItemRow::Hook { .. } => "Hook run".to_string(),
+        ItemRow::ModelReroute { .. } => "Model reroute".to_string(),
+        ItemRow::Warning { .. } => "Warning".to_string(),
+        ItemRow::Error { .. } => "Error".to_string(),
+        ItemRow::Other { item_type, .. } => format!("{item_type} item"),
+    }
 }

@@ -192,6 +192,39 @@ pub struct TextLine {
     pub text: String,
     /// Part of a string's text (drawn plain), not JSON punctuation or keys.
     pub is_text: bool,
+    /// How it is drawn; `Auto` by `is_text`.
+    pub tone: Tone,
+}
+
+/// How a pager line is drawn, by role (the detail view maps it to a style): a diff's
+/// added and removed lines, headings, ..
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tone {
+    /// Text plain, JSON around it dimmer.
+    #[default]
+    Auto,
+    Plain,
+    Heading,
+    FileHeader,
+    Added,
+    Removed,
+    Hunk,
+    Dim,
+    Good,
+    Warn,
+    Bad,
+}
+
+impl TextLine {
+    /// A line drawn in `tone`.
+    pub fn toned(indent: usize, text: &str, tone: Tone) -> TextLine {
+        TextLine {
+            indent,
+            text: printable(text),
+            is_text: true,
+            tone,
+        }
+    }
 }
 
 /// `value` laid out for reading: pretty JSON in which a string is shown as its text. A
@@ -205,6 +238,7 @@ pub fn value_lines(value: &Value) -> Vec<TextLine> {
                 indent: 0,
                 text: printable(line),
                 is_text: true,
+                tone: Tone::Auto,
             });
         }
         return out;
@@ -232,6 +266,7 @@ fn push_value(
         indent,
         text,
         is_text: false,
+        tone: Tone::Auto,
     };
     match value {
         Value::Object(map) if map.is_empty() => {
@@ -263,6 +298,7 @@ fn push_value(
                     indent: indent + 2,
                     text: printable(text),
                     is_text: true,
+                    tone: Tone::Auto,
                 });
             }
             out.push(line(indent, format!("\"\"\"{comma}")));
@@ -271,6 +307,7 @@ fn push_value(
             indent,
             text: format!("{lead}\"{}\"{comma}", printable(s)),
             is_text: false,
+            tone: Tone::Auto,
         }),
         other => out.push(line(indent, format!("{lead}{other}{comma}"))),
     }
@@ -294,6 +331,7 @@ pub fn wrap_lines(lines: &[TextLine], width: usize) -> Vec<TextLine> {
                 indent,
                 text,
                 is_text: line.is_text,
+                tone: line.tone,
             });
         }
     }

@@ -166,6 +166,9 @@ pub struct Pager {
     lines: Vec<TextLine>,
     wrapped: WrapCache,
     pub scroll: Scroll,
+    /// The transcript row shown (session, row number), so that a live row's changes
+    /// reach the open pager.
+    pub source: Option<(String, u64)>,
 }
 
 impl Pager {
@@ -175,7 +178,16 @@ impl Pager {
             lines,
             wrapped: RefCell::new(None),
             scroll: Scroll::default(),
+            source: None,
         }
+    }
+
+    /// New lines and title for what the pager shows (a live row changed); the scroll
+    /// stays where it is.
+    pub fn replace(&mut self, title: String, lines: Vec<TextLine>) {
+        self.title = title;
+        self.lines = lines;
+        *self.wrapped.borrow_mut() = None;
     }
 
     /// A pager over sections: each a heading and a value shown for reading.
@@ -189,6 +201,11 @@ impl Pager {
             lines.extend(text::value_lines(value));
         }
         Pager::new(title, lines)
+    }
+
+    /// The pager's lines, unwrapped.
+    pub fn into_lines(self) -> Vec<TextLine> {
+        self.lines
     }
 
     /// Puts `lines` before the pager's own.
@@ -210,6 +227,7 @@ pub fn plain(text: &str) -> TextLine {
         indent: 0,
         text: text::printable(text),
         is_text: false,
+        tone: text::Tone::Auto,
     }
 }
 

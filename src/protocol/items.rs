@@ -1,7 +1,8 @@
 //! The thread items of a codex turn, typed from the pinned app-server's schema (0.171.0;
 //! 0.169.0 has the same item kinds), and the notifications that carry them or stream
 //! into them: `item/started`, `item/completed`, the output, reasoning and plan deltas,
-//! `turn/plan/updated` and `turn/diff/updated`.
+//! `turn/plan/updated` and `turn/diff/updated`; and what else of a turn a transcript
+//! shows: hook runs, model reroutes, warnings and errors (same shapes in both versions).
 //!
 //! Nothing is dropped: every typed item keeps the fields Switchboard does not name in
 //! `extra`, so an item written back is the item read; an item whose `type` is not known
@@ -24,6 +25,62 @@ pub mod method {
     pub const PLAN_DELTA: &str = "item/plan/delta";
     pub const TURN_PLAN_UPDATED: &str = "turn/plan/updated";
     pub const TURN_DIFF_UPDATED: &str = "turn/diff/updated";
+    pub const HOOK_STARTED: &str = "hook/started";
+    pub const HOOK_COMPLETED: &str = "hook/completed";
+    pub const MODEL_REROUTED: &str = "model/rerouted";
+    pub const SAFETY_BUFFERING_UPDATED: &str = "model/safetyBuffering/updated";
+    pub const WARNING: &str = "warning";
+    pub const GUARDIAN_WARNING: &str = "guardianWarning";
+    pub const CONFIG_WARNING: &str = "configWarning";
+    pub const DEPRECATION_NOTICE: &str = "deprecationNotice";
+    pub const ERROR: &str = "error";
+}
+
+/// One run of a configured hook (`run` of `hook/started` and `hook/completed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookRun {
+    pub id: String,
+    /// `preToolUse`, `postToolUse`, `sessionStart`, `stop`, ..
+    pub event_name: String,
+    /// `command`, `mcpTool`, `prompt` or `agent`.
+    pub handler_type: String,
+    /// `running`, `completed`, `failed`, `blocked` or `stopped`.
+    pub status: String,
+    #[serde(default)]
+    pub status_message: Option<String>,
+    #[serde(default)]
+    pub duration_ms: Option<i64>,
+    #[serde(default)]
+    pub entries: Vec<HookOutputEntry>,
+    #[serde(default)]
+    pub source_path: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What a hook printed: `kind` is `warning`, `stop`, `feedback`, `context` or `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookOutputEntry {
+    pub kind: String,
+    pub text: String,
+}
+
+/// Which notification a warning came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// `warning`: codex's own (an unknown model's metadata, ..).
+    Warning,
+    /// `guardianWarning`: the safety guardian's.
+    Guardian,
+    /// `configWarning`: a problem in a config file (`path`).
+    Config,
+    /// `deprecationNotice`.
+    Deprecation,
+    /// `model/safetyBuffering/updated`: the model's answers are held back for a safety
+    /// check (`reasons`), or another model is suggested.
+    SafetyBuffering,
 }
 
 /// `commandExecution`: a shell command codex runs.
@@ -342,6 +399,39 @@ pub enum ItemNotification {
         turn_id: String,
         diff: String,
     },
+    /// `hook/started` (`completed` false) or `hook/completed`.
+    Hook {
+        thread_id: String,
+        turn_id: Option<String>,
+        run: HookRun,
+        completed: bool,
+    },
+    ModelRerouted {
+        thread_id: String,
+        turn_id: String,
+        from_model: String,
+        to_model: String,
+        /// `highRiskCyberActivity`.
+        reason: String,
+    },
+    /// A warning; `configWarning` and `deprecationNotice` belong to no thread.
+    Warning {
+        thread_id: Option<String>,
+        turn_id: Option<String>,
+        kind: WarningKind,
+        message: String,
+        details: Option<String>,
+    },
+    /// `error`: a turn's error, final or retried.
+    Error {
+        thread_id: String,
+        turn_id: String,
+        message: String,
+        details: Option<String>,
+        /// `codexErrorInfo` in a word (`usageLimitExceeded`, `httpConnectionFailed`, ..).
+        code: Option<String>,
+        will_retry: bool,
+    },
 }
 
 /// Which text of an item a delta extends.
@@ -395,6 +485,115 @@ struct DiffParams {
     thread_id: String,
     turn_id: String,
     diff: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HookParams {
+    thread_id: String,
+    #[serde(default)]
+    turn_id: Option<String>,
+    run: HookRun,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RerouteParams {
+    thread_id: String,
+    turn_id: String,
+    from_model: String,
+    to_model: String,
+    reason: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WarningParams {
+    #[serde(default)]
+    thread_id: Option<String>,
+    #[serde(default)]
+    turn_id: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    details: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    // model/safetyBuffering/updated
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    faster_model: Option<String>,
+    #[serde(default)]
+    reasons: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TurnErrorBody {
+    message: String,
+    #[serde(default)]
+    additional_details: Option<String>,
+    #[serde(default)]
+    codex_error_info: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorParams {
+    thread_id: String,
+    turn_id: String,
+    error: TurnErrorBody,
+    #[serde(default)]
+    will_retry: bool,
+}
+
+/// A JSON enum value in a word: a string as it is, an object by its one key.
+fn word(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(map) => map.keys().next().cloned(),
+        _ => None,
+    }
+}
+
+impl WarningParams {
+    fn into_notification(self, kind: WarningKind) -> ItemNotification {
+        let (message, details) = match kind {
+            WarningKind::Warning | WarningKind::Guardian => {
+                (self.message.unwrap_or_default(), self.details)
+            }
+            WarningKind::Deprecation => (self.summary.unwrap_or_default(), self.details),
+            WarningKind::Config => {
+                let details = match (self.path, self.details) {
+                    (Some(path), Some(details)) => Some(format!("{path}: {details}")),
+                    (Some(path), None) => Some(path),
+                    (None, details) => details,
+                };
+                (self.summary.unwrap_or_default(), details)
+            }
+            WarningKind::SafetyBuffering => {
+                let model = self.model.unwrap_or_default();
+                let message = match self.faster_model {
+                    Some(faster) => format!(
+                        "{model}: answers held for a safety check ({faster} would be faster)"
+                    ),
+                    None => format!("{model}: answers held for a safety check"),
+                };
+                let details = (!self.reasons.is_empty()).then(|| self.reasons.join(", "));
+                (message, details)
+            }
+        };
+        ItemNotification::Warning {
+            thread_id: self.thread_id,
+            turn_id: self.turn_id,
+            kind,
+            message,
+            details,
+        }
+    }
 }
 
 impl ItemNotification {
@@ -460,19 +659,65 @@ impl ItemNotification {
                     diff: p.diff,
                 }
             }),
+            method::HOOK_STARTED | method::HOOK_COMPLETED => {
+                serde_json::from_value::<HookParams>(params()).map(|p| ItemNotification::Hook {
+                    thread_id: p.thread_id,
+                    turn_id: p.turn_id,
+                    run: p.run,
+                    completed: n.method == method::HOOK_COMPLETED,
+                })
+            }
+            method::MODEL_REROUTED => serde_json::from_value::<RerouteParams>(params()).map(|p| {
+                ItemNotification::ModelRerouted {
+                    thread_id: p.thread_id,
+                    turn_id: p.turn_id,
+                    from_model: p.from_model,
+                    to_model: p.to_model,
+                    reason: word(&p.reason).unwrap_or_default(),
+                }
+            }),
+            method::WARNING
+            | method::GUARDIAN_WARNING
+            | method::CONFIG_WARNING
+            | method::DEPRECATION_NOTICE
+            | method::SAFETY_BUFFERING_UPDATED => {
+                let kind = match n.method.as_str() {
+                    method::GUARDIAN_WARNING => WarningKind::Guardian,
+                    method::CONFIG_WARNING => WarningKind::Config,
+                    method::DEPRECATION_NOTICE => WarningKind::Deprecation,
+                    method::SAFETY_BUFFERING_UPDATED => WarningKind::SafetyBuffering,
+                    _ => WarningKind::Warning,
+                };
+                serde_json::from_value::<WarningParams>(params()).map(|p| p.into_notification(kind))
+            }
+            method::ERROR => {
+                serde_json::from_value::<ErrorParams>(params()).map(|p| ItemNotification::Error {
+                    thread_id: p.thread_id,
+                    turn_id: p.turn_id,
+                    message: p.error.message,
+                    details: p.error.additional_details,
+                    code: p.error.codex_error_info.as_ref().and_then(word),
+                    will_retry: p.will_retry,
+                })
+            }
             _ => return None,
         };
         Some(parsed)
     }
 
-    pub fn thread_id(&self) -> &str {
+    /// The thread it belongs to; `None` for warnings about codex as a whole.
+    pub fn thread_id(&self) -> Option<&str> {
         match self {
             ItemNotification::Started { thread_id, .. }
             | ItemNotification::Completed { thread_id, .. }
             | ItemNotification::Delta { thread_id, .. }
             | ItemNotification::ReasoningSummaryPartAdded { thread_id, .. }
             | ItemNotification::PlanUpdated { thread_id, .. }
-            | ItemNotification::DiffUpdated { thread_id, .. } => thread_id,
+            | ItemNotification::DiffUpdated { thread_id, .. }
+            | ItemNotification::Hook { thread_id, .. }
+            | ItemNotification::ModelRerouted { thread_id, .. }
+            | ItemNotification::Error { thread_id, .. } => Some(thread_id),
+            ItemNotification::Warning { thread_id, .. } => thread_id.as_deref(),
         }
     }
 }

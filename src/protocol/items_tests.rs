@@ -1,7 +1,7 @@
 use super::*;
 use serde_json::json;
 
-/// The protocol lines app-server sent in a capture (`tests/fixtures/capture_items.py`).
+/// The protocol lines app-server sent in a capture (`tests/fixtures/capture.py`).
 fn captured(name: &str) -> Vec<Notification> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(path)

@@ -129,6 +129,10 @@ pub struct RequestRecord {
     pub available_decisions: Vec<Value>,
     pub created_at: String,
     pub status: PendingStatus,
+    /// Switchboard: who claimed it (an operator who has it open, a worker), while the
+    /// lease runs; only the holder's answer is taken meanwhile.
+    #[serde(default)]
+    pub claim: Option<super::wire::ClaimView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -192,6 +196,10 @@ pub struct RequestAnswerRequest {
     /// permissions grant `{permissions, scope}`, an elicitation `{action, content}`).
     #[schema(value_type = Option<Object>)]
     pub response: Option<Value>,
+    /// The answerer's claim (also taken from the `X-Switchboard-Claim` header): a
+    /// claimed request takes only its holder's answer.
+    #[serde(rename = "claimId")]
+    pub claim_id: Option<String>,
 }
 
 /// `POST /api/sessions/{sessionId}/approval-policy`.
@@ -390,6 +398,7 @@ pub fn request_record(request: &PendingRequestView) -> RequestRecord {
         available_decisions: request.decisions.clone(),
         created_at: iso8601_ms(request.received_at_ms),
         status: PendingStatus::Pending,
+        claim: request.claim.as_ref().map(convert::claim_view),
     }
 }
 
@@ -685,8 +694,16 @@ enum Reply {
     Failed(String),
 }
 
-fn reply_of(outcome: AnswerOutcome, thread_id: String) -> Result<Reply, ApiError> {
+fn reply_of(
+    outcome: AnswerOutcome,
+    request_id: &str,
+    thread_id: String,
+) -> Result<Reply, ApiError> {
     match outcome {
+        AnswerOutcome::Claimed { claim } => Err(ApiError::CallClaimed {
+            request_id: request_id.to_string(),
+            claim,
+        }),
         AnswerOutcome::Accepted => Ok(Reply::Ok { thread_id }),
         // Another decision is being written: this one lost, as a later one would.
         AnswerOutcome::NotFound | AnswerOutcome::InFlight => Ok(Reply::NotFound),
@@ -748,7 +765,7 @@ pub async fn decide_approval(
         )
         .await
         .map_err(ApiError::from_bridge)?;
-    Ok(match reply_of(outcome, request.thread_id)? {
+    Ok(match reply_of(outcome, &approval_id, request.thread_id)? {
         Reply::Ok { thread_id } => json_reply(
             StatusCode::OK,
             &ApprovalDecided {
@@ -859,7 +876,7 @@ pub async fn decide_tool_input(
     .map_err(ApiError::from_bridge)?;
     Ok(request_reply(
         &request_id,
-        reply_of(outcome, request.thread_id)?,
+        reply_of(outcome, &request_id, request.thread_id)?,
     ))
 }
 
@@ -873,6 +890,7 @@ pub async fn decide_tool_input(
         (status = 200, description = "Switchboard: written to app-server; the request left the lists", body = RequestDecided),
         (status = 400, description = "Invalid body, or an answer the request's kind does not take; nothing was sent", body = super::wire::ErrorBody),
         (status = 404, description = "Unknown, already answered, or expired", body = RequestNotFound),
+        (status = 409, description = "Someone claimed the request (an operator who has it open, a worker) and this answer does not carry its `claimId` (`call_claimed`): nothing was sent", body = super::wire::CallClaimedBody),
         (status = 500, description = "Writing failed; the request is pending again", body = RequestFailed),
     )
 )]
@@ -892,20 +910,33 @@ pub async fn answer_request(
             "send a decision ('accept', 'decline', 'cancel') or a response object",
         ));
     }
+    let claim_id = match map.get("claimId") {
+        None | Some(Value::Null) => {
+            super::routes::header_text(&headers, super::routes::CLAIM_HEADER)
+        }
+        Some(Value::String(id)) if !id.trim().is_empty() => Some(id.trim().to_string()),
+        Some(_) => return Err(invalid("claimId", "claimId must be a non-empty string")),
+    };
     let Some(request) = find(&state, &request_id).await? else {
         return Ok(request_not_found(&request_id));
     };
     let by = client_name(&headers);
     let outcome = match (response, decision) {
-        (Some(response), _) => state.bridge.answer_request(&request_id, response, by).await,
+        (Some(response), _) => {
+            state
+                .bridge
+                .answer_request_claimed(&request_id, response, by, claim_id.as_deref())
+                .await
+        }
         (None, Some(decision)) => {
             state
                 .bridge
-                .decide(
+                .decide_claimed(
                     &request_id,
                     decision.simple(),
                     decision == Decision::Accept && scope == Scope::Session,
                     by,
+                    claim_id.as_deref(),
                 )
                 .await
         }
@@ -914,7 +945,7 @@ pub async fn answer_request(
     .map_err(ApiError::from_bridge)?;
     Ok(request_reply(
         &request_id,
-        reply_of(outcome, request.thread_id)?,
+        reply_of(outcome, &request_id, request.thread_id)?,
     ))
 }
 

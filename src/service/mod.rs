@@ -263,6 +263,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/api/requests/{requestId}/answer",
             post(approvals::answer_request),
         )
+        .route(
+            "/api/requests/{requestId}/claim",
+            post(routes::claim_request).delete(routes::release_request_claim),
+        )
         .route("/api/catalog/reload", post(catalog::reload))
         .route("/api/health", get(routes::health))
         .route("/api/catalog/stats", get(routes::catalog_stats))

@@ -541,7 +541,7 @@ pub async fn respond(
 }
 
 /// A header's text, trimmed and at most 80 characters; `None` when absent or blank.
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -561,7 +561,7 @@ fn client_name(headers: &HeaderMap) -> String {
     params(("requestId" = String, Path, description = "The pending call's requestId")),
     request_body = super::wire::ClaimRequest,
     responses(
-        (status = 200, description = "Claimed (or, with the caller's `claimId`, renewed): until `leaseExpiresAtMs` only the holder answers the call, with its `claimId`. A lease that runs out frees the call for the next worker (`tool_call_released` with reason `expired`)", body = super::wire::ClaimGranted),
+        (status = 200, description = "Claimed (or, with the caller's `claimId`, renewed; with `takeover`, taken over from its holder): until `leaseExpiresAtMs` only the holder answers the call, with its `claimId`. A lease that runs out frees the call for the next worker (`tool_call_released` with reason `expired`)", body = super::wire::ClaimGranted),
         (status = 400, description = "Invalid body", body = ErrorBody),
         (status = 404, description = "Unknown, already answered, or expired", body = super::wire::CallNotFoundBody),
         (status = 409, description = "Another worker holds it (`call_claimed`), or its answer is being written (`in_flight`, CallInFlightBody), or the server's own handler answers it (`not_claimable`, ErrorBody)", body = super::wire::CallClaimedBody),
@@ -573,15 +573,56 @@ pub async fn claim_call(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
+    claim_any(&state, request_id, &headers, body).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/requests/{requestId}/claim",
+    tag = "approvals",
+    params(("requestId" = String, Path, description = "Any pending request's requestId (tool call, approval, question, permissions, elicitation)")),
+    request_body = super::wire::ClaimRequest,
+    responses(
+        (status = 200, description = "Switchboard: claimed (or, with the caller's `claimId`, renewed; with `takeover`, taken over from its holder): until `leaseExpiresAtMs` only the holder answers the request, with its `claimId` (`/api/requests/{requestId}/answer`). A lease that runs out frees it (`request_released` with reason `expired`)", body = super::wire::ClaimGranted),
+        (status = 400, description = "Invalid body", body = ErrorBody),
+        (status = 404, description = "Unknown, already answered, or expired", body = super::wire::CallNotFoundBody),
+        (status = 409, description = "Someone else holds it (`call_claimed`: take it over with `takeover`), or its answer is being written (`in_flight`, CallInFlightBody), or a rule or handler of the server answers it (`not_claimable`, ErrorBody)", body = super::wire::CallClaimedBody),
+    )
+)]
+pub async fn claim_request(
+    State(state): State<AppState>,
+    UrlPath(request_id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    claim_any(&state, request_id, &headers, body).await
+}
+
+/// Both claim routes: every kind of request is claimed the same way.
+async fn claim_any(
+    state: &AppState,
+    request_id: String,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let request = validate::claim(body_value(body, true)?).map_err(problem)?;
     let holder = request
-        .worker
+        .holder
+        .or(request.worker)
         .map(|w| crate::protocol::truncate_chars(w.trim(), 80).to_string())
-        .unwrap_or_else(|| client_name(&headers));
+        .unwrap_or_else(|| client_name(headers));
     let lease = std::time::Duration::from_millis(request.lease_ms.unwrap_or(DEFAULT_LEASE_MS));
     let outcome = state
         .bridge
-        .claim_call(&request_id, &holder, lease, request.claim_id.as_deref())
+        .claim_request(
+            &request_id,
+            crate::bridge::ClaimAsk {
+                holder,
+                lease,
+                claim_id: request.claim_id,
+                takeover: request.takeover.unwrap_or(false),
+            },
+        )
         .await
         .map_err(bridge_error)?;
     match outcome {
@@ -589,6 +630,7 @@ pub async fn claim_call(
             claim,
             thread_id,
             renewed,
+            replaced,
         } => Ok(json_reply(
             StatusCode::OK,
             &super::wire::ClaimGranted {
@@ -599,6 +641,7 @@ pub async fn claim_call(
                 holder: claim.holder,
                 lease_expires_at_ms: claim.lease_expires_at_ms,
                 renewed,
+                replaced: replaced.as_ref().map(convert::claim_view),
             },
         )),
         ClaimOutcome::Held { claim } => Err(ApiError::CallClaimed { request_id, claim }),
@@ -631,10 +674,41 @@ pub async fn release_claim(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
+    release_any(&state, request_id, &headers, body).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/requests/{requestId}/claim",
+    tag = "approvals",
+    params(("requestId" = String, Path, description = "Any pending request's requestId")),
+    request_body = super::wire::ReleaseRequest,
+    responses(
+        (status = 200, description = "Switchboard: released (`released`), or nobody held it any more (`not_claimed`): anyone may claim or answer the request", body = super::wire::ClaimReleased),
+        (status = 400, description = "Invalid body, or no `claimId` in the body or the `X-Switchboard-Claim` header", body = ErrorBody),
+        (status = 404, description = "Unknown, already answered, or expired", body = super::wire::CallNotFoundBody),
+        (status = 409, description = "Someone else holds it: only the holder releases it", body = super::wire::CallClaimedBody),
+    )
+)]
+pub async fn release_request_claim(
+    State(state): State<AppState>,
+    UrlPath(request_id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    release_any(&state, request_id, &headers, body).await
+}
+
+async fn release_any(
+    state: &AppState,
+    request_id: String,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let request = validate::release(body_value(body, true)?).map_err(problem)?;
     let Some(claim_id) = request
         .claim_id
-        .or_else(|| header_text(&headers, CLAIM_HEADER))
+        .or_else(|| header_text(headers, CLAIM_HEADER))
     else {
         return Err(ApiError::Invalid {
             issues: vec![Issue {

@@ -207,7 +207,9 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
         } => {
             let kind = match change {
                 ClaimChange::Claimed | ClaimChange::Renewed => "tool_call_claimed",
-                ClaimChange::Released | ClaimChange::Expired => "tool_call_released",
+                ClaimChange::Released | ClaimChange::Expired | ClaimChange::TakenOver => {
+                    "tool_call_released"
+                }
             };
             vec![frame(
                 kind,
@@ -218,6 +220,30 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
                     reason: change.as_str().to_string(),
                     claim: convert::claim_view(claim),
                     call: convert::pending_record(call),
+                },
+                false,
+            )]
+        }
+        BridgeEvent::RequestClaim {
+            request,
+            change,
+            claim,
+        } => {
+            let kind = match change {
+                ClaimChange::Claimed | ClaimChange::Renewed => "request_claimed",
+                ClaimChange::Released | ClaimChange::Expired | ClaimChange::TakenOver => {
+                    "request_released"
+                }
+            };
+            vec![frame(
+                kind,
+                Some(&request.thread_id),
+                &super::wire::RequestClaimEventPayload {
+                    request_id: request.request_id.clone(),
+                    thread_id: request.thread_id.clone(),
+                    reason: change.as_str().to_string(),
+                    claim: convert::claim_view(claim),
+                    request: super::approvals::request_record(request),
                 },
                 false,
             )]
@@ -235,7 +261,9 @@ pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> 
             &convert::resolved_payload(call),
             false,
         )],
-        BridgeEvent::TranscriptAppended { thread_id, row } => {
+        // A live row's update is the same entry again (same `messageId`), replacing it.
+        BridgeEvent::TranscriptAppended { thread_id, row }
+        | BridgeEvent::TranscriptRowUpdated { thread_id, row } => {
             match convert::transcript_entry(row) {
                 Some(entry) => vec![frame(
                     "transcript_updated",
@@ -602,9 +630,11 @@ async fn on_claim_command(
     match command {
         StreamCommand::Claim {
             request_id,
+            holder,
             worker,
             lease_ms,
             claim_id,
+            takeover,
         } => {
             let lease_ms = lease_ms.unwrap_or(super::routes::DEFAULT_LEASE_MS);
             if !(1..=super::validate::MAX_LEASE_MS).contains(&lease_ms) {
@@ -618,16 +648,20 @@ async fn on_claim_command(
                     None,
                 );
             }
-            let holder = worker
+            let holder = holder
+                .or(worker)
                 .filter(|w| !w.trim().is_empty())
                 .map(|w| crate::protocol::truncate_chars(w.trim(), 80).to_string())
                 .unwrap_or_else(|| "websocket client".to_string());
             match bridge
-                .claim_call(
+                .claim_request(
                     &request_id,
-                    &holder,
-                    Duration::from_millis(lease_ms),
-                    claim_id.as_deref(),
+                    crate::bridge::ClaimAsk {
+                        holder,
+                        lease: Duration::from_millis(lease_ms),
+                        claim_id,
+                        takeover,
+                    },
                 )
                 .await
             {
@@ -635,6 +669,7 @@ async fn on_claim_command(
                     claim,
                     thread_id,
                     renewed,
+                    replaced,
                 }) => Utf8Bytes::from(
                     json!({
                         "type": "claimed",
@@ -644,13 +679,17 @@ async fn on_claim_command(
                         "holder": claim.holder,
                         "leaseExpiresAtMs": claim.lease_expires_at_ms,
                         "renewed": renewed,
+                        "replaced": replaced.as_ref().map(convert::claim_view),
                     })
                     .to_string(),
                 ),
                 Ok(ClaimOutcome::Held { claim }) => claim_refused(
                     &request_id,
                     "call_claimed",
-                    format!("call {request_id} is claimed by {}", claim.holder),
+                    format!(
+                        "request {request_id} is claimed by {} (\"takeover\": true takes it over)",
+                        claim.holder
+                    ),
                     Some(&claim),
                 ),
                 Ok(ClaimOutcome::NotFound) => claim_refused(

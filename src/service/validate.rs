@@ -354,8 +354,10 @@ pub const MAX_LEASE_MS: u64 = 600_000;
 pub fn claim(value: Value) -> Result<super::wire::ClaimRequest, BodyProblem> {
     let mut check = Checker::new();
     if let Some(map) = check.object(&value) {
+        check.string(map, "holder", true);
         check.string(map, "worker", true);
         check.string(map, "claimId", true);
+        check.boolean(map, "takeover");
         match map.get("leaseMs") {
             None | Some(Value::Null) => {}
             Some(Value::Number(n)) if n.as_u64().is_some_and(|ms| (1..=MAX_LEASE_MS).contains(&ms)) => {}

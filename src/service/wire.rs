@@ -655,8 +655,9 @@ pub struct PendingCallRecord {
 pub struct ClaimEventPayload {
     pub request_id: String,
     pub thread_id: String,
-    /// `claimed`, `renewed`, `released` or `expired` (the lease ran out without an
-    /// answer: the holder died or stalled).
+    /// `claimed`, `renewed`, `released`, `expired` (the lease ran out without an
+    /// answer: the holder died or stalled) or `taken_over` (`claim` is the replaced
+    /// one; `call.claim` the new holder's).
     pub reason: String,
     /// The claim that was taken, renewed or ended.
     pub claim: ClaimView,
@@ -664,7 +665,23 @@ pub struct ClaimEventPayload {
     pub call: PendingCallRecord,
 }
 
-/// A worker's claim on a call.
+/// Payload of `request_claimed` and `request_released`: the same for an approval, a
+/// question or an elicitation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestClaimEventPayload {
+    pub request_id: String,
+    pub thread_id: String,
+    /// `claimed`, `renewed`, `released`, `expired` or `taken_over` (`claim` is the
+    /// replaced one; `request.claim` the new holder's).
+    pub reason: String,
+    /// The claim that was taken, renewed or ended.
+    pub claim: ClaimView,
+    /// The request as it is now (its `claim` is `null` once released or expired).
+    pub request: super::approvals::RequestRecord,
+}
+
+/// A worker's (or an operator's) claim on a request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimView {
@@ -674,16 +691,26 @@ pub struct ClaimView {
     pub lease_expires_at_ms: i64,
 }
 
-/// `POST /api/tool-calls/{requestId}/claim`. Every field is optional.
+/// `POST /api/tool-calls/{requestId}/claim` and `POST /api/requests/{requestId}/claim`.
+/// Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimRequest {
-    /// Who claims it (default: the `X-Switchboard-Client` header, else `api client`).
+    /// Who claims it, as others see it ("being answered by ..."): an operator's or a
+    /// worker's name (default: `worker`, else the `X-Switchboard-Client` header, else
+    /// `api client`).
+    pub holder: Option<String>,
+    /// The same as `holder` (the name workers have sent since claims began).
     pub worker: Option<String>,
     /// How long the claim holds without a renewal, 1 to 600000 (default 30000).
     pub lease_ms: Option<u64>,
     /// The caller's claim, to renew its lease.
     pub claim_id: Option<String>,
+    /// Take the request over from another holder (default false: a held request is
+    /// refused with `409 call_claimed`). The replaced holder's answers are refused from
+    /// then on; `tool_call_released` / `request_released` with reason `taken_over`
+    /// tells everyone.
+    pub takeover: Option<bool>,
 }
 
 /// `status: "claimed"`.
@@ -705,6 +732,9 @@ pub struct ClaimGranted {
     pub lease_expires_at_ms: i64,
     /// The caller's own claim was renewed.
     pub renewed: bool,
+    /// The claim this one took over (`takeover`), `null` otherwise.
+    #[serde(default)]
+    pub replaced: Option<ClaimView>,
 }
 
 /// `code: "call_claimed"`.
@@ -973,17 +1003,21 @@ pub enum StreamCommand {
     Unsubscribe,
     /// Answered with `{"type":"pong"}`.
     Ping,
-    /// Claim a pending call, or renew the caller's claim (as the claim route does);
-    /// answered with `{"type":"claimed", requestId, threadId, claimId, holder,
-    /// leaseExpiresAtMs, renewed}` or `{"type":"claim_refused", requestId, code,
-    /// message, holder?, leaseExpiresAtMs?}` (`call_claimed`, `not_found`, `in_flight`,
+    /// Claim any pending request (tool call, approval, question, elicitation), renew
+    /// the caller's claim, or take it over (as the claim routes do); answered with
+    /// `{"type":"claimed", requestId, threadId, claimId, holder, leaseExpiresAtMs,
+    /// renewed, replaced}` or `{"type":"claim_refused", requestId, code, message,
+    /// holder?, leaseExpiresAtMs?}` (`call_claimed`, `not_found`, `in_flight`,
     /// `not_claimable`).
     #[serde(rename_all = "camelCase")]
     Claim {
         request_id: String,
+        holder: Option<String>,
         worker: Option<String>,
         lease_ms: Option<u64>,
         claim_id: Option<String>,
+        #[serde(default)]
+        takeover: bool,
     },
     /// Give a claim back; answered with `{"type":"released", requestId, status}` or
     /// `claim_refused`.
@@ -1004,7 +1038,9 @@ pub enum StreamCommand {
 /// `session_created`, `session_updated`, `session_deleted` ([`SessionEventPayload`]),
 /// `server_request_refused`, `bridge_error`, `connection`, `tool_call_claimed` and
 /// `tool_call_released` ([`ClaimEventPayload`]: a worker claimed or renewed a call, or
-/// released it, or its lease ran out, after which any worker may claim it), and
+/// released it, or its lease ran out, after which any worker may claim it, or someone
+/// took it over), `request_claimed` and `request_released` (the same for approvals,
+/// questions and elicitations, [`RequestClaimEventPayload`]), and
 /// `lagged` (`{skipped}`: this socket missed events; re-read state over HTTP).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -20,6 +20,7 @@ mod service_limits;
 mod service_python;
 mod soak;
 mod support;
+mod team_claims;
 mod transcript_faults;
 mod websocket;
 mod worker_claims;

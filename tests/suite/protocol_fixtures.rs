@@ -81,7 +81,7 @@ fn without_nulls(value: &Value) -> Value {
 }
 
 /// Approvals, a file change, a question and a permissions request captured from the real
-/// codex 0.169.0 and 0.171.0 (tests/fixtures/capture_requests.py): each request is typed,
+/// codex 0.169.0 and 0.171.0 (tests/fixtures/capture.py): each request is typed,
 /// its params write back unchanged, and the answer that was sent parses as its kind.
 #[test]
 fn captured_server_requests_are_typed_and_their_answers_parse() {

@@ -271,14 +271,14 @@ impl Actor {
     ) {
         let ending = match self.pending.remove(request_id) {
             Some(request) => {
-                if let PendingKind::ToolCall(call) = &request.kind {
-                    if let Some(task) = &call.handler_task {
-                        task.abort();
-                    }
-                    // The claim ends with its call; its lease timer has nothing to say.
-                    if let Some(held) = &call.claim {
-                        held.timer.abort();
-                    }
+                if let PendingKind::ToolCall(call) = &request.kind
+                    && let Some(task) = &call.handler_task
+                {
+                    task.abort();
+                }
+                // The claim ends with its request; its lease timer has nothing to say.
+                if let Some(held) = &request.claim {
+                    held.timer.abort();
                 }
                 if let (CallEnd::Resolved, Some(answer)) = (&end, &answer) {
                     self.keep_answer(&request, answer);

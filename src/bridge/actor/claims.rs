@@ -1,45 +1,40 @@
-//! Worker claims: a lease on a pending tool call, so that of several workers serving the
-//! same tools only one runs a call's handler. Claims live in memory only (after a restart
-//! every call is unclaimed again) and change only here: by `Claim` and `Release`
-//! commands, by the lease timer's `ClaimExpired` report (a stale one is a no-op), and
-//! when the call ends (`finish` drops the claim with the call).
+//! Claims: a lease on a pending request, so that of several answerers (workers serving
+//! the same tools, operators at consoles on one `serve`, the CLI) only one answers it.
+//! Every kind of request can be claimed: tool calls, approvals, questions, elicitations.
+//! Claims live in memory only (after a restart every request is unclaimed again) and
+//! change only here: by `Claim` (new, renewed, or an explicit takeover of another
+//! holder's) and `Release` commands, by the lease timer's `ClaimExpired` report (a stale
+//! one is a no-op), and when the request ends (`finish` drops the claim with it).
 
 use std::time::Duration;
 
 use super::{Actor, Internal};
 use crate::bridge::events::{BridgeEvent, ClaimChange};
 use crate::bridge::pending::{Answerer, CallClaim, HeldClaim};
-use crate::bridge::{ClaimOutcome, Command, ReleaseOutcome, RespondOutcome};
+use crate::bridge::{ClaimAsk, ClaimOutcome, Command, ReleaseOutcome};
 use crate::util::now_ms;
 
 impl Actor {
-    /// Whether an answer may go to this call: `Some(refusal)` when a worker holds it and
-    /// the answer does not carry its claim id.
+    /// The claim that stands in the way of an answer: `Some(claim)` when someone holds
+    /// the request and the answer does not carry its claim id.
     pub(super) fn claim_refusal(
         &self,
         request_id: &str,
         claim_id: Option<&str>,
-    ) -> Option<RespondOutcome> {
-        let held = self.pending.get(request_id)?.tool_call()?.claim.as_ref()?;
-        (claim_id != Some(held.claim.claim_id.as_str())).then(|| RespondOutcome::Claimed {
-            claim: held.claim.clone(),
-        })
+    ) -> Option<CallClaim> {
+        let held = self.pending.get(request_id)?.claim.as_ref()?;
+        (claim_id != Some(held.claim.claim_id.as_str())).then(|| held.claim.clone())
     }
 
-    /// The holder of a claimed tool call, for answers that do not go through the
-    /// tool-call route (`answer_request`).
-    pub(super) fn claim_of(&self, request_id: &str) -> Option<CallClaim> {
-        let call = self.pending.get(request_id)?.tool_call()?;
-        call.claim.as_ref().map(|held| held.claim.clone())
-    }
-
-    pub(super) fn claim(
-        &mut self,
-        request_id: String,
-        holder: String,
-        lease: Duration,
-        claim_id: Option<String>,
-    ) -> ClaimOutcome {
+    /// A new claim, a renewal (the caller's `claim_id`), or a takeover. A holder whose
+    /// lease ran out while nobody else claimed the request gets it back under its id.
+    pub(super) fn claim(&mut self, request_id: String, ask: ClaimAsk) -> ClaimOutcome {
+        let ClaimAsk {
+            holder,
+            lease,
+            claim_id,
+            takeover,
+        } = ask;
         let fresh_id = format!("{}-claim-{}", self.id_prefix, self.next_claim);
         let Some(request) = self.pending.get_mut(&request_id) else {
             return ClaimOutcome::NotFound;
@@ -50,27 +45,26 @@ impl Actor {
         if let Answerer::Handler { name } = &request.answerer {
             return ClaimOutcome::NotClaimable {
                 message: format!(
-                    "call {request_id} is answered by the server's own handler `{name}`: there is nothing to claim"
+                    "request {request_id} is answered by the server's own handler `{name}`: there is nothing to claim"
                 ),
             };
         }
         let thread_id = request.thread_id.clone();
-        let Some(call) = request.tool_call_mut() else {
-            return ClaimOutcome::NotFound;
-        };
-        let renewed = match (&call.claim, &claim_id) {
-            (Some(held), Some(id)) if held.claim.claim_id == *id => true,
-            (Some(held), _) => {
+        let (renewed, replaced) = match (&request.claim, &claim_id) {
+            (Some(held), Some(id)) if held.claim.claim_id == *id => (true, None),
+            (Some(held), _) if !takeover => {
                 return ClaimOutcome::Held {
                     claim: held.claim.clone(),
                 };
             }
-            (None, _) => false,
+            (Some(held), _) => (false, Some(held.claim.clone())),
+            (None, _) => (false, None),
         };
-        // A holder whose lease ran out while nobody else claimed the call gets it back
-        // under the id it has.
+        // A holder whose lease ran out while nobody else claimed the request gets it
+        // back under the id it has; a takeover always gets a new id, so the replaced
+        // holder's answers are refused.
         let claim_id = match claim_id {
-            Some(id) if !id.is_empty() => id,
+            Some(id) if !id.is_empty() && replaced.is_none() => id,
             _ => {
                 self.next_claim += 1;
                 fresh_id
@@ -80,14 +74,14 @@ impl Actor {
         let expires_at = tokio::time::Instant::now() + lease;
         let claim = CallClaim {
             claim_id: claim_id.clone(),
-            holder: match (&call.claim, renewed) {
+            holder: match (&request.claim, renewed) {
                 (Some(held), true) => held.claim.holder.clone(),
                 _ => holder,
             },
             lease_expires_at_ms: now_ms()
                 .saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)),
         };
-        if let Some(old) = call.claim.take() {
+        if let Some(old) = request.claim.take() {
             old.timer.abort();
         }
         let timer = lease_timer(
@@ -96,22 +90,26 @@ impl Actor {
             claim_id,
             expires_at,
         );
-        call.claim = Some(HeldClaim {
+        request.claim = Some(HeldClaim {
             claim: claim.clone(),
             lease,
             expires_at,
             timer,
         });
-        let change = if renewed {
-            ClaimChange::Renewed
-        } else {
-            ClaimChange::Claimed
-        };
-        self.emit_claim(&request_id, change, claim.clone());
+        match &replaced {
+            Some(previous) => {
+                tracing::info!(target: "bridge", "{} took {request_id} over from {}", claim.holder, previous.holder);
+                // One event tells both: the ended claim, and the request's new holder.
+                self.emit_claim(&request_id, ClaimChange::TakenOver, previous.clone());
+            }
+            None if renewed => self.emit_claim(&request_id, ClaimChange::Renewed, claim.clone()),
+            None => self.emit_claim(&request_id, ClaimChange::Claimed, claim.clone()),
+        }
         ClaimOutcome::Claimed {
             claim,
             thread_id,
             renewed,
+            replaced,
         }
     }
 
@@ -120,14 +118,11 @@ impl Actor {
             return ReleaseOutcome::NotFound;
         };
         let thread_id = request.thread_id.clone();
-        let Some(call) = request.tool_call_mut() else {
-            return ReleaseOutcome::NotFound;
-        };
-        match call.claim.take() {
+        match request.claim.take() {
             None => ReleaseOutcome::NotClaimed,
             Some(held) if held.claim.claim_id != claim_id => {
                 let claim = held.claim.clone();
-                call.claim = Some(held);
+                request.claim = Some(held);
                 ReleaseOutcome::Held { claim }
             }
             Some(held) => {
@@ -147,11 +142,8 @@ impl Actor {
             return;
         };
         let writing = request.answer.is_writing();
-        let Some(call) = request.tool_call_mut() else {
-            return;
-        };
         if writing
-            && let Some(held) = call.claim.as_mut()
+            && let Some(held) = request.claim.as_mut()
             && held.claim.claim_id == claim_id
         {
             held.expires_at = tokio::time::Instant::now() + held.lease;
@@ -163,22 +155,32 @@ impl Actor {
             );
             return;
         }
-        let due = call.claim.as_ref().is_some_and(|held| {
+        let due = request.claim.as_ref().is_some_and(|held| {
             held.claim.claim_id == claim_id && held.expires_at <= tokio::time::Instant::now()
         });
         if !due {
             return;
         }
-        if let Some(held) = call.claim.take() {
+        if let Some(held) = request.claim.take() {
             tracing::info!(target: "bridge", "the claim of {} on {request_id} ran out without an answer", held.claim.holder);
             self.emit_claim(request_id, ClaimChange::Expired, held.claim);
         }
     }
 
+    /// Tool calls keep their `tool_call_*` event; the other kinds have their own.
     fn emit_claim(&self, request_id: &str, change: ClaimChange, claim: CallClaim) {
-        if let Some(call) = self.pending.get(request_id).and_then(|r| r.call_view()) {
+        let Some(request) = self.pending.get(request_id) else {
+            return;
+        };
+        if let Some(call) = request.call_view() {
             self.emit(BridgeEvent::ToolCallClaim {
                 call,
+                change,
+                claim,
+            });
+        } else if let Some(request) = request.request_view() {
+            self.emit(BridgeEvent::RequestClaim {
+                request,
                 change,
                 claim,
             });
@@ -187,7 +189,7 @@ impl Actor {
 }
 
 /// Reports the end of a lease to the actor; aborted when the claim is renewed, released
-/// or ends with its call.
+/// or ends with its request.
 fn lease_timer(
     actor: tokio::sync::mpsc::WeakSender<Command>,
     request_id: String,

@@ -34,9 +34,7 @@ impl Actor {
                             method: notification.method.clone(),
                             params: notification.params.clone().unwrap_or(Value::Null),
                         });
-                        for (thread, turn, row) in self.items.fold(&notification) {
-                            self.append_row(&thread, Some(turn), row);
-                        }
+                        self.fold_items(&notification);
                         self.on_notification(typed);
                     }
                     Err(e) => {
@@ -173,6 +171,7 @@ impl Actor {
             kind: pending_kind,
             answer: AnswerState::Waiting,
             completed_upstream: false,
+            claim: None,
         };
         let view = pending.request_view();
         let row = TranscriptEntry::RequestOpened {
@@ -528,11 +527,11 @@ impl Actor {
                 arguments: params.arguments.clone(),
                 schema_problems,
                 handler_task: None,
-                claim: None,
                 handler_failure: None,
             }),
             answer: AnswerState::Waiting,
             completed_upstream: false,
+            claim: None,
         };
         let view = pending.call_view();
         // Registered before anyone can see it: a responder never races the store.
@@ -760,9 +759,10 @@ impl Actor {
                     delta,
                 });
             }
+            // Its transcript row is an item row, with codex's details (`bridge/items.rs`).
             ServerNotification::Error {
                 thread_id,
-                turn_id,
+                turn_id: _,
                 message,
                 will_retry,
             } => {
@@ -771,15 +771,6 @@ impl Actor {
                 } else {
                     message
                 };
-                if let Some(thread_id) = &thread_id {
-                    self.append_row(
-                        thread_id,
-                        turn_id,
-                        TranscriptEntry::Error {
-                            message: text.clone(),
-                        },
-                    );
-                }
                 self.emit(BridgeEvent::Error {
                     thread_id,
                     message: text,

@@ -5,6 +5,7 @@
 //! - `intake`: what app-server sends (server requests, notifications);
 //! - `answers`: writing the one answer of a request, and ending it (`finish`);
 //! - `claims`: workers' claims on tool calls, with leases;
+//! - `live`: transcript rows that change in place while their item runs;
 //! - `sessions`: sessions and turns, and what a lost connection ends;
 //! - `queries`: read-only commands;
 //! - `recovery`: reconnecting, resuming, restoring from transcripts.
@@ -12,6 +13,7 @@
 mod answers;
 mod claims;
 mod intake;
+mod live;
 mod queries;
 pub(super) mod recovery;
 mod sessions;
@@ -29,7 +31,7 @@ use super::session::{ClosedSessions, Session, TurnRecord};
 use super::transcript::TranscriptEntry;
 use super::{
     AnswerInput, AnswerOutcome, BridgeConfig, BridgeError, Command, HoldChange, Lookup, Reply,
-    Result, Totals,
+    RespondOutcome, Result, Totals,
 };
 use crate::appserver::{self, ConnectionHandle, ConnectionId, Connector, Inbound, ProtocolTap};
 use crate::catalog::Catalog;
@@ -372,7 +374,7 @@ struct Actor {
     /// The changes of `fileChange` items that started, by (thread, item): what a
     /// file-change approval shows. Dropped when the item or its turn completes.
     file_changes: HashMap<(String, String), serde_json::Value>,
-    /// Commands' streamed output until their item completes (`bridge/items.rs`).
+    /// Live item rows until their item completes (`bridge/items.rs`, `live.rs`).
     items: super::items::ItemFold,
     turn_waiters: HashMap<(String, String), Vec<Reply<Result<TurnRecord>>>>,
     totals: Totals,
@@ -413,8 +415,13 @@ impl Actor {
         loop {
             writes.extend(self.started_writes.drain(..));
             let reading = inbounds.iter().any(Option::is_some);
+            let flush_at = self.next_live_flush();
             tokio::select! {
                 biased;
+                // First, so that a flood of deltas cannot hold live rows back.
+                () = tokio::time::sleep_until(flush_at.unwrap_or_else(tokio::time::Instant::now)), if flush_at.is_some() => {
+                    self.flush_live_rows();
+                }
                 Some(done) = writes.next(), if !writes.is_empty() => {
                     if let Some((slot, next)) = self.on_internal(done) {
                         inbounds[slot] = Some(next);
@@ -625,8 +632,8 @@ impl Actor {
                 claim_id,
                 reply,
             } => match self.claim_refusal(&request_id, claim_id.as_deref()) {
-                Some(refusal) => {
-                    let _ = reply.send(refusal);
+                Some(claim) => {
+                    let _ = reply.send(RespondOutcome::Claimed { claim });
                 }
                 None => self.start_write(
                     request_id,
@@ -637,12 +644,10 @@ impl Actor {
             },
             Command::Claim {
                 request_id,
-                holder,
-                lease,
-                claim_id,
+                ask,
                 reply,
             } => {
-                let _ = reply.send(self.claim(request_id, holder, lease, claim_id));
+                let _ = reply.send(self.claim(request_id, ask));
             }
             Command::Release {
                 request_id,
@@ -655,8 +660,9 @@ impl Actor {
                 request_id,
                 answer,
                 by,
+                claim_id,
                 reply,
-            } => self.answer_request(request_id, answer, by, reply),
+            } => self.answer_request(request_id, answer, by, claim_id.as_deref(), reply),
             Command::Sessions { reply } => {
                 let _ = reply.send(self.session_summaries());
             }
@@ -834,16 +840,11 @@ impl Actor {
         request_id: String,
         answer: AnswerInput,
         by: Responder,
+        claim_id: Option<&str>,
         reply: Reply<AnswerOutcome>,
     ) {
-        if let Some(claim) = self.claim_of(&request_id) {
-            let _ = reply.send(AnswerOutcome::Invalid {
-                message: format!(
-                    "call {request_id} is claimed by {} (lease until {}): only its holder answers it, on /api/tool-calls/{request_id}/response with its claimId",
-                    claim.holder,
-                    crate::util::iso8601_ms(claim.lease_expires_at_ms)
-                ),
-            });
+        if let Some(claim) = self.claim_refusal(&request_id, claim_id) {
+            let _ = reply.send(AnswerOutcome::Claimed { claim });
             return;
         }
         let Some(request) = self.pending.get(&request_id) else {
@@ -904,17 +905,23 @@ impl Actor {
         }
     }
 
-    fn append_row(&mut self, thread_id: &str, turn_id: Option<String>, entry: TranscriptEntry) {
-        let Some(session) = self.sessions.get_mut(thread_id) else {
-            return;
-        };
+    /// Appends a row to a session's transcript; its number, if the session is known.
+    fn append_row(
+        &mut self,
+        thread_id: &str,
+        turn_id: Option<String>,
+        entry: TranscriptEntry,
+    ) -> Option<u64> {
+        let session = self.sessions.get_mut(thread_id)?;
         // A row that cannot be written waits and is retried; `report_transcript` says so.
         let (row, _written) = session.transcript.append(now_ms(), turn_id, entry);
+        let seq = row.seq;
         self.emit(BridgeEvent::TranscriptAppended {
             thread_id: thread_id.to_string(),
             row,
         });
         self.report_transcript(thread_id);
+        Some(seq)
     }
 
     /// Reports a transcript that stopped (or started again) reaching the disk.

@@ -1271,7 +1271,11 @@ impl Folded {
         SessionSnapshot {
             summary,
             turns: self.turns,
-            transcript: rows.into_iter().skip(keep_from).collect(),
+            transcript: rows
+                .into_iter()
+                .skip(keep_from)
+                .map(crate::bridge::transcript::capped)
+                .collect(),
             streaming: Vec::new(),
             thread: Value::Null,
         }

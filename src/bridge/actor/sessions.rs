@@ -422,6 +422,7 @@ impl Actor {
         }
         session.status = SessionStatus::Closed;
         session.updated_at_ms = now_ms();
+        self.items.forget_thread(thread_id);
         self.append_row(
             thread_id,
             None,

@@ -12,10 +12,12 @@ use super::{BenchError, Figure, Result, quantile};
 use crate::bridge::{self, BridgeConfig, BridgeEvent, BridgeHandle};
 use crate::console::app::App;
 use crate::console::{ConsoleOptions, event_loop, headless};
-use crate::lab::console::{big_call, status};
+use crate::lab::console::{BIG_OUTPUT_AT, TURN_ROWS, big_call, status};
 use crate::lab::synthetic;
 
 const FRAMES: usize = 200;
+/// Rows of the working session.
+const WORKING_ROWS: u64 = 10_000;
 
 /// [`crate::lab::console::loaded_app`], for the bench's error type.
 pub fn loaded_app(sessions: usize, rows: u64, pending: usize) -> Result<App> {
@@ -106,7 +108,142 @@ async fn key_latencies(running: &Running, presses: usize) -> Result<Vec<u32>> {
     Ok(latencies)
 }
 
+/// The working session's views: followed at the bottom, scrolled to a big output in
+/// the middle (folded, then expanded in place), and that output in the detail view.
+struct WorkingViews {
+    bottom: App,
+    middle: App,
+    expanded: App,
+    detail: App,
+}
+
+/// [`crate::lab::console::working_app`] with 10,000 rows and 1,000 calls waiting, the
+/// transcript focused and, unless `keys` is empty, scrolled from its top to the big
+/// output of the middle turn and then given `keys`.
+fn working(scroll: bool, keys: &str) -> Result<App> {
+    let mut app = crate::lab::console::working_app(WORKING_ROWS, 1_000)
+        .map_err(BenchError::from("bench catalog"))?;
+    headless::press(&mut app, '\t');
+    if !scroll {
+        return Ok(app);
+    }
+    headless::press(&mut app, 'g');
+    let middle = (WORKING_ROWS / 2 / TURN_ROWS) * TURN_ROWS + BIG_OUTPUT_AT;
+    for _ in 0..middle {
+        headless::press(&mut app, 'j');
+    }
+    for c in keys.chars() {
+        headless::press(&mut app, c);
+    }
+    let thread = crate::lab::console::session(0).thread_id;
+    let on_output = app.transcript(&thread).is_some_and(|view| {
+        !view.follow
+            && view.rows.get(view.bottom()).is_some_and(|row| {
+                row.seq == middle
+                    && matches!(
+                        row.entry,
+                        crate::bridge::TranscriptEntry::Item(
+                            crate::bridge::items::ItemRow::Command { .. }
+                        )
+                    )
+            })
+    });
+    if !on_output {
+        return Err(BenchError(format!(
+            "the transcript is not on the big output at row {middle}"
+        )));
+    }
+    Ok(app)
+}
+
+fn working_views() -> Result<WorkingViews> {
+    let views = WorkingViews {
+        bottom: working(false, "")?,
+        middle: working(true, "")?,
+        expanded: working(true, "\r")?,
+        detail: working(true, "v")?,
+    };
+    if views.detail.views.detail.is_none() {
+        return Err(BenchError("the detail view did not open".to_string()));
+    }
+    Ok(views)
+}
+
+/// The p50 and p99 frame of each run of one view.
+#[derive(Default)]
+struct Frames {
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+}
+
+impl Frames {
+    fn measure(&mut self, app: &App, width: u16, height: u16) -> Result<()> {
+        let times = frame_times(app, width, height)?;
+        self.p50.push(quantile(&times, 0.5));
+        self.p99.push(quantile(&times, 0.99));
+        Ok(())
+    }
+
+    /// This view's p50 and p99 figures against `base`'s.
+    fn against(&self, what: &str, size: &str, base: &Frames) -> [Figure; 2] {
+        let name = |q: &str| {
+            format!(
+                "frame, 10,000 rows with 200 command outputs of 1,000 lines, {what}, {size}, {q}"
+            )
+        };
+        let baseline = |q: &str| {
+            format!("the existing scenario (10,000 rows, 1,000 pending calls), {size}, {q}")
+        };
+        [
+            Figure::new(&name("p50"), "us", &self.p50)
+                .against(&baseline("p50"), &base.p50)
+                .target("< 16 ms"),
+            Figure::new(&name("p99"), "us", &self.p99)
+                .against(&baseline("p99"), &base.p99)
+                .target("< 16 ms"),
+        ]
+    }
+}
+
+/// Frame times of the working session: 10,000 rows with 200 command outputs of 1,000
+/// lines, file changes, reasoning, plans, tool calls and messages, against the
+/// existing 10,000-row scenario measured in the same run.
+fn working_figures(runs: usize) -> Result<Vec<Figure>> {
+    let base = loaded_app(1, 10_000, 1_000)?;
+    let views = working_views()?;
+    let (mut base_wide, mut base_small) = (Frames::default(), Frames::default());
+    let (mut bottom, mut small) = (Frames::default(), Frames::default());
+    let (mut middle, mut expanded, mut detail) =
+        (Frames::default(), Frames::default(), Frames::default());
+    for _ in 0..runs {
+        base_wide.measure(&base, 160, 48)?;
+        base_small.measure(&base, 80, 24)?;
+        bottom.measure(&views.bottom, 160, 48)?;
+        small.measure(&views.bottom, 80, 24)?;
+        middle.measure(&views.middle, 160, 48)?;
+        expanded.measure(&views.expanded, 160, 48)?;
+        detail.measure(&views.detail, 160, 48)?;
+    }
+    let mut figures = Vec::new();
+    figures.extend(bottom.against("at the bottom (following)", "160x48", &base_wide));
+    figures.extend(small.against("at the bottom (following)", "80x24", &base_small));
+    figures.extend(middle.against(
+        "scrolled to the middle, on a folded output",
+        "160x48",
+        &base_wide,
+    ));
+    figures.extend(expanded.against(
+        "scrolled to the middle, that output expanded",
+        "160x48",
+        &base_wide,
+    ));
+    figures.extend(detail.against("the detail view on that output", "160x48", &base_wide));
+    Ok(figures)
+}
+
 pub async fn run(runs: usize) -> Result<Vec<Figure>> {
+    let mut working = working_figures(runs)?;
+    working.extend(super::session_memory::figures()?);
     let full = loaded_app(1, 10_000, 1_000)?;
     let empty = App::new(static_catalog()?, status());
     // The queue focused, unfiltered and filtered to 111 of its 1,000 calls.
@@ -187,7 +324,7 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
         bridge.shutdown().await;
     }
     let _ = STATIC_CATALOG;
-    Ok(vec![
+    let mut figures = vec![
         Figure::new(
             "frame with 10,000 rows and 1,000 pending calls, 160x48, p50",
             "us",
@@ -232,5 +369,7 @@ pub async fn run(runs: usize) -> Result<Vec<Figure>> {
         )
         .against("key to frame with nothing arriving, p50", &quiet_keys)
         .target("input stays responsive"),
-    ])
+    ];
+    figures.append(&mut working);
+    Ok(figures)
 }

@@ -8,6 +8,7 @@ mod codex;
 mod console;
 mod handlers;
 mod memory;
+mod session_memory;
 mod startup;
 
 use clap::{Args, Subcommand};

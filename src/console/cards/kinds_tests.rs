@@ -45,6 +45,7 @@ fn request(
         received_at_ms: NOW_MS - 5_000,
         answerer: Answerer::Person,
         in_flight: false,
+        claim: None,
     }
 }
 

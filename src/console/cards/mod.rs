@@ -577,7 +577,7 @@ pub fn decision_label(decision: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 mod kinds_tests;

@@ -18,7 +18,7 @@ fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
 
-fn command_request() -> PendingRequestView {
+pub(crate) fn command_request() -> PendingRequestView {
     PendingRequestView {
         app_server: "local".to_string(),
         request_id: "rq-7".to_string(),
@@ -55,6 +55,7 @@ fn command_request() -> PendingRequestView {
         received_at_ms: NOW_MS - 12_000,
         answerer: Answerer::Person,
         in_flight: false,
+        claim: None,
     }
 }
 
@@ -85,6 +86,7 @@ fn file_change_request() -> PendingRequestView {
         received_at_ms: NOW_MS - 3_000,
         answerer: Answerer::Person,
         in_flight: false,
+        claim: None,
     }
 }
 
@@ -227,6 +229,7 @@ fn the_card_answers_through_the_bridge_and_closes_when_resolved() {
         vec![Effect::Bridge(Request::AnswerRequest {
             request_id: "rq-7".to_string(),
             answer: json!({"decision": "accept"}),
+            claim_id: None,
         })]
     );
     app.on_bridge_event(BridgeEvent::RequestResolved {

@@ -53,9 +53,19 @@ pub fn render_requests(app: &App, frame: &mut Frame, area: Rect) {
                 short(&request.thread_id)
             );
             let rest = width.saturating_sub(text::width(&head));
+            let claimed = app.claims.other_holder(request.claim.as_ref());
+            let summary = match claimed {
+                Some(holder) => format!("being answered by {holder} · {}", request.summary),
+                None => request.summary.clone(),
+            };
+            let summary = text::truncate(&text::printable(&summary), rest);
             Line::from(vec![
                 Span::styled(head, Style::new().magenta()),
-                Span::raw(text::truncate(&text::printable(&request.summary), rest)),
+                if claimed.is_some() {
+                    Span::styled(summary, Style::new().yellow())
+                } else {
+                    Span::raw(summary)
+                },
             ])
         })
         .collect();
@@ -76,13 +86,31 @@ pub fn render_card(app: &App, card: &RequestCard, frame: &mut Frame, screen: Rec
         ),
         true,
     );
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     frame.render_widget(block, area);
+    // Someone else is answering it: say who first, and how to take it over.
+    if let Some(holder) = app.claims.other_holder(request.claim.as_ref()) {
+        let [banner, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+        frame.render_widget(
+            Paragraph::new(Line::from(claim_banner(holder)).yellow().bold()),
+            banner,
+        );
+        inner = rest;
+    }
     match &card.body {
         Body::Decisions => render_decisions(card, frame, inner),
         Body::Questions(questions) => render_questions(card, questions, frame, inner),
         Body::Form(form) => render_form(card, form, frame, inner),
     }
+}
+
+/// What a card or the editor says when someone else holds its request.
+pub fn claim_banner(holder: &str) -> String {
+    format!(
+        "⚑ being answered by {holder} · {} takes it over",
+        crate::console::keys::label_of(crate::console::keys::Action::TakeOver)
+    )
 }
 
 /// The footer of every card: what went wrong, then the keys (or "sending…"), wrapped;

@@ -2,7 +2,7 @@
 //! it. The layout function is shared with mouse handling so clicks land where things are.
 
 mod cards;
-mod items;
+pub(crate) mod items;
 mod overlays;
 mod transcript;
 mod views;
@@ -713,7 +713,8 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .map(|&index| {
             let call = &app.model.pending[index];
-            let who = app::answerer_label(call);
+            let who = app::answerer_label(&app.claims, call);
+            let elsewhere = app.claims.other_holder(call.claim.as_ref());
             let who_style = if call.answerer.needs_person() {
                 Style::new().magenta().bold()
             } else {
@@ -751,10 +752,22 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
                 ])),
                 Cell::from(app::short(&call.thread_id).to_string()).dim(),
                 Cell::from(text::truncate_middle(&tool, usize::from(columns[2]))).bold(),
-                Cell::from(cell(
-                    &distinguishing_summary(&call.arguments, first),
-                    columns[3],
-                )),
+                match elsewhere {
+                    Some(holder) => Cell::from(Span::styled(
+                        cell(
+                            &format!(
+                                "being answered by {holder} · {}",
+                                distinguishing_summary(&call.arguments, first)
+                            ),
+                            columns[3],
+                        ),
+                        Style::new().yellow(),
+                    )),
+                    None => Cell::from(cell(
+                        &distinguishing_summary(&call.arguments, first),
+                        columns[3],
+                    )),
+                },
                 Cell::from(Span::styled(cell(&who, columns[4]), who_style)),
                 flag,
             ]);

@@ -45,6 +45,15 @@ fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
                 "{waiting} call(s) still wait on you. Quitting ends Switchboard and app-server; those calls expire."
             ),
         ),
+        Overlay::ConfirmTakeover { request_id, holder } => render_confirm(
+            frame,
+            screen,
+            " Take it over? ",
+            &format!(
+                "{} is being answered by {holder}. Take it over? Their answer is refused from then on, and they are told.",
+                short(request_id)
+            ),
+        ),
         Overlay::ConfirmClose { thread_id } => render_confirm(
             frame,
             screen,
@@ -198,7 +207,9 @@ pub(super) fn render_pager(pager: &Pager, frame: &mut Frame, screen: Rect) {
 /// A laid-out line of a value: indented; string text plain, JSON around it dimmer.
 fn text_line(line: &TextLine) -> Line<'static> {
     let text = format!("{}{}", " ".repeat(line.indent), line.text);
-    if line.is_text {
+    if line.tone != crate::console::text::Tone::Auto {
+        Line::from(text).style(super::items::tone_style(line.tone))
+    } else if line.is_text {
         Line::from(text)
     } else if line.text.starts_with('⚠') {
         Line::from(text).yellow()
@@ -209,14 +220,21 @@ fn text_line(line: &TextLine) -> Line<'static> {
 
 /// The editor's context pane: schema problems first, then the arguments as text, then
 /// the input schema folded to one line (^G shows the call in full).
-fn context_lines(editor: &ResponseEditor) -> Vec<TextLine> {
+fn context_lines(app: &App, editor: &ResponseEditor) -> Vec<TextLine> {
     let mut lines = Vec::new();
-    if let Some(claim) = &editor.call.claim {
-        lines.push(plain(&format!(
-            "⚑ claimed by {}: only its holder can answer while its lease runs",
-            claim.holder
-        )));
-        lines.push(plain(""));
+    match &editor.call.claim {
+        Some(claim) if app.claims.is_mine(claim) => {
+            lines.push(plain(&format!(
+                "⚑ yours: others see \"being answered by {}\" while it is open",
+                claim.holder
+            )));
+            lines.push(plain(""));
+        }
+        Some(claim) => {
+            lines.push(plain(&super::cards::claim_banner(&claim.holder)));
+            lines.push(plain(""));
+        }
+        None => {}
     }
     for problem in &editor.call.schema_problems {
         lines.push(plain(&format!("⚠ {problem}")));
@@ -271,7 +289,15 @@ fn render_editor(app: &App, editor: &ResponseEditor, frame: &mut Frame, screen: 
     let height = usize::from(context.height.saturating_sub(2));
     let view = &app.views.editor;
     let id = &editor.call.request_id;
-    let lines = view.lines(id, width, || context_lines(editor));
+    // The lines change when the claim does (someone else's, this console's, none).
+    let claim_key = match &editor.call.claim {
+        Some(claim) if app.claims.is_mine(claim) => "mine".to_string(),
+        Some(claim) => format!("held {} {}", claim.claim_id, claim.holder),
+        None => String::new(),
+    };
+    let lines = view.lines(&format!("{id}\u{0}{claim_key}"), width, || {
+        context_lines(app, editor)
+    });
     let top = if view.is_for(id) {
         view.arguments.clamp(lines.len(), height)
     } else {

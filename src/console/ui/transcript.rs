@@ -110,7 +110,7 @@ fn tail_lines(
             break;
         }
         let row = &view.rows[index];
-        let mut row_lines = row_lines(row, width, view.expanded.contains(&row.seq));
+        let mut row_lines = row_lines(row, width, view.expanded.contains(&row.seq), app.now_ms);
         row_lines.reverse();
         lines.extend(row_lines);
     }
@@ -136,7 +136,7 @@ fn window_lines(
     }
     let lay = |position: usize| {
         let row = &view.rows[rows[position]];
-        row_lines(row, width, view.expanded.contains(&row.seq))
+        row_lines(row, width, view.expanded.contains(&row.seq), app.now_ms)
     };
     let cursor = rows
         .iter()
@@ -234,7 +234,13 @@ fn json_lines(value: &impl serde::Serialize, width: usize) -> Vec<Line<'static>>
 }
 
 /// The lines of one transcript row, `width` columns wide.
-pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<'static>> {
+/// A row's lines; `now_ms` times a running command.
+pub fn row_lines(
+    row: &TranscriptRow,
+    width: usize,
+    expanded: bool,
+    now_ms: i64,
+) -> Vec<Line<'static>> {
     let fold = if expanded {
         usize::MAX
     } else {
@@ -392,7 +398,9 @@ pub fn row_lines(row: &TranscriptRow, width: usize, expanded: bool) -> Vec<Line<
             .into_iter()
             .map(|l| Line::styled(l, Style::new().yellow()))
             .collect(),
-        TranscriptEntry::Item(item) => super::items::row_lines(item, width, expanded),
+        TranscriptEntry::Item(item) => {
+            super::items::row_lines(item, width, expanded, now_ms - row.at_ms)
+        }
         TranscriptEntry::SessionClosed { reason } => {
             let text = if reason.is_empty() || reason == "session closed" {
                 "· session closed".to_string()

@@ -463,3 +463,65 @@ fn a_claimed_call_shows_its_holder_in_the_queue_and_the_editor() {
     keys(&mut app, "a");
     snapshot("claimed_call_editor", &app);
 }
+
+/// A team on one queue: a call another operator holds reads "being answered by NAME" in
+/// the queue and in the editor, the takeover asks first, an approval's card someone
+/// holds says who, and this console's own claim shows as "⚑ you".
+#[test]
+fn what_others_answer_says_who_and_a_takeover_asks_first() {
+    use crate::bridge::{BridgeEvent, CallClaim, ClaimChange, ClaimOutcome};
+    use crate::console::app::Outcome;
+    let mut app = busy_app();
+    app.claims = crate::console::claims::Claims::new("ana@desk", 30_000);
+    let theirs = CallClaim {
+        claim_id: "claim-bo".to_string(),
+        holder: "bo@laptop".to_string(),
+        lease_expires_at_ms: NOW_MS + 30_000,
+    };
+    let mut call = app.model.call("req-3").cloned().unwrap();
+    call.claim = Some(theirs.clone());
+    app.on_bridge_event(BridgeEvent::ToolCallClaim {
+        call,
+        change: ClaimChange::Claimed,
+        claim: theirs.clone(),
+    });
+    let mut request = crate::console::cards::tests::command_request();
+    request.claim = Some(CallClaim {
+        claim_id: "claim-cy".to_string(),
+        holder: "cy@ops".to_string(),
+        lease_expires_at_ms: NOW_MS + 30_000,
+    });
+    app.on_bridge_event(BridgeEvent::RequestOpened { request });
+    snapshot("team_queue", &app);
+    keys(&mut app, "a");
+    snapshot("team_editor_answered_elsewhere", &app);
+    app.on_key(KeyEvent::new(KeyCode::F(8), KeyModifiers::NONE));
+    snapshot("team_takeover_confirm", &app);
+    keys(&mut app, "y");
+    let mine = CallClaim {
+        claim_id: "claim-ana".to_string(),
+        holder: "ana@desk".to_string(),
+        lease_expires_at_ms: NOW_MS + 30_000,
+    };
+    app.on_outcome(Outcome::Claimed {
+        request_id: "req-3".to_string(),
+        takeover: true,
+        result: Ok(ClaimOutcome::Claimed {
+            claim: mine.clone(),
+            thread_id: thread(1),
+            renewed: false,
+            replaced: Some(theirs.clone()),
+        }),
+    });
+    let mut call = app.model.call("req-3").cloned().unwrap();
+    call.claim = Some(mine);
+    app.on_bridge_event(BridgeEvent::ToolCallClaim {
+        call,
+        change: ClaimChange::TakenOver,
+        claim: theirs,
+    });
+    snapshot("team_editor_taken_over", &app);
+    app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    keys(&mut app, "A");
+    snapshot("team_card_answered_elsewhere", &app);
+}
