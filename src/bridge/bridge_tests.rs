@@ -893,6 +893,9 @@ async fn the_synthetic_app_server_floods_a_turn_through_the_bridge() {
 #[path = "recovery_tests.rs"]
 mod recovery;
 
+#[path = "fleet_tests.rs"]
+mod fleet;
+
 #[tokio::test]
 async fn a_call_that_ends_stops_its_running_handler() {
     let dir = tempfile::tempdir().unwrap();

@@ -263,6 +263,9 @@ impl ClaimChange {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BridgeEvent {
     Connection {
+        /// The app-server of the fleet whose connection this is.
+        #[serde(rename = "appServer")]
+        app_server: String,
         transport: String,
         #[serde(flatten)]
         state: ConnectionState,

@@ -6,6 +6,7 @@ mod actor;
 pub mod calls;
 pub mod dispatch;
 pub mod events;
+pub mod fleet;
 pub mod items;
 pub mod pending;
 pub mod reload;
@@ -33,6 +34,7 @@ pub use events::{
     BridgeEvent, CallEnd, ClaimChange, ConnectionState, HoldState, RecoveryStep, ResolvedCall,
     ResolvedRequest, Responder,
 };
+pub use fleet::{AppServerSpec, AppServerStatus, dedupe_names};
 pub use pending::{Answerer, CallClaim, PendingCallView, PendingRequestView};
 pub use reload::{CatalogReload, CatalogStatus, OutdatedSession, ReloadChange, ReloadOutcome};
 pub use session::{
@@ -52,7 +54,12 @@ const EVENT_CAPACITY: usize = 8192;
 
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
+    /// The app-server's transport when `app_servers` is empty (one app-server, named
+    /// after it); otherwise the first one's, and not read.
     pub transport: TransportSpec,
+    /// Several app-servers, in order: the first is where new sessions go by default.
+    /// Empty: one, from `transport`. See [`BridgeConfig::fleet`].
+    pub app_servers: Vec<AppServerSpec>,
     /// Where transcripts are written (`<dir>/sessions/<thread>.jsonl`); `None` keeps
     /// them in memory only.
     pub data_dir: Option<PathBuf>,
@@ -130,6 +137,7 @@ impl BridgeConfig {
     pub fn new(transport: TransportSpec, catalog: Arc<Catalog>) -> BridgeConfig {
         BridgeConfig {
             transport,
+            app_servers: Vec::new(),
             data_dir: None,
             catalog,
             manual_policy: ManualPolicy::Wait,
@@ -141,6 +149,16 @@ impl BridgeConfig {
             resume_restored: false,
             closed_sessions_kept: CLOSED_SESSIONS_KEPT,
             transcript_store: None,
+        }
+    }
+
+    /// The app-servers this bridge drives, the default first: `app_servers`, or one
+    /// named after `transport`.
+    pub fn fleet(&self) -> Vec<AppServerSpec> {
+        if self.app_servers.is_empty() {
+            vec![AppServerSpec::from_transport(self.transport.clone())]
+        } else {
+            self.app_servers.clone()
         }
     }
 }
@@ -157,6 +175,8 @@ pub struct CreateSession {
     /// Network access under the `workspace-write` sandbox (codex's
     /// `sandbox_workspace_write.network_access` setting).
     pub network_access: Option<bool>,
+    /// The app-server to start it on, by name; `None`: the first of the fleet.
+    pub app_server: Option<String>,
 }
 
 /// Overrides for one turn; app-server keeps them for the turns after it. Unset fields
@@ -356,8 +376,12 @@ pub struct Totals {
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BridgeStatus {
+    /// The first app-server's transport and connection (the only ones of a bridge
+    /// with one app-server); `app_servers` has each.
     pub transport: String,
     pub connection: ConnectionState,
+    /// Every app-server's connection, in fleet order.
+    pub app_servers: Vec<AppServerStatus>,
     pub junk_lines: u64,
     pub totals: Totals,
     pub hold: HoldState,
@@ -409,6 +433,13 @@ pub enum BridgeError {
     TranscriptUnreadable { thread_id: String, message: String },
     #[error("the bridge has stopped")]
     Stopped,
+    #[error("app-server {name}: {source}")]
+    AppServerNamed {
+        name: String,
+        source: AppServerError,
+    },
+    #[error("no app-server named {name:?}: this bridge has {}", known.join(", "))]
+    UnknownAppServer { name: String, known: Vec<String> },
 }
 
 /// A session looked up by id: in memory, or (a closed session evicted from memory)
@@ -455,13 +486,16 @@ type Reply<T> = oneshot::Sender<T>;
 /// reply never holds up tool calls.
 enum Command {
     Connection {
-        reply: Reply<Result<ConnectionHandle>>,
+        target: fleet::Target,
+        reply: Reply<Result<Picked>>,
     },
     CheckSession {
         thread_id: String,
         reply: Reply<Result<Option<String>>>,
     },
     RegisterSession {
+        /// The app-server the thread is on.
+        app_server: String,
         thread: serde_json::Value,
         settings: SessionSettings,
         tools: Vec<DynamicToolSpec>,
@@ -602,6 +636,15 @@ enum Command {
     Internal(actor::Internal),
 }
 
+/// The connection to one app-server of the fleet, for a request made in the caller's
+/// task.
+struct Picked {
+    app_server: String,
+    conn: ConnectionHandle,
+    /// The app-server's configured working directory for new sessions.
+    cwd: Option<String>,
+}
+
 /// What running a call's handler on demand needs; run in the caller's task.
 struct PreparedHandler {
     runner: Arc<crate::handlers::HandlerRunner>,
@@ -621,19 +664,53 @@ pub struct BridgeHandle {
     catalog: watch::Receiver<Arc<Catalog>>,
 }
 
-/// Starts the bridge: connects to app-server, runs the handshake, and spawns the actor.
-/// Fails if app-server cannot be reached or refuses the handshake. Reconnects (when
-/// `config.reconnect` allows) spawn or dial `config.transport` again.
+/// One app-server to start a bridge with: its spec, and how its transport is opened.
+pub struct FleetMember {
+    pub spec: AppServerSpec,
+    /// Opens a transport now and on every reconnect; `None` for one handed over open.
+    pub connector: Option<Connector>,
+    /// A transport already open (tests, benchmarks): used for the first connection.
+    pub opened: Option<crate::appserver::RawConnection>,
+}
+
+impl FleetMember {
+    /// Spawns or dials what its spec says, now and on every reconnect.
+    pub fn from_spec(spec: AppServerSpec) -> FleetMember {
+        FleetMember {
+            connector: Some(crate::appserver::transport::connector(&spec.transport)),
+            spec,
+            opened: None,
+        }
+    }
+}
+
+/// Starts the bridge: connects to every app-server of `config.fleet()`, runs the
+/// handshakes, and spawns the actor. Fails if an app-server cannot be reached or refuses
+/// the handshake, unless there are several and `config.reconnect` allows reconnecting:
+/// then that one starts reconnecting and the others go on. Reconnects spawn or dial its
+/// transport again.
 pub async fn start(config: BridgeConfig) -> Result<BridgeHandle> {
-    let connector = crate::appserver::transport::connector(&config.transport);
-    start_with(config, connector).await
+    let members = config
+        .fleet()
+        .into_iter()
+        .map(FleetMember::from_spec)
+        .collect();
+    start_fleet(config, members).await
 }
 
 /// Starts the bridge on transports made by `connector`: called once now and again for
 /// every reconnect. Tests and the soak run use it with in-memory transports.
 pub async fn start_with(config: BridgeConfig, connector: Connector) -> Result<BridgeHandle> {
-    let raw = connector().await?;
-    launch(config, raw, Some(connector)).await
+    let spec = first_spec(&config);
+    start_fleet(
+        config,
+        vec![FleetMember {
+            spec,
+            connector: Some(connector),
+            opened: None,
+        }],
+    )
+    .await
 }
 
 /// Starts the bridge on a transport that is already open: the in-memory transport of
@@ -644,14 +721,28 @@ pub async fn start_on(
     config: BridgeConfig,
     raw: crate::appserver::RawConnection,
 ) -> Result<BridgeHandle> {
-    launch(config, raw, None).await
+    let spec = first_spec(&config);
+    start_fleet(
+        config,
+        vec![FleetMember {
+            spec,
+            connector: None,
+            opened: Some(raw),
+        }],
+    )
+    .await
 }
 
-async fn launch(
-    config: BridgeConfig,
-    raw: crate::appserver::RawConnection,
-    connector: Option<Connector>,
-) -> Result<BridgeHandle> {
+fn first_spec(config: &BridgeConfig) -> AppServerSpec {
+    config
+        .fleet()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| AppServerSpec::from_transport(config.transport.clone()))
+}
+
+/// Starts the bridge over several app-servers, the first being the default.
+pub async fn start_fleet(config: BridgeConfig, members: Vec<FleetMember>) -> Result<BridgeHandle> {
     let (commands, command_rx) = mpsc::channel(COMMAND_CAPACITY);
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
     let tap = ProtocolTap::default();
@@ -663,7 +754,7 @@ async fn launch(
         tap: tap.clone(),
         catalog_tx,
     };
-    actor::spawn(config, raw, connector, wiring).await?;
+    actor::spawn(config, members, wiring).await?;
     Ok(BridgeHandle {
         commands,
         events: events.downgrade(),
@@ -806,13 +897,29 @@ impl BridgeHandle {
         self.ask(|reply| Command::CatalogStatus { reply }).await
     }
 
-    async fn connection(&self) -> Result<ConnectionHandle> {
-        self.ask(|reply| Command::Connection { reply }).await?
+    async fn connection(&self, target: fleet::Target) -> Result<Picked> {
+        self.ask(|reply| Command::Connection { target, reply })
+            .await?
     }
 
-    /// `thread/start` with the catalog's (or the given) dynamic tools.
+    /// The connection of the app-server a session is on.
+    async fn connection_of(&self, thread_id: &str) -> Result<ConnectionHandle> {
+        Ok(self
+            .connection(fleet::Target::Thread(thread_id.to_string()))
+            .await?
+            .conn)
+    }
+
+    /// `thread/start` with the catalog's (or the given) dynamic tools, on the app-server
+    /// `options.app_server` names (the first by default).
     pub async fn create_session(&self, options: CreateSession) -> Result<SessionSummary> {
-        let conn = self.connection().await?;
+        let Picked {
+            app_server,
+            conn,
+            cwd,
+        } = self
+            .connection(fleet::Target::named(options.app_server.as_deref()))
+            .await?;
         // One catalog for the whole start, even if a reload comes meanwhile (the actor
         // then marks the session outdated at once).
         let catalog = self.catalog();
@@ -824,7 +931,7 @@ impl BridgeHandle {
             .clone()
             .unwrap_or_else(|| catalog.dynamic_tools());
         let params = ThreadStartParams {
-            cwd: options.cwd,
+            cwd: options.cwd.or(cwd),
             model: options.model,
             approval_policy: options.approval_policy,
             sandbox: options.sandbox,
@@ -838,6 +945,7 @@ impl BridgeHandle {
             request_typed(&conn, method::THREAD_START, &params).await?;
         let settings = SessionSettings::from_response(&reply);
         self.ask(|reply_to| Command::RegisterSession {
+            app_server,
             thread: reply.thread,
             settings,
             tools,
@@ -849,13 +957,37 @@ impl BridgeHandle {
     }
 
     /// `thread/resume`: takes over a thread app-server knows (its tools come back with
-    /// it) and re-registers it as a session.
+    /// it) and re-registers it as a session: on the app-server of the session when the
+    /// bridge knows it, else on the first.
     pub async fn resume_session(&self, thread_id: &str) -> Result<SessionSummary> {
-        self.attach(thread_id, SessionOrigin::Resumed).await
+        self.resume_session_on(thread_id, None).await
     }
 
-    async fn attach(&self, thread_id: &str, origin: SessionOrigin) -> Result<SessionSummary> {
-        let conn = self.connection().await?;
+    /// [`BridgeHandle::resume_session`] on the app-server named `app_server` (a thread
+    /// the bridge does not know yet, listed by [`BridgeHandle::list_threads_on`]).
+    pub async fn resume_session_on(
+        &self,
+        thread_id: &str,
+        app_server: Option<&str>,
+    ) -> Result<SessionSummary> {
+        self.attach(thread_id, app_server, SessionOrigin::Resumed)
+            .await
+    }
+
+    /// `thread/resume` on the named app-server, else the session's, else the first.
+    async fn attach(
+        &self,
+        thread_id: &str,
+        app_server: Option<&str>,
+        origin: SessionOrigin,
+    ) -> Result<SessionSummary> {
+        let target = match app_server {
+            Some(name) => fleet::Target::Named(name.to_string()),
+            None => fleet::Target::Thread(thread_id.to_string()),
+        };
+        let Picked {
+            app_server, conn, ..
+        } = self.connection(target).await?;
         let params = ThreadIdParams {
             thread_id: thread_id.to_string(),
         };
@@ -863,6 +995,7 @@ impl BridgeHandle {
             request_typed(&conn, method::THREAD_RESUME, &params).await?;
         let settings = SessionSettings::from_response(&reply);
         self.ask(|reply_to| Command::RegisterSession {
+            app_server,
             thread: reply.thread,
             settings,
             tools: Vec::new(),
@@ -877,7 +1010,8 @@ impl BridgeHandle {
     /// each): who started them, their status, and whether this bridge has them as a
     /// session. On an app-server shared with other clients these include theirs.
     pub async fn loaded_threads(&self) -> Result<Vec<LoadedThread>> {
-        let conn = self.connection().await?;
+        // The first app-server's: watching threads of the others is for a later change.
+        let conn = self.connection(fleet::Target::Default).await?.conn;
         let mut ids: Vec<String> = Vec::new();
         let mut cursor: Option<String> = None;
         // Bounded: a server that keeps handing out cursors cannot hold the caller.
@@ -945,7 +1079,7 @@ impl BridgeHandle {
             .send(attaching(true))
             .await
             .map_err(|_| BridgeError::Stopped)?;
-        let attached = self.attach(thread_id, SessionOrigin::Watched).await;
+        let attached = self.attach(thread_id, None, SessionOrigin::Watched).await;
         if attached.is_err() {
             let _ = self.commands.send(attaching(false)).await;
         }
@@ -985,7 +1119,7 @@ impl BridgeHandle {
             reply,
         })
         .await??;
-        let conn = self.connection().await?;
+        let conn = self.connection_of(thread_id).await?;
         let _: Value = request_typed(
             &conn,
             method::THREAD_NAME_SET,
@@ -1001,9 +1135,17 @@ impl BridgeHandle {
             .map_err(|_| BridgeError::Stopped)
     }
 
-    /// `thread/list`: threads app-server has on disk, newest first.
+    /// `thread/list`: threads the first app-server has on disk, newest first.
     pub async fn list_threads(&self) -> Result<Vec<ThreadInfo>> {
-        let conn = self.connection().await?;
+        self.list_threads_on(None).await
+    }
+
+    /// `thread/list` on the app-server named `app_server` (the first by default).
+    pub async fn list_threads_on(&self, app_server: Option<&str>) -> Result<Vec<ThreadInfo>> {
+        let conn = self
+            .connection(fleet::Target::named(app_server))
+            .await?
+            .conn;
         let result = conn
             .request(crate::protocol::method::THREAD_LIST, serde_json::json!({}))
             .await?;
@@ -1035,7 +1177,7 @@ impl BridgeHandle {
             reply,
         })
         .await??;
-        let conn = self.connection().await?;
+        let conn = self.connection_of(thread_id).await?;
         let params = TurnStartParams {
             thread_id: thread_id.to_string(),
             input: vec![TurnInput::Text {
@@ -1071,7 +1213,7 @@ impl BridgeHandle {
         let turn_id = active.ok_or_else(|| BridgeError::NoActiveTurn {
             thread_id: thread_id.to_string(),
         })?;
-        let conn = self.connection().await?;
+        let conn = self.connection_of(thread_id).await?;
         let params = TurnInterruptParams {
             thread_id: thread_id.to_string(),
             turn_id: turn_id.clone(),
@@ -1094,7 +1236,7 @@ impl BridgeHandle {
 
     /// Best effort: the session is closed on our side whatever app-server says.
     async fn unsubscribe(&self, thread_id: &str) {
-        if let Ok(conn) = self.connection().await
+        if let Ok(conn) = self.connection_of(thread_id).await
             && let Err(e) = request_typed::<Value>(
                 &conn,
                 method::THREAD_UNSUBSCRIBE,

@@ -197,8 +197,11 @@ pub struct PendingRequest {
     pub key: String,
     /// app-server's JSON-RPC id, echoed with its exact JSON type.
     pub rpc: RequestId,
-    /// Which connection the rpc id belongs to; ids restart with each app-server process.
+    /// Which connection the rpc id belongs to; ids restart with each app-server process
+    /// (and each app-server of a fleet counts from 0 on its own).
     pub connection: ConnectionId,
+    /// The app-server of the fleet that sent it.
+    pub app_server: String,
     pub method: String,
     pub thread_id: String,
     /// `None` only for an MCP elicitation app-server could not tie to a turn.
@@ -222,6 +225,8 @@ pub struct PendingRequest {
 #[serde(rename_all = "camelCase")]
 pub struct PendingCallView {
     pub request_id: String,
+    /// The app-server of the fleet that asked for it.
+    pub app_server: String,
     pub thread_id: String,
     pub turn_id: String,
     pub call_id: String,
@@ -244,6 +249,8 @@ pub struct PendingCallView {
 pub struct PendingRequestView {
     /// Ours, as for tool calls: what the answer methods take.
     pub request_id: String,
+    /// The app-server of the fleet that asked.
+    pub app_server: String,
     /// app-server's JSON-RPC id (codex-manager's `approvalId` / `requestId` is its decimal
     /// text).
     pub rpc_id: RequestId,
@@ -297,6 +304,7 @@ impl PendingRequest {
         let call = self.tool_call()?;
         Some(PendingCallView {
             request_id: self.key.clone(),
+            app_server: self.app_server.clone(),
             thread_id: self.thread_id.clone(),
             turn_id: self.turn_id.clone().unwrap_or_default(),
             call_id: call.call_id.clone(),
@@ -339,6 +347,7 @@ impl PendingRequest {
         };
         Some(PendingRequestView {
             request_id: self.key.clone(),
+            app_server: self.app_server.clone(),
             rpc_id: self.rpc.clone(),
             kind: self.request_kind(),
             method: self.method.clone(),

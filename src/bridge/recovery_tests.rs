@@ -714,6 +714,7 @@ async fn restored_calls_of_finished_turns_expire_on_resume() {
         (
             None,
             TranscriptEntry::SessionStarted {
+                app_server: None,
                 thread_id: "thread-1".to_string(),
                 cwd: None,
                 model: None,
@@ -792,6 +793,7 @@ async fn a_garbled_transcript_loses_only_its_bad_lines_on_restore() {
     let dir = data.path().join("sessions");
     let mut written = transcript::Transcript::persisted(&dir, "thread-1").unwrap();
     let started = TranscriptEntry::SessionStarted {
+        app_server: None,
         thread_id: "thread-1".to_string(),
         cwd: None,
         model: None,
@@ -927,6 +929,7 @@ async fn rows_read_back_from_disk_keep_long_outputs_capped_in_memory() {
         .collect();
     let mut written = transcript::Transcript::persisted(&dir, "thread-1").unwrap();
     let started = TranscriptEntry::SessionStarted {
+        app_server: None,
         thread_id: "thread-1".to_string(),
         cwd: None,
         model: None,

@@ -168,6 +168,8 @@ pub struct TurnRecord {
 #[serde(rename_all = "camelCase")]
 pub struct SessionSummary {
     pub thread_id: String,
+    /// The app-server of the fleet the session's thread is on.
+    pub app_server: String,
     /// The thread's name when it has one (`thread/name/set`), else its preview or
     /// `session <id>`.
     pub title: String,
@@ -263,6 +265,8 @@ pub struct SessionSnapshot {
 
 pub struct Session {
     pub thread_id: String,
+    /// The app-server of the fleet the thread is on.
+    pub app_server: String,
     /// The title without a name: the preview, or `session <id>`.
     pub title: String,
     pub name: Option<String>,
@@ -337,6 +341,7 @@ impl Session {
         let active = self.active_turn();
         SessionSummary {
             thread_id: self.thread_id.clone(),
+            app_server: self.app_server.clone(),
             title: self.name.clone().unwrap_or_else(|| self.title.clone()),
             name: self.name.clone(),
             activity: active.and(self.activity.clone()),

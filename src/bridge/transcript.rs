@@ -67,6 +67,10 @@ pub enum TranscriptEntry {
         /// Another client runs the thread: Switchboard attached to watch it.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         watched: bool,
+        /// The app-server of the fleet the thread is on; written only by a bridge with
+        /// several (one with a single app-server writes what it always wrote).
+        #[serde(default, rename = "appServer", skip_serializing_if = "Option::is_none")]
+        app_server: Option<String>,
     },
     #[serde(rename = "user_message")]
     UserMessage { text: String },

@@ -662,11 +662,18 @@ pub async fn sessions(args: SessionsArgs) -> u8 {
                         if sessions.is_empty() {
                             note("no open sessions");
                         }
+                        // The app-server column, as wide as its longest name.
+                        let width = sessions
+                            .iter()
+                            .map(|s| text_of(s, "appServer").chars().count())
+                            .max()
+                            .unwrap_or(0);
                         for s in &sessions {
                             out(&format!(
-                                "{}  {:<12} turns={:<3} {}{}",
+                                "{}  {:<12} {:<width$}  turns={:<3} {}{}",
                                 text_of(s, "sessionId"),
                                 text_of(s, "status"),
+                                text_of(s, "appServer"),
                                 s["turnCount"],
                                 text_of(s, "title"),
                                 watching_mark(s)

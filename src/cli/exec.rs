@@ -140,14 +140,17 @@ async fn drive(bridge: &BridgeHandle, args: &ExecArgs) -> u8 {
     let mut items = ItemLines::default();
     // The connection came up before we could subscribe: report it from the status.
     if let Ok(status) = bridge.status().await {
-        print_event(
-            args,
-            &BridgeEvent::Connection {
-                transport: status.transport,
-                state: status.connection,
-            },
-            &mut items,
-        );
+        for app_server in status.app_servers {
+            print_event(
+                args,
+                &BridgeEvent::Connection {
+                    app_server: app_server.name,
+                    transport: app_server.transport,
+                    state: app_server.connection,
+                },
+                &mut items,
+            );
+        }
     }
     let mut result = ExecResult {
         kind: "result",

@@ -10,6 +10,7 @@ pub mod catalog_watch;
 pub mod client;
 pub mod console_cmd;
 mod exec;
+pub mod fleet;
 pub mod paths;
 pub mod scripted;
 pub(crate) mod serve;
@@ -22,9 +23,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::appserver::TransportSpec;
-use crate::appserver::locate;
 
 /// Exit statuses shared by every command, so scripts can tell outcomes apart.
 pub mod exit {
@@ -152,9 +150,19 @@ pub struct AppServerArgs {
     #[arg(long, value_name = "PATH")]
     pub codex_bin: Option<PathBuf>,
     /// Attach to a running `codex app-server --listen ws://HOST:PORT` instead of
-    /// spawning one.
+    /// spawning one (repeat for several, with --codex-home and --fleet too: one bridge
+    /// over all of them, named after each URL's HOST:PORT).
     #[arg(long, value_name = "URL")]
-    pub connect: Option<String>,
+    pub connect: Vec<String>,
+    /// Spawn an app-server on this CODEX_HOME (repeat for several; each is named after
+    /// the directory).
+    #[arg(long = "codex-home", value_name = "DIR")]
+    pub codex_homes: Vec<PathBuf>,
+    /// The app-servers to drive, from a fleet file (default:
+    /// $XDG_CONFIG_HOME/switchboard/fleet.toml when it exists and no --connect or
+    /// --codex-home is given); see docs/fleet.md.
+    #[arg(long, value_name = "FILE")]
+    pub fleet: Option<PathBuf>,
     /// Bearer token for an app-server started with `--ws-auth`.
     #[arg(
         long,
@@ -177,26 +185,31 @@ pub struct AppServerArgs {
 }
 
 impl AppServerArgs {
-    /// The transport to use; `extra_env` goes to a spawned app-server only.
-    pub fn transport(
+    /// The app-servers to drive (see `cli::fleet`), the default first; `extra_env`
+    /// goes to spawned app-servers only.
+    pub fn fleet(
         &self,
         extra_env: Vec<(String, String)>,
-    ) -> Result<TransportSpec, locate::LocateError> {
-        if let Some(url) = &self.connect {
-            return Ok(TransportSpec::WebSocket {
-                url: url.clone(),
-                bearer: self.ws_token.clone(),
-            });
+    ) -> Result<Vec<crate::bridge::AppServerSpec>, fleet::FleetError> {
+        let specs = fleet::resolve(
+            &fleet::FleetFlags {
+                fleet: self.fleet.as_deref(),
+                codex_homes: &self.codex_homes,
+                connects: &self.connect,
+                ws_token: self.ws_token.as_deref(),
+                config_file: paths::config_home()
+                    .map(|d| d.join("switchboard").join(fleet::FLEET_FILE)),
+            },
+            &fleet::SpawnDefaults {
+                codex_bin: self.codex_bin.as_deref(),
+                env: extra_env,
+                args: &self.app_server_args,
+            },
+        )?;
+        for spec in &specs {
+            tracing::info!(target: "cli", "app-server {}: {}", spec.name, spec.transport.describe());
         }
-        let codex = locate::locate_codex(self.codex_bin.as_deref())?;
-        tracing::info!(target: "cli", "using codex at {} (from {})", codex.path.display(), codex.source);
-        let mut args = vec!["app-server".to_string()];
-        args.extend(self.app_server_args.iter().cloned());
-        Ok(TransportSpec::Stdio {
-            program: codex.path,
-            args,
-            env: extra_env,
-        })
+        Ok(specs)
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -87,11 +87,19 @@ pub async fn start_bridge_with(
         .as_ref()
         .map(ScriptedModel::env)
         .unwrap_or_default();
-    let transport = app_server.transport(env).map_err(|e| {
+    let specs = app_server.fleet(env).map_err(|e| {
         report_error(&e.to_string());
-        exit::APP_SERVER
+        match e {
+            super::fleet::FleetError::Locate(_) => exit::APP_SERVER,
+            _ => exit::INVALID_INPUT,
+        }
     })?;
-    let mut config = BridgeConfig::new(transport, catalog);
+    let Some(first) = specs.first() else {
+        report_error("no app-server to start");
+        return Err(exit::INVALID_INPUT);
+    };
+    let mut config = BridgeConfig::new(first.transport.clone(), catalog);
+    config.app_servers = specs;
     config.data_dir = Some(app_server.data_dir());
     config.manual_policy = manual_policy;
     config.request_policy = request_policy;

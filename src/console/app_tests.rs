@@ -1147,6 +1147,7 @@ fn ctrl_r_retries_the_connection_after_reconnecting_gave_up() {
     assert!(app.on_key(ctrl('r')).is_empty());
     assert!(app.notice.as_deref().unwrap().contains("nothing to retry"));
     app.on_bridge_event(BridgeEvent::Connection {
+        app_server: "local".to_string(),
         transport: "stdio (codex)".to_string(),
         state: ConnectionState::Disconnected {
             reason: "gave up reconnecting to app-server after 10 attempts".to_string(),
@@ -1171,6 +1172,7 @@ fn ctrl_r_retries_the_connection_after_reconnecting_gave_up() {
         vec![Effect::Bridge(Request::Reconnect)]
     );
     app.on_bridge_event(BridgeEvent::Connection {
+        app_server: "local".to_string(),
         transport: "memory".to_string(),
         state: ConnectionState::Disconnected {
             reason: "app-server connection lost".to_string(),

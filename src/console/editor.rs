@@ -292,6 +292,7 @@ mod tests {
 
     fn call() -> PendingCallView {
         PendingCallView {
+            app_server: "local".to_string(),
             request_id: "r-1".to_string(),
             thread_id: "t".to_string(),
             turn_id: "u".to_string(),

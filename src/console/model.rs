@@ -108,8 +108,12 @@ pub struct Applied {
 /// The fold itself.
 #[derive(Debug)]
 pub struct Model {
+    /// The first app-server's transport and connection (the only ones with one).
     pub transport: String,
     pub connection: ConnectionState,
+    /// Every app-server's connection, in fleet order (the header shows each when
+    /// there are several).
+    pub app_servers: Vec<crate::bridge::AppServerStatus>,
     pub totals: Totals,
     pub hold: HoldState,
     pub sessions: Vec<SessionSummary>,
@@ -134,6 +138,7 @@ impl Model {
         Model {
             transport: status.transport,
             connection: status.connection,
+            app_servers: status.app_servers,
             totals: status.totals,
             hold: status.hold,
             sessions: Vec::new(),
@@ -156,6 +161,7 @@ impl Model {
     ) {
         self.transport = status.transport;
         self.connection = status.connection;
+        self.app_servers = status.app_servers;
         self.totals = status.totals;
         self.hold = status.hold;
         if status.rate_limits.is_some() {
@@ -235,9 +241,23 @@ impl Model {
     pub fn apply(&mut self, event: &BridgeEvent) -> Applied {
         let mut applied = Applied::default();
         match event {
-            BridgeEvent::Connection { transport, state } => {
-                self.transport = transport.clone();
-                self.connection = state.clone();
+            BridgeEvent::Connection {
+                app_server,
+                transport,
+                state,
+            } => {
+                let first = self
+                    .app_servers
+                    .first()
+                    .is_none_or(|a| &a.name == app_server);
+                if first {
+                    self.transport = transport.clone();
+                    self.connection = state.clone();
+                }
+                if let Some(known) = self.app_servers.iter_mut().find(|a| &a.name == app_server) {
+                    known.transport = transport.clone();
+                    known.connection = state.clone();
+                }
             }
             BridgeEvent::SessionStarted { session } | BridgeEvent::SessionUpdated { session } => {
                 self.transcripts

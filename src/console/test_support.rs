@@ -35,6 +35,7 @@ pub fn catalog() -> Arc<Catalog> {
 
 pub fn status() -> BridgeStatus {
     BridgeStatus {
+        app_servers: Vec::new(),
         transport: "stdio (/usr/bin/codex)".to_string(),
         connection: ConnectionState::Connected {
             server_version: Some("0.169.0".to_string()),
@@ -61,6 +62,7 @@ pub fn thread(n: u32) -> String {
 
 pub fn session(n: u32, status: SessionStatus) -> SessionSummary {
     SessionSummary {
+        app_server: "local".to_string(),
         thread_id: thread(n),
         title: format!("session {}", crate::util::id_tail(&thread(n), 8)),
         name: None,
@@ -86,6 +88,7 @@ pub fn session(n: u32, status: SessionStatus) -> SessionSummary {
 
 pub fn call(n: u32, session: u32, tool: &str, answerer: Answerer) -> PendingCallView {
     PendingCallView {
+        app_server: "local".to_string(),
         request_id: format!("req-{n}"),
         thread_id: thread(session),
         turn_id: "turn-0000000000001".to_string(),
@@ -137,6 +140,7 @@ pub fn busy_app() -> App {
     );
     let rows = [
         TranscriptEntry::SessionStarted {
+            app_server: None,
             thread_id: thread(1),
             cwd: Some("/srv/support".to_string()),
             model: Some("scripted".to_string()),

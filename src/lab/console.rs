@@ -24,6 +24,7 @@ pub fn status() -> BridgeStatus {
             pid: None,
         },
         junk_lines: 0,
+        app_servers: Vec::new(),
         totals: Totals::default(),
         hold: HoldState::default(),
         not_persisted: Vec::new(),
@@ -34,6 +35,7 @@ pub fn status() -> BridgeStatus {
 pub fn session(n: usize) -> SessionSummary {
     SessionSummary {
         thread_id: format!("thread-{n:08}"),
+        app_server: "local".to_string(),
         title: format!("session {n}"),
         name: None,
         activity: None,
@@ -307,6 +309,7 @@ fn loaded_with(
     for n in 0..pending {
         app.on_bridge_event(BridgeEvent::ToolCallRequested {
             call: PendingCallView {
+                app_server: "local".to_string(),
                 request_id: format!("req-{n}"),
                 thread_id: format!("thread-{:08}", n % sessions.max(1)),
                 turn_id: "turn".to_string(),
@@ -332,6 +335,7 @@ pub fn big_call() -> PendingCallView {
         .map(|i| format!("line {i:05} of a long document, about fifty characters\n"))
         .collect();
     PendingCallView {
+        app_server: "local".to_string(),
         request_id: "req-big".to_string(),
         thread_id: "thread-00000000".to_string(),
         turn_id: "turn".to_string(),

@@ -335,6 +335,7 @@ fn every_bridge_event_kind_reads_back_as_it_was_sent() {
     use crate::bridge::{ConnectionState, RecoveryStep};
     let events = vec![
         BridgeEvent::Connection {
+            app_server: "work".to_string(),
             transport: "stdio".to_string(),
             state: ConnectionState::Reconnecting {
                 attempt: 2,

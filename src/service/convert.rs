@@ -143,6 +143,7 @@ pub fn session_info(summary: &SessionSummary, setup: Option<&SessionSetup>) -> S
         token_usage: summary.token_usage.map(Into::into),
         origin: summary.origin.as_str().to_string(),
         auto_answer: summary.auto_answer,
+        app_server: summary.app_server.clone(),
     }
 }
 

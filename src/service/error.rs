@@ -97,6 +97,11 @@ impl ApiError {
                     format!("app-server refused `{method}`: {}", error.message),
                 )
             }
+            BridgeError::UnknownAppServer { .. } => upstream(
+                StatusCode::BAD_REQUEST,
+                "unknown_app_server",
+                error.to_string(),
+            ),
             BridgeError::CallEnded { .. } => {
                 upstream(StatusCode::NOT_FOUND, "call_ended", error.to_string())
             }
@@ -135,6 +140,7 @@ impl ApiError {
                 | AppServerError::Closed { .. }
                 | AppServerError::Write { .. },
             )
+            | BridgeError::AppServerNamed { .. }
             | BridgeError::Disconnected { .. }
             | BridgeError::Stopped => upstream(
                 StatusCode::SERVICE_UNAVAILABLE,

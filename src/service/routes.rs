@@ -174,6 +174,7 @@ pub async fn create_session(
             .dynamic_tools
             .map(|tools| tools.into_iter().map(validate::tool_spec).collect()),
         network_access: request.network_access.map(|n| n == NetworkAccess::Enabled),
+        app_server: request.app_server,
     };
     let summary = state
         .bridge
@@ -740,6 +741,17 @@ async fn release_any(
     ))
 }
 
+/// A connection state in one word, as health says it.
+fn connection_word(state: &crate::bridge::ConnectionState) -> &'static str {
+    use crate::bridge::ConnectionState;
+    match state {
+        ConnectionState::Connected { .. } => "connected",
+        ConnectionState::Reconnecting { .. } => "reconnecting",
+        ConnectionState::Connecting => "connecting",
+        ConnectionState::Disconnected { .. } => "disconnected",
+    }
+}
+
 #[utoipa::path(
     get,
     path = "/api/health",
@@ -753,7 +765,27 @@ pub async fn health(State(state): State<AppState>) -> ApiResult {
     let status = state.bridge.status().await.map_err(bridge_error)?;
     let catalog = state.bridge.catalog_status().await.map_err(bridge_error)?;
     use crate::bridge::ConnectionState;
+    // With several app-servers: up while any is connected, degraded while some is not.
+    let down: Vec<String> = status
+        .app_servers
+        .iter()
+        .filter(|a| !matches!(a.connection, ConnectionState::Connected { .. }))
+        .map(|a| {
+            format!(
+                "app-server {} is {}",
+                a.name,
+                connection_word(&a.connection)
+            )
+        })
+        .collect();
+    let any_up = status
+        .app_servers
+        .iter()
+        .any(|a| matches!(a.connection, ConnectionState::Connected { .. }));
+    let fleet_reason =
+        (status.app_servers.len() > 1 && any_up && !down.is_empty()).then(|| down.join("; "));
     let (connected, word) = match &status.connection {
+        _ if fleet_reason.is_some() => (true, "ok"),
         ConnectionState::Connected { .. } => (true, "ok"),
         // Still unavailable, but on its way back: a monitor can tell the two apart.
         ConnectionState::Reconnecting { .. } => (false, "reconnecting"),
@@ -763,7 +795,8 @@ pub async fn health(State(state): State<AppState>) -> ApiResult {
     };
     // Up, but some transcript is not reaching the disk: 200, `degraded`, and why.
     // So is a catalog whose last reload failed: the server answers with the older one.
-    let degraded = crate::bridge::transcript::degraded_reason(&status.not_persisted)
+    let degraded = fleet_reason
+        .or_else(|| crate::bridge::transcript::degraded_reason(&status.not_persisted))
         .or_else(|| super::catalog::degraded_reason(&catalog))
         .filter(|_| connected);
     let word = if degraded.is_some() { "degraded" } else { word };
@@ -774,6 +807,11 @@ pub async fn health(State(state): State<AppState>) -> ApiResult {
         transport: status.transport.clone(),
         connection: serde_json::to_value(&status.connection).unwrap_or(Value::Null),
         totals: serde_json::to_value(&status.totals).unwrap_or(Value::Null),
+        app_servers: status
+            .app_servers
+            .iter()
+            .map(|a| serde_json::to_value(a).unwrap_or(Value::Null))
+            .collect(),
         catalog: Some(super::catalog::info(&catalog)),
     };
     let code = if connected {

@@ -19,6 +19,7 @@ use crate::protocol::{ToolCallResult, TurnStatus};
 
 fn summary() -> SessionSummary {
     SessionSummary {
+        app_server: "local".to_string(),
         thread_id: "t1".into(),
         title: "session t1".into(),
         name: None,
@@ -53,6 +54,7 @@ fn row(seq: u64, turn: Option<&str>, entry: TranscriptEntry) -> TranscriptRow {
 
 fn call() -> PendingCallView {
     PendingCallView {
+        app_server: "local".to_string(),
         request_id: "abc-0".into(),
         thread_id: "t1".into(),
         turn_id: "u1".into(),
@@ -75,6 +77,7 @@ fn snapshot() -> SessionSnapshot {
             0,
             None,
             TranscriptEntry::SessionStarted {
+                app_server: None,
                 thread_id: "t1".into(),
                 cwd: None,
                 model: None,

@@ -132,10 +132,14 @@ fn session_payload(session: &SessionSummary) -> SessionEventPayload {
 /// the sessions' titles for the signals' `session` objects.
 pub fn frames_for(event: &BridgeEvent, titles: &mut HashMap<String, String>) -> Vec<Frame> {
     match event {
-        BridgeEvent::Connection { transport, state } => vec![frame(
+        BridgeEvent::Connection {
+            app_server,
+            transport,
+            state,
+        } => vec![frame(
             "connection",
             None,
-            &json!({ "transport": transport, "state": state }),
+            &json!({ "appServer": app_server, "transport": transport, "state": state }),
             true,
         )],
         BridgeEvent::SessionStarted { session } => {

@@ -247,6 +247,7 @@ pub fn create_session(value: Value) -> Result<CreateSessionRequest, BodyProblem>
     let mut check = Checker::new();
     if let Some(map) = check.object(&value) {
         check.string(map, "cwd", true);
+        check.string(map, "appServer", true);
         check.session_options(map);
         check.dynamic_tools(map);
     }

@@ -223,6 +223,10 @@ pub struct CreateSessionRequest {
     /// The session's tools, fixed for its lifetime (at most 128). Without it the session
     /// declares the server's catalog.
     pub dynamic_tools: Option<Vec<DynamicToolDecl>>,
+    /// Switchboard: the app-server of the fleet to start it on, by name (400
+    /// `unknown_app_server` for another); without it, the first.
+    #[serde(default)]
+    pub app_server: Option<String>,
 }
 
 /// `POST /api/sessions/{sessionId}/messages`.
@@ -343,6 +347,9 @@ pub struct SessionInfo {
     /// catalog's handlers and rules); false by default, always false for the others.
     #[serde(default)]
     pub auto_answer: bool,
+    /// Switchboard: the app-server of the fleet the session is on.
+    #[serde(default)]
+    pub app_server: String,
 }
 
 /// A thread's token usage: the whole thread, the last model response, and the model's
@@ -923,6 +930,12 @@ pub struct Health {
     /// Sessions, pending calls and answer counts.
     #[schema(value_type = Object)]
     pub totals: Value,
+    /// Every app-server of the fleet, the default first: `{name, transport,
+    /// connection: {state, ...}, sessions, pending}`. With several, `status` is `ok`
+    /// only while all are connected, `degraded` (naming them) while some are not.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub app_servers: Vec<Value>,
     /// The catalog in use and its last reload; `degraded` while that reload failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<CatalogInfo>,

@@ -118,8 +118,11 @@ impl Actor {
         by: Responder,
         origin: Origin,
     ) {
-        let keeps_requests = self.app_server_keeps_calls();
-        let live = self.upstream.conn.clone();
+        // The request's own app-server: its live connection, if it is still the one
+        // that sent the request.
+        let slot = self.slot_of_request(&request_id).unwrap_or(0);
+        let keeps_requests = self.keeps_calls(slot);
+        let live = self.upstreams.get(slot).and_then(|u| u.conn.clone());
         let Some(request) = self.pending.get_mut(&request_id) else {
             origin.send(AnswerOutcome::NotFound);
             return;
@@ -210,7 +213,10 @@ impl Actor {
             }
             Err(e) => {
                 let message = e.to_string();
-                let keep = origin.is_automatic() && self.app_server_keeps_calls();
+                let keep = origin.is_automatic()
+                    && self
+                        .slot_of_request(&request_id)
+                        .is_some_and(|slot| self.keeps_calls(slot));
                 let completed_upstream = match self.pending.get_mut(&request_id) {
                     Some(request) => {
                         unclaim(&mut request.answer);

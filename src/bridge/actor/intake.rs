@@ -50,7 +50,7 @@ impl Actor {
                     }
                 }
             }
-            Inbound::Closed { reason } => self.on_connection_lost(reason),
+            Inbound::Closed { reason } => self.on_connection_lost(self.source, reason),
         }
     }
 
@@ -187,7 +187,8 @@ impl Actor {
         let pending = PendingRequest {
             key: request_id.clone(),
             rpc: request.id.clone(),
-            connection: self.upstream.id,
+            connection: self.upstreams[self.source].id,
+            app_server: self.upstreams[self.source].name.clone(),
             method: method.clone(),
             thread_id: thread_id.clone(),
             turn_id: turn_id.clone(),
@@ -446,7 +447,7 @@ impl Actor {
     }
 
     fn answer_with_error(&self, request: Request, code: i64, message: String) {
-        if let Some(conn) = self.upstream.conn.clone() {
+        if let Some(conn) = self.upstreams[self.source].conn.clone() {
             tokio::spawn(async move {
                 let error = RpcError {
                     code,
@@ -470,7 +471,7 @@ impl Actor {
         thread_id: &str,
         item: &str,
     ) -> bool {
-        let connection = self.upstream.id;
+        let connection = self.upstreams[self.source].id;
         let Some(existing) = self.pending.find_by_item_mut(thread_id, kind, item) else {
             return false;
         };
@@ -554,7 +555,8 @@ impl Actor {
         let pending = PendingRequest {
             key: request_id.clone(),
             rpc: request.id.clone(),
-            connection: self.upstream.id,
+            connection: self.upstreams[self.source].id,
+            app_server: self.upstreams[self.source].name.clone(),
             method: request.method.clone(),
             thread_id: params.thread_id.clone(),
             turn_id: Some(params.turn_id.clone()),
@@ -894,7 +896,7 @@ impl Actor {
     /// app-server says a request ended (answered by us or another client, or cleared by
     /// turn cleanup). Ours on its way: most likely its effect. Otherwise it expired.
     fn on_request_resolved(&mut self, thread_id: &str, rpc: &RequestId) {
-        let Some(key) = self.pending.key_of_rpc(self.upstream.id, rpc) else {
+        let Some(key) = self.pending.key_of_rpc(self.upstreams[self.source].id, rpc) else {
             return;
         };
         let Some(request) = self.pending.get_mut(&key) else {

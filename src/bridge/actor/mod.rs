@@ -79,12 +79,82 @@ pub(super) struct Wiring {
     pub catalog_tx: watch::Sender<Arc<Catalog>>,
 }
 
-/// Connects and spawns the actor. The actor stops when every handle is dropped or on
-/// `Shutdown`; app-server is killed with it.
+/// An app-server's place in `Actor::upstreams`, in fleet order: 0 is the default.
+pub(super) type Slot = usize;
+
+/// The first connection to one app-server of the fleet: initialized, or why not.
+struct Opened {
+    spec: super::AppServerSpec,
+    connector: Option<Connector>,
+    id: ConnectionId,
+    result: std::result::Result<FirstLink, appserver::AppServerError>,
+}
+
+struct FirstLink {
+    conn: ConnectionHandle,
+    inbound: mpsc::Receiver<Inbound>,
+    info: appserver::InitializeInfo,
+    kill: Option<oneshot::Sender<()>>,
+    pid: Option<u32>,
+}
+
+/// Opens and initializes the first connection of one app-server.
+async fn open_first(
+    member: super::FleetMember,
+    id: ConnectionId,
+    tap: ProtocolTap,
+    timeout: std::time::Duration,
+) -> Opened {
+    let super::FleetMember {
+        spec,
+        connector,
+        opened,
+    } = member;
+    let result = async {
+        let raw = match (opened, &connector) {
+            (Some(raw), _) => raw,
+            (None, Some(connector)) => connector().await?,
+            (None, None) => {
+                return Err(appserver::AppServerError::Closed {
+                    reason: "no transport to open".to_string(),
+                });
+            }
+        };
+        let kill = raw.kill;
+        let pid = raw.child_pid;
+        let raw = appserver::RawConnection { kill: None, ..raw };
+        let (conn, inbound) = appserver::connection::start(raw, id.0, tap, timeout);
+        match conn.initialize(env!("CARGO_PKG_VERSION")).await {
+            Ok(info) => Ok(FirstLink {
+                conn,
+                inbound,
+                info,
+                kill,
+                pid,
+            }),
+            Err(e) => {
+                if let Some(kill) = kill {
+                    let _ = kill.send(());
+                }
+                Err(e)
+            }
+        }
+    }
+    .await;
+    Opened {
+        spec,
+        connector,
+        id,
+        result,
+    }
+}
+
+/// Connects to every app-server (at once, so a slow one delays no other) and spawns
+/// the actor. The actor stops when every handle is dropped or on `Shutdown`; the
+/// app-servers it spawned are killed with it.
 pub(super) async fn spawn(
     config: BridgeConfig,
-    raw: appserver::RawConnection,
-    connector: Option<Connector>,
+    members: Vec<super::FleetMember>,
     wiring: Wiring,
 ) -> Result<()> {
     let Wiring {
@@ -94,30 +164,33 @@ pub(super) async fn spawn(
         tap,
         catalog_tx,
     } = wiring;
-    let transport_label = config.transport.describe();
-    let kill = raw.kill;
-    let pid = raw.child_pid;
-    let raw = appserver::RawConnection { kill: None, ..raw };
-    let (conn, inbound) = appserver::connection::start(raw, 1, tap.clone(), config.request_timeout);
-    let info = match conn.initialize(env!("CARGO_PKG_VERSION")).await {
-        Ok(info) => info,
-        Err(e) => {
-            if let Some(kill) = kill {
-                let _ = kill.send(());
-            }
-            return Err(e.into());
-        }
-    };
-    tracing::info!(target: "bridge", "connected to app-server {} over {}", info.user_agent, transport_label);
-    let state = ConnectionState::Connected {
-        server_version: info.server_version.clone(),
-        user_agent: info.user_agent,
-        pid,
-    };
-    let _ = events.send(BridgeEvent::Connection {
-        transport: transport_label.clone(),
-        state: state.clone(),
-    });
+    let fleet = members.len();
+    let opened =
+        futures_util::future::join_all(members.into_iter().enumerate().map(|(slot, member)| {
+            let id = ConnectionId(u64::try_from(slot).unwrap_or(u64::MAX - 1) + 1);
+            open_first(member, id, tap.clone(), config.request_timeout)
+        }))
+        .await;
+    // With several app-servers, one that cannot be reached at start reconnects with
+    // back-off like one lost later, when the bridge reconnects at all.
+    let may_wait = fleet > 1 && config.reconnect.enabled && config.reconnect.max_attempts > 0;
+    if let Some(failed) = opened
+        .iter()
+        .position(|o| o.result.is_err() && !(may_wait && o.connector.is_some()))
+    {
+        let mut opened = opened;
+        let failed = opened.swap_remove(failed);
+        // Dropping the others' kill switches stops what was spawned.
+        drop(opened);
+        return Err(match failed.result {
+            Err(source) if fleet > 1 => BridgeError::AppServerNamed {
+                name: failed.spec.name,
+                source,
+            },
+            Err(e) => e.into(),
+            Ok(_) => BridgeError::Stopped,
+        });
+    }
     let sessions_dir = config.data_dir.as_ref().map(|d| d.join("sessions"));
     let config_closed_kept = config.closed_sessions_kept;
     let mut handlers = HandlerRunner::new(config.max_concurrent_handlers);
@@ -128,20 +201,73 @@ pub(super) async fn spawn(
             tracing::warn!(target: "bridge", "ended {} command handler(s) an earlier Switchboard left running: {}", leftovers.ended.len(), leftovers.ended.join(", "));
         }
     }
+    let mut upstreams = Vec::with_capacity(fleet);
+    let mut inbounds = Vec::with_capacity(fleet);
+    let mut unreachable = Vec::new();
+    for (slot, opened) in opened.into_iter().enumerate() {
+        let label = opened.spec.transport.describe();
+        let (conn, kill, state, inbound) = match opened.result {
+            Ok(link) => {
+                tracing::info!(target: "bridge", "connected to app-server {} ({}) {} over {}", opened.spec.name, opened.id, link.info.user_agent, label);
+                let state = ConnectionState::Connected {
+                    server_version: link.info.server_version.clone(),
+                    user_agent: link.info.user_agent,
+                    pid: link.pid,
+                };
+                (Some(link.conn), link.kill, state, Some(link.inbound))
+            }
+            Err(e) => {
+                let reason = format!("could not start app-server {}: {e}", opened.spec.name);
+                tracing::warn!(target: "bridge", "{reason}");
+                unreachable.push((slot, reason.clone()));
+                (
+                    None,
+                    None,
+                    ConnectionState::Disconnected {
+                        reason,
+                        retry: true,
+                    },
+                    None,
+                )
+            }
+        };
+        let _ = events.send(BridgeEvent::Connection {
+            app_server: opened.spec.name.clone(),
+            transport: label.clone(),
+            state: state.clone(),
+        });
+        inbounds.push(inbound);
+        upstreams.push(Upstream {
+            name: opened.spec.name,
+            keeps_calls: matches!(
+                opened.spec.transport,
+                appserver::TransportSpec::WebSocket { .. }
+            ),
+            cwd: opened.spec.cwd,
+            id: opened.id,
+            conn,
+            kill,
+            label,
+            state,
+            connector: opened.connector,
+            reconnection: recovery::Reconnection::default(),
+        });
+    }
+    let connections = upstreams
+        .iter()
+        .enumerate()
+        .map(|(slot, u)| (u.id, slot))
+        .collect();
     let mut actor = Actor {
         handlers: Arc::new(handlers),
         config,
         sessions_dir,
         self_tx,
         events,
-        upstream: Upstream {
-            id: conn.id(),
-            conn: Some(conn),
-            kill,
-            label: transport_label,
-            state,
-            connector,
-        },
+        next_connection: u64::try_from(fleet).unwrap_or(u64::MAX - 1) + 1,
+        connections,
+        upstreams,
+        source: 0,
         sessions: HashMap::new(),
         closed: ClosedSessions::new(config_closed_kept),
         pending: PendingStore::default(),
@@ -163,25 +289,56 @@ pub(super) async fn spawn(
         last_reload: None,
         attaching: std::collections::HashSet::new(),
     };
+    for (slot, reason) in unreachable {
+        actor.start_first_reconnect(slot, reason);
+    }
     if actor.config.restore_sessions {
         actor.restore_sessions();
         if actor.config.resume_restored {
             actor.resume_restored();
         }
     }
-    tokio::spawn(actor.run(commands, inbound));
+    tokio::spawn(actor.run(commands, inbounds));
     Ok(())
+}
+
+/// The next message from any app-server, with its slot (`None`: that connection's
+/// reader stopped). Starts after the slot served last, so a busy one starves no other.
+fn next_inbound<'a>(
+    inbounds: &'a mut [Option<mpsc::Receiver<Inbound>>],
+    after: &'a mut Slot,
+) -> impl std::future::Future<Output = (Slot, Option<Inbound>)> + 'a {
+    std::future::poll_fn(move |cx| {
+        let count = inbounds.len();
+        for k in 1..=count {
+            let slot = (*after + k) % count;
+            if let Some(receiver) = inbounds[slot].as_mut()
+                && let std::task::Poll::Ready(message) = receiver.poll_recv(cx)
+            {
+                *after = slot;
+                return std::task::Poll::Ready((slot, message));
+            }
+        }
+        std::task::Poll::Pending
+    })
 }
 
 /// Writing one answer to app-server; yields the report to apply.
 type WriteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Internal> + Send>>;
 
-/// The connection to app-server and what belongs to it: one today; several upstreams
-/// later are a map of these by [`ConnectionId`].
+/// One app-server of the fleet: its connection and what belongs to it.
 struct Upstream {
+    /// Its name in the fleet (a session's `appServer`).
+    name: String,
+    /// A websocket app-server outlives its connection and keeps the calls it sent; a
+    /// child on stdio is gone with its pipes, and its calls with it.
+    keeps_calls: bool,
+    /// The working directory of new sessions on it, unless they ask for another.
+    cwd: Option<String>,
     /// `None` while disconnected or reconnecting.
     conn: Option<ConnectionHandle>,
-    /// The current (or last) connection; each reconnect opens a new one.
+    /// The current (or last) connection; each reconnect opens a new one. Unique across
+    /// the fleet, so rpc ids (which restart at 0 with each app-server) are told apart.
     id: ConnectionId,
     /// Dropping or firing this kills the app-server child.
     kill: Option<oneshot::Sender<()>>,
@@ -191,6 +348,8 @@ struct Upstream {
     /// Opens a new transport to reconnect; `None` when the bridge was started on a
     /// transport it cannot open again.
     connector: Option<Connector>,
+    /// Its reconnect rounds and the sessions to resume on it (`recovery.rs`).
+    reconnection: recovery::Reconnection,
 }
 
 struct Actor {
@@ -200,7 +359,14 @@ struct Actor {
     /// handle is gone; handler tasks upgrade it to post their answers.
     self_tx: mpsc::WeakSender<Command>,
     events: broadcast::Sender<BridgeEvent>,
-    upstream: Upstream,
+    /// The app-servers, in fleet order.
+    upstreams: Vec<Upstream>,
+    /// Which app-server each connection, current or past, belongs to.
+    connections: HashMap<ConnectionId, Slot>,
+    /// The id of the next connection opened (to any app-server).
+    next_connection: u64,
+    /// The app-server whose message is being handled (`on_inbound`).
+    source: Slot,
     /// Open sessions, and closed ones whose transcript is not (all) on disk.
     sessions: HashMap<String, Session>,
     /// Closed sessions evicted from memory: their summary only (see `evict_closed`).
@@ -245,13 +411,14 @@ impl Actor {
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
-        mut inbound: mpsc::Receiver<Inbound>,
+        mut inbounds: Vec<Option<mpsc::Receiver<Inbound>>>,
     ) {
-        let mut inbound_open = true;
+        let mut served: Slot = 0;
         // Answers being written; polled here rather than spawned, one task fewer per call.
         let mut writes: FuturesUnordered<WriteFuture> = FuturesUnordered::new();
         loop {
             writes.extend(self.started_writes.drain(..));
+            let reading = inbounds.iter().any(Option::is_some);
             let flush_at = self.next_live_flush();
             tokio::select! {
                 biased;
@@ -260,16 +427,18 @@ impl Actor {
                     self.flush_live_rows();
                 }
                 Some(done) = writes.next(), if !writes.is_empty() => {
-                    if let Some(next) = self.on_internal(done) {
-                        inbound = next;
-                        inbound_open = true;
+                    if let Some((slot, next)) = self.on_internal(done) {
+                        inbounds[slot] = Some(next);
                     }
                 }
-                message = inbound.recv(), if inbound_open => match message {
-                    Some(message) => self.on_inbound(message),
-                    None => {
-                        inbound_open = false;
-                        self.on_connection_lost("app-server connection reader stopped".to_string());
+                (slot, message) = next_inbound(&mut inbounds, &mut served), if reading => {
+                    self.source = slot;
+                    match message {
+                        Some(message) => self.on_inbound(message),
+                        None => {
+                            inbounds[slot] = None;
+                            self.on_connection_lost(slot, "app-server connection reader stopped".to_string());
+                        }
                     }
                 },
                 command = commands.recv() => match command {
@@ -279,9 +448,8 @@ impl Actor {
                         return;
                     }
                     Some(Command::Internal(internal)) => {
-                        if let Some(next) = self.on_internal(internal) {
-                            inbound = next;
-                            inbound_open = true;
+                        if let Some((slot, next)) = self.on_internal(internal) {
+                            inbounds[slot] = Some(next);
                         }
                     }
                     Some(command) => self.on_command(command),
@@ -304,8 +472,61 @@ impl Actor {
         key
     }
 
-    fn disconnected_reason(&self) -> Option<String> {
-        match &self.upstream.state {
+    /// The upstream named `name`.
+    fn slot_named(&self, name: &str) -> Option<Slot> {
+        self.upstreams.iter().position(|u| u.name == name)
+    }
+
+    /// The upstream a session is on; the default for a thread the bridge does not know.
+    fn slot_of_thread(&self, thread_id: &str) -> Slot {
+        self.sessions
+            .get(thread_id)
+            .and_then(|s| self.slot_named(&s.app_server))
+            .unwrap_or(0)
+    }
+
+    /// The upstream a connection (current or past) belongs to.
+    fn slot_of_connection(&self, id: ConnectionId) -> Slot {
+        self.connections.get(&id).copied().unwrap_or(0)
+    }
+
+    /// The upstream a pending request came from.
+    fn slot_of_request(&self, request_id: &str) -> Option<Slot> {
+        self.pending
+            .get(request_id)
+            .map(|r| self.slot_of_connection(r.connection))
+    }
+
+    /// The pending requests an upstream sent, on any of its connections.
+    fn requests_of(&self, slot: Slot) -> Vec<String> {
+        let connections = &self.connections;
+        self.pending
+            .keys_where(|r| connections.get(&r.connection).copied().unwrap_or(0) == slot)
+    }
+
+    /// The name an app-server's messages call it by: empty with only one, so that a
+    /// bridge with one app-server says what it always said.
+    fn called(&self, slot: Slot) -> String {
+        match self.upstreams.get(slot) {
+            Some(up) if self.upstreams.len() > 1 => format!(" {}", up.name),
+            _ => String::new(),
+        }
+    }
+
+    /// Tells everyone an upstream's connection state.
+    fn emit_connection(&self, slot: Slot) {
+        if let Some(up) = self.upstreams.get(slot) {
+            self.emit(BridgeEvent::Connection {
+                app_server: up.name.clone(),
+                transport: up.label.clone(),
+                state: up.state.clone(),
+            });
+        }
+    }
+
+    fn disconnected_reason(&self, slot: Slot) -> Option<String> {
+        let called = self.called(slot);
+        match &self.upstreams.get(slot)?.state {
             ConnectionState::Disconnected { reason, .. } => Some(reason.clone()),
             ConnectionState::Reconnecting {
                 attempt,
@@ -313,15 +534,15 @@ impl Actor {
                 reason,
                 ..
             } => Some(format!(
-                "reconnecting to app-server (attempt {attempt} of {max_attempts}) after: {reason}"
+                "reconnecting to app-server{called} (attempt {attempt} of {max_attempts}) after: {reason}"
             )),
             ConnectionState::Connecting | ConnectionState::Connected { .. } => None,
         }
     }
 
     /// Applies a report of the actor's own tasks. Returns the inbound receiver of a new
-    /// connection, which the run loop reads from then on.
-    fn on_internal(&mut self, internal: Internal) -> Option<mpsc::Receiver<Inbound>> {
+    /// connection and its upstream, which the run loop reads from then on.
+    fn on_internal(&mut self, internal: Internal) -> Option<(Slot, mpsc::Receiver<Inbound>)> {
         match internal {
             Internal::WriteDone(done) => self.on_write_done(done),
             Internal::HandlerAnswered {
@@ -361,13 +582,14 @@ impl Actor {
     /// One method per command; the run loop handles `Shutdown` and `Internal` itself.
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Connection { reply } => {
-                let _ = reply.send(self.connection());
+            Command::Connection { target, reply } => {
+                let _ = reply.send(self.connection(&target));
             }
             Command::CheckSession { thread_id, reply } => {
                 let _ = reply.send(self.check_session(thread_id));
             }
             Command::RegisterSession {
+                app_server,
                 thread,
                 settings,
                 tools,
@@ -376,7 +598,9 @@ impl Actor {
                 reply,
             } => {
                 let _ =
-                    reply.send(self.register_session(thread, settings, tools, declared, origin));
+                    reply.send(self.register_session(
+                    app_server, thread, settings, tools, declared, origin,
+                ));
             }
             Command::Attaching { thread_id, on } => {
                 if on {

@@ -1,16 +1,35 @@
 //! Read-only commands: state snapshots for handles.
 
 use super::Actor;
-use crate::appserver::ConnectionHandle;
+use crate::bridge::fleet::{AppServerStatus, Target};
 use crate::bridge::pending::{PendingCallView, PendingRequestView};
 use crate::bridge::session::{Session, SessionStatus, SessionSummary};
-use crate::bridge::{BridgeError, BridgeStatus, PreparedHandler, Result};
+use crate::bridge::{BridgeError, BridgeStatus, Picked, PreparedHandler, Result};
 use crate::handlers::HandlerInput;
 
 impl Actor {
-    pub(super) fn connection(&self) -> Result<ConnectionHandle> {
-        match (&self.upstream.conn, self.disconnected_reason()) {
-            (Some(conn), _) => Ok(conn.clone()),
+    /// The connection of the app-server a request goes to, while it is connected.
+    pub(super) fn connection(&self, target: &Target) -> Result<Picked> {
+        let slot = match target {
+            Target::Default => 0,
+            Target::Thread(thread_id) => self.slot_of_thread(thread_id),
+            Target::Named(name) => {
+                self.slot_named(name)
+                    .ok_or_else(|| BridgeError::UnknownAppServer {
+                        name: name.clone(),
+                        known: self.upstreams.iter().map(|u| u.name.clone()).collect(),
+                    })?
+            }
+        };
+        let Some(up) = self.upstreams.get(slot) else {
+            return Err(BridgeError::Stopped);
+        };
+        match (&up.conn, self.disconnected_reason(slot)) {
+            (Some(conn), _) => Ok(Picked {
+                app_server: up.name.clone(),
+                conn: conn.clone(),
+                cwd: up.cwd.clone(),
+            }),
             (None, reason) => Err(BridgeError::Disconnected {
                 reason: reason.unwrap_or_else(|| "not connected".to_string()),
             }),
@@ -108,16 +127,36 @@ impl Actor {
             .iter()
             .filter(|r| r.answerer.needs_person())
             .count();
+        let app_servers: Vec<AppServerStatus> = self
+            .upstreams
+            .iter()
+            .enumerate()
+            .map(|(slot, up)| AppServerStatus {
+                name: up.name.clone(),
+                transport: up.label.clone(),
+                connection: up.state.clone(),
+                sessions: self
+                    .sessions
+                    .values()
+                    .filter(|s| s.app_server == up.name && s.status != SessionStatus::Closed)
+                    .count(),
+                pending: self.requests_of(slot).len(),
+            })
+            .collect();
+        let first = app_servers.first();
         BridgeStatus {
-            transport: self.upstream.label.clone(),
-            connection: self.upstream.state.clone(),
+            transport: first.map(|a| a.transport.clone()).unwrap_or_default(),
+            connection: first.map_or(crate::bridge::ConnectionState::Connecting, |a| {
+                a.connection.clone()
+            }),
             junk_lines: self.recovery.junk_lines_before
                 + self
-                    .upstream
-                    .conn
-                    .as_ref()
+                    .upstreams
+                    .iter()
+                    .filter_map(|u| u.conn.as_ref())
                     .map(|c| c.junk_lines())
-                    .unwrap_or(0),
+                    .sum::<u64>(),
+            app_servers,
             totals,
             hold: self.hold.clone(),
             not_persisted: super::super::transcript::not_persisted(self.sessions.values()),

@@ -21,10 +21,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Actor, Internal, loss_reason};
+use super::{Actor, Internal, Slot, loss_reason};
 use crate::appserver::{
     self, ConnectionHandle, ConnectionId, Connector, Inbound, InitializeInfo, ProtocolTap,
-    RawConnection, TransportSpec,
+    RawConnection,
 };
 use crate::bridge::events::{BridgeEvent, ConnectionState, RecoveryStep};
 use crate::bridge::pending::{ItemKey, PendingRequest};
@@ -44,20 +44,31 @@ use crate::util::now_ms;
 const KEPT_ANSWERS: usize = 1024;
 
 /// What the reconnect and resume tasks report to the actor.
+/// Each is about one app-server of the fleet, its `slot`.
 pub(in crate::bridge) enum Progress {
     /// Attempt `attempt` (2 and up; the first is announced on the loss) starts after
     /// its back-off delay; `reason` is why the previous one failed.
     Attempt {
+        slot: Slot,
         epoch: u64,
         attempt: u32,
         reason: String,
     },
     /// A new connection is open and initialized.
-    Connected { epoch: u64, link: Box<Link> },
+    Connected {
+        slot: Slot,
+        epoch: u64,
+        link: Box<Link>,
+    },
     /// Every attempt failed.
-    GaveUp { epoch: u64, reason: String },
+    GaveUp {
+        slot: Slot,
+        epoch: u64,
+        reason: String,
+    },
     /// The outcome of `thread/resume` for one session after a reconnect.
     Resumed {
+        slot: Slot,
         generation: ConnectionId,
         thread_id: String,
         result: Result<Value, String>,
@@ -75,8 +86,10 @@ pub(in crate::bridge) struct Link {
     generation: ConnectionId,
 }
 
+/// One app-server's reconnecting: each has its own rounds and back-off, so one that is
+/// down never holds up the others.
 #[derive(Default)]
-pub(super) struct RecoveryState {
+pub(super) struct Reconnection {
     /// Counts connection losses, so progress from the reconnect task of an earlier loss
     /// is recognised and ignored.
     epoch: u64,
@@ -84,6 +97,14 @@ pub(super) struct RecoveryState {
     to_resume: HashSet<String>,
     /// Sessions whose `thread/resume` is under way on the current connection.
     resuming: HashSet<String>,
+    /// Sessions that were waiting to be resumed when reconnecting gave up; a retry
+    /// resumes them.
+    gave_up: HashSet<String>,
+}
+
+/// What recovery keeps across the fleet (request ids are unique across app-servers).
+#[derive(Default)]
+pub(super) struct RecoveryState {
     /// Junk lines counted by connections that are gone, for the status total.
     pub(super) junk_lines_before: u64,
     /// Calls kept over a lost connection (or restored from a transcript and sent again),
@@ -93,9 +114,6 @@ pub(super) struct RecoveryState {
     /// Requests read back from transcripts with no end row, by (thread, kind, item).
     restored_calls: HashMap<ItemKey, RestoredCall>,
     kept_answers: KeptAnswers,
-    /// Sessions that were waiting to be resumed when reconnecting gave up; a retry
-    /// resumes them.
-    gave_up: HashSet<String>,
 }
 
 /// A call whose request row has no end row in a restored transcript: app-server may
@@ -158,44 +176,55 @@ enum Standing {
 impl Actor {
     /// A websocket app-server outlives its connection and keeps the calls it sent; a
     /// child on stdio is gone with its pipes, and its calls with it.
-    pub(super) fn app_server_keeps_calls(&self) -> bool {
-        matches!(self.config.transport, TransportSpec::WebSocket { .. })
+    pub(super) fn keeps_calls(&self, slot: Slot) -> bool {
+        self.upstreams.get(slot).is_some_and(|u| u.keeps_calls)
     }
 
-    /// The connection is gone. Without a reconnect policy (or a way to reconnect) this
-    /// is final; otherwise sessions wait while a task restarts or redials app-server.
-    pub(super) fn on_connection_lost(&mut self, reason: String) {
-        if self.upstream.conn.is_none() {
+    /// An app-server's connection is gone. Without a reconnect policy (or a way to
+    /// reconnect) this is final; otherwise its sessions wait while a task restarts or
+    /// redials it. The other app-servers are not touched.
+    pub(super) fn on_connection_lost(&mut self, slot: Slot, reason: String) {
+        let Some(up) = self.upstreams.get(slot) else {
+            return;
+        };
+        if up.conn.is_none() {
             return;
         }
         let policy = self.config.reconnect.clone();
-        let connector = match &self.upstream.connector {
+        let connector = match &up.connector {
             Some(connector) if policy.enabled && policy.max_attempts > 0 => connector.clone(),
-            _ => return self.on_disconnect(reason),
+            _ => return self.on_disconnect(slot, reason),
         };
-        let reason = loss_reason(reason);
+        let reason = match self.called(slot) {
+            called if called.is_empty() => loss_reason(reason),
+            called => format!("app-server{called}: {}", loss_reason(reason)),
+        };
         tracing::warn!(target: "bridge", "{reason}; reconnecting");
-        if let Some(conn) = self.upstream.conn.take() {
+        let up = &mut self.upstreams[slot];
+        if let Some(conn) = up.conn.take() {
             self.recovery.junk_lines_before += conn.junk_lines();
         }
-        if let Some(kill) = self.upstream.kill.take() {
+        if let Some(kill) = up.kill.take() {
             let _ = kill.send(());
         }
-        if self.app_server_keeps_calls() {
-            self.recovery
-                .carried
-                .extend(self.pending.keys_where(|_| true));
+        let name = up.name.clone();
+        let requests = self.requests_of(slot);
+        if self.keeps_calls(slot) {
+            self.recovery.carried.extend(requests);
         } else {
             // The process is gone, and every request it sent with it.
-            for request_id in self.pending.keys_where(|_| true) {
+            for request_id in requests {
                 self.expire(&request_id, reason.clone());
             }
         }
-        let interrupted: Vec<String> = self.recovery.resuming.drain().collect();
-        self.recovery.to_resume.extend(interrupted);
+        let reconnection = &mut self.upstreams[slot].reconnection;
+        let interrupted: Vec<String> = reconnection.resuming.drain().collect();
+        reconnection.to_resume.extend(interrupted);
         let mut detached = Vec::new();
         for session in self.sessions.values_mut() {
-            if is_attached(session.status) || session.status == SessionStatus::Disconnected {
+            if session.app_server == name
+                && (is_attached(session.status) || session.status == SessionStatus::Disconnected)
+            {
                 session.status = SessionStatus::Disconnected;
                 session.updated_at_ms = now_ms();
                 detached.push(session.thread_id.clone());
@@ -203,7 +232,10 @@ impl Actor {
         }
         detached.sort();
         for thread_id in &detached {
-            self.recovery.to_resume.insert(thread_id.clone());
+            self.upstreams[slot]
+                .reconnection
+                .to_resume
+                .insert(thread_id.clone());
             self.append_row(
                 thread_id,
                 None,
@@ -217,23 +249,44 @@ impl Actor {
             thread_id: None,
             message: format!("{reason}; reconnecting"),
         });
-        self.start_reconnect(connector, policy, reason);
+        self.start_reconnect(slot, connector, policy, reason);
     }
 
-    /// Announces attempt 1 and starts the task that restarts or redials app-server.
-    fn start_reconnect(&mut self, connector: Connector, policy: ReconnectPolicy, reason: String) {
-        self.recovery.epoch += 1;
-        self.upstream.state = reconnecting(&policy, 1, reason.clone());
-        self.emit(BridgeEvent::Connection {
-            transport: self.upstream.label.clone(),
-            state: self.upstream.state.clone(),
-        });
+    /// An app-server of a fleet that could not be reached at start: it reconnects with
+    /// back-off like one lost later (see `actor::spawn`).
+    pub(super) fn start_first_reconnect(&mut self, slot: Slot, reason: String) {
+        let Some(connector) = self.upstreams.get(slot).and_then(|u| u.connector.clone()) else {
+            return;
+        };
+        let policy = self.config.reconnect.clone();
+        self.start_reconnect(slot, connector, policy, reason);
+    }
+
+    /// Announces attempt 1 and starts the task that restarts or redials an app-server.
+    fn start_reconnect(
+        &mut self,
+        slot: Slot,
+        connector: Connector,
+        policy: ReconnectPolicy,
+        reason: String,
+    ) {
+        let generation = ConnectionId(self.next_connection);
+        self.next_connection += 1;
+        self.connections.insert(generation, slot);
+        let up = &mut self.upstreams[slot];
+        up.reconnection.epoch += 1;
+        up.state = reconnecting(&policy, 1, reason.clone());
+        let epoch = up.reconnection.epoch;
+        let called = self.called(slot);
+        self.emit_connection(slot);
         tokio::spawn(reconnect(Reconnect {
+            slot,
+            called,
             connector,
             policy,
             commands: self.self_tx.clone(),
-            epoch: self.recovery.epoch,
-            generation: ConnectionId(self.upstream.id.0 + 1),
+            epoch,
+            generation,
             tap: self.tap.clone(),
             request_timeout: self.config.request_timeout,
             reason,
@@ -241,30 +294,43 @@ impl Actor {
     }
 
     /// Applies what the reconnect and resume tasks report. Returns the inbound receiver
-    /// of a new connection, which the run loop reads from then on.
-    pub(super) fn on_recovery(&mut self, progress: Progress) -> Option<mpsc::Receiver<Inbound>> {
+    /// of a new connection and its app-server, which the run loop reads from then on.
+    pub(super) fn on_recovery(
+        &mut self,
+        progress: Progress,
+    ) -> Option<(Slot, mpsc::Receiver<Inbound>)> {
         match progress {
             Progress::Attempt {
+                slot,
                 epoch,
                 attempt,
                 reason,
             } => {
-                if epoch == self.recovery.epoch && self.upstream.conn.is_none() {
-                    self.upstream.state = reconnecting(&self.config.reconnect, attempt, reason);
-                    self.emit(BridgeEvent::Connection {
-                        transport: self.upstream.label.clone(),
-                        state: self.upstream.state.clone(),
-                    });
+                let policy = self.config.reconnect.clone();
+                if let Some(up) = self.upstreams.get_mut(slot)
+                    && epoch == up.reconnection.epoch
+                    && up.conn.is_none()
+                {
+                    up.state = reconnecting(&policy, attempt, reason);
+                    self.emit_connection(slot);
                 }
                 None
             }
-            Progress::Connected { epoch, link } => self.on_reconnected(epoch, *link),
-            Progress::GaveUp { epoch, reason } => {
-                if epoch == self.recovery.epoch && self.upstream.conn.is_none() {
+            Progress::Connected { slot, epoch, link } => self
+                .on_reconnected(slot, epoch, *link)
+                .map(|inbound| (slot, inbound)),
+            Progress::GaveUp {
+                slot,
+                epoch,
+                reason,
+            } => {
+                let up = self.upstreams.get_mut(slot)?;
+                if epoch == up.reconnection.epoch && up.conn.is_none() {
                     tracing::error!(target: "bridge", "{reason}");
                     // A retry (`retry_connection`) resumes these again.
-                    let mut gave_up: Vec<String> = self.recovery.to_resume.drain().collect();
+                    let mut gave_up: Vec<String> = up.reconnection.to_resume.drain().collect();
                     gave_up.sort();
+                    up.reconnection.gave_up.extend(gave_up.iter().cloned());
                     for thread_id in &gave_up {
                         self.append_row(
                             thread_id,
@@ -274,31 +340,42 @@ impl Actor {
                             },
                         );
                     }
-                    self.recovery.gave_up.extend(gave_up);
-                    self.lose_for_good(reason);
+                    self.lose_for_good(slot, reason);
                 }
                 None
             }
             Progress::Resumed {
+                slot,
                 generation,
                 thread_id,
                 result,
             } => {
-                self.on_resumed(generation, &thread_id, result);
+                self.on_resumed(slot, generation, &thread_id, result);
                 None
             }
         }
     }
 
-    /// Tries again after a connection was lost for good (reconnecting gave up, or no
-    /// reconnect was configured): one more round of attempts with back-off, and the
-    /// sessions that were attached are resumed once one succeeds. Connected or already
-    /// reconnecting, there is nothing to do.
+    /// Tries again after connections were lost for good (reconnecting gave up, or no
+    /// reconnect was configured): one more round of attempts with back-off for each
+    /// app-server that is down, and the sessions that were attached to it are resumed
+    /// once one succeeds. Connected or already reconnecting, there is nothing to do.
     pub(super) fn retry_connection(&mut self) -> crate::bridge::Result<()> {
-        if !matches!(self.upstream.state, ConnectionState::Disconnected { .. }) {
+        let mut refused = None;
+        for slot in 0..self.upstreams.len() {
+            if let Err(e) = self.retry_upstream(slot) {
+                refused.get_or_insert(e);
+            }
+        }
+        refused.map_or(Ok(()), Err)
+    }
+
+    fn retry_upstream(&mut self, slot: Slot) -> crate::bridge::Result<()> {
+        let up = &mut self.upstreams[slot];
+        if !matches!(up.state, ConnectionState::Disconnected { .. }) {
             return Ok(());
         }
-        let Some(connector) = self.upstream.connector.clone() else {
+        let Some(connector) = up.connector.clone() else {
             return Err(crate::bridge::BridgeError::Disconnected {
                 reason:
                     "this connection cannot be opened again (it was handed to Switchboard open)"
@@ -309,93 +386,113 @@ impl Actor {
             policy if policy.enabled && policy.max_attempts > 0 => policy.clone(),
             _ => ReconnectPolicy::standard(),
         };
-        let mut threads: Vec<String> = self.recovery.gave_up.drain().collect();
+        let name = up.name.clone();
+        let mut threads: Vec<String> = up.reconnection.gave_up.drain().collect();
         if threads.is_empty() {
-            // Lost without a reconnect policy: every session that is not closed.
+            // Lost without a reconnect policy: every session of it that is not closed.
             threads = self
                 .sessions
                 .values()
-                .filter(|s| s.status == SessionStatus::Disconnected)
+                .filter(|s| s.status == SessionStatus::Disconnected && s.app_server == name)
                 .map(|s| s.thread_id.clone())
                 .collect();
         }
         threads.sort();
         let reason = "retrying as asked".to_string();
-        tracing::info!(target: "bridge", "reconnecting to app-server again, as asked");
+        let called = self.called(slot);
+        tracing::info!(target: "bridge", "reconnecting to app-server{called} again, as asked");
         for thread_id in &threads {
             if self
                 .sessions
                 .get(thread_id)
                 .is_some_and(|s| s.status != SessionStatus::Closed)
             {
-                self.recovery.to_resume.insert(thread_id.clone());
+                self.upstreams[slot]
+                    .reconnection
+                    .to_resume
+                    .insert(thread_id.clone());
                 self.append_row(
                     thread_id,
                     None,
                     TranscriptEntry::Notice {
-                        message: "reconnecting to app-server again, as asked".to_string(),
+                        message: format!("reconnecting to app-server{called} again, as asked"),
                     },
                 );
             }
         }
-        self.start_reconnect(connector, policy, reason);
+        self.start_reconnect(slot, connector, policy, reason);
         Ok(())
     }
 
-    fn on_reconnected(&mut self, epoch: u64, link: Link) -> Option<mpsc::Receiver<Inbound>> {
-        if epoch != self.recovery.epoch || self.upstream.conn.is_some() {
+    fn on_reconnected(
+        &mut self,
+        slot: Slot,
+        epoch: u64,
+        link: Link,
+    ) -> Option<mpsc::Receiver<Inbound>> {
+        let up = self.upstreams.get_mut(slot)?;
+        if epoch != up.reconnection.epoch || up.conn.is_some() {
             if let Some(kill) = link.kill {
                 let _ = kill.send(());
             }
             return None;
         }
-        tracing::info!(target: "bridge", "reconnected to app-server {} (connection {})", link.info.user_agent, link.generation);
-        self.upstream.id = link.generation;
-        self.upstream.kill = link.kill;
-        self.upstream.conn = Some(link.conn.clone());
-        self.upstream.state = ConnectionState::Connected {
+        tracing::info!(target: "bridge", "reconnected to app-server {} {} (connection {})", up.name, link.info.user_agent, link.generation);
+        up.id = link.generation;
+        up.kill = link.kill;
+        up.conn = Some(link.conn.clone());
+        up.state = ConnectionState::Connected {
             server_version: link.info.server_version,
             user_agent: link.info.user_agent,
             pid: link.pid,
         };
-        self.emit(BridgeEvent::Connection {
-            transport: self.upstream.label.clone(),
-            state: self.upstream.state.clone(),
-        });
-        let mut threads: Vec<String> = self.recovery.to_resume.drain().collect();
+        let mut threads: Vec<String> = up.reconnection.to_resume.drain().collect();
         threads.sort();
-        self.recovery.resuming = threads.iter().cloned().collect();
-        spawn_resumes(&link.conn, &self.self_tx, link.generation, threads);
+        up.reconnection.resuming = threads.iter().cloned().collect();
+        self.emit_connection(slot);
+        spawn_resumes(&link.conn, &self.self_tx, slot, link.generation, threads);
         Some(link.inbound)
     }
 
-    /// Resumes every restored session at start, as a reconnect resumes the attached ones.
+    /// Resumes every restored session at start, each on its app-server, as a reconnect
+    /// resumes the attached ones.
     pub(super) fn resume_restored(&mut self) {
-        let Some(conn) = self.upstream.conn.clone() else {
-            return;
-        };
-        let mut threads: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.status == SessionStatus::Restored)
-            .map(|s| s.thread_id.clone())
-            .collect();
-        threads.sort();
-        self.recovery.resuming.extend(threads.iter().cloned());
-        spawn_resumes(&conn, &self.self_tx, self.upstream.id, threads);
+        for slot in 0..self.upstreams.len() {
+            let up = &self.upstreams[slot];
+            let Some(conn) = up.conn.clone() else {
+                continue;
+            };
+            let mut threads: Vec<String> = self
+                .sessions
+                .values()
+                .filter(|s| s.status == SessionStatus::Restored && s.app_server == up.name)
+                .map(|s| s.thread_id.clone())
+                .collect();
+            threads.sort();
+            let generation = up.id;
+            self.upstreams[slot]
+                .reconnection
+                .resuming
+                .extend(threads.iter().cloned());
+            spawn_resumes(&conn, &self.self_tx, slot, generation, threads);
+        }
     }
 
     fn on_resumed(
         &mut self,
+        slot: Slot,
         generation: ConnectionId,
         thread_id: &str,
         result: Result<Value, String>,
     ) {
+        let Some(up) = self.upstreams.get_mut(slot) else {
+            return;
+        };
         // Lost again meanwhile: the next reconnect resumes the session again.
-        if generation != self.upstream.id || self.upstream.conn.is_none() {
+        if generation != up.id || up.conn.is_none() {
             return;
         }
-        if !self.recovery.resuming.remove(thread_id) {
+        if !up.reconnection.resuming.remove(thread_id) {
             return;
         }
         let Some(session) = self.sessions.get_mut(thread_id) else {
@@ -444,7 +541,8 @@ impl Actor {
         }
         let turns = thread_turns(info);
         let active = info.status.as_ref().is_some_and(|s| s.kind == "active");
-        let generation = self.upstream.id;
+        let slot = self.slot_of_thread(thread_id);
+        let generation = self.upstreams[slot].id;
         let (mut kept, mut expired) = (0, 0);
         // Sent again before this reply was handled: app-server still waits on them.
         let carried = &mut self.recovery.carried;
@@ -487,7 +585,7 @@ impl Actor {
             .collect();
         // A child on stdio started with this Switchboard: the calls of the earlier one
         // went with the process that asked them.
-        let fresh_process = was == SessionStatus::Restored && !self.app_server_keeps_calls();
+        let fresh_process = was == SessionStatus::Restored && !self.keeps_calls(slot);
         for call in restored {
             let turn_id = call.turn_id.clone().unwrap_or_default();
             let standing = match standing(&turns, &turn_id, &call.item_id, active) {
@@ -655,7 +753,7 @@ impl Actor {
         let Some(kept) = self.recovery.kept_answers.answers.get(&key) else {
             return false;
         };
-        let Some(conn) = self.upstream.conn.clone() else {
+        let Some(conn) = self.upstreams[self.source].conn.clone() else {
             return true;
         };
         if kept.connection == conn.id() {
@@ -739,7 +837,8 @@ impl Actor {
                 continue;
             }
             let (rows, skipped_lines) = (read.folded.row_count, read.skipped_lines);
-            match restore_session(&dir, &path, read, &self.config.catalog) {
+            let app_server = self.app_server_for(read.folded.app_server.as_deref());
+            match restore_session(&dir, &path, read, &self.config.catalog, app_server) {
                 Ok((session, calls)) => {
                     let unfinished = calls.len();
                     for call in calls {
@@ -777,6 +876,16 @@ impl Actor {
         }
     }
 
+    /// The app-server a session read back from its transcript is on: the one its first
+    /// row names when the fleet has it, else the default.
+    fn app_server_for(&self, recorded: Option<&str>) -> String {
+        let slot = recorded.and_then(|name| self.slot_named(name)).unwrap_or(0);
+        self.upstreams
+            .get(slot)
+            .map(|u| u.name.clone())
+            .unwrap_or_default()
+    }
+
     /// Brings a closed session back into memory from its transcript, to be resumed: its
     /// file is opened to append to, numbering going on after its last row. False when
     /// it is not a closed session of this data directory.
@@ -798,7 +907,8 @@ impl Actor {
                 return false;
             }
         };
-        match restore_session(&dir, &path, read, &self.config.catalog) {
+        let app_server = self.app_server_for(read.folded.app_server.as_deref());
+        match restore_session(&dir, &path, read, &self.config.catalog, app_server) {
             Ok((session, _)) => {
                 self.closed.remove(thread_id);
                 self.sessions.insert(thread_id.to_string(), session);
@@ -936,6 +1046,7 @@ fn standing(
 fn spawn_resumes(
     conn: &ConnectionHandle,
     commands: &mpsc::WeakSender<Command>,
+    slot: Slot,
     generation: ConnectionId,
     threads: Vec<String>,
 ) {
@@ -956,6 +1067,7 @@ fn spawn_resumes(
             report(
                 &commands,
                 Progress::Resumed {
+                    slot,
                     generation,
                     thread_id,
                     result,
@@ -968,6 +1080,9 @@ fn spawn_resumes(
 
 /// What a reconnect task needs.
 struct Reconnect {
+    slot: Slot,
+    /// The app-server's name as messages say it (empty with a single app-server).
+    called: String,
     connector: Connector,
     policy: ReconnectPolicy,
     /// Weak, like the actor's own sender: a reconnect never keeps a stopped bridge alive.
@@ -987,6 +1102,7 @@ async fn reconnect(task: Reconnect) {
             && !report(
                 &task.commands,
                 Progress::Attempt {
+                    slot: task.slot,
                     epoch: task.epoch,
                     attempt,
                     reason: reason.clone(),
@@ -1010,6 +1126,7 @@ async fn reconnect(task: Reconnect) {
                 report(
                     &task.commands,
                     Progress::Connected {
+                        slot: task.slot,
                         epoch: task.epoch,
                         link: Box::new(link),
                     },
@@ -1018,7 +1135,7 @@ async fn reconnect(task: Reconnect) {
                 return;
             }
             Err(e) => {
-                tracing::warn!(target: "bridge", "reconnect attempt {attempt} failed: {e}");
+                tracing::warn!(target: "bridge", "reconnect attempt {attempt} to app-server{} failed: {e}", task.called);
                 reason = e.to_string();
             }
         }
@@ -1026,10 +1143,11 @@ async fn reconnect(task: Reconnect) {
     report(
         &task.commands,
         Progress::GaveUp {
+            slot: task.slot,
             epoch: task.epoch,
             reason: format!(
-                "gave up reconnecting to app-server after {} attempts; the last one failed with: {reason}",
-                task.policy.max_attempts
+                "gave up reconnecting to app-server{} after {} attempts; the last one failed with: {reason}",
+                task.called, task.policy.max_attempts
             ),
         },
     )
@@ -1089,6 +1207,8 @@ async fn report(commands: &mpsc::WeakSender<Command>, progress: Progress) -> boo
 /// What a transcript's rows say about its session.
 pub(in crate::bridge) struct Folded {
     thread_id: String,
+    /// The app-server its first row names (only a bridge with several writes it).
+    app_server: Option<String>,
     cwd: Option<String>,
     model: Option<String>,
     tools: Vec<String>,
@@ -1125,6 +1245,7 @@ impl Folded {
     pub(in crate::bridge) fn summary(&self, path: &Path) -> SessionSummary {
         SessionSummary {
             thread_id: self.thread_id.clone(),
+            app_server: self.app_server.clone().unwrap_or_default(),
             title: self.title.clone(),
             // The name, activity and token usage are not in the transcript rows.
             name: None,
@@ -1186,6 +1307,7 @@ pub(in crate::bridge) fn fold_rows(rows: &[TranscriptRow]) -> Result<Folded, Str
         model,
         tools,
         watched,
+        app_server,
     } = &first.entry
     else {
         return Err("the first row is not `session.started`".to_string());
@@ -1283,6 +1405,7 @@ pub(in crate::bridge) fn fold_rows(rows: &[TranscriptRow]) -> Result<Folded, Str
     }
     Ok(Folded {
         thread_id: thread_id.clone(),
+        app_server: app_server.clone(),
         cwd: cwd.clone(),
         model: model.clone(),
         tools: tools.clone(),
@@ -1325,6 +1448,7 @@ fn restore_session(
     path: &Path,
     read: ReadBack,
     catalog: &Catalog,
+    app_server: String,
 ) -> Result<(Session, Vec<RestoredCall>), String> {
     let ReadBack { rows, folded, .. } = read;
     let origin = folded.origin();
@@ -1337,6 +1461,7 @@ fn restore_session(
         .collect();
     let session = Session {
         thread_id: folded.thread_id,
+        app_server,
         title: folded.title,
         name: None,
         activity: None,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Actor, loss_reason};
+use super::{Actor, Slot, loss_reason};
 use crate::bridge::events::{BridgeEvent, ConnectionState};
 use crate::bridge::session::{Session, SessionOrigin, SessionStatus, TurnRecord};
 use crate::bridge::transcript::{Transcript, TranscriptEntry};
@@ -18,45 +18,56 @@ pub(super) const DETACHED: &str =
     "detached from the thread (thread/unsubscribe): the client that runs it goes on";
 
 impl Actor {
-    /// The connection is gone: app-server forgets every pending request with it, so
-    /// they all expire now, and everyone waiting on a turn hears why.
-    pub(super) fn on_disconnect(&mut self, reason: String) {
-        if self.upstream.conn.is_none() {
+    /// An app-server's connection is gone: it forgets every pending request with it, so
+    /// they all expire now, and everyone waiting on a turn of its sessions hears why.
+    /// The other app-servers go on.
+    pub(super) fn on_disconnect(&mut self, slot: Slot, reason: String) {
+        if self.upstreams.get(slot).is_none_or(|u| u.conn.is_none()) {
             return;
         }
-        tracing::warn!(target: "bridge", "app-server connection lost: {reason}");
-        self.upstream.conn = None;
-        self.lose_for_good(loss_reason(reason));
+        tracing::warn!(target: "bridge", "app-server{} connection lost: {reason}", self.called(slot));
+        self.upstreams[slot].conn = None;
+        self.lose_for_good(slot, loss_reason(reason));
     }
 
-    /// Ends everything that depended on app-server: pending calls expire, sessions show
-    /// disconnected, turn waiters hear why. Also where a reconnect that gave up ends.
-    pub(super) fn lose_for_good(&mut self, reason: String) {
-        self.upstream.state = ConnectionState::Disconnected {
-            reason: reason.clone(),
-            retry: self.upstream.connector.is_some(),
+    /// Ends everything that depended on one app-server: its pending calls expire, its
+    /// sessions show disconnected, their turn waiters hear why. Also where a reconnect
+    /// that gave up ends.
+    pub(super) fn lose_for_good(&mut self, slot: Slot, reason: String) {
+        let Some(up) = self.upstreams.get_mut(slot) else {
+            return;
         };
+        up.state = ConnectionState::Disconnected {
+            reason: reason.clone(),
+            retry: up.connector.is_some(),
+        };
+        let name = up.name.clone();
         // Expiries first: whoever reacts to the disconnect has already seen every call end.
-        for request_id in self.pending.keys_where(|_| true) {
+        for request_id in self.requests_of(slot) {
             self.expire(&request_id, reason.clone());
         }
-        self.emit(BridgeEvent::Connection {
-            transport: self.upstream.label.clone(),
-            state: self.upstream.state.clone(),
-        });
+        self.emit_connection(slot);
         let mut changed = Vec::new();
         for session in self.sessions.values_mut() {
-            if session.status != SessionStatus::Closed {
+            if session.status != SessionStatus::Closed && session.app_server == name {
                 session.status = SessionStatus::Disconnected;
                 session.updated_at_ms = now_ms();
                 changed.push(session.summary());
             }
         }
+        let threads: std::collections::HashSet<String> =
+            changed.iter().map(|s| s.thread_id.clone()).collect();
         for summary in changed {
             self.emit(BridgeEvent::SessionUpdated { session: summary });
         }
-        for (_, waiters) in self.turn_waiters.drain() {
-            for waiter in waiters {
+        let waiting: Vec<_> = self
+            .turn_waiters
+            .keys()
+            .filter(|(thread, _)| threads.contains(thread))
+            .cloned()
+            .collect();
+        for key in waiting {
+            for waiter in self.turn_waiters.remove(&key).unwrap_or_default() {
                 let _ = waiter.send(Err(BridgeError::Disconnected {
                     reason: reason.clone(),
                 }));
@@ -71,9 +82,11 @@ impl Actor {
     pub(super) fn stop(&mut self, reason: &str) {
         // A websocket app-server keeps waiting on these calls after we leave; their
         // transcript stays open so a restarted Switchboard can pick them up again.
-        if !self.app_server_keeps_calls() {
-            for request_id in self.pending.keys_where(|_| true) {
-                self.expire(&request_id, reason.to_string());
+        for slot in 0..self.upstreams.len() {
+            if !self.upstreams[slot].keeps_calls {
+                for request_id in self.requests_of(slot) {
+                    self.expire(&request_id, reason.to_string());
+                }
             }
         }
         for (_, waiters) in self.turn_waiters.drain() {
@@ -81,14 +94,17 @@ impl Actor {
                 let _ = waiter.send(Err(BridgeError::Stopped));
             }
         }
-        if let Some(kill) = self.upstream.kill.take() {
-            let _ = kill.send(());
+        for up in &mut self.upstreams {
+            if let Some(kill) = up.kill.take() {
+                let _ = kill.send(());
+            }
+            up.conn = None;
         }
-        self.upstream.conn = None;
     }
 
     pub(super) fn register_session(
         &mut self,
+        app_server: String,
         thread: Value,
         settings: crate::bridge::SessionSettings,
         tools: Vec<crate::protocol::DynamicToolSpec>,
@@ -116,6 +132,7 @@ impl Actor {
                 existing.auto_answer = false;
             }
             existing.status = SessionStatus::Idle;
+            existing.app_server = app_server;
             if let Some(name) = thread
                 .get("name")
                 .and_then(Value::as_str)
@@ -165,6 +182,7 @@ impl Actor {
             .unwrap_or_default();
         let session = Session {
             thread_id: thread_id.clone(),
+            app_server: app_server.clone(),
             title,
             name,
             activity: None,
@@ -197,6 +215,7 @@ impl Actor {
                 model: info.model.clone(),
                 tools: tool_names,
                 watched: origin == SessionOrigin::Watched,
+                app_server: (self.upstreams.len() > 1).then_some(app_server),
             },
         );
         if origin == SessionOrigin::Watched {
@@ -492,7 +511,10 @@ impl Actor {
             return;
         }
         // While reconnecting the turn may still end: the waiter stays.
-        if let ConnectionState::Disconnected { reason, .. } = &self.upstream.state {
+        let slot = self.slot_of_thread(&thread_id);
+        if let Some(ConnectionState::Disconnected { reason, .. }) =
+            self.upstreams.get(slot).map(|u| &u.state)
+        {
             let _ = reply.send(Err(BridgeError::Disconnected {
                 reason: reason.clone(),
             }));

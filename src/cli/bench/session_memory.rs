@@ -93,6 +93,7 @@ pub fn figures() -> Result<Vec<Figure>> {
     let mut live =
         Transcript::persisted(data.path(), &thread).map_err(BenchError::from("transcript"))?;
     let started = TranscriptEntry::SessionStarted {
+        app_server: None,
         thread_id: thread.clone(),
         cwd: Some("/work/switchboard".to_string()),
         model: Some("gpt-5.1-codex".to_string()),

@@ -30,6 +30,7 @@ fn request(
     params: Value,
 ) -> PendingRequestView {
     PendingRequestView {
+        app_server: "local".to_string(),
         request_id: format!("rq-{n}"),
         rpc_id: RequestId::Integer(n),
         kind,

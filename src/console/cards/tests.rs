@@ -20,6 +20,7 @@ fn key(code: KeyCode) -> KeyEvent {
 
 pub(crate) fn command_request() -> PendingRequestView {
     PendingRequestView {
+        app_server: "local".to_string(),
         request_id: "rq-7".to_string(),
         rpc_id: RequestId::Integer(7),
         kind: RequestKind::CommandApproval,
@@ -60,6 +61,7 @@ pub(crate) fn command_request() -> PendingRequestView {
 
 fn file_change_request() -> PendingRequestView {
     PendingRequestView {
+        app_server: "local".to_string(),
         request_id: "rq-8".to_string(),
         rpc_id: RequestId::Integer(8),
         kind: RequestKind::FileChangeApproval,

@@ -625,6 +625,7 @@ fn the_reconnect_reason_is_not_cut_at_80_columns() {
     feed(
         &mut app,
         [BridgeEvent::Connection {
+            app_server: "local".to_string(),
             transport: "stdio (/usr/bin/codex)".to_string(),
             state: ConnectionState::Reconnecting {
                 attempt: 3,

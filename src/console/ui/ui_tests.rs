@@ -206,6 +206,7 @@ fn reconnecting_after_app_server_exited() {
         &mut app,
         [
             BridgeEvent::Connection {
+                app_server: "local".to_string(),
                 transport: "stdio (/usr/bin/codex)".to_string(),
                 state: ConnectionState::Reconnecting {
                     attempt: 2,
@@ -279,6 +280,7 @@ fn gave_up_reconnecting_offers_a_retry() {
                 ),
             },
             BridgeEvent::Connection {
+                app_server: "local".to_string(),
                 transport: "stdio (/usr/bin/codex)".to_string(),
                 state: ConnectionState::Disconnected {
                     reason,
