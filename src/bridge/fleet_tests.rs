@@ -1,7 +1,7 @@
 //! Several app-servers in one bridge, on in-memory transports: rpc ids that are the same
 //! on two connections, one app-server lost while the other goes on, picking one by
-//! name. The real-codex case (a stdio and a websocket app-server) is in
-//! tests/suite/fleet.rs.
+//! name. A real-codex test of the same (a stdio and a websocket app-server under one
+//! `serve`) is still to be written: see docs/fleet.md.
 
 use std::path::Path;
 
