@@ -11,8 +11,8 @@ use crate::appserver::ProtocolLine;
 use crate::bridge::calls::{BridgeCall, Snapshot};
 use crate::bridge::{
     AnswerOutcome, BridgeError, BridgeHandle, ClaimAsk, ClaimOutcome, CreateSession, EventReceiver,
-    HoldChange, HoldState, LoadedThread, PendingRequestView, ReleaseOutcome, RespondOutcome, Responder,
-    SessionSummary,
+    HoldChange, HoldState, LoadedThread, PendingRequestView, ReleaseOutcome, RespondOutcome,
+    Responder, SessionSummary,
 };
 use crate::catalog::Catalog;
 use crate::protocol::{ThreadInfo, ToolCallResult};

@@ -597,10 +597,9 @@ impl Actor {
                 origin,
                 reply,
             } => {
-                let _ =
-                    reply.send(self.register_session(
-                    app_server, thread, settings, tools, declared, origin,
-                ));
+                let _ = reply.send(
+                    self.register_session(app_server, thread, settings, tools, declared, origin),
+                );
             }
             Command::Attaching { thread_id, on } => {
                 if on {
