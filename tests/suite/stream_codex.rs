@@ -5,7 +5,7 @@
 //! tool call, and a `transcript_updated` with the command row; `exec --json` on the same
 //! script prints the command as an `item` line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -27,17 +27,25 @@ input_schema = { type = "object", properties = { ticket_id = { type = "string" }
 handler = { static_text = "closed" }
 "#;
 
-/// One turn: codex's own `exec_command`, then the catalog's tool, then a reply.
-const SCENARIO: &str = r#"
+/// One turn: codex's own `exec_command`, then the catalog's tool, then a reply. The
+/// command prints a line, then waits for the `gate` file, so its output streams in two
+/// parts whatever the machine's load: the test creates the gate once it has seen the
+/// first part as a raw output delta.
+fn scenario(gate: &Path) -> String {
+    format!(
+        r#"
 [[turn]]
 match = "run the command"
 [[turn.round]]
-calls = [ { tool = "exec_command", arguments_json = "{\"cmd\":\"echo one; echo two\"}" } ]
+calls = [ {{ tool = "exec_command", arguments_json = "{{\"cmd\":\"echo one; while [ ! -e {gate} ]; do sleep 0.05; done; echo two\"}}" }} ]
 [[turn.round]]
-calls = [ { tool = "ticket_status", arguments = { ticket_id = "T-1" } } ]
+calls = [ {{ tool = "ticket_status", arguments = {{ ticket_id = "T-1" }} }} ]
 [turn.reply]
-text = "model saw: {outputs}"
-"#;
+text = "model saw: {{outputs}}"
+"#,
+        gate = gate.display()
+    )
+}
 
 const PROMPT: &str = "run the command, then look up T-1";
 
@@ -58,7 +66,7 @@ impl Rig {
         let catalog_path = home.path().join("tools.toml");
         std::fs::write(&catalog_path, CATALOG).unwrap();
         let scenario_path = home.path().join("scenario.toml");
-        std::fs::write(&scenario_path, SCENARIO).unwrap();
+        std::fs::write(&scenario_path, scenario(&home.path().join("gate"))).unwrap();
         let catalog = Catalog::load(&catalog_path).unwrap();
         let mut options = switchboard::cli::scripted::model_options(&catalog);
         // codex's own tools (exec_command) as well as the catalog's.
@@ -163,6 +171,11 @@ async fn the_stream_sends_raw_frames_and_item_rows_and_exec_prints_the_items() {
         let done = frame["type"] == "notification"
             && frame["payload"]["method"] == "turn/completed"
             && frame["payload"]["params"]["turn"]["id"] == turn_id.as_str();
+        if frame["type"] == "notification"
+            && frame["payload"]["method"] == "item/commandExecution/outputDelta"
+        {
+            std::fs::write(rig.data("gate"), "").unwrap();
+        }
         frames.push(frame);
         if done {
             break;
@@ -211,7 +224,7 @@ async fn the_stream_sends_raw_frames_and_item_rows_and_exec_prints_the_items() {
         item["command"]
             .as_str()
             .unwrap()
-            .contains("echo one; echo two"),
+            .contains("echo one; while [ ! -e "),
         "{item}"
     );
     assert_eq!(item["exitCode"], 0);
@@ -323,7 +336,7 @@ async fn exec_prints_the_items(rig: &Rig) {
         command["item"]["command"]
             .as_str()
             .unwrap()
-            .contains("echo one; echo two")
+            .contains("echo one; while [ ! -e ")
     );
     assert_eq!(command["item"]["exitCode"], 0);
     assert!(
