@@ -25,6 +25,7 @@ mod support;
 mod team_claims;
 mod transcript_faults;
 mod watch_codex;
+mod watch_tmux;
 mod websocket;
 mod worker_claims;
 mod ws_client;

@@ -7,6 +7,7 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 use crate::appserver::{Direction, ProtocolLine};
+use crate::bridge::{BridgeEvent, SessionStatus};
 use crate::console::app::App;
 use crate::console::test_support::*;
 
@@ -524,4 +525,77 @@ fn what_others_answer_says_who_and_a_takeover_asks_first() {
     app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     keys(&mut app, "A");
     snapshot("team_card_answered_elsewhere", &app);
+}
+
+fn loaded(
+    n: u32,
+    status: &str,
+    originator: &str,
+    session: Option<crate::bridge::SessionOrigin>,
+) -> crate::bridge::LoadedThread {
+    crate::bridge::LoadedThread {
+        thread_id: thread(n),
+        status: status.to_string(),
+        active_flags: if status == "active" {
+            vec!["waitingOnUserInput".to_string()]
+        } else {
+            Vec::new()
+        },
+        name: (n == 2).then(|| "nightly triage".to_string()),
+        preview: format!("call:echo_args review the failing build {n}"),
+        cwd: Some("/srv/work".to_string()),
+        originator: Some(originator.to_string()),
+        source: Some("vscode".to_string()),
+        started_by_switchboard: originator == crate::protocol::CLIENT_NAME,
+        session,
+        updated_at: None,
+    }
+}
+
+#[test]
+fn loaded_threads_to_watch() {
+    let mut app = app();
+    app.on_outcome(crate::console::app::Outcome::LoadedThreads(Ok(vec![
+        loaded(1, "idle", "other_client", None),
+        loaded(
+            2,
+            "active",
+            "codex_vscode",
+            Some(crate::bridge::SessionOrigin::Watched),
+        ),
+        loaded(
+            3,
+            "idle",
+            crate::protocol::CLIENT_NAME,
+            Some(crate::bridge::SessionOrigin::Started),
+        ),
+    ])));
+    snapshot("loaded_threads", &app);
+}
+
+#[test]
+fn a_watched_session_is_marked_and_says_how_it_answers() {
+    let mut app = app();
+    let mut auto = session(2, SessionStatus::Idle);
+    auto.origin = crate::bridge::SessionOrigin::Watched;
+    auto.auto_answer = true;
+    feed(
+        &mut app,
+        [
+            BridgeEvent::SessionStarted { session: auto },
+            BridgeEvent::SessionStarted {
+                session: session(3, SessionStatus::Idle),
+            },
+        ],
+    );
+    app.on_outcome(crate::console::app::Outcome::Watched(Ok(session_watched(
+        1,
+    ))));
+    snapshot("watched_sessions", &app);
+}
+
+fn session_watched(n: u32) -> crate::bridge::SessionSummary {
+    let mut summary = session(n, SessionStatus::Idle);
+    summary.origin = crate::bridge::SessionOrigin::Watched;
+    summary
 }
