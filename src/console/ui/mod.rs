@@ -259,11 +259,8 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         && s.origin == crate::bridge::SessionOrigin::Watched
         && s.status != crate::bridge::SessionStatus::Closed
     {
-        first.push(
-            format!("  WATCHING {}", app::short(&s.thread_id))
-                .magenta()
-                .bold(),
-        );
+        // No id: the transcript's title has it, and 80 columns must show the rest.
+        first.push("  WATCHING".magenta().bold());
         first.push(if s.auto_answer {
             "  auto-answer ON".black().on_red().bold()
         } else {
