@@ -480,7 +480,6 @@ fn finish(args: &ExecArgs, mut result: ExecResult, error: String, code: u8) -> u
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::Value;
 

@@ -54,13 +54,7 @@ async fn a_command_and_a_patch_of_a_real_turn_are_transcript_rows() {
     .await
     .unwrap();
     let codex_home = home.path().join("codex");
-    switchboard::model::write_codex_home(&codex_home, &model.base_url()).unwrap();
-    let config_path = codex_home.join("config.toml");
-    let config = std::fs::read_to_string(&config_path)
-        .unwrap()
-        .replace("shell_tool = false", "shell_tool = true")
-        .replace("unified_exec = false", "unified_exec = true");
-    std::fs::write(&config_path, config).unwrap();
+    super::support::write_shell_codex_home(&codex_home, &model.base_url(), "");
     let transport = TransportSpec::Stdio {
         program: codex_bin(),
         args: vec!["app-server".to_string()],
@@ -191,18 +185,12 @@ async fn live_codex(rounds: &[(&str, Value)]) -> Live {
     .await
     .unwrap();
     let codex_home = home.path().join("codex");
-    switchboard::model::write_codex_home(&codex_home, &model.base_url()).unwrap();
-    let config_path = codex_home.join("config.toml");
-    let config = std::fs::read_to_string(&config_path)
-        .unwrap()
-        .replace("shell_tool = false", "shell_tool = true")
-        .replace("unified_exec = false", "unified_exec = true");
     // codex offers `update_plan` only when asked to.
-    std::fs::write(
-        &config_path,
-        format!("{config}\n[tools.update_plan]\nenabled = true\n"),
-    )
-    .unwrap();
+    super::support::write_shell_codex_home(
+        &codex_home,
+        &model.base_url(),
+        "\n[tools.update_plan]\nenabled = true\n",
+    );
     let transport = TransportSpec::Stdio {
         program: codex_bin(),
         args: vec!["app-server".to_string()],

@@ -51,17 +51,12 @@ fn prepare(
         ))
         .unwrap();
     let codex_home = home.join("codex");
-    switchboard::model::write_codex_home(&codex_home, &model.base_url()).unwrap();
-    let config_path = codex_home.join("config.toml");
-    let config = std::fs::read_to_string(&config_path)
-        .unwrap()
-        .replace("shell_tool = false", "shell_tool = true")
-        .replace("unified_exec = false", "unified_exec = true");
-    std::fs::write(
-        &config_path,
-        format!("{config}\n[tools.update_plan]\nenabled = true\n"),
-    )
-    .unwrap();
+    // codex offers `update_plan` only when asked to.
+    super::support::write_shell_codex_home(
+        &codex_home,
+        &model.base_url(),
+        "\n[tools.update_plan]\nenabled = true\n",
+    );
     (model, codex_home)
 }
 

@@ -78,13 +78,7 @@ impl Rig {
         .await
         .unwrap();
         let codex_home = home.path().join("codex");
-        switchboard::model::write_codex_home(&codex_home, &model.base_url()).unwrap();
-        let config_path = codex_home.join("config.toml");
-        let config = std::fs::read_to_string(&config_path)
-            .unwrap()
-            .replace("shell_tool = false", "shell_tool = true")
-            .replace("unified_exec = false", "unified_exec = true");
-        std::fs::write(&config_path, config).unwrap();
+        super::support::write_shell_codex_home(&codex_home, &model.base_url(), "");
         Rig {
             _model: model,
             home,

@@ -111,3 +111,15 @@ impl CodexBridge {
             .expect("timed out waiting for a bridge event")
     }
 }
+
+/// A `CODEX_HOME` for the scripted model at `base_url` with codex's shell tool on
+/// (the default config turns it off), and `extra` config text appended.
+pub fn write_shell_codex_home(codex_home: &Path, base_url: &str, extra: &str) {
+    switchboard::model::write_codex_home(codex_home, base_url).unwrap();
+    let config_path = codex_home.join("config.toml");
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("shell_tool = false", "shell_tool = true")
+        .replace("unified_exec = false", "unified_exec = true");
+    std::fs::write(&config_path, format!("{config}{extra}")).unwrap();
+}
