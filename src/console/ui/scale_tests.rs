@@ -14,7 +14,7 @@ use crate::bridge::{
     Answerer, BridgeEvent, CallEnd, ConnectionState, PendingCallView, Responder, SessionStatus,
     TranscriptEntry,
 };
-use crate::console::app::App;
+use crate::console::app::{App, Focus};
 use crate::console::test_support::*;
 use crate::protocol::ToolCallResult;
 
@@ -826,4 +826,25 @@ fn a_marked_range_covers_only_the_calls_the_filter_shows() {
     }
     let text = screen(&app, 80, 24);
     assert!(text.contains("5 marked") && text.contains('●'), "{text}");
+}
+
+/// After a message is sent the focus moves to the transcript, where letters are
+/// commands; the composer's "type a message" hint invited typing there, and the first
+/// `c` of the next message opened "Close session?". Unfocused, it says how to get back.
+#[test]
+fn an_unfocused_composer_says_how_to_type_into_it() {
+    let mut app = busy_app();
+    app.focus = Focus::Transcript;
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("press i to write a message"), "{text}");
+    assert!(
+        !text.contains("type a message for the selected session"),
+        "{text}"
+    );
+    app.focus = Focus::Composer;
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("type a message for the selected session"),
+        "{text}"
+    );
 }
