@@ -1076,6 +1076,10 @@ fn centered(area: Rect, percent_x: u16, percent_y: u16, min_w: u16, min_h: u16) 
 mod tests;
 
 #[cfg(test)]
+#[path = "fleet_tests.rs"]
+mod fleet_tests;
+
+#[cfg(test)]
 #[path = "scale_tests.rs"]
 mod scale_tests;
 
