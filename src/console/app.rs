@@ -1435,13 +1435,13 @@ impl App {
 
     /// A new selection in the focused queue (by key, click or focus) selects that
     /// call's session and shows its request row, whichever path moved it.
+    /// Opening or closing an overlay (the editor, a card) or another view is no move: the
+    /// transcript keeps following.
     fn follow_queue_moves(&mut self, before: Option<(Focus, Option<String>)>) {
-        let now = self.queue_position();
-        if now != before
-            && now
-                .as_ref()
-                .is_some_and(|(focus, call)| *focus == Focus::Queue && call.is_some())
-        {
+        let (Some(before), Some(now)) = (before, self.queue_position()) else {
+            return;
+        };
+        if now != before && now.0 == Focus::Queue && now.1.is_some() {
             self.follow_selected_call();
         }
     }
