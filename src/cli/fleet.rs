@@ -39,6 +39,13 @@ pub enum FleetError {
         line: usize,
         message: String,
     },
+    #[error(
+        "--scripted-model gives each app-server it spawns a temporary CODEX_HOME of its own, \
+         so it cannot use {what} (those homes would not see the scripted model): drop it, \
+         or use --scripted-app-servers N for several app-servers on the scripted model \
+         (--connect still attaches to running ones)"
+    )]
+    ScriptedWithHomes { what: &'static str },
     #[error(transparent)]
     Locate(#[from] crate::appserver::locate::LocateError),
 }

@@ -182,6 +182,15 @@ pub struct AppServerArgs {
     /// $XDG_DATA_HOME/switchboard or ~/.local/share/switchboard).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// With the scripted model (`--scripted-model`, `demo`): spawn N app-servers on it,
+    /// each with a temporary CODEX_HOME of its own, named scripted-1 … scripted-N, to
+    /// try a fleet offline.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=32)
+    )]
+    pub scripted_app_servers: Option<u16>,
 }
 
 impl AppServerArgs {
@@ -206,6 +215,50 @@ impl AppServerArgs {
                 args: &self.app_server_args,
             },
         )?;
+        for spec in &specs {
+            tracing::info!(target: "cli", "app-server {}: {}", spec.name, spec.transport.describe());
+        }
+        Ok(specs)
+    }
+
+    /// The fleet on the scripted model: `homes` (the model's own CODEX_HOMEs, one per
+    /// spawned app-server) and `--connect`'s app-servers. A fleet file or `--codex-home`
+    /// would spawn codex on homes that don't point at the model, so they are refused, and
+    /// the config directory's fleet file is not read.
+    pub fn scripted_fleet(
+        &self,
+        homes: &[PathBuf],
+    ) -> Result<Vec<crate::bridge::AppServerSpec>, fleet::FleetError> {
+        if self.fleet.is_some() {
+            return Err(fleet::FleetError::ScriptedWithHomes { what: "--fleet" });
+        }
+        if !self.codex_homes.is_empty() {
+            return Err(fleet::FleetError::ScriptedWithHomes {
+                what: "--codex-home",
+            });
+        }
+        let mut specs = fleet::resolve(
+            &fleet::FleetFlags {
+                fleet: None,
+                codex_homes: homes,
+                connects: &self.connect,
+                ws_token: self.ws_token.as_deref(),
+                config_file: None,
+            },
+            &fleet::SpawnDefaults {
+                codex_bin: self.codex_bin.as_deref(),
+                env: Vec::new(),
+                args: &self.app_server_args,
+            },
+        )?;
+        // Spawned ones come first; their temporary directories make poor names.
+        for (index, spec) in specs.iter_mut().take(homes.len()).enumerate() {
+            spec.name = if homes.len() == 1 {
+                "scripted".to_string()
+            } else {
+                format!("scripted-{}", index + 1)
+            };
+        }
         for spec in &specs {
             tracing::info!(target: "cli", "app-server {}: {}", spec.name, spec.transport.describe());
         }
@@ -313,4 +366,67 @@ pub(crate) fn init_file_logging(
         .try_init()
         .is_ok();
     installed.then_some(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app_server_args(args: &[&str]) -> AppServerArgs {
+        let cli = Cli::try_parse_from(
+            ["switchboard", "console", "--codex-bin", "/bin/true"]
+                .iter()
+                .chain(args),
+        )
+        .unwrap();
+        match cli.command {
+            Some(Command::Console(console)) => console.app_server,
+            other => panic!("not the console: {other:?}"),
+        }
+    }
+
+    /// `console --scripted-model --codex-home A --codex-home B` spawned codex on A and B,
+    /// whose configs don't point at the model: the turns went to the real API and
+    /// failed. The combination is refused, and the scripted fleet is named plainly.
+    #[test]
+    fn the_scripted_fleet_refuses_codex_homes_and_names_its_app_servers() {
+        let homes = [PathBuf::from("/tmp/s1"), PathBuf::from("/tmp/s2")];
+        let refused = app_server_args(&["--codex-home", "/tmp/a"])
+            .scripted_fleet(&homes)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("cannot use --codex-home"), "{refused}");
+        assert!(refused.contains("--scripted-app-servers N"), "{refused}");
+        let refused = app_server_args(&["--fleet", "/tmp/fleet.toml"])
+            .scripted_fleet(&homes)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("cannot use --fleet"), "{refused}");
+
+        let specs = app_server_args(&["--connect", "ws://127.0.0.1:4500"])
+            .scripted_fleet(&homes)
+            .unwrap();
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["scripted-1", "scripted-2", "127.0.0.1:4500"]);
+        for (spec, home) in specs.iter().zip(&homes) {
+            match &spec.transport {
+                crate::appserver::TransportSpec::Stdio { env, .. } => assert!(
+                    env.contains(&("CODEX_HOME".to_string(), home.display().to_string())),
+                    "{env:?}"
+                ),
+                other => panic!("not spawned: {other:?}"),
+            }
+        }
+        let one = app_server_args(&[]).scripted_fleet(&homes[..1]).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].name, "scripted");
+    }
+
+    #[test]
+    fn scripted_app_servers_are_bounded() {
+        let error = Cli::try_parse_from(["switchboard", "console", "--scripted-app-servers", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--scripted-app-servers"), "{error}");
+    }
 }

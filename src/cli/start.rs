@@ -72,7 +72,7 @@ pub async fn start_bridge_with(
     recovery: Recovery,
     request_policy: crate::bridge::RequestPolicy,
 ) -> Result<Started, u8> {
-    let scripted = match scripted_model {
+    let mut scripted = match scripted_model {
         Some(choice) => Some(
             ScriptedModel::start_with(Some(choice.scenario), choice.options)
                 .await
@@ -83,11 +83,24 @@ pub async fn start_bridge_with(
         ),
         None => None,
     };
-    let env = scripted
-        .as_ref()
-        .map(ScriptedModel::env)
-        .unwrap_or_default();
-    let specs = app_server.fleet(env).map_err(|e| {
+    let specs = match scripted.as_mut() {
+        Some(model) => {
+            let mut homes = vec![model.codex_home.path().to_path_buf()];
+            for _ in 1..app_server.scripted_app_servers.unwrap_or(1) {
+                homes.push(model.add_codex_home().map_err(|e| {
+                    report_error(&e.to_string());
+                    exit::INVALID_INPUT
+                })?);
+            }
+            app_server.scripted_fleet(&homes)
+        }
+        None if app_server.scripted_app_servers.is_some() => {
+            report_error("--scripted-app-servers needs --scripted-model (or `switchboard demo`)");
+            return Err(exit::INVALID_INPUT);
+        }
+        None => app_server.fleet(Vec::new()),
+    };
+    let specs = specs.map_err(|e| {
         report_error(&e.to_string());
         match e {
             super::fleet::FleetError::Locate(_) => exit::APP_SERVER,

@@ -31,7 +31,11 @@ pub async fn scripted_codex(
         .map_err(|(path, e)| format!("could not create {}: {e}", path.display()))?;
     crate::model::write_codex_home(codex_home.path(), &server.base_url())
         .map_err(|e| format!("could not write {}: {e}", codex_home.path().display()))?;
-    let scripted = ScriptedModel { server, codex_home };
+    let scripted = ScriptedModel {
+        server,
+        codex_home,
+        extra_homes: Vec::new(),
+    };
     let codex = locate::locate_codex(codex_bin).map_err(|e| e.to_string())?;
     let transport = TransportSpec::Stdio {
         program: codex.path,

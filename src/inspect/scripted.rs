@@ -10,6 +10,8 @@ use crate::model::{ModelOptions, ModelServer, Scenario};
 pub struct ScriptedModel {
     pub server: ModelServer,
     pub codex_home: TempDir,
+    /// More homes on the same model, one per further app-server of a scripted fleet.
+    pub extra_homes: Vec<TempDir>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,15 +45,22 @@ impl ScriptedModel {
             None => Scenario::load("auto")?,
         };
         let server = ModelServer::start(scenario, options).await?;
-        let codex_home = TempDir::new("switchboard-codex-home")
-            .map_err(|(path, source)| ScriptedError::CodexHome { path, source })?;
-        crate::model::write_codex_home(codex_home.path(), &server.base_url()).map_err(
-            |source| ScriptedError::CodexHome {
-                path: codex_home.path().to_path_buf(),
-                source,
-            },
-        )?;
-        Ok(ScriptedModel { server, codex_home })
+        let codex_home = scripted_home(&server, "switchboard-codex-home")?;
+        Ok(ScriptedModel {
+            server,
+            codex_home,
+            extra_homes: Vec::new(),
+        })
+    }
+
+    /// One more private `CODEX_HOME` on this model, for another spawned app-server
+    /// (each app-server keeps its own state there); it goes away with the model.
+    pub fn add_codex_home(&mut self) -> Result<PathBuf, ScriptedError> {
+        let prefix = format!("switchboard-codex-home-{}", self.extra_homes.len() + 2);
+        let home = scripted_home(&self.server, &prefix)?;
+        let path = home.path().to_path_buf();
+        self.extra_homes.push(home);
+        Ok(path)
     }
 
     /// The environment a spawned app-server needs to use the scripted model.
@@ -61,6 +70,18 @@ impl ScriptedModel {
             self.codex_home.path().display().to_string(),
         )]
     }
+}
+
+fn scripted_home(server: &ModelServer, prefix: &str) -> Result<TempDir, ScriptedError> {
+    let home =
+        TempDir::new(prefix).map_err(|(path, source)| ScriptedError::CodexHome { path, source })?;
+    crate::model::write_codex_home(home.path(), &server.base_url()).map_err(|source| {
+        ScriptedError::CodexHome {
+            path: home.path().to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(home)
 }
 
 /// Tells the model the catalog's tools and their full input schemas.
