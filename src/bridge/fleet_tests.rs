@@ -587,3 +587,32 @@ async fn an_app_server_that_is_down_is_reported_while_the_others_list_their_thre
         "{refused}"
     );
 }
+
+#[test]
+fn a_remote_faces_calls_carry_the_app_server_and_older_ones_still_parse() {
+    use super::calls::BridgeCall;
+    let call: BridgeCall = serde_json::from_value(json!({
+        "call": "create_session", "app_server": "build" }))
+    .unwrap();
+    assert!(
+        matches!(call, BridgeCall::CreateSession { app_server: Some(ref name), .. } if name == "build")
+    );
+    // A console from before fleets sends no app-server: the default, or the one that
+    // has the thread loaded.
+    let call: BridgeCall =
+        serde_json::from_value(json!({ "call": "watch", "thread_id": "t-1" })).unwrap();
+    assert_eq!(
+        call,
+        BridgeCall::Watch {
+            thread_id: "t-1".to_string(),
+            app_server: None
+        }
+    );
+    let loaded: LoadedThreads = serde_json::from_value(json!({
+        "threads": [{ "threadId": "t-1", "status": "idle", "activeFlags": [], "name": null,
+            "preview": "", "cwd": null, "originator": null, "source": null,
+            "startedBySwitchboard": false, "session": null, "updatedAt": null }],
+        "unreachable": [] }))
+    .unwrap();
+    assert_eq!(loaded.threads[0].app_server, "");
+}

@@ -800,3 +800,72 @@ async fn the_resolved_event_flags_an_answer_that_breaks_the_output_schema_and_st
     assert_eq!(customer["timeouts"], 0);
     assert!(customer["medianLatencyMs"].is_u64(), "{customer}");
 }
+
+/// A fake app-server: what the routes send it is what this checks (real codex fills in
+/// a cwd of its own, so it cannot show that none was sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_without_cwd_sends_none_and_watch_checks_its_app_server_field() {
+    let (bridge, mut fake) = fake_bridge(FAKE_CATALOG).await;
+    let config = ServeConfig::new("127.0.0.1:0".parse().unwrap(), Some(TOKEN.to_string()));
+    let server = service::serve(bridge.clone(), config).await.unwrap();
+    let http = reqwest::Client::new();
+    let url = server.url();
+    // The app-server's own cwd applies (a fleet entry's, else its folder): none is sent.
+    let creating = {
+        let (http, url) = (http.clone(), url.to_string());
+        tokio::spawn(async move {
+            json_reply(
+                http.post(format!("{url}/api/sessions"))
+                    .bearer_auth(TOKEN)
+                    .json(&json!({}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        })
+    };
+    let start = fake.next_acked(Ok(())).await;
+    assert_eq!(start["method"], "thread/start");
+    assert!(start["params"]["cwd"].is_null(), "{start}");
+    fake.send(json!({ "id": start["id"], "result": { "thread": {
+        "id": "thread-1", "preview": "", "cwd": "/srv/app-server" } } }))
+        .await;
+    let created = creating.await.unwrap();
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    assert_eq!(created.body["session"]["cwd"], "/srv/app-server");
+
+    // A watch body that is not `{appServer: NAME}` is refused before app-server is asked.
+    for body in [json!({ "appServer": 5 }), json!([1])] {
+        let refused = json_reply(
+            http.post(format!("{url}/api/threads/thread-9/watch"))
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(refused.status, 400, "{:?}", refused.body);
+        assert!(
+            refused.body["issues"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("appServer"),
+            "{:?}",
+            refused.body
+        );
+    }
+    // An unknown name lists the known ones.
+    let refused = json_reply(
+        http.post(format!("{url}/api/threads/thread-9/watch"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "appServer": "nope" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert_eq!(refused.body["code"], "unknown_app_server");
+}

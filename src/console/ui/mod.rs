@@ -539,7 +539,13 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
             let mut second = vec![Span::raw("  ")];
             let mut used = 2;
             if badges {
-                let name = app_server_badge(&s.app_server, width / 2);
+                // The name gives way to the state, down to a few columns.
+                let status_width = match (badge, &s.activity) {
+                    ("running", Some(_)) => 8,
+                    _ => badge.len(),
+                };
+                let room = width.saturating_sub(3 + status_width).min(width / 2);
+                let name = app_server_badge(&s.app_server, room);
                 used += text::width(&name) + 1;
                 second.push(Span::styled(name, Style::new().cyan().bold()));
                 second.push(Span::raw(" "));

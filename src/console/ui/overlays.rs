@@ -193,7 +193,15 @@ fn render_app_servers(
                 || ("?".to_string(), Style::new().dim()),
                 |a| super::connection_words(&a.connection, true),
             );
-            let sessions = status.map(|a| a.sessions).unwrap_or(0);
+            // Counted here: the status read at start does not follow new sessions.
+            let sessions = app
+                .model
+                .sessions
+                .iter()
+                .filter(|s| {
+                    &s.app_server == name && s.status != crate::bridge::SessionStatus::Closed
+                })
+                .count();
             let default = if i == 0 { ", the default" } else { "" };
             (
                 truncate(&printable(name), name_width),
