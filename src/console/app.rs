@@ -1054,6 +1054,12 @@ impl App {
         now: Option<&crate::bridge::CallClaim>,
     ) {
         use crate::bridge::ClaimChange;
+        // The bridge announced this console's own claim before its grant came back (the
+        // event and the reply race): it is ours already, so the answer sent meanwhile is
+        // not refused as "being answered by" the operator's own name.
+        if change == ClaimChange::Claimed && claim.holder == self.claims.operator {
+            self.claims.adopt(request_id, &claim.claim_id);
+        }
         // Someone else let go of a request this console has open: it is the operator's now.
         let open_here = self
             .overlays

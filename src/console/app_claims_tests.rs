@@ -353,3 +353,56 @@ fn an_answer_sent_before_the_consoles_claim_came_back_is_sent_again_with_it() {
         })]
     );
 }
+
+#[test]
+fn the_consoles_own_claim_announced_before_its_grant_is_not_someone_elses() {
+    // A card: the bridge's event naming ana's claim comes before the claim's reply.
+    let mut app = app_as_ana();
+    let mut request = crate::console::cards::tests::command_request();
+    app.on_bridge_event(BridgeEvent::RequestOpened {
+        request: request.clone(),
+    });
+    assert_eq!(
+        app.open_request(Some(&request.request_id)),
+        vec![ask("rq-7", None, false)]
+    );
+    request.claim = Some(claim("c-7", "ana@desk"));
+    app.on_bridge_event(BridgeEvent::RequestClaim {
+        request,
+        change: ClaimChange::Claimed,
+        claim: claim("c-7", "ana@desk"),
+    });
+    assert_eq!(app.answered_elsewhere("rq-7"), None);
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('1'))),
+        vec![Effect::Bridge(Request::AnswerRequest {
+            request_id: "rq-7".to_string(),
+            answer: serde_json::json!({"decision": "accept"}),
+            claim_id: Some("c-7".to_string()),
+        })]
+    );
+    // The editor: the same race on a tool call.
+    let mut app = app_as_ana();
+    assert_eq!(press(&mut app, "a"), vec![ask("req-3", None, false)]);
+    let mut call = app.model.call("req-3").cloned().unwrap();
+    call.claim = Some(claim("c-1", "ana@desk"));
+    app.on_bridge_event(BridgeEvent::ToolCallClaim {
+        call,
+        change: ClaimChange::Claimed,
+        claim: claim("c-1", "ana@desk"),
+    });
+    press(&mut app, "done");
+    assert_eq!(
+        app.on_key(ctrl('s')),
+        vec![Effect::Bridge(Request::Respond {
+            request_id: "req-3".to_string(),
+            result: ToolCallResult::text(true, "done"),
+            claim: RespondClaim::Held("c-1".to_string()),
+        })]
+    );
+    // Someone else's claim under another name stays theirs.
+    let mut app = app_as_ana();
+    press(&mut app, "a");
+    claimed_elsewhere(&mut app, "bo@cli");
+    assert_eq!(app.answered_elsewhere("req-3"), Some("bo@cli"));
+}

@@ -100,6 +100,17 @@ impl Claims {
         }
     }
 
+    /// The bridge says `claim_id`, held in this operator's name, was granted on
+    /// `request_id` while this console's own claim on it is still on its way: it is
+    /// that claim. Kept only while waiting (a claim already granted stays as it is).
+    pub fn adopt(&mut self, request_id: &str, claim_id: &str) {
+        if let Some(held) = self.held.get_mut(request_id)
+            && held.claim_id.is_none()
+        {
+            held.claim_id = Some(claim_id.to_string());
+        }
+    }
+
     /// The claim was refused or ended (taken over, answered, expired with the request):
     /// the console no longer holds it.
     pub fn forget(&mut self, request_id: &str) -> Option<String> {

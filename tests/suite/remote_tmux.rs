@@ -186,8 +186,12 @@ fn kill(tmux: &Tmux) {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
+    // The shell's "Killed" line lands over the screen the console left: the marker may
+    // wrap across rows.
     tmux.wait_for("the killed console's shell", |s| {
-        s.contains("switchboard-exited-137")
+        s.lines()
+            .collect::<String>()
+            .contains("switchboard-exited-137")
     });
 }
 
