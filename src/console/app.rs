@@ -690,6 +690,13 @@ impl App {
         }
     }
 
+    /// What a person calls `request_id`: "call", "command approval", "question", ...
+    fn noun_of(&self, request_id: &str) -> &'static str {
+        self.model
+            .request(request_id)
+            .map_or("call", |request| request.kind.noun())
+    }
+
     /// Who else is answering `request_id` right now, if anyone.
     pub fn answered_elsewhere(&self, request_id: &str) -> Option<&str> {
         self.claims.other_holder(self.claim_of(request_id))
@@ -1112,7 +1119,8 @@ impl App {
                 }
                 self.claims.forget(request_id);
                 let text = format!(
-                    "being answered by {}: {} takes it over",
+                    "the {} is being answered by {}: {} takes it over",
+                    self.noun_of(request_id),
                     claim.holder,
                     keys::label_of(Action::TakeOver)
                 );
@@ -2446,7 +2454,8 @@ impl App {
                         card.sending = false;
                     }
                     self.say(format!(
-                        "not sent: being answered by {holder}; {} takes it over (asks first)",
+                        "not sent: the {} is being answered by {holder}; {} takes it over (asks first)",
+                        self.noun_of(&request_id),
                         keys::label_of(Action::TakeOver)
                     ));
                     return Vec::new();
@@ -2473,7 +2482,8 @@ impl App {
             Ok(AnswerOutcome::UpstreamError { message }) => Some(message),
             Ok(AnswerOutcome::Invalid { message }) => Some(message),
             Ok(AnswerOutcome::Claimed { claim }) => Some(format!(
-                "being answered by {} ({} takes it over)",
+                "the {} is being answered by {} ({} takes it over)",
+                self.noun_of(request_id),
                 claim.holder,
                 keys::label_of(Action::TakeOver)
             )),
