@@ -57,7 +57,7 @@ fn creating_a_session_then_sending_a_message() {
     let mut app = app();
     assert_eq!(
         press(&mut app, "n"),
-        vec![Effect::Bridge(Request::CreateSession)]
+        vec![Effect::Bridge(Request::CreateSession { app_server: None })]
     );
     app.on_outcome(Outcome::SessionCreated(Ok(session(1, SessionStatus::Idle))));
     assert_eq!(app.focus, Focus::Composer);
