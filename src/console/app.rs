@@ -761,6 +761,21 @@ impl App {
         self.waiting_on_person().count() + self.model.requests_waiting().count()
     }
 
+    /// Of [`App::waiting_count`], those another operator or a worker holds a claim on
+    /// (being answered by others, not by you).
+    pub fn waiting_elsewhere(&self) -> usize {
+        let elsewhere =
+            |claim: Option<&crate::bridge::CallClaim>| self.claims.other_holder(claim).is_some();
+        self.waiting_on_person()
+            .filter(|c| elsewhere(c.claim.as_ref()))
+            .count()
+            + self
+                .model
+                .requests_waiting()
+                .filter(|r| elsewhere(r.claim.as_ref()))
+                .count()
+    }
+
     /// Keeps a session's latest turn diff, for the file-change cards of that turn.
     fn turn_diff_updated(&mut self, params: &serde_json::Value) {
         let get = |name: &str| params.get(name).and_then(serde_json::Value::as_str);
