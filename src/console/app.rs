@@ -403,14 +403,6 @@ impl TranscriptView<'_> {
 }
 
 impl TranscriptScroll {
-    fn bottom(&self, rows: usize) -> usize {
-        if self.follow {
-            rows.saturating_sub(1)
-        } else {
-            self.cursor.min(rows.saturating_sub(1))
-        }
-    }
-
     /// Stops following and puts the cursor on `row`.
     fn show(&mut self, row: usize) {
         self.follow = false;
@@ -1971,16 +1963,18 @@ impl App {
             Action::Top => self.move_selection(isize::MIN / 2),
             Action::Bottom => self.move_selection(isize::MAX / 2),
             Action::Expand => {
-                if let Some(thread) = self.selected_thread().map(str::to_string) {
-                    let rows = self.model.transcripts.get(&thread).map(|t| &t.rows);
+                if let Some(thread) = self.selected_thread().map(str::to_string)
+                    && let Some(index) = self.transcript_selected(&thread)
+                    && let Some(seq) = self
+                        .model
+                        .transcripts
+                        .get(&thread)
+                        .and_then(|t| t.rows.get(index))
+                        .map(|row| row.seq)
+                {
                     let scroll = self.transcript_scroll.entry(thread).or_default();
-                    if let Some(rows) = rows
-                        && let Some(row) = rows.get(scroll.bottom(rows.len()))
-                    {
-                        let seq = row.seq;
-                        if !scroll.expanded.remove(&seq) {
-                            scroll.expanded.insert(seq);
-                        }
+                    if !scroll.expanded.remove(&seq) {
+                        scroll.expanded.insert(seq);
                     }
                 }
             }
