@@ -403,14 +403,6 @@ impl TranscriptView<'_> {
 }
 
 impl TranscriptScroll {
-    fn bottom(&self, rows: usize) -> usize {
-        if self.follow {
-            rows.saturating_sub(1)
-        } else {
-            self.cursor.min(rows.saturating_sub(1))
-        }
-    }
-
     /// Stops following and puts the cursor on `row`.
     fn show(&mut self, row: usize) {
         self.follow = false;
@@ -704,6 +696,13 @@ impl App {
         }
     }
 
+    /// What a person calls `request_id`: "call", "command approval", "question", ...
+    fn noun_of(&self, request_id: &str) -> &'static str {
+        self.model
+            .request(request_id)
+            .map_or("call", |request| request.kind.noun())
+    }
+
     /// Who else is answering `request_id` right now, if anyone.
     pub fn answered_elsewhere(&self, request_id: &str) -> Option<&str> {
         self.claims.other_holder(self.claim_of(request_id))
@@ -752,6 +751,21 @@ impl App {
     /// Everything waiting on a person: tool calls, approvals, questions, elicitations.
     pub fn waiting_count(&self) -> usize {
         self.waiting_on_person().count() + self.model.requests_waiting().count()
+    }
+
+    /// Of [`App::waiting_count`], those another operator or a worker holds a claim on
+    /// (being answered by others, not by you).
+    pub fn waiting_elsewhere(&self) -> usize {
+        let elsewhere =
+            |claim: Option<&crate::bridge::CallClaim>| self.claims.other_holder(claim).is_some();
+        self.waiting_on_person()
+            .filter(|c| elsewhere(c.claim.as_ref()))
+            .count()
+            + self
+                .model
+                .requests_waiting()
+                .filter(|r| elsewhere(r.claim.as_ref()))
+                .count()
     }
 
     /// Keeps a session's latest turn diff, for the file-change cards of that turn.
@@ -1132,7 +1146,8 @@ impl App {
                 }
                 self.claims.forget(request_id);
                 let text = format!(
-                    "being answered by {}: {} takes it over",
+                    "the {} is being answered by {}: {} takes it over",
+                    self.noun_of(request_id),
                     claim.holder,
                     keys::label_of(Action::TakeOver)
                 );
@@ -1954,16 +1969,18 @@ impl App {
             Action::Top => self.move_selection(isize::MIN / 2),
             Action::Bottom => self.move_selection(isize::MAX / 2),
             Action::Expand => {
-                if let Some(thread) = self.selected_thread().map(str::to_string) {
-                    let rows = self.model.transcripts.get(&thread).map(|t| &t.rows);
+                if let Some(thread) = self.selected_thread().map(str::to_string)
+                    && let Some(index) = self.transcript_selected(&thread)
+                    && let Some(seq) = self
+                        .model
+                        .transcripts
+                        .get(&thread)
+                        .and_then(|t| t.rows.get(index))
+                        .map(|row| row.seq)
+                {
                     let scroll = self.transcript_scroll.entry(thread).or_default();
-                    if let Some(rows) = rows
-                        && let Some(row) = rows.get(scroll.bottom(rows.len()))
-                    {
-                        let seq = row.seq;
-                        if !scroll.expanded.remove(&seq) {
-                            scroll.expanded.insert(seq);
-                        }
+                    if !scroll.expanded.remove(&seq) {
+                        scroll.expanded.insert(seq);
                     }
                 }
             }
@@ -2505,7 +2522,8 @@ impl App {
                         card.sending = false;
                     }
                     self.say(format!(
-                        "not sent: being answered by {holder}; {} takes it over (asks first)",
+                        "not sent: the {} is being answered by {holder}; {} takes it over (asks first)",
+                        self.noun_of(&request_id),
                         keys::label_of(Action::TakeOver)
                     ));
                     return Vec::new();
@@ -2532,7 +2550,8 @@ impl App {
             Ok(AnswerOutcome::UpstreamError { message }) => Some(message),
             Ok(AnswerOutcome::Invalid { message }) => Some(message),
             Ok(AnswerOutcome::Claimed { claim }) => Some(format!(
-                "being answered by {} ({} takes it over)",
+                "the {} is being answered by {} ({} takes it over)",
+                self.noun_of(request_id),
                 claim.holder,
                 keys::label_of(Action::TakeOver)
             )),

@@ -283,8 +283,26 @@ fn a_request_card_someone_else_holds_says_who_and_sends_nothing() {
     });
     assert_eq!(press(&mut app, "A"), vec![]);
     assert_eq!(app.on_key(key(KeyCode::Char('1'))), vec![]);
-    let notice = app.notice.clone().unwrap();
-    assert!(notice.contains("being answered by bo@cli"), "{notice}");
+    // Worded by kind: it is an approval, not a call.
+    assert_eq!(
+        app.notice.as_deref(),
+        Some(
+            "not sent: the command approval is being answered by bo@cli; F8 takes it over (asks first)"
+        )
+    );
+    // The bridge's refusal (the claim came in meanwhile) says the same.
+    app.on_outcome(Outcome::RequestAnswered {
+        request_id: "rq-7".to_string(),
+        result: Ok(crate::bridge::AnswerOutcome::Claimed {
+            claim: claim("c-bo", "bo@cli"),
+        }),
+    });
+    assert_eq!(
+        app.notice.as_deref(),
+        Some(
+            "the answer was not sent: the command approval is being answered by bo@cli (F8 takes it over)"
+        )
+    );
     // Released by bo: the card's request shows nobody, and the answer goes.
     request.claim = None;
     app.on_bridge_event(BridgeEvent::RequestClaim {

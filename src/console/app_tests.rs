@@ -443,6 +443,34 @@ fn following_survives_opening_and_closing_the_editor_and_cards() {
     assert!(follows(&app), "answering is not a scroll");
 }
 
+/// Bug (polish16 6): while following with a filter, `v` opens the last row the filter
+/// shows, not the last row overall (and Enter expands that one).
+#[test]
+fn the_detail_view_opens_the_last_row_the_filter_shows_while_following() {
+    let mut app = busy_app();
+    app.focus = Focus::Transcript;
+    press(&mut app, "/escalate it");
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.transcript(&thread(1)).unwrap().follow);
+    let shown = app.transcript_rows(&thread(1));
+    assert_eq!(shown.len(), 1, "only the user message matches");
+    let row = app.transcript(&thread(1)).unwrap().rows[shown[0]].clone();
+    assert!(matches!(
+        row.entry,
+        crate::bridge::TranscriptEntry::UserMessage { .. }
+    ));
+    press(&mut app, "v");
+    let expected = crate::console::navigate::row_pager(&row, &thread(1), app.now_ms);
+    assert_eq!(app.views.detail.as_ref().unwrap().title, expected.title);
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Enter));
+    let view = app.transcript(&thread(1)).unwrap();
+    assert!(
+        view.expanded.contains(&row.seq),
+        "Enter expands the row shown"
+    );
+}
+
 #[test]
 fn interrupt_close_and_resume() {
     let mut app = busy_app();

@@ -229,6 +229,17 @@ impl App {
             .collect()
     }
 
+    /// The transcript row selected in `thread`: while following, the last row its filter
+    /// shows; scrolled, the cursor's.
+    pub(super) fn transcript_selected(&self, thread: &str) -> Option<usize> {
+        let view = self.transcript(thread)?;
+        if view.follow {
+            self.transcript_rows(thread).last().copied()
+        } else {
+            (!view.rows.is_empty()).then(|| view.bottom())
+        }
+    }
+
     /// Moves the queue's selection by `delta` rows among those it shows.
     pub(super) fn queue_step(&mut self, delta: isize) {
         let rows = self.queue_rows();
@@ -487,7 +498,7 @@ impl App {
             }
             (None, View::Main, Focus::Transcript) => self.selected_thread().and_then(|thread| {
                 let view = self.transcript(thread)?;
-                let row = view.rows.get(view.bottom())?;
+                let row = view.rows.get(self.transcript_selected(thread)?)?;
                 Some(row_pager(row, thread, self.now_ms))
             }),
             (None, View::Main, Focus::Sessions) => {

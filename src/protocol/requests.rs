@@ -615,6 +615,20 @@ impl RequestKind {
             RequestKind::LegacyApproval => "legacy_approval",
         }
     }
+
+    /// What a person calls a request of this kind, in messages ("command approval
+    /// 7 is claimed by ana").
+    pub fn noun(self) -> &'static str {
+        match self {
+            RequestKind::ToolCall => "call",
+            RequestKind::CommandApproval => "command approval",
+            RequestKind::FileChangeApproval => "file change approval",
+            RequestKind::PermissionsApproval => "permission request",
+            RequestKind::UserInput => "question",
+            RequestKind::McpElicitation => "MCP form",
+            RequestKind::LegacyApproval => "approval",
+        }
+    }
 }
 
 /// A request app-server sends to its client.

@@ -694,14 +694,12 @@ enum Reply {
     Failed(String),
 }
 
-fn reply_of(
-    outcome: AnswerOutcome,
-    request_id: &str,
-    thread_id: String,
-) -> Result<Reply, ApiError> {
+fn reply_of(outcome: AnswerOutcome, request: &PendingRequestView) -> Result<Reply, ApiError> {
+    let (request_id, thread_id) = (request.request_id.as_str(), request.thread_id.clone());
     match outcome {
         AnswerOutcome::Claimed { claim } => Err(ApiError::CallClaimed {
             request_id: request_id.to_string(),
+            kind: request.kind,
             claim,
         }),
         AnswerOutcome::Accepted => Ok(Reply::Ok { thread_id }),
@@ -765,7 +763,7 @@ pub async fn decide_approval(
         )
         .await
         .map_err(ApiError::from_bridge)?;
-    Ok(match reply_of(outcome, &approval_id, request.thread_id)? {
+    Ok(match reply_of(outcome, &request)? {
         Reply::Ok { thread_id } => json_reply(
             StatusCode::OK,
             &ApprovalDecided {
@@ -874,10 +872,7 @@ pub async fn decide_tool_input(
         }
     }
     .map_err(ApiError::from_bridge)?;
-    Ok(request_reply(
-        &request_id,
-        reply_of(outcome, &request_id, request.thread_id)?,
-    ))
+    Ok(request_reply(&request_id, reply_of(outcome, &request)?))
 }
 
 #[utoipa::path(
@@ -943,10 +938,7 @@ pub async fn answer_request(
         (None, None) => return Ok(request_not_found(&request_id)),
     }
     .map_err(ApiError::from_bridge)?;
-    Ok(request_reply(
-        &request_id,
-        reply_of(outcome, &request_id, request.thread_id)?,
-    ))
+    Ok(request_reply(&request_id, reply_of(outcome, &request)?))
 }
 
 #[utoipa::path(

@@ -39,9 +39,11 @@ pub enum ApiError {
     CallNotFound { request_id: String },
     #[error("another answer for {request_id} is being written")]
     CallInFlight { request_id: String },
-    #[error("call {request_id} is claimed by {}", claim.holder)]
+    #[error("{} {request_id} is claimed by {}", kind.noun(), claim.holder)]
     CallClaimed {
         request_id: String,
+        /// What is claimed, for the message: a call, an approval, a question...
+        kind: crate::protocol::RequestKind,
         claim: crate::bridge::CallClaim,
     },
     #[error("could not write the answer for {request_id}: {message}")]
@@ -239,13 +241,18 @@ impl IntoResponse for ApiError {
                     request_id,
                 },
             ),
-            ApiError::CallClaimed { request_id, claim } => json_reply(
+            ApiError::CallClaimed {
+                request_id,
+                kind,
+                claim,
+            } => json_reply(
                 status,
                 &CallClaimedBody {
                     status: ConflictStatus::Conflict,
                     code: ClaimedCode::CallClaimed,
                     message: format!(
-                        "call {request_id} is claimed by {} until {}: only its holder answers it while the lease runs; claim it when it is released or the lease runs out, or take it over (`takeover: true`, `switchboard requests claim {request_id} --takeover`)",
+                        "{} {request_id} is claimed by {} until {}: only its holder answers it while the lease runs; claim it when it is released or the lease runs out, or take it over (`takeover: true`, `switchboard requests claim {request_id} --takeover`)",
+                        kind.noun(),
                         claim.holder,
                         crate::util::iso8601_ms(claim.lease_expires_at_ms)
                     ),

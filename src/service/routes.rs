@@ -24,6 +24,7 @@ use crate::bridge::{
     BridgeError, ClaimOutcome, CreateSession, ReleaseOutcome, RespondOutcome, Responder,
     SessionState, SessionStatus, SessionSummary, TurnOptions,
 };
+use crate::protocol::RequestKind;
 
 /// Header a client may set to name itself in "answered by remote ..." records.
 pub const CLIENT_HEADER: &str = "x-switchboard-client";
@@ -542,7 +543,11 @@ pub async fn respond(
         )),
         RespondOutcome::NotFound => Err(ApiError::CallNotFound { request_id }),
         RespondOutcome::InFlight => Err(ApiError::CallInFlight { request_id }),
-        RespondOutcome::Claimed { claim } => Err(ApiError::CallClaimed { request_id, claim }),
+        RespondOutcome::Claimed { claim } => Err(ApiError::CallClaimed {
+            request_id,
+            kind: RequestKind::ToolCall,
+            claim,
+        }),
         RespondOutcome::UpstreamError { message } => Err(ApiError::AnswerNotWritten {
             request_id,
             message,
@@ -608,6 +613,25 @@ pub async fn claim_request(
     claim_any(&state, request_id, &headers, body).await
 }
 
+/// What kind of request `request_id` is, for a refusal's words: a pending approval,
+/// question or form says so; anything else is a tool call.
+pub(super) async fn request_kind(
+    bridge: &crate::bridge::BridgeHandle,
+    request_id: &str,
+) -> RequestKind {
+    bridge
+        .pending_requests(None)
+        .await
+        .ok()
+        .and_then(|requests| {
+            requests
+                .into_iter()
+                .find(|r| r.request_id == request_id)
+                .map(|r| r.kind)
+        })
+        .unwrap_or(RequestKind::ToolCall)
+}
+
 /// Both claim routes: every kind of request is claimed the same way.
 async fn claim_any(
     state: &AppState,
@@ -654,7 +678,11 @@ async fn claim_any(
                 replaced: replaced.as_ref().map(convert::claim_view),
             },
         )),
-        ClaimOutcome::Held { claim } => Err(ApiError::CallClaimed { request_id, claim }),
+        ClaimOutcome::Held { claim } => Err(ApiError::CallClaimed {
+            kind: request_kind(&state.bridge, &request_id).await,
+            request_id,
+            claim,
+        }),
         ClaimOutcome::NotFound => Err(ApiError::CallNotFound { request_id }),
         ClaimOutcome::InFlight => Err(ApiError::CallInFlight { request_id }),
         ClaimOutcome::NotClaimable { message } => Err(ApiError::request(
@@ -737,7 +765,11 @@ async fn release_any(
         ReleaseOutcome::Released { .. } => super::wire::ReleasedStatus::Released,
         ReleaseOutcome::NotClaimed => super::wire::ReleasedStatus::NotClaimed,
         ReleaseOutcome::Held { claim } => {
-            return Err(ApiError::CallClaimed { request_id, claim });
+            return Err(ApiError::CallClaimed {
+                kind: request_kind(&state.bridge, &request_id).await,
+                request_id,
+                claim,
+            });
         }
         ReleaseOutcome::NotFound => return Err(ApiError::CallNotFound { request_id }),
     };

@@ -775,7 +775,10 @@ async fn on_claim_command(
                     &request_id,
                     "call_claimed",
                     format!(
-                        "request {request_id} is claimed by {} (\"takeover\": true takes it over)",
+                        "{} {request_id} is claimed by {} (\"takeover\": true takes it over)",
+                        super::routes::request_kind(bridge, &request_id)
+                            .await
+                            .noun(),
                         claim.holder
                     ),
                     Some(&claim),
@@ -814,7 +817,10 @@ async fn on_claim_command(
                 &request_id,
                 "call_claimed",
                 format!(
-                    "call {request_id} is claimed by {}: only its holder releases it",
+                    "{} {request_id} is claimed by {}: only its holder releases it",
+                    super::routes::request_kind(bridge, &request_id)
+                        .await
+                        .noun(),
                     claim.holder
                 ),
                 Some(&claim),

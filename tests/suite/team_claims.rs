@@ -99,6 +99,14 @@ async fn an_approval_is_claimed_refused_to_others_taken_over_and_answered_once()
         (409, Some("call_claimed"))
     );
     assert_eq!(refused["holder"], "ana@desk");
+    // Worded by kind: an approval, not a call.
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "command approval {id} is claimed by ana@desk until "
+        )),
+        "{message}"
+    );
     let answer_path = format!("/api/requests/{id}/answer");
     let (status, refused) = call(
         &http,
@@ -111,6 +119,13 @@ async fn an_approval_is_claimed_refused_to_others_taken_over_and_answered_once()
     assert_eq!(
         (status, refused["holder"].as_str()),
         (409, Some("ana@desk")),
+        "{refused}"
+    );
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("command approval {id} is claimed by ana@desk")),
         "{refused}"
     );
     // codex-manager's decision route is refused too: nothing is written behind ana's back.
@@ -158,6 +173,10 @@ async fn an_approval_is_claimed_refused_to_others_taken_over_and_answered_once()
     .await;
     let refusal = frames_until(&mut ws, "claim_refused").await;
     assert_eq!(refusal.last().unwrap()["holder"], "bo@cli");
+    assert_eq!(
+        refusal.last().unwrap()["message"],
+        format!("command approval {id} is claimed by bo@cli: only its holder releases it")
+    );
 
     // bo answers with the CLI and its claim: written once, the request ends.
     let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))

@@ -285,20 +285,35 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         first.push(format!("  API {} token {}", listen.url, masked(&listen.token)).dim());
     }
     let totals = &app.model.totals;
-    // Tool calls and every other kind of request waiting on a person.
-    let waiting = app.waiting_count();
-    let waiting_span = if waiting > 0 {
-        format!("waiting on you {waiting}")
-            .black()
-            .on_magenta()
-            .bold()
+    // Tool calls and every other kind of request waiting on a person; those others hold
+    // a claim on count apart (short at 80 columns).
+    let elsewhere = app.waiting_elsewhere();
+    let waiting = app.waiting_count() - elsewhere;
+    let compact = area.width < 120;
+    let label = if elsewhere > 0 && compact {
+        "on you"
     } else {
-        "waiting on you 0".into()
+        "waiting on you"
     };
-    let second = vec![
+    let waiting_span = if waiting > 0 {
+        format!("{label} {waiting}").black().on_magenta().bold()
+    } else {
+        format!("{label} 0").into()
+    };
+    let mut second = vec![
         format!("sessions {}", app.model.sessions.len()).into(),
         " · ".dim(),
         waiting_span,
+    ];
+    if elsewhere > 0 {
+        second.push(" · ".dim());
+        second.push(if compact {
+            format!("others {elsewhere}").magenta()
+        } else {
+            format!("being answered by others {elsewhere}").magenta()
+        });
+    }
+    second.extend([
         " · ".dim(),
         format!("auto {}", totals.answered_automatically).into(),
         " · ".dim(),
@@ -315,7 +330,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             "failed 0".into()
         },
-    ];
+    ]);
     let trouble = fleet_trouble(app).map_or(&app.model.connection, |(_, state)| state);
     let style = match trouble {
         ConnectionState::Disconnected { .. } => Style::new().red(),
