@@ -860,6 +860,11 @@ fn render_composer(app: &App, frame: &mut Frame, area: Rect) {
     composer.set_block(pane(target, focused));
     if !focused {
         composer.set_cursor_style(Style::new());
+        // Keys typed elsewhere are commands (c closes a session): say how to get here.
+        composer.set_placeholder_text(format!(
+            "press {} to write a message; keys typed now are commands",
+            keys::label_of(keys::Action::Compose)
+        ));
     }
     frame.render_widget(&composer, area);
 }
