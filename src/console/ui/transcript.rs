@@ -64,6 +64,14 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
         window_lines(app, &view, &rows, width, height, focused)
     };
     let mut title = format!(" Transcript · session {}", short(thread));
+    if app.model.app_servers.len() > 1
+        && let Some(session) = app.model.sessions.iter().find(|s| s.thread_id == thread)
+    {
+        title.push_str(&format!(
+            " · on {}",
+            super::app_server_badge(&session.app_server, 24)
+        ));
+    }
     if filter.is_active() || filter.editing {
         title.push_str(&format!(
             " · {} of {} row(s){}",
