@@ -88,6 +88,30 @@ pub struct SyntheticReport {
     pub elapsed_us: u64,
     /// Request written to answer read, per call, in microseconds.
     pub latencies_us: Vec<u32>,
+    /// Answers this peer read so far (all turns) to a request it was not waiting for:
+    /// answered twice, or never sent. Stays 0 on a correct bridge.
+    #[serde(default)]
+    pub unexpected_answers: u64,
+}
+
+/// How one in-memory peer names its threads and where else its reports go: for a
+/// bridge over many synthetic app-servers at once (`bench fleet`).
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// Threads are `<prefix>-1`, `<prefix>-2`, ...: unique across the peers of one bridge.
+    pub thread_prefix: String,
+    /// Each turn's report is also sent here, so a benchmark needs no bridge subscriber
+    /// (which would compete for the CPU and could lag behind and miss the report).
+    pub reports: Option<mpsc::UnboundedSender<SyntheticReport>>,
+}
+
+impl Default for PeerOptions {
+    fn default() -> Self {
+        PeerOptions {
+            thread_prefix: "synthetic-thread".to_string(),
+            reports: None,
+        }
+    }
 }
 
 /// One line in, one line out: stdio or the in-memory transport.
@@ -175,18 +199,23 @@ pub async fn serve_stdio(config: SyntheticConfig) {
         writer: tokio::io::BufWriter::with_capacity(64 * 1024, tokio::io::stdout()),
         buf: String::new(),
     };
-    Peer::new(config).run(wire).await;
+    Peer::new(config, PeerOptions::default()).run(wire).await;
 }
 
 /// A synthetic app-server on the in-memory transport, running as a task: the returned
 /// connection is what a bridge is started on.
 pub fn spawn_memory(config: SyntheticConfig) -> RawConnection {
+    spawn_memory_with(config, PeerOptions::default())
+}
+
+/// [`spawn_memory`] with its threads' names and a copy of its reports as `options` say.
+pub fn spawn_memory_with(config: SyntheticConfig, options: PeerOptions) -> RawConnection {
     let (raw, peer) = crate::appserver::transport::memory();
     let wire = MemoryWire {
         from_client: peer.from_client,
         to_client: peer.to_client,
     };
-    tokio::spawn(Peer::new(config).run(wire));
+    tokio::spawn(Peer::new(config, options).run(wire));
     raw
 }
 
@@ -227,12 +256,17 @@ struct Peer {
     /// Calls waiting for an answer: request id → (turn key, call id, sent at).
     outstanding: HashMap<i64, (String, String, Instant)>,
     turns: HashMap<String, Turn>,
+    options: PeerOptions,
+    /// Answers to requests not waiting for one (see [`SyntheticReport::unexpected_answers`]).
+    unexpected_answers: u64,
 }
 
 impl Peer {
-    fn new(config: SyntheticConfig) -> Peer {
+    fn new(config: SyntheticConfig, options: PeerOptions) -> Peer {
         Peer {
             config,
+            options,
+            unexpected_answers: 0,
             next_request: 0,
             next_thread: 0,
             next_turn: 0,
@@ -312,7 +346,7 @@ impl Peer {
             (None, Some(_)) => true,
             (Some(id), Some("thread/start")) => {
                 self.next_thread += 1;
-                let thread = format!("synthetic-thread-{}", self.next_thread);
+                let thread = format!("{}-{}", self.options.thread_prefix, self.next_thread);
                 self.reply(wire, &id, json!({ "thread": { "id": thread, "preview": "", "modelProvider": "synthetic", "model": "synthetic" } })).await
             }
             (Some(id), Some("turn/start")) => {
@@ -377,8 +411,10 @@ impl Peer {
             }
             (Some(id), None) => {
                 // An answer to one of our tool calls.
-                let Some(request) = id.as_i64() else { return true };
-                let Some((turn_key, call_id, sent)) = self.outstanding.remove(&request) else {
+                let Some((turn_key, call_id, sent)) =
+                    id.as_i64().and_then(|request| self.outstanding.remove(&request))
+                else {
+                    self.unexpected_answers += 1;
                     return true;
                 };
                 let success = message.pointer("/result/success").and_then(Value::as_bool).unwrap_or(false);
@@ -474,7 +510,11 @@ impl Peer {
             failed_answers: turn.failed_answers,
             elapsed_us: u64::try_from(turn.started.elapsed().as_micros()).unwrap_or(u64::MAX),
             latencies_us: turn.latencies_us,
+            unexpected_answers: self.unexpected_answers,
         };
+        if let Some(reports) = &self.options.reports {
+            let _ = reports.send(report.clone());
+        }
         let report = serde_json::to_value(&report).unwrap_or(Value::Null);
         self.notify(wire, REPORT_METHOD, report).await
             && self

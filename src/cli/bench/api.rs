@@ -16,7 +16,7 @@ use crate::lab::synthetic::{self, SyntheticConfig, monotonic_us};
 use crate::service::{self, ServeConfig, ServerHandle};
 
 /// A manual tool: no handler, so every call waits for an API client.
-const MANUAL_CATALOG: &str = r#"
+pub const MANUAL_CATALOG: &str = r#"
 [[tools]]
 name = "bench_tool"
 description = "answered through the API"

@@ -6,6 +6,7 @@ mod api;
 mod bridge;
 mod codex;
 mod console;
+pub mod fleet;
 mod handlers;
 mod memory;
 mod session_memory;
@@ -23,14 +24,15 @@ pub struct BenchArgs {
     /// Print one JSON object per figure instead of a table.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Repeat each measurement this many times (median and spread are over the runs).
-    #[arg(long, global = true, default_value_t = 5)]
-    pub runs: usize,
+    /// Repeat each measurement this many times (median and spread are over the runs):
+    /// 5 unless given, 1 for `fleet` (whose grid is long already).
+    #[arg(long, global = true)]
+    pub runs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Which {
-    /// Everything below, one after another.
+    /// Everything below but `fleet`, one after another.
     All,
     /// Bridge core on the synthetic app-server: throughput and added latency.
     Bridge(bridge::BridgeArgs),
@@ -46,6 +48,10 @@ pub enum Which {
     Startup,
     /// The API: respond round trip, stream event delay, listing 1,000 pending calls.
     Api,
+    /// One bridge over N synthetic app-servers, each raising calls at R per second,
+    /// answered in the bridge or by a remote client over the API: sustained rate,
+    /// latency, the knee, memory per connection and per session (docs/SCALING.md).
+    Fleet(fleet::FleetArgs),
 }
 
 /// One measured figure.
@@ -225,7 +231,11 @@ fn print(figure: &Figure, json: bool) {
 }
 
 pub async fn run(args: BenchArgs) -> u8 {
-    let runs = args.runs.max(1);
+    let runs = args.runs.unwrap_or(match args.which {
+        Which::Fleet(_) => 1,
+        _ => 5,
+    });
+    let runs = runs.max(1);
     let which = match &args.which {
         Which::All => vec![
             Which::Startup,
@@ -257,6 +267,17 @@ pub async fn run(args: BenchArgs) -> u8 {
             Which::Memory(a) => memory::run(&a).await,
             Which::Startup => startup::run(runs).await,
             Which::Api => api::run(runs).await,
+            Which::Fleet(a) => match fleet::report(&a, runs).await {
+                Ok(report) => {
+                    if args.json {
+                        out(&serde_json::to_string(&report).unwrap_or_default());
+                    } else {
+                        out(&fleet::table(&report));
+                    }
+                    Ok(Vec::new())
+                }
+                Err(e) => Err(e),
+            },
         };
         match figures {
             Ok(figures) => {
