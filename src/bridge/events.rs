@@ -1,9 +1,11 @@
 //! What the bridge tells its consumers (console, service, `exec`): a typed event stream.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::pending::{CallClaim, PendingCallView, PendingRequestView};
 use super::session::SessionSummary;
@@ -474,9 +476,214 @@ impl BridgeEvent {
     }
 }
 
+/// Bytes of raw params (`AppServerNotification`, `AppServerRequest`) the bridge's events
+/// may hold at once by default: see [`RawLedger`].
+pub const RAW_EVENT_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+
+/// The raw params still held, counted in JSON bytes: by the event ring (an event stays
+/// there until every subscriber has read it) or by a consumer that kept them.
+#[derive(Debug, Default)]
+pub struct RawStats {
+    held_bytes: AtomicU64,
+    peak_bytes: AtomicU64,
+    held_events: AtomicU64,
+    omitted: AtomicU64,
+}
+
+/// A reading of [`RawStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawHeld {
+    /// JSON bytes of the raw params held now, and at most since the bridge started.
+    pub held_bytes: u64,
+    pub peak_bytes: u64,
+    pub held_events: u64,
+    /// Raw events sent with their params left out, because the ones held had reached the
+    /// budget (a subscriber that reads slowly or not at all).
+    pub omitted: u64,
+}
+
+impl RawStats {
+    pub fn read(&self) -> RawHeld {
+        RawHeld {
+            held_bytes: self.held_bytes.load(Ordering::Relaxed),
+            peak_bytes: self.peak_bytes.load(Ordering::Relaxed),
+            held_events: self.held_events.load(Ordering::Relaxed),
+            omitted: self.omitted.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Hands out the raw params of the raw events, counting what is still held, and bounds
+/// it in bytes. The event ring is bounded in events (8,192), not in bytes: a subscriber
+/// that falls behind (or never reads) keeps the last 8,192 events alive, and with them
+/// each raw copy of app-server's messages, however large (a command's whole output, a
+/// turn's diff). Past the budget, a raw event carries a small stand-in for its params
+/// instead (`{"switchboardOmitted": {"bytes": N}}`), so what is held stays under the
+/// budget plus one message plus 8,192 stand-ins of about 40 bytes. The typed events
+/// (transcript rows, calls, requests) are unaffected, and a subscriber that keeps up
+/// sees no difference, since what every subscriber has read is freed.
+#[derive(Debug)]
+pub struct RawLedger {
+    /// Params handed out and their sizes, oldest first; an entry leaves when nothing
+    /// holds its params any more.
+    entries: VecDeque<(Weak<Value>, usize)>,
+    held: usize,
+    budget: usize,
+    stats: Arc<RawStats>,
+    since_sweep: usize,
+}
+
+/// Over budget, the whole ledger is swept (not only its oldest end) at most this often.
+const SWEEP_EVERY: usize = 256;
+
+impl RawLedger {
+    pub fn new(budget: usize) -> RawLedger {
+        RawLedger {
+            entries: VecDeque::new(),
+            held: 0,
+            budget,
+            stats: Arc::default(),
+            since_sweep: 0,
+        }
+    }
+
+    pub fn stats(&self) -> Arc<RawStats> {
+        self.stats.clone()
+    }
+
+    /// The params to send in a raw event: shared as they are, or, once the raw params
+    /// still held reach the budget, a stand-in naming their size.
+    pub fn share(&mut self, params: Value) -> Arc<Value> {
+        self.forget_freed();
+        let bytes = json_len(&params);
+        if self.held + bytes > self.budget && self.since_sweep >= SWEEP_EVERY {
+            self.sweep();
+        }
+        self.since_sweep += 1;
+        let shared = if self.held + bytes > self.budget {
+            self.stats.omitted.fetch_add(1, Ordering::Relaxed);
+            // Small, as 8,192 of them may be held too: `bytes` is the size of what was
+            // left out (docs/RELIABILITY.md, "Soak").
+            Arc::new(json!({ "switchboardOmitted": { "bytes": bytes } }))
+        } else {
+            Arc::new(params)
+        };
+        let size = json_len(&shared);
+        self.entries.push_back((Arc::downgrade(&shared), size));
+        self.held += size;
+        self.publish();
+        shared
+    }
+
+    /// Drops the oldest entries whose params nobody holds any more.
+    fn forget_freed(&mut self) {
+        while let Some((weak, size)) = self.entries.front() {
+            if weak.strong_count() > 0 {
+                break;
+            }
+            self.held -= size;
+            self.entries.pop_front();
+        }
+    }
+
+    /// Drops every entry whose params nobody holds, wherever it is.
+    fn sweep(&mut self) {
+        self.since_sweep = 0;
+        let mut held = 0;
+        self.entries.retain(|(weak, size)| {
+            let alive = weak.strong_count() > 0;
+            if alive {
+                held += size;
+            }
+            alive
+        });
+        self.held = held;
+    }
+
+    fn publish(&self) {
+        let held = u64::try_from(self.held).unwrap_or(u64::MAX);
+        self.stats.held_bytes.store(held, Ordering::Relaxed);
+        self.stats.peak_bytes.fetch_max(held, Ordering::Relaxed);
+        self.stats.held_events.store(
+            u64::try_from(self.entries.len()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// The length of a value's compact JSON text, without writing it anywhere.
+pub fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{CallEnd, RecoveryStep, Responder, how_it_ended};
+    use super::{RawLedger, json_len};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn big(n: usize) -> serde_json::Value {
+        json!({ "threadId": "t", "delta": "x".repeat(n) })
+    }
+
+    #[test]
+    fn raw_params_held_by_a_subscriber_that_never_reads_stay_within_the_budget() {
+        let budget = 1024 * 1024;
+        let mut ledger = RawLedger::new(budget);
+        // A ring of 8,192 events that nobody reads holds every one of them.
+        let (tx, _never_read) = tokio::sync::broadcast::channel::<Arc<serde_json::Value>>(8192);
+        let mut whole = 0;
+        for _ in 0..20_000 {
+            let shared = ledger.share(big(10_000));
+            if shared.get("delta").is_some() {
+                whole += 1;
+            }
+            let _ = tx.send(shared);
+        }
+        let held = ledger.stats().read();
+        // 8,192 events of 10 kB would be 80 MB: the ledger keeps what is held under 1 MiB
+        // plus one message plus the ring's stand-ins, and says how many it left out.
+        let stand_in = json_len(&serde_json::json!({ "switchboardOmitted": { "bytes": 10_022 } }));
+        let bound = (budget + json_len(&big(10_000)) + 8_193 * stand_in) as u64;
+        assert!(held.peak_bytes <= bound, "{held:?} over {bound}");
+        assert!(held.held_bytes <= bound, "{held:?} over {bound}");
+        assert!(whole >= 100 && held.omitted > 0, "{whole} whole, {held:?}");
+        assert_eq!(whole + held.omitted, 20_000);
+    }
+
+    #[test]
+    fn raw_params_read_by_every_subscriber_are_freed_and_never_left_out() {
+        let mut ledger = RawLedger::new(1024 * 1024);
+        let (tx, mut rx) = tokio::sync::broadcast::channel::<Arc<serde_json::Value>>(8192);
+        for _ in 0..20_000 {
+            let _ = tx.send(ledger.share(big(10_000)));
+            let read = rx.try_recv().unwrap();
+            assert!(read.get("delta").is_some());
+        }
+        let held = ledger.stats().read();
+        assert_eq!(held.omitted, 0, "{held:?}");
+        // Each was freed once read; the ledger counts at most the last one or two.
+        assert!(
+            held.held_bytes <= 2 * json_len(&big(10_000)) as u64,
+            "{held:?}"
+        );
+    }
 
     #[test]
     fn how_a_call_ended_names_who_or_why() {

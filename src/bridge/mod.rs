@@ -89,6 +89,10 @@ pub struct BridgeConfig {
     /// New sessions' transcripts go to what this opens instead of their files (the
     /// soak's injected short writes and full disks); `None`: the files.
     pub transcript_store: Option<transcript::StoreOpener>,
+    /// JSON bytes of raw params (`AppServerNotification`, `AppServerRequest`) the events
+    /// may hold at once for subscribers that have not read them; past it a raw event
+    /// carries a stand-in (`events::RawLedger`).
+    pub raw_event_budget: usize,
 }
 
 /// Closed sessions whose summary a bridge keeps by default (a few hundred bytes each).
@@ -149,6 +153,7 @@ impl BridgeConfig {
             resume_restored: false,
             closed_sessions_kept: CLOSED_SESSIONS_KEPT,
             transcript_store: None,
+            raw_event_budget: events::RAW_EVENT_BUDGET_BYTES,
         }
     }
 
@@ -692,6 +697,8 @@ pub struct BridgeHandle {
     tap: ProtocolTap,
     /// The catalog in use; the actor swaps it on a reload.
     catalog: watch::Receiver<Arc<Catalog>>,
+    /// The raw params its raw events hold (`events::RawLedger`).
+    raw: Arc<events::RawStats>,
 }
 
 /// One app-server to start a bridge with: its spec, and how its transport is opened.
@@ -777,12 +784,15 @@ pub async fn start_fleet(config: BridgeConfig, members: Vec<FleetMember>) -> Res
     let (events, _) = broadcast::channel(EVENT_CAPACITY);
     let tap = ProtocolTap::default();
     let (catalog_tx, catalog) = watch::channel(config.catalog.clone());
+    let raw = events::RawLedger::new(config.raw_event_budget);
+    let raw_stats = raw.stats();
     let wiring = actor::Wiring {
         self_tx: commands.downgrade(),
         commands: command_rx,
         events: events.clone(),
         tap: tap.clone(),
         catalog_tx,
+        raw,
     };
     actor::spawn(config, members, wiring).await?;
     Ok(BridgeHandle {
@@ -790,6 +800,7 @@ pub async fn start_fleet(config: BridgeConfig, members: Vec<FleetMember>) -> Res
         events: events.downgrade(),
         tap,
         catalog,
+        raw: raw_stats,
     })
 }
 
@@ -869,6 +880,12 @@ impl BridgeHandle {
             .await
             .map_err(|_| BridgeError::Stopped)?;
         rx.await.map_err(|_| BridgeError::Stopped)
+    }
+
+    /// The raw params its raw events hold now, at most so far, and how many it left out
+    /// for being over `BridgeConfig::raw_event_budget`.
+    pub fn raw_events(&self) -> events::RawHeld {
+        self.raw.read()
     }
 
     pub fn subscribe(&self) -> EventReceiver {

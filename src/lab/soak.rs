@@ -34,10 +34,16 @@ use crate::bridge::{
     ClaimOutcome, ConnectionState, CreateSession, ManualPolicy, ReconnectPolicy, RecoveryStep,
     RespondOutcome, Responder,
 };
+use crate::bridge::{AppServerSpec, FleetMember};
 use crate::catalog::{Catalog, CatalogError};
 use crate::lab::faulty_store::{FaultyDisk, StoreTally};
 use crate::lab::rng::Rng;
-use crate::lab::synthetic::faults::{FaultCounts, FaultPlan, ToolMix, spawn_faulty};
+use crate::lab::synthetic::faults::{
+    FaultCounts, FaultPlan, FaultySynthetic, ToolMix, spawn_faulty,
+};
+
+#[path = "soak_remote.rs"]
+mod remote;
 use crate::protocol::ToolCallResult;
 
 /// The tools of the soak: one static, one answered remotely, one flaky command.
@@ -98,6 +104,26 @@ pub struct SoakConfig {
     pub renew: f64,
     /// A transcript write starts a full disk (short write, then ENOSPC for 1 to 3 writes).
     pub transcript_failure: f64,
+    /// Synthetic app-servers the bridge drives at once, each its own connection with its
+    /// own request ids (from 0), seeded faults and answer counts; the calls are shared
+    /// out among them.
+    pub app_servers: usize,
+    /// The second app-server (the only one, if there is one) is killed once, after this
+    /// share of its calls in percent (0: never), and refuses `down_connects` connection
+    /// attempts before it comes back.
+    pub kill_at_percent: u32,
+    pub down_connects: u32,
+    /// In-process claimants wait up to this many microseconds before claiming, so that
+    /// the remote ones (over HTTP, told by the websocket) win some races.
+    pub claim_delay_us: u64,
+    /// Claimants that go through the service API: an in-process `serve` on loopback,
+    /// its websocket for the calls, HTTP for claims and answers.
+    pub remote_claimants: usize,
+    /// A remote claimant dies holding the claim (its process is gone: it never answers,
+    /// its socket closes, it comes back as a new process).
+    pub remote_claimant_dies: f64,
+    /// A remote claimant gives the claim back at once (`DELETE .../claim`).
+    pub remote_release: f64,
 }
 
 impl SoakConfig {
@@ -125,18 +151,48 @@ impl SoakConfig {
             claimant_dies: 0.005,
             renew: 0.1,
             transcript_failure: 0.0002,
+            app_servers: 3,
+            kill_at_percent: 40,
+            down_connects: 5,
+            claim_delay_us: 2_000,
+            remote_claimants: 2,
+            remote_claimant_dies: 0.01,
+            remote_release: 0.01,
         }
     }
 
-    fn plan(&self) -> FaultPlan {
+    /// The calls app-server `index` raises: an even share, the first taking the rest.
+    fn calls_of(&self, index: usize) -> u64 {
+        let n = u64::try_from(self.app_servers.max(1)).unwrap_or(1);
+        let share = self.calls / n;
+        if index == 0 {
+            self.calls - share * (n - 1)
+        } else {
+            share
+        }
+    }
+
+    /// The app-server killed once during the run.
+    fn killed(&self) -> usize {
+        usize::from(self.app_servers > 1)
+    }
+
+    fn plan(&self, index: usize) -> FaultPlan {
         // Weights per million calls.
         let flaky = 1_000_000u32.checked_div(self.flaky_every).unwrap_or(0);
         let remote = self.remote_percent.min(100) * 10_000;
         let instant = 1_000_000u32.saturating_sub(remote).saturating_sub(flaky);
         let modes = ["ok", "crash", "fail", "garbage", "hang", "silent"];
+        let total_calls = self.calls_of(index);
+        let kill_at = (index == self.killed() && self.kill_at_percent > 0)
+            .then(|| (total_calls * u64::from(self.kill_at_percent.min(100)) / 100).max(1));
         FaultPlan {
-            seed: self.seed,
-            total_calls: self.calls,
+            name: format!("faulty-{}", index + 1),
+            // Each app-server its own faults.
+            seed: self
+                .seed
+                .wrapping_add(0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(index as u64)),
+            total_calls,
             calls_per_turn: self.calls_per_turn,
             concurrency: self.concurrency,
             tools: vec![
@@ -162,6 +218,8 @@ impl SoakConfig {
             junk_line: self.junk_line,
             drop_connection: self.drop_connection,
             restart: self.restart,
+            kill_at,
+            down_connects: self.down_connects,
         }
     }
 
@@ -175,8 +233,27 @@ impl SoakConfig {
 pub enum SoakError {
     #[error("the soak catalog is invalid: {0}")]
     Catalog(#[from] CatalogError),
-    #[error("the bridge could not start on the synthetic app-server: {0}")]
+    #[error("the bridge could not start on the synthetic app-servers: {0}")]
     Bridge(#[from] BridgeError),
+    #[error("the soak's API server could not start: {0}")]
+    Service(#[from] crate::service::ServiceError),
+    #[error("the soak's remote claimants could not start: {0}")]
+    Remote(String),
+}
+
+/// One app-server of the run: what it did and saw, and how its calls ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionTally {
+    pub name: String,
+    pub calls_planned: u64,
+    /// Its `tool_call_requested` and `tool_call_resolved` events.
+    pub calls_requested: u64,
+    pub calls_ended: u64,
+    pub pending_at_end: u64,
+    pub reconnects: u64,
+    /// What the synthetic app-server injected and counted (answers per request id).
+    pub app_server: FaultCounts,
 }
 
 /// What the bridge saw, from its event stream and its totals.
@@ -220,6 +297,48 @@ pub struct ResponderTally {
     pub handler_runs: u64,
     /// Answers without the claim id refused while a claim was held.
     pub answers_refused_claimed: u64,
+    /// Claims given back (`Released`, by remote claimants).
+    pub claims_released: u64,
+}
+
+/// What the claimants that go through the service API did (HTTP claims and answers, the
+/// websocket for the calls); their handler runs count in `responder.handlerRuns` too,
+/// and a handler run twice across both kinds is a violation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteTally {
+    pub claimants: u64,
+    /// Websockets opened on `/api/stream` (one per claimant, again after each death or
+    /// close), and `lagged` frames they got (events skipped: the pending list is read
+    /// again).
+    pub streams_opened: u64,
+    pub streams_lagged: u64,
+    pub calls_offered: u64,
+    /// Claim requests sent, by route: `/api/tool-calls/{id}/claim` and
+    /// `/api/requests/{id}/claim`.
+    pub claims_via_tool_calls: u64,
+    pub claims_via_requests: u64,
+    pub claims_granted: u64,
+    /// 409 `call_claimed`: another claimant (in-process or remote) held it.
+    pub claims_refused: u64,
+    /// 404 or `in_flight`: it ended or was being answered meanwhile.
+    pub claims_too_late: u64,
+    pub claims_renewed: u64,
+    /// Given back with `DELETE .../claim` before running anything.
+    pub claims_released: u64,
+    /// Died holding the claim: the lease ran out and another claimant took the call.
+    pub died: u64,
+    pub handler_runs: u64,
+    pub answers_sent: u64,
+    pub answers_accepted: u64,
+    /// 404: the call ended first (completed elsewhere, interrupted, lost in a restart).
+    pub answers_not_found: u64,
+    /// 500: not written (the connection was down); sent again.
+    pub answers_retried: u64,
+    /// Requests that got no reply at all (counted, retried where it matters).
+    pub http_errors: u64,
+    /// Anything else the API said that a claimant did not expect (must stay 0).
+    pub unexpected_replies: u64,
 }
 
 /// What the transcript stores saw, and what the bridge reported of their failures.
@@ -247,6 +366,15 @@ pub struct MemoryTally {
     pub warm_kib: u64,
     pub peak_kib: u64,
     pub end_kib: u64,
+    /// The raw params (`AppServerNotification`/`AppServerRequest`) the bridge's events
+    /// held, counted in JSON bytes (not resident memory, so other work in the process
+    /// does not count): at most during the run, and at the end; the budget, and raw
+    /// events sent without their params for being over it.
+    pub raw_held_peak_bytes: u64,
+    pub raw_held_end_bytes: u64,
+    pub raw_held_peak_events: u64,
+    pub raw_budget_bytes: u64,
+    pub raw_omitted: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -255,10 +383,13 @@ pub struct SoakReport {
     pub config: SoakConfig,
     pub elapsed_ms: u64,
     pub calls_per_second: u64,
-    /// Faults the synthetic app-server injected, and what it counted.
+    /// Faults the synthetic app-servers injected, and what they counted, in all.
     pub app_server: FaultCounts,
     pub bridge: BridgeTally,
+    /// Each app-server's connection on its own.
+    pub connections: Vec<ConnectionTally>,
     pub responder: ResponderTally,
+    pub remote: RemoteTally,
     /// The transcript stores: rows written, full disks injected, rows cut in half.
     pub transcripts: TranscriptTally,
     /// Calls raised that did not end exactly once.
@@ -303,6 +434,7 @@ struct Counters {
     handler_runs: AtomicU64,
     handlers_run_twice: AtomicU64,
     answers_refused_claimed: AtomicU64,
+    claims_released: AtomicU64,
     lost_claims: AtomicU64,
     persist_failed: AtomicU64,
     persist_cleared: AtomicU64,
@@ -339,38 +471,61 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         SOAK_CATALOG,
         std::path::Path::new("soak-catalog.toml"),
     )?);
-    let peer = Arc::new(spawn_faulty(config.plan()));
+    let count = config.app_servers.max(1);
+    let names: Vec<String> = (0..count).map(|index| config.plan(index).name).collect();
+    let peers: Vec<Arc<FaultySynthetic>> = (0..count)
+        .map(|index| Arc::new(spawn_faulty(config.plan(index))))
+        .collect();
     let (disk, opener) = FaultyDisk::new(config.seed ^ 0xD15C, config.transcript_failure);
-    let mut bridge_config = BridgeConfig::new(
-        // Labelled websocket: a dropped connection keeps its calls for replay, as a
-        // websocket app-server does; injected restarts lose them, as a crash does.
-        TransportSpec::WebSocket {
-            url: "synthetic://faulty".to_string(),
-            bearer: None,
-        },
-        catalog,
-    );
+    // Labelled websockets: a dropped connection keeps its calls for replay, as a
+    // websocket app-server does; injected restarts and kills lose them, as a crash does.
+    let specs: Vec<AppServerSpec> = names
+        .iter()
+        .map(|name| AppServerSpec {
+            name: name.clone(),
+            transport: TransportSpec::WebSocket {
+                url: format!("synthetic://{name}"),
+                bearer: None,
+            },
+            cwd: None,
+        })
+        .collect();
+    let mut bridge_config = BridgeConfig::new(specs[0].transport.clone(), catalog);
+    bridge_config.app_servers = specs.clone();
     bridge_config.manual_policy = ManualPolicy::Wait;
     // Transcripts go to the faulty stores (no file is written; the folder is a label).
     bridge_config.data_dir = Some(std::env::temp_dir().join("switchboard-soak"));
     bridge_config.transcript_store = Some(opener);
     bridge_config.request_timeout = Duration::from_secs(10);
+    let raw_budget = bridge_config.raw_event_budget;
     bridge_config.reconnect = ReconnectPolicy {
         enabled: true,
         initial_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(50),
         max_attempts: 50,
     };
-    let bridge = bridge::start_with(bridge_config, peer.connector()).await?;
+    let members = specs
+        .into_iter()
+        .zip(&peers)
+        .map(|(spec, peer)| FleetMember {
+            spec,
+            connector: Some(peer.connector()),
+            opened: None,
+        })
+        .collect();
+    let bridge = bridge::start_fleet(bridge_config, members).await?;
     let counters = Arc::new(Counters::default());
+    let runs: Runs = Arc::default();
 
     let memory = Arc::new(std::sync::Mutex::new(MemoryTally {
         start_kib,
+        raw_budget_bytes: u64::try_from(raw_budget).unwrap_or(u64::MAX),
         ..MemoryTally::default()
     }));
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = tokio::spawn(sample_memory(
-        peer.clone(),
+        bridge.clone(),
+        peers.clone(),
         config.calls,
         memory.clone(),
         sampling.clone(),
@@ -384,35 +539,35 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         events,
         counters.clone(),
         config.clone(),
+        names.clone(),
+        runs.clone(),
         watching,
     ));
+    // The remote claimants, through the API of an in-process `serve` on loopback.
+    let remote = remote::start(&bridge, &config, counters.clone(), runs.clone()).await?;
 
     let mut drivers = Vec::new();
-    for _ in 0..config.sessions.max(1) {
-        drivers.push(tokio::spawn(drive_session(
-            bridge.clone(),
-            peer.clone(),
-            counters.clone(),
-            deadline,
-        )));
+    for (peer, name) in peers.iter().zip(&names) {
+        for _ in 0..config.sessions.max(1) {
+            drivers.push(tokio::spawn(drive_session(
+                bridge.clone(),
+                peer.clone(),
+                name.clone(),
+                counters.clone(),
+                deadline,
+            )));
+        }
     }
     for driver in drivers {
         let _ = driver.await;
     }
     // The last calls end as their turns do; wait for them, bounded.
-    let mut pending = bridge
-        .pending_calls(None)
-        .await
-        .map(|p| p.len())
-        .unwrap_or(0);
-    while pending > 0 && Instant::now() < deadline {
+    let mut left = bridge.pending_calls(None).await.unwrap_or_default();
+    while !left.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        pending = bridge
-            .pending_calls(None)
-            .await
-            .map(|p| p.len())
-            .unwrap_or(0);
+        left = bridge.pending_calls(None).await.unwrap_or_default();
     }
+    let pending = left.len();
     // Rows that wait for a failed store are written by the retries (1 s, 2 s, ...).
     let mut status = bridge.status().await?;
     while !status.not_persisted.is_empty() && Instant::now() < deadline {
@@ -428,18 +583,35 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
     disk.check_ends();
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
+    let remote = remote.stop().await;
     // The watcher's handle keeps the event stream open: let it catch up, then stop it.
     let ends = totals_ended(&status.totals);
     while get(&counters.ended) < ends && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let _ = stop_watching.send(());
-    let _ = watcher.await;
+    let seen = watcher.await.unwrap_or_default();
     bridge.shutdown().await;
     drop(bridge);
 
     let elapsed = started.elapsed();
-    let app_server = peer.counts();
+    let mut app_server = FaultCounts::default();
+    let mut connections = Vec::new();
+    for (index, (peer, name)) in peers.iter().zip(&names).enumerate() {
+        let counts = peer.counts();
+        app_server.add(&counts);
+        let seen = seen.get(index).cloned().unwrap_or_default();
+        connections.push(ConnectionTally {
+            name: name.clone(),
+            calls_planned: config.calls_of(index),
+            calls_requested: seen.requested,
+            calls_ended: seen.ended,
+            pending_at_end: u64::try_from(left.iter().filter(|c| &c.app_server == name).count())
+                .unwrap_or(u64::MAX),
+            reconnects: seen.reconnects,
+            app_server: counts,
+        });
+    }
     let totals = &status.totals;
     let calls_ended = totals_ended(totals);
     let c = &counters;
@@ -473,6 +645,7 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         leases_expired: get(&c.leases_expired),
         handler_runs: get(&c.handler_runs),
         answers_refused_claimed: get(&c.answers_refused_claimed),
+        claims_released: get(&c.claims_released),
     };
     let transcripts = TranscriptTally {
         stores: disk.counts().tally(),
@@ -566,11 +739,65 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         ),
     );
     check(
-        get(&c.leases_expired) <= get(&c.claimants_died),
+        get(&c.leases_expired) <= get(&c.claimants_died) + remote.died,
         format!(
-            "{} leases ran out but only {} claimants died",
+            "{} leases ran out but only {} claimants died ({} in-process, {} remote)",
             get(&c.leases_expired),
-            get(&c.claimants_died)
+            get(&c.claimants_died) + remote.died,
+            get(&c.claimants_died),
+            remote.died
+        ),
+    );
+    // Each connection on its own: its calls all raised, each ended exactly once, no
+    // answer written twice or to an id it never sent (ids restart at 0 per connection).
+    for (index, conn) in connections.iter().enumerate() {
+        let name = &conn.name;
+        let peer = &conn.app_server;
+        check(
+            peer.calls_raised == conn.calls_planned,
+            format!(
+                "{name}: {} calls raised of {} planned",
+                peer.calls_raised, conn.calls_planned
+            ),
+        );
+        check(
+            conn.calls_requested == peer.calls_raised && conn.calls_ended == peer.calls_raised,
+            format!(
+                "{name}: {} calls requested and {} ended for {} raised",
+                conn.calls_requested, conn.calls_ended, peer.calls_raised
+            ),
+        );
+        check(
+            conn.pending_at_end == 0,
+            format!(
+                "{name}: {} calls still pending at the end",
+                conn.pending_at_end
+            ),
+        );
+        check(
+            peer.double_answers == 0 && peer.unknown_answers == 0,
+            format!(
+                "{name}: {} answers written twice, {} to unknown request ids",
+                peer.double_answers, peer.unknown_answers
+            ),
+        );
+        let planned_kill = config
+            .plan(index)
+            .kill_at
+            .is_some_and(|at| at <= conn.calls_planned);
+        check(
+            !planned_kill || (peer.kills == 1 && conn.reconnects > 0),
+            format!(
+                "{name}: killed {} time(s) and reconnected {} time(s); planned once, then back",
+                peer.kills, conn.reconnects
+            ),
+        );
+    }
+    check(
+        remote.unexpected_replies == 0,
+        format!(
+            "remote claimants: {} replies of the API they did not expect",
+            remote.unexpected_replies
         ),
     );
     let t = &transcripts;
@@ -600,6 +827,12 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         "transcript failures were injected but none was reported".to_string(),
     );
     let memory = memory.lock().map(|m| m.clone()).unwrap_or_default();
+    if memory.raw_omitted > 0 {
+        violations.push(format!(
+            "{} raw events were sent without their params: the raw copies held reached the {} byte budget",
+            memory.raw_omitted, memory.raw_budget_bytes
+        ));
+    }
     // Calls that did not end, or ended more than once.
     let calls_lost = raised.abs_diff(calls_ended) + u64::try_from(pending).unwrap_or(u64::MAX);
     let seconds = elapsed.as_secs_f64().max(0.001);
@@ -609,7 +842,9 @@ pub async fn run(config: SoakConfig) -> Result<SoakReport, SoakError> {
         calls_per_second: (raised as f64 / seconds) as u64,
         app_server,
         bridge: bridge_tally,
+        connections,
         responder,
+        remote,
         transcripts,
         calls_lost,
         memory,
@@ -627,7 +862,8 @@ fn totals_ended(totals: &crate::bridge::Totals) -> u64 {
 /// Samples resident memory until told to stop: the warm figure once a tenth of the
 /// calls are raised, the peak after that, and the last one.
 async fn sample_memory(
-    peer: Arc<crate::lab::synthetic::faults::FaultySynthetic>,
+    bridge: BridgeHandle,
+    peers: Vec<Arc<FaultySynthetic>>,
     calls: u64,
     memory: Arc<std::sync::Mutex<MemoryTally>>,
     running: Arc<AtomicBool>,
@@ -636,8 +872,13 @@ async fn sample_memory(
     while running.load(Ordering::Relaxed) {
         ticker.tick().await;
         let kib = resident_kib();
-        let raised = peer.counts().calls_raised;
+        let raised: u64 = peers.iter().map(|p| p.counts().calls_raised).sum();
+        let raw = bridge.raw_events();
         if let Ok(mut m) = memory.lock() {
+            m.raw_held_peak_bytes = raw.peak_bytes;
+            m.raw_held_end_bytes = raw.held_bytes;
+            m.raw_held_peak_events = m.raw_held_peak_events.max(raw.held_events);
+            m.raw_omitted = raw.omitted;
             if m.warm_kib == 0 && raised >= calls / 10 {
                 m.warm_kib = kib;
             }
@@ -656,17 +897,22 @@ async fn watch_events(
     mut events: crate::bridge::EventReceiver,
     counters: Arc<Counters>,
     config: SoakConfig,
+    names: Vec<String>,
+    runs: Runs,
     mut stop: tokio::sync::oneshot::Receiver<()>,
-) {
+) -> Vec<Seen> {
     let mut rng = Rng::new(config.seed ^ 0x5EED);
-    // Calls seen requested and not yet ended: whether the remote responder answers it.
-    let mut open: HashMap<String, bool> = HashMap::new();
+    // Calls seen requested and not yet ended: whether the remote responder answers it,
+    // and its app-server.
+    let mut open: HashMap<String, (bool, usize)> = HashMap::new();
+    let mut seen = vec![Seen::default(); names.len()];
+    let slot = |name: &str| names.iter().position(|n| n == name).unwrap_or(0);
     // Whether each session's transcript is being written, to count failures and clears.
     let mut persisted: HashMap<String, bool> = HashMap::new();
-    let runs: Runs = Arc::default();
     let lease = Duration::from_millis(config.lease_ms.max(1));
     let mut next_claimant = 0u64;
-    let mut connected_once = false;
+    let claim_delay =
+        |rng: &mut Rng| Duration::from_micros(rng.next_u64() % (config.claim_delay_us + 1));
     loop {
         let event = tokio::select! {
             event = events.recv() => event,
@@ -679,7 +925,11 @@ async fn watch_events(
             BridgeEvent::ToolCallRequested { call } => {
                 add(&counters.requested);
                 let remote = call.answerer == Answerer::Person;
-                if open.insert(call.request_id.clone(), remote).is_some() {
+                let at = slot(&call.app_server);
+                if let Some(conn) = seen.get_mut(at) {
+                    conn.requested += 1;
+                }
+                if open.insert(call.request_id.clone(), (remote, at)).is_some() {
                     add(&counters.ended_twice);
                 }
                 if remote {
@@ -694,6 +944,7 @@ async fn watch_events(
                             twice: rng.chance(config.duplicate_answer),
                             dies: rng.chance(config.claimant_dies),
                             renew: rng.chance(config.renew),
+                            wait: claim_delay(&mut rng),
                         };
                         tokio::spawn(claimant(
                             bridge.clone(),
@@ -709,11 +960,15 @@ async fn watch_events(
             }
             BridgeEvent::ToolCallClaim {
                 call,
-                change: ClaimChange::Expired,
+                change: change @ (ClaimChange::Expired | ClaimChange::Released),
                 ..
             } => {
-                // Its holder died: the next worker takes it.
-                add(&counters.leases_expired);
+                // Its holder died (or gave it back): the next worker takes it.
+                if change == ClaimChange::Expired {
+                    add(&counters.leases_expired);
+                } else {
+                    add(&counters.claims_released);
+                }
                 next_claimant += 1;
                 let plan = Answer {
                     delay: Duration::from_micros(rng.next_u64() % (config.max_answer_delay_us + 1)),
@@ -721,6 +976,7 @@ async fn watch_events(
                     twice: false,
                     dies: false,
                     renew: rng.chance(config.renew),
+                    wait: Duration::ZERO,
                 };
                 tokio::spawn(claimant(
                     bridge.clone(),
@@ -745,7 +1001,13 @@ async fn watch_events(
                 if let Ok(mut runs) = runs.lock() {
                     runs.remove(&call.request_id);
                 }
-                match open.remove(&call.request_id) {
+                let ended = open.remove(&call.request_id);
+                if let Some((_, at)) = ended
+                    && let Some(conn) = seen.get_mut(at)
+                {
+                    conn.ended += 1;
+                }
+                match ended.map(|(remote, _)| remote) {
                     None => add(&counters.ended_twice),
                     Some(true) if rng.chance(config.late_answer) => {
                         add(&counters.late_answers);
@@ -770,13 +1032,15 @@ async fn watch_events(
                 }
             }
             BridgeEvent::Connection {
+                app_server,
                 state: ConnectionState::Connected { .. },
                 ..
             } => {
-                if connected_once {
-                    add(&counters.reconnects);
+                // The first connections are made before the watcher subscribed.
+                add(&counters.reconnects);
+                if let Some(conn) = seen.get_mut(slot(&app_server)) {
+                    conn.reconnects += 1;
                 }
-                connected_once = true;
             }
             BridgeEvent::SessionRecovery { step, .. } => match step {
                 RecoveryStep::Resumed { .. } => add(&counters.resumed),
@@ -789,6 +1053,15 @@ async fn watch_events(
             _ => {}
         }
     }
+    seen
+}
+
+/// What the watcher saw of one app-server's calls and connection.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    requested: u64,
+    ended: u64,
+    reconnects: u64,
 }
 
 struct Answer {
@@ -799,6 +1072,8 @@ struct Answer {
     dies: bool,
     /// Renews the claim once before answering.
     renew: bool,
+    /// Waits this long before claiming.
+    wait: Duration,
 }
 
 /// Calls whose handler a live claimant ran (or is running); a call leaves when it ends.
@@ -817,6 +1092,9 @@ async fn claimant(
     counters: Arc<Counters>,
     runs: Runs,
 ) {
+    if !plan.wait.is_zero() {
+        tokio::time::sleep(plan.wait).await;
+    }
     let claim_id = match bridge.claim_call(&request_id, &name, lease, None).await {
         Ok(ClaimOutcome::Claimed { claim, .. }) => {
             add(&counters.claims_granted);
@@ -973,7 +1251,8 @@ async fn run_and_answer(
 /// longer go on is replaced by a new one.
 async fn drive_session(
     bridge: BridgeHandle,
-    peer: Arc<crate::lab::synthetic::faults::FaultySynthetic>,
+    peer: Arc<FaultySynthetic>,
+    app_server: String,
     counters: Arc<Counters>,
     deadline: Instant,
 ) {
@@ -981,7 +1260,13 @@ async fn drive_session(
     while !peer.budget_spent() && Instant::now() < deadline {
         let thread_id = match &thread {
             Some(thread_id) => thread_id.clone(),
-            None => match bridge.create_session(CreateSession::default()).await {
+            None => match bridge
+                .create_session(CreateSession {
+                    app_server: Some(app_server.clone()),
+                    ..CreateSession::default()
+                })
+                .await
+            {
                 Ok(session) => {
                     thread = Some(session.thread_id.clone());
                     session.thread_id

@@ -2,7 +2,6 @@
 //! reconnect), registered (in the store before anyone can see them), then routed (a
 //! handler, a person, a policy); notifications move sessions, turns and requests on.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -30,10 +29,13 @@ impl Actor {
             Inbound::Notification(notification) => {
                 match ServerNotification::from_notification(&notification) {
                     Ok(typed) => {
+                        let params = self
+                            .raw
+                            .share(notification.params.clone().unwrap_or(Value::Null));
                         self.emit(BridgeEvent::AppServerNotification {
                             thread_id: typed.thread_id().map(str::to_string),
                             method: notification.method.clone(),
-                            params: Arc::new(notification.params.clone().unwrap_or(Value::Null)),
+                            params,
                         });
                         self.fold_items(&notification);
                         self.on_notification(typed);
@@ -41,11 +43,13 @@ impl Actor {
                     Err(e) => {
                         tracing::warn!(target: "bridge", "could not read `{}` notification: {e}", notification.method);
                         let params = notification.params.unwrap_or(Value::Null);
+                        // Still its thread's, for the API's thread filters.
+                        let thread_id = thread_of(&params);
+                        let params = self.raw.share(params);
                         self.emit(BridgeEvent::AppServerNotification {
-                            // Still its thread's, for the API's thread filters.
-                            thread_id: thread_of(&params),
+                            thread_id,
                             method: notification.method,
-                            params: Arc::new(params),
+                            params,
                         });
                     }
                 }
@@ -61,7 +65,9 @@ impl Actor {
             thread_id: request.params.as_ref().and_then(thread_of),
             id: request.id.clone(),
             method: request.method.clone(),
-            params: Arc::new(request.params.clone().unwrap_or(Value::Null)),
+            params: self
+                .raw
+                .share(request.params.clone().unwrap_or(Value::Null)),
         };
         self.take_server_request(request);
         self.emit(raw);

@@ -77,6 +77,8 @@ pub(super) struct Wiring {
     pub events: broadcast::Sender<BridgeEvent>,
     pub tap: ProtocolTap,
     pub catalog_tx: watch::Sender<Arc<Catalog>>,
+    /// Counts (and bounds) the raw params the raw events hold.
+    pub raw: crate::bridge::events::RawLedger,
 }
 
 /// An app-server's place in `Actor::upstreams`, in fleet order: 0 is the default.
@@ -163,6 +165,7 @@ pub(super) async fn spawn(
         events,
         tap,
         catalog_tx,
+        raw,
     } = wiring;
     let fleet = members.len();
     let opened =
@@ -288,6 +291,7 @@ pub(super) async fn spawn(
         catalog_generation: 0,
         last_reload: None,
         attaching: std::collections::HashSet::new(),
+        raw,
     };
     for (slot, reason) in unreachable {
         actor.start_first_reconnect(slot, reason);
@@ -405,6 +409,8 @@ struct Actor {
     /// Successful catalog loads since start, the first being 0.
     catalog_generation: u64,
     last_reload: Option<crate::bridge::CatalogReload>,
+    /// The raw events' params: shared, counted while held, bounded in bytes.
+    raw: crate::bridge::events::RawLedger,
 }
 
 impl Actor {

@@ -9,12 +9,16 @@
 //! of a thread without a turn fails with "no rollout found"; answers to ended calls are
 //! dropped silently. On top of that, seeded random faults: duplicate requests, calls
 //! ended without waiting for the answer (another client answered), interrupted turns,
-//! junk lines, dropped connections and restarts.
+//! junk lines, dropped connections and restarts; and, once if planned, a kill: a restart
+//! after which the app-server refuses connections for a while (the bridge backs off and
+//! reconnects).
 //!
 //! It counts, per request, how many answers it read, so a soak can prove that no answer
-//! was ever written twice.
+//! was ever written twice. Each peer is one app-server with its own request ids (from 0):
+//! a soak over several runs one peer per connection, and each counts its own answers.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -40,6 +44,9 @@ pub struct ToolMix {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FaultPlan {
+    /// Names its threads and turns (`NAME-thread-1`), which must be unique across the
+    /// app-servers of one bridge, as codex's UUIDs are.
+    pub name: String,
     pub seed: u64,
     /// Calls to raise in all; turns started after that raise none.
     pub total_calls: u64,
@@ -61,6 +68,10 @@ pub struct FaultPlan {
     /// Drop the connection as a process exit: every waiting call is lost, request ids
     /// start again at 0, running turns read as interrupted.
     pub restart: f64,
+    /// Kill the app-server once, after it raised this many calls: a restart (as above)
+    /// after which it stays down for `down_connects` connection attempts, each refused.
+    pub kill_at: Option<u64>,
+    pub down_connects: u32,
 }
 
 /// What the faulty peer did and saw. `double_answers` and `unknown_answers` must stay 0.
@@ -90,6 +101,58 @@ pub struct FaultCounts {
     pub resumes_refused: u64,
     pub turns_started: u64,
     pub turns_ended: u64,
+    /// The planned kill (`kill_at`) happened, and the connection attempts refused while
+    /// the app-server was down.
+    pub kills: u64,
+    pub connects_refused: u64,
+}
+
+impl FaultCounts {
+    /// Adds another peer's counts to these (the totals of a fleet).
+    pub fn add(&mut self, other: &FaultCounts) {
+        let FaultCounts {
+            calls_raised,
+            answers,
+            double_answers,
+            unknown_answers,
+            late_answers,
+            duplicate_requests,
+            early_completions,
+            interrupted_turns,
+            interrupted_calls,
+            junk_lines,
+            connection_drops,
+            restarts,
+            calls_lost_in_restarts,
+            replays,
+            resumes,
+            resumes_refused,
+            turns_started,
+            turns_ended,
+            kills,
+            connects_refused,
+        } = other;
+        self.calls_raised += calls_raised;
+        self.answers += answers;
+        self.double_answers += double_answers;
+        self.unknown_answers += unknown_answers;
+        self.late_answers += late_answers;
+        self.duplicate_requests += duplicate_requests;
+        self.early_completions += early_completions;
+        self.interrupted_turns += interrupted_turns;
+        self.interrupted_calls += interrupted_calls;
+        self.junk_lines += junk_lines;
+        self.connection_drops += connection_drops;
+        self.restarts += restarts;
+        self.calls_lost_in_restarts += calls_lost_in_restarts;
+        self.replays += replays;
+        self.resumes += resumes;
+        self.resumes_refused += resumes_refused;
+        self.turns_started += turns_started;
+        self.turns_ended += turns_ended;
+        self.kills += kills;
+        self.connects_refused += connects_refused;
+    }
 }
 
 /// A running faulty peer: hand its connector to the bridge.
@@ -119,7 +182,26 @@ impl FaultySynthetic {
 /// Starts the faulty peer as a task; it lives until its connector is dropped.
 pub fn spawn_faulty(plan: FaultPlan) -> FaultySynthetic {
     let (wires_tx, wires_rx) = mpsc::unbounded_channel::<MemoryWire>();
+    let counts = Arc::new(Mutex::new(FaultCounts::default()));
+    // Connection attempts still to refuse: set when the peer is killed.
+    let down = Arc::new(AtomicU32::new(0));
+    let (refusing, refused) = (down.clone(), counts.clone());
     let connector: Connector = Arc::new(move || {
+        let is_down = refusing
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if is_down {
+            if let Ok(mut counts) = refused.lock() {
+                counts.connects_refused += 1;
+            }
+            return Box::pin(async {
+                Err(AppServerError::Connect {
+                    url: "synthetic".to_string(),
+                    message: "connection refused: the synthetic app-server is down (injected kill)"
+                        .to_string(),
+                })
+            });
+        }
         let (raw, peer) = memory();
         let wire = MemoryWire {
             from_client: peer.from_client,
@@ -134,9 +216,8 @@ pub fn spawn_faulty(plan: FaultPlan) -> FaultySynthetic {
             Ok(raw)
         })
     });
-    let counts = Arc::new(Mutex::new(FaultCounts::default()));
     let total_calls = plan.total_calls;
-    let peer = FaultyPeer::new(plan, counts.clone());
+    let peer = FaultyPeer::new(plan, counts.clone(), down);
     tokio::spawn(peer.run(wires_rx));
     FaultySynthetic {
         connector,
@@ -199,6 +280,8 @@ enum Flow {
     Continue,
     Drop,
     Restart,
+    /// A restart after which the app-server stays down for a while.
+    Kill,
     /// The client is gone (or cannot be written to).
     Gone,
 }
@@ -221,10 +304,12 @@ struct FaultyPeer {
     raised: u64,
     /// A fault decided while raising, applied once the current message is handled.
     pending_flow: Flow,
+    /// Connection attempts to refuse (shared with the connector).
+    down: Arc<AtomicU32>,
 }
 
 impl FaultyPeer {
-    fn new(plan: FaultPlan, counts: Arc<Mutex<FaultCounts>>) -> FaultyPeer {
+    fn new(plan: FaultPlan, counts: Arc<Mutex<FaultCounts>>, down: Arc<AtomicU32>) -> FaultyPeer {
         let words = usize::try_from(plan.total_calls / 64 + 1).unwrap_or(0);
         FaultyPeer {
             rng: Rng::new(plan.seed),
@@ -242,6 +327,7 @@ impl FaultyPeer {
             turns: HashMap::new(),
             raised: 0,
             pending_flow: Flow::Continue,
+            down,
         }
     }
 
@@ -256,14 +342,18 @@ impl FaultyPeer {
             self.pending_flow = Flow::Continue;
             let flow = self.serve(&mut wire).await;
             match flow {
-                Flow::Drop | Flow::Restart => {
-                    if flow == Flow::Restart {
+                Flow::Drop | Flow::Restart | Flow::Kill => {
+                    if flow != Flow::Drop {
                         self.restart();
                     }
-                    let reason = if flow == Flow::Restart {
-                        "synthetic app-server exited (injected restart)"
-                    } else {
-                        "synthetic connection dropped (injected fault)"
+                    if flow == Flow::Kill {
+                        self.count(|c| c.kills += 1);
+                        self.down.store(self.plan.down_connects, Ordering::SeqCst);
+                    }
+                    let reason = match flow {
+                        Flow::Kill => "synthetic app-server killed (injected, down for a while)",
+                        Flow::Restart => "synthetic app-server exited (injected restart)",
+                        _ => "synthetic connection dropped (injected fault)",
                     };
                     let _ = wire
                         .to_client
@@ -329,7 +419,7 @@ impl FaultyPeer {
             (None, Some(_)) | (None, None) => Flow::Continue,
             (Some(id), Some("thread/start")) => {
                 self.next_thread += 1;
-                let thread_id = format!("faulty-thread-{}", self.next_thread);
+                let thread_id = format!("{}-thread-{}", self.plan.name, self.next_thread);
                 self.threads
                     .insert(thread_id.clone(), ThreadState::default());
                 self.send(
@@ -370,7 +460,7 @@ impl FaultyPeer {
                 .await;
         };
         self.next_turn += 1;
-        let turn_id = format!("faulty-turn-{}", self.next_turn);
+        let turn_id = format!("{}-turn-{}", self.plan.name, self.next_turn);
         thread.has_rollout = true;
         thread.last_turn = Some((turn_id.clone(), "inProgress"));
         let remaining = self.plan.total_calls.saturating_sub(self.raised);
@@ -495,7 +585,9 @@ impl FaultyPeer {
             }
             self.settle(&call.turn_id);
         }
-        if self.rng.chance(self.plan.restart) {
+        if self.plan.kill_at == Some(self.raised) {
+            self.pending_flow = Flow::Kill;
+        } else if self.rng.chance(self.plan.restart) {
             self.pending_flow = Flow::Restart;
         } else if self.rng.chance(self.plan.drop_connection) {
             self.count(|c| c.connection_drops += 1);
