@@ -32,6 +32,9 @@ pub enum BridgeCall {
         approval_policy: Option<String>,
         #[serde(default)]
         sandbox: Option<String>,
+        /// The app-server to start it on, by name; `None`: the first.
+        #[serde(default)]
+        app_server: Option<String>,
     },
     Send {
         thread_id: String,
@@ -51,11 +54,15 @@ pub enum BridgeCall {
         thread_id: String,
     },
     ListThreads,
-    /// The threads app-server has loaded, whoever runs them.
+    /// The threads every app-server has loaded, whoever runs them: a
+    /// [`super::LoadedThreads`].
     ListLoaded,
-    /// Attaches to watch a thread another client runs.
+    /// Attaches to watch a thread another client runs, on the named app-server (`None`:
+    /// the one that has it loaded).
     Watch {
         thread_id: String,
+        #[serde(default)]
+        app_server: Option<String>,
     },
     /// Stops watching a thread (`thread/unsubscribe`).
     Detach {
@@ -239,12 +246,14 @@ pub async fn execute(
             cwd,
             approval_policy,
             sandbox,
+            app_server,
         } => json(
             bridge
                 .create_session(CreateSession {
                     cwd,
                     approval_policy,
                     sandbox,
+                    app_server,
                     ..CreateSession::default()
                 })
                 .await?,
@@ -257,8 +266,15 @@ pub async fn execute(
         }
         BridgeCall::Resume { thread_id } => json(bridge.resume_session(&thread_id).await?),
         BridgeCall::ListThreads => json(bridge.list_threads().await?),
-        BridgeCall::ListLoaded => json(bridge.loaded_threads().await?),
-        BridgeCall::Watch { thread_id } => json(bridge.watch_thread(&thread_id).await?),
+        BridgeCall::ListLoaded => json(bridge.loaded_threads_of_fleet().await?),
+        BridgeCall::Watch {
+            thread_id,
+            app_server,
+        } => json(
+            bridge
+                .watch_thread_on(&thread_id, app_server.as_deref())
+                .await?,
+        ),
         BridgeCall::Detach { thread_id } => json(bridge.detach(&thread_id).await?),
         BridgeCall::SetAutoAnswer { thread_id, on } => {
             json(bridge.set_auto_answer(&thread_id, on).await?)

@@ -405,3 +405,185 @@ async fn an_app_server_down_at_start_reconnects_while_the_others_work() {
     );
     drop(answering.await.unwrap());
 }
+
+/// Answers one app-server's `thread/loaded/list` with `ids`.
+async fn loaded_list(fake: &mut FakeAppServer, ids: &[&str]) {
+    fake.reply(
+        "thread/loaded/list",
+        json!({ "data": ids, "nextCursor": null }),
+    )
+    .await;
+}
+
+/// Answers `thread/read` of a thread another client started.
+async fn read_thread(fake: &mut FakeAppServer, thread: &str, originator: &str) {
+    let request = fake.next().await;
+    assert_eq!(request["method"], "thread/read", "{request}");
+    assert_eq!(request["params"]["threadId"], thread);
+    fake.send(json!({ "id": request["id"], "result": { "thread": {
+        "id": thread, "preview": format!("the {thread} work"), "status": { "type": "idle" },
+        "originator": originator, "source": "vscode" } } }))
+        .await;
+}
+
+/// Answers `thread/resume` of a loaded thread.
+async fn resumed(fake: &mut FakeAppServer, thread: &str) {
+    let request = fake.next().await;
+    assert_eq!(request["method"], "thread/resume", "{request}");
+    assert_eq!(request["params"]["threadId"], thread);
+    fake.send(json!({ "id": request["id"], "result": { "thread": {
+        "id": thread, "preview": "", "status": { "type": "idle" }, "turns": [] } } }))
+        .await;
+}
+
+#[tokio::test]
+async fn every_app_server_lists_its_loaded_threads_and_a_watch_goes_to_the_one_that_has_it() {
+    let mut f = start_two(ReconnectPolicy::off()).await;
+    let listing = {
+        let bridge = f.bridge.clone();
+        tokio::spawn(async move { bridge.loaded_threads_of_fleet().await })
+    };
+    // Both are asked at once; each answers in its own time.
+    loaded_list(&mut f.build, &["thread-b"]).await;
+    loaded_list(&mut f.work, &["thread-w"]).await;
+    read_thread(&mut f.build, "thread-b", "codex_vscode").await;
+    read_thread(&mut f.work, "thread-w", "codex_cli").await;
+    let loaded = listing.await.unwrap().unwrap();
+    let listed: Vec<_> = loaded
+        .threads
+        .iter()
+        .map(|t| (t.app_server.as_str(), t.thread_id.as_str(), t.started_by()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("work", "thread-w", "codex_cli"),
+            ("build", "thread-b", "codex_vscode")
+        ]
+    );
+    assert!(loaded.unreachable.is_empty());
+
+    // Watched without a name: the bridge finds the app-server that has it loaded.
+    let watching = {
+        let bridge = f.bridge.clone();
+        tokio::spawn(async move { bridge.watch_thread("thread-b").await })
+    };
+    loaded_list(&mut f.work, &["thread-w"]).await;
+    loaded_list(&mut f.build, &["thread-b"]).await;
+    resumed(&mut f.build, "thread-b").await;
+    let session = watching.await.unwrap().unwrap();
+    assert_eq!(session.app_server, "build");
+    assert_eq!(session.origin, SessionOrigin::Watched);
+
+    // Listed again, the watched thread says it is this bridge's, on its own app-server.
+    let listing = {
+        let bridge = f.bridge.clone();
+        tokio::spawn(async move { bridge.loaded_threads().await })
+    };
+    loaded_list(&mut f.work, &["thread-w"]).await;
+    loaded_list(&mut f.build, &["thread-b"]).await;
+    read_thread(&mut f.work, "thread-w", "codex_cli").await;
+    read_thread(&mut f.build, "thread-b", "codex_vscode").await;
+    let threads = listing.await.unwrap().unwrap();
+    let sessions: Vec<_> = threads.iter().map(|t| t.session).collect();
+    assert_eq!(sessions, [None, Some(SessionOrigin::Watched)]);
+}
+
+#[tokio::test]
+async fn a_thread_loaded_on_two_app_servers_needs_the_name_and_one_loaded_nowhere_is_refused() {
+    let mut f = start_two(ReconnectPolicy::off()).await;
+    // Two app-servers over one CODEX_HOME can both have a thread loaded.
+    let watching = {
+        let bridge = f.bridge.clone();
+        tokio::spawn(async move { bridge.watch_thread("thread-x").await })
+    };
+    loaded_list(&mut f.work, &["thread-x"]).await;
+    loaded_list(&mut f.build, &["thread-x"]).await;
+    let refused = watching.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&refused, BridgeError::ThreadOnSeveral { app_servers, .. } if app_servers == &["work", "build"]),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("name the one"), "{refused}");
+
+    // Named, it goes there and nowhere else.
+    let watching = {
+        let bridge = f.bridge.clone();
+        tokio::spawn(async move { bridge.watch_thread_on("thread-x", Some("build")).await })
+    };
+    resumed(&mut f.build, "thread-x").await;
+    assert_eq!(watching.await.unwrap().unwrap().app_server, "build");
+
+    let watching = {
+        let bridge = f.bridge.clone();
+        tokio::spawn(async move { bridge.watch_thread("thread-gone").await })
+    };
+    loaded_list(&mut f.work, &[]).await;
+    loaded_list(&mut f.build, &["thread-x"]).await;
+    let refused = watching.await.unwrap().unwrap_err();
+    assert!(
+        matches!(refused, BridgeError::ThreadNotLoaded { .. }),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("any app-server (work, build)"),
+        "{refused}"
+    );
+    // An unknown name lists the known ones, as for a new session.
+    let refused = f
+        .bridge
+        .watch_thread_on("thread-y", Some("nope"))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("work, build"), "{refused}");
+}
+
+#[tokio::test]
+async fn an_app_server_that_is_down_is_reported_while_the_others_list_their_threads() {
+    let mut f = start_two(ReconnectPolicy::off()).await;
+    f.build
+        .to_bridge
+        .send(Incoming::Closed {
+            reason: "app-server exited".to_string(),
+        })
+        .await
+        .unwrap();
+    next_event(&mut f.events, |e| {
+        matches!(
+            e,
+            BridgeEvent::Connection {
+                state: ConnectionState::Disconnected { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    let listing = {
+        let bridge = f.bridge.clone();
+        tokio::spawn(async move { bridge.loaded_threads_of_fleet().await })
+    };
+    loaded_list(&mut f.work, &["thread-w"]).await;
+    read_thread(&mut f.work, "thread-w", "codex_cli").await;
+    let loaded = listing.await.unwrap().unwrap();
+    assert_eq!(loaded.threads.len(), 1);
+    assert_eq!(loaded.threads[0].app_server, "work");
+    assert_eq!(loaded.unreachable.len(), 1);
+    assert_eq!(loaded.unreachable[0].app_server, "build");
+    assert!(
+        loaded.unreachable[0].reason.contains("exited"),
+        "{:?}",
+        loaded.unreachable
+    );
+
+    // Watching without a name searches the ones that answer, and says which did not.
+    let watching = {
+        let bridge = f.bridge.clone();
+        tokio::spawn(async move { bridge.watch_thread("thread-b").await })
+    };
+    loaded_list(&mut f.work, &["thread-w"]).await;
+    let refused = watching.await.unwrap().unwrap_err().to_string();
+    assert!(
+        refused.contains("(work); build did not answer"),
+        "{refused}"
+    );
+}

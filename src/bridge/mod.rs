@@ -38,8 +38,8 @@ pub use fleet::{AppServerSpec, AppServerStatus, dedupe_names};
 pub use pending::{Answerer, CallClaim, PendingCallView, PendingRequestView};
 pub use reload::{CatalogReload, CatalogStatus, OutdatedSession, ReloadChange, ReloadOutcome};
 pub use session::{
-    LoadedThread, SessionOrigin, SessionSettings, SessionSetup, SessionSnapshot, SessionStatus,
-    SessionSummary, TurnRecord,
+    LoadedThread, LoadedThreads, SessionOrigin, SessionSettings, SessionSetup, SessionSnapshot,
+    SessionStatus, SessionSummary, TurnRecord, UnreachableAppServer,
 };
 pub use stats::{ToolStats, ToolStatsTable, ToolStatsView};
 pub use transcript::{NotPersisted, TranscriptEntry, TranscriptRow};
@@ -440,6 +440,36 @@ pub enum BridgeError {
     },
     #[error("no app-server named {name:?}: this bridge has {}", known.join(", "))]
     UnknownAppServer { name: String, known: Vec<String> },
+    #[error(
+        "thread {thread_id} is loaded on several app-servers ({}): name the one to watch",
+        app_servers.join(", ")
+    )]
+    ThreadOnSeveral {
+        thread_id: String,
+        app_servers: Vec<String>,
+    },
+    #[error(
+        "thread {thread_id} is not loaded on {}: list the loaded threads again, or name its app-server",
+        searched_text(searched, unreachable)
+    )]
+    ThreadNotLoaded {
+        thread_id: String,
+        searched: Vec<String>,
+        unreachable: Vec<String>,
+    },
+}
+
+/// Where a thread was looked for: "any app-server (a, b)", and which did not answer.
+fn searched_text(searched: &[String], unreachable: &[String]) -> String {
+    let mut text = if searched.is_empty() {
+        "any app-server: none answered".to_string()
+    } else {
+        format!("any app-server ({})", searched.join(", "))
+    };
+    if !searched.is_empty() && !unreachable.is_empty() {
+        text.push_str(&format!("; {} did not answer", unreachable.join(", ")));
+    }
+    text
 }
 
 /// A session looked up by id: in memory, or (a closed session evicted from memory)
@@ -1006,18 +1036,25 @@ impl BridgeHandle {
         .await?
     }
 
-    /// The threads app-server has loaded (`thread/loaded/list`, then `thread/read` for
-    /// each): who started them, their status, and whether this bridge has them as a
-    /// session. On an app-server shared with other clients these include theirs.
-    pub async fn loaded_threads(&self) -> Result<Vec<LoadedThread>> {
-        // The first app-server's: watching threads of the others is for a later change.
-        let conn = self.connection(fleet::Target::Default).await?.conn;
+    /// The names of the fleet's app-servers, the default first.
+    async fn fleet_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .status()
+            .await?
+            .app_servers
+            .into_iter()
+            .map(|a| a.name)
+            .collect())
+    }
+
+    /// The ids of the threads one app-server has loaded (`thread/loaded/list`).
+    async fn loaded_ids(conn: &ConnectionHandle) -> Result<Vec<String>> {
         let mut ids: Vec<String> = Vec::new();
         let mut cursor: Option<String> = None;
         // Bounded: a server that keeps handing out cursors cannot hold the caller.
         for _ in 0..LOADED_PAGES {
             let page: crate::protocol::ThreadLoadedListResponse = request_typed(
-                &conn,
+                conn,
                 method::THREAD_LOADED_LIST,
                 &serde_json::json!({ "cursor": cursor }),
             )
@@ -1028,7 +1065,20 @@ impl BridgeHandle {
                 break;
             }
         }
-        let sessions = self.sessions().await?;
+        Ok(ids)
+    }
+
+    /// One app-server's loaded threads, each read (`thread/read`).
+    async fn loaded_on(
+        &self,
+        name: &str,
+        sessions: &[SessionSummary],
+    ) -> Result<Vec<LoadedThread>> {
+        let conn = self
+            .connection(fleet::Target::Named(name.to_string()))
+            .await?
+            .conn;
+        let ids = Self::loaded_ids(&conn).await?;
         let mut threads = Vec::with_capacity(ids.len());
         for thread_id in ids {
             let read = conn
@@ -1041,16 +1091,58 @@ impl BridgeHandle {
                 Ok(result) => result.get("thread").cloned().unwrap_or(Value::Null),
                 // Unloaded meanwhile, or unreadable: listed by its id alone.
                 Err(e) => {
-                    tracing::info!(target: "bridge", "thread/read {thread_id} failed: {e}");
+                    tracing::info!(target: "bridge", "thread/read {thread_id} on {name} failed: {e}");
                     Value::Null
                 }
             };
-            let session = sessions
-                .iter()
-                .find(|s| s.thread_id == thread_id && s.status != SessionStatus::Closed);
-            threads.push(LoadedThread::from_thread(&thread_id, &thread, session));
+            let session = sessions.iter().find(|s| {
+                s.thread_id == thread_id
+                    && s.app_server == name
+                    && s.status != SessionStatus::Closed
+            });
+            threads.push(LoadedThread::from_thread(
+                name, &thread_id, &thread, session,
+            ));
         }
         Ok(threads)
+    }
+
+    /// The threads app-server has loaded (`thread/loaded/list`, then `thread/read` for
+    /// each): who started them, their status, and whether this bridge has them as a
+    /// session. On an app-server shared with other clients these include theirs. With
+    /// several app-servers, every one's (see [`BridgeHandle::loaded_threads_of_fleet`]).
+    pub async fn loaded_threads(&self) -> Result<Vec<LoadedThread>> {
+        Ok(self.loaded_threads_of_fleet().await?.threads)
+    }
+
+    /// The loaded threads of every app-server, each with its app-server's name, asked
+    /// at once; an app-server that cannot answer (down, or it failed) is reported in
+    /// `unreachable` while the others are listed. An error only when none answered.
+    pub async fn loaded_threads_of_fleet(&self) -> Result<LoadedThreads> {
+        let names = self.fleet_names().await?;
+        let sessions = self.sessions().await?;
+        let lists = futures_util::future::join_all(
+            names.iter().map(|name| self.loaded_on(name, &sessions)),
+        )
+        .await;
+        let mut loaded = LoadedThreads::default();
+        let mut first_error = None;
+        for (name, listed) in names.iter().zip(lists) {
+            match listed {
+                Ok(threads) => loaded.threads.extend(threads),
+                Err(e) => {
+                    loaded.unreachable.push(UnreachableAppServer {
+                        app_server: name.clone(),
+                        reason: e.to_string(),
+                    });
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if loaded.unreachable.len() == names.len() => Err(e),
+            _ => Ok(loaded),
+        }
     }
 
     /// Attaches to a thread another client runs (`thread/resume`), as a
@@ -1059,6 +1151,18 @@ impl BridgeHandle {
     /// automatically until [`BridgeHandle::set_auto_answer`] says so. Watching a thread
     /// already watched gives its session; one of Switchboard's own is refused.
     pub async fn watch_thread(&self, thread_id: &str) -> Result<SessionSummary> {
+        self.watch_thread_on(thread_id, None).await
+    }
+
+    /// [`BridgeHandle::watch_thread`] on the app-server named `app_server`. Without a
+    /// name, a bridge with several app-servers looks for the one that has the thread
+    /// loaded: a thread loaded on several needs the name ([`BridgeError::ThreadOnSeveral`]),
+    /// one loaded nowhere is [`BridgeError::ThreadNotLoaded`].
+    pub async fn watch_thread_on(
+        &self,
+        thread_id: &str,
+        app_server: Option<&str>,
+    ) -> Result<SessionSummary> {
         if let Some(known) = self.session_summary(thread_id).await?
             && known.status.is_attached()
         {
@@ -1071,6 +1175,10 @@ impl BridgeHandle {
                 }),
             };
         }
+        let app_server = match app_server {
+            Some(name) => Some(name.to_string()),
+            None => self.app_server_loading(thread_id).await?,
+        };
         let attaching = |on| Command::Attaching {
             thread_id: thread_id.to_string(),
             on,
@@ -1079,11 +1187,56 @@ impl BridgeHandle {
             .send(attaching(true))
             .await
             .map_err(|_| BridgeError::Stopped)?;
-        let attached = self.attach(thread_id, None, SessionOrigin::Watched).await;
+        let attached = self
+            .attach(thread_id, app_server.as_deref(), SessionOrigin::Watched)
+            .await;
         if attached.is_err() {
             let _ = self.commands.send(attaching(false)).await;
         }
         attached
+    }
+
+    /// The app-server that has `thread_id` loaded, when the fleet has several (`None`
+    /// with one: it goes to that one, as before there were fleets).
+    async fn app_server_loading(&self, thread_id: &str) -> Result<Option<String>> {
+        let names = self.fleet_names().await?;
+        if names.len() < 2 {
+            return Ok(None);
+        }
+        let found = futures_util::future::join_all(names.iter().map(|name| async move {
+            let conn = self
+                .connection(fleet::Target::Named(name.clone()))
+                .await?
+                .conn;
+            Self::loaded_ids(&conn).await
+        }))
+        .await;
+        let mut holding = Vec::new();
+        let mut searched = Vec::new();
+        let mut unreachable = Vec::new();
+        for (name, ids) in names.into_iter().zip(found) {
+            match ids {
+                Ok(ids) => {
+                    if ids.iter().any(|id| id == thread_id) {
+                        holding.push(name.clone());
+                    }
+                    searched.push(name);
+                }
+                Err(_) => unreachable.push(name),
+            }
+        }
+        match holding.len() {
+            1 => Ok(holding.pop()),
+            0 => Err(BridgeError::ThreadNotLoaded {
+                thread_id: thread_id.to_string(),
+                searched,
+                unreachable,
+            }),
+            _ => Err(BridgeError::ThreadOnSeveral {
+                thread_id: thread_id.to_string(),
+                app_servers: holding,
+            }),
+        }
     }
 
     /// Stops watching a thread (`thread/unsubscribe`): its pending requests expire here

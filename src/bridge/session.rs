@@ -78,6 +78,9 @@ impl SessionOrigin {
 #[serde(rename_all = "camelCase")]
 pub struct LoadedThread {
     pub thread_id: String,
+    /// The app-server of the fleet that has it loaded.
+    #[serde(default)]
+    pub app_server: String,
     /// app-server's status: `idle`, `active`, `systemError` or `notLoaded` (`unknown`
     /// when the thread could not be read).
     pub status: String,
@@ -101,6 +104,7 @@ pub struct LoadedThread {
 impl LoadedThread {
     /// From a `thread/read` reply's thread (`Null` when it could not be read).
     pub fn from_thread(
+        app_server: &str,
         thread_id: &str,
         thread: &Value,
         session: Option<&SessionSummary>,
@@ -115,6 +119,7 @@ impl LoadedThread {
         };
         LoadedThread {
             thread_id: thread_id.to_string(),
+            app_server: app_server.to_string(),
             status: status
                 .and_then(|s| s.get("type"))
                 .and_then(Value::as_str)
@@ -150,6 +155,25 @@ impl LoadedThread {
             .or(self.source.as_deref())
             .unwrap_or("unknown client")
     }
+}
+
+/// The loaded threads of every app-server of the fleet
+/// (`BridgeHandle::loaded_threads_of_fleet`), and the app-servers that could not list
+/// theirs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadedThreads {
+    /// In fleet order, each app-server's in its own order.
+    pub threads: Vec<LoadedThread>,
+    pub unreachable: Vec<UnreachableAppServer>,
+}
+
+/// An app-server that could not answer, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreachableAppServer {
+    pub app_server: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]

@@ -106,7 +106,7 @@ pub const ROUTE_COMMANDS: &[(&str, &str, &str)] = &[
     (
         "post",
         "/api/threads/{threadId}/watch",
-        "sessions watch THREAD",
+        "sessions watch THREAD --app-server NAME",
     ),
     (
         "post",
@@ -149,12 +149,18 @@ pub enum SessionsCommand {
     Interrupt { session: String },
     /// Re-attach a session to app-server (after a restart); its waiting calls come back.
     Resume { session: String },
-    /// The threads app-server has loaded, of every client: status, who started them,
-    /// and this server's session for each.
+    /// The threads every app-server has loaded, of every client: its app-server,
+    /// status, who started them, and this server's session for each.
     Loaded,
     /// Watch a thread another client runs (`thread/resume`): its items and pending
     /// requests reach the server, which answers none automatically.
-    Watch { thread: String },
+    Watch {
+        thread: String,
+        /// The app-server that has it loaded (`sessions loaded` lists it); needed when
+        /// several have.
+        #[arg(long, value_name = "NAME")]
+        app_server: Option<String>,
+    },
     /// Stop watching a thread (`thread/unsubscribe`); its pending requests expire here.
     Detach { session: String },
     /// Let a watched session's requests be answered automatically (on) or not (off).
@@ -290,6 +296,10 @@ pub struct CreateArgs {
     /// Declare these tools: a JSON array of {name, description, inputSchema}, or @FILE.
     #[arg(long, value_name = "JSON|@FILE")]
     pub tools: Option<String>,
+    /// The app-server to start it on, by name (`health` lists them; default: the
+    /// server's first).
+    #[arg(long, value_name = "NAME")]
+    pub app_server: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -754,9 +764,10 @@ pub async fn sessions(args: SessionsArgs) -> u8 {
                         print_loaded(&reply.body);
                     }
                 }
-                SessionsCommand::Watch { thread } => {
+                SessionsCommand::Watch { thread, app_server } => {
                     let path = format!("/threads/{thread}/watch");
-                    let reply = request(&api, json, Method::POST, &path, None).await?;
+                    let body = app_server.map(|name| json!({ "appServer": name }));
+                    let reply = request(&api, json, Method::POST, &path, body.as_ref()).await?;
                     if !json {
                         print_session(&reply.body);
                     }
@@ -790,12 +801,20 @@ pub async fn sessions(args: SessionsArgs) -> u8 {
     )
 }
 
-/// One line per loaded thread: id, status, who started it, this server's session.
+/// One line per loaded thread: id, app-server, status, who started it, this server's
+/// session; then the app-servers that could not list theirs.
 fn print_loaded(body: &Value) {
     let threads = body["data"].as_array().cloned().unwrap_or_default();
+    let unreachable = body["unreachable"].as_array().cloned().unwrap_or_default();
     if threads.is_empty() {
-        note("app-server has no loaded threads");
+        note("no app-server has loaded threads");
     }
+    // The app-server column, as wide as its longest name.
+    let width = threads
+        .iter()
+        .map(|t| text_of(t, "appServer").chars().count())
+        .max()
+        .unwrap_or(0);
     for t in &threads {
         let by = t["originator"]
             .as_str()
@@ -807,12 +826,20 @@ fn print_loaded(body: &Value) {
             .filter(|n| !n.is_empty())
             .unwrap_or(text_of(t, "preview"));
         out(&format!(
-            "{}  {:<11} by {:<16} {:<12} {}",
+            "{}  {:<width$}  {:<11} by {:<16} {:<12} {}",
             text_of(t, "threadId"),
+            text_of(t, "appServer"),
             text_of(t, "status"),
             by,
             here,
             title
+        ));
+    }
+    for u in &unreachable {
+        note(&format!(
+            "{} did not list its threads: {}",
+            text_of(u, "appServer"),
+            text_of(u, "reason")
         ));
     }
 }
@@ -825,6 +852,7 @@ fn create_body(create: &CreateArgs) -> Result<Value, String> {
         ("approvalPolicy", &create.approval_policy),
         ("networkAccess", &create.network_access),
         ("filesystemSandbox", &create.sandbox),
+        ("appServer", &create.app_server),
     ];
     for (key, value) in fields {
         if let Some(value) = value {

@@ -197,18 +197,13 @@ pub async fn demo(args: DemoArgs) -> u8 {
     start_and_run(console_args, options, false).await
 }
 
-/// Who answers from this console, as `serve` records it: `console USER@HOST`.
+/// Who answers from this console, as `serve` records it: `console OPERATOR`, the
+/// operator's name from the console's config file (`operator`, default `$USER@host`),
+/// the name others see on the calls it claims. A config file that does not load is
+/// reported by the console itself; the default name stands in meanwhile.
 fn console_name() -> String {
-    let user = std::env::var("USER")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "operator".to_string());
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string());
-    format!("console {user}@{host}")
+    let config = console::config::load().unwrap_or_default();
+    format!("console {}", config.operator_name())
 }
 
 /// The console attached to a running `serve`: no bridge here, no app-server.

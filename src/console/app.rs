@@ -139,6 +139,11 @@ pub enum Overlay {
         threads: Vec<crate::bridge::LoadedThread>,
         selected: usize,
     },
+    /// Which app-server a new session goes to, when the bridge has several.
+    AppServers {
+        names: Vec<String>,
+        selected: usize,
+    },
     /// Turning auto-answer on for a watched session, asked first.
     ConfirmAutoAnswer {
         thread_id: String,
@@ -177,6 +182,7 @@ impl Overlay {
             Overlay::Command { .. } => Context::Command,
             Overlay::Threads { .. } => Context::Picker,
             Overlay::Loaded { .. } => Context::Watch,
+            Overlay::AppServers { .. } => Context::AppServers,
             Overlay::Notices { .. } => Context::Notices,
         }
     }
@@ -185,7 +191,10 @@ impl Overlay {
 /// A request for the bridge, made by the event loop on the app's behalf.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    CreateSession,
+    /// A new session, on the named app-server (`None`: the default).
+    CreateSession {
+        app_server: Option<String>,
+    },
     Send {
         thread_id: String,
         text: String,
@@ -212,9 +221,11 @@ pub enum Request {
     },
     /// The threads app-server has loaded (other clients' too).
     ListLoaded,
-    /// Attach to a thread another client runs, to watch it.
+    /// Attach to a thread another client runs, to watch it, on the app-server that
+    /// listed it.
     Watch {
         thread_id: String,
+        app_server: Option<String>,
     },
     Detach {
         thread_id: String,
@@ -286,7 +297,7 @@ pub enum Outcome {
     Hold(Result<HoldState, String>),
     Threads(Result<Vec<ThreadInfo>, String>),
     Resumed(Result<SessionSummary, String>),
-    LoadedThreads(Result<Vec<crate::bridge::LoadedThread>, String>),
+    LoadedThreads(Result<crate::bridge::LoadedThreads, String>),
     Watched(Result<SessionSummary, String>),
     Detached(Result<(), String>),
     AutoAnswer(Result<SessionSummary, String>),
@@ -449,6 +460,8 @@ pub struct App {
     pub listen: Option<ListenInfo>,
     /// The link to `serve`, for a console attached to one (`--remote URL`).
     pub remote: Option<super::link::LinkState>,
+    /// The app-server the last new session went to: the picker starts on it.
+    pub last_app_server: Option<String>,
     /// The clock for wait timers, set by the loop.
     pub now_ms: i64,
     pub quit: bool,
@@ -517,6 +530,7 @@ impl App {
             inspector_scroll: 0,
             listen: None,
             remote: None,
+            last_app_server: None,
             now_ms: crate::util::now_ms(),
             quit: false,
             titled_waiting: None,
@@ -1219,13 +1233,35 @@ impl App {
                 self.say("session ready: type a message, Enter sends".to_string());
             }
             Outcome::SessionCreated(Err(e)) => self.say(format!("could not create a session: {e}")),
-            Outcome::LoadedThreads(Ok(threads)) if threads.is_empty() => {
-                self.say("app-server has no loaded threads".to_string())
+            Outcome::LoadedThreads(Ok(loaded)) => {
+                // The app-servers that did not answer are named, so none is missed.
+                let unreachable: Vec<String> = loaded
+                    .unreachable
+                    .iter()
+                    .map(|u| format!("{} ({})", u.app_server, u.reason))
+                    .collect();
+                let missing = if unreachable.is_empty() {
+                    String::new()
+                } else {
+                    format!("; not listed: {}", unreachable.join(", "))
+                };
+                if loaded.threads.is_empty() {
+                    let whose = if self.model.app_servers.len() > 1 {
+                        "no app-server has loaded threads"
+                    } else {
+                        "app-server has no loaded threads"
+                    };
+                    self.say(format!("{whose}{missing}"));
+                } else {
+                    if !missing.is_empty() {
+                        self.say(format!("loaded threads{missing}"));
+                    }
+                    self.push_overlay(Overlay::Loaded {
+                        threads: loaded.threads,
+                        selected: 0,
+                    });
+                }
             }
-            Outcome::LoadedThreads(Ok(threads)) => self.push_overlay(Overlay::Loaded {
-                threads,
-                selected: 0,
-            }),
             Outcome::LoadedThreads(Err(e)) => {
                 self.say(format!("could not list the loaded threads: {e}"))
             }
@@ -1435,13 +1471,13 @@ impl App {
 
     /// A new selection in the focused queue (by key, click or focus) selects that
     /// call's session and shows its request row, whichever path moved it.
+    /// Opening or closing an overlay (the editor, a card) or another view is no move: the
+    /// transcript keeps following.
     fn follow_queue_moves(&mut self, before: Option<(Focus, Option<String>)>) {
-        let now = self.queue_position();
-        if now != before
-            && now
-                .as_ref()
-                .is_some_and(|(focus, call)| *focus == Focus::Queue && call.is_some())
-        {
+        let (Some(before), Some(now)) = (before, self.queue_position()) else {
+            return;
+        };
+        if now != before && now.0 == Focus::Queue && now.1.is_some() {
             self.follow_selected_call();
         }
     }
@@ -1712,16 +1748,31 @@ impl App {
                     }
                 }
             }
-            Action::Reconnect => match &self.model.connection {
-                crate::bridge::ConnectionState::Disconnected { retry: true, .. } => {
+            Action::Reconnect => {
+                use crate::bridge::ConnectionState::Disconnected;
+                // Every app-server's connection: the bridge retries each that is lost.
+                let states: Vec<&crate::bridge::ConnectionState> =
+                    if self.model.app_servers.len() > 1 {
+                        self.model
+                            .app_servers
+                            .iter()
+                            .map(|a| &a.connection)
+                            .collect()
+                    } else {
+                        vec![&self.model.connection]
+                    };
+                if states
+                    .iter()
+                    .any(|s| matches!(s, Disconnected { retry: true, .. }))
+                {
                     self.say("reconnecting to app-server…");
                     return bridge(Request::Reconnect);
-                }
-                crate::bridge::ConnectionState::Disconnected { .. } => {
+                } else if states.iter().any(|s| matches!(s, Disconnected { .. })) {
                     self.say("this connection cannot be opened again: start the console anew");
+                } else {
+                    self.say("the connection to app-server is not lost: nothing to retry");
                 }
-                _ => self.say("the connection to app-server is not lost: nothing to retry"),
-            },
+            }
             Action::Redraw => return vec![Effect::Redraw],
             Action::Suspend => return vec![Effect::Suspend],
             Action::Notices => {
@@ -1752,10 +1803,7 @@ impl App {
                 };
                 self.focus = order[(at + step) % order.len()];
             }
-            Action::NewSession => {
-                self.say("creating a session…".to_string());
-                return bridge(Request::CreateSession);
-            }
+            Action::NewSession => return self.new_session(),
             Action::Compose => {
                 self.follow_queue();
                 if self.model.sessions.is_empty() {
@@ -1814,8 +1862,13 @@ impl App {
                         return Vec::new();
                     };
                     let thread_id = thread.thread_id.clone();
+                    let app_server =
+                        Some(thread.app_server.clone()).filter(|name| !name.is_empty());
                     self.pop_overlay();
-                    return bridge(Request::Watch { thread_id });
+                    return bridge(Request::Watch {
+                        thread_id,
+                        app_server,
+                    });
                 }
                 return bridge(Request::ListLoaded);
             }
@@ -2524,6 +2577,41 @@ impl App {
         self.claim_opened(&request_id, claim.as_ref());
     }
 
+    /// `n`: a new session on the only app-server; with several, the picker first
+    /// (on the last one chosen), and in the picker, on the selected one.
+    fn new_session(&mut self) -> Vec<Effect> {
+        let create = |app: &mut App, app_server: Option<String>| {
+            let on = app_server
+                .as_deref()
+                .map(|name| format!(" on {name}"))
+                .unwrap_or_default();
+            app.say(format!("creating a session{on}…"));
+            vec![Effect::Bridge(Request::CreateSession { app_server })]
+        };
+        if let Some(Overlay::AppServers { names, selected }) = self.top() {
+            let name = names.get(*selected).cloned();
+            self.pop_overlay();
+            self.last_app_server.clone_from(&name);
+            return create(self, name);
+        }
+        let names: Vec<String> = self
+            .model
+            .app_servers
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        if names.len() < 2 {
+            return create(self, None);
+        }
+        let selected = self
+            .last_app_server
+            .as_ref()
+            .and_then(|last| names.iter().position(|n| n == last))
+            .unwrap_or(0);
+        self.push_overlay(Overlay::AppServers { names, selected });
+        Vec::new()
+    }
+
     fn move_selection(&mut self, delta: isize) {
         match self.overlays.last_mut() {
             Some(Overlay::Threads { threads, selected }) => {
@@ -2536,6 +2624,12 @@ impl App {
                 *selected = selected
                     .saturating_add_signed(delta)
                     .min(threads.len().saturating_sub(1));
+                return;
+            }
+            Some(Overlay::AppServers { names, selected }) => {
+                *selected = selected
+                    .saturating_add_signed(delta)
+                    .min(names.len().saturating_sub(1));
                 return;
             }
             Some(Overlay::Help { scroll } | Overlay::Notices { scroll }) => {

@@ -57,7 +57,7 @@ fn creating_a_session_then_sending_a_message() {
     let mut app = app();
     assert_eq!(
         press(&mut app, "n"),
-        vec![Effect::Bridge(Request::CreateSession)]
+        vec![Effect::Bridge(Request::CreateSession { app_server: None })]
     );
     app.on_outcome(Outcome::SessionCreated(Ok(session(1, SessionStatus::Idle))));
     assert_eq!(app.focus, Focus::Composer);
@@ -379,6 +379,68 @@ fn the_transcript_follows_the_tail_until_scrolled_up() {
     let view = &app.transcript(&thread(1)).unwrap();
     assert!(view.follow);
     assert_eq!(view.bottom(), rows);
+}
+
+/// Bug (polish16 1): the operator waits in the queue while the transcript follows;
+/// opening and closing the editor or a card (Esc, or answering) is not a scroll, so the
+/// transcript keeps following instead of jumping to the call's request row.
+#[test]
+fn following_survives_opening_and_closing_the_editor_and_cards() {
+    let mut app = busy_app();
+    app.on_bridge_event(BridgeEvent::TranscriptAppended {
+        thread_id: thread(1),
+        row: row(
+            50,
+            crate::bridge::TranscriptEntry::ToolCallRequest {
+                request_id: "req-3".to_string(),
+                call_id: "call_3".to_string(),
+                tool: "escalate_ticket".to_string(),
+                namespace: None,
+                arguments: serde_json::json!({"ticket_id": "T-1"}),
+                answerer: "you".to_string(),
+            },
+        ),
+    });
+    app.focus = Focus::Queue;
+    let follows = |app: &App| app.transcript(&thread(1)).unwrap().follow;
+    assert!(follows(&app));
+    assert_eq!(app.selected_call().unwrap().request_id, "req-3");
+
+    // An approval card, opened and closed without deciding.
+    app.on_bridge_event(BridgeEvent::RequestOpened {
+        request: crate::console::cards::tests::command_request(),
+    });
+    press(&mut app, "A");
+    assert_eq!(app.context(), Context::Card);
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.overlays.is_empty());
+    assert!(follows(&app), "closing a card is not a scroll");
+
+    // The editor, closed with Esc.
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(app.context(), Context::Editor);
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.overlays.is_empty());
+    assert!(follows(&app), "closing the editor is not a scroll");
+
+    // The editor, answering.
+    app.on_key(key(KeyCode::Enter));
+    press(&mut app, "escalated");
+    app.on_key(ctrl('s'));
+    app.on_outcome(Outcome::Responded {
+        request_id: "req-3".to_string(),
+        result: Ok(RespondOutcome::Accepted),
+    });
+    app.on_bridge_event(BridgeEvent::ToolCallResolved {
+        call: resolved(
+            "req-3",
+            thread(1),
+            Some(Responder::Operator),
+            CallEnd::Resolved,
+        ),
+    });
+    assert!(app.overlays.is_empty());
+    assert!(follows(&app), "answering is not a scroll");
 }
 
 #[test]

@@ -281,6 +281,8 @@ impl ResponseEditor {
         };
         self.state = EditorState::Ended(text.clone());
         self.message = Some(text);
+        // Nobody is answering it any more: no "being answered by" banner over the end.
+        self.call.claim = None;
     }
 }
 
@@ -311,6 +313,23 @@ mod tests {
 
     fn type_text(editor: &mut ResponseEditor, text: &str) {
         editor.textarea.insert_str(text);
+    }
+
+    #[test]
+    fn a_call_that_ends_while_open_drops_its_claim_banner() {
+        let mut claimed = call();
+        claimed.claim = Some(crate::bridge::CallClaim {
+            claim_id: "k-1".to_string(),
+            holder: "ana".to_string(),
+            lease_expires_at_ms: 0,
+        });
+        let mut editor = ResponseEditor::new(claimed, None, false);
+        editor.call_ended(Some("answered by remote console ana"));
+        assert_eq!(editor.call.claim, None);
+        assert_eq!(
+            editor.state,
+            EditorState::Ended("call already ended (answered by remote console ana)".to_string())
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum Context {
     Picker,
     /// The loaded threads (other clients' too), to watch one.
     Watch,
+    /// Which app-server a new session goes to (a bridge with several).
+    AppServers,
     Confirm,
     Notices,
     Command,
@@ -187,6 +189,7 @@ const ANYWHERE: &[Context] = &[
     C::Help,
     C::Picker,
     C::Watch,
+    C::AppServers,
     C::Confirm,
     C::Notices,
     C::Command,
@@ -201,6 +204,7 @@ const LISTS: &[Context] = &[
     C::ProtocolLog,
     C::Picker,
     C::Watch,
+    C::AppServers,
     C::Help,
     C::Detail,
     C::Notices,
@@ -477,6 +481,14 @@ pub const BINDINGS: &[Binding] = &[
         contexts: &[C::Watch],
     },
     Binding {
+        keys: &[plain(KeyCode::Enter), ch('n')],
+        label: "Enter",
+        action: Action::NewSession,
+        hint: "create",
+        help: "create the new session on the selected app-server",
+        contexts: &[C::AppServers],
+    },
+    Binding {
         keys: &[plain(KeyCode::Enter), ch(' ')],
         label: "Enter",
         action: Action::Expand,
@@ -619,7 +631,13 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Back,
         hint: "back",
         help: "close this view",
-        contexts: &[C::Picker, C::Watch, C::Inspector, C::ProtocolLog],
+        contexts: &[
+            C::Picker,
+            C::Watch,
+            C::AppServers,
+            C::Inspector,
+            C::ProtocolLog,
+        ],
     },
     // Lists.
     Binding {

@@ -11,7 +11,7 @@ use crate::appserver::ProtocolLine;
 use crate::bridge::calls::{BridgeCall, Snapshot};
 use crate::bridge::{
     AnswerOutcome, BridgeError, BridgeHandle, ClaimAsk, ClaimOutcome, CreateSession, EventReceiver,
-    HoldChange, HoldState, LoadedThread, PendingRequestView, ReleaseOutcome, RespondOutcome,
+    HoldChange, HoldState, LoadedThreads, PendingRequestView, ReleaseOutcome, RespondOutcome,
     Responder, SessionSummary,
 };
 use crate::catalog::Catalog;
@@ -150,6 +150,7 @@ impl Link {
                     cwd: options.cwd,
                     approval_policy: options.approval_policy,
                     sandbox: options.sandbox,
+                    app_server: options.app_server,
                 };
                 Self::remote(remote, call).await
             }
@@ -219,19 +220,28 @@ impl Link {
         }
     }
 
-    pub async fn loaded_threads(&self) -> Result<Vec<LoadedThread>> {
+    /// The loaded threads of every app-server, and those that could not list theirs.
+    pub async fn loaded_threads(&self) -> Result<LoadedThreads> {
         match self {
-            Link::Local(bridge) => Ok(bridge.loaded_threads().await?),
+            Link::Local(bridge) => Ok(bridge.loaded_threads_of_fleet().await?),
             Link::Remote(remote) => Self::remote(remote, BridgeCall::ListLoaded).await,
         }
     }
 
-    pub async fn watch_thread(&self, thread_id: &str) -> Result<SessionSummary> {
+    /// Watches a thread on the named app-server (`None`: the one that has it loaded).
+    pub async fn watch_thread(
+        &self,
+        thread_id: &str,
+        app_server: Option<&str>,
+    ) -> Result<SessionSummary> {
         match self {
-            Link::Local(bridge) => Ok(bridge.watch_thread(thread_id).await?),
+            Link::Local(bridge) => Ok(bridge.watch_thread_on(thread_id, app_server).await?),
             Link::Remote(remote) => {
-                let thread_id = thread_id.to_string();
-                Self::remote(remote, BridgeCall::Watch { thread_id }).await
+                let call = BridgeCall::Watch {
+                    thread_id: thread_id.to_string(),
+                    app_server: app_server.map(str::to_string),
+                };
+                Self::remote(remote, call).await
             }
         }
     }

@@ -162,7 +162,7 @@ where
     let mut effects = app.on_outcome(loaded(initial));
     if let Some(message) = &options.first_message {
         app.composer.insert_str(message);
-        effects.push(Effect::Bridge(Request::CreateSession));
+        effects.push(Effect::Bridge(Request::CreateSession { app_server: None }));
     }
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -342,14 +342,14 @@ fn apply(
 async fn perform(bridge: &Link, request: Request, sessions: &SessionDefaults) -> Outcome {
     let text = |e: LinkError| e.to_string();
     match request {
-        Request::CreateSession => Outcome::SessionCreated(
+        // No cwd: the app-server's configured one applies, else its own folder (for a
+        // spawned one, the console's; for one on another machine, never a local path).
+        Request::CreateSession { app_server } => Outcome::SessionCreated(
             bridge
                 .create_session(crate::bridge::CreateSession {
-                    cwd: std::env::current_dir()
-                        .ok()
-                        .map(|p| p.display().to_string()),
                     approval_policy: sessions.approval_policy.clone(),
                     sandbox: sessions.sandbox.clone(),
+                    app_server,
                     ..Default::default()
                 })
                 .await
@@ -438,9 +438,15 @@ async fn perform(bridge: &Link, request: Request, sessions: &SessionDefaults) ->
             Outcome::Resumed(bridge.resume_session(&thread_id).await.map_err(text))
         }
         Request::ListLoaded => Outcome::LoadedThreads(bridge.loaded_threads().await.map_err(text)),
-        Request::Watch { thread_id } => {
-            Outcome::Watched(bridge.watch_thread(&thread_id).await.map_err(text))
-        }
+        Request::Watch {
+            thread_id,
+            app_server,
+        } => Outcome::Watched(
+            bridge
+                .watch_thread(&thread_id, app_server.as_deref())
+                .await
+                .map_err(text),
+        ),
         Request::Detach { thread_id } => {
             Outcome::Detached(bridge.detach(&thread_id).await.map_err(text))
         }

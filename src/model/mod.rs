@@ -54,13 +54,21 @@ const DISABLED_FEATURES: &[&str] = &[
     "skill_search",
 ];
 
-/// The `config.toml` that points codex at a scripted model server at `base_url`.
-pub fn codex_config(base_url: &str) -> String {
+/// The file in the scripted model's `CODEX_HOME` that tells codex what the model is
+/// (`model_catalog_json`), so codex does not warn on every turn that it has no metadata
+/// for `scripted`.
+pub const MODEL_CATALOG_FILE: &str = "scripted-model.json";
+
+/// The `config.toml` that points codex at a scripted model server at `base_url`, with
+/// the model's metadata read from `model_catalog` (an absolute path).
+pub fn codex_config(base_url: &str, model_catalog: &Path) -> String {
     let quoted_url = toml::Value::String(base_url.to_owned()).to_string();
-    // web_search must come before the first table, or TOML files it under that table.
+    let quoted_catalog = toml::Value::String(model_catalog.display().to_string()).to_string();
+    // Top-level keys must come before the first table, or TOML files them under that table.
     let mut text = format!(
         "model = \"scripted\"\n\
          model_provider = \"local\"\n\
+         model_catalog_json = {quoted_catalog}\n\
          approval_policy = \"never\"\n\
          sandbox_mode = \"danger-full-access\"\n\
          web_search = \"disabled\"\n\
@@ -82,10 +90,54 @@ pub fn codex_config(base_url: &str) -> String {
     text
 }
 
-/// Writes `dir/config.toml` (creating `dir` if needed) pointing codex at the model server.
+/// The model catalog codex reads through `model_catalog_json`: one model, `scripted`,
+/// described as codex describes a model it has no metadata for (the same tools, shell
+/// and truncation as its fallback), with instructions of its own. codex 0.169.0 and
+/// 0.171.0 need `base_instructions` (or an instructions template) and take defaults for
+/// the fields left out.
+pub fn model_catalog() -> serde_json::Value {
+    serde_json::json!({
+        "models": [{
+            "slug": "scripted",
+            "display_name": "Switchboard scripted model",
+            "description": "Switchboard's scripted model: its replies follow a scenario",
+            "base_instructions": "You are Switchboard's scripted model. Your replies follow a scenario; call the tools the user's message names.",
+            "default_reasoning_level": null,
+            "supported_reasoning_levels": [],
+            "shell_type": "default",
+            "visibility": "list",
+            "supported_in_api": true,
+            "priority": 99,
+            "upgrade": null,
+            "supports_reasoning_summaries": false,
+            "default_reasoning_summary": "auto",
+            "support_verbosity": false,
+            "default_verbosity": null,
+            "apply_patch_tool_type": null,
+            "web_search_tool_type": "text",
+            "truncation_policy": {"mode": "bytes", "limit": 10_000},
+            "supports_parallel_tool_calls": false,
+            "supports_image_detail_original": false,
+            "context_window": 272_000,
+            "max_context_window": 272_000,
+            "auto_compact_token_limit": null,
+            "experimental_supported_tools": [],
+            "input_modalities": ["text", "image"],
+            "supports_search_tool": false,
+            "use_responses_lite": false,
+            "tool_mode": null,
+            "multi_agent_version": null
+        }]
+    })
+}
+
+/// Writes `dir/config.toml` (creating `dir` if needed) pointing codex at the model server,
+/// and the model's metadata beside it.
 pub fn write_codex_home(dir: &Path, base_url: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("config.toml"), codex_config(base_url))
+    let catalog = std::path::absolute(dir.join(MODEL_CATALOG_FILE))?;
+    std::fs::write(&catalog, model_catalog().to_string())?;
+    std::fs::write(dir.join("config.toml"), codex_config(base_url, &catalog))
 }
 
 #[cfg(test)]
@@ -104,6 +156,21 @@ mod tests {
 
         let config: toml::Table = text.parse().unwrap();
         assert_eq!(config["model"].as_str(), Some("scripted"));
+        // The model's metadata, so codex does not warn that it has none.
+        let catalog_path = config["model_catalog_json"].as_str().unwrap();
+        assert_eq!(
+            std::path::Path::new(catalog_path),
+            home.join(MODEL_CATALOG_FILE)
+        );
+        let catalog: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(catalog_path).unwrap()).unwrap();
+        let model = &catalog["models"][0];
+        assert_eq!(model["slug"], "scripted");
+        assert!(
+            model["base_instructions"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        );
         assert_eq!(config["model_provider"].as_str(), Some("local"));
         assert_eq!(config["approval_policy"].as_str(), Some("never"));
         assert_eq!(config["sandbox_mode"].as_str(), Some("danger-full-access"));
@@ -128,10 +195,16 @@ mod tests {
 
     #[test]
     fn odd_urls_stay_valid_toml() {
-        let config: toml::Table = codex_config("http://h/\"x\\y").parse().unwrap();
+        let config: toml::Table = codex_config("http://h/\"x\\y", Path::new("/tmp/a \"b\"/m.json"))
+            .parse()
+            .unwrap();
         assert_eq!(
             config["model_providers"]["local"]["base_url"].as_str(),
             Some("http://h/\"x\\y")
+        );
+        assert_eq!(
+            config["model_catalog_json"].as_str(),
+            Some("/tmp/a \"b\"/m.json")
         );
     }
 

@@ -102,6 +102,16 @@ impl ApiError {
                 "unknown_app_server",
                 error.to_string(),
             ),
+            BridgeError::ThreadOnSeveral { .. } => upstream(
+                StatusCode::BAD_REQUEST,
+                "app_server_required",
+                error.to_string(),
+            ),
+            BridgeError::ThreadNotLoaded { .. } => upstream(
+                StatusCode::NOT_FOUND,
+                "thread_not_loaded",
+                error.to_string(),
+            ),
             BridgeError::CallEnded { .. } => {
                 upstream(StatusCode::NOT_FOUND, "call_ended", error.to_string())
             }

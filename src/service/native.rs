@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::AppState;
+use super::approvals::SessionDefaults;
 use super::error::{error_body, json_reply};
 use crate::bridge::calls::{self, BridgeCall};
 use crate::bridge::{BridgeError, BridgeEvent, BridgeHandle, Responder};
@@ -155,6 +156,28 @@ fn client_name(headers: &HeaderMap) -> String {
         .to_string()
 }
 
+/// A session a remote console creates without its own approval policy or sandbox gets
+/// `serve`'s (`--approval-policy`, `--sandbox`), as one created over `POST /api/sessions`
+/// does.
+fn with_session_defaults(call: BridgeCall, defaults: &SessionDefaults) -> BridgeCall {
+    match call {
+        BridgeCall::CreateSession {
+            cwd,
+            approval_policy,
+            sandbox,
+        } => BridgeCall::CreateSession {
+            cwd,
+            approval_policy: approval_policy.or_else(|| {
+                defaults
+                    .approval_policy
+                    .map(|p| p.codex_value().to_string())
+            }),
+            sandbox: sandbox.or_else(|| defaults.sandbox.map(|s| s.as_str().to_string())),
+        },
+        call => call,
+    }
+}
+
 pub async fn call(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if body.len() > MAX_CALL_BYTES {
         return json_reply(
@@ -177,6 +200,7 @@ pub async fn call(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             );
         }
     };
+    let call = with_session_defaults(call, &state.session_defaults);
     let by = Responder::Remote {
         client: client_name(&headers),
     };
@@ -194,5 +218,43 @@ pub async fn call(State(state): State<AppState>, headers: HeaderMap, body: Bytes
                 &error_body("bridge_error", e.to_string()),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::wire::{ApprovalPolicy, FilesystemSandbox};
+
+    fn create(approval_policy: Option<&str>, sandbox: Option<&str>) -> BridgeCall {
+        BridgeCall::CreateSession {
+            cwd: Some("/work".to_string()),
+            approval_policy: approval_policy.map(str::to_string),
+            sandbox: sandbox.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_remote_console_session_gets_serves_defaults_unless_it_names_its_own() {
+        let defaults = SessionDefaults {
+            approval_policy: Some(ApprovalPolicy::Untrusted),
+            sandbox: Some(FilesystemSandbox::ReadOnly),
+        };
+        assert_eq!(
+            with_session_defaults(create(None, None), &defaults),
+            create(Some("untrusted"), Some("read-only"))
+        );
+        assert_eq!(
+            with_session_defaults(create(Some("never"), Some("workspace-write")), &defaults),
+            create(Some("never"), Some("workspace-write"))
+        );
+        assert_eq!(
+            with_session_defaults(create(None, None), &SessionDefaults::default()),
+            create(None, None)
+        );
+        assert_eq!(
+            with_session_defaults(BridgeCall::Snapshot, &defaults),
+            BridgeCall::Snapshot
+        );
     }
 }

@@ -160,7 +160,13 @@ pub async fn create_session(
 ) -> ApiResult {
     let request = validate::create_session(body_value(body, true)?).map_err(problem)?;
     let options = CreateSession {
-        cwd: Some(resolve_cwd(&state.base_dir, request.cwd.as_deref())),
+        // Only when asked: else the app-server's configured cwd applies, or codex's
+        // own (its process's folder), which for one on another machine is the only
+        // one that exists there.
+        cwd: request
+            .cwd
+            .as_deref()
+            .map(|cwd| resolve_cwd(&state.base_dir, Some(cwd))),
         model: request.model,
         approval_policy: request
             .approval_policy

@@ -20,6 +20,8 @@ use crate::bridge::LoadedThread;
 #[serde(rename_all = "camelCase")]
 pub struct LoadedThreadRecord {
     pub thread_id: String,
+    /// Switchboard: the app-server of the fleet that has it loaded (watch it there).
+    pub app_server: String,
     /// app-server's status: idle, active, systemError or notLoaded (unknown when the
     /// thread could not be read).
     pub status: String,
@@ -41,7 +43,28 @@ pub struct LoadedThreadRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LoadedThreadList {
+    /// Every app-server's, in fleet order.
     pub data: Vec<LoadedThreadRecord>,
+    /// Switchboard: the app-servers that could not list theirs (down, or they
+    /// failed), so their threads are missing from `data`.
+    pub unreachable: Vec<UnreachableRecord>,
+}
+
+/// An app-server that could not list its loaded threads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnreachableRecord {
+    pub app_server: String,
+    pub reason: String,
+}
+
+/// `POST /api/threads/{threadId}/watch`'s optional body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchRequest {
+    /// The app-server that has the thread loaded, by name, as `GET /api/threads/loaded`
+    /// lists it. Without it: the one that has it loaded; needed when several have.
+    pub app_server: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -60,6 +83,7 @@ pub struct AutoAnswerRequest {
 fn record(thread: LoadedThread) -> LoadedThreadRecord {
     LoadedThreadRecord {
         thread_id: thread.thread_id,
+        app_server: thread.app_server,
         status: thread.status,
         active_flags: thread.active_flags,
         name: thread.name,
@@ -77,18 +101,29 @@ fn record(thread: LoadedThread) -> LoadedThreadRecord {
     path = "/api/threads/loaded",
     tag = "sessions",
     responses(
-        (status = 200, description = "The threads app-server has loaded, of every client (`thread/loaded/list`, `thread/read`): status, who started them, and this server's session for each", body = LoadedThreadList),
-        (status = 503, description = "app-server is not connected", body = super::wire::ErrorBody),
+        (status = 200, description = "The threads every app-server has loaded, of every client (`thread/loaded/list`, `thread/read`): its app-server, status, who started them, and this server's session for each; the app-servers that could not answer are listed in `unreachable`", body = LoadedThreadList),
+        (status = 503, description = "No app-server is connected", body = super::wire::ErrorBody),
     )
 )]
 pub async fn loaded_threads(State(state): State<AppState>) -> ApiResult {
-    let threads = state
+    let loaded = state
         .bridge
-        .loaded_threads()
+        .loaded_threads_of_fleet()
         .await
         .map_err(ApiError::from_bridge)?;
-    let data = threads.into_iter().map(record).collect();
-    Ok(json_reply(StatusCode::OK, &LoadedThreadList { data }))
+    let data = loaded.threads.into_iter().map(record).collect();
+    let unreachable = loaded
+        .unreachable
+        .into_iter()
+        .map(|u| UnreachableRecord {
+            app_server: u.app_server,
+            reason: u.reason,
+        })
+        .collect();
+    Ok(json_reply(
+        StatusCode::OK,
+        &LoadedThreadList { data, unreachable },
+    ))
 }
 
 #[utoipa::path(
@@ -96,17 +131,43 @@ pub async fn loaded_threads(State(state): State<AppState>) -> ApiResult {
     path = "/api/threads/{threadId}/watch",
     tag = "sessions",
     params(("threadId" = String, Path, description = "The codex thread id, as `GET /api/threads/loaded` lists it")),
+    request_body(content = Option<WatchRequest>, description = "Optional: `{\"appServer\": NAME}`"),
     responses(
         (status = 200, description = "Attached (`thread/resume`) as a watched session: its items and pending requests reach this server, which answers none automatically (see auto-answer). Watching a watched thread gives its session", body = super::wire::SessionDetail),
-        (status = 400, description = "app-server refused to resume the thread (no such thread, or one before its first turn)", body = super::wire::ErrorBody),
+        (status = 400, description = "app-server refused to resume the thread (no such thread, or one before its first turn); an unknown `appServer` (`unknown_app_server`); a thread loaded on several app-servers without `appServer` (`app_server_required`)", body = super::wire::ErrorBody),
+        (status = 404, description = "With several app-servers and no `appServer`: none has the thread loaded (`thread_not_loaded`)", body = super::wire::ErrorBody),
         (status = 409, description = "The thread is already one of this server's own sessions", body = super::wire::ErrorBody),
     )
 )]
 pub async fn watch_thread(
     State(state): State<AppState>,
     UrlPath(thread_id): UrlPath<String>,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    if let Err(e) = state.bridge.watch_thread(&thread_id).await {
+    let app_server = match super::routes::read_body(body, true)? {
+        Value::Null => None,
+        Value::Object(map) => match map.get("appServer") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) if !name.trim().is_empty() => Some(name.clone()),
+            Some(_) => {
+                return Err(invalid_at(
+                    "appServer",
+                    "appServer must be the name of an app-server (GET /api/health lists them)",
+                ));
+            }
+        },
+        _ => {
+            return Err(invalid_at(
+                "",
+                "expected a JSON object: {\"appServer\": NAME}, or no body",
+            ));
+        }
+    };
+    if let Err(e) = state
+        .bridge
+        .watch_thread_on(&thread_id, app_server.as_deref())
+        .await
+    {
         return Err(session_error(&state, &thread_id, e).await);
     }
     let detail = detail(&state, &thread_id).await?;
@@ -177,10 +238,19 @@ pub async fn auto_answer(
 }
 
 fn invalid(message: &str) -> ApiError {
+    invalid_at("enabled", message)
+}
+
+/// A bad body: `key` is the field at fault (empty: the body itself).
+fn invalid_at(key: &str, message: &str) -> ApiError {
     ApiError::Invalid {
         issues: vec![Issue {
             code: "invalid_type".to_string(),
-            path: vec![json!("enabled")],
+            path: if key.is_empty() {
+                Vec::new()
+            } else {
+                vec![json!(key)]
+            },
             message: message.to_string(),
         }],
     }

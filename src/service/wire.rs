@@ -214,7 +214,8 @@ pub struct DynamicToolDecl {
 #[serde(rename_all = "camelCase")]
 pub struct CreateSessionRequest {
     /// The session's working directory. Relative paths (such as `.`) are resolved against
-    /// the directory the server runs in, which is also the default.
+    /// the directory the server runs in. Without it: the app-server's configured `cwd`
+    /// (a fleet entry's), else codex's default, the folder its app-server runs in.
     pub cwd: Option<String>,
     pub model: Option<String>,
     pub approval_policy: Option<ApprovalPolicy>,

@@ -178,12 +178,14 @@ async fn transcript_is_written_to_disk_as_it_happens() {
     let (rows, bad) =
         switchboard::bridge::transcript::read_transcript(std::path::Path::new(&path)).unwrap();
     assert_eq!(bad, 0);
-    // Less codex's own warning about the scripted model's metadata (an item row).
+    // No warning row: the scripted model's CODEX_HOME gives codex the model's metadata.
     let kinds: Vec<String> = rows
         .iter()
         .map(|r| serde_json::to_value(&r.entry).unwrap())
-        .filter(|v| !(v["type"] == "item" && v["kind"] == "warning"))
-        .map(|v| v["type"].as_str().unwrap().to_string())
+        .map(|v| match v["kind"].as_str() {
+            Some(kind) => format!("{}:{kind}", v["type"].as_str().unwrap()),
+            None => v["type"].as_str().unwrap().to_string(),
+        })
         .collect();
     assert_eq!(
         kinds,

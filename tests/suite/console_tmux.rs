@@ -105,7 +105,7 @@ impl Tmux {
     }
 
     /// The pid of the switchboard process under the pane's shell.
-    fn switchboard_pid(&self) -> String {
+    pub(super) fn switchboard_pid(&self) -> String {
         let shell = self.pane_flag("#{pane_pid}");
         let out = Command::new("pgrep")
             .args(["-P", &shell, "-x", "switchboard"])

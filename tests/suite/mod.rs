@@ -13,6 +13,7 @@ mod items_codex;
 mod items_tmux;
 mod protocol_fixtures;
 mod recovery;
+mod remote_tmux;
 mod restart_serve;
 mod serve_leftovers;
 mod serve_support;

@@ -195,13 +195,19 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             (text, Style::new().red().bold())
         }
     };
-    let version = match &app.model.connection {
-        ConnectionState::Connected {
-            server_version: Some(v),
-            ..
-        } => format!("codex {v}"),
-        _ => "codex ?".to_string(),
-    };
+    // With several app-servers, the first one connected tells the version.
+    let version = std::iter::once(&app.model.connection)
+        .chain(app.model.app_servers.iter().map(|a| &a.connection))
+        .find_map(|state| match state {
+            ConnectionState::Connected {
+                server_version: Some(v),
+                ..
+            } => Some(format!("codex {v}")),
+            _ => None,
+        })
+        .unwrap_or_else(|| "codex ?".to_string());
+    // Several app-servers: each one's connection instead of the first's alone.
+    let fleet = fleet_spans(app, area.width);
     let transport = app
         .model
         .transport
@@ -229,22 +235,29 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
                 Style::new().yellow().bold(),
             ));
         }
-        Some(LinkState::Connected { url }) => first.extend([
-            version.into(),
-            " · ".dim(),
-            transport.into(),
-            " · ".dim(),
-            format!("remote {}", short_url(url)).into(),
-            " · ".dim(),
-            Span::styled(state, state_style),
-        ]),
-        None => first.extend([
-            version.into(),
-            " · ".dim(),
-            transport.into(),
-            " · ".dim(),
-            Span::styled(state, state_style),
-        ]),
+        Some(LinkState::Connected { url }) => {
+            first.push(version.into());
+            if fleet.is_none() {
+                first.extend([" · ".dim(), transport.into()]);
+            }
+            first.extend([" · ".dim(), format!("remote {}", short_url(url)).into()]);
+            match fleet {
+                Some(fleet) => first.extend(fleet),
+                None => first.extend([" · ".dim(), Span::styled(state, state_style)]),
+            }
+        }
+        None => {
+            first.push(version.into());
+            match fleet {
+                Some(fleet) => first.extend(fleet),
+                None => first.extend([
+                    " · ".dim(),
+                    transport.into(),
+                    " · ".dim(),
+                    Span::styled(state, state_style),
+                ]),
+            }
+        }
     }
     if app.model.hold.all {
         first.push("  HOLD ALL".black().on_yellow().bold());
@@ -303,7 +316,8 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             "failed 0".into()
         },
     ];
-    let style = match app.model.connection {
+    let trouble = fleet_trouble(app).map_or(&app.model.connection, |(_, state)| state);
+    let style = match trouble {
         ConnectionState::Disconnected { .. } => Style::new().red(),
         ConnectionState::Connected { .. } if app.model.reloads.error().is_some() => {
             Style::new().red()
@@ -318,6 +332,105 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             .map(|l| Line::styled(l, style)),
     );
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The header's wide layout (each app-server's state in full) starts at this width.
+const FLEET_FULL_WIDTH: u16 = 120;
+
+/// One app-server's connection in a word or two, and its colour: `full` says how far
+/// a reconnect has got, else the compact words (`down`).
+pub(super) fn connection_words(state: &ConnectionState, full: bool) -> (String, Style) {
+    match state {
+        ConnectionState::Connected { .. } => ("up".to_string(), Style::new().green()),
+        ConnectionState::Connecting => ("connecting".to_string(), Style::new().yellow()),
+        ConnectionState::Reconnecting {
+            attempt,
+            max_attempts,
+            ..
+        } if full => (
+            format!("reconnecting {attempt}/{max_attempts}"),
+            Style::new().yellow().bold(),
+        ),
+        ConnectionState::Reconnecting { .. } => {
+            ("reconnecting".to_string(), Style::new().yellow().bold())
+        }
+        ConnectionState::Disconnected { reason, .. } if full && reason.starts_with("gave up") => {
+            ("gave up".to_string(), Style::new().red().bold())
+        }
+        ConnectionState::Disconnected { .. } => ("down".to_string(), Style::new().red().bold()),
+    }
+}
+
+/// The header's part about the app-servers when there are several (`None` with one):
+/// at 80 columns how many are up and the names of the others (`2/3 up · build-box
+/// down`); from 120 columns every one with its state.
+fn fleet_spans(app: &App, width: u16) -> Option<Vec<Span<'static>>> {
+    let fleet = &app.model.app_servers;
+    if fleet.len() < 2 {
+        return None;
+    }
+    let up = fleet
+        .iter()
+        .filter(|a| matches!(a.connection, ConnectionState::Connected { .. }))
+        .count();
+    let full = width >= FLEET_FULL_WIDTH;
+    let mut spans = vec![" · ".dim()];
+    if full {
+        for (i, a) in fleet.iter().enumerate() {
+            if i > 0 {
+                spans.push(" · ".dim());
+            }
+            let (words, style) = connection_words(&a.connection, true);
+            spans.push(Span::raw(format!("{} ", text::printable(&a.name))));
+            spans.push(Span::styled(words, style));
+        }
+    } else {
+        let style = if up == fleet.len() {
+            Style::new().green()
+        } else {
+            Style::new().yellow().bold()
+        };
+        spans.push(Span::styled(format!("{up}/{} up", fleet.len()), style));
+        for a in fleet
+            .iter()
+            .filter(|a| !matches!(a.connection, ConnectionState::Connected { .. }))
+        {
+            let (words, style) = connection_words(&a.connection, false);
+            spans.push(" · ".dim());
+            spans.push(Span::styled(
+                format!("{} {words}", text::printable(&a.name)),
+                style,
+            ));
+        }
+    }
+    let retry = fleet.iter().any(|a| {
+        matches!(
+            a.connection,
+            ConnectionState::Disconnected { retry: true, .. }
+        )
+    });
+    if retry {
+        spans.push(format!(" · {} retries", keys::label_of(keys::Action::Reconnect)).dim());
+    }
+    Some(spans)
+}
+
+/// With several app-servers, the first one whose connection is not up: its reason goes
+/// under the header.
+fn fleet_trouble(app: &App) -> Option<(&str, &ConnectionState)> {
+    let fleet = &app.model.app_servers;
+    if fleet.len() < 2 {
+        return None;
+    }
+    fleet
+        .iter()
+        .find(|a| {
+            matches!(
+                a.connection,
+                ConnectionState::Reconnecting { .. } | ConnectionState::Disconnected { .. }
+            )
+        })
+        .map(|a| (a.name.as_str(), &a.connection))
 }
 
 /// A server's URL without `http://`, as the header shows it.
@@ -339,8 +452,17 @@ pub fn masked(token: &str) -> String {
 /// Why the connection is down, else why the last catalog reload failed, wrapped to the
 /// header's width (at most two lines).
 fn header_reason(app: &App, width: u16) -> Vec<String> {
-    let reason = match (&app.remote, &app.model.connection) {
+    let trouble = fleet_trouble(app);
+    let connection = trouble.map_or(&app.model.connection, |(_, state)| state);
+    let reason = match (&app.remote, connection) {
         (Some(LinkState::Reconnecting { reason, .. }), _) => format!("why: {reason}"),
+        (_, ConnectionState::Reconnecting { reason, .. })
+        | (_, ConnectionState::Disconnected { reason, .. })
+            if trouble.is_some() =>
+        {
+            let name = trouble.map_or("", |(name, _)| name);
+            format!("{} why: {reason}", text::printable(name))
+        }
         (_, ConnectionState::Reconnecting { reason, .. })
         | (_, ConnectionState::Disconnected { reason, .. }) => format!("why: {reason}"),
         _ => match app.model.reloads.error() {
@@ -398,6 +520,8 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
     }
     let width = usize::from(area.width.saturating_sub(2));
     let visible = usize::from(area.height.saturating_sub(2)) / 2;
+    // Several app-servers: each session says which it is on.
+    let badges = app.model.app_servers.len() > 1;
     let selected = rows
         .iter()
         .position(|&i| i == app.selected_session)
@@ -414,6 +538,12 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
             let title = navigate::session_title(app, s);
             let mut second = vec![Span::raw("  ")];
             let mut used = 2;
+            if badges {
+                let name = app_server_badge(&s.app_server, width / 2);
+                used += text::width(&name) + 1;
+                second.push(Span::styled(name, Style::new().cyan().bold()));
+                second.push(Span::raw(" "));
+            }
             match (badge, &s.activity) {
                 // What a running turn is doing says more than "running".
                 ("running", Some(activity)) => {
@@ -467,6 +597,11 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
         })
         .collect();
     frame.render_widget(List::new(items).block(pane(title, focused)), area);
+}
+
+/// An app-server's name as a session's badge, cut to `room` columns.
+pub fn app_server_badge(name: &str, room: usize) -> String {
+    text::truncate(&text::printable(name), room.max(4))
 }
 
 /// A token count in a few columns: `950`, `12.3k`, `1.2M`.
@@ -860,6 +995,11 @@ fn render_composer(app: &App, frame: &mut Frame, area: Rect) {
     composer.set_block(pane(target, focused));
     if !focused {
         composer.set_cursor_style(Style::new());
+        // Keys typed elsewhere are commands (c closes a session): say how to get here.
+        composer.set_placeholder_text(format!(
+            "press {} to write a message; keys typed now are commands",
+            keys::label_of(keys::Action::Compose)
+        ));
     }
     frame.render_widget(&composer, area);
 }
@@ -939,6 +1079,10 @@ fn centered(area: Rect, percent_x: u16, percent_y: u16, min_w: u16, min_h: u16) 
 #[cfg(test)]
 #[path = "ui_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "fleet_tests.rs"]
+mod fleet_tests;
 
 #[cfg(test)]
 #[path = "scale_tests.rs"]

@@ -72,9 +72,20 @@ fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
                 short(thread_id)
             ),
         ),
+        Overlay::AppServers { names, selected } => {
+            render_app_servers(app, names, *selected, frame, screen)
+        }
         Overlay::Loaded { threads, selected } => {
             let area = centered(screen, 90, 70, 40, 8);
             frame.render_widget(Clear, area);
+            // Several app-servers: each thread says which one has it loaded.
+            let fleet_width = (app.model.app_servers.len() > 1).then(|| {
+                threads
+                    .iter()
+                    .map(|t| crate::console::text::width(&t.app_server).min(16))
+                    .max()
+                    .unwrap_or(0)
+            });
             let items: Vec<ListItem> = threads
                 .iter()
                 .map(|t| {
@@ -87,8 +98,16 @@ fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
                         Some(origin) => format!("{:<9}", origin.as_str()),
                         None => "-        ".to_string(),
                     };
-                    ListItem::new(Line::from(vec![
-                        Span::raw(format!("{}  ", short(&t.thread_id))).dim(),
+                    let mut spans = vec![Span::raw(format!("{}  ", short(&t.thread_id))).dim()];
+                    if let Some(width) = fleet_width {
+                        let name = super::app_server_badge(&t.app_server, width);
+                        let pad = width.saturating_sub(crate::console::text::width(&name));
+                        spans.push(Span::styled(
+                            format!("{name}{}  ", " ".repeat(pad)),
+                            Style::new().cyan().bold(),
+                        ));
+                    }
+                    spans.extend([
                         Span::raw(format!("{:<11}", t.status)),
                         Span::raw(format!("by {:<14} ", t.started_by())),
                         Span::raw(here).dim(),
@@ -97,7 +116,8 @@ fn render_one(app: &App, overlay: &Overlay, frame: &mut Frame, screen: Rect) {
                         } else {
                             title
                         }),
-                    ]))
+                    ]);
+                    ListItem::new(Line::from(spans))
                 })
                 .collect();
             let list = List::new(items)
@@ -153,6 +173,73 @@ fn render_confirm(frame: &mut Frame, screen: Rect, title: &str, text: &str) {
     frame.render_widget(body, area);
 }
 
+/// The app-servers a new session can go to, each with its connection's state.
+fn render_app_servers(
+    app: &App,
+    names: &[String],
+    selected: usize,
+    frame: &mut Frame,
+    screen: Rect,
+) {
+    use crate::console::text::{printable, truncate, width};
+    let title = " New session on (Enter creates, Esc cancels) ";
+    let name_width = names.iter().map(|n| width(n)).max().unwrap_or(0).min(40);
+    let rows: Vec<(String, String, Style, String)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let status = app.model.app_servers.iter().find(|a| &a.name == name);
+            let (state, style) = status.map_or_else(
+                || ("?".to_string(), Style::new().dim()),
+                |a| super::connection_words(&a.connection, true),
+            );
+            let sessions = status.map(|a| a.sessions).unwrap_or(0);
+            let default = if i == 0 { ", the default" } else { "" };
+            (
+                truncate(&printable(name), name_width),
+                state,
+                style,
+                format!(" · {sessions} session(s){default}"),
+            )
+        })
+        .collect();
+    let widest = rows
+        .iter()
+        .map(|(_, state, _, rest)| name_width + 3 + width(state) + width(rest))
+        .max()
+        .unwrap_or(0)
+        .max(width(title));
+    let w = u16::try_from(widest + 4)
+        .unwrap_or(u16::MAX)
+        .min(screen.width);
+    let h = u16::try_from(rows.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(screen.height);
+    let area = Rect {
+        x: screen.x + (screen.width - w) / 2,
+        y: screen.y + (screen.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    frame.render_widget(Clear, area);
+    let items: Vec<ListItem> = rows
+        .into_iter()
+        .map(|(name, state, style, rest)| {
+            let pad = name_width.saturating_sub(width(&name));
+            ListItem::new(Line::from(vec![
+                Span::raw(format!(" {name}{}  ", " ".repeat(pad))).bold(),
+                Span::styled(state, style),
+                Span::raw(rest).dim(),
+            ]))
+        })
+        .collect();
+    let list = List::new(items)
+        .block(pane(title, true))
+        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = ListState::default().with_selected(Some(selected));
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
 /// Help sections; a binding is listed under the first section it applies to.
 const HELP_SECTIONS: &[(&str, &[Context])] = &[
     ("Main view", &[Context::Sessions]),
@@ -169,6 +256,7 @@ const HELP_SECTIONS: &[(&str, &[Context])] = &[
         &[
             Context::Picker,
             Context::Watch,
+            Context::AppServers,
             Context::Confirm,
             Context::Help,
         ],

@@ -98,7 +98,9 @@ fn the_inspector_marks_a_changed_definition_new_sessions_only() {
     key(&mut app, 't');
     snapshot("inspector_after_reload", &app);
     // `n` in the inspector starts a session, which declares the catalog in use.
-    assert!(key(&mut app, 'n').contains(&Effect::Bridge(Request::CreateSession)));
+    assert!(
+        key(&mut app, 'n').contains(&Effect::Bridge(Request::CreateSession { app_server: None }))
+    );
     // Once the older sessions are closed, nothing is marked any more; the inspector
     // still says what the last reload changed.
     for n in [1, 2] {

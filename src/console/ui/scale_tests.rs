@@ -14,7 +14,7 @@ use crate::bridge::{
     Answerer, BridgeEvent, CallEnd, ConnectionState, PendingCallView, Responder, SessionStatus,
     TranscriptEntry,
 };
-use crate::console::app::App;
+use crate::console::app::{App, Focus};
 use crate::console::test_support::*;
 use crate::protocol::ToolCallResult;
 
@@ -444,7 +444,62 @@ fn a_resolved_row_at_80_columns_keeps_its_latency_and_result() {
     );
     let text = screen(&app, 80, 24);
     assert!(
-        text.contains("1234 ms") && text.contains("found Dana"),
+        text.contains("1.2 s") && text.contains("found Dana"),
+        "{text}"
+    );
+    // A name too long for the pane is cut at its end, never in its middle.
+    assert!(
+        text.contains("✔ customer_relationship_… in 1.2 s"),
+        "{text}"
+    );
+}
+
+/// At 80 columns the demo's rows read "lookup_ti…okup_ticket": the middle of the head
+/// gave way and took the tool's name with it. Words go first now.
+#[test]
+fn narrow_call_rows_keep_the_tool_name_whole() {
+    let mut app = busy_app();
+    feed(
+        &mut app,
+        [
+            BridgeEvent::TranscriptAppended {
+                thread_id: thread(1),
+                row: row(
+                    8,
+                    TranscriptEntry::ToolCallRequest {
+                        request_id: "r".to_string(),
+                        call_id: "c".to_string(),
+                        tool: "lookup_ticket".to_string(),
+                        namespace: None,
+                        arguments: serde_json::json!({"ticket_id": "T-1"}),
+                        answerer: "lookup_ticket".to_string(),
+                    },
+                ),
+            },
+            BridgeEvent::TranscriptAppended {
+                thread_id: thread(1),
+                row: row(
+                    9,
+                    TranscriptEntry::ToolCallResolved {
+                        request_id: "r".to_string(),
+                        call_id: "c".to_string(),
+                        tool: "escalate_ticket".to_string(),
+                        status: CallEnd::Resolved,
+                        success: true,
+                        answered_by: Some(Responder::Operator),
+                        latency_ms: 9657,
+                        content: Some(ToolCallResult::text(true, "Escalated to tier 2, ETA 1h")),
+                        reason: None,
+                        output_schema_problems: Vec::new(),
+                    },
+                ),
+            },
+        ],
+    );
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("⚙ lookup_ticket → lookup_ticket"), "{text}");
+    assert!(
+        text.contains("✔ escalate_ticket in 9.7 s: Escalated"),
         "{text}"
     );
 }
@@ -771,4 +826,25 @@ fn a_marked_range_covers_only_the_calls_the_filter_shows() {
     }
     let text = screen(&app, 80, 24);
     assert!(text.contains("5 marked") && text.contains('●'), "{text}");
+}
+
+/// After a message is sent the focus moves to the transcript, where letters are
+/// commands; the composer's "type a message" hint invited typing there, and the first
+/// `c` of the next message opened "Close session?". Unfocused, it says how to get back.
+#[test]
+fn an_unfocused_composer_says_how_to_type_into_it() {
+    let mut app = busy_app();
+    app.focus = Focus::Transcript;
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("press i to write a message"), "{text}");
+    assert!(
+        !text.contains("type a message for the selected session"),
+        "{text}"
+    );
+    app.focus = Focus::Composer;
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("type a message for the selected session"),
+        "{text}"
+    );
 }

@@ -64,6 +64,14 @@ pub(super) fn render(app: &App, frame: &mut Frame, area: Rect) {
         window_lines(app, &view, &rows, width, height, focused)
     };
     let mut title = format!(" Transcript · session {}", short(thread));
+    if app.model.app_servers.len() > 1
+        && let Some(session) = app.model.sessions.iter().find(|s| s.thread_id == thread)
+    {
+        title.push_str(&format!(
+            " · on {}",
+            super::app_server_badge(&session.app_server, 24)
+        ));
+    }
     if filter.is_active() || filter.editing {
         title.push_str(&format!(
             " · {} of {} row(s){}",
@@ -300,8 +308,13 @@ pub fn row_lines(
             let tool = crate::catalog::qualified_name(namespace.as_deref(), tool);
             let args = super::preview(arguments, width);
             let keep = text::width(&args).min((width / 3).max(10));
-            let head = text::truncate_middle(
-                &format!("⚙ {tool} requested → {answerer}  "),
+            // Narrow panes drop words before they cut the tool's name.
+            let head = fitting_head(
+                &[
+                    format!("⚙ {tool} requested → {answerer}  "),
+                    format!("⚙ {tool} → {answerer}  "),
+                    format!("⚙ {tool}  "),
+                ],
                 width.saturating_sub(keep).max(6),
             );
             let room = width.saturating_sub(text::width(&head));
@@ -344,13 +357,23 @@ pub fn row_lines(
             } else {
                 " ⚠ breaks output_schema"
             };
-            // At narrow widths the middle gives way: the latency and the result stay.
-            let head = format!("{mark} {tool} {what}{broke}{by}");
-            let latency = format!(" in {latency_ms} ms: ");
+            // Narrow panes drop words first ("answered", then who answered) so the tool's
+            // name, the latency and the start of the result stay readable.
+            let latency = format!(
+                " in {}: ",
+                super::items::took(i64::try_from(*latency_ms).unwrap_or(i64::MAX))
+            );
             let summary = text::printable(&summary);
             let keep = text::width(&summary).min((width / 3).max(10));
             let head_room = width.saturating_sub(text::width(&latency) + keep).max(6);
-            let head = text::truncate_middle(&head, head_room);
+            let head = fitting_head(
+                &[
+                    format!("{mark} {tool} {what}{broke}{by}"),
+                    format!("{mark} {tool}{broke}{by}"),
+                    format!("{mark} {tool}{broke}"),
+                ],
+                head_room,
+            );
             let room = width.saturating_sub(text::width(&head) + text::width(&latency));
             let mut lines = vec![Line::from(vec![
                 Span::styled(head + &latency, style),
@@ -482,3 +505,13 @@ fn notice_text(message: &str) -> String {
 }
 
 use crate::console::text::shorten_ids;
+
+/// The first of `forms` (most to least wordy) that fits in `room` columns; the last one,
+/// cut at its end, when none does.
+fn fitting_head(forms: &[String], room: usize) -> String {
+    forms
+        .iter()
+        .find(|form| text::width(form) <= room)
+        .cloned()
+        .unwrap_or_else(|| text::truncate(forms.last().map_or("", String::as_str), room))
+}

@@ -535,6 +535,7 @@ fn loaded(
 ) -> crate::bridge::LoadedThread {
     crate::bridge::LoadedThread {
         thread_id: thread(n),
+        app_server: "local".to_string(),
         status: status.to_string(),
         active_flags: if status == "active" {
             vec!["waitingOnUserInput".to_string()]
@@ -555,21 +556,26 @@ fn loaded(
 #[test]
 fn loaded_threads_to_watch() {
     let mut app = app();
-    app.on_outcome(crate::console::app::Outcome::LoadedThreads(Ok(vec![
-        loaded(1, "idle", "other_client", None),
-        loaded(
-            2,
-            "active",
-            "codex_vscode",
-            Some(crate::bridge::SessionOrigin::Watched),
-        ),
-        loaded(
-            3,
-            "idle",
-            crate::protocol::CLIENT_NAME,
-            Some(crate::bridge::SessionOrigin::Started),
-        ),
-    ])));
+    app.on_outcome(crate::console::app::Outcome::LoadedThreads(Ok(
+        crate::bridge::LoadedThreads {
+            threads: vec![
+                loaded(1, "idle", "other_client", None),
+                loaded(
+                    2,
+                    "active",
+                    "codex_vscode",
+                    Some(crate::bridge::SessionOrigin::Watched),
+                ),
+                loaded(
+                    3,
+                    "idle",
+                    crate::protocol::CLIENT_NAME,
+                    Some(crate::bridge::SessionOrigin::Started),
+                ),
+            ],
+            unreachable: Vec::new(),
+        },
+    )));
     snapshot("loaded_threads", &app);
 }
 
