@@ -233,6 +233,7 @@ mod tests {
             cwd: Some("/work".to_string()),
             approval_policy: approval_policy.map(str::to_string),
             sandbox: sandbox.map(str::to_string),
+            app_server: None,
         }
     }
 
