@@ -308,7 +308,9 @@ async fn a_dropped_websocket_keeps_calls_and_a_replay_is_the_same_call() {
         .await
         .unwrap();
     assert!(
-        matches!(early, RespondOutcome::UpstreamError { .. }),
+        matches!(&early, RespondOutcome::UpstreamError { message }
+            if message.contains("is not connected (reconnecting)")
+                && message.contains(&format!("{} still waits", first.request_id))),
         "{early:?}"
     );
 

@@ -133,6 +133,9 @@ pub struct RequestRecord {
     /// lease runs; only the holder's answer is taken meanwhile.
     #[serde(default)]
     pub claim: Option<super::wire::ClaimView>,
+    /// Switchboard: the app-server of the fleet that asked.
+    #[serde(default)]
+    pub app_server: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -399,6 +402,7 @@ pub fn request_record(request: &PendingRequestView) -> RequestRecord {
         created_at: iso8601_ms(request.received_at_ms),
         status: PendingStatus::Pending,
         claim: request.claim.as_ref().map(convert::claim_view),
+        app_server: request.app_server.clone(),
     }
 }
 

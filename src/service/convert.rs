@@ -573,6 +573,7 @@ pub fn pending_record(call: &PendingCallView) -> PendingCallRecord {
         },
         schema_problems: call.schema_problems.clone(),
         claim: call.claim.as_ref().map(claim_view),
+        app_server: call.app_server.clone(),
     }
 }
 

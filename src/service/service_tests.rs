@@ -201,6 +201,14 @@ fn pending_record_has_codex_manager_fields() {
 }
 
 #[test]
+fn pending_records_name_their_app_server() {
+    let mut on_box = call();
+    on_box.app_server = "build-box".to_string();
+    let record = serde_json::to_value(convert::pending_record(&on_box)).unwrap();
+    assert_eq!(record["appServer"], "build-box");
+}
+
+#[test]
 fn tool_call_signal_has_the_contract_shape() {
     let signal =
         serde_json::to_value(convert::tool_call_signal(&call(), Some("New chat"))).unwrap();

@@ -657,6 +657,9 @@ pub struct PendingCallRecord {
     /// nobody holds it: anyone may claim or answer it).
     #[serde(default)]
     pub claim: Option<ClaimView>,
+    /// Switchboard: the app-server of the fleet that asked for it.
+    #[serde(default)]
+    pub app_server: String,
 }
 
 /// Payload of `tool_call_claimed` and `tool_call_released`.

@@ -7,6 +7,7 @@ mod catalog_cli;
 mod catalog_reload;
 mod console_tmux;
 mod exec_cli;
+mod fleet_codex;
 mod handler_load;
 mod items_codex;
 mod items_tmux;

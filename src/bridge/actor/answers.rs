@@ -123,6 +123,7 @@ impl Actor {
         let slot = self.slot_of_request(&request_id).unwrap_or(0);
         let keeps_requests = self.keeps_calls(slot);
         let live = self.upstreams.get(slot).and_then(|u| u.conn.clone());
+        let reconnecting = live.is_none();
         let Some(request) = self.pending.get_mut(&request_id) else {
             origin.send(AnswerOutcome::NotFound);
             return;
@@ -146,6 +147,22 @@ impl Actor {
             // Nobody waits on an automatic answer: keep it for when the request comes again.
             _ if origin.is_automatic() && keeps_requests => {
                 request.answer = AnswerState::Stashed { answer, by };
+                return;
+            }
+            // Its app-server is reconnecting (a websocket one keeps the call): say so,
+            // and that the call still waits, so the answer can come again later.
+            _ if keeps_requests => {
+                let name = self.upstreams.get(slot).map_or("", |u| u.name.as_str());
+                let message = if reconnecting {
+                    format!(
+                        "app-server {name} is not connected (reconnecting): request {request_id} still waits; answer it again once {name} is back"
+                    )
+                } else {
+                    format!(
+                        "app-server {name} has not asked for request {request_id} again since it reconnected: it still waits; answer it again once it is asked for"
+                    )
+                };
+                origin.send(AnswerOutcome::UpstreamError { message });
                 return;
             }
             _ => {
