@@ -39,6 +39,10 @@ pub enum FleetError {
         line: usize,
         message: String,
     },
+    #[error(
+        "--scripted-model runs each spawned app-server on a CODEX_HOME of its own, so it does not combine with CODEX_HOME {home}: drop --scripted-model (and configure the model in {home}), or drop that --codex-home / spawn.codex_home"
+    )]
+    ScriptedHome { home: String },
     #[error(transparent)]
     Locate(#[from] crate::appserver::locate::LocateError),
 }
@@ -95,6 +99,11 @@ impl SpawnDefaults<'_> {
         args.extend(extra_args.iter().cloned());
         let mut env = self.env.clone();
         if let Some(home) = codex_home {
+            // The scripted model's CODEX_HOME is what points codex at it: another one
+            // would quietly send the turns to whatever model that home configures.
+            if env.iter().any(|(key, _)| key == "CODEX_HOME") {
+                return Err(FleetError::ScriptedHome { home });
+            }
             env.push(("CODEX_HOME".to_string(), home));
         }
         Ok(TransportSpec::Stdio {
@@ -388,6 +397,46 @@ connect = { url = "ws://build-box:4500", token_env = "BOX_TOKEN" }
         for (text, expected) in cases {
             let error = parse_text(text).unwrap_err();
             assert!(error.starts_with(expected), "{error}\n  wanted {expected}");
+        }
+    }
+
+    #[test]
+    fn the_scripted_model_does_not_combine_with_a_codex_home_of_ones_own() {
+        let scripted = SpawnDefaults {
+            codex_bin: Some(Path::new("/bin/true")),
+            env: vec![("CODEX_HOME".to_string(), "/tmp/scripted".to_string())],
+            args: &[],
+        };
+        let homes = [PathBuf::from("/h/.codex-a")];
+        let flags = FleetFlags {
+            fleet: None,
+            codex_homes: &homes,
+            connects: &[],
+            ws_token: None,
+            config_file: None,
+        };
+        let error = resolve(&flags, &scripted).err().unwrap().to_string();
+        assert!(
+            error.starts_with("--scripted-model runs each spawned app-server on a CODEX_HOME of its own, so it does not combine with CODEX_HOME /h/.codex-a"),
+            "{error}"
+        );
+        // Spawned without a home of their own, they all run on the scripted model's.
+        let env = |_: &str| None;
+        let specs = parse(
+            "[[app_servers]]\nname = \"a\"\nspawn = {}\n\n[[app_servers]]\nname = \"b\"\nspawn = { cwd = \"/src/b\" }\n",
+            Path::new("/cfg/fleet.toml"),
+            &scripted,
+            &env,
+        )
+        .unwrap();
+        for spec in &specs {
+            match &spec.transport {
+                TransportSpec::Stdio { env, .. } => assert_eq!(
+                    env,
+                    &[("CODEX_HOME".to_string(), "/tmp/scripted".to_string())]
+                ),
+                other => panic!("{other:?}"),
+            }
         }
     }
 
