@@ -1,7 +1,7 @@
 //! Several app-servers in one bridge, on in-memory transports: rpc ids that are the same
 //! on two connections, one app-server lost while the other goes on, picking one by
-//! name. A real-codex test of the same (a stdio and a websocket app-server under one
-//! `serve`) is still to be written: see docs/fleet.md.
+//! name. `tests/suite/fleet_codex.rs` runs the same cases on real codex processes
+//! under one `serve` (a spawned and a `--listen` app-server).
 
 use std::path::Path;
 

@@ -8,6 +8,7 @@
 //! naming it, and the other answers its call and runs a new turn meanwhile. The killed
 //! one comes back (the test starts the `--listen` codex again on the same port; `serve`
 //! respawns the stdio one with back-off) and its session takes a new turn.
+//! Last, `exec` over two `--codex-home`s reports each connection and runs its turn.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -655,4 +656,57 @@ async fn the_spawned_codex_killed_is_respawned_while_the_websocket_one_goes_on()
     );
     assert_eq!(stream.resolutions(&ws_call).len(), 1, "{ws_call} ends once");
     assert!(fleet.serve.stop().success());
+}
+
+/// `exec` over two spawned app-servers (`--codex-home` twice): it reports each
+/// connection, and its turn runs on the first with the catalog's handler answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_over_two_app_servers_reports_each_and_runs_its_turn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = model().await;
+    let homes = [tmp.path().join("codex-one"), tmp.path().join("codex-two")];
+    for home in &homes {
+        switchboard::model::write_codex_home(home, &model.base_url()).unwrap();
+    }
+    let catalog = repo_path(MANUAL_CATALOG);
+    let output = tokio::process::Command::from(switchboard())
+        .args(["exec", "--json", "--timeout", "60", "--catalog"])
+        .arg(&catalog)
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .arg("--cwd")
+        .arg(tmp.path())
+        .arg("--codex-home")
+        .arg(&homes[0])
+        .arg("--codex-home")
+        .arg(&homes[1])
+        .arg("please call:echo_args with some text")
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .output();
+    let output = tokio::time::timeout(WAIT, output)
+        .await
+        .expect("exec did not end")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    for name in ["codex-one", "codex-two"] {
+        let reported = lines
+            .iter()
+            .find(|l| l["type"] == "connection" && l["appServer"] == name)
+            .unwrap_or_else(|| panic!("no connection line of {name}: {stdout}"));
+        assert_eq!(reported["state"], "connected", "{reported}");
+    }
+    let result = lines.last().unwrap();
+    assert_eq!(result["type"], "result", "{result}");
+    assert_eq!(result["turnStatus"], "completed", "{result}");
+    let reply = result["assistantReply"].as_str().unwrap_or_default();
+    assert!(reply.contains("echo_args: {\"text\":"), "{result}");
 }
