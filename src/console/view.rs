@@ -17,6 +17,9 @@ use super::text::{self, TextLine};
 /// Lines wrapped to a width, kept until the width changes.
 type WrapCache = RefCell<Option<(usize, Arc<Vec<TextLine>>)>>;
 
+/// Per tool, the argument keys whose values differ between its pending calls.
+pub type VaryingKeys = std::collections::HashMap<String, Vec<String>>;
+
 /// A transcript row laid out: the width, fold and time (a running command shows its
 /// elapsed time) it was laid out for, the row as it was (a live row changes in place),
 /// and its lines.
@@ -322,6 +325,10 @@ pub struct Views {
     /// The selected transcript row as last laid out (width, expanded, the row, its
     /// lines), so a tall row (an expanded output) is not laid out again every frame.
     pub transcript_laid: RefCell<Option<LaidRow>>,
+    /// The queue's argument keys that tell calls of each tool apart, with the pending set
+    /// they were worked out for (a hash of its request ids): worked out again only when
+    /// that set changes, not every frame.
+    pub queue_varying: RefCell<Option<(u64, VaryingKeys)>>,
     pub inspector: ListOffset,
     pub inspector_filter: Filter,
     pub inspector_detail: Scroll,
@@ -347,6 +354,7 @@ impl Default for Views {
             transcript_inside: Scroll::default(),
             transcript_measure: Cell::new((0, 0)),
             transcript_laid: RefCell::new(None),
+            queue_varying: RefCell::new(None),
             inspector: ListOffset::default(),
             sessions: ListOffset::default(),
             sessions_filter: Filter::default(),

@@ -916,13 +916,30 @@ fn render_queue(app: &App, frame: &mut Frame, area: Rect) {
         .window(position.unwrap_or(0), rows.len(), visible);
     let columns = queue_columns(area.width);
     let shown: Vec<usize> = rows.iter().copied().skip(offset).take(visible).collect();
-    let mut tools: Vec<String> = shown
-        .iter()
-        .map(|&i| navigate::qualified_tool(&app.model.pending[i]))
-        .collect();
-    tools.sort();
-    tools.dedup();
-    let varying = varying_keys(app, &tools);
+    // Worked out once per pending set (reading every call's arguments is slow with
+    // hundreds of big ones), for every tool that has calls.
+    let pending_set = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for call in &app.model.pending {
+            call.request_id.hash(&mut hasher);
+        }
+        hasher.finish()
+    };
+    let mut cache = app.views.queue_varying.borrow_mut();
+    if cache.as_ref().map(|(set, _)| *set) != Some(pending_set) {
+        let mut tools: Vec<String> = app
+            .model
+            .pending
+            .iter()
+            .map(navigate::qualified_tool)
+            .collect();
+        tools.sort();
+        tools.dedup();
+        *cache = Some((pending_set, varying_keys(app, &tools)));
+    }
+    let no_keys = std::collections::HashMap::new();
+    let varying = cache.as_ref().map_or(&no_keys, |(_, keys)| keys);
     let cell = |text: &str, width: u16| text::truncate(&text::printable(text), usize::from(width));
     let table_rows: Vec<Row> = shown
         .iter()
