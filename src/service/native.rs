@@ -165,8 +165,10 @@ fn with_session_defaults(call: BridgeCall, defaults: &SessionDefaults) -> Bridge
             cwd,
             approval_policy,
             sandbox,
+            app_server,
         } => BridgeCall::CreateSession {
             cwd,
+            app_server,
             approval_policy: approval_policy.or_else(|| {
                 defaults
                     .approval_policy
@@ -231,6 +233,7 @@ mod tests {
             cwd: Some("/work".to_string()),
             approval_policy: approval_policy.map(str::to_string),
             sandbox: sandbox.map(str::to_string),
+            app_server: None,
         }
     }
 
