@@ -174,6 +174,11 @@ pub struct Measured {
     /// Why not, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// Times the remote client read the pending calls again after a `lagged` frame.
+    pub relisted: u64,
+    /// CPU time of the whole process (bridge, API, the synthetic app-servers and the
+    /// remote client) per answered call: what a call costs, whatever the load.
+    pub cpu_us_per_call: f64,
     /// Answers per second from the first turn's start to the last turn's end.
     pub sustained_rate: f64,
     pub keeps_up: bool,
@@ -222,7 +227,11 @@ pub struct Memory {
     pub one_connection_mib: f64,
     /// RSS after a second bridge with `idle_connections` idle connections started.
     pub with_idle_mib: f64,
+    /// RSS after a third bridge with twice as many.
+    pub with_twice_idle_mib: f64,
     pub per_connection_kib: f64,
+    /// What a bridge costs whatever its connections (its event buffers).
+    pub bridge_fixed_kib: f64,
     pub sessions: usize,
     pub calls_per_session: u64,
     /// RSS before and after the sessions were created and given their turn.
@@ -320,12 +329,82 @@ async fn sessions_on(bridge: &BridgeHandle, n: usize) -> Result<Vec<String>> {
     Ok(threads)
 }
 
-/// The remote client of the hub path: one websocket for every session's signals, and
-/// up to `answerers` HTTP answers in flight. Counts its failed answers.
+/// The remote client of the hub path, as the API asks a worker to be: one websocket for
+/// every session's signals, up to `answerers` HTTP answers in flight; on `lagged` (the
+/// bridge's event queue overflowed, or this socket fell behind and is closed) it reads
+/// the pending calls over HTTP and answers those it has not answered yet, dialing the
+/// stream again when it was closed. Counts its failed answers and its re-reads.
 struct RemoteClient {
     reader: tokio::task::JoinHandle<()>,
     failed: Arc<AtomicU64>,
+    relisted: Arc<AtomicU64>,
     stream_closed: Arc<AtomicBool>,
+}
+
+/// The answering half of [`RemoteClient`].
+struct Answerer {
+    base: String,
+    http: reqwest::Client,
+    permits: Arc<Semaphore>,
+    failed: Arc<AtomicU64>,
+    /// Calls already answered (or being answered): each is answered once.
+    dispatched: std::collections::HashSet<String>,
+}
+
+impl Answerer {
+    async fn answer(&mut self, request_id: String) -> bool {
+        if !self.dispatched.insert(request_id.clone()) {
+            return true;
+        }
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            return false;
+        };
+        let (http, base, failed) = (self.http.clone(), self.base.clone(), self.failed.clone());
+        tokio::spawn(async move {
+            if api::respond(&http, &base, &request_id).await.is_err() {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(permit);
+        });
+        true
+    }
+
+    /// Every pending call, over HTTP, answered unless it was already.
+    async fn relist(&mut self) -> bool {
+        let listed = match self
+            .http
+            .get(format!("{}/api/tool-calls", self.base))
+            .send()
+            .await
+        {
+            Ok(reply) => reply.json::<serde_json::Value>().await.ok(),
+            Err(_) => None,
+        };
+        let Some(listed) = listed else {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            return true;
+        };
+        let ids: Vec<String> = listed["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|call| call["requestId"].as_str().map(str::to_string))
+            .collect();
+        for id in ids {
+            if !self.answer(id).await {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+async fn open_stream(url: &str) -> Result<api::Socket> {
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        .await
+        .map_err(BenchError::from("stream"))?;
+    api::next_of(&mut socket, "ready").await?;
+    Ok(socket)
 }
 
 async fn remote_client(
@@ -333,55 +412,72 @@ async fn remote_client(
     answerers: usize,
 ) -> Result<RemoteClient> {
     let url = format!("ws://{}/api/stream", server.addr());
-    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
-        .await
-        .map_err(BenchError::from("stream"))?;
-    api::next_of(&mut socket, "ready").await?;
-    let base = server.url();
-    let http = reqwest::Client::new();
+    let mut socket = open_stream(&url).await?;
     let failed = Arc::new(AtomicU64::new(0));
+    let relisted = Arc::new(AtomicU64::new(0));
     let stream_closed = Arc::new(AtomicBool::new(false));
-    let permits = Arc::new(Semaphore::new(answerers));
-    // Every frame's text starts with its type; only the signals are parsed.
+    let mut answerer = Answerer {
+        base: server.url(),
+        http: reqwest::Client::new(),
+        permits: Arc::new(Semaphore::new(answerers)),
+        failed: failed.clone(),
+        dispatched: std::collections::HashSet::new(),
+    };
+    // Every frame's text starts with its type; only signals and `lagged` are parsed.
     let signal_prefix = format!("{{\"type\":\"{SIGNAL}\"");
-    let (failed_in, closed_in) = (failed.clone(), stream_closed.clone());
+    let (relisted_in, closed_in) = (relisted.clone(), stream_closed.clone());
     let reader = tokio::spawn(async move {
-        while let Some(Ok(frame)) = socket.next().await {
-            let WsMessage::Text(text) = frame else {
-                continue;
-            };
-            if !text.starts_with(&signal_prefix) {
-                if text.starts_with("{\"type\":\"lagged\"") {
-                    break;
+        loop {
+            while let Some(Ok(frame)) = socket.next().await {
+                let WsMessage::Text(text) = frame else {
+                    continue;
+                };
+                if text.starts_with(&signal_prefix) {
+                    let Ok(signal) = serde_json::from_str::<serde_json::Value>(&text) else {
+                        answerer.failed.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let id = signal["payload"]["requestId"].as_str().unwrap_or_default();
+                    if !answerer.answer(id.to_string()).await {
+                        return;
+                    }
+                } else if text.starts_with("{\"type\":\"lagged\"") {
+                    relisted_in.fetch_add(1, Ordering::Relaxed);
+                    if !answerer.relist().await {
+                        return;
+                    }
                 }
-                continue;
             }
-            let Ok(signal) = serde_json::from_str::<serde_json::Value>(&text) else {
-                failed_in.fetch_add(1, Ordering::Relaxed);
-                continue;
-            };
-            let request_id = signal["payload"]["requestId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
-            let (http, base, failed) = (http.clone(), base.clone(), failed_in.clone());
-            tokio::spawn(async move {
-                if api::respond(&http, &base, &request_id).await.is_err() {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
-                drop(permit);
-            });
+            // Closed (it fell too far behind): dial again, then read what was missed.
+            closed_in.store(true, Ordering::Relaxed);
+            match open_stream(&url).await {
+                Ok(again) => socket = again,
+                Err(_) => return,
+            }
+            relisted_in.fetch_add(1, Ordering::Relaxed);
+            if !answerer.relist().await {
+                return;
+            }
         }
-        closed_in.store(true, Ordering::Relaxed);
     });
     Ok(RemoteClient {
         reader,
         failed,
+        relisted,
         stream_closed,
     })
+}
+
+/// CPU time this process has used (user and system), in microseconds.
+fn cpu_us() -> u64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
+        return 0;
+    };
+    let us = |t: nix::sys::time::TimeVal| {
+        u64::try_from(t.tv_sec()).unwrap_or(0) * 1_000_000 + u64::try_from(t.tv_usec()).unwrap_or(0)
+    };
+    us(usage.user_time()) + us(usage.system_time())
 }
 
 /// Runs one point: `n` connections raising `rate` calls/s each for `seconds`.
@@ -406,6 +502,7 @@ pub async fn measure(
         }
     };
     let text = json!({"callsPerTurn": calls_each, "rate": rate, "tool": "bench_tool"}).to_string();
+    let cpu_at_start = cpu_us();
     for thread in &threads {
         bridge
             .send_message(thread, &text)
@@ -434,12 +531,21 @@ pub async fn measure(
             }
         }
     }
+    let cpu_used = cpu_us().saturating_sub(cpu_at_start);
     let status = bridge.status().await.map_err(BenchError::from("status"))?;
     let mut failed = status.totals.failed + status.totals.expired;
+    let mut relisted = 0;
     if let Some(client) = &client {
         failed += client.failed.load(Ordering::Relaxed);
-        if problem.is_some() && client.stream_closed.load(Ordering::Relaxed) {
-            problem = problem.map(|p| format!("{p}; the API stream dropped the client (lagged)"));
+        relisted = client.relisted.load(Ordering::Relaxed);
+        if client.stream_closed.load(Ordering::Relaxed) {
+            problem = Some(problem.map_or_else(
+                || {
+                    "the API stream closed the client's socket (lagged): it dialed again"
+                        .to_string()
+                },
+                |p| format!("{p}; the API stream closed the client's socket (lagged)"),
+            ));
         }
     }
     if let Some(client) = client {
@@ -461,7 +567,7 @@ pub async fn measure(
         latencies.extend_from_slice(&report.latencies_us);
     }
     let offered_rate = rate * n as f64;
-    let finished = problem.is_none();
+    let finished = got.len() == n;
     let sustained_rate = if finished {
         answered as f64 / (elapsed_us.max(1) as f64 / 1e6)
     } else {
@@ -496,6 +602,12 @@ pub async fn measure(
         problem,
         sustained_rate,
         keeps_up: finished && sustained_rate >= offered_rate * KEEPS_UP,
+        relisted,
+        cpu_us_per_call: if answered > 0 {
+            cpu_used as f64 / answered as f64
+        } else {
+            0.0
+        },
         p50_us: quantile(&latencies, 0.5),
         p99_us: quantile(&latencies, 0.99),
         max_us,
@@ -528,17 +640,28 @@ fn mib(bytes: u64) -> f64 {
 const CALLS_PER_SESSION: u64 = 20;
 
 /// RSS per idle connection and per session with a transcript; run first, in a fresh
-/// process. Both bridges stay up until both figures are taken.
+/// process. Three bridges, of 1, M and 2M idle connections: each bridge costs a fixed
+/// part (its event buffers) and a part per connection, so the second bridge's RSS
+/// increase less the first's is the fixed part plus M connections, and the third's less
+/// the second's is M connections. Every bridge stays up until the figures are taken.
 async fn memory(args: &FleetArgs) -> Result<Memory> {
-    let data = tempdir()?;
-    let (members, _reports) = fleet_members(1, &SyntheticConfig::default());
-    let one = start_fleet(AnswerPath::Static, members, data.path()).await?;
-    let one_connection = rss_bytes();
     let idle = args.idle_connections.max(1);
-    let idle_data = tempdir()?;
-    let (members, _idle_reports) = fleet_members(idle, &SyntheticConfig::default());
-    let many = start_fleet(AnswerPath::Static, members, idle_data.path()).await?;
+    let start_idle = async |n: usize| -> Result<(BridgeHandle, crate::cli::scripted::TempDir)> {
+        let data = tempdir()?;
+        let (members, _reports) = fleet_members(n, &SyntheticConfig::default());
+        let bridge = start_fleet(AnswerPath::Static, members, data.path()).await?;
+        Ok((bridge, data))
+    };
+    let (one, _one_data) = start_idle(1).await?;
+    let one_connection = rss_bytes();
+    let (many, _many_data) = start_idle(idle).await?;
     let with_idle = rss_bytes();
+    let (twice, _twice_data) = start_idle(2 * idle).await?;
+    let with_twice = rss_bytes();
+    let first = with_idle.saturating_sub(one_connection) as f64;
+    let second = with_twice.saturating_sub(with_idle) as f64;
+    let per_connection = (second - first).max(0.0) / idle as f64;
+    let bridge_fixed = (first - per_connection * idle as f64).max(0.0);
 
     // Sessions on the one-connection bridge, each given one turn of statically
     // answered calls, so each has a transcript (on disk, and its window in memory).
@@ -569,6 +692,7 @@ async fn memory(args: &FleetArgs) -> Result<Memory> {
     }
     let after_sessions = rss_bytes();
     sessions_bridge.shutdown().await;
+    twice.shutdown().await;
     many.shutdown().await;
     one.shutdown().await;
     let kib = |bytes: f64| bytes / 1024.0;
@@ -576,7 +700,9 @@ async fn memory(args: &FleetArgs) -> Result<Memory> {
         idle_connections: idle,
         one_connection_mib: mib(one_connection),
         with_idle_mib: mib(with_idle),
-        per_connection_kib: kib(with_idle.saturating_sub(one_connection) as f64 / idle as f64),
+        with_twice_idle_mib: mib(with_twice),
+        per_connection_kib: kib(per_connection),
+        bridge_fixed_kib: kib(bridge_fixed),
         sessions: args.sessions,
         calls_per_session: CALLS_PER_SESSION,
         before_sessions_mib: mib(before_sessions),
@@ -694,7 +820,7 @@ fn ratio(value: f64, baseline: f64) -> f64 {
 /// The report as a table: one line per point, then memory and the knees.
 pub fn table(report: &FleetReport) -> String {
     let mut out = format!(
-        "bench fleet: {} s per point, {} run(s) each (median by sustained rate), load average {} -> {}\n",
+        "bench fleet: {} s per point, {} run(s) each (median by sustained rate),\nload average {} -> {}\n",
         report.seconds,
         report.runs,
         report
@@ -709,63 +835,75 @@ pub fn table(report: &FleetReport) -> String {
         if path != Some(point.path) {
             path = Some(point.path);
             out.push_str(&format!(
-                "\nanswered by the {}; baseline: 1 connection at the same total rate\n",
+                "\nanswered by the {}\n(latency: request written -> answer read by the app-server;\n \
+                 x1c: ratio to 1 connection raising the same total rate)\n",
                 point.path.label()
             ));
             out.push_str(&format!(
-                "{:>5} {:>8} {:>9} {:>10} {:>9} {:>9} {:>9} {:>4} | {:>10} {:>9} {:>6} {:>6}\n",
+                "{:>5} {:>7} {:>8} {:>9} {:>7} {:>7} {:>7} {:>3} {:>6} {:>6}\n",
                 "conns",
                 "rate/c",
                 "offered",
                 "sustained",
-                "p50 us",
-                "p99 us",
-                "max us",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
                 "ok",
-                "base rate",
-                "base p99",
-                "rate x",
-                "p99 x"
+                "rt x1c",
+                "p99x1c"
             ));
         }
         let m = &point.measured;
         out.push_str(&format!(
-            "{:>5} {:>8.0} {:>9.0} {:>10.0} {:>9.0} {:>9.0} {:>9.0} {:>4} | {:>10.0} {:>9.0} {:>6.2} {:>6.2}{}\n",
+            "{:>5} {:>7.0} {:>8.0} {:>9.0} {:>7.2} {:>7.2} {:>7.1} {:>3} {:>6.2} {:>6.2}\n",
             m.connections,
             m.rate,
             m.offered_rate,
             m.sustained_rate,
-            m.p50_us,
-            m.p99_us,
-            m.max_us,
+            m.p50_us / 1000.0,
+            m.p99_us / 1000.0,
+            m.max_us / 1000.0,
             if m.keeps_up { "yes" } else { "NO" },
-            point.baseline.sustained_rate,
-            point.baseline.p99_us,
             point.rate_ratio,
             point.p99_ratio,
-            m.problem.as_ref().map_or(String::new(), |p| format!("  ({p})")),
         ));
+        for problem in [&m.problem, &point.baseline.problem].into_iter().flatten() {
+            out.push_str(&format!("      {problem}\n"));
+        }
     }
     for knee in &report.knees {
-        out.push_str(&format!("\nknee, {}: ", knee.path.label()));
-        match (knee.first_behind, knee.sustained_there, knee.connections_there) {
+        out.push_str(&format!("\nknee, {}:\n  ", knee.path.label()));
+        match (
+            knee.first_behind,
+            knee.sustained_there,
+            knee.connections_there,
+        ) {
             (Some(offered), Some(sustained), Some(n)) => out.push_str(&format!(
-                "kept up to {} calls/s offered; first behind at {offered:.0} calls/s offered over {n} connection(s), {sustained:.0} sustained",
-                knee.kept_up_to.map_or("no".to_string(), |k| format!("{k:.0}"))
+                "kept up to {} calls/s offered; first behind at {offered:.0} calls/s\n  \
+                 offered over {n} connection(s): {sustained:.0} calls/s sustained",
+                knee.kept_up_to
+                    .map_or("no".to_string(), |k| format!("{k:.0}"))
             )),
             _ => out.push_str(&format!(
                 "kept up with every point (up to {} calls/s offered)",
-                knee.kept_up_to.map_or("?".to_string(), |k| format!("{k:.0}"))
+                knee.kept_up_to
+                    .map_or("?".to_string(), |k| format!("{k:.0}"))
             )),
         }
     }
     let m = &report.memory;
     out.push_str(&format!(
-        "\n\nmemory: {} idle connections: {:.1} KiB each (RSS {:.1} -> {:.1} MiB, baseline a bridge with 1 connection)\n",
-        m.idle_connections, m.per_connection_kib, m.one_connection_mib, m.with_idle_mib
+        "\n\nmemory: {:.1} KiB per idle connection, {:.0} KiB per bridge (RSS with bridges of\n  1, {} and {} connections: {:.1}, {:.1}, {:.1} MiB)\n",
+        m.per_connection_kib,
+        m.bridge_fixed_kib,
+        m.idle_connections,
+        2 * m.idle_connections,
+        m.one_connection_mib,
+        m.with_idle_mib,
+        m.with_twice_idle_mib
     ));
     out.push_str(&format!(
-        "memory: {} sessions, one turn of {} calls each, transcripts on disk: {:.1} KiB each (RSS {:.1} -> {:.1} MiB)",
+        "memory: {} sessions, one turn of {} calls each, transcripts on disk:\n  {:.1} KiB each (RSS {:.1} -> {:.1} MiB)",
         m.sessions, m.calls_per_session, m.per_session_kib, m.before_sessions_mib, m.after_sessions_mib
     ));
     out
@@ -842,6 +980,8 @@ mod tests {
             "perSessionKib",
             "oneConnectionMib",
             "withIdleMib",
+            "withTwiceIdleMib",
+            "bridgeFixedKib",
             "beforeSessionsMib",
             "afterSessionsMib",
         ] {
@@ -857,6 +997,8 @@ mod tests {
             "calls",
             "answered",
             "sustainedRate",
+            "cpuUsPerCall",
+            "relisted",
             "p50Us",
             "p99Us",
             "maxUs",
@@ -869,7 +1011,7 @@ mod tests {
         assert_eq!(json["knees"][0]["path"], "static");
         let table = table(&report);
         assert!(table.contains("answered by the static handler in the bridge"));
-        assert!(table.contains("idle connections"));
+        assert!(table.contains("KiB per idle connection"));
     }
 
     fn measured(connections: usize, offered: f64, keeps_up: bool) -> Measured {
@@ -882,6 +1024,8 @@ mod tests {
             failed: 0,
             unexpected_answers: 0,
             bridge_answered: 10,
+            relisted: 0,
+            cpu_us_per_call: 1.0,
             finished: true,
             problem: None,
             sustained_rate: if keeps_up { offered } else { offered / 2.0 },
