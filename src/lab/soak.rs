@@ -124,6 +124,11 @@ pub struct SoakConfig {
     pub remote_claimant_dies: f64,
     /// A remote claimant gives the claim back at once (`DELETE .../claim`).
     pub remote_release: f64,
+    /// Share of remote calls whose in-process claimants wait `remote_head_start_ms`
+    /// before claiming: a websocket and an HTTP round trip away, on a loaded machine the
+    /// remote claimants would otherwise lose nearly every race.
+    pub remote_first: f64,
+    pub remote_head_start_ms: u64,
 }
 
 impl SoakConfig {
@@ -158,6 +163,8 @@ impl SoakConfig {
             remote_claimants: 2,
             remote_claimant_dies: 0.01,
             remote_release: 0.01,
+            remote_first: 0.25,
+            remote_head_start_ms: 200,
         }
     }
 
@@ -933,7 +940,11 @@ async fn watch_events(
                     add(&counters.ended_twice);
                 }
                 if remote {
-                    // Workers race for it: each claims it first; one wins.
+                    // Workers race for it: each claims it first; one wins. Some calls
+                    // the remote claimants get a head start on.
+                    let head_start = (config.remote_claimants > 0
+                        && rng.chance(config.remote_first))
+                    .then(|| Duration::from_millis(config.remote_head_start_ms));
                     for _ in 0..config.claimants.max(1) {
                         next_claimant += 1;
                         let plan = Answer {
@@ -944,7 +955,7 @@ async fn watch_events(
                             twice: rng.chance(config.duplicate_answer),
                             dies: rng.chance(config.claimant_dies),
                             renew: rng.chance(config.renew),
-                            wait: claim_delay(&mut rng),
+                            wait: head_start.unwrap_or_else(|| claim_delay(&mut rng)),
                         };
                         tokio::spawn(claimant(
                             bridge.clone(),
