@@ -8,6 +8,7 @@ mod catalog_reload;
 mod console_tmux;
 mod exec_cli;
 mod fleet_codex;
+mod fleet_tmux;
 mod handler_load;
 mod items_codex;
 mod items_tmux;

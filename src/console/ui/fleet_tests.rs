@@ -176,3 +176,44 @@ fn the_loaded_threads_of_every_app_server_and_a_watch_on_the_right_one() {
         })]
     );
 }
+
+/// Found in tmux at 80x24 (`demo --scripted-app-servers 2`): with a call waiting on
+/// each, both sessions read "script… waiting on you" and nothing told them apart. The
+/// state says "waiting" first, and a name still too long is cut in its middle.
+#[test]
+fn narrow_badges_keep_the_names_of_a_fleet_apart() {
+    let mut status = status();
+    status.connection = connected();
+    status.app_servers = vec![
+        member("scripted-1", "stdio (/usr/bin/codex)", connected()),
+        member("scripted-2", "stdio (/usr/bin/codex)", connected()),
+    ];
+    let mut app = App::new(catalog(), status);
+    app.now_ms = NOW_MS;
+    let mut events = Vec::new();
+    for (n, name) in [(1, "scripted-1"), (2, "scripted-2")] {
+        let mut session = session(n, SessionStatus::Idle);
+        session.app_server = name.to_string();
+        events.push(BridgeEvent::SessionStarted { session });
+        let mut waiting = call(n, n, "escalate_ticket", crate::bridge::Answerer::Person);
+        waiting.app_server = name.to_string();
+        events.push(BridgeEvent::ToolCallRequested { call: waiting });
+    }
+    feed(&mut app, events);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|frame| super::render(&app, frame)).unwrap();
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .chunks(80)
+        .map(|line| line.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+        .collect();
+    assert!(screen.contains("scripted-1 waiting"), "{screen}");
+    assert!(screen.contains("scripted-2 waiting"), "{screen}");
+    // A name that cannot fit whole keeps its distinguishing end.
+    assert_eq!(
+        super::app_server_badge("build-box-eu-west-1", 9),
+        "buil…st-1"
+    );
+}

@@ -548,13 +548,19 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
         .take(visible.max(1))
         .map(|&i| {
             let s = &app.model.sessions[i];
-            let badge = app.session_badge(s);
+            let mut badge = app.session_badge(s);
             let id = app::short(&s.thread_id);
             let title = navigate::session_title(app, s);
             let mut second = vec![Span::raw("  ")];
             let mut used = 2;
             if badges {
-                // The name gives way to the state, down to a few columns.
+                // A narrow pane says "waiting" for "waiting on you" before it cuts the
+                // name, which is then cut in its middle: `scripted-1` and `scripted-2`
+                // stay apart.
+                let full = text::width(&text::printable(&s.app_server));
+                if badge == "waiting on you" && full + 3 + badge.len() > width {
+                    badge = "waiting";
+                }
                 let status_width = match (badge, &s.activity) {
                     ("running", Some(_)) => 8,
                     _ => badge.len(),
@@ -620,9 +626,10 @@ fn render_sessions(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(List::new(items).block(pane(title, focused)), area);
 }
 
-/// An app-server's name as a session's badge, cut to `room` columns.
+/// An app-server's name as a session's badge, cut in its middle to `room` columns
+/// (names of one fleet often differ only at their end).
 pub fn app_server_badge(name: &str, room: usize) -> String {
-    text::truncate(&text::printable(name), room.max(4))
+    text::truncate_middle(&text::printable(name), room.max(4))
 }
 
 /// A token count in a few columns: `950`, `12.3k`, `1.2M`.
