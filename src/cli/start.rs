@@ -85,8 +85,18 @@ pub async fn start_bridge_with(
     };
     let specs = match scripted.as_mut() {
         Some(model) => {
-            let mut homes = vec![model.codex_home.path().to_path_buf()];
-            for _ in 1..app_server.scripted_app_servers.unwrap_or(1) {
+            // With only `--connect`, nothing is spawned unless asked for, as without
+            // the scripted model.
+            let spawned = app_server
+                .scripted_app_servers
+                .map(usize::from)
+                .unwrap_or(usize::from(app_server.connect.is_empty()));
+            let mut homes = Vec::new();
+            for index in 0..spawned {
+                if index == 0 {
+                    homes.push(model.codex_home.path().to_path_buf());
+                    continue;
+                }
                 homes.push(model.add_codex_home().map_err(|e| {
                     report_error(&e.to_string());
                     exit::INVALID_INPUT

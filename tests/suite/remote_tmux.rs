@@ -498,7 +498,7 @@ fn an_approval_claimed_on_one_remote_console_is_shown_claimed_on_the_other() {
     // bo's accept is refused: nothing runs.
     bo.keys(&["Enter"]);
     bo.wait_for("bo's decision refused", |s| {
-        s.contains("not sent: being answered by ana")
+        s.contains("not sent: the command approval is being answered by ana")
     });
     assert!(!work.join("ran.txt").exists());
 

@@ -37,7 +37,7 @@ fn scenario(gate: &Path) -> String {
 [[turn]]
 match = "run the command"
 [[turn.round]]
-calls = [ {{ tool = "exec_command", arguments_json = "{{\"cmd\":\"echo one; while [ ! -e {gate} ]; do sleep 0.05; done; echo two\"}}" }} ]
+calls = [ {{ tool = "exec_command", arguments_json = "{{\"cmd\":\"echo one; while [ ! -e {gate} ]; do sleep 0.05; done; echo two\",\"yield_time_ms\":30000}}" }} ]
 [[turn.round]]
 calls = [ {{ tool = "ticket_status", arguments = {{ ticket_id = "T-1" }} }} ]
 [turn.reply]
