@@ -82,11 +82,9 @@ struct Connect {
     cwd: Option<String>,
 }
 
-/// How a spawned app-server is started: the codex binary, extra environment for every
-/// spawned one (the scripted model's), and `--app-server-arg`s.
+/// How a spawned app-server is started: the codex binary and `--app-server-arg`s.
 pub struct SpawnDefaults<'a> {
     pub codex_bin: Option<&'a Path>,
-    pub env: Vec<(String, String)>,
     pub args: &'a [String],
 }
 
@@ -100,10 +98,9 @@ impl SpawnDefaults<'_> {
         let mut args = vec!["app-server".to_string()];
         args.extend(self.args.iter().cloned());
         args.extend(extra_args.iter().cloned());
-        let mut env = self.env.clone();
-        if let Some(home) = codex_home {
-            env.push(("CODEX_HOME".to_string(), home));
-        }
+        let env = codex_home
+            .map(|home| vec![("CODEX_HOME".to_string(), home)])
+            .unwrap_or_default();
         Ok(TransportSpec::Stdio {
             program: codex.path,
             args,
@@ -313,7 +310,6 @@ mod tests {
     fn defaults() -> SpawnDefaults<'static> {
         SpawnDefaults {
             codex_bin: Some(Path::new("/bin/true")),
-            env: Vec::new(),
             args: &[],
         }
     }

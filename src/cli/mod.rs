@@ -194,31 +194,13 @@ pub struct AppServerArgs {
 }
 
 impl AppServerArgs {
-    /// The app-servers to drive (see `cli::fleet`), the default first; `extra_env`
-    /// goes to spawned app-servers only.
-    pub fn fleet(
-        &self,
-        extra_env: Vec<(String, String)>,
-    ) -> Result<Vec<crate::bridge::AppServerSpec>, fleet::FleetError> {
-        let specs = fleet::resolve(
-            &fleet::FleetFlags {
-                fleet: self.fleet.as_deref(),
-                codex_homes: &self.codex_homes,
-                connects: &self.connect,
-                ws_token: self.ws_token.as_deref(),
-                config_file: paths::config_home()
-                    .map(|d| d.join("switchboard").join(fleet::FLEET_FILE)),
-            },
-            &fleet::SpawnDefaults {
-                codex_bin: self.codex_bin.as_deref(),
-                env: extra_env,
-                args: &self.app_server_args,
-            },
-        )?;
-        for spec in &specs {
-            tracing::info!(target: "cli", "app-server {}: {}", spec.name, spec.transport.describe());
-        }
-        Ok(specs)
+    /// The app-servers to drive (see `cli::fleet`), the default first.
+    pub fn fleet(&self) -> Result<Vec<crate::bridge::AppServerSpec>, fleet::FleetError> {
+        self.resolve_fleet(
+            self.fleet.as_deref(),
+            &self.codex_homes,
+            paths::config_home().map(|d| d.join("switchboard").join(fleet::FLEET_FILE)),
+        )
     }
 
     /// The fleet on the scripted model: `homes` (the model's own CODEX_HOMEs, one per
@@ -237,20 +219,7 @@ impl AppServerArgs {
                 what: "--codex-home",
             });
         }
-        let mut specs = fleet::resolve(
-            &fleet::FleetFlags {
-                fleet: None,
-                codex_homes: homes,
-                connects: &self.connect,
-                ws_token: self.ws_token.as_deref(),
-                config_file: None,
-            },
-            &fleet::SpawnDefaults {
-                codex_bin: self.codex_bin.as_deref(),
-                env: Vec::new(),
-                args: &self.app_server_args,
-            },
-        )?;
+        let mut specs = self.resolve_fleet(None, homes, None)?;
         // Spawned ones come first; their temporary directories make poor names.
         for (index, spec) in specs.iter_mut().take(homes.len()).enumerate() {
             spec.name = if homes.len() == 1 {
@@ -259,6 +228,30 @@ impl AppServerArgs {
                 format!("scripted-{}", index + 1)
             };
         }
+        Ok(specs)
+    }
+
+    /// `cli::fleet::resolve` over these flags, with the given fleet file, homes and
+    /// config-directory file; each app-server is logged.
+    fn resolve_fleet(
+        &self,
+        fleet_file: Option<&std::path::Path>,
+        codex_homes: &[PathBuf],
+        config_file: Option<PathBuf>,
+    ) -> Result<Vec<crate::bridge::AppServerSpec>, fleet::FleetError> {
+        let specs = fleet::resolve(
+            &fleet::FleetFlags {
+                fleet: fleet_file,
+                codex_homes,
+                connects: &self.connect,
+                ws_token: self.ws_token.as_deref(),
+                config_file,
+            },
+            &fleet::SpawnDefaults {
+                codex_bin: self.codex_bin.as_deref(),
+                args: &self.app_server_args,
+            },
+        )?;
         for spec in &specs {
             tracing::info!(target: "cli", "app-server {}: {}", spec.name, spec.transport.describe());
         }

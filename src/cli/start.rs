@@ -108,7 +108,7 @@ pub async fn start_bridge_with(
             report_error("--scripted-app-servers needs --scripted-model (or `switchboard demo`)");
             return Err(exit::INVALID_INPUT);
         }
-        None => app_server.fleet(Vec::new()),
+        None => app_server.fleet(),
     };
     let specs = specs.map_err(|e| {
         report_error(&e.to_string());
